@@ -1,0 +1,42 @@
+# Every tests/unit/test_*.c is one cmocka executable and one ctest test.
+# Natively cmocka comes from libcmocka-dev; for wasm it is compiled from the
+# Debian source (scripts/setup fetches it) and the tests run under Node via
+# CMAKE_CROSSCOMPILING_EMULATOR, reading files through NODERAWFS.
+if(TT_WASM)
+  if(NOT EXISTS "${TT_CMOCKA_SOURCE}/src/cmocka.c")
+    message(FATAL_ERROR "TT_CMOCKA_SOURCE must point at a cmocka source tree (run scripts/setup)")
+  endif()
+  add_library(cmocka STATIC ${TT_CMOCKA_SOURCE}/src/cmocka.c)
+  target_include_directories(cmocka SYSTEM PUBLIC ${TT_CMOCKA_SOURCE}/include)
+  target_compile_definitions(cmocka PUBLIC _UINTPTR_T PRIVATE HAVE_SIGNAL_H HAVE_INTTYPES_H
+    HAVE_STRINGS_H HAVE_SIGLONGJMP HAVE_GCC_THREAD_LOCAL_STORAGE HAVE_CLOCK_REALTIME HAVE_STRUCT_TIMESPEC)
+  target_compile_options(cmocka PRIVATE -w)
+  set_target_properties(cmocka PROPERTIES C_EXTENSIONS ON)
+  set(TT_CMOCKA_LIB cmocka)
+else()
+  find_library(TT_CMOCKA_LIB cmocka REQUIRED)
+endif()
+
+file(GLOB TT_TEST_SOURCES CONFIGURE_DEPENDS tests/unit/test_*.c)
+file(GLOB TT_TEST_SUPPORT CONFIGURE_DEPENDS tests/unit/support/*.c)
+if(TT_TEST_SUPPORT)
+  add_library(tt_test_support STATIC ${TT_TEST_SUPPORT})
+  target_link_libraries(tt_test_support PUBLIC tabtrain_core ${TT_CMOCKA_LIB})
+  target_include_directories(tt_test_support PUBLIC tests/unit src)
+endif()
+foreach(src ${TT_TEST_SOURCES})
+  get_filename_component(name ${src} NAME_WE)
+  add_executable(${name} ${src})
+  target_include_directories(${name} PRIVATE src tests/unit)
+  target_link_libraries(${name} PRIVATE tabtrain_core ${TT_CMOCKA_LIB})
+  if(TT_TEST_SUPPORT)
+    target_link_libraries(${name} PRIVATE tt_test_support)
+  endif()
+  if(TT_WASM)
+    target_link_options(${name} PRIVATE ${TT_NODE_LINK_OPTIONS} -sINITIAL_MEMORY=64MB)
+  endif()
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES
+    ENVIRONMENT "TT_SHARED_DIR=${TT_SHARED_DIR};TT_SOURCE_DIR=${CMAKE_SOURCE_DIR};TT_BINARY_DIR=${CMAKE_BINARY_DIR}"
+    TIMEOUT 900)
+endforeach()

@@ -1,0 +1,51 @@
+#include "tt_test.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+void tt_test_fill(float *x, size_t n, uint64_t seed, float lo, float hi) {
+    tt_rng r;
+    tt_rng_seed(&r, seed, TT_STREAM_TEST);
+    for (size_t i = 0; i < n; i++) x[i] = tt_rng_range(&r, lo, hi);
+}
+
+void tt_test_assert_close(const float *got, const float *want, size_t n, float atol, float rtol,
+                          const char *what) {
+    for (size_t i = 0; i < n; i++) {
+        float g = got[i], w = want[i];
+        float tol = atol + rtol * fabsf(w);
+        if (!(fabsf(g - w) <= tol))  /* written so that NaN fails */
+            fail_msg("%s: element %zu of %zu: got %.9g, want %.9g (|diff| %.3g > tol %.3g)", what, i,
+                     n, g, w, fabsf(g - w), tol);
+    }
+}
+
+static const char *tt_env_path(const char *var, const char *fallback, const char *rel, char *buf,
+                               size_t cap) {
+    const char *base = getenv(var);
+    if (!base || !*base) base = fallback;
+    snprintf(buf, cap, "%s/%s", base, rel);
+    return buf;
+}
+
+const char *tt_test_shared_path(const char *rel) {
+    static char buf[4096];
+    return tt_env_path("TT_SHARED_DIR", "../shared", rel, buf, sizeof buf);
+}
+
+const char *tt_test_source_path(const char *rel) {
+    static char buf[4096];
+    return tt_env_path("TT_SOURCE_DIR", ".", rel, buf, sizeof buf);
+}
+
+const char *tt_test_binary_path(const char *rel) {
+    static char buf[4096];
+    return tt_env_path("TT_BINARY_DIR", ".", rel, buf, sizeof buf);
+}
+
+void *tt_test_malloc(size_t bytes) {
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) fail_msg("out of memory allocating %zu bytes", bytes);
+    return p;
+}

@@ -1,0 +1,42 @@
+/* tt_test.h — what every tabtrain unit test includes: cmocka, plus helpers
+ * for seeded random data, tolerance checks that report where and by how much
+ * two arrays differ, and paths to the shared material and the source tree. */
+#ifndef TT_TEST_H
+#define TT_TEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "tabtrain/rng.h"
+#include "tabtrain/status.h"
+
+/* Fill x[0..n) with uniform values in [lo, hi) from a seeded stream. */
+void tt_test_fill(float *x, size_t n, uint64_t seed, float lo, float hi);
+
+/* Largest |a-b| / (atol + rtol*|b|) over n elements; <= 1 means "close".
+ * On failure the caller's cmocka test fails with the index, both values and
+ * `what` in the message. */
+void tt_test_assert_close(const float *got, const float *want, size_t n, float atol, float rtol,
+                          const char *what);
+
+/* Checks a status and prints tt_last_error() when it is not TT_OK. */
+#define tt_assert_ok(expr)                                                              \
+    do {                                                                                \
+        tt_status tt__st = (expr);                                                      \
+        if (tt__st != TT_OK)                                                            \
+            fail_msg("%s -> %s: %s", #expr, tt_status_name(tt__st), tt_last_error());    \
+    } while (0)
+
+/* $TT_SHARED_DIR/rel (the read-only ../shared folder), $TT_SOURCE_DIR/rel,
+ * $TT_BINARY_DIR/rel; the returned buffer is static per call site kind. */
+const char *tt_test_shared_path(const char *rel);
+const char *tt_test_source_path(const char *rel);
+const char *tt_test_binary_path(const char *rel);
+
+/* malloc that fails the test instead of returning NULL. */
+void *tt_test_malloc(size_t bytes);
+
+#endif
