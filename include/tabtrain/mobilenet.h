@@ -1,0 +1,78 @@
+/* tabtrain/mobilenet.h — the frozen MobileNetV2 backbone (NHWC, f32, BN folded).
+ *
+ * Architecture (Sandler et al. 2018): 3×3 stride-2 stem conv + ReLU6, 17
+ * inverted-residual blocks (1×1 expand + ReLU6, 3×3 depthwise + ReLU6, 1×1
+ * linear project, residual add when stride 1 and channels match), 1×1 conv
+ * to the feature width + ReLU6, global average pool → feature vector; an
+ * optional 1×1 "logits" layer gives ImageNet scores.
+ *
+ * Weights come from any source through a lookup callback, so the model never
+ * touches files: the CLI and the browser hand it tensors read from a
+ * safetensors file; tests hand it tensors made in memory. Tensor names and
+ * layouts are those documented in models/README.md:
+ *
+ *   stem.weight            [C0][3][3][3]   (OHWI)      stem.bias   [C0]
+ *   block<i>.expand.weight [hid][1][1][cin]            (blocks 1..16)
+ *   block<i>.depthwise.weight [1][3][3][hid]
+ *   block<i>.project.weight   [cout][1][1][hid]        (+ .bias each)
+ *   head.weight            [F][1][1][c16]              head.bias [F]
+ *   logits.weight          [K][1][1][F]                (optional)
+ *
+ * Channel counts are read from the shapes, so any width multiplier works;
+ * every shape is checked against the architecture (a tensor that does not fit
+ * gives TT_ERR_SHAPE naming it). Strides and the block count are fixed.
+ *
+ * All buffers live in one workspace sized at init: forward passes never
+ * allocate. A handle is not thread-safe; use one per thread.
+ */
+#ifndef TABTRAIN_MOBILENET_H
+#define TABTRAIN_MOBILENET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tabtrain/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TT_MNV2_BLOCKS 17
+
+/* A borrowed view of one f32 tensor. */
+typedef struct tt_tensor_ref {
+    const float *data;
+    int ndim;
+    int64_t shape[8];
+} tt_tensor_ref;
+
+/* Fills *out for `name`; returns TT_ERR_NOT_FOUND (message optional) when
+ * the source has no such tensor, any other status on failure. */
+typedef tt_status (*tt_tensor_lookup_fn)(void *ctx, const char *name, tt_tensor_ref *out);
+
+typedef struct tt_mnv2 tt_mnv2;
+
+typedef struct tt_mnv2_info {
+    int input_size;   /* H = W of the input */
+    int feature_dim;  /* F, 1280 for width 1.0 */
+    int num_classes;  /* K of the logits layer, 0 when absent */
+    size_t params;    /* weights + biases, logits included */
+    size_t workspace_bytes;
+} tt_mnv2_info;
+
+/* Copies (and packs) the weights; the source may be freed afterwards. */
+tt_status tt_mnv2_init(tt_mnv2 **out, tt_tensor_lookup_fn lookup, void *ctx, int input_size);
+void tt_mnv2_free(tt_mnv2 *m);
+tt_mnv2_info tt_mnv2_get_info(const tt_mnv2 *m);
+
+/* input: [n][S][S][3] (already preprocessed, normally in [-1, 1]);
+ * features: [n][F] after global average pooling. */
+tt_status tt_mnv2_features(tt_mnv2 *m, int n, const float *input, float *features);
+
+/* logits: [n][K] = features · logitsᵀ + b (requires the logits layer). */
+tt_status tt_mnv2_logits(tt_mnv2 *m, int n, const float *features, float *logits);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

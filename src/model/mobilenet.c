@@ -1,0 +1,303 @@
+#include "tabtrain/mobilenet.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tabtrain/arena.h"
+#include "tabtrain/conv.h"
+#include "tabtrain/gemm.h"
+
+/* Block strides of MobileNetV2: (t, c, n, s) = (1,16,1,1) (6,24,2,2)
+ * (6,32,3,2) (6,64,4,2) (6,96,3,1) (6,160,3,2) (6,320,1,1); the stride
+ * applies to the first block of each group. */
+static const int tt_mnv2_stride[TT_MNV2_BLOCKS] = {1, 2, 1, 2, 1, 1, 2, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1};
+
+typedef struct tt_pw {
+    int cin, cout;
+    float *packed; /* weights packed for tt_f32_gemm_packed */
+    float *bias;
+} tt_pw;
+
+typedef struct tt_block {
+    int cin, hid, cout, stride, residual;
+    int h_in, w_in, h_out, w_out;
+    tt_pw expand; /* cout == 0 for block 0, which has no expansion */
+    float *dw_w, *dw_b;
+    tt_pw project;
+} tt_block;
+
+struct tt_mnv2 {
+    int size, c0, h0; /* input side, stem channels, stem output side */
+    float *stem_w, *stem_b, *stem_work;
+    tt_block blocks[TT_MNV2_BLOCKS];
+    tt_pw head, logits;
+    int head_hw;
+    float *act[2], *expanded, *dwout; /* ping-pong block I/O and block internals */
+    size_t params;
+    size_t weight_bytes; /* measured by a first, copy-free pass over the source */
+    tt_arena *weights, *ws;
+};
+
+typedef struct tt_loader {
+    tt_tensor_lookup_fn lookup;
+    void *ctx;
+} tt_loader;
+
+static tt_status tt_get(const tt_loader *ld, const char *name, tt_tensor_ref *t) {
+    memset(t, 0, sizeof *t);
+    tt_status st = ld->lookup(ld->ctx, name, t);
+    if (st == TT_ERR_NOT_FOUND) return tt_error(st, "model: tensor '%s' is missing", name);
+    if (st) return st;
+    if (!t->data || t->ndim < 1 || t->ndim > 8)
+        return tt_error(TT_ERR_FORMAT, "model: tensor '%s' has no data or a bad rank", name);
+    return TT_OK;
+}
+
+/* Checks `t` against an expected shape; -1 in `want` means "any, and report
+ * it through `got`". */
+static tt_status tt_expect(const char *name, const tt_tensor_ref *t, int ndim, const int64_t *want,
+                           int64_t *got) {
+    int ok = t->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++) {
+        if (want[i] < 0) {
+            if (t->shape[i] <= 0 || t->shape[i] > 1 << 16) ok = 0;
+            else if (got) *got = t->shape[i];
+        } else if (t->shape[i] != want[i]) {
+            ok = 0;
+        }
+    }
+    if (ok) return TT_OK;
+    char have[96] = "", exp[96] = "";
+    size_t hl = 0, el = 0;
+    for (int i = 0; i < t->ndim && hl < sizeof have; i++)
+        hl += (size_t)snprintf(have + hl, sizeof have - hl, "%s%lld", i ? "," : "",
+                               (long long)t->shape[i]);
+    for (int i = 0; i < ndim && el < sizeof exp; i++)
+        el += want[i] < 0 ? (size_t)snprintf(exp + el, sizeof exp - el, "%s?", i ? "," : "")
+                          : (size_t)snprintf(exp + el, sizeof exp - el, "%s%lld", i ? "," : "",
+                                             (long long)want[i]);
+    return tt_error(TT_ERR_SHAPE, "model: tensor '%s' has shape [%s], the architecture needs [%s]",
+                    name, have, exp);
+}
+
+/* Weight storage. The first build pass runs with no arena and only sums the
+ * bytes (so the arena is sized exactly); returning the source pointer keeps
+ * that pass on the same code path without copying anything. */
+static float *tt_weight_alloc(tt_mnv2 *m, size_t n, const float *src) {
+    if (!m->weights) {
+        m->weight_bytes += tt_arena_size_of(n * sizeof(float));
+        return (float *)src;
+    }
+    return tt_arena_alloc(m->weights, n * sizeof(float));
+}
+
+static float *tt_copy_in(tt_mnv2 *m, const float *src, size_t n) {
+    float *dst = tt_weight_alloc(m, n, src);
+    if (dst && dst != src) memcpy(dst, src, n * sizeof(float));
+    m->params += n;
+    return dst;
+}
+
+static tt_status tt_load_bias(tt_mnv2 *m, const tt_loader *ld, const char *layer, int64_t n,
+                              float **out) {
+    char name[64];
+    tt_tensor_ref t;
+    snprintf(name, sizeof name, "%s.bias", layer);
+    tt_status st = tt_get(ld, name, &t);
+    if (!st) st = tt_expect(name, &t, 1, (int64_t[]){n}, NULL);
+    if (st) return st;
+    *out = tt_copy_in(m, t.data, (size_t)n);
+    return *out ? TT_OK : TT_ERR_NOMEM;
+}
+
+/* A 1×1 conv [cout][1][1][cin]; cout < 0 means "read it from the file". */
+static tt_status tt_load_pw(tt_mnv2 *m, const tt_loader *ld, const char *layer, int cin, int cout,
+                            tt_pw *pw) {
+    char name[64];
+    tt_tensor_ref t;
+    int64_t got = cout;
+    snprintf(name, sizeof name, "%s.weight", layer);
+    tt_status st = tt_get(ld, name, &t);
+    if (!st) st = tt_expect(name, &t, 4, (int64_t[]){cout, 1, 1, cin}, &got);
+    if (st) return st;
+    pw->cin = cin;
+    pw->cout = (int)got;
+    pw->packed = tt_weight_alloc(m, tt_f32_gemm_packed_size(cin, pw->cout), t.data);
+    if (!pw->packed) return TT_ERR_NOMEM;
+    if (m->weights) tt_f32_gemm_pack_b(TT_TRANS, cin, pw->cout, t.data, cin, pw->packed);
+    m->params += (size_t)cin * (size_t)pw->cout;
+    return tt_load_bias(m, ld, layer, pw->cout, &pw->bias);
+}
+
+static size_t tt_max(size_t a, size_t b) { return a > b ? a : b; }
+
+/* Walks the architecture once to learn every shape and the weight bytes. */
+static tt_status tt_mnv2_build(tt_mnv2 *m, const tt_loader *ld) {
+    tt_tensor_ref t;
+    int64_t c0 = -1;
+    tt_status st = tt_get(ld, "stem.weight", &t);
+    if (!st) st = tt_expect("stem.weight", &t, 4, (int64_t[]){-1, 3, 3, 3}, &c0);
+    if (st) return st;
+    m->c0 = (int)c0;
+    m->h0 = tt_same_out(m->size, 2);
+    if (!(m->stem_w = tt_copy_in(m, t.data, (size_t)c0 * 27))) return TT_ERR_NOMEM;
+    if ((st = tt_load_bias(m, ld, "stem", c0, &m->stem_b))) return st;
+
+    int c = m->c0, h = m->h0;
+    for (int i = 0; i < TT_MNV2_BLOCKS; i++) {
+        tt_block *b = &m->blocks[i];
+        char layer[48], name[64];
+        b->cin = c;
+        b->stride = tt_mnv2_stride[i];
+        b->h_in = b->w_in = h;
+        b->h_out = b->w_out = tt_same_out(h, b->stride);
+        if (i == 0) {
+            b->hid = c;
+        } else {
+            snprintf(layer, sizeof layer, "block%d.expand", i);
+            if ((st = tt_load_pw(m, ld, layer, c, -1, &b->expand))) return st;
+            b->hid = b->expand.cout;
+        }
+        snprintf(layer, sizeof layer, "block%d.depthwise", i);
+        snprintf(name, sizeof name, "%s.weight", layer);
+        if ((st = tt_get(ld, name, &t))) return st;
+        if ((st = tt_expect(name, &t, 4, (int64_t[]){1, 3, 3, b->hid}, NULL))) return st;
+        if (!(b->dw_w = tt_copy_in(m, t.data, (size_t)9 * b->hid))) return TT_ERR_NOMEM;
+        if ((st = tt_load_bias(m, ld, layer, b->hid, &b->dw_b))) return st;
+        snprintf(layer, sizeof layer, "block%d.project", i);
+        if ((st = tt_load_pw(m, ld, layer, b->hid, -1, &b->project))) return st;
+        b->cout = b->project.cout;
+        b->residual = b->stride == 1 && b->cin == b->cout;
+        c = b->cout;
+        h = b->h_out;
+    }
+    m->head_hw = h * h;
+    if ((st = tt_load_pw(m, ld, "head", c, -1, &m->head))) return st;
+    st = tt_get(ld, "logits.weight", &t);
+    if (st == TT_ERR_NOT_FOUND) {
+        tt_clear_error();
+        return TT_OK;
+    }
+    if (st) return st;
+    return tt_load_pw(m, ld, "logits", m->head.cout, -1, &m->logits);
+}
+
+/* Sizes of the activation buffers for one image. */
+static void tt_mnv2_buffer_sizes(const tt_mnv2 *m, size_t *act, size_t *expanded, size_t *dwout) {
+    size_t hw0 = (size_t)m->h0 * m->h0;
+    *act = hw0 * m->c0;
+    *expanded = *dwout = 0;
+    for (int i = 0; i < TT_MNV2_BLOCKS; i++) {
+        const tt_block *b = &m->blocks[i];
+        size_t in = (size_t)b->h_in * b->w_in, out = (size_t)b->h_out * b->w_out;
+        *act = tt_max(*act, out * b->cout);
+        *expanded = tt_max(*expanded, in * b->hid);
+        *dwout = tt_max(*dwout, out * b->hid);
+    }
+    *act = tt_max(*act, (size_t)m->head_hw * m->head.cout);
+}
+
+tt_status tt_mnv2_init(tt_mnv2 **out, tt_tensor_lookup_fn lookup, void *ctx, int input_size) {
+    if (!out || !lookup) return tt_error(TT_ERR_INVALID_ARG, "tt_mnv2_init: NULL argument");
+    *out = NULL;
+    if (input_size < 32 || input_size > 1024)
+        return tt_error(TT_ERR_INVALID_ARG, "tt_mnv2_init: input size %d outside [32, 1024]",
+                        input_size);
+    tt_mnv2 *m = calloc(1, sizeof *m);
+    if (!m) return tt_error(TT_ERR_NOMEM, "tt_mnv2_init: no memory");
+    m->size = input_size;
+    tt_loader ld = {lookup, ctx};
+    tt_status st = tt_mnv2_build(m, &ld);
+    if (!st) st = tt_arena_init(&m->weights, m->weight_bytes);
+    if (!st) {
+        m->params = 0;
+        st = tt_mnv2_build(m, &ld);
+    }
+    size_t act = 0, expanded = 0, dwout = 0, stem_work = 0;
+    if (!st) {
+        tt_mnv2_buffer_sizes(m, &act, &expanded, &dwout);
+        stem_work = tt_f32_conv3x3_work_size(m->size, 3, m->c0, 2);
+        size_t bytes = 2 * tt_arena_size_of(act * sizeof(float)) +
+                       tt_arena_size_of(expanded * sizeof(float)) +
+                       tt_arena_size_of(dwout * sizeof(float)) +
+                       tt_arena_size_of(stem_work * sizeof(float) + 1);
+        st = tt_arena_init(&m->ws, bytes);
+    }
+    if (!st) {
+        m->act[0] = tt_arena_alloc(m->ws, act * sizeof(float));
+        m->act[1] = tt_arena_alloc(m->ws, act * sizeof(float));
+        m->expanded = tt_arena_alloc(m->ws, expanded * sizeof(float));
+        m->dwout = tt_arena_alloc(m->ws, dwout * sizeof(float));
+        m->stem_work = tt_arena_alloc(m->ws, stem_work * sizeof(float) + 1);
+        if (!m->act[0] || !m->act[1] || !m->expanded || !m->dwout || !m->stem_work)
+            st = TT_ERR_NOMEM;
+    }
+    if (st) {
+        tt_mnv2_free(m);
+        return st;
+    }
+    *out = m;
+    return TT_OK;
+}
+
+void tt_mnv2_free(tt_mnv2 *m) {
+    if (!m) return;
+    tt_arena_free(m->weights);
+    tt_arena_free(m->ws);
+    free(m);
+}
+
+tt_mnv2_info tt_mnv2_get_info(const tt_mnv2 *m) {
+    tt_mnv2_info info = {m->size, m->head.cout, m->logits.cout, m->params,
+                         tt_arena_capacity(m->ws) + tt_arena_used(m->weights)};
+    return info;
+}
+
+static void tt_pw_run(const tt_pw *pw, int rows, const float *x, tt_act act, const float *residual,
+                      float *y) {
+    tt_epilogue ep = {pw->bias, act, residual, pw->cout};
+    tt_f32_gemm_packed(rows, pw->cout, pw->cin, x, pw->cin, pw->packed, y, pw->cout, &ep);
+}
+
+static void tt_block_forward(const tt_block *b, const float *x, float *expanded, float *dwout,
+                             float *y) {
+    const float *dw_in = x;
+    if (b->expand.cout) {
+        tt_pw_run(&b->expand, b->h_in * b->w_in, x, TT_ACT_RELU6, NULL, expanded);
+        dw_in = expanded;
+    }
+    tt_f32_dwconv3x3(1, b->h_in, b->w_in, b->hid, b->stride, dw_in, b->dw_w, b->dw_b, TT_ACT_RELU6,
+                     dwout);
+    tt_pw_run(&b->project, b->h_out * b->w_out, dwout, TT_ACT_NONE, b->residual ? x : NULL, y);
+}
+
+tt_status tt_mnv2_features(tt_mnv2 *m, int n, const float *input, float *features) {
+    if (n < 0 || (n && (!input || !features)))
+        return tt_error(TT_ERR_INVALID_ARG, "tt_mnv2_features: bad arguments");
+    size_t in_stride = (size_t)m->size * m->size * 3;
+    for (int img = 0; img < n; img++) {
+        float *cur = m->act[0], *nxt = m->act[1];
+        tt_f32_conv3x3(1, m->size, m->size, 3, m->c0, 2, input + img * in_stride, m->stem_w,
+                       m->stem_b, TT_ACT_RELU6, cur, m->stem_work);
+        for (int i = 0; i < TT_MNV2_BLOCKS; i++) {
+            tt_block_forward(&m->blocks[i], cur, m->expanded, m->dwout, nxt);
+            float *t = cur;
+            cur = nxt;
+            nxt = t;
+        }
+        tt_pw_run(&m->head, m->head_hw, cur, TT_ACT_RELU6, NULL, nxt);
+        tt_f32_global_avgpool(1, m->head_hw, m->head.cout, nxt,
+                              features + (size_t)img * m->head.cout);
+    }
+    return TT_OK;
+}
+
+tt_status tt_mnv2_logits(tt_mnv2 *m, int n, const float *features, float *logits) {
+    if (!m->logits.cout)
+        return tt_error(TT_ERR_UNSUPPORTED, "model has no logits layer (a backbone without top)");
+    if (n < 0 || (n && (!features || !logits)))
+        return tt_error(TT_ERR_INVALID_ARG, "tt_mnv2_logits: bad arguments");
+    if (n) tt_pw_run(&m->logits, n, features, TT_ACT_NONE, NULL, logits);
+    return TT_OK;
+}
