@@ -468,6 +468,14 @@ static void check_photo(const char *path, const char *name, int *white_share) {
                   img.width, img.height, mean, sd, dt * 1e3);
     assert_true(mean > 20 && mean < 235);
     assert_true(sd > 10);
+    static const double cuts[] = {0.5, 0.9, 0.999};
+    for (size_t c = 0; c < 3; c++) { /* cut short, a real file must be refused too */
+        tt_image part;
+        size_t n = (size_t)(b.len * cuts[c]);
+        tt_status pst = tt_image_decode(b.data, n, NULL, &part);
+        if (pst != TT_ERR_CORRUPT || !strstr(tt_last_error(), "truncated"))
+            fail_msg("%s cut to %zu of %zu bytes: %s '%s'", name, n, b.len, tt_status_name(pst), tt_last_error());
+    }
     float *in = tt_test_malloc(224 * 224 * 3 * sizeof *in);
     tt_assert_ok(tt_image_to_input(&img, 224, in));
     for (size_t i = 0; i < 224 * 224 * 3; i++) assert_true(in[i] >= -1.0f && in[i] <= 1.0f);
