@@ -27,7 +27,7 @@ int tt_exif_orientation(const void *app1, size_t len) {
     unsigned count = rd16(t + ifd, big);
     for (unsigned i = 0; i < count; i++) {
         size_t e = ifd + 2 + 12 * (size_t)i;
-        if (e > n - 12) return 1;
+        if (e > n || n - e < 12) return 1;
         if (rd16(t + e, big) != 0x0112) continue;
         unsigned type = rd16(t + e + 2, big);
         unsigned long v;

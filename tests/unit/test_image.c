@@ -395,7 +395,7 @@ static void rejects_bad_files_with_a_reason(void **state) {
 
 static void truncated_files_are_rejected(void **state) {
     (void)state;
-    uint8_t px[16 * 12 * 4], idx[16 * 12], pal[128][3];
+    uint8_t px[16 * 12 * 6], idx[16 * 12], pal[128][3];
     image_fx_noise(px, sizeof px, 600);
     image_fx_noise(idx, sizeof idx, 601);
     image_fx_noise(&pal[0][0], sizeof pal, 602);
