@@ -33,9 +33,10 @@
  * affine map sampled bilinearly from the source straight into the S×S
  * output, then scales brightness (clipped to 255 as PIL does): one pass per
  * view. Samples outside the image take the nearest edge pixel (Keras'
- * fill_mode="nearest"). Every call draws exactly TT_AUGMENT_DRAWS numbers from
- * the rng whatever options are on, so switching an option on or off never
- * shifts the random choices of later images. With every option off the output
+ * fill_mode="nearest"). Every call draws exactly TT_AUGMENT_DRAWS uniforms from
+ * the rng whatever options are on (in order: flip, zoom, window x, window y,
+ * shear, brightness), so switching an option on or off never shifts the
+ * random choices of later images. With every option off the output
  * equals tt_image_to_input. The sampler is point-bilinear: feed it images not
  * much larger than S (tt_image_reduce) or fine detail aliases.
  */
@@ -86,9 +87,11 @@ typedef struct tt_augment {
     int flip;              /* mirror left-right with probability 0.5 */
     float zoom_min, zoom_max; /* side of the sampled window / side of the center crop,
                                  uniform in [min, max]; < 1 zooms in (the window moves at
-                                 random inside the crop), > 1 zooms out; 0,0 = off */
+                                 random inside the crop), > 1 zooms out (more of a
+                                 non-square image's long side, then repeated edges);
+                                 0,0 or 1,1 = off */
     float shear_deg;       /* shear angle uniform in [-shear_deg, shear_deg] (Keras' shear) */
-    float brightness_min, brightness_max; /* pixel factor uniform in [min, max]; 0,0 = off */
+    float brightness_min, brightness_max; /* pixel factor uniform in [min, max]; 0,0 or 1,1 = off */
 } tt_augment;
 
 /* One augmented view. aug NULL or all-off gives tt_image_to_input's result. */
