@@ -23,6 +23,12 @@ if(TT_TEST_SUPPORT)
   add_library(tt_test_support STATIC ${TT_TEST_SUPPORT})
   target_link_libraries(tt_test_support PUBLIC tabtrain_core ${TT_CMOCKA_LIB})
   target_include_directories(tt_test_support PUBLIC tests/unit src)
+  # stb_image_write for the image fixtures; only its own dir, never /usr/include (wasm).
+  target_include_directories(tt_test_support SYSTEM PRIVATE ${TT_STB_DIR})
+  if(TT_SANITIZE)
+    # stb_image_write's JPEG bit writer shifts a signed int past bit 31 (upstream, harmless).
+    set_source_files_properties(tests/unit/support/image_fixtures.c PROPERTIES COMPILE_OPTIONS -fno-sanitize=shift)
+  endif()
 endif()
 foreach(src ${TT_TEST_SOURCES})
   get_filename_component(name ${src} NAME_WE)

@@ -1,0 +1,49 @@
+/* image_fixtures.h — image files built in memory for test_image / test_augment:
+ * stb_image_write for ordinary 8-bit PNG/BMP/JPEG/TGA, hand-assembled bytes
+ * for what it cannot write (16-bit and palette PNG, GIF, EXIF APP1). */
+#ifndef IMAGE_FIXTURES_H
+#define IMAGE_FIXTURES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct image_buf {
+    uint8_t *data;
+    size_t len, cap;
+} image_buf;
+
+void image_buf_free(image_buf *b);
+void image_buf_put(image_buf *b, const void *p, size_t n);
+
+/* fmt: "png", "bmp", "jpg" (quality 95, 4:2:0 as stb writes it) or "tga". */
+image_buf image_fx_stb(const char *fmt, const uint8_t *px, int w, int h, int comp);
+
+/* PNG from unfiltered scanlines of `rowbytes` bytes (16-bit samples big
+ * endian), compressed with stored deflate blocks; plte/trns may be NULL. */
+image_buf image_fx_png_raw(int w, int h, int depth, int colortype, const uint8_t *rows,
+                           size_t rowbytes, const uint8_t *plte, int nplte, const uint8_t *trns,
+                           int ntrns);
+
+/* GIF89a with a 128-colour table, each LZW code one literal byte (a clear
+ * code every 100 pixels keeps the code width at 8 bits); transparent < 0: none. */
+image_buf image_fx_gif(int w, int h, const uint8_t *idx, const uint8_t pal[128][3], int transparent);
+
+/* "Exif\0\0" + a TIFF header and IFD0 holding only the orientation tag. */
+image_buf image_fx_exif(int big_endian, unsigned orientation);
+
+/* A copy of `jpeg` with an APP1 segment carrying `payload` after the SOI. */
+image_buf image_fx_insert_app1(const image_buf *jpeg, const uint8_t *payload, size_t n);
+
+/* Random 8-bit pixels from a seeded stream. */
+void image_fx_noise(uint8_t *px, size_t n, uint64_t seed);
+
+/* Whole file, or data == NULL when it cannot be read. */
+image_buf image_fx_read_file(const char *path);
+
+/* A 40x24 progressive JPEG (cjpeg -progressive -quality 98 -sample 1x1)
+ * of image_fx_progressive_value(). */
+extern const uint8_t image_fx_progressive_jpg[];
+extern const size_t image_fx_progressive_jpg_len;
+uint8_t image_fx_progressive_value(int x, int y, int c);
+
+#endif

@@ -1,0 +1,624 @@
+/* Decoding (formats, EXIF orientation, alpha, limits, truncation, real
+ * photos) and preprocessing (center crop, resize, [-1, 1]). */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "support/image_fixtures.h"
+#include "tabtrain/crc32.h"
+#include "tabtrain/image.h"
+#include "tt_test.h"
+
+static const int shapes[][2] = {{1, 1}, {7, 5}, {64, 48}, {300, 2}, {2, 300}, {1, 257}};
+#define NSHAPES (sizeof shapes / sizeof shapes[0])
+
+/* Alpha over white, computed in float; the decoder may round differently by 1. */
+static double over_white(double c, double a) { return c * a + 255.0 * (1.0 - a); }
+
+static void assert_pixels_near(const tt_image *img, const double *want, int w, int h, double tol,
+                               const char *what) {
+    assert_int_equal(img->width, w);
+    assert_int_equal(img->height, h);
+    for (size_t i = 0; i < (size_t)w * h * 3; i++)
+        if (fabs(img->pixels[i] - want[i]) > tol)
+            fail_msg("%s %dx%d: byte %zu (pixel %zu ch %zu) got %d want %.2f", what, w, h, i, i / 3,
+                     i % 3, img->pixels[i], want[i]);
+}
+
+static void decode_ok(const image_buf *b, tt_image *img) {
+    tt_assert_ok(tt_image_decode(b->data, b->len, NULL, img));
+}
+
+/* stb_image_write PNG (grey, grey+alpha, RGB, RGBA) and BMP (grey, RGB). */
+static void lossless_formats_roundtrip(void **state) {
+    (void)state;
+    static const struct { const char *fmt; int comp; } cases[] = {
+        {"png", 1}, {"png", 2}, {"png", 3}, {"png", 4}, {"bmp", 1}, {"bmp", 3},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (size_t s = 0; s < NSHAPES; s++) {
+            int w = shapes[s][0], h = shapes[s][1], comp = cases[c].comp;
+            size_t n = (size_t)w * h;
+            uint8_t *px = tt_test_malloc(n * comp);
+            image_fx_noise(px, n * comp, 100 + s);
+            if (comp == 2 || comp == 4) { /* make sure both extremes of alpha occur */
+                px[comp - 1] = 0;
+                if (n > 1) px[2 * comp - 1] = 255;
+            }
+            double *want = tt_test_malloc(n * 3 * sizeof *want);
+            for (size_t i = 0; i < n; i++) {
+                const uint8_t *p = px + i * comp;
+                double a = comp == 2 || comp == 4 ? p[comp - 1] / 255.0 : 1.0;
+                for (int ch = 0; ch < 3; ch++) want[3 * i + ch] = over_white(p[comp < 3 ? 0 : ch], a);
+            }
+            image_buf b = image_fx_stb(cases[c].fmt, px, w, h, comp);
+            tt_image img;
+            decode_ok(&b, &img);
+            char what[32];
+            snprintf(what, sizeof what, "%s comp %d", cases[c].fmt, comp);
+            assert_pixels_near(&img, want, w, h, 0.51, what);
+            if (comp == 2 || comp == 4) { /* transparent -> white, opaque -> unchanged */
+                for (int ch = 0; ch < 3; ch++) assert_int_equal(img.pixels[ch], 255);
+                if (n > 1)
+                    for (int ch = 0; ch < 3; ch++)
+                        assert_int_equal(img.pixels[3 + ch], px[comp + (comp < 3 ? 0 : ch)]);
+            }
+            tt_image_free(&img);
+            assert_null(img.pixels);
+            image_buf_free(&b);
+            free(px);
+            free(want);
+        }
+}
+
+static void png_16bit_all_colour_types(void **state) {
+    (void)state;
+    static const int types[][2] = {{0, 1}, {2, 3}, {4, 2}, {6, 4}}; /* colour type, samples */
+    for (size_t t = 0; t < 4; t++)
+        for (size_t s = 0; s < NSHAPES; s++) {
+            int w = shapes[s][0], h = shapes[s][1], comp = types[t][1];
+            size_t n = (size_t)w * h, rowbytes = (size_t)w * comp * 2;
+            uint8_t *rows = tt_test_malloc(rowbytes * h);
+            image_fx_noise(rows, rowbytes * h, 200 + s);
+            if (comp == 2 || comp == 4) rows[2 * (comp - 1)] = rows[2 * (comp - 1) + 1] = 0;
+            image_buf b = image_fx_png_raw(w, h, 16, types[t][0], rows, rowbytes, NULL, 0, NULL, 0);
+            double *want = tt_test_malloc(n * 3 * sizeof *want);
+            for (size_t i = 0; i < n; i++) {
+                const uint8_t *p = rows + i * comp * 2;
+                double a = comp == 2 || comp == 4 ? (p[2 * (comp - 1)] << 8 | p[2 * (comp - 1) + 1]) / 65535.0 : 1.0;
+                for (int ch = 0; ch < 3; ch++) {
+                    const uint8_t *v = p + 2 * (comp < 3 ? 0 : ch);
+                    want[3 * i + ch] = over_white((v[0] << 8 | v[1]) / 257.0, a);
+                }
+            }
+            tt_image img;
+            decode_ok(&b, &img);
+            assert_pixels_near(&img, want, w, h, 2.0, "16-bit png");
+            if (comp == 2 || comp == 4) assert_int_equal(img.pixels[0], 255);
+            tt_image_free(&img);
+            image_buf_free(&b);
+            free(rows);
+            free(want);
+        }
+}
+
+static void png_palette_and_gif(void **state) {
+    (void)state;
+    uint8_t pal[128][3], trns[128];
+    image_fx_noise(&pal[0][0], sizeof pal, 300);
+    for (int i = 0; i < 128; i++) trns[i] = i == 5 ? 0 : i == 6 ? 128 : 255;
+    for (size_t s = 0; s < NSHAPES; s++) {
+        int w = shapes[s][0], h = shapes[s][1];
+        size_t n = (size_t)w * h;
+        uint8_t *idx = tt_test_malloc(n);
+        image_fx_noise(idx, n, 301 + s);
+        for (size_t i = 0; i < n; i++) idx[i] &= 127;
+        idx[0] = 5;
+        if (n > 1) idx[n - 1] = 6;
+        double *want = tt_test_malloc(n * 3 * sizeof *want);
+        /* 8-bit palette with tRNS: 5 transparent, 6 half */
+        for (size_t i = 0; i < n; i++)
+            for (int ch = 0; ch < 3; ch++) want[3 * i + ch] = over_white(pal[idx[i]][ch], trns[idx[i]] / 255.0);
+        image_buf b = image_fx_png_raw(w, h, 8, 3, idx, (size_t)w, &pal[0][0], 128, trns, 128);
+        tt_image img;
+        decode_ok(&b, &img);
+        assert_pixels_near(&img, want, w, h, 0.51, "palette png + tRNS");
+        assert_int_equal(img.pixels[0], 255);
+        tt_image_free(&img);
+        image_buf_free(&b);
+        /* GIF: index 5 transparent */
+        for (size_t i = 0; i < n; i++)
+            for (int ch = 0; ch < 3; ch++) want[3 * i + ch] = idx[i] == 5 ? 255 : pal[idx[i]][ch];
+        b = image_fx_gif(w, h, idx, (const uint8_t(*)[3])pal, 5);
+        decode_ok(&b, &img);
+        assert_pixels_near(&img, want, w, h, 0, "gif");
+        tt_image_free(&img);
+        image_buf_free(&b);
+        /* 4-bit palette, no transparency: two pixels per byte */
+        size_t rowbytes = ((size_t)w + 1) / 2;
+        uint8_t *packed = calloc(rowbytes * h, 1);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                uint8_t v = idx[(size_t)y * w + x] & 15;
+                packed[y * rowbytes + x / 2] |= (uint8_t)(x % 2 ? v : v << 4);
+                for (int ch = 0; ch < 3; ch++) want[3 * ((size_t)y * w + x) + ch] = pal[v][ch];
+            }
+        b = image_fx_png_raw(w, h, 4, 3, packed, rowbytes, &pal[0][0], 16, NULL, 0);
+        decode_ok(&b, &img);
+        assert_pixels_near(&img, want, w, h, 0, "4-bit palette png");
+        tt_image_free(&img);
+        image_buf_free(&b);
+        free(packed);
+        free(idx);
+        free(want);
+    }
+}
+
+/* A smooth pattern: JPEG keeps it within a few levels. */
+static uint8_t smooth(int x, int y, int w, int h, int c) {
+    return (uint8_t)(c == 0 ? 255 * x / (w > 1 ? w - 1 : 1) : c == 1 ? 255 * y / (h > 1 ? h - 1 : 1) : 96);
+}
+
+static void jpeg_baseline_and_progressive(void **state) {
+    (void)state;
+    for (size_t s = 0; s < NSHAPES; s++)
+        for (int comp = 1; comp <= 3; comp += 2) {
+            int w = shapes[s][0], h = shapes[s][1];
+            size_t n = (size_t)w * h;
+            uint8_t *px = tt_test_malloc(n * comp);
+            double *want = tt_test_malloc(n * 3 * sizeof *want);
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++)
+                    for (int ch = 0; ch < 3; ch++) {
+                        if (ch < comp) px[((size_t)y * w + x) * comp + ch] = smooth(x, y, w, h, ch);
+                        want[3 * ((size_t)y * w + x) + ch] = smooth(x, y, w, h, comp == 1 ? 0 : ch);
+                    }
+            image_buf b = image_fx_stb("jpg", px, w, h, comp);
+            tt_image img;
+            decode_ok(&b, &img);
+            assert_pixels_near(&img, want, w, h, 24, "baseline jpeg");
+            tt_image_free(&img);
+            image_buf_free(&b);
+            free(px);
+            free(want);
+        }
+    tt_image img;
+    tt_assert_ok(tt_image_decode(image_fx_progressive_jpg, image_fx_progressive_jpg_len, NULL, &img));
+    assert_int_equal(img.width, 40);
+    assert_int_equal(img.height, 24);
+    for (int y = 0; y < 24; y++)
+        for (int x = 0; x < 40; x++)
+            for (int c = 0; c < 3; c++)
+                assert_true(abs(img.pixels[3 * (y * 40 + x) + c] - image_fx_progressive_value(x, y, c)) <= 6);
+    tt_image_free(&img);
+}
+
+/* The EXIF standard's wording, built from two primitives applied forward:
+ * 2 mirror, 3 rotate 180, 4 mirror vertical (mirror + rotate 180),
+ * 5 mirror + rotate 270 CW, 6 rotate 90 CW, 7 mirror + rotate 90 CW, 8 rotate 270 CW. */
+static void mirror(tt_image *m) {
+    for (int y = 0; y < m->height; y++)
+        for (int x = 0; x < m->width / 2; x++)
+            for (int c = 0; c < 3; c++) {
+                uint8_t *a = m->pixels + 3 * ((size_t)y * m->width + x) + c;
+                uint8_t *b = m->pixels + 3 * ((size_t)y * m->width + m->width - 1 - x) + c;
+                uint8_t t = *a;
+                *a = *b, *b = t;
+            }
+}
+static void rotate_cw(tt_image *m) {
+    int w = m->width, h = m->height;
+    uint8_t *d = tt_test_malloc(3 * (size_t)w * h);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) /* (x, y) lands in column h-1-y, row x of an h-wide image */
+            memcpy(d + 3 * ((size_t)x * h + (h - 1 - y)), m->pixels + 3 * ((size_t)y * w + x), 3);
+    free(m->pixels);
+    m->pixels = d, m->width = h, m->height = w;
+}
+static void exif_expected(tt_image *m, int o) {
+    static const int mirrors[9] = {0, 0, 1, 0, 1, 1, 0, 1, 0}, turns[9] = {0, 0, 0, 2, 2, 3, 1, 1, 3};
+    if (mirrors[o]) mirror(m);
+    for (int i = 0; i < turns[o]; i++) rotate_cw(m);
+}
+
+static void exif_orientations_1_to_8(void **state) {
+    (void)state;
+    int w = 24, h = 16;
+    uint8_t px[24 * 16 * 3];
+    image_fx_noise(px, sizeof px, 400); /* asymmetric by construction */
+    image_buf plain = image_fx_stb("jpg", px, w, h, 3);
+    tt_image ref;
+    decode_ok(&plain, &ref);
+    for (int big = 0; big < 2; big++)
+        for (int o = 1; o <= 8; o++) {
+            image_buf app1 = image_fx_exif(big, (unsigned)o);
+            assert_int_equal(tt_exif_orientation(app1.data, app1.len), o);
+            image_buf tagged = image_fx_insert_app1(&plain, app1.data, app1.len);
+            tt_image got, want = {ref.width, ref.height, tt_test_malloc(3 * (size_t)w * h)};
+            memcpy(want.pixels, ref.pixels, 3 * (size_t)w * h);
+            exif_expected(&want, o);
+            decode_ok(&tagged, &got);
+            assert_int_equal(got.width, want.width);
+            assert_int_equal(got.height, want.height);
+            if (memcmp(got.pixels, want.pixels, 3 * (size_t)w * h))
+                fail_msg("orientation %d (%s endian): pixels differ from the expected transform", o,
+                         big ? "big" : "little");
+            tt_image_free(&got);
+            tt_image_free(&want);
+            image_buf_free(&tagged);
+            image_buf_free(&app1);
+        }
+    tt_image_free(&ref);
+    image_buf_free(&plain);
+}
+
+static int exif_of(const uint8_t *p, size_t n) { /* an exact-size copy, so asan sees overreads */
+    uint8_t *c = tt_test_malloc(n);
+    if (n) memcpy(c, p, n);
+    int o = tt_exif_orientation(c, n);
+    free(c);
+    return o;
+}
+
+static void exif_malformed_is_ignored(void **state) {
+    (void)state;
+    image_buf good = image_fx_exif(0, 6);
+    const size_t entry_end = 6 + 8 + 2 + 12; /* Exif\0\0, TIFF header, count, one entry */
+    for (size_t n = 0; n <= good.len; n++) {
+        int o = exif_of(good.data, n);
+        assert_int_equal(o, n < entry_end ? 1 : 6);
+    }
+    static const struct { size_t at; uint8_t v[4]; size_t n; const char *what; } bad[] = {
+        {6 + 4, {0xF0, 0xFF, 0xFF, 0xFF}, 4, "IFD0 offset far out"},
+        {6 + 4, {4, 0, 0, 0}, 4, "IFD0 offset inside header"},
+        {6 + 4, {25, 0, 0, 0}, 4, "IFD0 offset at the last byte"},
+        {6 + 8, {0xFF, 0xFF, 0x13, 0x01}, 4, "entry count 65535, no orientation tag"},
+        {6 + 10, {0x13, 0x01}, 2, "no orientation tag (IFD loops to itself below)"},
+        {6 + 12, {2, 0}, 2, "type ASCII"},
+        {6 + 14, {2, 0, 0, 0}, 4, "count 2"},
+        {6 + 18, {0, 0}, 2, "value 0"},
+        {6 + 18, {9, 0}, 2, "value 9"},
+        {6 + 18, {0xFF, 0xFF}, 2, "value 65535"},
+        {6, {'I', 'X'}, 2, "bad byte order"},
+        {5, {1}, 1, "not Exif\\0\\0"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        image_buf b = image_fx_exif(0, 6);
+        memcpy(b.data + bad[i].at, bad[i].v, bad[i].n);
+        if (i == 4) memcpy(b.data + 6 + 22, "\x08\0\0\0", 4); /* next IFD = IFD0 */
+        if (exif_of(b.data, b.len) != 1) fail_msg("malformed EXIF '%s' not ignored", bad[i].what);
+        image_buf_free(&b);
+    }
+    /* Random corruption: any answer in 1..8, never a crash or overread. */
+    tt_rng r;
+    tt_rng_seed(&r, 5, TT_STREAM_TEST);
+    for (int t = 0; t < 5000; t++) {
+        image_buf b = image_fx_exif(t & 1, 3);
+        for (int k = 0; k < 3; k++) b.data[6 + tt_rng_below(&r, (uint32_t)b.len - 6)] = (uint8_t)tt_rng_u32(&r);
+        int o = exif_of(b.data, b.len - tt_rng_below(&r, 4));
+        assert_in_range(o, 1, 8);
+        image_buf_free(&b);
+    }
+    /* A JPEG carrying broken EXIF decodes, unrotated. */
+    uint8_t px[20 * 10 * 3];
+    image_fx_noise(px, sizeof px, 401);
+    image_buf plain = image_fx_stb("jpg", px, 20, 10, 3);
+    tt_image ref, got;
+    decode_ok(&plain, &ref);
+    for (size_t cut = 6; cut < good.len; cut += 5) {
+        image_buf tagged = image_fx_insert_app1(&plain, good.data, cut < entry_end ? cut : 9);
+        decode_ok(&tagged, &got);
+        assert_int_equal(got.width, 20);
+        assert_memory_equal(got.pixels, ref.pixels, sizeof px);
+        tt_image_free(&got);
+        image_buf_free(&tagged);
+    }
+    tt_image_free(&ref);
+    image_buf_free(&plain);
+    image_buf_free(&good);
+}
+
+/* A well-formed PNG whose IHDR claims w×h but whose IDAT holds one pixel. */
+static image_buf png_header_only(uint32_t w, uint32_t h) {
+    uint8_t row[1] = {0};
+    image_buf b = image_fx_png_raw(1, 1, 8, 0, row, 1, NULL, 0, NULL, 0);
+    uint8_t *ihdr = b.data + 16;
+    for (int i = 0; i < 4; i++) ihdr[i] = (uint8_t)(w >> (24 - 8 * i)), ihdr[4 + i] = (uint8_t)(h >> (24 - 8 * i));
+    uint32_t crc = tt_crc32(0, b.data + 12, 17);
+    for (int i = 0; i < 4; i++) b.data[29 + i] = (uint8_t)(crc >> (24 - 8 * i));
+    return b;
+}
+
+static void rejects_bad_files_with_a_reason(void **state) {
+    (void)state;
+    uint8_t px[16 * 12 * 3];
+    image_fx_noise(px, sizeof px, 500);
+    image_buf random = {0}, text = {0}, jpeg_huge = {0}, bmp_huge = {0}, gif_huge = {0};
+    image_buf_put(&random, px, sizeof px);
+    const char *txt = "label,path\ncat,images/cat.jpg\n";
+    image_buf_put(&text, txt, strlen(txt));
+    image_buf jpg = image_fx_stb("jpg", px, 16, 12, 3), bmp = image_fx_stb("bmp", px, 16, 12, 3);
+    image_buf_put(&jpeg_huge, jpg.data, jpg.len); /* SOF0 height/width -> 60000 x 60000 */
+    for (size_t i = 2; i + 9 < jpeg_huge.len; i++)
+        if (jpeg_huge.data[i] == 0xFF && jpeg_huge.data[i + 1] == 0xC0) {
+            memcpy(jpeg_huge.data + i + 5, "\xEA\x60\xEA\x60", 4);
+            break;
+        }
+    image_buf_put(&bmp_huge, bmp.data, bmp.len);
+    memcpy(bmp_huge.data + 18, "\x20\x4E\0\0\x20\x4E\0\0", 8); /* 20000 x 20000 */
+    uint8_t idx[4] = {0}, pal[128][3] = {{0}};
+    gif_huge = image_fx_gif(2, 2, idx, (const uint8_t(*)[3])pal, -1);
+    memcpy(gif_huge.data + 6, "\xFF\xFF\xFF\xFF", 4);
+    struct { const char *what; image_buf b; tt_status st; const char *msg; } cases[] = {
+        {"zero-length", {0}, TT_ERR_FORMAT, "empty"},
+        {"random bytes", random, TT_ERR_FORMAT, "not a JPEG, PNG, BMP or GIF"},
+        {"text file", text, TT_ERR_FORMAT, "not a JPEG"},
+        {"TGA", image_fx_stb("tga", px, 16, 12, 3), TT_ERR_FORMAT, "not a JPEG"},
+        {"PNG 100000x100000", png_header_only(100000, 100000), TT_ERR_LIMIT, "exceeds the limit"},
+        {"PNG 8000x6000", png_header_only(8000, 6000), TT_ERR_LIMIT, "exceeds the limit"},
+        {"PNG 0x10", png_header_only(0, 10), TT_ERR_FORMAT, "zero-sized"},
+        {"PNG 5x5 holding 1 pixel", png_header_only(5, 5), TT_ERR_CORRUPT, "stb: "},
+        {"JPEG 60000x60000", jpeg_huge, TT_ERR_LIMIT, "exceeds the limit"},
+        {"BMP 20000x20000", bmp_huge, TT_ERR_LIMIT, "exceeds the limit"},
+        {"GIF 65535x65535", gif_huge, TT_ERR_LIMIT, "exceeds the limit"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tt_image img = {7, 7, (uint8_t *)px};
+        tt_clear_error();
+        tt_status st = tt_image_decode(cases[i].b.data, cases[i].b.len, NULL, &img);
+        if (st != cases[i].st || !strstr(tt_last_error(), cases[i].msg))
+            fail_msg("%s: got %s '%s', want %s '%s'", cases[i].what, tt_status_name(st), tt_last_error(),
+                     tt_status_name(cases[i].st), cases[i].msg);
+        assert_null(img.pixels);
+        assert_int_equal(img.width, 0);
+        image_buf_free(&cases[i].b);
+    }
+    /* The limit is configurable, and inclusive. */
+    tt_decode_opts opts = {.max_pixels = 16 * 12};
+    tt_image img;
+    tt_assert_ok(tt_image_decode(bmp.data, bmp.len, &opts, &img));
+    tt_image_free(&img);
+    opts.max_pixels--;
+    assert_int_equal(tt_image_decode(bmp.data, bmp.len, &opts, &img), TT_ERR_LIMIT);
+    /* A flipped bit inside PNG data is caught by the chunk CRC. */
+    image_buf png = image_fx_stb("png", px, 16, 12, 3);
+    png.data[png.len - 20] ^= 1;
+    assert_int_equal(tt_image_decode(png.data, png.len, NULL, &img), TT_ERR_CORRUPT);
+    assert_non_null(strstr(tt_last_error(), "CRC"));
+    image_buf_free(&png);
+    image_buf_free(&jpg);
+    image_buf_free(&bmp);
+}
+
+static void truncated_files_are_rejected(void **state) {
+    (void)state;
+    uint8_t px[16 * 12 * 6], idx[16 * 12], pal[128][3];
+    image_fx_noise(px, sizeof px, 600);
+    image_fx_noise(idx, sizeof idx, 601);
+    image_fx_noise(&pal[0][0], sizeof pal, 602);
+    for (size_t i = 0; i < sizeof idx; i++) idx[i] &= 127;
+    image_buf app1 = image_fx_exif(1, 6), jpg = image_fx_stb("jpg", px, 16, 12, 3);
+    image_buf prog = {0};
+    image_buf_put(&prog, image_fx_progressive_jpg, image_fx_progressive_jpg_len);
+    struct { const char *what; image_buf b; size_t complete_from; } cases[] = {
+        {"PNG RGBA", image_fx_stb("png", px, 16, 12, 4), 0},
+        {"PNG 16-bit", image_fx_png_raw(16, 12, 16, 2, px, 16 * 6, NULL, 0, NULL, 0), 0},
+        {"PNG palette", image_fx_png_raw(16, 12, 8, 3, idx, 16, &pal[0][0], 128, NULL, 0), 0},
+        {"BMP", image_fx_stb("bmp", px, 16, 12, 3), 0},
+        {"JPEG baseline", jpg, 0},
+        {"JPEG + EXIF", image_fx_insert_app1(&jpg, app1.data, app1.len), 0},
+        {"JPEG progressive", prog, 0},
+        /* Only the first frame is decoded: a GIF cut just before its trailer is whole. */
+        {"GIF", image_fx_gif(16, 12, idx, (const uint8_t(*)[3])pal, -1), 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        image_buf *b = &cases[i].b;
+        tt_image img;
+        decode_ok(b, &img);
+        tt_image_free(&img);
+        for (size_t n = 1; n + cases[i].complete_from < b->len; n++) {
+            uint8_t *cut = tt_test_malloc(n); /* exact size: asan catches overreads */
+            memcpy(cut, b->data, n);
+            tt_clear_error();
+            tt_status st = tt_image_decode(cut, n, NULL, &img);
+            if (st != TT_ERR_FORMAT && st != TT_ERR_CORRUPT)
+                fail_msg("%s cut to %zu of %zu bytes: %s '%s'", cases[i].what, n, b->len,
+                         tt_status_name(st), tt_last_error());
+            assert_true(strlen(tt_last_error()) > 0);
+            assert_null(img.pixels);
+            free(cut);
+        }
+        if (i != 4) image_buf_free(b);
+    }
+    image_buf_free(&jpg);
+    image_buf_free(&app1);
+}
+
+static int has_suffix(const char *s, const char *suf) {
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcmp(s + a - b, suf);
+}
+
+static double seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void check_photo(const char *path, const char *name, int *white_share) {
+    image_buf b = image_fx_read_file(path);
+    if (!b.data) fail_msg("cannot read %s", path);
+    tt_image img;
+    double t0 = seconds();
+    tt_status st = tt_image_decode(b.data, b.len, NULL, &img);
+    double dt = seconds() - t0;
+    if (st) fail_msg("%s: %s %s", name, tt_status_name(st), tt_last_error());
+    assert_in_range(img.width, 100, 10000);
+    assert_in_range(img.height, 100, 10000);
+    size_t n = (size_t)img.width * img.height * 3, white = 0;
+    double sum = 0, sq = 0;
+    for (size_t i = 0; i < n; i++) sum += img.pixels[i], sq += (double)img.pixels[i] * img.pixels[i];
+    for (size_t i = 0; i < n; i += 3) white += img.pixels[i] == 255 && img.pixels[i + 1] == 255 && img.pixels[i + 2] == 255;
+    double mean = sum / n, sd = sqrt(sq / n - mean * mean);
+    if (white_share) *white_share = (int)(100 * white / (n / 3));
+    print_message("  %-22s %5zu KB  %4dx%-4d  mean %5.1f sd %5.1f  decode %6.2f ms\n", name, b.len / 1024,
+                  img.width, img.height, mean, sd, dt * 1e3);
+    assert_true(mean > 20 && mean < 235);
+    assert_true(sd > 10);
+    static const double cuts[] = {0.5, 0.9, 0.999};
+    for (size_t c = 0; c < 3; c++) { /* cut short, a real file must be refused too */
+        tt_image part;
+        size_t n = (size_t)(b.len * cuts[c]);
+        tt_status pst = tt_image_decode(b.data, n, NULL, &part);
+        if (pst != TT_ERR_CORRUPT || !strstr(tt_last_error(), "truncated"))
+            fail_msg("%s cut to %zu of %zu bytes: %s '%s'", name, n, b.len, tt_status_name(pst), tt_last_error());
+    }
+    float *in = tt_test_malloc(224 * 224 * 3 * sizeof *in);
+    tt_assert_ok(tt_image_to_input(&img, 224, in));
+    for (size_t i = 0; i < 224 * 224 * 3; i++) assert_true(in[i] >= -1.0f && in[i] <= 1.0f);
+    free(in);
+    tt_image_free(&img);
+    image_buf_free(&b);
+}
+
+static void real_photos_decode(void **state) {
+    (void)state;
+    const char *dir = tt_test_shared_path("images");
+    DIR *d = opendir(dir);
+    if (!d) fail_msg("cannot open %s", dir);
+    int count = 0;
+    char path[4096];
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!has_suffix(e->d_name, ".jpg") && !has_suffix(e->d_name, ".bmp")) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        check_photo(path, e->d_name, NULL);
+        count++;
+    }
+    closedir(d);
+    assert_true(count >= 2);
+    static const char *const cutouts[] = {"bear.png", "cat.png", "albatross.png", "angelfish.png"};
+    const char *qabcs = "/usr/share/qabcs/abcs/all/pics/animals";
+    if (!(d = opendir(qabcs))) {
+        print_message("  SKIP PNG cut-outs: %s is absent (Debian package qabcs-data)\n", qabcs);
+        return;
+    }
+    closedir(d);
+    for (size_t i = 0; i < sizeof cutouts / sizeof cutouts[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", qabcs, cutouts[i]);
+        int white;
+        check_photo(path, cutouts[i], &white);
+        /* transparent background composited over white */
+        if (white < 5) fail_msg("%s: only %d%% white pixels after compositing", cutouts[i], white);
+    }
+}
+
+/* --- preprocessing --- */
+
+static tt_image noise_image(int w, int h, uint64_t seed) {
+    tt_image m = {w, h, tt_test_malloc(3 * (size_t)w * h)};
+    image_fx_noise(m.pixels, 3 * (size_t)w * h, seed);
+    return m;
+}
+
+static void input_of_exact_size_passes_through(void **state) {
+    (void)state;
+    static const int cases[][3] = {{224, 224, 224}, {300, 224, 224}, {224, 401, 224}, {96, 97, 96}, {1, 1, 1}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int w = cases[c][0], h = cases[c][1], s = cases[c][2];
+        tt_image m = noise_image(w, h, 700 + c);
+        float *out = tt_test_malloc(3 * (size_t)s * s * sizeof *out);
+        tt_assert_ok(tt_image_to_input(&m, s, out));
+        int x0 = (w - s) / 2, y0 = (h - s) / 2; /* centre crop */
+        for (int y = 0; y < s; y++)
+            for (int x = 0; x < 3 * s; x++) {
+                float want = m.pixels[3 * ((size_t)(y + y0) * w + x0) + x] / 127.5f - 1.0f;
+                if (out[3 * (size_t)y * s + x] != want)
+                    fail_msg("%dx%d -> %d: (%d, %d) got %.9g want %.9g", w, h, s, x / 3, y,
+                             out[3 * (size_t)y * s + x], want);
+            }
+        free(out);
+        tt_image_free(&m);
+    }
+}
+
+/* Ramps: R rises with x, G with y, B constant. After crop + resize the
+ * output must keep that orientation and land where the crop says. */
+static void resize_keeps_orientation_and_range(void **state) {
+    (void)state;
+    static const int cases[][3] = {{448, 448, 224}, {600, 300, 224}, {300, 600, 224}, {50, 40, 224}, {1000, 997, 64}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int w = cases[c][0], h = cases[c][1], s = cases[c][2];
+        int side = w < h ? w : h, x0 = (w - side) / 2, y0 = (h - side) / 2;
+        tt_image m = {w, h, tt_test_malloc(3 * (size_t)w * h)};
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                uint8_t *p = m.pixels + 3 * ((size_t)y * w + x);
+                p[0] = (uint8_t)(255 * x / (w - 1)), p[1] = (uint8_t)(255 * y / (h - 1)), p[2] = 77;
+            }
+        float *out = tt_test_malloc(3 * (size_t)s * s * sizeof *out);
+        tt_assert_ok(tt_image_to_input(&m, s, out));
+        for (int y = 0; y < s; y++)
+            for (int x = 0; x < s; x++) {
+                const float *o = out + 3 * ((size_t)y * s + x);
+                for (int ch = 0; ch < 3; ch++) assert_true(o[ch] >= -1.0f && o[ch] <= 1.0f);
+                /* the source position this output pixel centre samples */
+                double sx = x0 + (x + 0.5) * side / s - 0.5, sy = y0 + (y + 0.5) * side / s - 0.5;
+                sx = sx < 0 ? 0 : sx > w - 1 ? w - 1 : sx;
+                sy = sy < 0 ? 0 : sy > h - 1 ? h - 1 : sy;
+                double r = 255.0 * sx / (w - 1), g = 255.0 * sy / (h - 1);
+                double tol = 2.0 + 255.0 * side / s / (w < h ? w : h); /* a pixel of the ramp plus rounding */
+                if (fabs((o[0] + 1) * 127.5 - r) > tol || fabs((o[1] + 1) * 127.5 - g) > tol ||
+                    fabs((o[2] + 1) * 127.5 - 77) > 0.01)
+                    fail_msg("%dx%d -> %d at (%d, %d): got %.1f %.1f %.1f want %.1f %.1f 77", w, h, s, x, y,
+                             (o[0] + 1) * 127.5, (o[1] + 1) * 127.5, (o[2] + 1) * 127.5, r, g);
+            }
+        free(out);
+        tt_image_free(&m);
+    }
+}
+
+static void reduce_box_filters(void **state) {
+    (void)state;
+    tt_image m = noise_image(1000, 601, 800), r;
+    tt_assert_ok(tt_image_reduce(&m, 224, &r)); /* factor 2 */
+    assert_int_equal(r.width, 500);
+    assert_int_equal(r.height, 300);
+    for (int y = 0; y < 300; y += 37)
+        for (int x = 0; x < 500; x += 41)
+            for (int c = 0; c < 3; c++) {
+                int sum = 0;
+                for (int j = 0; j < 2; j++)
+                    for (int i = 0; i < 2; i++) sum += m.pixels[3 * ((size_t)(2 * y + j) * 1000 + 2 * x + i) + c];
+                assert_true(abs(r.pixels[3 * ((size_t)y * 500 + x) + c] * 4 - sum) <= 2);
+            }
+    tt_image_free(&r);
+    tt_assert_ok(tt_image_reduce(&m, 601, &r)); /* factor 1: a copy */
+    assert_int_equal(r.width, 1000);
+    assert_memory_equal(r.pixels, m.pixels, 3 * 1000 * 601);
+    tt_image_free(&r);
+    float out[12];
+    assert_int_equal(tt_image_to_input(&m, 0, out), TT_ERR_INVALID_ARG);
+    assert_int_equal(tt_image_to_input(NULL, 2, out), TT_ERR_INVALID_ARG);
+    tt_image_free(&m);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(lossless_formats_roundtrip),
+        cmocka_unit_test(png_16bit_all_colour_types),
+        cmocka_unit_test(png_palette_and_gif),
+        cmocka_unit_test(jpeg_baseline_and_progressive),
+        cmocka_unit_test(exif_orientations_1_to_8),
+        cmocka_unit_test(exif_malformed_is_ignored),
+        cmocka_unit_test(rejects_bad_files_with_a_reason),
+        cmocka_unit_test(truncated_files_are_rejected),
+        cmocka_unit_test(real_photos_decode),
+        cmocka_unit_test(input_of_exact_size_passes_through),
+        cmocka_unit_test(resize_keeps_orientation_and_range),
+        cmocka_unit_test(reduce_box_filters),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
