@@ -78,6 +78,96 @@ static int tt_hex4(const char *s, unsigned *v) {
     return 1;
 }
 
+/* Strict JSON syntax check before tokenizing: jsmn accepts some malformed
+ * input (trailing commas, missing separators), and this also bounds nesting
+ * so no later walk can be driven deep by a hostile header. */
+#define TT_JSON_MAX_DEPTH 16
+
+static tt_status tt_json_validate(const char *s, size_t n) {
+    enum { VALUE, VALUE_OR_END, KEY, KEY_OR_END, COLON, AFTER } state = VALUE;
+    char stack[TT_JSON_MAX_DEPTH];
+    int depth = 0;
+    size_t i = 0;
+    for (;;) {
+        while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+        if (i == n) {
+            if (state == AFTER && depth == 0) return TT_OK;
+            return tt_error(TT_ERR_FORMAT, "safetensors header: JSON ends early");
+        }
+        char c = s[i];
+        if (state == AFTER) {
+            if (depth == 0) return tt_error(TT_ERR_FORMAT, "safetensors header: unexpected byte 0x%02x after the JSON object (byte %zu)", (unsigned char)c, i);
+            if (c == ',') state = stack[depth - 1] == '{' ? KEY : VALUE;
+            else if ((c == '}' && stack[depth - 1] == '{') || (c == ']' && stack[depth - 1] == '[')) depth--;
+            else goto bad;
+            i++;
+            continue;
+        }
+        if (state == COLON) {
+            if (c != ':') goto bad;
+            state = VALUE;
+            i++;
+            continue;
+        }
+        if ((state == KEY_OR_END && c == '}') || (state == VALUE_OR_END && c == ']')) {
+            depth--;
+            state = AFTER;
+            i++;
+            continue;
+        }
+        if ((state == KEY || state == KEY_OR_END) && c != '"') goto bad;
+        if (c == '"') {
+            for (i++; i < n && s[i] != '"'; i++) {
+                if ((unsigned char)s[i] < 0x20) goto bad;
+                if (s[i] == '\\') {
+                    if (++i >= n || !strchr("\"\\/bfnrtu", s[i])) goto bad;
+                    if (s[i] == 'u') {
+                        unsigned v;
+                        if (n - i < 5 || !tt_hex4(s + i + 1, &v)) goto bad;
+                        i += 4;
+                    }
+                }
+            }
+            if (i >= n) goto bad;
+            i++;
+            state = state == KEY || state == KEY_OR_END ? COLON : AFTER;
+        } else if (c == '{' || c == '[') {
+            if (depth == TT_JSON_MAX_DEPTH)
+                return tt_error(TT_ERR_LIMIT, "safetensors header: JSON nested deeper than %d", TT_JSON_MAX_DEPTH);
+            stack[depth++] = c;
+            state = c == '{' ? KEY_OR_END : VALUE_OR_END;
+            i++;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            if (c == '-') i++;
+            if (i < n && s[i] == '0') i++;
+            else if (i < n && s[i] >= '1' && s[i] <= '9') while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+            else goto bad;
+            if (i < n && s[i] == '.') {
+                size_t d = ++i;
+                while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+                if (i == d) goto bad;
+            }
+            if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+                if (++i < n && (s[i] == '+' || s[i] == '-')) i++;
+                size_t d = i;
+                while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+                if (i == d) goto bad;
+            }
+            state = AFTER;
+        } else {
+            static const char *const lits[] = {"true", "false", "null"};
+            size_t k = 0;
+            for (; k < 3; k++)
+                if (n - i >= strlen(lits[k]) && !memcmp(s + i, lits[k], strlen(lits[k]))) break;
+            if (k == 3) goto bad;
+            i += strlen(lits[k]);
+            state = AFTER;
+        }
+    }
+bad:
+    return tt_error(TT_ERR_FORMAT, "safetensors header: invalid JSON at byte %zu", i);
+}
+
 /* ---------------------------------------------------------------- reader */
 
 struct tt_st_file {
@@ -324,6 +414,8 @@ static tt_status tt_st_parse(tt_st_file *f, const unsigned char *bytes, size_t l
                         (unsigned long long)n, len - 8);
     if (n < 2 || bytes[8] != '{') return tt_error(TT_ERR_FORMAT, "not a safetensors file: header does not start with '{'");
     tt_parse p = {.js = (const char *)bytes + 8, .data_len = len - 8 - n};
+    tt_status vst = tt_json_validate(p.js, (size_t)n);
+    if (vst) return vst;
     jsmn_parser jp;
     jsmn_init(&jp);
     int cnt = jsmn_parse(&jp, p.js, (size_t)n, NULL, 0);
@@ -341,14 +433,6 @@ static tt_status tt_st_parse(tt_st_file *f, const unsigned char *bytes, size_t l
     tt_span *spans = NULL;
     if (p.ntok != cnt) { st = tt_error(TT_ERR_FORMAT, "safetensors header: invalid JSON near byte %u", jp.pos); goto done; }
     if (p.ntok < 1 || p.tok[0].type != JSMN_OBJECT) { st = tt_error(TT_ERR_FORMAT, "safetensors header: not a JSON object"); goto done; }
-    for (uint64_t k = (uint64_t)p.tok[0].end; k < n; k++) {
-        char c = p.js[k];
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
-            st = tt_error(TT_ERR_FORMAT, "safetensors header: unexpected byte 0x%02x after the JSON object (byte %llu)",
-                          (unsigned char)c, (unsigned long long)k);
-            goto done;
-        }
-    }
     int top = p.tok[0].size;
     f->tensors = calloc((size_t)top + 1, sizeof *f->tensors);
     spans = calloc((size_t)top + 1, sizeof *spans);
