@@ -100,11 +100,28 @@ static void failed_write_leaves_old_file(void **state) {
     assert_int_equal(temp_files_left(), 0);
 }
 
+/* Each run starts from an empty directory, so leftovers of an earlier
+ * (possibly broken) run cannot decide this one. */
+static int clean_tmp_dir(void **state) {
+    (void)state;
+    const char *dir = tt_test_binary_path("tmp-fileio");
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    char path[4096];
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (remove(path) != 0) return -1;
+    }
+    closedir(d);
+    return 0;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(read_reports_each_failure),
         cmocka_unit_test(atomic_write_replaces_from_chunks),
         cmocka_unit_test(failed_write_leaves_old_file),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, clean_tmp_dir, NULL);
 }
