@@ -14,7 +14,7 @@
  *   const char *labels = tt_st_metadata(f, "tabtrain.labels");
  *   tt_st_close(f);
  *
- *   tt_st_open_file reads the whole file into memory it owns.
+ *   tt_st_open_file reads the whole file (up to TT_FILE_MAX) into memory it owns.
  *   tt_st_open_memory borrows `bytes`: tensor data points into that buffer,
  *   which must outlive the handle — unless some tensor would land at an
  *   address not aligned to its element size, in which case the data section is
@@ -25,8 +25,9 @@
  *   every writer including ours does. Hosts must be little-endian (x86, wasm).
  *
  *   Everything is validated before the handle is returned: header length
- *   against the file size and TT_ST_MAX_HEADER, well-formed JSON (jsmn, strict
- *   mode) whose nesting cannot exceed the schema, required fields, known dtype,
+ *   against the file size and TT_ST_MAX_HEADER, strictly well-formed JSON
+ *   nested at most 16 deep (then tokenized by jsmn) and following the schema
+ *   (unknown fields in a tensor entry are refused), required fields, known dtype,
  *   at most TT_ST_MAX_DIMS non-negative dims, shape product x element size ==
  *   data_offsets span, unique names, and tensors tiling the data section
  *   exactly (no overlap, no gap, nothing after the last tensor) — the same rule

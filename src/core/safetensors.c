@@ -176,7 +176,7 @@ struct tt_st_file {
     char *strings;     /* unescaped names, keys and values */
     tt_st_tensor *tensors;
     size_t ntensors;
-    size_t *by_name;   /* indices into tensors, sorted by name */
+    const tt_st_tensor **by_name; /* into tensors, sorted by name */
     const char **meta_key, **meta_val;
     size_t nmeta;
 };
@@ -346,9 +346,8 @@ static int tt_cmp_order(const void *a, const void *b) {
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-static const tt_st_tensor *tt_sort_base;
 static int tt_cmp_name(const void *a, const void *b) {
-    return strcmp(tt_sort_base[*(const size_t *)a].name, tt_sort_base[*(const size_t *)b].name);
+    return strcmp((*(const tt_st_tensor *const *)a)->name, (*(const tt_st_tensor *const *)b)->name);
 }
 
 void tt_st_close(tt_st_file *f) {
@@ -472,14 +471,13 @@ static tt_status tt_st_parse(tt_st_file *f, const unsigned char *bytes, size_t l
     order = malloc(sizeof *order * (f->ntensors + 1));
     if (!f->by_name || !order) { st = tt_error(TT_ERR_NOMEM, "safetensors: out of memory"); goto done; }
     for (size_t i = 0; i < f->ntensors; i++) {
-        f->by_name[i] = i;
+        f->by_name[i] = &f->tensors[i];
         order[i] = (tt_order){spans[i].begin, spans[i].end, i};
     }
-    tt_sort_base = f->tensors;
     qsort(f->by_name, f->ntensors, sizeof *f->by_name, tt_cmp_name);
     for (size_t i = 1; i < f->ntensors; i++)
-        if (strcmp(f->tensors[f->by_name[i]].name, f->tensors[f->by_name[i - 1]].name) == 0) {
-            st = tt_error(TT_ERR_FORMAT, "safetensors header: tensor '%s' appears twice", f->tensors[f->by_name[i]].name);
+        if (strcmp(f->by_name[i]->name, f->by_name[i - 1]->name) == 0) {
+            st = tt_error(TT_ERR_FORMAT, "safetensors header: tensor '%s' appears twice", f->by_name[i]->name);
             goto done;
         }
     qsort(order, f->ntensors, sizeof *order, tt_cmp_order);
@@ -513,11 +511,10 @@ static tt_status tt_st_parse(tt_st_file *f, const unsigned char *bytes, size_t l
     for (size_t i = 0; i < f->ntensors; i++) {
         sorted[i] = f->tensors[order[i].idx];
         sorted[i].data = data + order[i].begin;
-        f->by_name[i] = i;
+        f->by_name[i] = &sorted[i];
     }
     free(f->tensors);
     f->tensors = sorted;
-    tt_sort_base = f->tensors;
     qsort(f->by_name, f->ntensors, sizeof *f->by_name, tt_cmp_name);
     st = tt_check_tabtrain_meta(f);
 done:
@@ -568,8 +565,8 @@ const tt_st_tensor *tt_st_find(const tt_st_file *f, const char *name) {
     size_t lo = 0, hi = f->ntensors;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(f->tensors[f->by_name[mid]].name, name);
-        if (c == 0) return &f->tensors[f->by_name[mid]];
+        int c = strcmp(f->by_name[mid]->name, name);
+        if (c == 0) return f->by_name[mid];
         if (c < 0) lo = mid + 1;
         else hi = mid;
     }
