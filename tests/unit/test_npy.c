@@ -64,6 +64,39 @@ static void reads_every_shared_weight_file(void **state) {
     free(tsv);
 }
 
+static void reads_the_reference_vectors(void **state) {
+    (void)state;
+    static const struct {
+        const char *file;
+        int ndim;
+        int64_t shape[4];
+    } files[] = {
+        {"test_data_set/0/input_0.npy", 4, {1, 224, 224, 3}}, {"test_data_set/0/output_0.npy", 2, {1, 1001}},
+        {"test_data_set/1/input_0.npy", 4, {1, 224, 224, 3}}, {"test_data_set/1/output_0.npy", 2, {1, 1001}},
+        {"test_data_set/2/input_0.npy", 4, {1, 224, 224, 3}}, {"test_data_set/2/output_0.npy", 2, {1, 1001}},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s", tt_test_shared_path(MODEL_DIR));
+        strncat(path, files[i].file, sizeof path - strlen(path) - 1);
+        void *buf;
+        tt_npy a;
+        tt_assert_ok(tt_npy_read_file(path, &buf, &a));
+        assert_int_equal(a.dtype, TT_DTYPE_F32);
+        expect_shape(&a, files[i].file, files[i].ndim, files[i].shape);
+        float *x = tt_test_malloc(a.nbytes);
+        memcpy(x, a.data, a.nbytes);
+        double sum = 0;
+        for (size_t k = 0; k < a.numel; k++) {
+            if (files[i].ndim == 4) assert_true(x[k] >= 0 && x[k] <= 255); /* raw pixel values */
+            sum += x[k];
+        }
+        if (files[i].ndim == 2) assert_true(sum > 0.99 && sum < 1.01); /* a softmax */
+        free(x);
+        free(buf);
+    }
+}
+
 static void roundtrip_f32(void **state) {
     (void)state;
     static const struct {
@@ -168,6 +201,7 @@ static void versions_and_bad_files(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reads_every_shared_weight_file),
+        cmocka_unit_test(reads_the_reference_vectors),
         cmocka_unit_test(roundtrip_f32),
         cmocka_unit_test(versions_and_bad_files),
     };
