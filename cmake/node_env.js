@@ -3,6 +3,8 @@
 // benchmarks find TT_SHARED_DIR and friends exactly as the native build does.
 if (typeof process === 'object' && process.env) {
   Module['preRun'] = (Module['preRun'] || []).concat(function () {
+    // ENV only exists when the program links getenv (the tabtrain CLI may not).
+    if (typeof ENV === 'undefined') return;
     for (var k in process.env) ENV[k] = process.env[k];
   });
 }
