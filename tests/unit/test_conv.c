@@ -58,6 +58,35 @@ static void conv3x3_matches_reference(void **state) {
         }
 }
 
+/* TF SAME, independent of the kernels' padding helper (see test_dwconv.c):
+ * a one-hot 1→1 filter shifts the input. */
+static void conv3x3_follows_tf_same_padding(void **state) {
+    (void)state;
+    for (int side = 4; side <= 5; side++)
+        for (int s = 1; s <= 2; s++)
+            for (int tap = 0; tap < 9; tap++)
+                for (int impl = 0; impl < 2; impl++) {
+                    int H = side + 1, W = side, Ho = (H + s - 1) / s, Wo = (W + s - 1) / s;
+                    int pt = s == 1 ? 1 : H % 2, pl = s == 1 ? 1 : W % 2;
+                    float x[6 * 5], w[9] = {0}, y[6 * 5], want[6 * 5], work[9 * 64];
+                    assert_true(tt_f32_conv3x3_work_size(W, 1, 1, s) <= 9 * 64);
+                    tt_test_fill(x, (size_t)H * W, 600 + tap, -1, 1);
+                    w[tap] = 1.0f;
+                    for (int oy = 0; oy < Ho; oy++)
+                        for (int ox = 0; ox < Wo; ox++) {
+                            int iy = oy * s - pt + tap / 3, ix = ox * s - pl + tap % 3;
+                            int in = iy >= 0 && iy < H && ix >= 0 && ix < W;
+                            want[oy * Wo + ox] = in ? x[iy * W + ix] : 0.0f;
+                        }
+                    if (impl)
+                        tt_f32_conv3x3(1, H, W, 1, 1, s, x, w, NULL, TT_ACT_NONE, y, work);
+                    else
+                        tt_f32_conv3x3_ref(1, H, W, 1, 1, s, x, w, NULL, TT_ACT_NONE, y);
+                    tt_test_assert_close(y, want, (size_t)Ho * Wo, 0.0f, 0.0f,
+                                         impl ? "conv3x3 SAME padding" : "conv3x3_ref SAME padding");
+                }
+}
+
 static void avgpool_matches_reference(void **state) {
     (void)state;
     static const int shapes[][3] = {{1, 1, 1}, {2, 49, 1280}, {3, 49, 17}, {1, 5, 70}, {2, 196, 1283}, {1, 3, 64}};
@@ -149,6 +178,7 @@ static void bias_act_matches_definition(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(conv3x3_follows_tf_same_padding),
         cmocka_unit_test(conv3x3_matches_reference),
         cmocka_unit_test(avgpool_matches_reference),
         cmocka_unit_test(softmax_matches_reference_and_aliases),

@@ -94,6 +94,38 @@ static void dwconv_forward_without_bias(void **state) {
     free(x), free(w), free(y), free(yr);
 }
 
+/* TF SAME, stated independently of the kernels' padding helper: a one-hot
+ * filter (tap ky,kx) makes the output a shifted copy of the input,
+ * y[oy][ox] = x[oy·s - pad + ky][ox·s - pad + kx] (0 outside), with
+ * pad = 1 at stride 1, and at stride 2 pad = 0 for even sides and 1 for odd. */
+static void dwconv_follows_tf_same_padding(void **state) {
+    (void)state;
+    for (int side = 4; side <= 5; side++)
+        for (int s = 1; s <= 2; s++)
+            for (int tap = 0; tap < 9; tap++)
+                for (int impl = 0; impl < 2; impl++) {
+                    enum { C = 2 };
+                    int H = side, W = side + 2, Ho = (H + s - 1) / s, Wo = (W + s - 1) / s;
+                    int pt = s == 1 ? 1 : H % 2, pl = s == 1 ? 1 : W % 2;
+                    float x[7 * 7 * C], w[9 * C] = {0}, y[7 * 7 * C], want[7 * 7 * C];
+                    tt_test_fill(x, (size_t)H * W * C, 500 + tap, -1, 1);
+                    w[tap * C] = w[tap * C + 1] = 1.0f;
+                    for (int oy = 0; oy < Ho; oy++)
+                        for (int ox = 0; ox < Wo; ox++)
+                            for (int c = 0; c < C; c++) {
+                                int iy = oy * s - pt + tap / 3, ix = ox * s - pl + tap % 3;
+                                int in = iy >= 0 && iy < H && ix >= 0 && ix < W;
+                                want[(oy * Wo + ox) * C + c] = in ? x[(iy * W + ix) * C + c] : 0.0f;
+                            }
+                    if (impl)
+                        tt_f32_dwconv3x3(1, H, W, C, s, x, w, NULL, TT_ACT_NONE, y);
+                    else
+                        tt_f32_dwconv3x3_ref(1, H, W, C, s, x, w, NULL, TT_ACT_NONE, y);
+                    tt_test_assert_close(y, want, (size_t)Ho * Wo * C, 0.0f, 0.0f,
+                                         impl ? "dwconv SAME padding" : "dwconv_ref SAME padding");
+                }
+}
+
 static void run_backward(const dw_case *k, uint64_t seed, int want_dx, int want_dw, int want_db) {
     int Ho = tt_same_out(k->H, k->stride), Wo = tt_same_out(k->W, k->stride);
     size_t nx = (size_t)k->N * k->H * k->W * k->C, ny = (size_t)k->N * Ho * Wo * k->C;
@@ -143,6 +175,7 @@ static void dwconv_backward_matches_reference(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(dwconv_follows_tf_same_padding),
         cmocka_unit_test(dwconv_forward_mobilenetv2_shapes),
         cmocka_unit_test(dwconv_forward_odd_shapes),
         cmocka_unit_test(dwconv_forward_without_bias),
