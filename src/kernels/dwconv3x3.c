@@ -35,40 +35,71 @@ static dw_geom dw_make_geom(int H, int W, int s) {
     return g;
 }
 
-/* P output pixels of one channel tile, all taps in range. xr[r] points at
- * input row r of the window, column ox·s - pl, channel c. */
-TT_INLINE void dw_block(const float *const xr[3], size_t C, int s, const tt_vf wv[9], tt_vf b,
-                        tt_act act, float *yp, int tail, const int P) {
-    tt_vf acc[4];
-    _Pragma("GCC unroll 4") for (int p = 0; p < P; p++) acc[p] = b;
-    _Pragma("GCC unroll 3") for (int r = 0; r < 3; r++) {
-        _Pragma("GCC unroll 16") for (int j = 0; j < (P - 1) * s + 3; j++) {
-            tt_vf v = tt_vf_ld(xr[r] + (size_t)j * C, tail);
-            _Pragma("GCC unroll 4") for (int p = 0; p < P; p++) {
-                int k = j - p * s;
-                if (k >= 0 && k < 3) acc[p] = tt_vf_fmadd(v, wv[r * 3 + k], acc[p]);
-            }
-        }
-    }
-    _Pragma("GCC unroll 4") for (int p = 0; p < P; p++) tt_vf_st(yp + (size_t)p * C, tt_vf_act(acc[p], act), tail);
+/* One window row (weights w0..w2) into the accumulators of 4 output pixels
+ * (stride 1: 6 input columns; stride 2: 9) or of 1 pixel. Written out rather
+ * than as loops over pixels and taps: clang does not fully unroll those for
+ * wasm, leaving the weights in memory and a branch per tap. */
+TT_INLINE void dw_row_s1x4(const float *p, size_t C, tt_vf w0, tt_vf w1, tt_vf w2, tt_vf a[4],
+                           int tail) {
+    tt_vf i0 = tt_vf_ld(p, tail), i1 = tt_vf_ld(p + C, tail), i2 = tt_vf_ld(p + 2 * C, tail);
+    tt_vf i3 = tt_vf_ld(p + 3 * C, tail), i4 = tt_vf_ld(p + 4 * C, tail), i5 = tt_vf_ld(p + 5 * C, tail);
+    a[0] = tt_vf_fmadd(i2, w2, tt_vf_fmadd(i1, w1, tt_vf_fmadd(i0, w0, a[0])));
+    a[1] = tt_vf_fmadd(i3, w2, tt_vf_fmadd(i2, w1, tt_vf_fmadd(i1, w0, a[1])));
+    a[2] = tt_vf_fmadd(i4, w2, tt_vf_fmadd(i3, w1, tt_vf_fmadd(i2, w0, a[2])));
+    a[3] = tt_vf_fmadd(i5, w2, tt_vf_fmadd(i4, w1, tt_vf_fmadd(i3, w0, a[3])));
 }
 
-/* Interior columns [ox0, ox1) of one output row, one channel tile. */
+TT_INLINE void dw_row_s2x4(const float *p, size_t C, tt_vf w0, tt_vf w1, tt_vf w2, tt_vf a[4],
+                           int tail) {
+    tt_vf i0 = tt_vf_ld(p, tail), i1 = tt_vf_ld(p + C, tail), i2 = tt_vf_ld(p + 2 * C, tail);
+    a[0] = tt_vf_fmadd(i2, w2, tt_vf_fmadd(i1, w1, tt_vf_fmadd(i0, w0, a[0])));
+    tt_vf i3 = tt_vf_ld(p + 3 * C, tail), i4 = tt_vf_ld(p + 4 * C, tail);
+    a[1] = tt_vf_fmadd(i4, w2, tt_vf_fmadd(i3, w1, tt_vf_fmadd(i2, w0, a[1])));
+    tt_vf i5 = tt_vf_ld(p + 5 * C, tail), i6 = tt_vf_ld(p + 6 * C, tail);
+    a[2] = tt_vf_fmadd(i6, w2, tt_vf_fmadd(i5, w1, tt_vf_fmadd(i4, w0, a[2])));
+    tt_vf i7 = tt_vf_ld(p + 7 * C, tail), i8 = tt_vf_ld(p + 8 * C, tail);
+    a[3] = tt_vf_fmadd(i8, w2, tt_vf_fmadd(i7, w1, tt_vf_fmadd(i6, w0, a[3])));
+}
+
+TT_INLINE tt_vf dw_row_x1(const float *p, size_t C, tt_vf w0, tt_vf w1, tt_vf w2, tt_vf a, int tail) {
+    return tt_vf_fmadd(tt_vf_ld(p + 2 * C, tail), w2,
+                       tt_vf_fmadd(tt_vf_ld(p + C, tail), w1, tt_vf_fmadd(tt_vf_ld(p, tail), w0, a)));
+}
+
+/* Interior columns [ox0, ox1) of one output row, one channel tile. xrow[r]
+ * points at input row r of the window, channel c. */
 TT_INLINE void dw_row(const float *const xrow[3], int C, int s, int pl, int ox0, int ox1,
                       const float *w, const float *bias, tt_act act, float *yrow, int tail) {
-    tt_vf wv[9];
-    for (int k = 0; k < 9; k++) wv[k] = tt_vf_ld(w + (size_t)k * C, tail);
+    const size_t Cz = (size_t)C;
+    tt_vf w0 = tt_vf_ld(w, tail), w1 = tt_vf_ld(w + Cz, tail), w2 = tt_vf_ld(w + 2 * Cz, tail);
+    tt_vf w3 = tt_vf_ld(w + 3 * Cz, tail), w4 = tt_vf_ld(w + 4 * Cz, tail), w5 = tt_vf_ld(w + 5 * Cz, tail);
+    tt_vf w6 = tt_vf_ld(w + 6 * Cz, tail), w7 = tt_vf_ld(w + 7 * Cz, tail), w8 = tt_vf_ld(w + 8 * Cz, tail);
     tt_vf b = bias ? tt_vf_ld(bias, tail) : tt_vf_zero();
     int ox = ox0;
     for (; ox + 4 <= ox1; ox += 4) {
-        size_t off = (size_t)(ox * s - pl) * C;
-        const float *xr[3] = {xrow[0] + off, xrow[1] + off, xrow[2] + off};
-        dw_block(xr, (size_t)C, s, wv, b, act, yrow + (size_t)ox * C, tail, 4);
+        size_t off = (size_t)(ox * s - pl) * Cz;
+        tt_vf a[4] = {b, b, b, b};
+        if (s == 1) {
+            dw_row_s1x4(xrow[0] + off, Cz, w0, w1, w2, a, tail);
+            dw_row_s1x4(xrow[1] + off, Cz, w3, w4, w5, a, tail);
+            dw_row_s1x4(xrow[2] + off, Cz, w6, w7, w8, a, tail);
+        } else {
+            dw_row_s2x4(xrow[0] + off, Cz, w0, w1, w2, a, tail);
+            dw_row_s2x4(xrow[1] + off, Cz, w3, w4, w5, a, tail);
+            dw_row_s2x4(xrow[2] + off, Cz, w6, w7, w8, a, tail);
+        }
+        float *yp = yrow + (size_t)ox * Cz;
+        tt_vf_st(yp, tt_vf_act(a[0], act), tail);
+        tt_vf_st(yp + Cz, tt_vf_act(a[1], act), tail);
+        tt_vf_st(yp + 2 * Cz, tt_vf_act(a[2], act), tail);
+        tt_vf_st(yp + 3 * Cz, tt_vf_act(a[3], act), tail);
     }
     for (; ox < ox1; ox++) {
-        size_t off = (size_t)(ox * s - pl) * C;
-        const float *xr[3] = {xrow[0] + off, xrow[1] + off, xrow[2] + off};
-        dw_block(xr, (size_t)C, s, wv, b, act, yrow + (size_t)ox * C, tail, 1);
+        size_t off = (size_t)(ox * s - pl) * Cz;
+        tt_vf a = dw_row_x1(xrow[0] + off, Cz, w0, w1, w2, b, tail);
+        a = dw_row_x1(xrow[1] + off, Cz, w3, w4, w5, a, tail);
+        a = dw_row_x1(xrow[2] + off, Cz, w6, w7, w8, a, tail);
+        tt_vf_st(yrow + (size_t)ox * Cz, tt_vf_act(a, act), tail);
     }
 }
 
