@@ -1,12 +1,14 @@
 /* 3×3 depthwise convolution, NHWC, SAME padding, stride 1 or 2.
  *
- * Memory-bound, so the forward pass vectorizes over channels and, for the
- * interior of the output (every tap in range), computes 4 output pixels of
- * one channel tile per step with the 9 weight vectors held in registers:
- * at stride 1 the 4 pixels share 6 input columns per row instead of loading
- * 12. Border pixels (at most the first/last row and column) take a per-pixel
- * path whose tap ranges are computed once per pixel, outside the channel
- * loop. */
+ * Memory-bound, so the forward pass vectorizes over channels and walks one
+ * output row per channel tile with the 9 weight vectors held in registers.
+ * Interior pixels (every column tap in range) go 4 at a time: at stride 1
+ * the 4 pixels share 6 input columns per window row instead of loading 12.
+ * Borders cost no per-pixel tests in the interior: a window row that falls
+ * outside the image is skipped for the whole output row, and only the first
+ * and last output columns take the single-pixel path with column flags.
+ * SAME padding is at most 1 on each side, so the window's middle row and
+ * column are always inside. */
 #include <string.h>
 
 #include "kernels/conv_common.h"
@@ -36,9 +38,9 @@ static dw_geom dw_make_geom(int H, int W, int s) {
 }
 
 /* One window row (weights w0..w2) into the accumulators of 4 output pixels
- * (stride 1: 6 input columns; stride 2: 9) or of 1 pixel. Written out rather
- * than as loops over pixels and taps: clang does not fully unroll those for
- * wasm, leaving the weights in memory and a branch per tap. */
+ * (stride 1: 6 input columns; stride 2: 9). Written out rather than as
+ * loops over pixels and taps: clang does not fully unroll those for wasm,
+ * leaving the weights in memory and a branch per tap. */
 TT_INLINE void dw_row_s1x4(const float *p, size_t C, tt_vf w0, tt_vf w1, tt_vf w2, tt_vf a[4],
                            int tail) {
     tt_vf i0 = tt_vf_ld(p, tail), i1 = tt_vf_ld(p + C, tail), i2 = tt_vf_ld(p + 2 * C, tail);
@@ -61,32 +63,38 @@ TT_INLINE void dw_row_s2x4(const float *p, size_t C, tt_vf w0, tt_vf w1, tt_vf w
     a[3] = tt_vf_fmadd(i8, w2, tt_vf_fmadd(i7, w1, tt_vf_fmadd(i6, w0, a[3])));
 }
 
-TT_INLINE tt_vf dw_row_x1(const float *p, size_t C, tt_vf w0, tt_vf w1, tt_vf w2, tt_vf a, int tail) {
-    return tt_vf_fmadd(tt_vf_ld(p + 2 * C, tail), w2,
-                       tt_vf_fmadd(tt_vf_ld(p + C, tail), w1, tt_vf_fmadd(tt_vf_ld(p, tail), w0, a)));
+/* One window row into one pixel; p is the window's middle column, hl/hr
+ * say whether the left/right columns are inside the image. */
+TT_INLINE tt_vf dw_row_x1(const float *p, size_t C, tt_vf w0, tt_vf w1, tt_vf w2, tt_vf a, int hl,
+                          int hr, int tail) {
+    a = tt_vf_fmadd(tt_vf_ld(p, tail), w1, a);
+    if (hl) a = tt_vf_fmadd(tt_vf_ld(p - C, tail), w0, a);
+    if (hr) a = tt_vf_fmadd(tt_vf_ld(p + C, tail), w2, a);
+    return a;
 }
 
-/* Interior columns [ox0, ox1) of one output row, one channel tile. xrow[r]
- * points at input row r of the window, channel c. */
-TT_INLINE void dw_row(const float *const xrow[3], int C, int s, int pl, int ox0, int ox1,
-                      const float *w, const float *bias, tt_act act, float *yrow, int tail) {
+/* One output row of one channel tile. r0, r1, r2 point at the window's input
+ * rows (channel c); r0 or r2 is NULL where that row is padding. */
+TT_INLINE void dw_row(const float *r0, const float *r1, const float *r2, int W, int C, int s,
+                      const dw_geom *g, const float *w, const float *bias, tt_act act,
+                      float *yrow, int tail) {
     const size_t Cz = (size_t)C;
     tt_vf w0 = tt_vf_ld(w, tail), w1 = tt_vf_ld(w + Cz, tail), w2 = tt_vf_ld(w + 2 * Cz, tail);
     tt_vf w3 = tt_vf_ld(w + 3 * Cz, tail), w4 = tt_vf_ld(w + 4 * Cz, tail), w5 = tt_vf_ld(w + 5 * Cz, tail);
     tt_vf w6 = tt_vf_ld(w + 6 * Cz, tail), w7 = tt_vf_ld(w + 7 * Cz, tail), w8 = tt_vf_ld(w + 8 * Cz, tail);
     tt_vf b = bias ? tt_vf_ld(bias, tail) : tt_vf_zero();
-    int ox = ox0;
-    for (; ox + 4 <= ox1; ox += 4) {
-        size_t off = (size_t)(ox * s - pl) * Cz;
+    int ox = g->ox_lo;
+    for (; ox + 4 <= g->ox_hi; ox += 4) {
+        size_t off = (size_t)(ox * s - g->pl) * Cz;
         tt_vf a[4] = {b, b, b, b};
         if (s == 1) {
-            dw_row_s1x4(xrow[0] + off, Cz, w0, w1, w2, a, tail);
-            dw_row_s1x4(xrow[1] + off, Cz, w3, w4, w5, a, tail);
-            dw_row_s1x4(xrow[2] + off, Cz, w6, w7, w8, a, tail);
+            if (r0) dw_row_s1x4(r0 + off, Cz, w0, w1, w2, a, tail);
+            dw_row_s1x4(r1 + off, Cz, w3, w4, w5, a, tail);
+            if (r2) dw_row_s1x4(r2 + off, Cz, w6, w7, w8, a, tail);
         } else {
-            dw_row_s2x4(xrow[0] + off, Cz, w0, w1, w2, a, tail);
-            dw_row_s2x4(xrow[1] + off, Cz, w3, w4, w5, a, tail);
-            dw_row_s2x4(xrow[2] + off, Cz, w6, w7, w8, a, tail);
+            if (r0) dw_row_s2x4(r0 + off, Cz, w0, w1, w2, a, tail);
+            dw_row_s2x4(r1 + off, Cz, w3, w4, w5, a, tail);
+            if (r2) dw_row_s2x4(r2 + off, Cz, w6, w7, w8, a, tail);
         }
         float *yp = yrow + (size_t)ox * Cz;
         tt_vf_st(yp, tt_vf_act(a[0], act), tail);
@@ -94,67 +102,42 @@ TT_INLINE void dw_row(const float *const xrow[3], int C, int s, int pl, int ox0,
         tt_vf_st(yp + 2 * Cz, tt_vf_act(a[2], act), tail);
         tt_vf_st(yp + 3 * Cz, tt_vf_act(a[3], act), tail);
     }
-    for (; ox < ox1; ox++) {
-        size_t off = (size_t)(ox * s - pl) * Cz;
-        tt_vf a = dw_row_x1(xrow[0] + off, Cz, w0, w1, w2, b, tail);
-        a = dw_row_x1(xrow[1] + off, Cz, w3, w4, w5, a, tail);
-        a = dw_row_x1(xrow[2] + off, Cz, w6, w7, w8, a, tail);
-        tt_vf_st(yrow + (size_t)ox * Cz, tt_vf_act(a, act), tail);
-    }
-}
-
-/* One output pixel whose window may cross the border: x is image n. */
-static void dw_pixel(const float *x, int H, int W, int C, int iy, int ix, const float *w,
-                     const float *bias, tt_act act, float *yp) {
-    int ky0 = iy < 0 ? -iy : 0, ky1 = H - iy < 3 ? H - iy : 3;
-    int kx0 = ix < 0 ? -ix : 0, kx1 = W - ix < 3 ? W - ix : 3;
-    for (int c = 0; c < C; c += TT_VF_LANES) {
-        int tail = C - c < TT_VF_LANES ? C - c : 0;
-        tt_vf acc = bias ? tt_vf_ld(bias + c, tail) : tt_vf_zero();
-        for (int ky = ky0; ky < ky1; ky++)
-            for (int kx = kx0; kx < kx1; kx++)
-                acc = tt_vf_fmadd(tt_vf_ld(x + ((size_t)(iy + ky) * W + (ix + kx)) * C + c, tail),
-                                  tt_vf_ld(w + (size_t)(ky * 3 + kx) * C + c, tail), acc);
-        tt_vf_st(yp + c, tt_vf_act(acc, act), tail);
-    }
+    /* Interior leftovers and the right border, then the left border. */
+    for (int pass = 0; pass < 2; pass++)
+        for (int o = pass ? 0 : ox; o < (pass ? g->ox_lo : g->Wo); o++) {
+            int ix = o * s - g->pl; /* window's left column */
+            int hl = ix >= 0, hr = ix + 2 < W;
+            size_t off = (size_t)(ix + 1) * Cz;
+            tt_vf a = b;
+            if (r0) a = dw_row_x1(r0 + off, Cz, w0, w1, w2, a, hl, hr, tail);
+            a = dw_row_x1(r1 + off, Cz, w3, w4, w5, a, hl, hr, tail);
+            if (r2) a = dw_row_x1(r2 + off, Cz, w6, w7, w8, a, hl, hr, tail);
+            tt_vf_st(yrow + (size_t)o * Cz, tt_vf_act(a, act), tail);
+        }
 }
 
 void tt_f32_dwconv3x3(int N, int H, int W, int C, int stride, const float *x, const float *w,
                       const float *bias, tt_act act, float *y) {
-    const int s = stride;
-    dw_geom g = dw_make_geom(H, W, s);
-    for (int n = 0; n < N; n++) {
-        const float *xn = x + (size_t)n * H * W * C;
-        float *yn = y + (size_t)n * g.Ho * g.Wo * C;
+    dw_geom g = dw_make_geom(H, W, stride);
+    const size_t rowlen = (size_t)W * C;
+    for (int n = 0; n < N; n++)
         for (int oy = 0; oy < g.Ho; oy++) {
-            int iy = oy * s - g.pt;
-            float *yrow = yn + (size_t)oy * g.Wo * C;
-            int inner = oy >= g.oy_lo && oy < g.oy_hi;
-            int ox_lo = inner ? g.ox_lo : g.Wo, ox_hi = inner ? g.ox_hi : g.Wo;
-            for (int ox = 0; ox < ox_lo; ox++)
-                dw_pixel(xn, H, W, C, iy, ox * s - g.pl, w, bias, act, yrow + (size_t)ox * C);
-            for (int ox = ox_hi; ox < g.Wo && inner; ox++)
-                dw_pixel(xn, H, W, C, iy, ox * s - g.pl, w, bias, act, yrow + (size_t)ox * C);
-            if (!inner || ox_lo == ox_hi) continue;
-            const float *row0 = xn + (size_t)iy * W * C;
+            int iy = oy * stride - g.pt; /* window's top row */
+            const float *r1 = x + ((size_t)n * H + iy + 1) * rowlen;
+            const float *r0 = iy >= 0 ? r1 - rowlen : NULL;
+            const float *r2 = iy + 2 < H ? r1 + rowlen : NULL;
+            float *yrow = y + ((size_t)n * g.Ho + oy) * g.Wo * C;
             int c = 0;
-            if (s == 1) {
-                for (; c + TT_VF_LANES <= C; c += TT_VF_LANES) {
-                    const float *xr[3] = {row0 + c, row0 + (size_t)W * C + c, row0 + (size_t)2 * W * C + c};
-                    dw_row(xr, C, 1, g.pl, ox_lo, ox_hi, w + c, bias ? bias + c : NULL, act, yrow + c, 0);
-                }
-            } else {
-                for (; c + TT_VF_LANES <= C; c += TT_VF_LANES) {
-                    const float *xr[3] = {row0 + c, row0 + (size_t)W * C + c, row0 + (size_t)2 * W * C + c};
-                    dw_row(xr, C, 2, g.pl, ox_lo, ox_hi, w + c, bias ? bias + c : NULL, act, yrow + c, 0);
-                }
-            }
-            if (c < C) {
-                const float *xr[3] = {row0 + c, row0 + (size_t)W * C + c, row0 + (size_t)2 * W * C + c};
-                dw_row(xr, C, s, g.pl, ox_lo, ox_hi, w + c, bias ? bias + c : NULL, act, yrow + c, C - c);
-            }
+#define TT_DW_ROW(s, tail)                                                                      \
+    dw_row(r0 ? r0 + c : NULL, r1 + c, r2 ? r2 + c : NULL, W, C, s, &g, w + c, bias ? bias + c : NULL, \
+           act, yrow + c, tail)
+            if (stride == 1)
+                for (; c + TT_VF_LANES <= C; c += TT_VF_LANES) TT_DW_ROW(1, 0);
+            else
+                for (; c + TT_VF_LANES <= C; c += TT_VF_LANES) TT_DW_ROW(2, 0);
+            if (c < C) TT_DW_ROW(stride, C - c);
+#undef TT_DW_ROW
         }
-    }
 }
 
 void tt_f32_dwconv3x3_ref(int N, int H, int W, int C, int stride, const float *x, const float *w,
