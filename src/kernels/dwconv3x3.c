@@ -15,16 +15,8 @@
 
 typedef struct dw_geom {
     int Ho, Wo, pt, pl;
-    int oy_lo, oy_hi, ox_lo, ox_hi; /* outputs whose 3×3 window is fully inside */
+    int ox_lo, ox_hi; /* output columns whose 3 window columns are all inside */
 } dw_geom;
-
-static void dw_interior(int in, int out, int pad, int s, int *lo, int *hi) {
-    *lo = (pad + s - 1) / s;
-    int last = in - 3 + pad; /* largest o·s with o·s - pad + 2 <= in - 1 */
-    int h = last < 0 ? 0 : last / s + 1;
-    if (h > out) h = out;
-    *hi = h < *lo ? *lo : h;
-}
 
 static dw_geom dw_make_geom(int H, int W, int s) {
     dw_geom g;
@@ -32,8 +24,11 @@ static dw_geom dw_make_geom(int H, int W, int s) {
     g.Wo = tt_same_out(W, s);
     g.pt = tt_same_pad_before(H, g.Ho, s);
     g.pl = tt_same_pad_before(W, g.Wo, s);
-    dw_interior(H, g.Ho, g.pt, s, &g.oy_lo, &g.oy_hi);
-    dw_interior(W, g.Wo, g.pl, s, &g.ox_lo, &g.ox_hi);
+    g.ox_lo = (g.pl + s - 1) / s;
+    int last = W - 3 + g.pl; /* largest o·s with o·s - pl + 2 <= W - 1 */
+    int hi = last < 0 ? 0 : last / s + 1;
+    hi = hi > g.Wo ? g.Wo : hi;
+    g.ox_hi = hi < g.ox_lo ? g.ox_lo : hi;
     return g;
 }
 
@@ -160,61 +155,78 @@ void tt_f32_dwconv3x3_ref(int N, int H, int W, int C, int stride, const float *x
                 }
 }
 
-/* Backward. Per channel tile, the 9 weight-gradient sums stay in registers
- * over every interior pixel of the batch; border pixels add into dw directly.
- * dx is scattered: dx[window] += dy·w. */
+/* Backward, one channel tile at a time: the 9 weight-gradient sums and the
+ * bias-gradient sum stay in registers over the whole batch, and dx is
+ * scattered (dx[window] += dy·w). Rows and columns outside the image are
+ * skipped as in the forward pass. */
+typedef struct dwb_acc {
+    tt_vf g[9], gb;
+} dwb_acc;
+
+/* One window row of one pixel: p (x) and q (dx, or NULL) point at the
+ * window's middle column; hl/hr say whether the side columns are inside. */
+TT_INLINE void dwb_row(const float *p, float *q, size_t C, tt_vf d, const tt_vf *w, tt_vf *g, int hl,
+                       int hr, int tail) {
+    g[1] = tt_vf_fmadd(d, tt_vf_ld(p, tail), g[1]);
+    if (q) tt_vf_st(q, tt_vf_fmadd(d, w[1], tt_vf_ld(q, tail)), tail);
+    if (hl) {
+        g[0] = tt_vf_fmadd(d, tt_vf_ld(p - C, tail), g[0]);
+        if (q) tt_vf_st(q - C, tt_vf_fmadd(d, w[0], tt_vf_ld(q - C, tail)), tail);
+    }
+    if (hr) {
+        g[2] = tt_vf_fmadd(d, tt_vf_ld(p + C, tail), g[2]);
+        if (q) tt_vf_st(q + C, tt_vf_fmadd(d, w[2], tt_vf_ld(q + C, tail)), tail);
+    }
+}
+
+/* Output pixel o of a row; r0/r2 (and q0/q2) are NULL where that window
+ * row is padding. */
+TT_INLINE void dwb_pixel(const float *r0, const float *r1, const float *r2, float *q0, float *q1,
+                         float *q2, const float *dyrow, int o, int s, int pl, size_t C,
+                         const tt_vf *w, dwb_acc *acc, int hl, int hr, int tail) {
+    tt_vf d = tt_vf_ld(dyrow + (size_t)o * C, tail);
+    acc->gb = tt_vf_add(acc->gb, d);
+    size_t off = (size_t)(o * s - pl + 1) * C;
+    if (r0) dwb_row(r0 + off, q0 ? q0 + off : NULL, C, d, w, acc->g, hl, hr, tail);
+    dwb_row(r1 + off, q1 ? q1 + off : NULL, C, d, w + 3, acc->g + 3, hl, hr, tail);
+    if (r2) dwb_row(r2 + off, q2 ? q2 + off : NULL, C, d, w + 6, acc->g + 6, hl, hr, tail);
+}
+
 TT_INLINE void dwb_tile(int N, int H, int W, int C, int s, const dw_geom *g, const float *x,
                         const float *w, const float *dy, float *dx, float *dw, float *db, int c,
                         int tail) {
-    tt_vf wv[9], gw[9], gb = tt_vf_zero();
+    const size_t Cz = (size_t)C, rowlen = (size_t)W * Cz;
+    tt_vf wv[9];
+    dwb_acc acc;
     for (int k = 0; k < 9; k++) {
-        wv[k] = tt_vf_ld(w + (size_t)k * C + c, tail);
-        gw[k] = tt_vf_zero();
+        wv[k] = tt_vf_ld(w + k * Cz + c, tail);
+        acc.g[k] = tt_vf_zero();
     }
-    for (int n = 0; n < N; n++) {
-        const float *xn = x + (size_t)n * H * W * C + c;
-        float *dxn = dx ? dx + (size_t)n * H * W * C + c : NULL;
+    acc.gb = tt_vf_zero();
+    for (int n = 0; n < N; n++)
         for (int oy = 0; oy < g->Ho; oy++) {
-            int iy = oy * s - g->pt;
-            int inner_row = oy >= g->oy_lo && oy < g->oy_hi;
-            const float *dyr = dy + (((size_t)n * g->Ho + oy) * g->Wo) * C + c;
-            for (int ox = 0; ox < g->Wo; ox++) {
-                int ix = ox * s - g->pl;
-                tt_vf d = tt_vf_ld(dyr + (size_t)ox * C, tail);
-                gb = tt_vf_add(gb, d);
-                if (inner_row && ox >= g->ox_lo && ox < g->ox_hi) {
-                    _Pragma("GCC unroll 3") for (int ky = 0; ky < 3; ky++) {
-                        size_t off = ((size_t)(iy + ky) * W + ix) * C;
-                        _Pragma("GCC unroll 3") for (int kx = 0; kx < 3; kx++) {
-                            size_t o = off + (size_t)kx * C;
-                            gw[ky * 3 + kx] = tt_vf_fmadd(d, tt_vf_ld(xn + o, tail), gw[ky * 3 + kx]);
-                            if (dxn) tt_vf_st(dxn + o, tt_vf_fmadd(d, wv[ky * 3 + kx], tt_vf_ld(dxn + o, tail)), tail);
-                        }
-                    }
-                    continue;
-                }
-                int ky0 = iy < 0 ? -iy : 0, ky1 = H - iy < 3 ? H - iy : 3;
-                int kx0 = ix < 0 ? -ix : 0, kx1 = W - ix < 3 ? W - ix : 3;
-                for (int ky = ky0; ky < ky1; ky++)
-                    for (int kx = kx0; kx < kx1; kx++) {
-                        size_t o = ((size_t)(iy + ky) * W + (ix + kx)) * C;
-                        float *dwk = dw ? dw + (size_t)(ky * 3 + kx) * C + c : NULL;
-                        if (dwk) tt_vf_st(dwk, tt_vf_fmadd(d, tt_vf_ld(xn + o, tail), tt_vf_ld(dwk, tail)), tail);
-                        if (dxn)
-                            tt_vf_st(dxn + o,
-                                     tt_vf_fmadd(d, tt_vf_ld(w + (size_t)(ky * 3 + kx) * C + c, tail),
-                                                 tt_vf_ld(dxn + o, tail)),
-                                     tail);
-                    }
-            }
+            int iy = oy * s - g->pt; /* window's top row; iy + 1 is always inside */
+            size_t mid = ((size_t)n * H + iy + 1) * rowlen + c;
+            int has0 = iy >= 0, has2 = iy + 2 < H;
+            const float *r1 = x + mid, *r0 = has0 ? r1 - rowlen : NULL, *r2 = has2 ? r1 + rowlen : NULL;
+            float *q1 = dx ? dx + mid : NULL;
+            float *q0 = q1 && has0 ? q1 - rowlen : NULL, *q2 = q1 && has2 ? q1 + rowlen : NULL;
+            const float *dyrow = dy + ((size_t)n * g->Ho + oy) * g->Wo * Cz + c;
+            for (int o = 0; o < g->ox_lo; o++)
+                dwb_pixel(r0, r1, r2, q0, q1, q2, dyrow, o, s, g->pl, Cz, wv, &acc, o * s - g->pl >= 0,
+                          o * s - g->pl + 2 < W, tail);
+            for (int o = g->ox_lo; o < g->ox_hi; o++)
+                dwb_pixel(r0, r1, r2, q0, q1, q2, dyrow, o, s, g->pl, Cz, wv, &acc, 1, 1, tail);
+            for (int o = g->ox_hi; o < g->Wo; o++)
+                dwb_pixel(r0, r1, r2, q0, q1, q2, dyrow, o, s, g->pl, Cz, wv, &acc, o * s - g->pl >= 0,
+                          o * s - g->pl + 2 < W, tail);
         }
-    }
     if (dw)
         for (int k = 0; k < 9; k++) {
-            float *p = dw + (size_t)k * C + c;
-            tt_vf_st(p, tt_vf_add(tt_vf_ld(p, tail), gw[k]), tail);
+            float *p = dw + k * Cz + c;
+            tt_vf_st(p, tt_vf_add(tt_vf_ld(p, tail), acc.g[k]), tail);
         }
-    if (db) tt_vf_st(db + c, tt_vf_add(tt_vf_ld(db + c, tail), gb), tail);
+    if (db) tt_vf_st(db + c, tt_vf_add(tt_vf_ld(db + c, tail), acc.gb), tail);
 }
 
 void tt_f32_dwconv3x3_backward(int N, int H, int W, int C, int stride, const float *x,
@@ -222,8 +234,12 @@ void tt_f32_dwconv3x3_backward(int N, int H, int W, int C, int stride, const flo
     dw_geom g = dw_make_geom(H, W, stride);
     if (dx) memset(dx, 0, (size_t)N * H * W * C * sizeof(float));
     int c = 0;
-    for (; c + TT_VF_LANES <= C; c += TT_VF_LANES)
-        dwb_tile(N, H, W, C, stride, &g, x, w, dy, dx, dw, db, c, 0);
+    if (stride == 1)
+        for (; c + TT_VF_LANES <= C; c += TT_VF_LANES)
+            dwb_tile(N, H, W, C, 1, &g, x, w, dy, dx, dw, db, c, 0);
+    else
+        for (; c + TT_VF_LANES <= C; c += TT_VF_LANES)
+            dwb_tile(N, H, W, C, 2, &g, x, w, dy, dx, dw, db, c, 0);
     if (c < C) dwb_tile(N, H, W, C, stride, &g, x, w, dy, dx, dw, db, c, C - c);
 }
 
