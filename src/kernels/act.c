@@ -1,0 +1,54 @@
+/* Row softmax, activation backward and standalone bias + activation. */
+#include <math.h>
+
+#include "kernels/conv_common.h"
+
+void tt_f32_softmax(int rows, int cols, const float *x, float *y) {
+    if (cols <= 0) return;
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * cols;
+        float *yr = y + (size_t)r * cols;
+        float m = xr[0];
+        for (int j = 1; j < cols; j++) m = xr[j] > m ? xr[j] : m;
+        float s = 0.0f;
+        for (int j = 0; j < cols; j++) {
+            yr[j] = expf(xr[j] - m);
+            s += yr[j];
+        }
+        float inv = 1.0f / s;
+        for (int j = 0; j < cols; j++) yr[j] *= inv;
+    }
+}
+
+void tt_f32_softmax_ref(int rows, int cols, const float *x, float *y) {
+    if (cols <= 0) return;
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * cols;
+        float *yr = y + (size_t)r * cols;
+        double m = xr[0], s = 0.0;
+        for (int j = 1; j < cols; j++) m = xr[j] > m ? xr[j] : m;
+        for (int j = 0; j < cols; j++) s += exp(xr[j] - m);
+        for (int j = 0; j < cols; j++) yr[j] = (float)(exp(xr[j] - m) / s);
+    }
+}
+
+/* Plain loops: the compiler vectorizes these compare-selects on every ISA. */
+void tt_f32_relu6_backward(size_t n, const float *y, const float *dy, float *dx) {
+    for (size_t i = 0; i < n; i++) dx[i] = (y[i] > 0.0f && y[i] < 6.0f) ? dy[i] : 0.0f;
+}
+
+void tt_f32_relu_backward(size_t n, const float *y, const float *dy, float *dx) {
+    for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+void tt_f32_bias_act(int rows, int cols, float *x, const float *bias, tt_act act) {
+    for (int r = 0; r < rows; r++) {
+        float *xr = x + (size_t)r * cols;
+        for (int c = 0; c < cols; c += TT_VF_LANES) {
+            int tail = cols - c < TT_VF_LANES ? cols - c : 0;
+            tt_vf v = tt_vf_ld(xr + c, tail);
+            if (bias) v = tt_vf_add(v, tt_vf_ld(bias + c, tail));
+            tt_vf_st(xr + c, tt_vf_act(v, act), tail);
+        }
+    }
+}
