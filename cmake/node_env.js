@@ -3,6 +3,7 @@
 // benchmarks find TT_SHARED_DIR and friends exactly as the native build does.
 if (typeof process === 'object' && process.env) {
   Module['preRun'] = (Module['preRun'] || []).concat(function () {
-    for (var k in process.env) ENV[k] = process.env[k];
+    // ENV exists only when the program links getenv().
+    if (typeof ENV === 'object') for (var k in process.env) ENV[k] = process.env[k];
   });
 }
