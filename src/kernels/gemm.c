@@ -7,10 +7,14 @@
  * broadcasts of A and MR*NR/LANES multiply-adds per k ("loadsplat" in
  * XNNPACK's terms).
  *
- * Tile shapes per ISA: the accumulators must stay in registers. SSE2/wasm
- * have 16 vector registers: 6x8 uses 12 accumulators + 2 B + 1 A (+1 product
- * for wasm, which has no FMA). AVX2 keeps 6 rows of 2 ymm. AVX-512 has 32
- * registers, so 8 rows of 2 zmm (16 accumulators) still leaves room.
+ * Tile shapes per ISA: the accumulators must stay in registers. SSE2 has 16
+ * vector registers: 6x8 uses 12 accumulators + 2 B + 1 A + 1 product. Under
+ * V8 (x64) only 15 are allocatable for wasm and every f32x4.mul+add pair
+ * needs a temporary, so 6x8 spills; 4x8 (8 accumulators) measured faster
+ * in Node, and so did loadsplat (v128.load32_splat per A element) over
+ * loading 4 A values and shuffling lanes out (the shuffles and the extra
+ * live registers cost more than the loads they save). AVX2 keeps 6 rows of 2
+ * ymm. AVX-512 has 32 registers: 8 rows of 2 zmm (16 accumulators).
  *
  * Loop order: N is cut into blocks whose packed panels fit in L2; within a
  * block, each MR-row tile of A (MR×K, in L1) is reused across all the
@@ -23,9 +27,9 @@
 #include "tabtrain/gemm.h"
 
 #if TT_SIMD_WASM
-#define TT_GEMM_MR 6
-#define TT_GEMM_UKERNEL tt_f32_gemm_6x8_wasmsimd
-#define TT_GEMM_UKERNEL_NAME "f32_gemm_6x8_wasmsimd"
+#define TT_GEMM_MR 4
+#define TT_GEMM_UKERNEL tt_f32_gemm_4x8_wasmsimd
+#define TT_GEMM_UKERNEL_NAME "f32_gemm_4x8_wasmsimd"
 #elif TT_SIMD_AVX512
 #define TT_GEMM_MR 8
 #define TT_GEMM_UKERNEL tt_f32_gemm_8x32_avx512
