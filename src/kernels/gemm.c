@@ -21,32 +21,32 @@
  * block's panels. K is not blocked: MobileNetV2 has K <= 960 and a 6×K tile
  * of A plus one K×NR panel stay within L1/L2 for the sizes we run.
  */
-#include <stdint.h>
 
 #include "core/simd.h"
 #include "tabtrain/gemm.h"
 
+/* Tile rows per ISA, and the micro-kernel names: TT_GEMM_FN(4) is
+ * tt_f32_gemm_4x8_wasmsimd. Every mr in 1..MR gets its own kernel so edge
+ * tiles (M % MR rows) compute only the rows they store. */
 #if TT_SIMD_WASM
 #define TT_GEMM_MR 4
-#define TT_GEMM_UKERNEL tt_f32_gemm_4x8_wasmsimd
-#define TT_GEMM_UKERNEL_NAME "f32_gemm_4x8_wasmsimd"
+#define TT_GEMM_FN_(mr) tt_f32_gemm_##mr##x8_wasmsimd
 #elif TT_SIMD_AVX512
 #define TT_GEMM_MR 8
-#define TT_GEMM_UKERNEL tt_f32_gemm_8x32_avx512
-#define TT_GEMM_UKERNEL_NAME "f32_gemm_8x32_avx512"
+#define TT_GEMM_FN_(mr) tt_f32_gemm_##mr##x32_avx512
 #elif TT_SIMD_AVX2
 #define TT_GEMM_MR 6
-#define TT_GEMM_UKERNEL tt_f32_gemm_6x16_avx2
-#define TT_GEMM_UKERNEL_NAME "f32_gemm_6x16_avx2"
+#define TT_GEMM_FN_(mr) tt_f32_gemm_##mr##x16_avx2
 #elif TT_SIMD_SSE2
 #define TT_GEMM_MR 6
-#define TT_GEMM_UKERNEL tt_f32_gemm_6x8_sse2
-#define TT_GEMM_UKERNEL_NAME "f32_gemm_6x8_sse2"
+#define TT_GEMM_FN_(mr) tt_f32_gemm_##mr##x8_sse2
 #else
 #define TT_GEMM_MR 6
-#define TT_GEMM_UKERNEL tt_f32_gemm_6x8_scalar
-#define TT_GEMM_UKERNEL_NAME "f32_gemm_6x8_scalar"
+#define TT_GEMM_FN_(mr) tt_f32_gemm_##mr##x8_scalar
 #endif
+#define TT_GEMM_FN(mr) TT_GEMM_FN_(mr)
+#define TT_GEMM_STR_(x) #x
+#define TT_GEMM_STR(x) TT_GEMM_STR_(x)
 
 #define TT_GEMM_NV 2 /* vectors per tile row */
 #define TT_GEMM_NR (TT_GEMM_NV * TT_VF_LANES)
@@ -65,23 +65,23 @@ static tt_vf tt_gemm_load_n(const float *p, int n) {
     return n >= TT_VF_LANES ? tt_vf_load(p) : tt_vf_load_partial(p, n);
 }
 
-/* One MR×NR tile: C[mr×nc] (op)= A[mr×kc] · W, W one packed panel. Rows past
- * mr read the last valid row of A (so no branch in the k loop) and are not
- * stored. */
-static void TT_GEMM_UKERNEL(int mr, int nc, int kc, const float *a, size_t lda, const float *w,
-                            float *c, size_t ldc, const tt_gemm_store *st) {
+/* One mr×NR tile: C[mr×nc] (op)= A[mr×kc] · W, W one packed panel. Inlined
+ * with a constant mr, so the loops unroll and the accumulators live in
+ * registers. */
+TT_INLINE void tt_gemm_tile(const int mr, int nc, int kc, const float *a, size_t lda,
+                            const float *w, float *c, size_t ldc, const tt_gemm_store *st) {
     const float *ar[TT_GEMM_MR];
-    for (int i = 0; i < TT_GEMM_MR; i++) ar[i] = a + (size_t)(i < mr ? i : mr - 1) * lda;
+    for (int i = 0; i < mr; i++) ar[i] = a + (size_t)i * lda;
 
     tt_vf acc[TT_GEMM_MR][TT_GEMM_NV];
-    for (int i = 0; i < TT_GEMM_MR; i++)
+    for (int i = 0; i < mr; i++)
         for (int v = 0; v < TT_GEMM_NV; v++) acc[i][v] = tt_vf_zero();
 
     for (int k = 0; k < kc; k++) {
         tt_vf b[TT_GEMM_NV];
         for (int v = 0; v < TT_GEMM_NV; v++) b[v] = tt_vf_load(w + v * TT_VF_LANES);
         w += TT_GEMM_NR;
-        for (int i = 0; i < TT_GEMM_MR; i++) {
+        for (int i = 0; i < mr; i++) {
             tt_vf ai = tt_vf_set1(ar[i][k]);
             for (int v = 0; v < TT_GEMM_NV; v++) acc[i][v] = tt_vf_fmadd(ai, b[v], acc[i][v]);
         }
@@ -108,7 +108,40 @@ static void TT_GEMM_UKERNEL(int mr, int nc, int kc, const float *a, size_t lda, 
     }
 }
 
-const char *tt_f32_gemm_ukernel_name(void) { return TT_GEMM_UKERNEL_NAME; }
+typedef void (*tt_gemm_ukernel)(int nc, int kc, const float *a, size_t lda, const float *w,
+                                float *c, size_t ldc, const tt_gemm_store *st);
+#define TT_GEMM_DEFINE(mr)                                                                      \
+    static void TT_GEMM_FN(mr)(int nc, int kc, const float *a, size_t lda, const float *w,    \
+                               float *c, size_t ldc, const tt_gemm_store *st) {                \
+        tt_gemm_tile(mr, nc, kc, a, lda, w, c, ldc, st);                                        \
+    }
+TT_GEMM_DEFINE(1)
+TT_GEMM_DEFINE(2)
+TT_GEMM_DEFINE(3)
+TT_GEMM_DEFINE(4)
+#if TT_GEMM_MR >= 6
+TT_GEMM_DEFINE(5)
+TT_GEMM_DEFINE(6)
+#endif
+#if TT_GEMM_MR >= 8
+TT_GEMM_DEFINE(7)
+TT_GEMM_DEFINE(8)
+#endif
+#undef TT_GEMM_DEFINE
+
+/* Indexed by the tile's row count. */
+static const tt_gemm_ukernel tt_gemm_ukernels[TT_GEMM_MR + 1] = {
+    NULL, TT_GEMM_FN(1), TT_GEMM_FN(2), TT_GEMM_FN(3), TT_GEMM_FN(4),
+#if TT_GEMM_MR >= 6
+    TT_GEMM_FN(5), TT_GEMM_FN(6),
+#endif
+#if TT_GEMM_MR >= 8
+    TT_GEMM_FN(7), TT_GEMM_FN(8),
+#endif
+};
+
+/* "f32_gemm_4x8_wasmsimd": the full-tile kernel's name without the tt_ prefix. */
+const char *tt_f32_gemm_ukernel_name(void) { return &TT_GEMM_STR(TT_GEMM_FN(TT_GEMM_MR))[3]; }
 
 size_t tt_f32_gemm_packed_size(int K, int N) {
     size_t panels = ((size_t)N + TT_GEMM_NR - 1) / TT_GEMM_NR;
@@ -158,7 +191,9 @@ static void tt_gemm_run(int M, int N, int K, const float *A, size_t lda, const f
                     st.res = ep->residual ? ep->residual + (size_t)m0 * st.ldr + j : NULL;
                 }
                 const float *w = packed + (size_t)(j / TT_GEMM_NR) * TT_GEMM_NR * (size_t)K;
-                TT_GEMM_UKERNEL(mr, nc, K, a, lda, w, C + (size_t)m0 * ldc + j, ldc, &st);
+                float *c = C + (size_t)m0 * ldc + j;
+                if (mr == TT_GEMM_MR) TT_GEMM_FN(TT_GEMM_MR)(nc, K, a, lda, w, c, ldc, &st);
+                else tt_gemm_ukernels[mr](nc, K, a, lda, w, c, ldc, &st);
             }
         }
     }
