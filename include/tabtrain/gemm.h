@@ -54,6 +54,10 @@ void tt_f32_gemm(tt_trans trans_a, tt_trans trans_b, int M, int N, int K, const 
                  const float *B, int ldb, float beta, float *C, int ldc, const tt_epilogue *ep,
                  float *work);
 
+/* Name of the micro-kernel this build runs, XNNPACK style
+ * ("f32_gemm_6x8_wasmsimd"), for benchmark reports. */
+const char *tt_f32_gemm_ukernel_name(void);
+
 /* Scalar reference: same contract as tt_f32_gemm, no work buffer; sums in
  * double so it can serve as the tests' oracle. */
 void tt_f32_gemm_ref(tt_trans trans_a, tt_trans trans_b, int M, int N, int K, const float *A,

@@ -1,0 +1,228 @@
+/* f32 GEMM: B packed into NR-wide panels, MR×NR register-blocked
+ * micro-kernels with the epilogue fused into the store.
+ *
+ * Packed B layout: ceil(N/NR) panels; panel p holds K rows of NR floats,
+ * columns p*NR .. p*NR+NR-1 of op(B), zero-padded past N. A micro-kernel walks
+ * one panel contiguously, so its inner loop is NR/LANES vector loads, MR
+ * broadcasts of A and MR*NR/LANES multiply-adds per k ("loadsplat" in
+ * XNNPACK's terms).
+ *
+ * Tile shapes per ISA: the accumulators must stay in registers. SSE2 has 16
+ * vector registers: 6x8 uses 12 accumulators + 2 B + 1 A + 1 product. Under
+ * V8 (x64) only 15 are allocatable for wasm and every f32x4.mul+add pair
+ * needs a temporary, so 6x8 spills; 4x8 (8 accumulators) measured faster
+ * in Node, and so did loadsplat (v128.load32_splat per A element) over
+ * loading 4 A values and shuffling lanes out (the shuffles and the extra
+ * live registers cost more than the loads they save). AVX2 keeps 6 rows of 2
+ * ymm. AVX-512 has 32 registers: 8 rows of 2 zmm (16 accumulators).
+ *
+ * Loop order: N is cut into blocks whose packed panels fit in L2; within a
+ * block, each MR-row tile of A (MR×K, in L1) is reused across all the
+ * block's panels. K is not blocked: MobileNetV2 has K <= 960 and a 6×K tile
+ * of A plus one K×NR panel stay within L1/L2 for the sizes we run.
+ */
+
+#include "core/simd.h"
+#include "tabtrain/gemm.h"
+
+/* Tile rows per ISA, and the micro-kernel names: TT_GEMM_FN(4) is
+ * tt_f32_gemm_4x8_wasmsimd. Every mr in 1..MR gets its own kernel so edge
+ * tiles (M % MR rows) compute only the rows they store. */
+#if TT_SIMD_WASM
+#define TT_GEMM_MR 4
+#define TT_GEMM_FN_(mr) tt_f32_gemm_##mr##x8_wasmsimd
+#elif TT_SIMD_AVX512
+#define TT_GEMM_MR 8
+#define TT_GEMM_FN_(mr) tt_f32_gemm_##mr##x32_avx512
+#elif TT_SIMD_AVX2
+#define TT_GEMM_MR 6
+#define TT_GEMM_FN_(mr) tt_f32_gemm_##mr##x16_avx2
+#elif TT_SIMD_SSE2
+#define TT_GEMM_MR 6
+#define TT_GEMM_FN_(mr) tt_f32_gemm_##mr##x8_sse2
+#else
+#define TT_GEMM_MR 6
+#define TT_GEMM_FN_(mr) tt_f32_gemm_##mr##x8_scalar
+#endif
+#define TT_GEMM_FN(mr) TT_GEMM_FN_(mr)
+#define TT_GEMM_STR_(x) #x
+#define TT_GEMM_STR(x) TT_GEMM_STR_(x)
+
+#define TT_GEMM_NV 2 /* vectors per tile row */
+#define TT_GEMM_NR (TT_GEMM_NV * TT_VF_LANES)
+/* Bytes of packed B one N block may occupy: half of a 1 MB L2, leaving room for A and C. */
+#define TT_GEMM_L2_BYTES (512 * 1024)
+
+typedef struct tt_gemm_store {
+    const float *bias; /* already offset to the tile's first column, or NULL */
+    tt_act act;
+    const float *res; /* already offset to the tile's first element, or NULL */
+    size_t ldr;
+    int accumulate; /* beta = 1: C += acc, no epilogue */
+} tt_gemm_store;
+
+static tt_vf tt_gemm_load_n(const float *p, int n) {
+    return n >= TT_VF_LANES ? tt_vf_load(p) : tt_vf_load_partial(p, n);
+}
+
+/* One mr×NR tile: C[mr×nc] (op)= A[mr×kc] · W, W one packed panel. Inlined
+ * with a constant mr, so the loops unroll and the accumulators live in
+ * registers. */
+TT_INLINE void tt_gemm_tile(const int mr, int nc, int kc, const float *a, size_t lda,
+                            const float *w, float *c, size_t ldc, const tt_gemm_store *st) {
+    const float *ar[TT_GEMM_MR];
+    for (int i = 0; i < mr; i++) ar[i] = a + (size_t)i * lda;
+
+    tt_vf acc[TT_GEMM_MR][TT_GEMM_NV];
+    for (int i = 0; i < mr; i++)
+        for (int v = 0; v < TT_GEMM_NV; v++) acc[i][v] = tt_vf_zero();
+
+    for (int k = 0; k < kc; k++) {
+        tt_vf b[TT_GEMM_NV];
+        for (int v = 0; v < TT_GEMM_NV; v++) b[v] = tt_vf_load(w + v * TT_VF_LANES);
+        w += TT_GEMM_NR;
+        for (int i = 0; i < mr; i++) {
+            tt_vf ai = tt_vf_set1(ar[i][k]);
+            for (int v = 0; v < TT_GEMM_NV; v++) acc[i][v] = tt_vf_fmadd(ai, b[v], acc[i][v]);
+        }
+    }
+
+    for (int i = 0; i < mr; i++) {
+        float *crow = c + (size_t)i * ldc;
+        for (int v = 0; v < TT_GEMM_NV; v++) {
+            int cols = nc - v * TT_VF_LANES;
+            if (cols <= 0) break;
+            int off = v * TT_VF_LANES;
+            tt_vf x = acc[i][v];
+            if (st->accumulate) {
+                x = tt_vf_add(x, tt_gemm_load_n(crow + off, cols));
+            } else {
+                if (st->bias) x = tt_vf_add(x, tt_gemm_load_n(st->bias + off, cols));
+                if (st->act == TT_ACT_RELU) x = tt_vf_max(x, tt_vf_zero());
+                else if (st->act == TT_ACT_RELU6) x = tt_vf_relu6(x);
+                if (st->res) x = tt_vf_add(x, tt_gemm_load_n(st->res + (size_t)i * st->ldr + off, cols));
+            }
+            if (cols >= TT_VF_LANES) tt_vf_store(crow + off, x);
+            else tt_vf_store_partial(crow + off, x, cols);
+        }
+    }
+}
+
+typedef void (*tt_gemm_ukernel)(int nc, int kc, const float *a, size_t lda, const float *w,
+                                float *c, size_t ldc, const tt_gemm_store *st);
+#define TT_GEMM_DEFINE(mr)                                                                      \
+    static void TT_GEMM_FN(mr)(int nc, int kc, const float *a, size_t lda, const float *w,    \
+                               float *c, size_t ldc, const tt_gemm_store *st) {                \
+        tt_gemm_tile(mr, nc, kc, a, lda, w, c, ldc, st);                                        \
+    }
+TT_GEMM_DEFINE(1)
+TT_GEMM_DEFINE(2)
+TT_GEMM_DEFINE(3)
+TT_GEMM_DEFINE(4)
+#if TT_GEMM_MR >= 6
+TT_GEMM_DEFINE(5)
+TT_GEMM_DEFINE(6)
+#endif
+#if TT_GEMM_MR >= 8
+TT_GEMM_DEFINE(7)
+TT_GEMM_DEFINE(8)
+#endif
+#undef TT_GEMM_DEFINE
+
+/* Indexed by the tile's row count. */
+static const tt_gemm_ukernel tt_gemm_ukernels[TT_GEMM_MR + 1] = {
+    NULL, TT_GEMM_FN(1), TT_GEMM_FN(2), TT_GEMM_FN(3), TT_GEMM_FN(4),
+#if TT_GEMM_MR >= 6
+    TT_GEMM_FN(5), TT_GEMM_FN(6),
+#endif
+#if TT_GEMM_MR >= 8
+    TT_GEMM_FN(7), TT_GEMM_FN(8),
+#endif
+};
+
+/* "f32_gemm_4x8_wasmsimd": the full-tile kernel's name without the tt_ prefix. */
+const char *tt_f32_gemm_ukernel_name(void) { return &TT_GEMM_STR(TT_GEMM_FN(TT_GEMM_MR))[3]; }
+
+size_t tt_f32_gemm_packed_size(int K, int N) {
+    size_t panels = ((size_t)N + TT_GEMM_NR - 1) / TT_GEMM_NR;
+    return panels * TT_GEMM_NR * (size_t)K;
+}
+
+void tt_f32_gemm_pack_b(tt_trans trans_b, int K, int N, const float *B, int ldb, float *packed) {
+    for (int n0 = 0; n0 < N; n0 += TT_GEMM_NR) {
+        int nc = N - n0 < TT_GEMM_NR ? N - n0 : TT_GEMM_NR;
+        for (int k = 0; k < K; k++) {
+            float *dst = packed + (size_t)k * TT_GEMM_NR;
+            if (trans_b) {
+                for (int j = 0; j < nc; j++) dst[j] = B[(size_t)(n0 + j) * ldb + k];
+            } else {
+                memcpy(dst, B + (size_t)k * ldb + n0, (size_t)nc * sizeof(float));
+            }
+            for (int j = nc; j < TT_GEMM_NR; j++) dst[j] = 0.0f;
+        }
+        packed += (size_t)K * TT_GEMM_NR;
+    }
+}
+
+static void tt_gemm_run(int M, int N, int K, const float *A, size_t lda, const float *packed,
+                        float *C, size_t ldc, const tt_epilogue *ep, int accumulate) {
+    if (M <= 0 || N <= 0) return;
+    /* Packed panels per N block so the block stays in L2. */
+    size_t panel_bytes = (size_t)(K > 0 ? K : 1) * TT_GEMM_NR * sizeof(float);
+    int block_panels = (int)(TT_GEMM_L2_BYTES / panel_bytes);
+    if (block_panels < 1) block_panels = 1;
+    int nb = block_panels * TT_GEMM_NR;
+
+    tt_gemm_store st = {0};
+    st.accumulate = accumulate;
+    if (!accumulate && ep) {
+        st.act = ep->act;
+        st.ldr = (size_t)ep->ldr;
+    }
+    for (int n0 = 0; n0 < N; n0 += nb) {
+        int n1 = N - n0 < nb ? N : n0 + nb;
+        for (int m0 = 0; m0 < M; m0 += TT_GEMM_MR) {
+            int mr = M - m0 < TT_GEMM_MR ? M - m0 : TT_GEMM_MR;
+            const float *a = A + (size_t)m0 * lda;
+            for (int j = n0; j < n1; j += TT_GEMM_NR) {
+                int nc = n1 - j < TT_GEMM_NR ? n1 - j : TT_GEMM_NR;
+                if (!accumulate && ep) {
+                    st.bias = ep->bias ? ep->bias + j : NULL;
+                    st.res = ep->residual ? ep->residual + (size_t)m0 * st.ldr + j : NULL;
+                }
+                const float *w = packed + (size_t)(j / TT_GEMM_NR) * TT_GEMM_NR * (size_t)K;
+                float *c = C + (size_t)m0 * ldc + j;
+                if (mr == TT_GEMM_MR) TT_GEMM_FN(TT_GEMM_MR)(nc, K, a, lda, w, c, ldc, &st);
+                else tt_gemm_ukernels[mr](nc, K, a, lda, w, c, ldc, &st);
+            }
+        }
+    }
+}
+
+void tt_f32_gemm_packed(int M, int N, int K, const float *A, int lda, const float *packed, float *C,
+                        int ldc, const tt_epilogue *ep) {
+    tt_gemm_run(M, N, K, A, (size_t)lda, packed, C, (size_t)ldc, ep, 0);
+}
+
+/* Aᵀ is materialized as M×K after the packed B, so the one micro-kernel
+ * (which reads rows of A) serves every transpose combination. */
+size_t tt_f32_gemm_work_size(int M, int N, int K) {
+    return tt_f32_gemm_packed_size(K, N) + (size_t)M * (size_t)K;
+}
+
+void tt_f32_gemm(tt_trans trans_a, tt_trans trans_b, int M, int N, int K, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc, const tt_epilogue *ep,
+                 float *work) {
+    if (M <= 0 || N <= 0) return;
+    float *packed = work;
+    tt_f32_gemm_pack_b(trans_b, K, N, B, ldb, packed);
+    size_t a_ld = (size_t)lda;
+    if (trans_a) {
+        float *at = work + tt_f32_gemm_packed_size(K, N);
+        for (int k = 0; k < K; k++)
+            for (int i = 0; i < M; i++) at[(size_t)i * K + k] = A[(size_t)k * lda + i];
+        A = at;
+        a_ld = (size_t)K;
+    }
+    tt_gemm_run(M, N, K, A, a_ld, packed, C, (size_t)ldc, ep, beta != 0.0f);
+}
