@@ -69,8 +69,8 @@ void tt_dropout_apply(size_t n, const float *mask, const float *x, float *y);
 /* Mean softmax cross-entropy of logits [rows][C] against labels in [0, C).
  * Writes the probabilities to `probs` and, when `dlogits` is not NULL, the
  * gradient of the mean loss w.r.t. the logits. Returns the mean loss. */
-float tt_softmax_xent(int rows, int C, const float *logits, const int32_t *labels,
-                      float smoothing, float *probs, float *dlogits);
+float tt_softmax_xent(int rows, int C, const float *logits, const int32_t *labels, float smoothing,
+                      float *probs, float *dlogits);
 
 #ifdef __cplusplus
 }

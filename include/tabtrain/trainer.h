@@ -87,18 +87,18 @@ typedef struct tt_features {
 } tt_features;
 
 typedef struct tt_epoch_metrics {
-    int epoch;        /* 1-based */
-    int64_t step;     /* global step at the end of the epoch */
-    float lr;         /* learning rate of the epoch's last update */
+    int epoch;    /* 1-based */
+    int64_t step; /* global step at the end of the epoch */
+    float lr;     /* learning rate of the epoch's last update */
     double train_loss, train_acc;
-    double val_loss, val_acc; /* NaN without a validation set */
-    double seconds;           /* compute time of the epoch, evaluation included */
+    double val_loss, val_acc;   /* NaN without a validation set */
+    double seconds;             /* compute time of the epoch, evaluation included */
     const float *per_class_acc; /* [classes]; NaN for a class with no val samples */
     const int32_t *confusion;   /* [classes][classes] val counts, [true][predicted] */
 } tt_epoch_metrics;
 
 typedef struct tt_trainer_progress {
-    int epoch;             /* completed epochs */
+    int epoch; /* completed epochs */
     int step_in_epoch, steps_per_epoch;
     int64_t global_step;
     double train_loss, train_acc; /* running averages of the current epoch */
@@ -112,16 +112,16 @@ typedef struct tt_trainer_state {
     int epoch;                 /* completed epochs */
     int64_t global_step;       /* optimizer updates taken */
     int pos;                   /* samples of the current epoch consumed */
-    const uint32_t *perm;      /* [n_train] order of the current epoch */
+    const uint32_t *perm;      /* [n_train] order of the current epoch (read if pos > 0) */
     tt_rng shuffle_rng, dropout_rng;
-    double epoch_loss_sum;     /* Σ per-sample loss so far this epoch */
+    double epoch_loss_sum; /* Σ per-sample loss so far this epoch */
     int64_t epoch_correct;
     double epoch_seconds;
-    int best_epoch;            /* 1-based; 0 = none yet */
+    int best_epoch; /* 1-based; 0 = none yet */
     double best_loss;
-    int bad_epochs;            /* epochs since the best one */
-    int stopped;               /* early stopping fired */
-    int n_history;             /* == epoch */
+    int bad_epochs; /* epochs since the best one */
+    int stopped;    /* early stopping fired */
+    int n_history;  /* == epoch */
     const tt_epoch_metrics *history;
 } tt_trainer_state;
 

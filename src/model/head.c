@@ -29,7 +29,8 @@ tt_status tt_head_init(tt_head *h, const tt_head_config *cfg, int max_batch, tt_
     if (cfg->in < 1 || cfg->hidden < 0 || cfg->classes < 2 || max_batch < 1)
         return tt_error(TT_ERR_INVALID_ARG,
                         "head: need in >= 1, hidden >= 0, classes >= 2, batch >= 1 "
-                        "(got %d, %d, %d, %d)", cfg->in, cfg->hidden, cfg->classes, max_batch);
+                        "(got %d, %d, %d, %d)",
+                        cfg->in, cfg->hidden, cfg->classes, max_batch);
     if (!(cfg->dropout >= 0.0f && cfg->dropout < 1.0f))
         return tt_error(TT_ERR_INVALID_ARG, "head: dropout must be in [0, 1) (got %g)",
                         cfg->dropout);

@@ -3,8 +3,8 @@
 #include "tabtrain/conv.h"
 #include "tabtrain/nn.h"
 
-float tt_softmax_xent(int rows, int C, const float *logits, const int32_t *labels,
-                      float smoothing, float *probs, float *dlogits) {
+float tt_softmax_xent(int rows, int C, const float *logits, const int32_t *labels, float smoothing,
+                      float *probs, float *dlogits) {
     tt_f32_softmax(rows, C, logits, probs);
     float off = smoothing / (float)C, on = 1.0f - smoothing + off;
     float scale = 1.0f / (float)rows;

@@ -10,7 +10,8 @@ int tt_argmax(const float *v, int n) {
 }
 
 void tt_confusion_add(int C, int n, const float *probs, const int32_t *labels, int32_t *confusion) {
-    for (int i = 0; i < n; i++) confusion[(size_t)labels[i] * C + tt_argmax(probs + (size_t)i * C, C)]++;
+    for (int i = 0; i < n; i++)
+        confusion[(size_t)labels[i] * C + tt_argmax(probs + (size_t)i * C, C)]++;
 }
 
 double tt_confusion_accuracy(int C, const int32_t *confusion) {

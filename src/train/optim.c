@@ -6,8 +6,12 @@
 #include <string.h>
 
 tt_optim_config tt_optim_defaults(tt_optim_kind kind) {
-    tt_optim_config c = {.kind = kind, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-7f,
-                         .momentum = kind == TT_OPTIM_SGD ? 0.9f : 0.0f, .weight_decay = 0.0f};
+    tt_optim_config c = {.kind = kind,
+                         .beta1 = 0.9f,
+                         .beta2 = 0.999f,
+                         .eps = 1e-7f,
+                         .momentum = kind == TT_OPTIM_SGD ? 0.9f : 0.0f,
+                         .weight_decay = 0.0f};
     return c;
 }
 
@@ -21,8 +25,8 @@ tt_status tt_optim_init(tt_optim *o, const tt_optim_config *cfg, tt_named_tensor
         (!tt_unit_interval(cfg->beta1) || !tt_unit_interval(cfg->beta2) || !isfinite(cfg->eps) ||
          cfg->eps <= 0.0f))
         return tt_error(TT_ERR_INVALID_ARG,
-                        "adam: need 0 <= beta1, beta2 < 1 and eps > 0 (got %g, %g, %g)",
-                        cfg->beta1, cfg->beta2, cfg->eps);
+                        "adam: need 0 <= beta1, beta2 < 1 and eps > 0 (got %g, %g, %g)", cfg->beta1,
+                        cfg->beta2, cfg->eps);
     if (cfg->kind == TT_OPTIM_SGD && !tt_unit_interval(cfg->momentum))
         return tt_error(TT_ERR_INVALID_ARG, "sgd: momentum must be in [0, 1) (got %g)",
                         cfg->momentum);
@@ -105,7 +109,8 @@ int tt_optim_state_tensors(tt_optim *o, tt_named_tensor **out) {
 }
 
 tt_status tt_optim_set_step(tt_optim *o, int64_t step) {
-    if (step < 0) return tt_error(TT_ERR_INVALID_ARG, "optimizer: negative step %lld", (long long)step);
+    if (step < 0)
+        return tt_error(TT_ERR_INVALID_ARG, "optimizer: negative step %lld", (long long)step);
     o->step = step;
     return TT_OK;
 }
@@ -123,8 +128,7 @@ tt_status tt_schedule_check(const tt_schedule *s) {
                             (long long)s->warmup_steps, (long long)s->total_steps);
         return TT_OK;
     case TT_SCHED_STEP:
-        if (s->steps_per_epoch < 1 || s->step_epochs < 1 || !isfinite(s->gamma) ||
-            s->gamma <= 0.0f)
+        if (s->steps_per_epoch < 1 || s->step_epochs < 1 || !isfinite(s->gamma) || s->gamma <= 0.0f)
             return tt_error(TT_ERR_INVALID_ARG,
                             "step schedule: need every >= 1 epoch (%d), gamma > 0 (%g)",
                             s->step_epochs, s->gamma);

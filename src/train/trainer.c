@@ -43,10 +43,21 @@ struct tt_trainer {
 
 tt_trainer_config tt_trainer_defaults(void) {
     tt_trainer_config c = {
-        .epochs = 10, .batch_size = 32, .optimizer = TT_OPTIM_ADAM, .lr = 1e-3f,
-        .schedule = TT_SCHED_CONSTANT, .warmup_steps = 0, .step_epochs = 10, .gamma = 0.1f,
-        .weight_decay = 0.0f, .momentum = 0.9f, .label_smoothing = 0.0f, .hidden = 0,
-        .dropout = 0.0f, .patience = 0, .seed = 1,
+        .epochs = 10,
+        .batch_size = 32,
+        .optimizer = TT_OPTIM_ADAM,
+        .lr = 1e-3f,
+        .schedule = TT_SCHED_CONSTANT,
+        .warmup_steps = 0,
+        .step_epochs = 10,
+        .gamma = 0.1f,
+        .weight_decay = 0.0f,
+        .momentum = 0.9f,
+        .label_smoothing = 0.0f,
+        .hidden = 0,
+        .dropout = 0.0f,
+        .patience = 0,
+        .seed = 1,
     };
     return c;
 }
@@ -63,26 +74,35 @@ static tt_status tt_check_features(const char *which, const tt_features *f, int 
                         f->n < 0 ? "a negative size" : "NULL features or labels");
     for (int i = 0; i < f->n; i++)
         if (f->labels[i] < 0 || f->labels[i] >= classes)
-            return tt_error(TT_ERR_INVALID_ARG, "trainer: %s label %d of sample %d is not in [0, %d)",
-                            which, (int)f->labels[i], i, classes);
+            return tt_error(TT_ERR_INVALID_ARG,
+                            "trainer: %s label %d of sample %d is not in [0, %d)", which,
+                            (int)f->labels[i], i, classes);
     return TT_OK;
 }
 
 static tt_status tt_check_config(const tt_trainer_config *c, int dim, int classes) {
-    if (c->epochs < 1) return tt_error(TT_ERR_INVALID_ARG, "trainer: epochs must be >= 1 (got %d)", c->epochs);
+    if (c->epochs < 1)
+        return tt_error(TT_ERR_INVALID_ARG, "trainer: epochs must be >= 1 (got %d)", c->epochs);
     if (c->batch_size < 1)
-        return tt_error(TT_ERR_INVALID_ARG, "trainer: batch_size must be >= 1 (got %d)", c->batch_size);
-    if (classes < 2) return tt_error(TT_ERR_INVALID_ARG, "trainer: need at least 2 classes (got %d)", classes);
-    if (dim < 1) return tt_error(TT_ERR_INVALID_ARG, "trainer: feature dim must be >= 1 (got %d)", dim);
+        return tt_error(TT_ERR_INVALID_ARG, "trainer: batch_size must be >= 1 (got %d)",
+                        c->batch_size);
+    if (classes < 2)
+        return tt_error(TT_ERR_INVALID_ARG, "trainer: need at least 2 classes (got %d)", classes);
+    if (dim < 1)
+        return tt_error(TT_ERR_INVALID_ARG, "trainer: feature dim must be >= 1 (got %d)", dim);
     if (!isfinite(c->lr) || c->lr <= 0.0f)
-        return tt_error(TT_ERR_INVALID_ARG, "trainer: lr must be a finite number > 0 (got %g)", c->lr);
+        return tt_error(TT_ERR_INVALID_ARG, "trainer: lr must be a finite number > 0 (got %g)",
+                        c->lr);
     if (!(c->label_smoothing >= 0.0f && c->label_smoothing < 1.0f))
         return tt_error(TT_ERR_INVALID_ARG, "trainer: label_smoothing must be in [0, 1) (got %g)",
                         c->label_smoothing);
-    if (c->hidden < 0) return tt_error(TT_ERR_INVALID_ARG, "trainer: hidden must be >= 0 (got %d)", c->hidden);
+    if (c->hidden < 0)
+        return tt_error(TT_ERR_INVALID_ARG, "trainer: hidden must be >= 0 (got %d)", c->hidden);
     if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
-        return tt_error(TT_ERR_INVALID_ARG, "trainer: dropout must be in [0, 1) (got %g)", c->dropout);
-    if (c->patience < 0) return tt_error(TT_ERR_INVALID_ARG, "trainer: patience must be >= 0 (got %d)", c->patience);
+        return tt_error(TT_ERR_INVALID_ARG, "trainer: dropout must be in [0, 1) (got %g)",
+                        c->dropout);
+    if (c->patience < 0)
+        return tt_error(TT_ERR_INVALID_ARG, "trainer: patience must be >= 0 (got %d)", c->patience);
     return TT_OK;
 }
 
@@ -121,18 +141,21 @@ tt_status tt_trainer_init(tt_trainer **out, const tt_trainer_config *cfg, int di
     t->val = *val;
     int B = cfg->batch_size < train->n ? cfg->batch_size : train->n;
     t->steps_per_epoch = (train->n + B - 1) / B;
-    t->sched = (tt_schedule){.kind = cfg->schedule, .lr = cfg->lr,
+    t->sched = (tt_schedule){.kind = cfg->schedule,
+                             .lr = cfg->lr,
                              .total_steps = (int64_t)cfg->epochs * t->steps_per_epoch,
                              .warmup_steps = cfg->warmup_steps,
                              .steps_per_epoch = t->steps_per_epoch,
-                             .step_epochs = cfg->step_epochs, .gamma = cfg->gamma};
+                             .step_epochs = cfg->step_epochs,
+                             .gamma = cfg->gamma};
     if ((st = tt_schedule_check(&t->sched))) goto fail;
 
     tt_rng init_rng;
     tt_rng_seed(&init_rng, cfg->seed, TT_STREAM_INIT);
     tt_rng_seed(&t->shuffle_rng, cfg->seed, TT_STREAM_SHUFFLE);
     tt_rng_seed(&t->dropout_rng, cfg->seed, TT_STREAM_DROPOUT);
-    tt_head_config hc = {.in = dim, .hidden = cfg->hidden, .classes = classes, .dropout = cfg->dropout};
+    tt_head_config hc = {
+        .in = dim, .hidden = cfg->hidden, .classes = classes, .dropout = cfg->dropout};
     if ((st = tt_head_init(&t->head, &hc, B, &init_rng))) goto fail;
     tt_optim_config oc = tt_optim_defaults(cfg->optimizer);
     oc.momentum = cfg->momentum;
@@ -143,14 +166,14 @@ tt_status tt_trainer_init(tt_trainer **out, const tt_trainer_config *cfg, int di
 
     size_t nf = t->head.n_floats, C = (size_t)classes, E = (size_t)cfg->epochs;
     size_t sizes[] = {
-        nf * sizeof(float),                   /* best */
-        (size_t)train->n * sizeof(uint32_t),  /* perm */
-        (size_t)B * dim * sizeof(float),      /* xb */
-        (size_t)B * C * sizeof(float) * 2,    /* probs, dlogits */
-        (size_t)B * sizeof(int32_t),          /* yb */
-        E * sizeof(tt_epoch_metrics),         /* history */
-        E * C * sizeof(float),                /* per_class */
-        E * C * C * sizeof(int32_t),          /* confusion */
+        nf * sizeof(float),                  /* best */
+        (size_t)train->n * sizeof(uint32_t), /* perm */
+        (size_t)B * dim * sizeof(float),     /* xb */
+        (size_t)B * C * sizeof(float) * 2,   /* probs, dlogits */
+        (size_t)B * sizeof(int32_t),         /* yb */
+        E * sizeof(tt_epoch_metrics),        /* history */
+        E * C * sizeof(float),               /* per_class */
+        E * C * C * sizeof(int32_t),         /* confusion */
     };
     size_t bytes = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) bytes += tt_arena_size_of(sizes[i]);
@@ -177,7 +200,8 @@ tt_status tt_trainer_init(tt_trainer **out, const tt_trainer_config *cfg, int di
     for (int i = 0; i < np; i++) tt_add_tensor(t, &params[i], NULL, NULL);
     for (int i = 0; i < ns; i++) tt_add_tensor(t, &ostate[i], NULL, NULL);
     for (int i = 0; i < np; i++)
-        if ((st = tt_add_tensor(t, &params[i], "best", t->best + (params[i].data - t->head.params_slab))))
+        if ((st = tt_add_tensor(t, &params[i], "best",
+                                t->best + (params[i].data - t->head.params_slab))))
             goto fail;
     t->best_loss = INFINITY;
     *out = t;
@@ -206,7 +230,8 @@ static double tt_evaluate(tt_trainer *t, const tt_features *f, int32_t *confusio
         int m = f->n - i < B ? f->n - i : B;
         const float *logits = tt_head_forward(&t->head, m, f->x + (size_t)i * t->dim, NULL);
         loss += (double)tt_softmax_xent(m, C, logits, f->labels + i, t->cfg.label_smoothing,
-                                        t->probs, NULL) * m;
+                                        t->probs, NULL) *
+                m;
         tt_confusion_add(C, m, t->probs, f->labels + i, confusion);
     }
     return loss;
@@ -218,11 +243,15 @@ static void tt_end_epoch(tt_trainer *t, float lr, double t0) {
     float *pc = t->per_class + (size_t)t->epoch * C;
     int32_t *conf = t->confusion + (size_t)t->epoch * C * C;
     memset(conf, 0, (size_t)C * C * sizeof *conf);
-    *e = (tt_epoch_metrics){.epoch = t->epoch + 1, .step = t->global_step, .lr = lr,
+    *e = (tt_epoch_metrics){.epoch = t->epoch + 1,
+                            .step = t->global_step,
+                            .lr = lr,
                             .train_loss = t->epoch_loss_sum / n,
                             .train_acc = (double)t->epoch_correct / n,
-                            .val_loss = NAN, .val_acc = NAN,
-                            .per_class_acc = pc, .confusion = conf};
+                            .val_loss = NAN,
+                            .val_acc = NAN,
+                            .per_class_acc = pc,
+                            .confusion = conf};
     if (t->val.n > 0) {
         e->val_loss = tt_evaluate(t, &t->val, conf) / t->val.n;
         e->val_acc = tt_confusion_accuracy(C, conf);
@@ -272,7 +301,8 @@ tt_status tt_trainer_step(tt_trainer *t, int *epoch_ended) {
     t->global_step++;
     t->pos += m;
     t->epoch_loss_sum += (double)loss * m;
-    for (int i = 0; i < m; i++) t->epoch_correct += tt_argmax(t->probs + (size_t)i * C, C) == t->yb[i];
+    for (int i = 0; i < m; i++)
+        t->epoch_correct += tt_argmax(t->probs + (size_t)i * C, C) == t->yb[i];
     int ended = t->pos == n;
     if (ended)
         tt_end_epoch(t, lr, t0);
@@ -292,7 +322,8 @@ tt_status tt_trainer_run_epoch(tt_trainer *t) {
 
 void tt_trainer_progress_get(const tt_trainer *t, tt_trainer_progress *p) {
     int B = t->head.max_batch;
-    *p = (tt_trainer_progress){.epoch = t->epoch, .step_in_epoch = (t->pos + B - 1) / B,
+    *p = (tt_trainer_progress){.epoch = t->epoch,
+                               .step_in_epoch = (t->pos + B - 1) / B,
                                .steps_per_epoch = t->steps_per_epoch,
                                .global_step = t->global_step,
                                .train_loss = t->pos ? t->epoch_loss_sum / t->pos : NAN,
@@ -319,14 +350,24 @@ int tt_trainer_tensors(tt_trainer *t, const tt_named_tensor **out) {
 }
 
 void tt_trainer_get_state(const tt_trainer *t, tt_trainer_state *s) {
-    *s = (tt_trainer_state){
-        .n_train = t->train.n, .dim = t->dim, .classes = t->classes, .epoch = t->epoch,
-        .global_step = t->global_step, .pos = t->pos, .perm = t->perm,
-        .shuffle_rng = t->shuffle_rng, .dropout_rng = t->dropout_rng,
-        .epoch_loss_sum = t->epoch_loss_sum, .epoch_correct = t->epoch_correct,
-        .epoch_seconds = t->epoch_seconds, .best_epoch = t->best_epoch,
-        .best_loss = t->best_loss, .bad_epochs = t->bad_epochs, .stopped = t->stopped,
-        .n_history = t->epoch, .history = t->history};
+    *s = (tt_trainer_state){.n_train = t->train.n,
+                            .dim = t->dim,
+                            .classes = t->classes,
+                            .epoch = t->epoch,
+                            .global_step = t->global_step,
+                            .pos = t->pos,
+                            .perm = t->perm,
+                            .shuffle_rng = t->shuffle_rng,
+                            .dropout_rng = t->dropout_rng,
+                            .epoch_loss_sum = t->epoch_loss_sum,
+                            .epoch_correct = t->epoch_correct,
+                            .epoch_seconds = t->epoch_seconds,
+                            .best_epoch = t->best_epoch,
+                            .best_loss = t->best_loss,
+                            .bad_epochs = t->bad_epochs,
+                            .stopped = t->stopped,
+                            .n_history = t->epoch,
+                            .history = t->history};
 }
 
 static tt_status tt_check_state(const tt_trainer *t, const tt_trainer_state *s) {
@@ -334,8 +375,8 @@ static tt_status tt_check_state(const tt_trainer *t, const tt_trainer_state *s) 
     if (s->n_train != n || s->dim != t->dim || s->classes != t->classes)
         return tt_error(TT_ERR_MISMATCH,
                         "resume: state is for %d samples × %d features, %d classes; "
-                        "trainer has %d × %d, %d", s->n_train, s->dim, s->classes, n, t->dim,
-                        t->classes);
+                        "trainer has %d × %d, %d",
+                        s->n_train, s->dim, s->classes, n, t->dim, t->classes);
     if (s->epoch < 0 || s->epoch > t->cfg.epochs || s->n_history != s->epoch ||
         (s->epoch > 0 && !s->history))
         return tt_error(TT_ERR_CORRUPT, "resume: epoch %d with %d history records (max %d epochs)",
@@ -344,22 +385,24 @@ static tt_status tt_check_state(const tt_trainer *t, const tt_trainer_state *s) 
         s->global_step != (int64_t)s->epoch * t->steps_per_epoch + s->pos / B)
         return tt_error(TT_ERR_CORRUPT,
                         "resume: position %d in epoch %d and global step %lld disagree "
-                        "(batch %d, %d steps per epoch)", s->pos, s->epoch,
-                        (long long)s->global_step, B, t->steps_per_epoch);
+                        "(batch %d, %d steps per epoch)",
+                        s->pos, s->epoch, (long long)s->global_step, B, t->steps_per_epoch);
     if (!(s->shuffle_rng.inc & 1) || !(s->dropout_rng.inc & 1))
         return tt_error(TT_ERR_CORRUPT, "resume: rng stream words must be odd");
     if (s->best_epoch < 0 || s->best_epoch > s->epoch || s->bad_epochs < 0 ||
-        s->bad_epochs > s->epoch || (s->stopped != 0 && s->stopped != 1) ||
-        s->epoch_correct < 0 || s->epoch_correct > s->pos)
+        s->bad_epochs > s->epoch || (s->stopped != 0 && s->stopped != 1) || s->epoch_correct < 0 ||
+        s->epoch_correct > s->pos)
         return tt_error(TT_ERR_CORRUPT,
                         "resume: inconsistent counters (best epoch %d, bad epochs %d, stopped %d, "
-                        "correct %lld of %d)", s->best_epoch, s->bad_epochs, s->stopped,
-                        (long long)s->epoch_correct, s->pos);
+                        "correct %lld of %d)",
+                        s->best_epoch, s->bad_epochs, s->stopped, (long long)s->epoch_correct,
+                        s->pos);
     for (int e = 0; e < s->n_history; e++)
         if (!s->history[e].per_class_acc || !s->history[e].confusion)
             return tt_error(TT_ERR_CORRUPT, "resume: history record %d lacks per-class arrays", e);
     if (s->pos > 0) {
-        if (!s->perm) return tt_error(TT_ERR_CORRUPT, "resume: mid-epoch state without permutation");
+        if (!s->perm)
+            return tt_error(TT_ERR_CORRUPT, "resume: mid-epoch state without permutation");
         /* Not a hot path, and s->perm may be t->perm itself: use fresh scratch. */
         unsigned char *seen = calloc((size_t)n, 1);
         if (!seen) return tt_error(TT_ERR_NOMEM, "resume: no memory to check the permutation");

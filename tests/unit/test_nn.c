@@ -50,7 +50,8 @@ static void dense_gradients_match_finite_differences(void **state) {
         c.x = tt_test_malloc(nx * 4), c.w = tt_test_malloc(nw * 4), c.b = tt_test_malloc(c.out * 4);
         c.r = tt_test_malloc(ny * 4), c.y = tt_test_malloc(ny * 4);
         c.work = tt_test_malloc(nwork * 4 + 4);
-        float *dx = tt_test_malloc(nx * 4), *dw = tt_test_malloc(nw * 4), *db = tt_test_malloc(c.out * 4);
+        float *dx = tt_test_malloc(nx * 4), *dw = tt_test_malloc(nw * 4),
+              *db = tt_test_malloc(c.out * 4);
         float *num = tt_test_malloc((nx > nw ? nx : nw) * 4 + 64);
         tt_test_fill(c.x, nx, 1 + s, -1, 1);
         tt_test_fill(c.w, nw, 2 + s, -1, 1);
@@ -89,8 +90,11 @@ static double xent_objective(void *ctx) {
 
 static void softmax_xent_gradient_matches_finite_differences(void **state) {
     (void)state;
-    static const struct { int rows, C; float smoothing; } cases[] = {
-        {1, 2, 0.0f}, {4, 5, 0.0f}, {4, 5, 0.1f}, {9, 3, 0.3f}, {16, 10, 0.0f}, {3, 37, 0.2f}};
+    static const struct {
+        int rows, C;
+        float smoothing;
+    } cases[] = {{1, 2, 0.0f}, {4, 5, 0.0f},   {4, 5, 0.1f},
+                 {9, 3, 0.3f}, {16, 10, 0.0f}, {3, 37, 0.2f}};
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         xent_case c = {cases[k].rows, cases[k].C, NULL, NULL, cases[k].smoothing, NULL};
         size_t n = (size_t)c.rows * c.C;
@@ -143,8 +147,10 @@ static void dropout_mask_and_apply(void **state) {
     tt_dropout_apply(N, mask, x, y);
     int zeros = 0;
     for (int i = 0; i < N; i++) {
-        if (mask[i] == 0.0f) zeros++, assert_true(y[i] == 0.0f);
-        else assert_true(mask[i] == 1.0f / 0.75f && y[i] == x[i] * mask[i]);
+        if (mask[i] == 0.0f)
+            zeros++, assert_true(y[i] == 0.0f);
+        else
+            assert_true(mask[i] == 1.0f / 0.75f && y[i] == x[i] * mask[i]);
     }
     assert_in_range(zeros, N / 4 - 300, N / 4 + 300);
     tt_rng_seed(&r, 5, TT_STREAM_DROPOUT);

@@ -13,7 +13,8 @@ static void adam_first_step_moves_by_lr_times_sign(void **state) {
     assert_float_equal(c.eps, 1e-7f, 0);
     float w[3] = {1.0f, -2.0f, 0.5f}, g[3] = {0.3f, -4.0f, 1e-3f}, m[3] = {0}, v[3] = {0};
     tt_adam_update(3, w, g, m, v, 1e-3f, 0.0f, &c, 1);
-    float want[3] = {1.0f - 1e-3f, -2.0f + 1e-3f, 0.5f - 1e-3f * (1e-3f / (1e-3f + 1e-7f / sqrtf(1e-3f)))};
+    float want[3] = {1.0f - 1e-3f, -2.0f + 1e-3f,
+                     0.5f - 1e-3f * (1e-3f / (1e-3f + 1e-7f / sqrtf(1e-3f)))};
     tt_test_assert_close(w, want, 3, 1e-7f, 1e-6f, "adam step 1");
     float wm[3] = {0.1f * 0.3f, 0.1f * -4.0f, 0.1f * 1e-3f};
     float wv[3] = {0.001f * 0.09f, 0.001f * 16.0f, 0.001f * 1e-6f};
@@ -65,8 +66,9 @@ static void weight_decay_is_decoupled_and_spares_biases(void **state) {
         tt_optim_config c = tt_optim_defaults(kind ? TT_OPTIM_SGD : TT_OPTIM_ADAM);
         c.weight_decay = 0.5f;
         float kdata[4] = {1, -2, 3, -4}, kgrad[4] = {0}, bdata[2] = {1, -1}, bgrad[2] = {0};
-        tt_named_tensor p[2] = {{.name = "k", .ndim = 2, .shape = {2, 2}, .data = kdata, .grad = kgrad},
-                                {.name = "b", .ndim = 1, .shape = {2}, .data = bdata, .grad = bgrad}};
+        tt_named_tensor p[2] = {
+            {.name = "k", .ndim = 2, .shape = {2, 2}, .data = kdata, .grad = kgrad},
+            {.name = "b", .ndim = 1, .shape = {2}, .data = bdata, .grad = bgrad}};
         tt_optim o;
         tt_assert_ok(tt_optim_init(&o, &c, p, 2));
         /* Zero gradients: only the decay acts, w ← w·(1 - lr·λ) per step. */
@@ -91,7 +93,11 @@ static void optimizer_config_is_checked(void **state) {
     (void)state;
     float d = 0, g = 0;
     tt_named_tensor p = {.name = "w", .ndim = 1, .shape = {1}, .data = &d, .grad = &g};
-    static const struct { tt_optim_kind kind; float b1, b2, eps, mom, wd; const char *msg; } bad[] = {
+    static const struct {
+        tt_optim_kind kind;
+        float b1, b2, eps, mom, wd;
+        const char *msg;
+    } bad[] = {
         {TT_OPTIM_ADAM, 1.0f, 0.999f, 1e-7f, 0, 0, "beta1"},
         {TT_OPTIM_ADAM, 0.9f, NAN, 1e-7f, 0, 0, "beta1"},
         {TT_OPTIM_ADAM, 0.9f, 0.999f, 0.0f, 0, 0, "eps"},
@@ -112,7 +118,11 @@ static void optimizer_config_is_checked(void **state) {
 
 static void schedules_at_chosen_steps(void **state) {
     (void)state;
-    static const struct { tt_schedule s; int64_t step; double want; } cases[] = {
+    static const struct {
+        tt_schedule s;
+        int64_t step;
+        double want;
+    } cases[] = {
         {{.kind = TT_SCHED_CONSTANT, .lr = 0.01f}, 0, 0.01},
         {{.kind = TT_SCHED_CONSTANT, .lr = 0.01f}, 12345, 0.01},
         /* cosine over 110 steps after 10 warmup steps */
@@ -120,15 +130,41 @@ static void schedules_at_chosen_steps(void **state) {
         {{.kind = TT_SCHED_COSINE, .lr = 1.0f, .total_steps = 110, .warmup_steps = 10}, 4, 0.5},
         {{.kind = TT_SCHED_COSINE, .lr = 1.0f, .total_steps = 110, .warmup_steps = 10}, 9, 1.0},
         {{.kind = TT_SCHED_COSINE, .lr = 1.0f, .total_steps = 110, .warmup_steps = 10}, 10, 1.0},
-        {{.kind = TT_SCHED_COSINE, .lr = 1.0f, .total_steps = 110, .warmup_steps = 10}, 35, 0.85355339},
+        {{.kind = TT_SCHED_COSINE, .lr = 1.0f, .total_steps = 110, .warmup_steps = 10},
+         35,
+         0.85355339},
         {{.kind = TT_SCHED_COSINE, .lr = 1.0f, .total_steps = 110, .warmup_steps = 10}, 60, 0.5},
         {{.kind = TT_SCHED_COSINE, .lr = 1.0f, .total_steps = 110, .warmup_steps = 10}, 110, 0.0},
         {{.kind = TT_SCHED_COSINE, .lr = 2.0f, .total_steps = 4}, 1, 1.70710678},
         /* ×0.5 every 2 epochs of 10 steps */
-        {{.kind = TT_SCHED_STEP, .lr = 1.0f, .steps_per_epoch = 10, .step_epochs = 2, .gamma = 0.5f}, 19, 1.0},
-        {{.kind = TT_SCHED_STEP, .lr = 1.0f, .steps_per_epoch = 10, .step_epochs = 2, .gamma = 0.5f}, 20, 0.5},
-        {{.kind = TT_SCHED_STEP, .lr = 1.0f, .steps_per_epoch = 10, .step_epochs = 2, .gamma = 0.5f}, 39, 0.5},
-        {{.kind = TT_SCHED_STEP, .lr = 1.0f, .steps_per_epoch = 10, .step_epochs = 2, .gamma = 0.5f}, 40, 0.25},
+        {{.kind = TT_SCHED_STEP,
+          .lr = 1.0f,
+          .steps_per_epoch = 10,
+          .step_epochs = 2,
+          .gamma = 0.5f},
+         19,
+         1.0},
+        {{.kind = TT_SCHED_STEP,
+          .lr = 1.0f,
+          .steps_per_epoch = 10,
+          .step_epochs = 2,
+          .gamma = 0.5f},
+         20,
+         0.5},
+        {{.kind = TT_SCHED_STEP,
+          .lr = 1.0f,
+          .steps_per_epoch = 10,
+          .step_epochs = 2,
+          .gamma = 0.5f},
+         39,
+         0.5},
+        {{.kind = TT_SCHED_STEP,
+          .lr = 1.0f,
+          .steps_per_epoch = 10,
+          .step_epochs = 2,
+          .gamma = 0.5f},
+         40,
+         0.25},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         tt_assert_ok(tt_schedule_check(&cases[i].s));
