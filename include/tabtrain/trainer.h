@@ -110,7 +110,7 @@ typedef struct tt_trainer_progress {
 typedef struct tt_trainer_state {
     int n_train, dim, classes; /* checked against the trainer on restore */
     int epoch;                 /* completed epochs */
-    int64_t global_step;       /* optimizer updates taken */
+    int64_t global_step;       /* optimizer updates taken (= the optimizer step t) */
     int pos;                   /* samples of the current epoch consumed */
     const uint32_t *perm;      /* [n_train] order of the current epoch (read if pos > 0) */
     tt_rng shuffle_rng, dropout_rng;
@@ -159,6 +159,14 @@ void tt_confusion_add(int C, int n, const float *probs, const int32_t *labels, i
 double tt_confusion_accuracy(int C, const int32_t *confusion);
 /* acc[c] = confusion[c][c] / Σ confusion[c][·]; NaN when the row is empty. */
 void tt_confusion_per_class(int C, const int32_t *confusion, float *acc);
+
+/* One epoch record as a one-line JSON object (no newline) with the fields of
+ * tt_epoch_metrics: {"epoch":1,"step":25,"lr":0.001,"train_loss":..,
+ * "train_acc":..,"val_loss":..,"val_acc":..,"seconds":..,
+ * "per_class_acc":[..],"confusion":[[..],..]}. Numbers round-trip (17
+ * significant digits for doubles, 9 for floats); NaN and ±inf are written as
+ * null. Returns the length like snprintf: >= cap means it was truncated. */
+size_t tt_epoch_metrics_json(const tt_epoch_metrics *m, int classes, char *buf, size_t cap);
 
 /* Seeded synthetic features like ../shared/peers/head_train.mjs: one mean
  * per class drawn from U(0, 2) per dimension, samples max(0, mean + σ·N(0,1)),

@@ -393,6 +393,66 @@ static void metrics_on_a_known_confusion(void **state) {
     assert_int_equal(tt_argmax(ties, 4), 1);
 }
 
+static void epoch_record_as_json(void **state) {
+    (void)state;
+    float pc[2] = {0.5f, NAN};
+    int32_t conf[4] = {1, 1, 0, 0};
+    tt_epoch_metrics m = {.epoch = 3,
+                          .step = 75,
+                          .lr = 1e-3f,
+                          .train_loss = 0.25,
+                          .train_acc = 0.1,
+                          .val_loss = NAN,
+                          .val_acc = INFINITY,
+                          .seconds = 1.5,
+                          .per_class_acc = pc,
+                          .confusion = conf};
+    static const char want[] =
+        "{\"epoch\":3,\"step\":75,\"lr\":0.00100000005,\"train_loss\":0.25,"
+        "\"train_acc\":0.10000000000000001,\"val_loss\":null,\"val_acc\":null,\"seconds\":1.5,"
+        "\"per_class_acc\":[0.5,null],\"confusion\":[[1,1],[0,0]]}";
+    char buf[512];
+    assert_int_equal(tt_epoch_metrics_json(&m, 2, buf, sizeof buf), strlen(want));
+    assert_string_equal(buf, want);
+    char small[20];
+    assert_int_equal(tt_epoch_metrics_json(&m, 2, small, sizeof small), strlen(want));
+    assert_int_equal(strlen(small), sizeof small - 1);
+    assert_memory_equal(small, want, sizeof small - 1);
+}
+
+static void without_validation_the_train_loss_is_monitored(void **state) {
+    (void)state;
+    dataset d = make_data(100, 0, 1.0f, 8);
+    tt_trainer_config cfg = tt_trainer_defaults();
+    cfg.epochs = 3, cfg.batch_size = 30; /* 4 steps per epoch: 30+30+30+10 */
+    tt_trainer *t;
+    tt_assert_ok(tt_trainer_init(&t, &cfg, D, C, &d.train, NULL));
+    tt_trainer_progress p;
+    for (int s = 1; s <= 5; s++) {
+        int ended;
+        tt_assert_ok(tt_trainer_step(t, &ended));
+        assert_int_equal(ended, s == 4);
+        tt_trainer_progress_get(t, &p);
+        assert_int_equal(p.epoch, s / 4);
+        assert_int_equal(p.step_in_epoch, s % 4);
+        assert_int_equal(p.steps_per_epoch, 4);
+        assert_int_equal(p.global_step, s);
+    }
+    assert_true(p.train_loss > 0 && p.train_acc >= 0 && p.train_acc <= 1);
+    run_to_end(t);
+    int n;
+    const tt_epoch_metrics *h = tt_trainer_history(t, &n);
+    assert_int_equal(n, 3);
+    int best = 1;
+    for (int e = 0; e < n; e++) {
+        assert_true(isnan(h[e].val_loss) && isnan(h[e].per_class_acc[0]));
+        if (h[e].train_loss < h[best - 1].train_loss) best = e + 1;
+    }
+    assert_int_equal(tt_trainer_best_epoch(t), best);
+    tt_trainer_free(t);
+    free_data(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(learns_separable_clusters),
@@ -402,6 +462,8 @@ int main(void) {
         cmocka_unit_test(restore_rejects_inconsistent_state),
         cmocka_unit_test(bad_config_is_rejected_with_a_message),
         cmocka_unit_test(metrics_on_a_known_confusion),
+        cmocka_unit_test(epoch_record_as_json),
+        cmocka_unit_test(without_validation_the_train_loss_is_monitored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
