@@ -113,10 +113,11 @@ int tt_bench_head(int argc, char **argv) {
 #endif
         printf("{\"bench\":\"head_train\",\"engine\":\"%s\",\"n\":%d,\"dim\":%d,\"classes\":%d,"
                "\"epochs\":%d,\"batch\":%d,\"lr\":%g,\"steps\":%ld,\"total_ms\":%.2f,"
-               "\"warm_total_ms\":%.2f,\"ms_per_step\":%.4f,\"warm_ms_per_step\":%.4f,"
+               "\"warm_total_ms\":%.2f,\"warm_ms_per_epoch\":%.2f,\"ms_per_step\":%.4f,"
+               "\"warm_ms_per_step\":%.4f,"
                "\"final_train_acc\":%.4f,\"final_loss\":%.4g,\"repeats\":%d,\"where\":\"%s\"}\n",
                TT_ENGINE_NAME, n, dim, classes, epochs, batch, lr, steps, ms[0], warm,
-               ms[0] / steps, warm / steps, acc, loss, repeats, where);
+               warm / epochs, ms[0] / steps, warm / steps, acc, loss, repeats, where);
     }
     free(x), free(probs), free(y), free(ms);
     return rc;
