@@ -1,0 +1,469 @@
+/* The trainer end to end on seeded synthetic features: learning, determinism,
+ * early stopping, bit-exact resume, config validation, metrics. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tabtrain/trainer.h"
+#include "tt_test.h"
+
+enum { D = 1280, C = 5 };
+
+typedef struct {
+    float *x;
+    int32_t *y;
+    tt_features train, val;
+} dataset;
+
+/* n_train + n_val samples of the peers' head_train recipe (σ = noise). */
+static dataset make_data(int n_train, int n_val, float sigma, uint64_t seed) {
+    dataset d;
+    int n = n_train + n_val;
+    d.x = tt_test_malloc((size_t)n * D * sizeof(float));
+    d.y = tt_test_malloc((size_t)n * sizeof(int32_t));
+    tt_synthetic_features(n, D, C, sigma, seed, d.x, d.y);
+    d.train = (tt_features){d.x, d.y, n_train};
+    d.val = (tt_features){d.x + (size_t)n_train * D, d.y + n_train, n_val};
+    return d;
+}
+
+static void free_data(dataset *d) { free(d->x), free(d->y); }
+
+static tt_trainer *make_trainer(const tt_trainer_config *cfg, const dataset *d) {
+    tt_trainer *t;
+    tt_assert_ok(tt_trainer_init(&t, cfg, D, C, &d->train, &d->val));
+    return t;
+}
+
+static void run_to_end(tt_trainer *t) {
+    while (!tt_trainer_finished(t)) tt_assert_ok(tt_trainer_run_epoch(t));
+}
+
+static void learns_separable_clusters(void **state) {
+    (void)state;
+    dataset d = make_data(800, 200, 0.75f, 1);
+    tt_trainer_config base = tt_trainer_defaults();
+    base.epochs = 4;
+    tt_trainer_config cfgs[4] = {base, base, base, base};
+    cfgs[1].optimizer = TT_OPTIM_SGD, cfgs[1].lr = 1e-3f, cfgs[1].hidden = 32,
+    cfgs[1].dropout = 0.3f;
+    cfgs[2].schedule = TT_SCHED_COSINE, cfgs[2].warmup_steps = 10, cfgs[2].label_smoothing = 0.1f;
+    cfgs[2].weight_decay = 1e-2f, cfgs[2].batch_size = 17;
+    cfgs[3].schedule = TT_SCHED_STEP, cfgs[3].step_epochs = 2, cfgs[3].gamma = 0.5f;
+    cfgs[3].hidden = 16, cfgs[3].batch_size = 64;
+    for (int k = 0; k < 4; k++) {
+        tt_trainer *t = make_trainer(&cfgs[k], &d);
+        int n;
+        const tt_epoch_metrics *h = tt_trainer_history(t, &n);
+        assert_int_equal(n, 0);
+        run_to_end(t);
+        h = tt_trainer_history(t, &n);
+        assert_int_equal(n, 4);
+        if (!(h[3].val_acc >= 0.95))
+            fail_msg("config %d: val accuracy %.3f after 4 epochs", k, h[3].val_acc);
+        assert_true(h[3].train_loss < h[0].train_loss);
+        int B = cfgs[k].batch_size;
+        assert_int_equal(h[3].step, 4 * ((800 + B - 1) / B));
+        int64_t total = 0;
+        for (int i = 0; i < C * C; i++) total += h[3].confusion[i];
+        assert_int_equal(total, 200);
+        assert_float_equal(tt_confusion_accuracy(C, h[3].confusion), h[3].val_acc, 0);
+        /* The head predicts the validation set like the epoch's evaluation did. */
+        if (tt_trainer_best_epoch(t) == 4) {
+            float *p = tt_test_malloc(200 * C * sizeof(float));
+            int32_t conf[C * C] = {0};
+            tt_head_predict(tt_trainer_head(t), 200, d.val.x, p);
+            tt_confusion_add(C, 200, p, d.val.labels, conf);
+            assert_memory_equal(conf, h[3].confusion, sizeof conf);
+            free(p);
+        }
+        tt_trainer_free(t);
+    }
+    free_data(&d);
+}
+
+static void same_seed_same_bits(void **state) {
+    (void)state;
+    dataset d = make_data(300, 60, 1.5f, 2);
+    tt_trainer_config cfg = tt_trainer_defaults();
+    cfg.epochs = 3, cfg.hidden = 24, cfg.dropout = 0.5f, cfg.batch_size = 32;
+    tt_trainer *a = make_trainer(&cfg, &d), *b = make_trainer(&cfg, &d);
+    cfg.seed = 2;
+    tt_trainer *c = make_trainer(&cfg, &d);
+    run_to_end(a), run_to_end(b), run_to_end(c);
+    const tt_named_tensor *ta, *tb, *tc;
+    int n = tt_trainer_tensors(a, &ta);
+    assert_int_equal(tt_trainer_tensors(b, &tb), n);
+    tt_trainer_tensors(c, &tc);
+    int differ = 0;
+    for (int i = 0; i < n; i++) {
+        size_t bytes = tt_named_tensor_numel(&ta[i]) * sizeof(float);
+        assert_memory_equal(ta[i].data, tb[i].data, bytes);
+        differ += memcmp(ta[i].data, tc[i].data, bytes) != 0;
+    }
+    assert_int_equal(differ, n); /* another seed changes every tensor */
+    int ne;
+    const tt_epoch_metrics *ha = tt_trainer_history(a, &ne), *hb = tt_trainer_history(b, &ne);
+    for (int e = 0; e < ne; e++) {
+        assert_memory_equal(&ha[e].train_loss, &hb[e].train_loss, sizeof(double));
+        assert_memory_equal(&ha[e].val_loss, &hb[e].val_loss, sizeof(double));
+    }
+    tt_trainer_free(a), tt_trainer_free(b), tt_trainer_free(c);
+    free_data(&d);
+}
+
+static void early_stopping_keeps_the_best_epoch(void **state) {
+    (void)state;
+    /* 30 noisy training samples: the head memorises them and val loss rises,
+     * after a dip that resets the patience counter (checked below). */
+    dataset d = make_data(30, 200, 6.0f, 3);
+    tt_trainer_config cfg = tt_trainer_defaults();
+    cfg.epochs = 300, cfg.patience = 4, cfg.lr = 1e-2f, cfg.batch_size = 8;
+    tt_trainer *t = make_trainer(&cfg, &d);
+    run_to_end(t);
+    int n, best = tt_trainer_best_epoch(t);
+    const tt_epoch_metrics *h = tt_trainer_history(t, &n);
+    if (!(n < cfg.epochs)) fail_msg("early stopping never fired (%d epochs)", n);
+    /* Replay the rule on the recorded losses: strict improvement resets the
+     * count, P epochs without one stop training. */
+    double lowest = INFINITY;
+    int bad = 0, want_best = 0, resets = 0;
+    for (int e = 0; e < n; e++) {
+        if (h[e].val_loss < lowest) {
+            resets += bad > 0;
+            lowest = h[e].val_loss, want_best = e + 1, bad = 0;
+        } else {
+            bad++;
+        }
+        assert_true(bad < cfg.patience || e == n - 1);
+    }
+    assert_int_equal(bad, cfg.patience);
+    assert_int_equal(best, want_best);
+    assert_true(resets > 0); /* the data must exercise the reset */
+    tt_trainer_progress pr;
+    tt_trainer_progress_get(t, &pr);
+    assert_true(pr.finished);
+    int ended;
+    assert_int_equal(tt_trainer_step(t, &ended), TT_ERR_INVALID_ARG);
+    assert_non_null(strstr(tt_last_error(), "early stopping"));
+
+    /* Putting the best weights back reproduces the best epoch's predictions. */
+    tt_trainer_use_best(t);
+    float *p = tt_test_malloc(200 * C * sizeof(float));
+    int32_t conf[C * C] = {0};
+    tt_head_predict(tt_trainer_head(t), 200, d.val.x, p);
+    tt_confusion_add(C, 200, p, d.val.labels, conf);
+    assert_memory_equal(conf, h[best - 1].confusion, sizeof conf);
+    free(p);
+    tt_trainer_free(t);
+    free_data(&d);
+}
+
+/* A deep copy of everything tt_trainer exports, as a checkpoint would hold it. */
+typedef struct {
+    int n;
+    tt_named_tensor *t;
+    tt_trainer_state s;
+    uint32_t *perm;
+    tt_epoch_metrics *hist;
+    float *per_class;
+    int32_t *conf;
+} snapshot;
+
+static snapshot take_snapshot(tt_trainer *tr) {
+    snapshot z;
+    const tt_named_tensor *src;
+    z.n = tt_trainer_tensors(tr, &src);
+    z.t = tt_test_malloc(z.n * sizeof *z.t);
+    for (int i = 0; i < z.n; i++) {
+        size_t bytes = tt_named_tensor_numel(&src[i]) * sizeof(float);
+        z.t[i] = src[i];
+        z.t[i].data = tt_test_malloc(bytes);
+        memcpy(z.t[i].data, src[i].data, bytes);
+    }
+    tt_trainer_get_state(tr, &z.s);
+    z.perm = tt_test_malloc(z.s.n_train * sizeof *z.perm);
+    memcpy(z.perm, z.s.perm, z.s.n_train * sizeof *z.perm);
+    z.s.perm = z.perm;
+    int E = z.s.n_history;
+    z.hist = tt_test_malloc((E + 1) * sizeof *z.hist);
+    z.per_class = tt_test_malloc((E + 1) * C * sizeof(float));
+    z.conf = tt_test_malloc((E + 1) * C * C * sizeof(int32_t));
+    for (int e = 0; e < E; e++) {
+        z.hist[e] = z.s.history[e];
+        memcpy(z.per_class + e * C, z.s.history[e].per_class_acc, C * sizeof(float));
+        memcpy(z.conf + e * C * C, z.s.history[e].confusion, C * C * sizeof(int32_t));
+        z.hist[e].per_class_acc = z.per_class + e * C;
+        z.hist[e].confusion = z.conf + e * C * C;
+    }
+    z.s.history = z.hist;
+    return z;
+}
+
+static void load_snapshot(tt_trainer *tr, const snapshot *z) {
+    const tt_named_tensor *dst;
+    int n = tt_trainer_tensors(tr, &dst);
+    assert_int_equal(n, z->n);
+    for (int i = 0; i < n; i++) { /* by name, as a checkpoint loader does */
+        int j = 0;
+        while (j < z->n && strcmp(z->t[j].name, dst[i].name)) j++;
+        if (j == z->n) fail_msg("tensor %s missing from snapshot", dst[i].name);
+        memcpy(dst[i].data, z->t[j].data, tt_named_tensor_numel(&dst[i]) * sizeof(float));
+    }
+    tt_assert_ok(tt_trainer_restore(tr, &z->s));
+}
+
+static void free_snapshot(snapshot *z) {
+    for (int i = 0; i < z->n; i++) free(z->t[i].data);
+    free(z->t), free(z->perm), free(z->hist), free(z->per_class), free(z->conf);
+}
+
+static void resume_is_bit_exact(void **state) {
+    (void)state;
+    dataset d = make_data(203, 50, 1.5f, 4); /* 203 = 6×32 + 11: a partial batch */
+    static const struct {
+        tt_optim_kind opt;
+        int epochs_first, extra_steps;
+    } cases[] = {
+        {TT_OPTIM_ADAM, 2, 0}, {TT_OPTIM_ADAM, 2, 3}, {TT_OPTIM_ADAM, 0, 5},
+        {TT_OPTIM_SGD, 2, 0},  {TT_OPTIM_SGD, 1, 6},  {TT_OPTIM_ADAM, 3, 1},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        tt_trainer_config cfg = tt_trainer_defaults();
+        cfg.epochs = 4, cfg.optimizer = cases[k].opt, cfg.hidden = 16, cfg.dropout = 0.25f;
+        cfg.schedule = TT_SCHED_COSINE, cfg.warmup_steps = 3, cfg.patience = 10;
+        cfg.weight_decay = 1e-3f, cfg.label_smoothing = 0.05f, cfg.seed = 7 + k;
+        tt_trainer *whole = make_trainer(&cfg, &d);
+        run_to_end(whole);
+
+        tt_trainer *first = make_trainer(&cfg, &d);
+        for (int e = 0; e < cases[k].epochs_first; e++) tt_assert_ok(tt_trainer_run_epoch(first));
+        for (int s = 0; s < cases[k].extra_steps; s++) tt_assert_ok(tt_trainer_step(first, NULL));
+        snapshot z = take_snapshot(first);
+        tt_trainer_free(first);
+        tt_trainer *second = make_trainer(&cfg, &d);
+        load_snapshot(second, &z);
+        free_snapshot(&z);
+        run_to_end(second);
+
+        const tt_named_tensor *a, *b;
+        int n = tt_trainer_tensors(whole, &a);
+        assert_int_equal(tt_trainer_tensors(second, &b), n);
+        for (int i = 0; i < n; i++) {
+            assert_string_equal(a[i].name, b[i].name);
+            if (memcmp(a[i].data, b[i].data, tt_named_tensor_numel(&a[i]) * sizeof(float)))
+                fail_msg("case %zu: %s differs after resume", k, a[i].name);
+        }
+        tt_trainer_state sa, sb;
+        tt_trainer_get_state(whole, &sa), tt_trainer_get_state(second, &sb);
+        assert_int_equal(sa.global_step, sb.global_step);
+        assert_int_equal(sa.best_epoch, sb.best_epoch);
+        assert_memory_equal(&sa.shuffle_rng, &sb.shuffle_rng, sizeof sa.shuffle_rng);
+        assert_memory_equal(&sa.dropout_rng, &sb.dropout_rng, sizeof sa.dropout_rng);
+        for (int e = 0; e < sa.n_history; e++) {
+            assert_memory_equal(&sa.history[e].train_loss, &sb.history[e].train_loss,
+                                sizeof(double));
+            assert_memory_equal(&sa.history[e].val_loss, &sb.history[e].val_loss, sizeof(double));
+            assert_memory_equal(sa.history[e].confusion, sb.history[e].confusion, C * C * 4);
+        }
+        tt_trainer_free(whole), tt_trainer_free(second);
+    }
+    free_data(&d);
+}
+
+static void restore_rejects_inconsistent_state(void **state) {
+    (void)state;
+    dataset d = make_data(100, 20, 1.0f, 5);
+    tt_trainer_config cfg = tt_trainer_defaults();
+    cfg.epochs = 3;
+    tt_trainer *t = make_trainer(&cfg, &d);
+    tt_assert_ok(tt_trainer_run_epoch(t));
+    tt_assert_ok(tt_trainer_step(t, NULL));
+    snapshot z = take_snapshot(t);
+    tt_trainer_state good = z.s;
+    static const struct {
+        int field;
+        tt_status st;
+        const char *msg;
+    } cases[] = {
+        {0, TT_ERR_MISMATCH, "samples"},    {1, TT_ERR_CORRUPT, "position"},
+        {2, TT_ERR_CORRUPT, "permutation"}, {3, TT_ERR_CORRUPT, "history"},
+        {4, TT_ERR_CORRUPT, "odd"},         {5, TT_ERR_CORRUPT, "counters"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        z.s = good;
+        uint32_t keep = z.perm[1];
+        switch (cases[i].field) {
+        case 0: z.s.n_train = 99; break;
+        case 1: z.s.pos = 5; break;
+        case 2: z.perm[1] = z.perm[0]; break;
+        case 3: z.s.n_history = 0; break;
+        case 4: z.s.dropout_rng.inc = 2; break;
+        case 5: z.s.best_epoch = 2; break;
+        }
+        assert_int_equal(tt_trainer_restore(t, &z.s), cases[i].st);
+        if (!strstr(tt_last_error(), cases[i].msg))
+            fail_msg("case %zu: '%s' lacks '%s'", i, tt_last_error(), cases[i].msg);
+        z.perm[1] = keep;
+    }
+    z.s = good;
+    tt_assert_ok(tt_trainer_restore(t, &z.s));
+    free_snapshot(&z);
+    tt_trainer_free(t);
+    free_data(&d);
+}
+
+static void bad_config_is_rejected_with_a_message(void **state) {
+    (void)state;
+    dataset d = make_data(40, 10, 1.0f, 6);
+    static const struct {
+        const char *what;
+        const char *msg;
+    } cases[] = {
+        {"batch 0", "batch_size"},
+        {"classes 1", "classes"},
+        {"lr 0", "lr"},
+        {"lr NaN", "lr"},
+        {"lr -1", "lr"},
+        {"epochs 0", "epochs"},
+        {"smoothing 1", "label_smoothing"},
+        {"dropout NaN", "dropout"},
+        {"hidden -1", "hidden"},
+        {"patience -1", "patience"},
+        {"momentum NaN", "momentum"},
+        {"decay -1", "weight_decay"},
+        {"warmup", "warmup"},
+        {"label 7", "label 7"},
+        {"empty", "empty"},
+        {"gamma 0", "gamma"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        tt_trainer_config cfg = tt_trainer_defaults();
+        int classes = C;
+        tt_features train = d.train;
+        int32_t labels[40];
+        switch (i) {
+        case 0: cfg.batch_size = 0; break;
+        case 1: classes = 1; break;
+        case 2: cfg.lr = 0.0f; break;
+        case 3: cfg.lr = NAN; break;
+        case 4: cfg.lr = -1.0f; break;
+        case 5: cfg.epochs = 0; break;
+        case 6: cfg.label_smoothing = 1.0f; break;
+        case 7: cfg.dropout = NAN; break;
+        case 8: cfg.hidden = -1; break;
+        case 9: cfg.patience = -1; break;
+        case 10: cfg.optimizer = TT_OPTIM_SGD, cfg.momentum = NAN; break;
+        case 11: cfg.weight_decay = -1.0f; break;
+        case 12: cfg.schedule = TT_SCHED_COSINE, cfg.warmup_steps = 10 * 2; break;
+        case 13: memcpy(labels, d.y, sizeof labels), labels[3] = 7, train.labels = labels; break;
+        case 14: train.n = 0; break;
+        case 15: cfg.schedule = TT_SCHED_STEP, cfg.gamma = 0.0f; break;
+        }
+        tt_trainer *t = (tt_trainer *)&d; /* must be overwritten with NULL */
+        tt_status st = tt_trainer_init(&t, &cfg, D, classes, &train, &d.val);
+        if (st != TT_ERR_INVALID_ARG || t || !strstr(tt_last_error(), cases[i].msg))
+            fail_msg("%s: got %s '%s', want TT_ERR_INVALID_ARG mentioning '%s'", cases[i].what,
+                     tt_status_name(st), tt_last_error(), cases[i].msg);
+    }
+    free_data(&d);
+}
+
+static void metrics_on_a_known_confusion(void **state) {
+    (void)state;
+    /* 3 classes; rows of probs whose argmax is given by `pred`. */
+    static const int32_t labels[6] = {0, 0, 1, 1, 1, 2}, pred[6] = {0, 1, 1, 1, 0, 1};
+    float probs[6 * 3] = {0};
+    for (int i = 0; i < 6; i++)
+        probs[i * 3 + pred[i]] = 1.0f, probs[i * 3 + (pred[i] + 1) % 3] = 0.5f;
+    int32_t conf[9] = {0};
+    tt_confusion_add(3, 6, probs, labels, conf);
+    static const int32_t want[9] = {1, 1, 0, 1, 2, 0, 0, 1, 0};
+    assert_memory_equal(conf, want, sizeof want);
+    assert_float_equal(tt_confusion_accuracy(3, conf), 0.5, 1e-12);
+    float acc[3];
+    tt_confusion_per_class(3, conf, acc);
+    assert_float_equal(acc[0], 0.5f, 1e-7), assert_float_equal(acc[1], 2.0f / 3, 1e-7);
+    assert_float_equal(acc[2], 0.0f, 0);
+    int32_t empty[9] = {0};
+    tt_confusion_per_class(3, empty, acc);
+    assert_true(isnan(acc[1]));
+    assert_true(isnan(tt_confusion_accuracy(3, empty)));
+    static const float ties[4] = {0.3f, 0.7f, 0.7f, 0.1f};
+    assert_int_equal(tt_argmax(ties, 4), 1);
+}
+
+static void epoch_record_as_json(void **state) {
+    (void)state;
+    float pc[2] = {0.5f, NAN};
+    int32_t conf[4] = {1, 1, 0, 0};
+    tt_epoch_metrics m = {.epoch = 3,
+                          .step = 75,
+                          .lr = 1e-3f,
+                          .train_loss = 0.25,
+                          .train_acc = 0.1,
+                          .val_loss = NAN,
+                          .val_acc = INFINITY,
+                          .seconds = 1.5,
+                          .per_class_acc = pc,
+                          .confusion = conf};
+    static const char want[] =
+        "{\"epoch\":3,\"step\":75,\"lr\":0.00100000005,\"train_loss\":0.25,"
+        "\"train_acc\":0.10000000000000001,\"val_loss\":null,\"val_acc\":null,\"seconds\":1.5,"
+        "\"per_class_acc\":[0.5,null],\"confusion\":[[1,1],[0,0]]}";
+    char buf[512];
+    assert_int_equal(tt_epoch_metrics_json(&m, 2, buf, sizeof buf), strlen(want));
+    assert_string_equal(buf, want);
+    char small[20];
+    assert_int_equal(tt_epoch_metrics_json(&m, 2, small, sizeof small), strlen(want));
+    assert_int_equal(strlen(small), sizeof small - 1);
+    assert_memory_equal(small, want, sizeof small - 1);
+}
+
+static void without_validation_the_train_loss_is_monitored(void **state) {
+    (void)state;
+    dataset d = make_data(100, 0, 1.0f, 8);
+    tt_trainer_config cfg = tt_trainer_defaults();
+    cfg.epochs = 3, cfg.batch_size = 30; /* 4 steps per epoch: 30+30+30+10 */
+    tt_trainer *t;
+    tt_assert_ok(tt_trainer_init(&t, &cfg, D, C, &d.train, NULL));
+    tt_trainer_progress p;
+    for (int s = 1; s <= 5; s++) {
+        int ended;
+        tt_assert_ok(tt_trainer_step(t, &ended));
+        assert_int_equal(ended, s == 4);
+        tt_trainer_progress_get(t, &p);
+        assert_int_equal(p.epoch, s / 4);
+        assert_int_equal(p.step_in_epoch, s % 4);
+        assert_int_equal(p.steps_per_epoch, 4);
+        assert_int_equal(p.global_step, s);
+    }
+    assert_true(p.train_loss > 0 && p.train_acc >= 0 && p.train_acc <= 1);
+    run_to_end(t);
+    int n;
+    const tt_epoch_metrics *h = tt_trainer_history(t, &n);
+    assert_int_equal(n, 3);
+    int best = 1;
+    for (int e = 0; e < n; e++) {
+        assert_true(isnan(h[e].val_loss) && isnan(h[e].per_class_acc[0]));
+        if (h[e].train_loss < h[best - 1].train_loss) best = e + 1;
+    }
+    assert_int_equal(tt_trainer_best_epoch(t), best);
+    tt_trainer_free(t);
+    free_data(&d);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(learns_separable_clusters),
+        cmocka_unit_test(same_seed_same_bits),
+        cmocka_unit_test(early_stopping_keeps_the_best_epoch),
+        cmocka_unit_test(resume_is_bit_exact),
+        cmocka_unit_test(restore_rejects_inconsistent_state),
+        cmocka_unit_test(bad_config_is_rejected_with_a_message),
+        cmocka_unit_test(metrics_on_a_known_confusion),
+        cmocka_unit_test(epoch_record_as_json),
+        cmocka_unit_test(without_validation_the_train_loss_is_monitored),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
