@@ -10,6 +10,7 @@ const ENGINE_URL = new URL('./wasm/tabtrain.mjs', import.meta.url);
 const MANIFEST_URL = new URL('./models/manifest.json', import.meta.url);
 const DB_NAME = 'tabtrain';                     // weights cache + engine-less file store
 const PROGRESS_INTERVAL_MS = 100;
+const TRAIN_SLICE_MS = 100;                   // engine time per train_step call: bounds pause latency
 
 const state = {
   phase: PHASE.STARTING,
@@ -131,7 +132,7 @@ async function loadEngine() {
     const abi = mod._tt_wasm_abi_version();
     if (abi !== PROTOCOL_VERSION) throw new Error(`engine ABI ${abi}, this page needs ${PROTOCOL_VERSION}`);
     mod.FS.mkdirTree(ROOT);
-    mod.FS.mount(mod.IDBFS, {}, ROOT);
+    mod.FS.mount(mod.FS.filesystems.IDBFS, {}, ROOT);
     state.engine = { status: 'loaded', message: '' };
     return mod;
   } catch (e) {
@@ -170,11 +171,33 @@ function startEngine(mod) {
   const h = withBytes(mod, weightsBytes, (p, n) => withString(mod, ROOT, (r) => mod._tt_wasm_create(p, n, r)));
   if (h <= 0) {
     state.engine = { status: 'error', message: mod.UTF8ToString(mod._tt_wasm_last_error(0)) };
-    return;
+    return PHASE.ENGINE_ERROR;
   }
   engine = { mod, h };
   pushClassesToEngine();
   refreshCounts();
+  // A checkpoint from an earlier visit restores the trained (or half-trained) head.
+  if (!mod.FS.analyzePath(CKPT_PATH).exists) return PHASE.READY;
+  try {
+    withString(mod, CKPT_PATH, (p) => check(mod._tt_wasm_load(h, p)));
+  } catch (e) {
+    fail(e.code, `saved training not restored: ${e.message}`);
+    return PHASE.READY;
+  }
+  const t = jsonCall(() => mod._tt_wasm_train_state_json(h));
+  Object.assign(state.training, trainingFields(t));
+  return t.step < t.steps ? PHASE.PAUSED : PHASE.TRAINED;
+}
+
+const trainingFields = (t) => ({ epoch: t.epoch, epochs: t.epochs, step: t.step, steps: t.steps, trainLoss: t.train_loss, valAcc: t.val_acc });
+
+// The page's camelCase config becomes the engine's snake_case JSON (docs/wasm-api.md).
+function engineConfig(c) {
+  return {
+    batch_size: c.batchSize, epochs: c.epochs, learning_rate: c.learningRate, optimizer: c.optimizer,
+    val_fraction: c.valFraction, unfreeze: c.unfreeze, hidden_units: c.hiddenUnits, seed: c.seed,
+    augment: { flip: !!c.augment?.flip, crop: !!c.augment?.crop, color_jitter: !!c.augment?.colorJitter },
+  };
 }
 
 function pushClassesToEngine() {
@@ -303,10 +326,11 @@ async function openStore() {
 
 async function bringUp(weightsUrl) {
   if (!(await ensureWeights(weightsUrl))) return;
+  let phase = state.engine.status === 'missing' ? PHASE.ENGINE_MISSING : PHASE.ENGINE_ERROR;
   if (engineModule && !engine) {
-    try { startEngine(engineModule); } catch (e) { state.engine = { status: 'error', message: e.message }; }
-  }
-  setPhase(engine ? PHASE.READY : state.engine.status === 'missing' ? PHASE.ENGINE_MISSING : PHASE.ENGINE_ERROR);
+    try { phase = startEngine(engineModule); } catch (e) { state.engine = { status: 'error', message: e.message }; }
+  } else if (engine) phase = PHASE.READY;
+  setPhase(phase);
 }
 
 // ---- commands --------------------------------------------------------------------------
@@ -334,6 +358,12 @@ function notWhileTraining() {
 async function addImages({ classId, files }) {
   findClass(classId);
   notWhileTraining();
+  const phaseBefore = state.phase;
+  if (engine) setPhase(PHASE.EXTRACTING);
+  try { return await addImagesTo(classId, files); } finally { if (engine) setPhase(phaseBefore); }
+}
+
+async function addImagesTo(classId, files) {
   let added = 0;
   const total = files.length;
   let last = 0;
@@ -362,9 +392,9 @@ async function addImages({ classId, files }) {
 async function trainLoop() {
   const { mod, h } = engine;
   while (!paused) {
-    const rc = check(mod._tt_wasm_train_step(engine.h, 0));
+    const rc = check(mod._tt_wasm_train_step(h, TRAIN_SLICE_MS));
     const s = jsonCall(() => mod._tt_wasm_train_state_json(h));
-    Object.assign(state.training, { epoch: s.epoch, epochs: s.epochs, step: s.step, steps: s.steps, trainLoss: s.train_loss, valAcc: s.val_acc });
+    Object.assign(state.training, trainingFields(s));
     post(EVT.PROGRESS, { phase: PHASE.TRAINING, done: s.step, total: s.steps, unit: 'steps' });
     if (rc >= 1) {
       const m = jsonCall(() => mod._tt_wasm_metrics_json(h));
@@ -448,7 +478,7 @@ const handlers = {
     requireEngine();
     notWhileTraining();
     if (state.classes.filter((c) => c.count > 0).length < 2) throw new CommandError(ERR.BAD_REQUEST, 'need at least two classes with images');
-    withString(engine.mod, JSON.stringify(config), (p) => check(engine.mod._tt_wasm_train_begin(engine.h, p)));
+    withString(engine.mod, JSON.stringify(engineConfig(config)), (p) => check(engine.mod._tt_wasm_train_begin(engine.h, p)));
     paused = false;
     setPhase(PHASE.TRAINING);
     trainLoop().catch((e) => { fail(e.code || ERR.ENGINE, e.message); setPhase(PHASE.READY); });
