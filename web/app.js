@@ -217,8 +217,7 @@ function renderProgress(m) {
     $('#extract-text').textContent = `${m.done} / ${m.total}`;
   } else if (m.phase === PHASE.TRAINING) {
     $('#epoch-progress').value = frac;
-    const t = workerState?.training || {};
-    $('#epoch-text').textContent = `epoch ${t.epoch} of ${t.epochs}, step ${m.done} / ${m.total}`;
+    $('#epoch-text').textContent = `epoch ${m.epoch} of ${m.epochs}, step ${m.done} / ${m.total}`;
   }
 }
 
@@ -229,7 +228,7 @@ async function renderEpochs() {
   const { default: uPlot } = await import('./vendor/uPlot.esm.js');
   const x = history.map((h) => h.epoch);
   const series = (a, b) => [{ label: 'epoch' }, { label: a, stroke: '#2456c9', width: 2 }, { label: b, stroke: '#d9822b', width: 2 }];
-  const opts = (el, a, b) => ({ width: Math.max(240, el.clientWidth), height: 200, series: series(a, b), scales: { x: { time: false } } });
+  const opts = (el, a, b) => ({ width: Math.max(240, el.clientWidth), height: 200, series: series(a, b), scales: { x: { time: false } }, axes: [{ incrs: [1, 2, 5, 10, 20, 50, 100] }, {}] });
   const lossData = [x, history.map((h) => h.trainLoss), history.map((h) => h.valLoss)];
   const accData = [x, history.map((h) => h.trainAcc), history.map((h) => h.valAcc)];
   if (!charts) {

@@ -168,6 +168,7 @@ function requireEngine() {
 }
 
 function startEngine(mod) {
+  for (const d of ['dataset', 'features', 'ckpt']) mod.FS.mkdirTree(`${ROOT}/${d}`);
   const h = withBytes(mod, weightsBytes, (p, n) => withString(mod, ROOT, (r) => mod._tt_wasm_create(p, n, r)));
   if (h <= 0) {
     state.engine = { status: 'error', message: mod.UTF8ToString(mod._tt_wasm_last_error(0)) };
@@ -395,7 +396,7 @@ async function trainLoop() {
     const rc = check(mod._tt_wasm_train_step(h, TRAIN_SLICE_MS));
     const s = jsonCall(() => mod._tt_wasm_train_state_json(h));
     Object.assign(state.training, trainingFields(s));
-    post(EVT.PROGRESS, { phase: PHASE.TRAINING, done: s.step, total: s.steps, unit: 'steps' });
+    post(EVT.PROGRESS, { phase: PHASE.TRAINING, done: s.step, total: s.steps, unit: 'steps', epoch: s.epoch, epochs: s.epochs });
     if (rc >= 1) {
       const m = jsonCall(() => mod._tt_wasm_metrics_json(h));
       post(EVT.EPOCH, { epoch: m.epoch, epochs: m.epochs, trainLoss: m.train_loss, trainAcc: m.train_acc, valLoss: m.val_loss, valAcc: m.val_acc, perClass: m.per_class, confusion: m.confusion });

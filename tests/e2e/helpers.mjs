@@ -17,10 +17,12 @@ export const CHROMIUM = process.env.TT_CHROMIUM || '/usr/bin/chromium';
 export const WEIGHTS_NAME = 'mobilenet_v2_1.0_224.safetensors';
 const REAL_WEIGHTS = path.join(ROOT, 'models', WEIGHTS_NAME);
 
-export const ENGINE_BUILT = fs.existsSync(path.join(ROOT, 'build/wasm/tabtrain.mjs')) &&
-  fs.existsSync(path.join(ROOT, 'build/wasm/tabtrain.wasm'));
+// Same lookup as scripts/build-web (TT_WASM_DIR, default build/wasm).
+const WASM_DIR = path.resolve(ROOT, process.env.TT_WASM_DIR || 'build/wasm');
+export const ENGINE_BUILT = fs.existsSync(path.join(WASM_DIR, 'tabtrain.mjs')) &&
+  fs.existsSync(path.join(WASM_DIR, 'tabtrain.wasm'));
 export const ENGINE_SKIP = ENGINE_BUILT ? false
-  : 'engine not built: build/wasm/tabtrain.{mjs,wasm} missing (run scripts/build wasm once src/wasm/api.c exists)';
+  : `engine not built: ${path.relative(ROOT, WASM_DIR)}/tabtrain.{mjs,wasm} missing (run scripts/build wasm once src/wasm/api.c exists)`;
 export const REAL_WEIGHTS_SKIP = fs.existsSync(REAL_WEIGHTS) ? false
   : `real weights missing: models/${WEIGHTS_NAME} (run scripts/fetch-model)`;
 
@@ -42,8 +44,8 @@ export function fixtureWeights() {
   let x = 0x9e3779b9;
   for (let i = 0; i < n; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; data.writeUInt32LE(x >>> 0, 4 * i); }
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(`${file}.tmp`, Buffer.concat([len, hdr, data]));
-  fs.renameSync(`${file}.tmp`, file);
+  fs.writeFileSync(`${file}.${process.pid}`, Buffer.concat([len, hdr, data])); // test files may run in parallel
+  fs.renameSync(`${file}.${process.pid}`, file);
   return file;
 }
 

@@ -20,6 +20,7 @@ test('fresh profile downloads weights with progress to 100%, reload uses the cac
     const s = await h.waitForPhase(b.page, DONE);
     assert.equal(s.weights.status, 'ready');
     assert.equal(s.weights.source, 'network');
+    assert.equal(await b.page.evaluate(() => window.crossOriginIsolated), true, 'COOP/COEP headers missing');
     assert.equal(s.weights.total, app.manifest.size);
     const progress = await b.page.evaluate(() => window.__tt.events.filter((e) => e.type === 'progress' && e.phase === 'weights-download'));
     assert.ok(progress.length >= 1, 'no download progress events');
