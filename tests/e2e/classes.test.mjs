@@ -37,6 +37,14 @@ test('add, rename and delete classes; state reflects it and survives a reload', 
     assert.deepEqual(names(s), ['puppies', 'birds']);
     assert.ok(s.classes.every((c) => c.count === 0));
     await h.screenshot(page, 'classes-edited');
+    if (!h.ENGINE_BUILT) {
+      // Without the engine, image inputs are off and the reason is on screen.
+      await h.waitForPhase(page, 'engine-missing');
+      assert.match(await page.locator('#engine-status').textContent(), /not part of this build/);
+      assert.ok(await page.locator('#use-sample').isDisabled());
+      assert.ok(await page.locator('#train').isDisabled());
+      assert.deepEqual(await page.locator('.class-item input[type=file]').evaluateAll((els) => els.map((e) => e.disabled)), [true, true]);
+    }
 
     // The state is a read-only view.
     const mutated = await page.evaluate(() => {
