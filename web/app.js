@@ -14,8 +14,8 @@ let nextId = 1;
 
 function send(type, fields = {}, transfer = []) {
   const id = nextId++;
-  return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject });
+  return new Promise((resolve) => {
+    pending.set(id, resolve);
     worker.postMessage(msg(type, { id, ...fields }), transfer);
     publish();
   });
@@ -64,7 +64,7 @@ worker.onmessage = (e) => {
   const m = e.data;
   if (m.v !== PROTOCOL_VERSION) { addError({ code: 'protocol', message: `worker speaks protocol v${m.v}, page v${PROTOCOL_VERSION}` }); return; }
   switch (m.type) {
-    case EVT.RESULT: { const p = pending.get(m.id); pending.delete(m.id); p?.resolve(m); publish(); break; }
+    case EVT.RESULT: { const resolve = pending.get(m.id); pending.delete(m.id); resolve?.(m); publish(); break; }
     case EVT.STATE: workerState = m.state; renderState(); publish(); break;
     case EVT.PROGRESS: renderProgress(m); break;
     case EVT.EPOCH: history.push(m); renderEpochs(); break;
@@ -77,6 +77,10 @@ worker.onmessage = (e) => {
 worker.onerror = (e) => {
   addError({ code: 'worker', message: `worker failed: ${e.message || 'could not start (module workers unsupported?)'}` });
   $('#phase').textContent = 'The background worker failed; reload the page.';
+  // Nothing will answer the commands in flight: fail them instead of hanging.
+  for (const [id, resolve] of pending) resolve({ id, ok: false, error: { code: 'worker', message: 'worker stopped' } });
+  pending.clear();
+  publish();
 };
 
 function addError({ code, message, file }) {

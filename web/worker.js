@@ -420,7 +420,7 @@ async function exportModel({ format = 'safetensors' }) {
   withString(engine.mod, path, (p) => withString(engine.mod, format, (f) => check(engine.mod._tt_wasm_export(engine.h, p, f))));
   const bytes = engine.mod.FS.readFile(path).slice().buffer;
   engine.mod.FS.unlink(path);
-  return { result: { name: `tabtrain-model.${format}`, bytes }, transfer: [bytes] };
+  return { name: `tabtrain-model.${format}`, bytes };
 }
 
 async function importModel({ bytes }) {
@@ -529,8 +529,7 @@ self.onmessage = async (e) => {
     if (!handler) throw new CommandError(ERR.PROTOCOL, `unknown command ${m.type}`);
     await (m.type === CMD.WEIGHTS_RETRY ? started : storeReady);
     const out = (await handler(m)) || {};
-    const { result = out, transfer = [] } = out.result ? out : { result: out };
-    post(EVT.RESULT, { id: m.id, ok: true, ...result }, transfer);
+    post(EVT.RESULT, { id: m.id, ok: true, ...out }, out.bytes instanceof ArrayBuffer ? [out.bytes] : []);
   } catch (err) {
     post(EVT.RESULT, { id: m.id, ok: false, error: { code: err.code || ERR.ENGINE, message: err.message || String(err) } });
   }
