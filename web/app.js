@@ -91,7 +91,8 @@ function addError({ code, message, file }) {
   $('#errors').append(li);
   while ($('#errors').children.length > MAX_ERRORS) $('#errors').firstChild.remove();
   $('#no-errors').hidden = true;
-  if (code === 'weights-corrupt' || code === 'weights-fetch') $('#weights-error-text').textContent = message;
+  if (code === 'weights-corrupt') $('#weights-error-text').textContent = 'The downloaded model file is damaged or is not the expected file (details under Problems). Retry, or download it from another address.';
+  if (code === 'weights-fetch') $('#weights-error-text').textContent = `The model could not be downloaded: ${message}. Check the connection and retry.`;
   publish();
 }
 
@@ -123,6 +124,7 @@ function renderState() {
     $('#weights-text').textContent = w.source === 'cache' ? `stored on this device (${mb(w.total)})` : `downloaded (${mb(w.total)})`;
   } else if (w.status === 'verifying') $('#weights-text').textContent = 'checking…';
   else if (w.status === 'missing') $('#weights-text').textContent = 'not available on this server';
+  else if (w.status === 'error') { $('#weights-progress').value = 0; $('#weights-text').textContent = 'failed'; }
   $('#weights-error').hidden = s.phase !== PHASE.WEIGHTS_ERROR;
   $('#weights-retry').disabled = false;
   const eng = $('#engine-status');

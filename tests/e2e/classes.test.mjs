@@ -70,6 +70,11 @@ test('add, rename and delete classes; state reflects it and survives a reload', 
     assert.equal(new Set(ids).size, 3);
     assert.ok(ids[2] > Math.max(ids[0], ids[1]));
     assert.equal((await h.state(page)).classes[2].name, 'Class 3');
+
+    // Narrow screens: one column, nothing wider than the viewport.
+    await page.setViewportSize({ width: 390, height: 844 });
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'horizontal overflow at 390 px');
+    await h.screenshot(page, 'classes-mobile');
     assert.deepEqual(b.consoleErrors, []);
   } finally { await b.close(); }
 });

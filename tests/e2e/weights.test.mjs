@@ -67,7 +67,8 @@ test('corrupt weights are reported and Retry recovers once the real file is serv
     assert.ok(err, `no weights-corrupt error in ${JSON.stringify(s.errors)}`);
     assert.match(err.message, /SHA-256/);
     assert.ok(await b.page.locator('#weights-retry').isVisible(), 'Retry is not offered');
-    assert.match(await b.page.locator('#weights-error-text').textContent(), /SHA-256/);
+    assert.match(await b.page.locator('#weights-error-text').textContent(), /damaged/);
+    assert.match(await b.page.locator('#errors').textContent(), /SHA-256/);
     await h.screenshot(b.page, 'weights-corrupt');
 
     // Nothing corrupt may have been cached: a reload must download again (and fail again).
