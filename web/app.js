@@ -1,0 +1,440 @@
+// The page: renders worker events and turns user actions into protocol commands.
+// It computes nothing; the worker (web/worker.js) owns the engine and storage.
+import { PROTOCOL_VERSION, CMD, EVT, PHASE, DEFAULT_TRAIN_CONFIG, msg } from './protocol.js';
+
+const $ = (sel) => document.querySelector(sel);
+const FILES_PER_MESSAGE = 16; // bounds page memory while big folders stream to the worker
+const MAX_ERRORS = 500;
+
+// ---- worker and command round trips -------------------------------------------------------
+
+const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+const pending = new Map();
+let nextId = 1;
+
+function send(type, fields = {}, transfer = []) {
+  const id = nextId++;
+  return new Promise((resolve) => {
+    pending.set(id, resolve);
+    worker.postMessage(msg(type, { id, ...fields }), transfer);
+    publish();
+  });
+}
+
+// Runs a command and turns a refusal into an entry in the problems list.
+async function command(type, fields, transfer) {
+  const r = await send(type, fields, transfer);
+  if (!r.ok) addError({ code: r.error.code, message: r.error.message });
+  return r;
+}
+
+// ---- read-only state for the user and for tests -------------------------------------------
+
+let workerState = null;
+let snapshot = null;
+const errors = [];
+const history = []; // one epoch event per finished epoch
+
+function deepFreeze(o) {
+  Object.values(o).forEach((v) => { if (v && typeof v === 'object') deepFreeze(v); });
+  return Object.freeze(o);
+}
+function publish() {
+  const w = workerState || { phase: PHASE.STARTING, classes: [], training: {}, engine: {}, weights: {} };
+  snapshot = deepFreeze({
+    protocol: PROTOCOL_VERSION,
+    phase: w.phase,
+    engine: w.engine.status || 'loading',
+    weights: { status: w.weights.status, source: w.weights.source, bytes: w.weights.bytes, total: w.weights.total },
+    classes: w.classes.map((c) => ({ id: c.id, name: c.name, count: c.count })),
+    epoch: w.training.epoch || 0,
+    step: w.training.step || 0,
+    trainLoss: w.training.trainLoss ?? null,
+    valAcc: w.training.valAcc ?? null,
+    errors: errors.map((e) => ({ ...e })),
+    pendingCommands: pending.size, // > 0 while a command (e.g. a save) is still in flight
+  });
+}
+Object.defineProperty(window, 'tabtrainState', { get: () => snapshot, enumerable: true });
+publish();
+
+// ---- events ---------------------------------------------------------------------------
+
+worker.onmessage = (e) => {
+  const m = e.data;
+  if (m.v !== PROTOCOL_VERSION) { addError({ code: 'protocol', message: `worker speaks protocol v${m.v}, page v${PROTOCOL_VERSION}` }); return; }
+  switch (m.type) {
+    case EVT.RESULT: { const resolve = pending.get(m.id); pending.delete(m.id); resolve?.(m); publish(); break; }
+    case EVT.STATE: workerState = m.state; renderState(); publish(); break;
+    case EVT.PROGRESS: renderProgress(m); break;
+    case EVT.EPOCH: history.push(m); renderEpochs(); break;
+    case EVT.ERROR: addError(m); break;
+    default: addError({ code: 'protocol', message: `unknown event ${m.type}` }); return;
+  }
+  // Every event is re-dispatched on window as a 'tabtrain' CustomEvent for embedders and tests.
+  window.dispatchEvent(new CustomEvent('tabtrain', { detail: deepFreeze(structuredClone(m)) }));
+};
+worker.onerror = (e) => {
+  addError({ code: 'worker', message: `worker failed: ${e.message || 'could not start (module workers unsupported?)'}` });
+  $('#phase').textContent = 'The background worker failed; reload the page.';
+  // Nothing will answer the commands in flight: fail them instead of hanging.
+  for (const [id, resolve] of pending) resolve({ id, ok: false, error: { code: 'worker', message: 'worker stopped' } });
+  pending.clear();
+  publish();
+};
+
+function addError({ code, message, file }) {
+  errors.push({ code, message, ...(file ? { file } : {}) });
+  if (errors.length > MAX_ERRORS) errors.shift();
+  const li = document.createElement('li');
+  li.textContent = file ? `${file}: ${message}` : message;
+  $('#errors').append(li);
+  while ($('#errors').children.length > MAX_ERRORS) $('#errors').firstChild.remove();
+  $('#no-errors').hidden = true;
+  if (code === 'weights-corrupt') $('#weights-error-text').textContent = 'The downloaded model file is damaged or is not the expected file (details under Problems). Retry, or download it from another address.';
+  if (code === 'weights-fetch') $('#weights-error-text').textContent = `The model could not be downloaded: ${message}. Check the connection and retry.`;
+  publish();
+}
+
+// ---- rendering --------------------------------------------------------------------------
+
+const PHASE_TEXT = {
+  [PHASE.STARTING]: 'Starting…',
+  [PHASE.WEIGHTS_DOWNLOAD]: 'Downloading the base model…',
+  [PHASE.WEIGHTS_VERIFY]: 'Checking the base model…',
+  [PHASE.WEIGHTS_ERROR]: 'The base model could not be loaded.',
+  [PHASE.WEIGHTS_MISSING]: 'This server has no base model (models/manifest.json missing).',
+  [PHASE.ENGINE_MISSING]: 'Engine not built: classes can be edited, but training is unavailable.',
+  [PHASE.ENGINE_ERROR]: 'The engine failed to start.',
+  [PHASE.READY]: 'Ready.',
+  [PHASE.EXTRACTING]: 'Reading pictures…',
+  [PHASE.TRAINING]: 'Training…',
+  [PHASE.PAUSED]: 'Paused.',
+  [PHASE.TRAINED]: 'Trained. Try it below or export the model.',
+};
+const mb = (n) => `${(n / 1048576).toFixed(1)} MB`;
+
+function renderState() {
+  const s = workerState;
+  $('#phase').textContent = PHASE_TEXT[s.phase] || s.phase;
+  document.body.dataset.phase = s.phase;
+  const w = s.weights;
+  if (w.status === 'ready') {
+    $('#weights-progress').value = 1;
+    $('#weights-text').textContent = w.source === 'cache' ? `stored on this device (${mb(w.total)})` : `downloaded (${mb(w.total)})`;
+  } else if (w.status === 'verifying') $('#weights-text').textContent = 'checking…';
+  else if (w.status === 'missing') $('#weights-text').textContent = 'not available on this server';
+  else if (w.status === 'error') { $('#weights-progress').value = 0; $('#weights-text').textContent = 'failed'; }
+  $('#weights-error').hidden = s.phase !== PHASE.WEIGHTS_ERROR;
+  $('#weights-retry').disabled = false;
+  const eng = $('#engine-status');
+  eng.hidden = s.engine.status === 'loaded' || s.engine.status === 'loading';
+  eng.textContent = s.engine.message;
+  eng.classList.toggle('error', s.engine.status === 'error');
+  renderClasses(s.classes);
+  const hasEngine = s.engine.status === 'loaded';
+  const idle = [PHASE.READY, PHASE.TRAINED, PHASE.PAUSED].includes(s.phase);
+  $('#use-sample').disabled = !hasEngine || !$('#use-sample').dataset.available;
+  $('#use-sample').title = hasEngine ? '' : 'Needs the engine';
+  $('#train').disabled = !hasEngine || !idle || s.classes.filter((c) => c.count > 0).length < 2;
+  $('#pause').disabled = s.phase !== PHASE.TRAINING;
+  $('#resume').disabled = s.phase !== PHASE.PAUSED;
+  $('#export').disabled = !hasEngine || ![PHASE.TRAINED, PHASE.PAUSED].includes(s.phase);
+  $('#import').disabled = !hasEngine;
+  $('#predict-file').disabled = !hasEngine || s.phase !== PHASE.TRAINED;
+  $('#predict-webcam').disabled = $('#predict-file').disabled;
+  renderPerClass();
+}
+
+// Keyed by class id and updated in place, so a rename being typed keeps its focus.
+function renderClasses(classes) {
+  const list = $('#class-list');
+  const byId = new Map([...list.children].map((li) => [Number(li.dataset.classId), li]));
+  const canAdd = workerState.engine.status === 'loaded';
+  classes.forEach((c, i) => {
+    let li = byId.get(c.id);
+    if (!li) li = classItem(c.id);
+    byId.delete(c.id);
+    li.querySelector('.class-index').textContent = `${i + 1}.`;
+    const input = li.querySelector('.class-name');
+    if (document.activeElement !== input) input.value = c.name;
+    input.setAttribute('aria-label', `Name of class ${i + 1}`);
+    li.querySelector('.class-count').textContent = `${c.count} picture${c.count === 1 ? '' : 's'}`;
+    const file = li.querySelector('input[type=file]');
+    file.dataset.classIndex = String(i);
+    file.disabled = !canAdd;
+    li.querySelector('.webcam').disabled = !canAdd;
+    li.querySelector('.drop-zone').textContent = canAdd ? 'Drop pictures or folders here' : 'Pictures can be added once the engine is available';
+    if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
+  });
+  byId.forEach((li) => li.remove());
+}
+
+function classItem(id) {
+  const li = document.createElement('li');
+  li.className = 'class-item';
+  li.dataset.classId = String(id);
+  li.innerHTML = `
+    <div class="row">
+      <span class="class-index"></span>
+      <input class="class-name" type="text" maxlength="64">
+      <span class="class-count muted"></span>
+      <button type="button" class="delete danger">Delete</button>
+    </div>
+    <div class="row">
+      <label class="file-button">Add pictures <input type="file" accept="image/*" multiple></label>
+      <button type="button" class="webcam secondary">Webcam</button>
+    </div>
+    <div class="drop-zone" tabindex="-1"></div>`;
+  const name = li.querySelector('.class-name');
+  const rename = () => {
+    const c = workerState.classes.find((x) => x.id === id);
+    if (c && name.value.trim() && name.value.trim() !== c.name) command(CMD.CLASS_RENAME, { classId: id, name: name.value });
+    else if (c) name.value = c.name;
+  };
+  name.addEventListener('change', rename);
+  name.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); name.blur(); } });
+  li.querySelector('.delete').addEventListener('click', () => {
+    const c = workerState.classes.find((x) => x.id === id);
+    if (c.count === 0 || confirm(`Delete class "${c.name}" and its ${c.count} pictures?`)) command(CMD.CLASS_DELETE, { classId: id });
+  });
+  const file = li.querySelector('input[type=file]');
+  file.addEventListener('change', async () => { const files = [...file.files]; file.value = ''; await sendFiles(id, files); });
+  li.querySelector('.webcam').addEventListener('click', () => openWebcam((bytes) => sendFiles(id, [new File([bytes], `webcam-${Date.now()}.jpg`)])));
+  const zone = li.querySelector('.drop-zone');
+  zone.addEventListener('dragover', (e) => { e.preventDefault(); zone.classList.add('over'); });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', async (e) => {
+    e.preventDefault();
+    zone.classList.remove('over');
+    if (workerState.engine.status !== 'loaded') { addError({ code: 'engine-missing', message: 'pictures cannot be added without the engine' }); return; }
+    await sendFiles(id, await droppedFiles(e.dataTransfer));
+  });
+  return li;
+}
+
+function renderProgress(m) {
+  const frac = m.total ? m.done / m.total : 0;
+  if (m.phase === PHASE.WEIGHTS_DOWNLOAD) {
+    $('#weights-progress').value = frac;
+    $('#weights-text').textContent = `${mb(m.done)} of ${mb(m.total)}`;
+  } else if (m.phase === PHASE.EXTRACTING) {
+    $('#extract-progress').value = frac;
+    $('#extract-text').textContent = `${m.done} / ${m.total}`;
+  } else if (m.phase === PHASE.TRAINING) {
+    $('#epoch-progress').value = frac;
+    $('#epoch-text').textContent = `epoch ${m.epoch} of ${m.epochs}, step ${m.done} / ${m.total}`;
+  }
+}
+
+// ---- charts and tables ------------------------------------------------------------------
+
+let charts = null;
+async function renderEpochs() {
+  const { default: uPlot } = await import('./vendor/uPlot.esm.js');
+  const x = history.map((h) => h.epoch);
+  const series = (a, b) => [{ label: 'epoch' }, { label: a, stroke: '#2456c9', width: 2 }, { label: b, stroke: '#d9822b', width: 2 }];
+  const opts = (el, a, b) => ({ width: Math.max(240, el.clientWidth), height: 200, series: series(a, b), scales: { x: { time: false } }, axes: [{ incrs: [1, 2, 5, 10, 20, 50, 100] }, {}] });
+  const lossData = [x, history.map((h) => h.trainLoss), history.map((h) => h.valLoss)];
+  const accData = [x, history.map((h) => h.trainAcc), history.map((h) => h.valAcc)];
+  if (!charts) {
+    charts = {
+      loss: new uPlot(opts($('#loss-chart'), 'train loss', 'validation loss'), lossData, $('#loss-chart')),
+      acc: new uPlot(opts($('#acc-chart'), 'train accuracy', 'validation accuracy'), accData, $('#acc-chart')),
+    };
+  } else { charts.loss.setData(lossData); charts.acc.setData(accData); }
+  renderPerClass();
+}
+
+function renderPerClass() {
+  const last = history[history.length - 1];
+  const classes = workerState?.classes || [];
+  const tbody = $('#per-class tbody');
+  tbody.replaceChildren(...classes.map((c, i) => {
+    const tr = document.createElement('tr');
+    const acc = last?.perClass?.[i]?.acc;
+    for (const v of [c.name, String(c.count), acc == null ? '—' : `${(acc * 100).toFixed(1)}%`]) {
+      const td = document.createElement('td'); td.textContent = v; tr.append(td);
+    }
+    return tr;
+  }));
+  const conf = $('#confusion tbody');
+  if (!last?.confusion) { conf.replaceChildren(); return; }
+  const head = document.createElement('tr');
+  head.append(document.createElement('th'), ...classes.map((c) => { const th = document.createElement('th'); th.scope = 'col'; th.textContent = c.name; return th; }));
+  conf.replaceChildren(head, ...last.confusion.map((row, i) => {
+    const tr = document.createElement('tr');
+    const th = document.createElement('th'); th.scope = 'row'; th.textContent = classes[i]?.name ?? `#${i}`;
+    tr.append(th, ...row.map((n) => { const td = document.createElement('td'); td.textContent = String(n); return td; }));
+    return tr;
+  }));
+}
+
+// ---- input: files, folders, webcam, sample dataset ---------------------------------------
+
+// Files and whole folders from a drop, via the entries API (folders recurse).
+async function droppedFiles(dt) {
+  const entries = [...dt.items].map((it) => it.webkitGetAsEntry?.()).filter(Boolean);
+  if (!entries.length) return [...dt.files];
+  const out = [];
+  const walk = async (entry) => {
+    if (entry.isFile) out.push(await new Promise((res, rej) => entry.file(res, rej)));
+    else if (entry.isDirectory) {
+      const reader = entry.createReader();
+      // readEntries returns at most ~100 entries per call; loop until it returns none.
+      for (;;) {
+        const batch = await new Promise((res, rej) => reader.readEntries(res, rej));
+        if (!batch.length) break;
+        for (const child of batch) await walk(child);
+      }
+    }
+  };
+  for (const e of entries) {
+    try { await walk(e); } catch (err) { addError({ code: 'file', file: e.name, message: `could not read: ${err.message || err}` }); }
+  }
+  return out;
+}
+
+async function sendFiles(classId, files) {
+  for (let i = 0; i < files.length; i += FILES_PER_MESSAGE) {
+    const chunk = [];
+    for (const f of files.slice(i, i + FILES_PER_MESSAGE)) {
+      try { chunk.push({ name: f.webkitRelativePath || f.name, bytes: await f.arrayBuffer() }); } catch (err) { addError({ code: 'file', file: f.name, message: `could not read: ${err.message || err}` }); }
+    }
+    if (chunk.length) await command(CMD.IMAGES_ADD, { classId, files: chunk }, chunk.map((c) => c.bytes));
+  }
+}
+
+async function useSample() {
+  const btn = $('#use-sample');
+  btn.disabled = true;
+  try {
+    const manifest = await (await fetch('sample/manifest.json')).json();
+    for (const cls of manifest.classes) {
+      let c = workerState.classes.find((x) => x.name === cls.name);
+      const classId = c ? c.id : (await command(CMD.CLASS_CREATE, { name: cls.name })).classId;
+      if (classId === undefined) return;
+      const files = await Promise.all(cls.files.map(async (f) => new File([await (await fetch(`sample/${f}`)).blob()], f)));
+      await sendFiles(classId, files);
+    }
+  } catch (err) {
+    addError({ code: 'file', message: `sample dataset: ${err.message || err}` });
+  } finally { btn.disabled = false; renderState(); }
+}
+
+let webcamStream = null;
+let webcamTarget = null;
+async function openWebcam(onPhoto) {
+  webcamTarget = onPhoto;
+  const dlg = $('#webcam-dialog');
+  $('#webcam-status').textContent = '';
+  dlg.showModal();
+  try {
+    webcamStream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } });
+    $('#webcam-video').srcObject = webcamStream;
+  } catch (err) {
+    $('#webcam-status').textContent = `No webcam: ${err.message || err.name}`;
+  }
+}
+function closeWebcam() {
+  webcamStream?.getTracks().forEach((t) => t.stop());
+  webcamStream = null;
+  $('#webcam-dialog').close();
+}
+async function capture() {
+  const v = $('#webcam-video');
+  if (!v.videoWidth) return;
+  const canvas = new OffscreenCanvas(v.videoWidth, v.videoHeight);
+  canvas.getContext('2d').drawImage(v, 0, 0);
+  const blob = await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.9 });
+  $('#webcam-status').textContent = 'Photo taken.';
+  await webcamTarget?.(await blob.arrayBuffer());
+}
+
+async function predict(bytes) {
+  const r = await command(CMD.PREDICT, { bytes }, [bytes]);
+  if (!r.ok) return;
+  $('#predict-results').replaceChildren(...r.probs.sort((a, b) => b.p - a.p).map(({ name, p }) => {
+    const li = document.createElement('li');
+    const label = document.createElement('span'); label.textContent = name;
+    const bar = document.createElement('progress'); bar.max = 1; bar.value = p;
+    const pct = document.createElement('span'); pct.textContent = `${(p * 100).toFixed(1)}%`;
+    li.append(label, bar, pct);
+    return li;
+  }));
+}
+
+// ---- settings and controls ----------------------------------------------------------------
+
+function trainConfig() {
+  const f = $('#settings').elements;
+  const num = (name, def) => { const v = Number(f[name].value); return Number.isFinite(v) && f[name].value !== '' ? v : def; };
+  const d = DEFAULT_TRAIN_CONFIG;
+  return {
+    ...d,
+    batchSize: num('batchSize', d.batchSize), epochs: num('epochs', d.epochs), learningRate: num('learningRate', d.learningRate),
+    augment: { flip: f.flip.checked, crop: f.crop.checked, colorJitter: f.colorJitter.checked },
+    unfreeze: num('unfreeze', d.unfreeze), hiddenUnits: num('hiddenUnits', d.hiddenUnits), seed: num('seed', d.seed),
+  };
+}
+
+function download(name, bytes) {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([bytes]));
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+$('#add-class-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const input = $('#new-class-name');
+  const name = input.value.trim() || `Class ${(workerState?.classes.length || 0) + 1}`;
+  input.value = '';
+  await command(CMD.CLASS_CREATE, { name });
+});
+$('#use-sample').addEventListener('click', useSample);
+$('#weights-retry').addEventListener('click', async () => {
+  $('#weights-retry').disabled = true;
+  const url = $('#weights-url').value.trim();
+  await command(CMD.WEIGHTS_RETRY, url ? { url } : {});
+  $('#weights-retry').disabled = false;
+});
+$('#train').addEventListener('click', () => { history.length = 0; command(CMD.TRAIN, { config: trainConfig() }); });
+$('#pause').addEventListener('click', () => command(CMD.PAUSE));
+$('#resume').addEventListener('click', () => command(CMD.RESUME));
+$('#export').addEventListener('click', async () => {
+  const r = await command(CMD.EXPORT, { format: 'safetensors' });
+  if (r.ok) download(r.name, r.bytes);
+});
+$('#import').addEventListener('change', async (e) => {
+  const f = e.target.files[0];
+  e.target.value = '';
+  if (f) { const bytes = await f.arrayBuffer(); await command(CMD.IMPORT, { name: f.name, bytes }, [bytes]); }
+});
+$('#reset').addEventListener('click', () => { if (confirm('Delete all classes, pictures and training?')) { history.length = 0; command(CMD.RESET); } });
+$('#predict-file').addEventListener('change', async (e) => {
+  const f = e.target.files[0];
+  e.target.value = '';
+  if (f) await predict(await f.arrayBuffer());
+});
+$('#predict-webcam').addEventListener('click', () => openWebcam(predict));
+$('#webcam-capture').addEventListener('click', capture);
+$('#webcam-close').addEventListener('click', closeWebcam);
+$('#webcam-dialog').addEventListener('close', () => webcamStream && closeWebcam());
+
+// ---- storage status ---------------------------------------------------------------------
+
+async function storageStatus() {
+  const el = $('#storage-status');
+  if (!navigator.storage?.estimate) { el.textContent = 'Storage: not available here (private window?) — nothing will be kept after closing the tab.'; return; }
+  let persisted = 'unknown';
+  try { persisted = (await navigator.storage.persist()) ? 'kept until you clear it' : 'may be cleared by the browser when space is low'; } catch (err) { persisted = `persistence request failed (${err.message})`; }
+  try {
+    const { usage = 0, quota = 0 } = await navigator.storage.estimate();
+    el.textContent = `Storage: ${persisted}; using ${mb(usage)} of ${mb(quota)} available.`;
+    if (quota && quota < 100 * 1048576) el.textContent += ' Very little space — this may be a private window; the model may not be saved.';
+  } catch (err) { el.textContent = `Storage: ${persisted}; quota unknown (${err.message}).`; }
+}
+storageStatus();
+fetch('sample/manifest.json', { method: 'HEAD' }).then((r) => { if (r.ok) $('#use-sample').dataset.available = '1'; if (workerState) renderState(); }, () => {});

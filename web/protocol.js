@@ -1,0 +1,79 @@
+// Page <-> worker protocol, shared by web/app.js and web/worker.js (see docs/protocol.md).
+// Every message is a plain object {v: PROTOCOL_VERSION, type, ...}. Commands carry an
+// `id` chosen by the page; the worker answers each command with exactly one RESULT of
+// the same id. Events (state, progress, epoch, error) are pushed without being asked.
+export const PROTOCOL_VERSION = 1;
+
+export const CMD = Object.freeze({
+  HELLO: 'hello',                 // {}                       -> result {protocol, engine}
+  WEIGHTS_RETRY: 'weights.retry', // {url?}                   -> restarts weights download
+  CLASS_CREATE: 'class.create',   // {name}                   -> result {classId}
+  CLASS_RENAME: 'class.rename',   // {classId, name}
+  CLASS_DELETE: 'class.delete',   // {classId}
+  IMAGES_ADD: 'images.add',       // {classId, files:[{name, bytes:ArrayBuffer}]} (bytes transferred)
+  IMAGES_REMOVE: 'images.remove', // {imageIds:[int]}
+  TRAIN: 'train',                 // {config}
+  PAUSE: 'pause',                 // {}
+  RESUME: 'resume',               // {}
+  PREDICT: 'predict',             // {bytes:ArrayBuffer}      -> result {probs:[{name, p}]}
+  EXPORT: 'export',               // {format}                 -> result {name, bytes:ArrayBuffer}
+  IMPORT: 'import',               // {name, bytes:ArrayBuffer}
+  RESET: 'reset',                 // {}                       -> wipes dataset, features, checkpoints
+});
+
+export const EVT = Object.freeze({
+  RESULT: 'result',     // {id, ok, error?:{code, message}, ...payload}
+  STATE: 'state',       // {state}  full snapshot of worker-owned state
+  PROGRESS: 'progress', // {phase, done, total, unit:'bytes'|'images'|'steps'}
+  EPOCH: 'epoch',       // {epoch, epochs, trainLoss, trainAcc, valLoss, valAcc, perClass, confusion}
+  ERROR: 'error',       // {code, message, file?, classId?, fatal?}
+});
+
+// Values of state.phase.
+export const PHASE = Object.freeze({
+  STARTING: 'starting',
+  WEIGHTS_DOWNLOAD: 'weights-download',
+  WEIGHTS_VERIFY: 'weights-verify',
+  WEIGHTS_ERROR: 'weights-error',     // download/verify failed; page offers Retry
+  WEIGHTS_MISSING: 'weights-missing', // no models/manifest.json on the server
+  ENGINE_MISSING: 'engine-missing',   // wasm/tabtrain.mjs not deployed: UI works, no compute
+  ENGINE_ERROR: 'engine-error',       // the module exists but failed to start
+  READY: 'ready',
+  EXTRACTING: 'extracting',
+  TRAINING: 'training',
+  PAUSED: 'paused',
+  TRAINED: 'trained',
+});
+
+// Stable error codes (error.code / result.error.code).
+export const ERR = Object.freeze({
+  PROTOCOL: 'protocol',             // wrong version or malformed message
+  BAD_REQUEST: 'bad-request',       // arguments out of contract (unknown class id, empty name)
+  WEIGHTS_FETCH: 'weights-fetch',   // network/HTTP failure
+  WEIGHTS_CORRUPT: 'weights-corrupt', // size or SHA-256 mismatch
+  ENGINE_MISSING: 'engine-missing',
+  ENGINE: 'engine',                 // a C call returned a status; message is tt_last_error
+  FILE: 'file',                     // one input file rejected (reason in message, name in file)
+  STORAGE: 'storage',               // IndexedDB / IDBFS / quota failure
+  BUSY: 'busy',                     // command not allowed in the current phase
+});
+
+export const DEFAULT_TRAIN_CONFIG = Object.freeze({
+  batchSize: 32,
+  epochs: 10,
+  learningRate: 0.001,
+  optimizer: 'adam',
+  valFraction: 0.2,
+  augment: Object.freeze({ flip: true, crop: true, colorJitter: false }),
+  unfreeze: 0,       // last K backbone blocks trained too (0 = head only)
+  hiddenUnits: 0,    // 0 = linear head; >0 adds one hidden ReLU layer
+  seed: 42,
+});
+
+// Per-file limits enforced by the worker before any bytes reach the engine.
+export const MAX_IMAGE_BYTES = 32 * 1024 * 1024;
+export const MAX_CLASS_NAME = 64;
+
+export function msg(type, fields = {}) {
+  return { v: PROTOCOL_VERSION, type, ...fields };
+}

@@ -1,0 +1,539 @@
+// The one dedicated worker: owns the wasm engine instance, the IDBFS mount and the
+// weights cache. It marshals page commands into engine calls and engine results into
+// events; it computes nothing itself (docs/protocol.md, docs/wasm-api.md).
+import { PROTOCOL_VERSION, CMD, EVT, PHASE, ERR, MAX_IMAGE_BYTES, MAX_CLASS_NAME, msg } from './protocol.js';
+
+const ROOT = '/tabtrain';                       // IDBFS mount point
+const CLASSES_PATH = `${ROOT}/dataset/classes.json`;
+const CKPT_PATH = `${ROOT}/ckpt/latest.safetensors`;
+const ENGINE_URL = new URL('./wasm/tabtrain.mjs', import.meta.url);
+const MANIFEST_URL = new URL('./models/manifest.json', import.meta.url);
+const DB_NAME = 'tabtrain';                     // weights cache + engine-less file store
+const PROGRESS_INTERVAL_MS = 100;
+const TRAIN_SLICE_MS = 100;                   // engine time per train_step call: bounds pause latency
+
+const state = {
+  phase: PHASE.STARTING,
+  engine: { status: 'loading', message: '' },
+  weights: { status: 'none', source: '', bytes: 0, total: 0, sha256: '' },
+  classes: [],          // [{id, name, count}]
+  nextClassId: 1,
+  training: { epoch: 0, epochs: 0, step: 0, steps: 0, trainLoss: null, valAcc: null },
+};
+let engine = null;      // {mod, h} once tt_wasm_create succeeded
+let store = null;       // file store: IDBFS through the engine, or IndexedDB without it
+let weightsBytes = null;
+let paused = false;
+
+const post = (type, fields, transfer) => self.postMessage(msg(type, fields), transfer || []);
+const postState = () => post(EVT.STATE, { state: structuredClone(state) });
+const setPhase = (p) => { state.phase = p; postState(); };
+const fail = (code, message, extra = {}) => post(EVT.ERROR, { code, message, ...extra });
+
+class CommandError extends Error {
+  constructor(code, message) { super(message); this.code = code; }
+}
+
+// ---- one IndexedDB for the weights cache and the engine-less file store ------------------
+
+function openDb() {
+  return new Promise((resolve, reject) => {
+    const rq = indexedDB.open(DB_NAME, 1);
+    rq.onupgradeneeded = () => {
+      rq.result.createObjectStore('weights');
+      rq.result.createObjectStore('files');
+    };
+    rq.onsuccess = () => resolve(rq.result);
+    rq.onerror = () => reject(rq.error || new Error('indexedDB.open failed (private mode?)'));
+    rq.onblocked = () => reject(new Error('IndexedDB blocked by another tab'));
+  });
+}
+let dbPromise = null;
+const db = () => (dbPromise ||= openDb());
+
+async function idb(storeName, mode, fn) {
+  const d = await db();
+  return new Promise((resolve, reject) => {
+    const tx = d.transaction(storeName, mode);
+    const rq = fn(tx.objectStore(storeName));
+    tx.oncomplete = () => resolve(rq?.result);
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error || new Error('IndexedDB transaction aborted'));
+  });
+}
+
+// ---- serialized persistence ------------------------------------------------------------
+// Every write to durable storage goes through this queue: a job runs only after the
+// previous one settled, so at most one IDBFS syncfs is in flight and a sync never
+// starts while a write it should include is half done. A failed job is reported and
+// does not stall the jobs behind it.
+let queueTail = Promise.resolve();
+function enqueue(job) {
+  const run = queueTail.then(job);
+  queueTail = run.catch((e) => fail(ERR.STORAGE, `storage: ${e.message || e}`));
+  return run;
+}
+
+// File store over the engine's IDBFS mount: writes land in MEMFS, syncfs(false) makes
+// them durable.
+function idbfsStore(FS) {
+  const syncfs = (populate) => new Promise((resolve, reject) =>
+    FS.syncfs(populate, (err) => (err ? reject(new Error(`syncfs: ${err.message || err.code || err}`)) : resolve())));
+  return {
+    kind: 'idbfs',
+    load: () => enqueue(() => syncfs(true)),
+    read(path) { try { return FS.readFile(path); } catch { return null; } },
+    write: (path, bytes) => enqueue(() => {
+      FS.mkdirTree(path.slice(0, path.lastIndexOf('/')));
+      FS.writeFile(path, bytes);
+      return syncfs(false);
+    }),
+    sync: () => enqueue(() => syncfs(false)),
+  };
+}
+
+// Without an engine there is no Emscripten FS; the same paths are kept in IndexedDB so
+// the class list still persists. Reads come from the copy loaded at start.
+function idbStore() {
+  const files = new Map();
+  return {
+    kind: 'indexeddb',
+    load: () => enqueue(async () => {
+      const d = await db();
+      await new Promise((resolve, reject) => {
+        const tx = d.transaction('files', 'readonly');
+        const cur = tx.objectStore('files').openCursor();
+        cur.onsuccess = () => { const c = cur.result; if (c) { files.set(c.key, c.value); c.continue(); } };
+        tx.oncomplete = resolve;
+        tx.onerror = () => reject(tx.error);
+      });
+    }),
+    read: (path) => files.get(path) || null,
+    write: (path, bytes) => enqueue(async () => {
+      await idb('files', 'readwrite', (s) => s.put(bytes, path));
+      files.set(path, bytes);
+    }),
+    sync: () => enqueue(() => {}),
+  };
+}
+
+// ---- engine ---------------------------------------------------------------------------
+
+async function loadEngine() {
+  let head;
+  try { head = await fetch(ENGINE_URL, { method: 'HEAD' }); } catch (e) { head = { ok: false }; }
+  if (!head.ok) {
+    state.engine = { status: 'missing', message: 'The engine (wasm/tabtrain.mjs) is not part of this build; classes can be edited, training is unavailable.' };
+    return null;
+  }
+  try {
+    const { default: factory } = await import(ENGINE_URL.href);
+    const mod = await factory({ locateFile: (f) => new URL(`./wasm/${f}`, import.meta.url).href });
+    const abi = mod._tt_wasm_abi_version();
+    if (abi !== PROTOCOL_VERSION) throw new Error(`engine ABI ${abi}, this page needs ${PROTOCOL_VERSION}`);
+    mod.FS.mkdirTree(ROOT);
+    mod.FS.mount(mod.FS.filesystems.IDBFS, {}, ROOT);
+    state.engine = { status: 'loaded', message: '' };
+    return mod;
+  } catch (e) {
+    state.engine = { status: 'error', message: `engine failed to start: ${e.message || e}` };
+    return null;
+  }
+}
+
+// Marshalling helpers over the C API in docs/wasm-api.md.
+function withBytes(mod, bytes, fn) {
+  const n = bytes.byteLength;
+  const p = mod._malloc(Math.max(n, 1));
+  if (!p) throw new CommandError(ERR.ENGINE, `out of wasm memory for ${n} bytes`);
+  try { mod.HEAPU8.set(new Uint8Array(bytes), p); return fn(p, n); } finally { mod._free(p); }
+}
+function withString(mod, s, fn) {
+  const n = mod.lengthBytesUTF8(s) + 1;
+  const p = mod._malloc(n);
+  try { mod.stringToUTF8(s, p, n); return fn(p); } finally { mod._free(p); }
+}
+function engineError(rc) {
+  const { mod, h } = engine;
+  return new CommandError(ERR.ENGINE, mod.UTF8ToString(mod._tt_wasm_last_error(h)) || `engine status ${rc}`);
+}
+function check(rc) { if (rc < 0) throw engineError(rc); return rc; }
+function jsonCall(fn) {
+  const p = fn();
+  if (!p) throw engineError(-1);
+  return JSON.parse(engine.mod.UTF8ToString(p));
+}
+function requireEngine() {
+  if (!engine) throw new CommandError(ERR.ENGINE_MISSING, state.engine.message || 'engine not ready');
+}
+
+function startEngine(mod) {
+  for (const d of ['dataset', 'features', 'ckpt']) mod.FS.mkdirTree(`${ROOT}/${d}`);
+  const h = withBytes(mod, weightsBytes, (p, n) => withString(mod, ROOT, (r) => mod._tt_wasm_create(p, n, r)));
+  if (h <= 0) {
+    state.engine = { status: 'error', message: mod.UTF8ToString(mod._tt_wasm_last_error(0)) };
+    return PHASE.ENGINE_ERROR;
+  }
+  engine = { mod, h };
+  pushClassesToEngine();
+  refreshCounts();
+  // A checkpoint from an earlier visit restores the trained (or half-trained) head.
+  if (!mod.FS.analyzePath(CKPT_PATH).exists) return PHASE.READY;
+  try {
+    withString(mod, CKPT_PATH, (p) => check(mod._tt_wasm_load(h, p)));
+  } catch (e) {
+    fail(e.code, `saved training not restored: ${e.message}`);
+    return PHASE.READY;
+  }
+  const t = jsonCall(() => mod._tt_wasm_train_state_json(h));
+  Object.assign(state.training, trainingFields(t));
+  return t.step < t.steps ? PHASE.PAUSED : PHASE.TRAINED;
+}
+
+const trainingFields = (t) => ({ epoch: t.epoch, epochs: t.epochs, step: t.step, steps: t.steps, trainLoss: t.train_loss, valAcc: t.val_acc });
+
+// The page's camelCase config becomes the engine's snake_case JSON (docs/wasm-api.md).
+function engineConfig(c) {
+  return {
+    batch_size: c.batchSize, epochs: c.epochs, learning_rate: c.learningRate, optimizer: c.optimizer,
+    val_fraction: c.valFraction, unfreeze: c.unfreeze, hidden_units: c.hiddenUnits, seed: c.seed,
+    augment: { flip: !!c.augment?.flip, crop: !!c.augment?.crop, color_jitter: !!c.augment?.colorJitter },
+  };
+}
+
+function pushClassesToEngine() {
+  if (!engine) return;
+  const json = JSON.stringify(state.classes.map(({ id, name }) => ({ id, name })));
+  withString(engine.mod, json, (p) => check(engine.mod._tt_wasm_set_classes(engine.h, p)));
+}
+
+function refreshCounts() {
+  if (!engine) return;
+  const ds = jsonCall(() => engine.mod._tt_wasm_dataset_json(engine.h));
+  const counts = new Map(ds.classes.map((c) => [c.id, c.count]));
+  for (const c of state.classes) c.count = counts.get(c.id) || 0;
+}
+
+// ---- weights: manifest, IndexedDB cache, streamed download, verification -----------------
+
+async function sha256Hex(bytes) {
+  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+async function verify(bytes, manifest) {
+  setPhase(PHASE.WEIGHTS_VERIFY);
+  if (bytes.byteLength !== manifest.size) return `size ${bytes.byteLength} != expected ${manifest.size}`;
+  const got = await sha256Hex(bytes);
+  return got === manifest.sha256 ? null : `SHA-256 ${got} != expected ${manifest.sha256}`;
+}
+
+async function download(url, manifest) {
+  state.weights = { status: 'downloading', source: 'network', bytes: 0, total: manifest.size, sha256: manifest.sha256 };
+  setPhase(PHASE.WEIGHTS_DOWNLOAD);
+  const res = await fetch(url, { cache: 'no-store' });
+  if (!res.ok || !res.body) throw new CommandError(ERR.WEIGHTS_FETCH, `GET ${url}: HTTP ${res.status}`);
+  // Preallocated to the manifest size: no re-copying, and an oversize body is caught early.
+  const buf = new Uint8Array(manifest.size);
+  const reader = res.body.getReader();
+  let got = 0, last = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (got + value.byteLength > buf.byteLength) {
+      await reader.cancel();
+      throw new CommandError(ERR.WEIGHTS_CORRUPT, `weights larger than the expected ${manifest.size} bytes`);
+    }
+    buf.set(value, got);
+    got += value.byteLength;
+    const now = performance.now();
+    if (now - last >= PROGRESS_INTERVAL_MS) {
+      last = now;
+      state.weights.bytes = got;
+      post(EVT.PROGRESS, { phase: PHASE.WEIGHTS_DOWNLOAD, done: got, total: manifest.size, unit: 'bytes' });
+    }
+  }
+  state.weights.bytes = got;
+  post(EVT.PROGRESS, { phase: PHASE.WEIGHTS_DOWNLOAD, done: got, total: manifest.size, unit: 'bytes' });
+  return got === buf.byteLength ? buf.buffer : buf.buffer.slice(0, got);
+}
+
+async function ensureWeights(url) {
+  let manifest;
+  try {
+    const r = await fetch(MANIFEST_URL, { cache: 'no-store' });
+    if (r.status === 404) { state.weights.status = 'missing'; setPhase(PHASE.WEIGHTS_MISSING); return false; }
+    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+    manifest = await r.json();
+  } catch (e) {
+    // Offline: fall back to whatever weights the cache holds.
+    manifest = null;
+    const cached = await idb('weights', 'readonly', (s) => s.get('current')).catch(() => null);
+    if (cached) manifest = cached.manifest;
+    else { state.weights.status = 'error'; setPhase(PHASE.WEIGHTS_ERROR); fail(ERR.WEIGHTS_FETCH, `models/manifest.json: ${e.message}`); return false; }
+  }
+  const cached = await idb('weights', 'readonly', (s) => s.get('current')).catch(() => null);
+  if (cached && cached.manifest.sha256 === manifest.sha256) {
+    state.weights = { status: 'verifying', source: 'cache', bytes: cached.bytes.byteLength, total: manifest.size, sha256: manifest.sha256 };
+    const bad = await verify(cached.bytes, manifest);
+    if (!bad) { weightsBytes = cached.bytes; state.weights.status = 'ready'; return true; }
+    fail(ERR.WEIGHTS_CORRUPT, `cached weights damaged (${bad}); downloading again`);
+  }
+  try {
+    const src = url || new URL(manifest.file, MANIFEST_URL).href;
+    const bytes = await download(src, manifest);
+    state.weights.status = 'verifying';
+    const bad = await verify(bytes, manifest);
+    if (bad) throw new CommandError(ERR.WEIGHTS_CORRUPT, `downloaded weights rejected: ${bad}`);
+    weightsBytes = bytes;
+    state.weights.status = 'ready';
+  } catch (e) {
+    state.weights.status = 'error';
+    setPhase(PHASE.WEIGHTS_ERROR);
+    fail(e.code || ERR.WEIGHTS_FETCH, e.message || String(e), { retry: true });
+    return false;
+  }
+  try {
+    await idb('weights', 'readwrite', (s) => s.put({ manifest, bytes: weightsBytes, savedAt: Date.now() }, 'current'));
+  } catch (e) {
+    // Still usable this session; only the next visit pays the download again.
+    fail(ERR.STORAGE, `weights not cached (${e.name === 'QuotaExceededError' ? 'storage quota exceeded' : e.message}); they will be downloaded again next visit`);
+  }
+  return true;
+}
+
+// ---- startup ---------------------------------------------------------------------------
+
+let engineModule = null;
+
+// The store (and so the class list) comes first: class commands work while the
+// weights are still downloading.
+async function openStore() {
+  engineModule = await loadEngine();
+  store = engineModule ? idbfsStore(engineModule.FS) : idbStore();
+  try {
+    await store.load();
+    const saved = store.read(CLASSES_PATH);
+    if (saved) {
+      const j = JSON.parse(new TextDecoder().decode(saved));
+      state.classes = j.classes.map((c) => ({ id: c.id, name: c.name, count: 0 }));
+      state.nextClassId = j.nextId;
+    }
+  } catch (e) {
+    fail(ERR.STORAGE, `could not load saved classes: ${e.message || e}`);
+  }
+  postState();
+}
+
+async function bringUp(weightsUrl) {
+  if (!(await ensureWeights(weightsUrl))) return;
+  let phase = state.engine.status === 'missing' ? PHASE.ENGINE_MISSING : PHASE.ENGINE_ERROR;
+  if (engineModule && !engine) {
+    try { phase = startEngine(engineModule); } catch (e) { state.engine = { status: 'error', message: e.message }; }
+  } else if (engine) phase = PHASE.READY;
+  setPhase(phase);
+}
+
+// ---- commands --------------------------------------------------------------------------
+
+function saveClasses() {
+  const json = JSON.stringify({ version: 1, nextId: state.nextClassId, classes: state.classes.map(({ id, name }) => ({ id, name })) });
+  return store.write(CLASSES_PATH, new TextEncoder().encode(json));
+}
+
+function className(name) {
+  const n = String(name ?? '').trim();
+  if (!n) throw new CommandError(ERR.BAD_REQUEST, 'class name is empty');
+  if (n.length > MAX_CLASS_NAME) throw new CommandError(ERR.BAD_REQUEST, `class name longer than ${MAX_CLASS_NAME} characters`);
+  return n;
+}
+function findClass(id) {
+  const c = state.classes.find((x) => x.id === id);
+  if (!c) throw new CommandError(ERR.BAD_REQUEST, `no class with id ${id}`);
+  return c;
+}
+function notWhileTraining() {
+  if (state.phase === PHASE.TRAINING) throw new CommandError(ERR.BUSY, 'pause training first');
+}
+
+async function addImages({ classId, files }) {
+  findClass(classId);
+  notWhileTraining();
+  const phaseBefore = state.phase;
+  if (engine) setPhase(PHASE.EXTRACTING);
+  try { return await addImagesTo(classId, files); } finally { if (engine) setPhase(phaseBefore); }
+}
+
+async function addImagesTo(classId, files) {
+  let added = 0;
+  const total = files.length;
+  let last = 0;
+  for (let i = 0; i < total; i++) {
+    const { name, bytes } = files[i];
+    const reject = (reason) => fail(ERR.FILE, reason, { file: name, classId });
+    if (!bytes || bytes.byteLength === 0) reject('empty file');
+    else if (bytes.byteLength > MAX_IMAGE_BYTES) reject(`larger than ${MAX_IMAGE_BYTES >> 20} MB`);
+    else if (!engine) reject('not processed: the engine is not available in this build');
+    else {
+      const rc = withBytes(engine.mod, bytes, (p, n) => withString(engine.mod, name, (s) => engine.mod._tt_wasm_add_image(engine.h, classId, p, n, s)));
+      if (rc < 0) reject(engineError(rc).message);
+      else added++;
+    }
+    const now = performance.now();
+    if (now - last >= PROGRESS_INTERVAL_MS || i === total - 1) {
+      last = now;
+      post(EVT.PROGRESS, { phase: PHASE.EXTRACTING, done: i + 1, total, unit: 'images' });
+    }
+    if (engine && i % 8 === 7) await new Promise((r) => setTimeout(r)); // let pause/other commands in
+  }
+  if (added) { refreshCounts(); await store.sync(); }
+  return { added, rejected: total - added };
+}
+
+async function trainLoop() {
+  const { mod, h } = engine;
+  while (!paused) {
+    const rc = check(mod._tt_wasm_train_step(h, TRAIN_SLICE_MS));
+    const s = jsonCall(() => mod._tt_wasm_train_state_json(h));
+    Object.assign(state.training, trainingFields(s));
+    post(EVT.PROGRESS, { phase: PHASE.TRAINING, done: s.step, total: s.steps, unit: 'steps', epoch: s.epoch, epochs: s.epochs });
+    if (rc >= 1) {
+      const m = jsonCall(() => mod._tt_wasm_metrics_json(h));
+      post(EVT.EPOCH, { epoch: m.epoch, epochs: m.epochs, trainLoss: m.train_loss, trainAcc: m.train_acc, valLoss: m.val_loss, valAcc: m.val_acc, perClass: m.per_class, confusion: m.confusion });
+      postState();
+    }
+    if (rc === 2) { await checkpoint(); setPhase(PHASE.TRAINED); return; }
+    await new Promise((r) => setTimeout(r));
+  }
+  await checkpoint();
+  setPhase(PHASE.PAUSED);
+}
+
+function checkpoint() {
+  withString(engine.mod, CKPT_PATH, (p) => check(engine.mod._tt_wasm_save(engine.h, p)));
+  return store.sync();
+}
+
+async function exportModel({ format = 'safetensors' }) {
+  requireEngine();
+  const path = `/tmp/tabtrain-export.${format}`;
+  withString(engine.mod, path, (p) => withString(engine.mod, format, (f) => check(engine.mod._tt_wasm_export(engine.h, p, f))));
+  const bytes = engine.mod.FS.readFile(path).slice().buffer;
+  engine.mod.FS.unlink(path);
+  return { name: `tabtrain-model.${format}`, bytes };
+}
+
+async function importModel({ bytes }) {
+  requireEngine();
+  notWhileTraining();
+  const path = '/tmp/tabtrain-import.safetensors';
+  engine.mod.FS.writeFile(path, new Uint8Array(bytes));
+  try { withString(engine.mod, path, (p) => check(engine.mod._tt_wasm_load(engine.h, p))); } finally { engine.mod.FS.unlink(path); }
+  await checkpoint();
+  return {};
+}
+
+const handlers = {
+  [CMD.HELLO]: () => ({ protocol: PROTOCOL_VERSION, engine: state.engine.status }),
+  [CMD.WEIGHTS_RETRY]: async ({ url }) => {
+    if (state.phase !== PHASE.WEIGHTS_ERROR && state.phase !== PHASE.WEIGHTS_MISSING) throw new CommandError(ERR.BUSY, 'weights are not in an error state');
+    started = bringUp(url);
+    await started;
+    return { phase: state.phase };
+  },
+  [CMD.CLASS_CREATE]: async ({ name }) => {
+    const c = { id: state.nextClassId++, name: className(name), count: 0 };
+    state.classes.push(c);
+    pushClassesToEngine();
+    postState();
+    await saveClasses();
+    return { classId: c.id };
+  },
+  [CMD.CLASS_RENAME]: async ({ classId, name }) => {
+    findClass(classId).name = className(name);
+    pushClassesToEngine();
+    postState();
+    await saveClasses();
+    return {};
+  },
+  [CMD.CLASS_DELETE]: async ({ classId }) => {
+    findClass(classId);
+    notWhileTraining();
+    state.classes = state.classes.filter((c) => c.id !== classId);
+    pushClassesToEngine();
+    postState();
+    await saveClasses();
+    return {};
+  },
+  [CMD.IMAGES_ADD]: (m) => addImages(m),
+  [CMD.IMAGES_REMOVE]: async ({ imageIds }) => {
+    requireEngine();
+    notWhileTraining();
+    for (const id of imageIds) check(engine.mod._tt_wasm_remove_image(engine.h, id));
+    refreshCounts();
+    postState();
+    await store.sync();
+    return {};
+  },
+  [CMD.TRAIN]: async ({ config }) => {
+    requireEngine();
+    notWhileTraining();
+    if (state.classes.filter((c) => c.count > 0).length < 2) throw new CommandError(ERR.BAD_REQUEST, 'need at least two classes with images');
+    withString(engine.mod, JSON.stringify(engineConfig(config)), (p) => check(engine.mod._tt_wasm_train_begin(engine.h, p)));
+    paused = false;
+    setPhase(PHASE.TRAINING);
+    trainLoop().catch((e) => { fail(e.code || ERR.ENGINE, e.message); setPhase(PHASE.READY); });
+    return {};
+  },
+  [CMD.PAUSE]: () => {
+    if (state.phase !== PHASE.TRAINING) throw new CommandError(ERR.BUSY, 'not training');
+    paused = true;
+    return {};
+  },
+  [CMD.RESUME]: () => {
+    requireEngine();
+    if (state.phase !== PHASE.PAUSED) throw new CommandError(ERR.BUSY, 'not paused');
+    paused = false;
+    setPhase(PHASE.TRAINING);
+    trainLoop().catch((e) => { fail(e.code || ERR.ENGINE, e.message); setPhase(PHASE.READY); });
+    return {};
+  },
+  [CMD.PREDICT]: ({ bytes }) => {
+    requireEngine();
+    const r = withBytes(engine.mod, bytes, (p, n) => jsonCall(() => engine.mod._tt_wasm_predict(engine.h, p, n)));
+    return { probs: r.classes.map((c, i) => ({ classId: c.id, name: c.name, p: r.probs[i] })) };
+  },
+  [CMD.EXPORT]: exportModel,
+  [CMD.IMPORT]: importModel,
+  [CMD.RESET]: async () => {
+    notWhileTraining();
+    if (engine) check(engine.mod._tt_wasm_reset(engine.h));
+    state.classes = [];
+    state.nextClassId = 1;
+    state.training = { epoch: 0, epochs: 0, step: 0, steps: 0, trainLoss: null, valAcc: null };
+    postState();
+    await saveClasses();
+    return {};
+  },
+};
+
+self.onmessage = async (e) => {
+  const m = e.data;
+  if (!m || typeof m !== 'object' || m.v !== PROTOCOL_VERSION) {
+    fail(ERR.PROTOCOL, `expected protocol v${PROTOCOL_VERSION}, got ${m && m.v}`);
+    if (m && m.id !== undefined) post(EVT.RESULT, { id: m.id, ok: false, error: { code: ERR.PROTOCOL, message: 'protocol version mismatch' } });
+    return;
+  }
+  const handler = handlers[m.type];
+  try {
+    if (!handler) throw new CommandError(ERR.PROTOCOL, `unknown command ${m.type}`);
+    await (m.type === CMD.WEIGHTS_RETRY ? started : storeReady);
+    const out = (await handler(m)) || {};
+    post(EVT.RESULT, { id: m.id, ok: true, ...out }, out.bytes instanceof ArrayBuffer ? [out.bytes] : []);
+  } catch (err) {
+    post(EVT.RESULT, { id: m.id, ok: false, error: { code: err.code || ERR.ENGINE, message: err.message || String(err) } });
+  }
+};
+
+const storeReady = openStore();
+let started = storeReady.then(() => bringUp()).catch((e) => fail(ERR.STORAGE, e.message || String(e)));
