@@ -14,6 +14,9 @@ static const struct {
     const char *help;
 } tt_benches[] = {
     {"gemm", tt_bench_gemm, "f32 GEMM GFLOP/s: squares and MobileNetV2 pointwise shapes"},
+    {"dwconv", tt_bench_dwconv, "depthwise and stem conv at MobileNetV2 shapes, and depthwise backward"},
+    {"mnv2", tt_bench_mnv2, "MobileNetV2 224 features, ms/image at batch 1 and 32"},
+    {"head", tt_bench_head, "dense head 1280->5 training, Adam, batch 32 (the peers' head_train)"},
 };
 
 double tt_bench_now_ms(void) {

@@ -42,5 +42,8 @@ tt_bench_result tt_bench_time(void (*fn)(void *), void *ctx, const tt_bench_opts
 int tt_bench_parse_opts(int argc, char **argv, tt_bench_opts *opts);
 
 int tt_bench_gemm(int argc, char **argv);
+int tt_bench_dwconv(int argc, char **argv);
+int tt_bench_mnv2(int argc, char **argv);
+int tt_bench_head(int argc, char **argv);
 
 #endif

@@ -10,26 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench.h"
 #include "tabtrain/trainer.h"
-
-#ifndef TT_ENGINE_NAME
-#define TT_ENGINE_NAME "tabtrain"
-#endif
-
-int tt_bench_head(int argc, char **argv);
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int tt_bench_head(int argc, char **argv) {
     int n = 1000, epochs = 10, batch = 32, repeats = 3, dim = 1280, classes = 5;
@@ -81,9 +64,9 @@ int tt_bench_head(int argc, char **argv) {
             rc = 1;
             break;
         }
-        double t0 = now_ms();
+        double t0 = tt_bench_now_ms();
         while (!tt_trainer_finished(t) && !st) st = tt_trainer_run_epoch(t);
-        ms[r] = now_ms() - t0;
+        ms[r] = tt_bench_now_ms() - t0;
         if (st) {
             fprintf(stderr, "head: %s: %s\n", tt_status_name(st), tt_last_error());
             rc = 1;
@@ -103,21 +86,15 @@ int tt_bench_head(int argc, char **argv) {
         long steps = (long)epochs * ((n + batch - 1) / batch);
         double warm = ms[0];
         if (repeats > 1) {
-            qsort(ms + 1, (size_t)repeats - 1, sizeof *ms, cmp_double);
-            warm = ms[1 + (repeats - 1) / 2];
+            warm = tt_bench_median(ms + 1, repeats - 1);
         }
-#ifdef __EMSCRIPTEN__
-        const char *where = "node";
-#else
-        const char *where = "native";
-#endif
         printf("{\"bench\":\"head_train\",\"engine\":\"%s\",\"n\":%d,\"dim\":%d,\"classes\":%d,"
                "\"epochs\":%d,\"batch\":%d,\"lr\":%g,\"steps\":%ld,\"total_ms\":%.2f,"
                "\"warm_total_ms\":%.2f,\"warm_ms_per_epoch\":%.2f,\"ms_per_step\":%.4f,"
                "\"warm_ms_per_step\":%.4f,"
                "\"final_train_acc\":%.4f,\"final_loss\":%.4g,\"repeats\":%d,\"where\":\"%s\"}\n",
                TT_ENGINE_NAME, n, dim, classes, epochs, batch, lr, steps, ms[0], warm,
-               warm / epochs, ms[0] / steps, warm / steps, acc, loss, repeats, where);
+               warm / epochs, ms[0] / steps, warm / steps, acc, loss, repeats, TT_BENCH_WHERE);
     }
     free(x), free(probs), free(y), free(ms);
     return rc;

@@ -6,10 +6,10 @@
  * to the feature width + ReLU6, global average pool → feature vector; an
  * optional 1×1 "logits" layer gives ImageNet scores.
  *
- * Weights come from any source through a lookup callback, so the model never
- * touches files: the CLI and the browser hand it tensors read from a
- * safetensors file; tests hand it tensors made in memory. Tensor names and
- * layouts are those documented in models/README.md:
+ * Weights come from a parsed safetensors handle (tabtrain/safetensors.h): the
+ * model never touches files; the CLI opens one from disk, the browser from
+ * downloaded bytes, tests build one in memory. Tensor names and layouts are
+ * those documented in models/README.md:
  *
  *   stem.weight            [C0][3][3][3]   (OHWI)      stem.bias   [C0]
  *   block<i>.expand.weight [hid][1][1][cin]            (blocks 1..16)
@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tabtrain/safetensors.h"
 #include "tabtrain/status.h"
 
 #ifdef __cplusplus
@@ -39,17 +40,6 @@ extern "C" {
 
 #define TT_MNV2_BLOCKS 17
 
-/* A borrowed view of one f32 tensor. */
-typedef struct tt_tensor_ref {
-    const float *data;
-    int ndim;
-    int64_t shape[8];
-} tt_tensor_ref;
-
-/* Fills *out for `name`; returns TT_ERR_NOT_FOUND (message optional) when
- * the source has no such tensor, any other status on failure. */
-typedef tt_status (*tt_tensor_lookup_fn)(void *ctx, const char *name, tt_tensor_ref *out);
-
 typedef struct tt_mnv2 tt_mnv2;
 
 typedef struct tt_mnv2_info {
@@ -57,11 +47,12 @@ typedef struct tt_mnv2_info {
     int feature_dim;  /* F, 1280 for width 1.0 */
     int num_classes;  /* K of the logits layer, 0 when absent */
     size_t params;    /* weights + biases, logits included */
+    double flops;     /* 2 × multiply-adds of the convolutions per image (the peers' count) */
     size_t workspace_bytes;
 } tt_mnv2_info;
 
-/* Copies (and packs) the weights; the source may be freed afterwards. */
-tt_status tt_mnv2_init(tt_mnv2 **out, tt_tensor_lookup_fn lookup, void *ctx, int input_size);
+/* Copies (and packs) the weights; `weights` may be closed afterwards. */
+tt_status tt_mnv2_init(tt_mnv2 **out, const tt_st_file *weights, int input_size);
 void tt_mnv2_free(tt_mnv2 *m);
 tt_mnv2_info tt_mnv2_get_info(const tt_mnv2 *m);
 

@@ -39,24 +39,17 @@ struct tt_mnv2 {
     tt_arena *weights, *ws;
 };
 
-typedef struct tt_loader {
-    tt_tensor_lookup_fn lookup;
-    void *ctx;
-} tt_loader;
+typedef const tt_st_tensor *tt_tref;
 
-static tt_status tt_get(const tt_loader *ld, const char *name, tt_tensor_ref *t) {
-    memset(t, 0, sizeof *t);
-    tt_status st = ld->lookup(ld->ctx, name, t);
+static tt_status tt_get(const tt_st_file *f, const char *name, tt_tref *t) {
+    tt_status st = tt_st_get(f, name, TT_DTYPE_F32, t);
     if (st == TT_ERR_NOT_FOUND) return tt_error(st, "model: tensor '%s' is missing", name);
-    if (st) return st;
-    if (!t->data || t->ndim < 1 || t->ndim > 8)
-        return tt_error(TT_ERR_FORMAT, "model: tensor '%s' has no data or a bad rank", name);
-    return TT_OK;
+    return st;
 }
 
 /* Checks `t` against an expected shape; -1 in `want` means "any, and report
  * it through `got`". */
-static tt_status tt_expect(const char *name, const tt_tensor_ref *t, int ndim, const int64_t *want,
+static tt_status tt_expect(const char *name, tt_tref t, int ndim, const int64_t *want,
                            int64_t *got) {
     int ok = t->ndim == ndim;
     for (int i = 0; ok && i < ndim; i++) {
@@ -99,50 +92,50 @@ static float *tt_copy_in(tt_mnv2 *m, const float *src, size_t n) {
     return dst;
 }
 
-static tt_status tt_load_bias(tt_mnv2 *m, const tt_loader *ld, const char *layer, int64_t n,
+static tt_status tt_load_bias(tt_mnv2 *m, const tt_st_file *f, const char *layer, int64_t n,
                               float **out) {
     char name[64];
-    tt_tensor_ref t;
+    tt_tref t;
     snprintf(name, sizeof name, "%s.bias", layer);
-    tt_status st = tt_get(ld, name, &t);
-    if (!st) st = tt_expect(name, &t, 1, (int64_t[]){n}, NULL);
+    tt_status st = tt_get(f, name, &t);
+    if (!st) st = tt_expect(name, t, 1, (int64_t[]){n}, NULL);
     if (st) return st;
-    *out = tt_copy_in(m, t.data, (size_t)n);
+    *out = tt_copy_in(m, (const float *)t->data, (size_t)n);
     return *out ? TT_OK : TT_ERR_NOMEM;
 }
 
 /* A 1×1 conv [cout][1][1][cin]; cout < 0 means "read it from the file". */
-static tt_status tt_load_pw(tt_mnv2 *m, const tt_loader *ld, const char *layer, int cin, int cout,
+static tt_status tt_load_pw(tt_mnv2 *m, const tt_st_file *f, const char *layer, int cin, int cout,
                             tt_pw *pw) {
     char name[64];
-    tt_tensor_ref t;
+    tt_tref t;
     int64_t got = cout;
     snprintf(name, sizeof name, "%s.weight", layer);
-    tt_status st = tt_get(ld, name, &t);
-    if (!st) st = tt_expect(name, &t, 4, (int64_t[]){cout, 1, 1, cin}, &got);
+    tt_status st = tt_get(f, name, &t);
+    if (!st) st = tt_expect(name, t, 4, (int64_t[]){cout, 1, 1, cin}, &got);
     if (st) return st;
     pw->cin = cin;
     pw->cout = (int)got;
-    pw->packed = tt_weight_alloc(m, tt_f32_gemm_packed_size(cin, pw->cout), t.data);
+    pw->packed = tt_weight_alloc(m, tt_f32_gemm_packed_size(cin, pw->cout), (const float *)t->data);
     if (!pw->packed) return TT_ERR_NOMEM;
-    if (m->weights) tt_f32_gemm_pack_b(TT_TRANS, cin, pw->cout, t.data, cin, pw->packed);
+    if (m->weights) tt_f32_gemm_pack_b(TT_TRANS, cin, pw->cout, (const float *)t->data, cin, pw->packed);
     m->params += (size_t)cin * (size_t)pw->cout;
-    return tt_load_bias(m, ld, layer, pw->cout, &pw->bias);
+    return tt_load_bias(m, f, layer, pw->cout, &pw->bias);
 }
 
 static size_t tt_max(size_t a, size_t b) { return a > b ? a : b; }
 
 /* Walks the architecture once to learn every shape and the weight bytes. */
-static tt_status tt_mnv2_build(tt_mnv2 *m, const tt_loader *ld) {
-    tt_tensor_ref t;
+static tt_status tt_mnv2_build(tt_mnv2 *m, const tt_st_file *f) {
+    tt_tref t;
     int64_t c0 = -1;
-    tt_status st = tt_get(ld, "stem.weight", &t);
-    if (!st) st = tt_expect("stem.weight", &t, 4, (int64_t[]){-1, 3, 3, 3}, &c0);
+    tt_status st = tt_get(f, "stem.weight", &t);
+    if (!st) st = tt_expect("stem.weight", t, 4, (int64_t[]){-1, 3, 3, 3}, &c0);
     if (st) return st;
     m->c0 = (int)c0;
     m->h0 = tt_same_out(m->size, 2);
-    if (!(m->stem_w = tt_copy_in(m, t.data, (size_t)c0 * 27))) return TT_ERR_NOMEM;
-    if ((st = tt_load_bias(m, ld, "stem", c0, &m->stem_b))) return st;
+    if (!(m->stem_w = tt_copy_in(m, (const float *)t->data, (size_t)c0 * 27))) return TT_ERR_NOMEM;
+    if ((st = tt_load_bias(m, f, "stem", c0, &m->stem_b))) return st;
 
     int c = m->c0, h = m->h0;
     for (int i = 0; i < TT_MNV2_BLOCKS; i++) {
@@ -156,31 +149,31 @@ static tt_status tt_mnv2_build(tt_mnv2 *m, const tt_loader *ld) {
             b->hid = c;
         } else {
             snprintf(layer, sizeof layer, "block%d.expand", i);
-            if ((st = tt_load_pw(m, ld, layer, c, -1, &b->expand))) return st;
+            if ((st = tt_load_pw(m, f, layer, c, -1, &b->expand))) return st;
             b->hid = b->expand.cout;
         }
         snprintf(layer, sizeof layer, "block%d.depthwise", i);
         snprintf(name, sizeof name, "%s.weight", layer);
-        if ((st = tt_get(ld, name, &t))) return st;
-        if ((st = tt_expect(name, &t, 4, (int64_t[]){1, 3, 3, b->hid}, NULL))) return st;
-        if (!(b->dw_w = tt_copy_in(m, t.data, (size_t)9 * b->hid))) return TT_ERR_NOMEM;
-        if ((st = tt_load_bias(m, ld, layer, b->hid, &b->dw_b))) return st;
+        if ((st = tt_get(f, name, &t))) return st;
+        if ((st = tt_expect(name, t, 4, (int64_t[]){1, 3, 3, b->hid}, NULL))) return st;
+        if (!(b->dw_w = tt_copy_in(m, (const float *)t->data, (size_t)9 * b->hid))) return TT_ERR_NOMEM;
+        if ((st = tt_load_bias(m, f, layer, b->hid, &b->dw_b))) return st;
         snprintf(layer, sizeof layer, "block%d.project", i);
-        if ((st = tt_load_pw(m, ld, layer, b->hid, -1, &b->project))) return st;
+        if ((st = tt_load_pw(m, f, layer, b->hid, -1, &b->project))) return st;
         b->cout = b->project.cout;
         b->residual = b->stride == 1 && b->cin == b->cout;
         c = b->cout;
         h = b->h_out;
     }
     m->head_hw = h * h;
-    if ((st = tt_load_pw(m, ld, "head", c, -1, &m->head))) return st;
-    st = tt_get(ld, "logits.weight", &t);
+    if ((st = tt_load_pw(m, f, "head", c, -1, &m->head))) return st;
+    st = tt_get(f, "logits.weight", &t);
     if (st == TT_ERR_NOT_FOUND) {
         tt_clear_error();
         return TT_OK;
     }
     if (st) return st;
-    return tt_load_pw(m, ld, "logits", m->head.cout, -1, &m->logits);
+    return tt_load_pw(m, f, "logits", m->head.cout, -1, &m->logits);
 }
 
 /* Sizes of the activation buffers for one image. */
@@ -198,8 +191,8 @@ static void tt_mnv2_buffer_sizes(const tt_mnv2 *m, size_t *act, size_t *expanded
     *act = tt_max(*act, (size_t)m->head_hw * m->head.cout);
 }
 
-tt_status tt_mnv2_init(tt_mnv2 **out, tt_tensor_lookup_fn lookup, void *ctx, int input_size) {
-    if (!out || !lookup) return tt_error(TT_ERR_INVALID_ARG, "tt_mnv2_init: NULL argument");
+tt_status tt_mnv2_init(tt_mnv2 **out, const tt_st_file *weights, int input_size) {
+    if (!out || !weights) return tt_error(TT_ERR_INVALID_ARG, "tt_mnv2_init: NULL argument");
     *out = NULL;
     if (input_size < 32 || input_size > 1024)
         return tt_error(TT_ERR_INVALID_ARG, "tt_mnv2_init: input size %d outside [32, 1024]",
@@ -207,12 +200,11 @@ tt_status tt_mnv2_init(tt_mnv2 **out, tt_tensor_lookup_fn lookup, void *ctx, int
     tt_mnv2 *m = calloc(1, sizeof *m);
     if (!m) return tt_error(TT_ERR_NOMEM, "tt_mnv2_init: no memory");
     m->size = input_size;
-    tt_loader ld = {lookup, ctx};
-    tt_status st = tt_mnv2_build(m, &ld);
+    tt_status st = tt_mnv2_build(m, weights);
     if (!st) st = tt_arena_init(&m->weights, m->weight_bytes);
     if (!st) {
         m->params = 0;
-        st = tt_mnv2_build(m, &ld);
+        st = tt_mnv2_build(m, weights);
     }
     size_t act = 0, expanded = 0, dwout = 0, stem_work = 0;
     if (!st) {
@@ -248,8 +240,19 @@ void tt_mnv2_free(tt_mnv2 *m) {
     free(m);
 }
 
+static double tt_mnv2_flops(const tt_mnv2 *m) {
+    double macs = (double)m->h0 * m->h0 * m->c0 * 27;
+    for (int i = 0; i < TT_MNV2_BLOCKS; i++) {
+        const tt_block *b = &m->blocks[i];
+        double in = (double)b->h_in * b->w_in, out = (double)b->h_out * b->w_out;
+        macs += in * b->cin * b->expand.cout + out * b->hid * 9 + out * b->hid * b->cout;
+    }
+    macs += (double)m->head_hw * m->head.cin * m->head.cout;
+    return 2 * macs;
+}
+
 tt_mnv2_info tt_mnv2_get_info(const tt_mnv2 *m) {
-    tt_mnv2_info info = {m->size, m->head.cout, m->logits.cout, m->params,
+    tt_mnv2_info info = {m->size, m->head.cout, m->logits.cout, m->params, tt_mnv2_flops(m),
                          tt_arena_capacity(m->ws) + tt_arena_used(m->weights)};
     return info;
 }

@@ -8,7 +8,7 @@
 /* input [S][S][3] -> features [F]; returns F, or -1 (with a cmocka failure)
  * when a tensor is missing. logits (may be NULL) receives K values when
  * the source has a logits layer. */
-int tt_mnv2_reference(tt_tensor_lookup_fn lookup, void *ctx, int size, const float *input,
-                      double *features, double *logits);
+int tt_mnv2_reference(const tt_st_file *weights, int size, const float *input, double *features,
+                      double *logits);
 
 #endif

@@ -8,11 +8,17 @@
 
 static const int ref_stride[TT_MNV2_BLOCKS] = {1, 2, 1, 2, 1, 1, 2, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1};
 
-static tt_tensor_ref ref_get(tt_tensor_lookup_fn lookup, void *ctx, const char *name) {
-    tt_tensor_ref t;
-    memset(&t, 0, sizeof t);
-    if (lookup(ctx, name, &t) != TT_OK) fail_msg("reference: tensor %s missing", name);
-    return t;
+typedef struct ref_tensor {
+    const float *data;
+    int64_t shape[TT_ST_MAX_DIMS];
+} ref_tensor;
+
+static ref_tensor ref_get(const tt_st_file *f, const char *name) {
+    const tt_st_tensor *t = tt_st_find(f, name);
+    if (!t || t->dtype != TT_DTYPE_F32) fail_msg("reference: f32 tensor %s missing", name);
+    ref_tensor r = {(const float *)t->data, {0}};
+    memcpy(r.shape, t->shape, sizeof r.shape);
+    return r;
 }
 
 static double relu6(double v) { return v < 0 ? 0 : v > 6 ? 6 : v; }
@@ -23,8 +29,8 @@ static int pad_before(int in, int s) {
     return total > 0 ? total / 2 : 0;
 }
 
-static double *conv3x3(const double *x, int h, int cin, const tt_tensor_ref *w,
-                       const tt_tensor_ref *b, int cout, int s, int depthwise, int *ho) {
+static double *conv3x3(const double *x, int h, int cin, const ref_tensor *w,
+                       const ref_tensor *b, int cout, int s, int depthwise, int *ho) {
     int o = (h + s - 1) / s, p = pad_before(h, s);
     double *y = calloc((size_t)o * o * cout, sizeof(double));
     for (int oy = 0; oy < o; oy++)
@@ -49,8 +55,8 @@ static double *conv3x3(const double *x, int h, int cin, const tt_tensor_ref *w,
     return y;
 }
 
-static double *pointwise(const double *x, int hw, int cin, const tt_tensor_ref *w,
-                         const tt_tensor_ref *b, int cout, int act, const double *residual) {
+static double *pointwise(const double *x, int hw, int cin, const ref_tensor *w,
+                         const ref_tensor *b, int cout, int act, const double *residual) {
     double *y = malloc((size_t)hw * cout * sizeof(double));
     for (int i = 0; i < hw; i++)
         for (int co = 0; co < cout; co++) {
@@ -64,12 +70,12 @@ static double *pointwise(const double *x, int hw, int cin, const tt_tensor_ref *
     return y;
 }
 
-int tt_mnv2_reference(tt_tensor_lookup_fn lookup, void *ctx, int size, const float *input,
-                      double *features, double *logits) {
+int tt_mnv2_reference(const tt_st_file *weights, int size, const float *input, double *features,
+                      double *logits) {
     char wn[64], bn[64];
     double *x = malloc((size_t)size * size * 3 * sizeof(double));
     for (size_t i = 0; i < (size_t)size * size * 3; i++) x[i] = input[i];
-    tt_tensor_ref w = ref_get(lookup, ctx, "stem.weight"), b = ref_get(lookup, ctx, "stem.bias");
+    ref_tensor w = ref_get(weights, "stem.weight"), b = ref_get(weights, "stem.bias");
     int h, c = (int)w.shape[0];
     double *y = conv3x3(x, size, 3, &w, &b, c, 2, 0, &h);
     free(x);
@@ -81,23 +87,23 @@ int tt_mnv2_reference(tt_tensor_lookup_fn lookup, void *ctx, int size, const flo
         if (i > 0) {
             snprintf(wn, sizeof wn, "block%d.expand.weight", i);
             snprintf(bn, sizeof bn, "block%d.expand.bias", i);
-            w = ref_get(lookup, ctx, wn);
-            b = ref_get(lookup, ctx, bn);
+            w = ref_get(weights, wn);
+            b = ref_get(weights, bn);
             hid = (int)w.shape[0];
             e = pointwise(x, h * h, c, &w, &b, hid, 1, NULL);
             in = e;
         }
         snprintf(wn, sizeof wn, "block%d.depthwise.weight", i);
         snprintf(bn, sizeof bn, "block%d.depthwise.bias", i);
-        w = ref_get(lookup, ctx, wn);
-        b = ref_get(lookup, ctx, bn);
+        w = ref_get(weights, wn);
+        b = ref_get(weights, bn);
         int ho;
         double *d = conv3x3(in, h, hid, &w, &b, hid, ref_stride[i], 1, &ho);
         free(e);
         snprintf(wn, sizeof wn, "block%d.project.weight", i);
         snprintf(bn, sizeof bn, "block%d.project.bias", i);
-        w = ref_get(lookup, ctx, wn);
-        b = ref_get(lookup, ctx, bn);
+        w = ref_get(weights, wn);
+        b = ref_get(weights, bn);
         int cout = (int)w.shape[0];
         int residual = ref_stride[i] == 1 && cout == c;
         y = pointwise(d, ho * ho, hid, &w, &b, cout, 0, residual ? x : NULL);
@@ -107,8 +113,8 @@ int tt_mnv2_reference(tt_tensor_lookup_fn lookup, void *ctx, int size, const flo
         c = cout;
         h = ho;
     }
-    w = ref_get(lookup, ctx, "head.weight");
-    b = ref_get(lookup, ctx, "head.bias");
+    w = ref_get(weights, "head.weight");
+    b = ref_get(weights, "head.bias");
     int f = (int)w.shape[0];
     y = pointwise(x, h * h, c, &w, &b, f, 1, NULL);
     for (int k = 0; k < f; k++) {
@@ -119,8 +125,8 @@ int tt_mnv2_reference(tt_tensor_lookup_fn lookup, void *ctx, int size, const flo
     free(x);
     free(y);
     if (logits) {
-        tt_tensor_ref lw, lb;
-        if (lookup(ctx, "logits.weight", &lw) == TT_OK && lookup(ctx, "logits.bias", &lb) == TT_OK) {
+        if (tt_st_find(weights, "logits.weight")) {
+            ref_tensor lw = ref_get(weights, "logits.weight"), lb = ref_get(weights, "logits.bias");
             for (int k = 0; k < lw.shape[0]; k++) {
                 double s = lb.data[k];
                 for (int j = 0; j < f; j++) s += features[j] * lw.data[(size_t)k * f + j];
