@@ -11,7 +11,9 @@
 #ifndef TT_ENGINE_NAME
 #define TT_ENGINE_NAME "tabtrain"
 #endif
-#ifdef __EMSCRIPTEN__
+#if defined(TT_BENCH_WHERE_BROWSER)
+#define TT_BENCH_WHERE "chromium"
+#elif defined(__EMSCRIPTEN__)
 #define TT_BENCH_WHERE "node"
 #else
 #define TT_BENCH_WHERE "native"

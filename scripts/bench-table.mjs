@@ -51,10 +51,52 @@ function gemmTable(rows) {
   return out.join('\n');
 }
 
+// MobileNetV2: ms/image per (where, engine, batch), median over repeats (min).
+function mnv2Table(rows) {
+  const by = new Map();
+  for (const r of rows) {
+    const key = `${r.where ?? 'node'}|${r.engine}${r.impl && r.impl !== 'fused' ? ' ' + r.impl : ''}|${r.threads ?? 1}|${r.batch}`;
+    if (!by.has(key)) by.set(key, []);
+    by.get(key).push(r.ms_per_image);
+  }
+  const tf = new Map();
+  for (const [k, v] of by) {
+    const [where, engine, threads, batch] = k.split('|');
+    if (engine === 'tfjs-wasm' && threads === '1') tf.set(`${where}|${batch}`, median(v));
+  }
+  const out = ['| where | engine | threads | batch | ms/image median (min) | runs | vs tfjs-wasm (time ratio) |',
+               '|---|---|---|---|---|---|---|'];
+  for (const [k, v] of [...by].sort()) {
+    const [where, engine, threads, batch] = k.split('|');
+    const t = tf.get(`${where}|${batch}`);
+    out.push(`| ${where} | ${engine} | ${threads} | ${batch} | ${fmt(median(v), 2)} (${fmt(Math.min(...v), 2)}) | ${v.length} | ${t ? fmt(median(v) / t, 2) : ''} |`);
+  }
+  return out.join('\n');
+}
+
+function headTable(rows) {
+  const by = new Map();
+  for (const r of rows) {
+    const perStep = r.warm_ms_per_step ?? (r.warm_total_ms && r.steps ? r.warm_total_ms / r.steps : undefined)
+      ?? (r.warm_total_ms ? r.warm_total_ms / 320 : undefined);
+    const key = `${r.where ?? 'node'}|${r.engine}`;
+    if (!by.has(key)) by.set(key, []);
+    by.get(key).push(perStep);
+  }
+  const out = ['| where | engine | warm ms/step median (min) | runs |', '|---|---|---|---|'];
+  for (const [k, v] of by) {
+    const [where, engine] = k.split('|');
+    out.push(`| ${where} | ${engine} | ${fmt(median(v), 4)} (${fmt(Math.min(...v), 4)}) | ${v.length} |`);
+  }
+  return out.join('\n');
+}
+
 const benches = [...new Set(lines.map((l) => l.bench))];
 for (const b of benches) {
   const rows = lines.filter((l) => l.bench === b);
   console.log(`\n### ${b}\n`);
   if (b === 'gemm') console.log(gemmTable(rows));
+  else if (b === 'mnv2') console.log(mnv2Table(rows));
+  else if (b === 'head_train') console.log(headTable(rows));
   else for (const r of rows) console.log('    ' + JSON.stringify(r));
 }
