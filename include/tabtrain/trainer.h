@@ -53,8 +53,8 @@
  * the head: the sets then hold the cached activations entering the tail
  * ([n][tt_tail_info.in_dim], from tt_mnv2_forward_until), each step runs
  * tail → head → loss and back through both, and a second optimizer of the
- * same kind updates the tail with learning rate schedule(step) ·
- * backbone_lr / lr (backbone_lr = 0 means lr / 10). The trainer borrows the
+ * same kind updates the tail on the same schedule with backbone_lr in place
+ * of lr (backbone_lr = 0 means lr / 10). The trainer borrows the
  * tail (free it after the trainer). The tensor list then holds the head's and
  * the tail's parameters ("backbone.*"), the optimizer state of both
  * ("adam_m.backbone.*", ...) and the best weights of both ("best.backbone.*"),

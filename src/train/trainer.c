@@ -21,7 +21,7 @@ struct tt_trainer {
     /* fine-tuning (tt_trainer_init_tail): NULL when the backbone is frozen */
     tt_tail *tail;
     tt_optim tail_optim;
-    float tail_lr_scale; /* backbone lr / head lr */
+    tt_schedule tail_sched; /* the head's schedule over the backbone lr */
     float *tail_best;    /* copy of the tail's parameter slab */
     float *dfeat;        /* [B][F] gradient w.r.t. the tail's features */
 
@@ -141,7 +141,8 @@ static tt_status tt_trainer_attach_tail(tt_trainer *t, tt_tail *tail, int B) {
         return tt_error(TT_ERR_INVALID_ARG, "trainer: the tail holds batches of %d, training uses %d",
                         ti.max_batch, B);
     t->tail = tail;
-    t->tail_lr_scale = t->cfg.backbone_lr > 0.0f ? t->cfg.backbone_lr / t->cfg.lr : 0.1f;
+    t->tail_sched = t->sched;
+    t->tail_sched.lr = t->cfg.backbone_lr > 0.0f ? t->cfg.backbone_lr : t->cfg.lr / 10.0f;
     tt_optim_config oc = t->optim.cfg;
     tt_named_tensor *params;
     int np = tt_tail_params(tail, &params);
@@ -385,7 +386,7 @@ tt_status tt_trainer_step(tt_trainer *t, int *epoch_ended) {
     }
     float lr = tt_schedule_lr(&t->sched, t->global_step);
     tt_optim_step(&t->optim, lr);
-    if (t->tail) tt_optim_step(&t->tail_optim, lr * t->tail_lr_scale);
+    if (t->tail) tt_optim_step(&t->tail_optim, tt_schedule_lr(&t->tail_sched, t->global_step));
     t->global_step++;
     t->pos += m;
     t->epoch_loss_sum += (double)loss * m;
