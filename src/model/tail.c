@@ -188,27 +188,24 @@ tt_status tt_tail_init(tt_tail **out, const tt_mnv2 *backbone, const tt_st_file 
                        ? tt_arena_init(&t->ws, bytes)
                        : tt_error(TT_ERR_NOMEM, "tail: no memory for %zu parameters", t->n_floats);
     if (!st) st = tt_tail_load_all(t, weights);
+    float *buf[3 * TT_MNV2_BLOCKS + 7] = {0};
+    for (int i = 0; i < ns && !st; i++)
+        if (sz[i] && !(buf[i] = tt_arena_alloc(t->ws, sz[i] * sizeof(float)))) st = TT_ERR_NOMEM;
     if (!st) {
-        float *buf[3 * TT_MNV2_BLOCKS + 7];
-        for (int i = 0; i < ns; i++)
-            if (sz[i] && !(buf[i] = tt_arena_alloc(t->ws, sz[i] * sizeof(float))))
-                st = TT_ERR_NOMEM;
         int k = 0;
-        for (int j = 0; j < t->nb && !st; j++) {
+        for (int j = 0; j < t->nb; j++) {
             tt_tail_block *b = &t->blocks[j];
-            b->expanded = sz[k] ? buf[k] : NULL, k++;
+            b->expanded = buf[k++]; /* NULL for block 0 */
             b->dwout = buf[k++];
             b->out = buf[k++];
         }
-        if (!st) {
-            t->head_out = buf[k++];
-            t->feat = buf[k++];
-            t->g[0] = buf[k++];
-            t->g[1] = buf[k++];
-            t->gmid = buf[k++];
-            t->gexp = sz[k] ? buf[k] : NULL, k++;
-            t->work = buf[k++];
-        }
+        t->head_out = buf[k++];
+        t->feat = buf[k++];
+        t->g[0] = buf[k++];
+        t->g[1] = buf[k++];
+        t->gmid = buf[k++];
+        t->gexp = buf[k++];
+        t->work = buf[k++];
     }
     if (st) {
         tt_tail_free(t);
