@@ -137,7 +137,7 @@ static void tail_gradients_match_finite_differences(void **state) {
      * matters (a 1×1 map trains only the depthwise centre tap). */
     static const struct { int size, K, batch, hidden; float dropout; } cases[] = {
         {32, 1, 3, 0, 0.0f},   /* block 16: no residual */
-        {45, 3, 2, 8, 0.0f},   /* blocks 14-16: residuals, odd sides */
+        {51, 3, 2, 8, 0.0f},   /* blocks 14-16: residuals, odd input side */
         {64, 4, 2, 0, 0.25f},  /* block 13: stride 2; dropout on the features */
         {32, 17, 2, 6, 0.0f},  /* everything; block 0 has no expansion */
     };
