@@ -61,6 +61,9 @@ void tt_head_zero_grad(tt_head *h);
 const float *tt_head_forward(tt_head *h, int M, const float *x, tt_rng *dropout_rng);
 /* Backward of the last training forward on the same x. */
 void tt_head_backward(tt_head *h, int M, const float *x, const float *dlogits);
+/* The same, and also writes the gradient w.r.t. x to dx [M][in] (for a
+ * trainable layer below the head, tabtrain/tail.h). */
+void tt_head_backward_dx(tt_head *h, int M, const float *x, const float *dlogits, float *dx);
 /* Softmax probabilities [n][classes] for any n, in max_batch chunks. */
 void tt_head_predict(tt_head *h, int n, const float *x, float *probs);
 

@@ -63,6 +63,24 @@ tt_status tt_mnv2_features(tt_mnv2 *m, int n, const float *input, float *feature
 /* logits: [n][K] = features · logitsᵀ + b (requires the logits layer). */
 tt_status tt_mnv2_logits(tt_mnv2 *m, int n, const float *features, float *logits);
 
+/* ---- activations inside the network, for fine-tuning (tabtrain/tail.h) ---- */
+
+/* Geometry of inverted-residual block `block` (0..16): channels in, hidden
+ * (expanded; = cin for block 0, which has no expansion), out; depthwise
+ * stride; whether the block adds its input; input and output sides. */
+typedef struct tt_mnv2_block_shape {
+    int cin, hid, cout, stride, residual;
+    int h_in, w_in, h_out, w_out;
+} tt_mnv2_block_shape;
+
+tt_status tt_mnv2_block_shape_get(const tt_mnv2 *m, int block, tt_mnv2_block_shape *out);
+
+/* The activations entering block `block` (0..16) of each image: out
+ * [n][h_in][w_in][cin] of that block, bit-identical to what
+ * tt_mnv2_features computes there (so a trainable tail fed with them starts
+ * exactly where the frozen network was). */
+tt_status tt_mnv2_forward_until(tt_mnv2 *m, int n, const float *input, int block, float *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -47,6 +47,21 @@
  * fill the tensors, call tt_trainer_restore(); the continued run is
  * bit-identical to an uninterrupted one, also from the middle of an epoch.
  * `seconds` (wall time) is the only value that is not reproducible.
+ *
+ * Fine-tuning (`--unfreeze K`). tt_trainer_init_tail trains a tt_tail (the
+ * last K backbone blocks and the head conv, tabtrain/tail.h) together with
+ * the head: the sets then hold the cached activations entering the tail
+ * ([n][tt_tail_info.in_dim], from tt_mnv2_forward_until), each step runs
+ * tail → head → loss and back through both, and a second optimizer of the
+ * same kind updates the tail on the same schedule with backbone_lr in place
+ * of lr (backbone_lr = 0 means lr / 10). The trainer borrows the
+ * tail (free it after the trainer). The tensor list then holds the head's and
+ * the tail's parameters ("backbone.*"), the optimizer state of both
+ * ("adam_m.backbone.*", ...) and the best weights of both ("best.backbone.*"),
+ * and the state records `unfreeze`; resuming needs a fresh tail of the same K
+ * (its weights come from the tensors). To predict, run tt_tail_features and
+ * give its output to tt_head_predict. Without a tail (tt_trainer_init)
+ * nothing of this exists and training is bit-for-bit what it was.
  */
 #ifndef TABTRAIN_TRAINER_H
 #define TABTRAIN_TRAINER_H
@@ -57,6 +72,7 @@
 #include "tabtrain/optim.h"
 #include "tabtrain/rng.h"
 #include "tabtrain/status.h"
+#include "tabtrain/tail.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -78,6 +94,7 @@ typedef struct tt_trainer_config {
     float dropout;             /* [0, 1): 0 */
     int patience;              /* early stopping; 0 = off */
     uint64_t seed;             /* 1 */
+    float backbone_lr;         /* with a tail: its base lr; 0 = lr / 10 */
 } tt_trainer_config;
 
 typedef struct tt_features {
@@ -109,6 +126,7 @@ typedef struct tt_trainer_progress {
  * the next step) when read, and are copied when restored. */
 typedef struct tt_trainer_state {
     int n_train, dim, classes; /* checked against the trainer on restore */
+    int unfreeze;              /* K of the tail, 0 without one; checked too */
     int epoch;                 /* completed epochs */
     int64_t global_step;       /* optimizer updates taken (= the optimizer step t) */
     int pos;                   /* samples of the current epoch consumed */
@@ -132,6 +150,10 @@ tt_trainer_config tt_trainer_defaults(void);
  * the offending value. `val` may be NULL or have n = 0. */
 tt_status tt_trainer_init(tt_trainer **out, const tt_trainer_config *cfg, int dim, int classes,
                           const tt_features *train, const tt_features *val);
+/* The same over cached tail inputs: train/val x are [n][in_dim] of `tail`,
+ * whose max_batch must hold a batch. */
+tt_status tt_trainer_init_tail(tt_trainer **out, const tt_trainer_config *cfg, tt_tail *tail,
+                               int classes, const tt_features *train, const tt_features *val);
 void tt_trainer_free(tt_trainer *t);
 
 /* One mini-batch: forward, loss, backward, update. *epoch_ended (may be NULL)

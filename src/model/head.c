@@ -107,18 +107,25 @@ const float *tt_head_forward(tt_head *h, int M, const float *x, tt_rng *dropout_
 }
 
 void tt_head_backward(tt_head *h, int M, const float *x, const float *dlogits) {
+    tt_head_backward_dx(h, M, x, dlogits, NULL);
+}
+
+void tt_head_backward_dx(tt_head *h, int M, const float *x, const float *dlogits, float *dx) {
     int in = h->cfg.in, hid = h->cfg.hidden, C = h->cfg.classes, last_in = hid ? hid : in;
     int dropped = h->cfg.dropout > 0.0f;
     tt_named_tensor *P = h->params + (hid ? 2 : 0);
     const float *z = dropped ? h->drop : hid ? h->hid : x;
-    /* The features get no gradient: the backbone below is frozen. */
-    float *dz = hid ? h->dlogits_in : NULL;
+    /* Without a hidden layer the last layer's input is (dropped-out) x. */
+    float *dz = hid ? h->dlogits_in : dx;
     tt_dense_backward(M, last_in, C, z, P[0].data, dlogits, dz, P[0].grad, P[1].grad, h->work);
-    if (!hid) return;
+    if (!hid) {
+        if (dx && dropped) tt_dropout_apply((size_t)M * in, h->mask, dx, dx);
+        return;
+    }
     size_t n = (size_t)M * hid;
     if (dropped) tt_dropout_apply(n, h->mask, dz, dz);
     tt_f32_relu_backward(n, h->hid, dz, dz);
-    tt_dense_backward(M, in, hid, x, h->params[0].data, dz, NULL, h->params[0].grad,
+    tt_dense_backward(M, in, hid, x, h->params[0].data, dz, dx, h->params[0].grad,
                       h->params[1].grad, h->work);
 }
 

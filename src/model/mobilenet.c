@@ -304,3 +304,35 @@ tt_status tt_mnv2_logits(tt_mnv2 *m, int n, const float *features, float *logits
     if (n) tt_pw_run(&m->logits, n, features, TT_ACT_NONE, NULL, logits);
     return TT_OK;
 }
+
+tt_status tt_mnv2_block_shape_get(const tt_mnv2 *m, int block, tt_mnv2_block_shape *out) {
+    if (block < 0 || block >= TT_MNV2_BLOCKS)
+        return tt_error(TT_ERR_INVALID_ARG, "model: block %d is not in [0, %d)", block,
+                        TT_MNV2_BLOCKS);
+    const tt_block *b = &m->blocks[block];
+    *out = (tt_mnv2_block_shape){b->cin,  b->hid,  b->cout,  b->stride, b->residual,
+                                 b->h_in, b->w_in, b->h_out, b->w_out};
+    return TT_OK;
+}
+
+tt_status tt_mnv2_forward_until(tt_mnv2 *m, int n, const float *input, int block, float *out) {
+    if (block < 0 || block >= TT_MNV2_BLOCKS || n < 0 || (n && (!input || !out)))
+        return tt_error(TT_ERR_INVALID_ARG, "tt_mnv2_forward_until: bad arguments (block %d, n %d)",
+                        block, n);
+    const tt_block *stop = &m->blocks[block];
+    size_t in_stride = (size_t)m->size * m->size * 3;
+    size_t out_stride = (size_t)stop->h_in * stop->w_in * stop->cin;
+    for (int img = 0; img < n; img++) {
+        float *cur = m->act[0], *nxt = m->act[1];
+        tt_f32_conv3x3(1, m->size, m->size, 3, m->c0, 2, input + img * in_stride, m->stem_w,
+                       m->stem_b, TT_ACT_RELU6, cur, m->stem_work);
+        for (int i = 0; i < block; i++) {
+            tt_block_forward(&m->blocks[i], cur, m->expanded, m->dwout, nxt);
+            float *t = cur;
+            cur = nxt;
+            nxt = t;
+        }
+        memcpy(out + img * out_stride, cur, out_stride * sizeof(float));
+    }
+    return TT_OK;
+}

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "tabtrain/arena.h"
+#include "tabtrain/tail.h"
 
 struct tt_trainer {
     tt_trainer_config cfg;
@@ -16,6 +17,13 @@ struct tt_trainer {
     tt_optim optim;
     tt_schedule sched;
     tt_rng shuffle_rng, dropout_rng;
+
+    /* fine-tuning (tt_trainer_init_tail): NULL when the backbone is frozen */
+    tt_tail *tail;
+    tt_optim tail_optim;
+    tt_schedule tail_sched; /* the head's schedule over the backbone lr */
+    float *tail_best;    /* copy of the tail's parameter slab */
+    float *dfeat;        /* [B][F] gradient w.r.t. the tail's features */
 
     /* position */
     int epoch, pos;
@@ -58,6 +66,7 @@ tt_trainer_config tt_trainer_defaults(void) {
         .dropout = 0.0f,
         .patience = 0,
         .seed = 1,
+        .backbone_lr = 0.0f,
     };
     return c;
 }
@@ -103,6 +112,10 @@ static tt_status tt_check_config(const tt_trainer_config *c, int dim, int classe
                         c->dropout);
     if (c->patience < 0)
         return tt_error(TT_ERR_INVALID_ARG, "trainer: patience must be >= 0 (got %d)", c->patience);
+    if (!isfinite(c->backbone_lr) || c->backbone_lr < 0.0f)
+        return tt_error(TT_ERR_INVALID_ARG,
+                        "trainer: backbone_lr must be a finite number >= 0 (got %g)",
+                        c->backbone_lr);
     return TT_OK;
 }
 
@@ -119,8 +132,26 @@ static tt_status tt_add_tensor(tt_trainer *t, const tt_named_tensor *src, const 
     return TT_OK;
 }
 
-tt_status tt_trainer_init(tt_trainer **out, const tt_trainer_config *cfg, int dim, int classes,
-                          const tt_features *train, const tt_features *val) {
+/* The parameters, optimizer state and best copy of the tail, after the
+ * head's: the tensor list is then head, backbone, optimizer state of both,
+ * best of both. */
+static tt_status tt_trainer_attach_tail(tt_trainer *t, tt_tail *tail, int B) {
+    tt_tail_info ti = tt_tail_get_info(tail);
+    if (ti.max_batch < B)
+        return tt_error(TT_ERR_INVALID_ARG, "trainer: the tail holds batches of %d, training uses %d",
+                        ti.max_batch, B);
+    t->tail = tail;
+    t->tail_sched = t->sched;
+    t->tail_sched.lr = t->cfg.backbone_lr > 0.0f ? t->cfg.backbone_lr : t->cfg.lr / 10.0f;
+    tt_optim_config oc = t->optim.cfg;
+    tt_named_tensor *params;
+    int np = tt_tail_params(tail, &params);
+    return tt_optim_init(&t->tail_optim, &oc, params, np);
+}
+
+static tt_status tt_trainer_create(tt_trainer **out, const tt_trainer_config *cfg, int dim,
+                                   int classes, const tt_features *train, const tt_features *val,
+                                   tt_tail *tail) {
     *out = NULL;
     tt_status st = tt_check_config(cfg, dim, classes);
     if (st) return st;
@@ -154,8 +185,9 @@ tt_status tt_trainer_init(tt_trainer **out, const tt_trainer_config *cfg, int di
     tt_rng_seed(&init_rng, cfg->seed, TT_STREAM_INIT);
     tt_rng_seed(&t->shuffle_rng, cfg->seed, TT_STREAM_SHUFFLE);
     tt_rng_seed(&t->dropout_rng, cfg->seed, TT_STREAM_DROPOUT);
+    int in = tail ? tt_tail_get_info(tail).feature_dim : dim;
     tt_head_config hc = {
-        .in = dim, .hidden = cfg->hidden, .classes = classes, .dropout = cfg->dropout};
+        .in = in, .hidden = cfg->hidden, .classes = classes, .dropout = cfg->dropout};
     if ((st = tt_head_init(&t->head, &hc, B, &init_rng))) goto fail;
     tt_optim_config oc = tt_optim_defaults(cfg->optimizer);
     oc.momentum = cfg->momentum;
@@ -163,6 +195,10 @@ tt_status tt_trainer_init(tt_trainer **out, const tt_trainer_config *cfg, int di
     tt_named_tensor *params;
     int np = tt_head_params(&t->head, &params);
     if ((st = tt_optim_init(&t->optim, &oc, params, np))) goto fail;
+    if (tail && (st = tt_trainer_attach_tail(t, tail, B))) goto fail;
+    tt_named_tensor *tparams = NULL;
+    int ntp = tail ? tt_tail_params(tail, &tparams) : 0;
+    size_t tail_nf = tail ? tt_tail_get_info(tail).params : 0;
 
     size_t nf = t->head.n_floats, C = (size_t)classes, E = (size_t)cfg->epochs;
     size_t sizes[] = {
@@ -174,9 +210,12 @@ tt_status tt_trainer_init(tt_trainer **out, const tt_trainer_config *cfg, int di
         E * sizeof(tt_epoch_metrics),        /* history */
         E * C * sizeof(float),               /* per_class */
         E * C * C * sizeof(int32_t),         /* confusion */
+        tail_nf * sizeof(float),             /* tail_best */
+        (size_t)B * in * sizeof(float),      /* dfeat (with a tail) */
     };
+    size_t n_sizes = tail ? 10 : 8;
     size_t bytes = 0;
-    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) bytes += tt_arena_size_of(sizes[i]);
+    for (size_t i = 0; i < n_sizes; i++) bytes += tt_arena_size_of(sizes[i]);
     if ((st = tt_arena_init(&t->arena, bytes))) goto fail;
     t->best = tt_arena_alloc(t->arena, sizes[0]);
     t->perm = tt_arena_alloc(t->arena, sizes[1]);
@@ -188,20 +227,32 @@ tt_status tt_trainer_init(tt_trainer **out, const tt_trainer_config *cfg, int di
     t->per_class = tt_arena_alloc(t->arena, sizes[6]);
     t->confusion = tt_arena_alloc(t->arena, sizes[7]);
     memcpy(t->best, t->head.params_slab, sizes[0]);
+    if (tail) {
+        t->tail_best = tt_arena_alloc(t->arena, sizes[8]);
+        t->dfeat = tt_arena_alloc(t->arena, sizes[9]);
+        memcpy(t->tail_best, tparams[0].data, sizes[8]);
+    }
     for (int i = 0; i < train->n; i++) t->perm[i] = (uint32_t)i;
 
-    tt_named_tensor *ostate;
+    tt_named_tensor *ostate, *tstate = NULL;
     int ns = tt_optim_state_tensors(&t->optim, &ostate);
-    t->tensors = calloc((size_t)(2 * np + ns), sizeof *t->tensors);
+    int nts = tail ? tt_optim_state_tensors(&t->tail_optim, &tstate) : 0;
+    t->tensors = calloc((size_t)(2 * np + ns + 2 * ntp + nts), sizeof *t->tensors);
     if (!t->tensors) {
         st = tt_error(TT_ERR_NOMEM, "trainer: no memory for the tensor list");
         goto fail;
     }
     for (int i = 0; i < np; i++) tt_add_tensor(t, &params[i], NULL, NULL);
+    for (int i = 0; i < ntp; i++) tt_add_tensor(t, &tparams[i], NULL, NULL);
     for (int i = 0; i < ns; i++) tt_add_tensor(t, &ostate[i], NULL, NULL);
+    for (int i = 0; i < nts; i++) tt_add_tensor(t, &tstate[i], NULL, NULL);
     for (int i = 0; i < np; i++)
         if ((st = tt_add_tensor(t, &params[i], "best",
                                 t->best + (params[i].data - t->head.params_slab))))
+            goto fail;
+    for (int i = 0; i < ntp; i++)
+        if ((st = tt_add_tensor(t, &tparams[i], "best",
+                                t->tail_best + (tparams[i].data - tparams[0].data))))
             goto fail;
     t->best_loss = INFINITY;
     *out = t;
@@ -211,9 +262,24 @@ fail:
     return st;
 }
 
+tt_status tt_trainer_init(tt_trainer **out, const tt_trainer_config *cfg, int dim, int classes,
+                          const tt_features *train, const tt_features *val) {
+    return tt_trainer_create(out, cfg, dim, classes, train, val, NULL);
+}
+
+tt_status tt_trainer_init_tail(tt_trainer **out, const tt_trainer_config *cfg, tt_tail *tail,
+                               int classes, const tt_features *train, const tt_features *val) {
+    if (!tail) {
+        *out = NULL;
+        return tt_error(TT_ERR_INVALID_ARG, "tt_trainer_init_tail: NULL tail");
+    }
+    return tt_trainer_create(out, cfg, tt_tail_get_info(tail).in_dim, classes, train, val, tail);
+}
+
 void tt_trainer_free(tt_trainer *t) {
     if (!t) return;
     tt_optim_free(&t->optim);
+    if (t->tail) tt_optim_free(&t->tail_optim);
     tt_head_free(&t->head);
     tt_arena_free(t->arena);
     free(t->tensors);
@@ -228,13 +294,24 @@ static double tt_evaluate(tt_trainer *t, const tt_features *f, int32_t *confusio
     double loss = 0.0;
     for (int i = 0; i < f->n; i += B) {
         int m = f->n - i < B ? f->n - i : B;
-        const float *logits = tt_head_forward(&t->head, m, f->x + (size_t)i * t->dim, NULL);
+        const float *x = f->x + (size_t)i * t->dim;
+        if (t->tail) x = tt_tail_forward(t->tail, m, x);
+        const float *logits = tt_head_forward(&t->head, m, x, NULL);
         loss += (double)tt_softmax_xent(m, C, logits, f->labels + i, t->cfg.label_smoothing,
                                         t->probs, NULL) *
                 m;
         tt_confusion_add(C, m, t->probs, f->labels + i, confusion);
     }
     return loss;
+}
+
+/* tail_best <- tail parameters (to_tail = 0) or back (1). */
+static void tt_trainer_copy_tail(tt_trainer *t, float *best, int to_tail) {
+    tt_named_tensor *p;
+    tt_tail_params(t->tail, &p);
+    size_t bytes = tt_tail_get_info(t->tail).params * sizeof(float);
+    if (to_tail) memcpy(p[0].data, best, bytes);
+    else memcpy(best, p[0].data, bytes);
 }
 
 static void tt_end_epoch(tt_trainer *t, float lr, double t0) {
@@ -263,6 +340,7 @@ static void tt_end_epoch(tt_trainer *t, float lr, double t0) {
         t->best_epoch = e->epoch;
         t->bad_epochs = 0;
         memcpy(t->best, t->head.params_slab, t->head.n_floats * sizeof(float));
+        if (t->tail) tt_trainer_copy_tail(t, t->tail_best, 0);
     } else {
         t->bad_epochs++;
         if (t->cfg.patience > 0 && t->bad_epochs >= t->cfg.patience) t->stopped = 1;
@@ -292,12 +370,23 @@ tt_status tt_trainer_step(tt_trainer *t, int *epoch_ended) {
         memcpy(t->xb + (size_t)i * D, t->train.x + (size_t)s * D, (size_t)D * sizeof(float));
         t->yb[i] = t->train.labels[s];
     }
+    const float *x = t->xb;
+    if (t->tail) {
+        tt_tail_zero_grad(t->tail);
+        x = tt_tail_forward(t->tail, m, t->xb);
+    }
     tt_head_zero_grad(&t->head);
-    const float *logits = tt_head_forward(&t->head, m, t->xb, &t->dropout_rng);
+    const float *logits = tt_head_forward(&t->head, m, x, &t->dropout_rng);
     float loss = tt_softmax_xent(m, C, logits, t->yb, t->cfg.label_smoothing, t->probs, t->dlogits);
-    tt_head_backward(&t->head, m, t->xb, t->dlogits);
+    if (t->tail) {
+        tt_head_backward_dx(&t->head, m, x, t->dlogits, t->dfeat);
+        tt_tail_backward(t->tail, m, t->xb, t->dfeat);
+    } else {
+        tt_head_backward(&t->head, m, t->xb, t->dlogits);
+    }
     float lr = tt_schedule_lr(&t->sched, t->global_step);
     tt_optim_step(&t->optim, lr);
+    if (t->tail) tt_optim_step(&t->tail_optim, tt_schedule_lr(&t->tail_sched, t->global_step));
     t->global_step++;
     t->pos += m;
     t->epoch_loss_sum += (double)loss * m;
@@ -339,7 +428,9 @@ const tt_epoch_metrics *tt_trainer_history(const tt_trainer *t, int *n) {
 int tt_trainer_best_epoch(const tt_trainer *t) { return t->best_epoch; }
 
 void tt_trainer_use_best(tt_trainer *t) {
-    if (t->best_epoch) memcpy(t->head.params_slab, t->best, t->head.n_floats * sizeof(float));
+    if (!t->best_epoch) return;
+    memcpy(t->head.params_slab, t->best, t->head.n_floats * sizeof(float));
+    if (t->tail) tt_trainer_copy_tail(t, t->tail_best, 1);
 }
 
 tt_head *tt_trainer_head(tt_trainer *t) { return &t->head; }
@@ -353,6 +444,7 @@ void tt_trainer_get_state(const tt_trainer *t, tt_trainer_state *s) {
     *s = (tt_trainer_state){.n_train = t->train.n,
                             .dim = t->dim,
                             .classes = t->classes,
+                            .unfreeze = t->tail ? tt_tail_get_info(t->tail).unfreeze : 0,
                             .epoch = t->epoch,
                             .global_step = t->global_step,
                             .pos = t->pos,
@@ -377,6 +469,11 @@ static tt_status tt_check_state(const tt_trainer *t, const tt_trainer_state *s) 
                         "resume: state is for %d samples × %d features, %d classes; "
                         "trainer has %d × %d, %d",
                         s->n_train, s->dim, s->classes, n, t->dim, t->classes);
+    int unfreeze = t->tail ? tt_tail_get_info(t->tail).unfreeze : 0;
+    if (s->unfreeze != unfreeze)
+        return tt_error(TT_ERR_MISMATCH,
+                        "resume: state is for %d unfrozen backbone blocks, trainer has %d",
+                        s->unfreeze, unfreeze);
     if (s->epoch < 0 || s->epoch > t->cfg.epochs || s->n_history != s->epoch ||
         (s->epoch > 0 && !s->history))
         return tt_error(TT_ERR_CORRUPT, "resume: epoch %d with %d history records (max %d epochs)",
@@ -434,6 +531,7 @@ tt_status tt_trainer_restore(tt_trainer *t, const tt_trainer_state *s) {
         t->history[e].confusion = conf;
     }
     if ((st = tt_optim_set_step(&t->optim, s->global_step))) return st;
+    if (t->tail && (st = tt_optim_set_step(&t->tail_optim, s->global_step))) return st;
     t->epoch = s->epoch;
     t->global_step = s->global_step;
     t->pos = s->pos;

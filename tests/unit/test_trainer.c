@@ -1,9 +1,14 @@
 /* The trainer end to end on seeded synthetic features: learning, determinism,
- * early stopping, bit-exact resume, config validation, metrics. */
+ * early stopping, bit-exact resume, config validation, metrics; and the same
+ * for fine-tuning a backbone tail on a small random MobileNetV2. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mnv2_synth.h"
+#include "tabtrain/mobilenet.h"
+#include "tabtrain/tail.h"
 #include "tabtrain/trainer.h"
 #include "tt_test.h"
 
@@ -453,6 +458,231 @@ static void without_validation_the_train_loss_is_monitored(void **state) {
     free_data(&d);
 }
 
+/* ---- fine-tuning the last K blocks (tabtrain/tail.h) ---- */
+
+enum { SIDE = 64 }; /* input side of the small random backbone */
+
+typedef struct tuneset {
+    void *bytes;
+    tt_st_file *f;
+    tt_mnv2 *m;
+    int K;
+    float *x;
+    int32_t *y;
+    tt_features train, val;
+} tuneset;
+
+/* A random MobileNetV2 and a set cached as the activations entering its last
+ * K blocks: one random prototype activation per class plus as much noise
+ * (the trainer only sees cached activations; where they come from is the
+ * business of tt_mnv2_forward_until, tested in test_tail). */
+static tuneset make_tuneset(int K, int n_train, int n_val) {
+    tuneset s = {.K = K};
+    size_t len;
+    int n = n_train + n_val;
+    s.bytes = tt_test_mnv2_synth(8, 24, 0, NULL, NULL, &len);
+    tt_assert_ok(tt_st_open_memory(&s.f, s.bytes, len));
+    tt_assert_ok(tt_mnv2_init(&s.m, s.f, SIDE));
+    tt_mnv2_block_shape b;
+    tt_assert_ok(tt_mnv2_block_shape_get(s.m, TT_MNV2_BLOCKS - K, &b));
+    size_t dim = (size_t)b.h_in * b.w_in * b.cin;
+    float *proto = tt_test_malloc(C * dim * sizeof(float));
+    s.x = tt_test_malloc((size_t)n * dim * sizeof(float));
+    s.y = tt_test_malloc((size_t)n * sizeof(int32_t));
+    tt_test_fill(proto, C * dim, 11, -2.0f, 2.0f);
+    tt_test_fill(s.x, (size_t)n * dim, 12, -1.0f, 1.0f);
+    for (int i = 0; i < n; i++) {
+        s.y[i] = (int32_t)((i * 7) % C);
+        for (size_t k = 0; k < dim; k++) s.x[i * dim + k] += proto[s.y[i] * dim + k];
+    }
+    s.train = (tt_features){s.x, s.y, n_train};
+    s.val = (tt_features){s.x + (size_t)n_train * dim, s.y + n_train, n_val};
+    free(proto);
+    return s;
+}
+
+static void free_tuneset(tuneset *s) {
+    tt_mnv2_free(s->m);
+    tt_st_close(s->f);
+    free(s->bytes), free(s->x), free(s->y);
+}
+
+static tt_trainer *make_tail_trainer(const tt_trainer_config *cfg, const tuneset *s,
+                                     tt_tail **tail) {
+    tt_assert_ok(tt_tail_init(tail, s->m, s->f, s->K, cfg->batch_size));
+    tt_trainer *t;
+    tt_assert_ok(tt_trainer_init_tail(&t, cfg, *tail, C, &s->train, &s->val));
+    return t;
+}
+
+static const tt_named_tensor *find_tensor(const tt_named_tensor *t, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(t[i].name, name)) return &t[i];
+    fail_msg("no tensor %s", name);
+    return NULL;
+}
+
+static void tail_training_learns_and_is_deterministic(void **state) {
+    (void)state;
+    for (int K = 1; K <= 2; K++) {
+        tuneset s = make_tuneset(K, 80, 20);
+        tt_trainer_config cfg = tt_trainer_defaults();
+        cfg.epochs = 6, cfg.batch_size = 16, cfg.hidden = 16, cfg.lr = 1e-2f;
+        tt_tail *ta, *tb, *fresh;
+        tt_trainer *a = make_tail_trainer(&cfg, &s, &ta), *b = make_tail_trainer(&cfg, &s, &tb);
+        run_to_end(a), run_to_end(b);
+        int ne;
+        const tt_epoch_metrics *h = tt_trainer_history(a, &ne), *hb = tt_trainer_history(b, &ne);
+        print_message("K=%d: train loss %.3f -> %.3f, val acc %.2f\n", K, h[0].train_loss,
+                      h[ne - 1].train_loss, h[ne - 1].val_acc);
+        if (!(h[ne - 1].train_loss < 0.5 * h[0].train_loss))
+            fail_msg("K=%d: train loss %.4f after epoch 1, %.4f after %d", K, h[0].train_loss,
+                     h[ne - 1].train_loss, ne);
+        for (int e = 0; e < ne; e++)
+            assert_memory_equal(&h[e].val_loss, &hb[e].val_loss, sizeof(double));
+        const tt_named_tensor *x, *y;
+        int n = tt_trainer_tensors(a, &x);
+        assert_int_equal(tt_trainer_tensors(b, &y), n);
+        /* head 2 + tail params (6 per block + head conv 2), Adam m and v, best copies */
+        int np = 4 + 6 * K + 2;
+        assert_int_equal(n, 4 * np);
+        for (int i = 0; i < n; i++) {
+            assert_string_equal(x[i].name, y[i].name);
+            assert_memory_equal(x[i].data, y[i].data,
+                                tt_named_tensor_numel(&x[i]) * sizeof(float));
+        }
+        find_tensor(x, n, "adam_m.backbone.head.weight");
+        find_tensor(x, n, "best.backbone.block16.project.bias");
+        /* every tail tensor moved away from the pretrained weights */
+        tt_named_tensor *p0;
+        tt_assert_ok(tt_tail_init(&fresh, s.m, s.f, K, 1));
+        int n0 = tt_tail_params(fresh, &p0);
+        assert_int_equal(n0, 6 * K + 2);
+        assert_true(tt_trainer_best_epoch(a) > 0);
+        tt_named_tensor *live;
+        tt_tail_params(ta, &live);
+        memset(live[0].data, 0, tt_tail_get_info(ta).params * sizeof(float));
+        tt_trainer_use_best(a); /* brings the whole tail back */
+        for (int i = 0; i < n0; i++) {
+            char best[TT_TENSOR_NAME_MAX + 8];
+            snprintf(best, sizeof best, "best.%s", p0[i].name);
+            const tt_named_tensor *now = find_tensor(x, n, p0[i].name);
+            const tt_named_tensor *kept = find_tensor(x, n, best);
+            size_t bytes = tt_named_tensor_numel(now) * sizeof(float);
+            if (!memcmp(kept->data, p0[i].data, bytes))
+                fail_msg("K=%d: %s did not change", K, kept->name);
+            assert_memory_equal(now->data, kept->data, bytes);
+        }
+        tt_tail_free(fresh);
+        tt_trainer_free(a), tt_trainer_free(b);
+        tt_tail_free(ta), tt_tail_free(tb);
+        free_tuneset(&s);
+    }
+}
+
+static void tail_resume_is_bit_exact(void **state) {
+    (void)state;
+    tuneset s = make_tuneset(2, 70, 15); /* 70 = 4×16 + 6: a partial batch */
+    static const struct {
+        tt_optim_kind opt;
+        int epochs_first, extra_steps;
+    } cases[] = {{TT_OPTIM_ADAM, 1, 2}, {TT_OPTIM_SGD, 2, 0}, {TT_OPTIM_ADAM, 0, 3}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        tt_trainer_config cfg = tt_trainer_defaults();
+        cfg.epochs = 3, cfg.batch_size = 16, cfg.optimizer = cases[k].opt, cfg.hidden = 8;
+        cfg.dropout = 0.25f, cfg.schedule = TT_SCHED_COSINE, cfg.warmup_steps = 2;
+        cfg.weight_decay = 1e-3f, cfg.backbone_lr = 5e-4f, cfg.seed = 3 + k;
+        tt_tail *t1, *t2, *t3;
+        tt_trainer *whole = make_tail_trainer(&cfg, &s, &t1);
+        run_to_end(whole);
+        tt_trainer *first = make_tail_trainer(&cfg, &s, &t2);
+        for (int e = 0; e < cases[k].epochs_first; e++) tt_assert_ok(tt_trainer_run_epoch(first));
+        for (int i = 0; i < cases[k].extra_steps; i++) tt_assert_ok(tt_trainer_step(first, NULL));
+        snapshot z = take_snapshot(first);
+        assert_int_equal(z.s.unfreeze, 2);
+        tt_trainer_free(first), tt_tail_free(t2);
+        tt_trainer *second = make_tail_trainer(&cfg, &s, &t3); /* pretrained weights again */
+        z.s.unfreeze = 1;
+        assert_int_equal(tt_trainer_restore(second, &z.s), TT_ERR_MISMATCH);
+        z.s.unfreeze = 2;
+        load_snapshot(second, &z);
+        free_snapshot(&z);
+        run_to_end(second);
+        const tt_named_tensor *a, *b;
+        int n = tt_trainer_tensors(whole, &a);
+        assert_int_equal(tt_trainer_tensors(second, &b), n);
+        for (int i = 0; i < n; i++)
+            if (memcmp(a[i].data, b[i].data, tt_named_tensor_numel(&a[i]) * sizeof(float)))
+                fail_msg("case %zu: %s differs after resume", k, a[i].name);
+        int ne;
+        const tt_epoch_metrics *ha = tt_trainer_history(whole, &ne),
+                               *hb = tt_trainer_history(second, &ne);
+        for (int e = 0; e < ne; e++) {
+            assert_memory_equal(&ha[e].train_loss, &hb[e].train_loss, sizeof(double));
+            assert_memory_equal(&ha[e].val_loss, &hb[e].val_loss, sizeof(double));
+        }
+        tt_trainer_free(whole), tt_trainer_free(second);
+        tt_tail_free(t1), tt_tail_free(t3);
+    }
+    free_tuneset(&s);
+}
+
+/* One full-batch plain-SGD step: the tail moves by backbone_lr · gradient,
+ * whatever the head's lr; backbone_lr = 0 is lr / 10. */
+static void backbone_lr_sets_the_tail_step(void **state) {
+    (void)state;
+    tuneset s = make_tuneset(1, 24, 8);
+    static const struct { float lr, backbone_lr; } runs[] = {
+        {1e-2f, 1e-2f / 10.0f}, {5e-2f, 1e-2f / 10.0f}, {1e-2f, 0.0f}, {1e-2f, 2e-2f / 10.0f}};
+    enum { R = sizeof runs / sizeof *runs };
+    float *after[R];
+    tt_tail *tail;
+    tt_named_tensor *p;
+    tt_assert_ok(tt_tail_init(&tail, s.m, s.f, 1, 24));
+    tt_tail_params(tail, &p);
+    size_t nf = tt_tail_get_info(tail).params;
+    float *before = tt_test_malloc(nf * sizeof(float));
+    memcpy(before, p[0].data, nf * sizeof(float));
+    tt_tail_free(tail);
+    for (int r = 0; r < R; r++) {
+        tt_trainer_config cfg = tt_trainer_defaults();
+        cfg.epochs = 1, cfg.batch_size = 24, cfg.optimizer = TT_OPTIM_SGD, cfg.momentum = 0.0f;
+        cfg.lr = runs[r].lr, cfg.backbone_lr = runs[r].backbone_lr;
+        tt_trainer *t = make_tail_trainer(&cfg, &s, &tail);
+        tt_assert_ok(tt_trainer_step(t, NULL));
+        tt_tail_params(tail, &p);
+        after[r] = tt_test_malloc(nf * sizeof(float));
+        memcpy(after[r], p[0].data, nf * sizeof(float));
+        tt_trainer_free(t), tt_tail_free(tail);
+    }
+    assert_memory_equal(after[0], after[1], nf * sizeof(float));
+    assert_memory_equal(after[0], after[2], nf * sizeof(float));
+    double moved = 0, off = 0;
+    for (size_t i = 0; i < nf; i++) {
+        double d1 = (double)after[0][i] - before[i], d2 = (double)after[3][i] - before[i];
+        moved += fabs(d1);
+        off += fabs(d2 - 2 * d1);
+    }
+    if (!(moved > 0 && off <= 1e-3 * moved))
+        fail_msg("tail steps: |step(lr/10)| %.4g, |step(2lr/10) - 2 step(lr/10)| %.4g", moved, off);
+    /* refusals */
+    tt_trainer_config cfg = tt_trainer_defaults();
+    tt_trainer *t;
+    cfg.backbone_lr = -1e-3f;
+    tt_assert_ok(tt_tail_init(&tail, s.m, s.f, 1, 32));
+    assert_int_equal(tt_trainer_init_tail(&t, &cfg, tail, C, &s.train, &s.val), TT_ERR_INVALID_ARG);
+    assert_non_null(strstr(tt_last_error(), "backbone_lr"));
+    tt_tail_free(tail);
+    cfg = tt_trainer_defaults();
+    tt_assert_ok(tt_tail_init(&tail, s.m, s.f, 1, 8)); /* smaller than a batch */
+    assert_int_equal(tt_trainer_init_tail(&t, &cfg, tail, C, &s.train, &s.val), TT_ERR_INVALID_ARG);
+    tt_tail_free(tail);
+    assert_int_equal(tt_trainer_init_tail(&t, &cfg, NULL, C, &s.train, &s.val), TT_ERR_INVALID_ARG);
+    free(before);
+    for (int r = 0; r < R; r++) free(after[r]);
+    free_tuneset(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(learns_separable_clusters),
@@ -464,6 +694,9 @@ int main(void) {
         cmocka_unit_test(metrics_on_a_known_confusion),
         cmocka_unit_test(epoch_record_as_json),
         cmocka_unit_test(without_validation_the_train_loss_is_monitored),
+        cmocka_unit_test(tail_training_learns_and_is_deterministic),
+        cmocka_unit_test(tail_resume_is_bit_exact),
+        cmocka_unit_test(backbone_lr_sets_the_tail_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
