@@ -23,8 +23,11 @@
  *
  * Lookups go memory first, then `dir`/<key hex>.feat: 16-byte header
  * ("TTFEAT1\0", u32 dim, u32 CRC-32 of the rest), the 32-byte key, dim f32.
- * Files are written atomically (fileio.h); a file that is short, has another
- * magic, key or dim, or fails its CRC (a torn write, a bit flip) is counted
+ * Entries are written to a temp file and renamed into place (atomic, but not
+ * fsync'd: an entry lost or torn by a crash is simply recomputed, and an
+ * fsync per entry costs about as much as the backbone). A file that is
+ * short, has another magic, key or dim, or fails its CRC (a torn write, a
+ * bit flip) is counted
  * in stats.recovered, recomputed and rewritten — never an error. Write
  * failures (full disk, read-only dir) only lose persistence: stats.write_errors
  * counts them and the features are still returned.
