@@ -330,6 +330,47 @@ static void bad_images_fail_alone(void **state) {
     for (int i = 0; i < N_IMG; i++) image_buf_free(&good[i]);
 }
 
+static void feature_set_add_find_remove(void **state) {
+    (void)state;
+    image_buf img[N_IMG];
+    make_images(img);
+    tt_featcache_config cfg = config(NULL);
+    cfg.keep_in_memory = 1;
+    tt_featcache *fc;
+    tt_assert_ok(tt_featcache_open(&fc, g_model, "sha256:eeee", &cfg));
+    float *ref = tt_test_malloc(sizeof(float) * N_IMG * VIEWS * 1280);
+    tt_feat_request rq[N_IMG];
+    run(fc, img, rq, ref);
+
+    tt_featset set;
+    tt_featset_init(&set, 1280, VIEWS);
+    tt_feat_request r;
+    for (int i = 0; i < N_IMG; i++) {
+        tt_assert_ok(tt_featset_add(&set, fc, i % 2, img[i].data, img[i].len, &r));
+        assert_int_equal(r.status, TT_OK);
+        assert_int_equal(r.hits, VIEWS); /* computed above: adding is free */
+    }
+    tt_assert_ok(tt_featset_add(&set, fc, 1, "junk", 4, &r));
+    assert_int_equal(r.status, TT_ERR_FORMAT);
+    assert_int_equal(set.n, N_IMG); /* the bad one was not added */
+    assert_int_equal(tt_featset_find(&set, rq[3].hash), 3);
+    tt_featset_remove(&set, 1);
+    assert_int_equal(set.n, N_IMG - 1);
+    assert_int_equal(tt_featset_find(&set, rq[1].hash), -1);
+    assert_int_equal(tt_featset_find(&set, rq[3].hash), 2);
+    /* rows and labels of the others kept, in order */
+    const int left[] = {0, 2, 3, 4};
+    for (int k = 0; k < N_IMG - 1; k++) {
+        assert_memory_equal(set.x + (size_t)k * VIEWS * 1280, ref + (size_t)left[k] * VIEWS * 1280,
+                            sizeof(float) * VIEWS * 1280);
+        for (int v = 0; v < VIEWS; v++) assert_int_equal(set.labels[k * VIEWS + v], left[k] % 2);
+    }
+    tt_featset_free(&set);
+    tt_featcache_free(fc);
+    free(ref);
+    for (int i = 0; i < N_IMG; i++) image_buf_free(&img[i]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(misses_hits_and_persistence),
@@ -337,6 +378,7 @@ int main(void) {
         cmocka_unit_test(keys_separate_views_backbones_and_augmentation),
         cmocka_unit_test(memory_mode_keeps_entries),
         cmocka_unit_test(bad_images_fail_alone),
+        cmocka_unit_test(feature_set_add_find_remove),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
