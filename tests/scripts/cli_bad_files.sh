@@ -46,4 +46,14 @@ cat "$W/err.txt"
 grep -q "huge.png: TT_ERR_LIMIT: .*exceeds the limit" "$W/err.txt" || fail "huge file reason missing"
 grep -q "6 files skipped" "$W/err.txt" || fail "no skipped summary"
 grep -q "25 views cached, 0 computed" "$W/err.txt" || fail "second run recomputed features"
+
+# eval and predict over the same folder and files: bad ones reported, the rest evaluated.
+"$TT" eval --ckpt "$W/m.safetensors" --data "$D" --json >"$W/eval.jsonl" 2>"$W/err.txt"
+[ "$(json "$W/eval.jsonl" "(lines[-1]['images'], lines[-1]['skipped'], len(ev('skipped')))")" = "(25, 6, 6)" ] \
+  || fail "eval: $(cat "$W/eval.jsonl")"
+rc=0; "$TT" predict --ckpt "$W/m.safetensors" --json "$D/food/notes.jpg" "$D/food/renamed-png.jpg" "$D/animals/huge.png" \
+  >"$W/pred.jsonl" || rc=$?
+[ "$rc" = 1 ] || fail "predict with bad images: exit $rc, want 1"
+[ "$(json "$W/pred.jsonl" "[l.get('status', 'ok' if l.get('class') in ('animals', 'food') else '?') for l in lines]")" = "['TT_ERR_FORMAT', 'ok', 'TT_ERR_LIMIT']" ] \
+  || fail "predict: $(cat "$W/pred.jsonl")"
 echo "ok"
