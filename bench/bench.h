@@ -48,5 +48,6 @@ int tt_bench_dwconv(int argc, char **argv);
 int tt_bench_mnv2(int argc, char **argv);
 int tt_bench_head(int argc, char **argv);
 int tt_bench_tune(int argc, char **argv);
+int tt_bench_extract(int argc, char **argv);
 
 #endif

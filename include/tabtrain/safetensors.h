@@ -129,11 +129,6 @@ tt_status tt_st_set_metadata(tt_st_builder *b, const char *key, const char *valu
  * cap > 0; returns the length it needs without the NUL, like snprintf. For
  * metadata values that are themselves JSON (class names, configs). */
 size_t tt_json_quote(char *dst, size_t cap, const char *s);
-/* The reverse for the commonest metadata shape: parses `json`, which must be
- * an array of strings (class names, labels), into one malloc'd block holding
- * *n pointers followed by the unescaped strings; free(*out) releases all.
- * TT_ERR_FORMAT (naming `what`) when it is anything else. */
-tt_status tt_json_string_array(const char *json, const char *what, char ***out, size_t *n);
 
 /* *out is malloc'd (free it); 8-aligned like any malloc block. */
 tt_status tt_st_write_memory(tt_st_builder *b, void **out, size_t *len);

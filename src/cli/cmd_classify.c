@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "tabtrain/conv.h"
 #include "tabtrain/image.h"
+#include "tabtrain/json.h"
 
 static const char tt_classify_usage[] =
     "usage: tabtrain classify [--model PATH] [--top K] [--json] IMAGE...\n"
@@ -47,15 +48,16 @@ int tt_cmd_classify(int argc, char **argv) {
     if (st) return tt_cli_fail(cmd, st);
     tt_mnv2_info info = tt_mnv2_get_info(b.model);
     char **labels = NULL;
-    size_t nlabels = 0;
+    int nlabels = 0;
     const char *lj = tt_st_metadata(b.file, "tabtrain.labels");
     if (!info.num_classes) {
         st = tt_error(TT_ERR_UNSUPPORTED, "%s has no logits layer: it is a backbone without top", b.path);
     } else if (!lj) {
         st = tt_error(TT_ERR_FORMAT, "%s has no tabtrain.labels metadata", b.path);
-    } else if (!(st = tt_json_string_array(lj, "tabtrain.labels", &labels, &nlabels)) &&
-               nlabels != (size_t)info.num_classes) {
-        st = tt_error(TT_ERR_MISMATCH, "%s: %zu labels for %d logits", b.path, nlabels,
+    } else if ((st = tt_json_string_array(lj, &labels, &nlabels))) {
+        st = tt_error(st, "%s: tabtrain.labels: %s", b.path, tt_last_error());
+    } else if (nlabels != info.num_classes) {
+        st = tt_error(TT_ERR_MISMATCH, "%s: %d labels for %d logits", b.path, nlabels,
                       info.num_classes);
     }
     size_t in_n = (size_t)info.input_size * info.input_size * 3;
@@ -65,7 +67,7 @@ int tt_cmd_classify(int argc, char **argv) {
     int *order = malloc((size_t)info.num_classes * sizeof(int) + 1);
     if (!st && (!input || !feat || !prob || !order)) st = tt_error(TT_ERR_NOMEM, "out of memory");
     if (st) {
-        free(labels), free(input), free(feat), free(prob), free(order);
+        tt_json_free_strings(labels, nlabels), free(input), free(feat), free(prob), free(order);
         tt_cli_backbone_close(&b);
         return tt_cli_fail(cmd, st);
     }
@@ -108,7 +110,7 @@ int tt_cmd_classify(int argc, char **argv) {
         }
         fflush(stdout);
     }
-    free(labels), free(input), free(feat), free(prob), free(order);
+    tt_json_free_strings(labels, nlabels), free(input), free(feat), free(prob), free(order);
     tt_cli_backbone_close(&b);
     return failed ? TT_EXIT_FAIL : TT_EXIT_OK;
 }

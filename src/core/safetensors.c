@@ -753,41 +753,6 @@ size_t tt_json_quote(char *dst, size_t cap, const char *s) {
     return n;
 }
 
-tt_status tt_json_string_array(const char *json, const char *what, char ***out, size_t *n) {
-    *out = NULL;
-    *n = 0;
-    size_t len = strlen(json);
-    tt_status st = tt_json_validate(json, len);
-    if (st) return tt_error(st, "%s: %s", what, tt_last_error());
-    jsmn_parser jp;
-    jsmn_init(&jp);
-    int cnt = jsmn_parse(&jp, json, len, NULL, 0);
-    if (cnt < 1) return tt_error(TT_ERR_FORMAT, "%s: invalid JSON", what);
-    tt_parse p = {.js = json, .ntok = cnt};
-    p.tok = malloc(sizeof *p.tok * (size_t)cnt);
-    /* Unescaping never lengthens a string, so the pointers plus a copy of the
-     * text always fit. */
-    char **block = malloc(sizeof(char *) * (size_t)cnt + len + 1);
-    if (!p.tok || !block) {
-        free(p.tok), free(block);
-        return tt_error(TT_ERR_NOMEM, "%s: out of memory", what);
-    }
-    jsmn_init(&jp);
-    jsmn_parse(&jp, json, len, p.tok, (unsigned)cnt);
-    p.str = (char *)(block + cnt);
-    if (p.tok[0].type != JSMN_ARRAY || p.tok[0].size != cnt - 1)
-        st = tt_error(TT_ERR_FORMAT, "%s: expected a JSON array of strings", what);
-    for (int i = 1; !st && i < cnt; i++) st = tt_json_string(&p, i, (const char **)&block[i - 1], what);
-    free(p.tok);
-    if (st) {
-        free(block);
-        return st;
-    }
-    *out = block;
-    *n = (size_t)cnt - 1;
-    return TT_OK;
-}
-
 static void tt_put_json_string(tt_buf *b, const char *s) {
     size_t need = tt_json_quote(NULL, 0, s);
     if (!tt_reserve(b, need)) return;
