@@ -12,8 +12,6 @@
 #ifndef TT_CLI_H
 #define TT_CLI_H
 
-#include "tabtrain/mobilenet.h"
-#include "tabtrain/safetensors.h"
 #include "tabtrain/status.h"
 
 /*  X(function suffix, command name, one-line summary) */
@@ -47,19 +45,5 @@ int tt_cli_usage_error(const char *cmd, const char *fmt, ...)
 /* For `--opt VALUE` parsing: returns argv[++*i], or NULL after reporting a
  * usage error when the value is missing. */
 const char *tt_cli_value(const char *cmd, int argc, char **argv, int *i);
-
-/* The backbone: --model PATH, else $TT_MODEL, else TT_CLI_DEFAULT_MODEL. */
-#define TT_CLI_DEFAULT_MODEL "models/mobilenet_v2_1.0_224.safetensors"
-typedef struct tt_cli_backbone {
-    tt_st_file *file; /* kept open: labels and metadata point into it */
-    tt_mnv2 *model;
-    const char *path;
-} tt_cli_backbone;
-tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path);
-void tt_cli_backbone_close(tt_cli_backbone *b);
-
-/* Reads and decodes an image file and preprocesses it for the backbone
- * (center crop, bilinear resize, [-1, 1]) into input[size][size][3]. */
-tt_status tt_cli_image_input(const char *path, int size, float *input);
 
 #endif

@@ -28,8 +28,9 @@ tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path) {
     st = tt_st_open_memory(&f, bytes, len);
     if (!st) {
         const char *pp = tt_st_metadata(f, "tabtrain.preprocess");
-        if (pp && !(b->preprocess = malloc(strlen(pp) + 1))) st = tt_error(TT_ERR_NOMEM, "out of memory");
-        else if (pp) strcpy(b->preprocess, pp);
+        const char *lab = tt_st_metadata(f, "tabtrain.labels");
+        if ((pp && !(b->preprocess = strdup(pp))) || (lab && !(b->labels = strdup(lab))))
+            st = tt_error(TT_ERR_NOMEM, "out of memory");
         if (!st) st = tt_mnv2_init(&b->model, f, TT_IMAGE_DEFAULT_SIZE);
         tt_st_close(f);
     }
@@ -38,7 +39,8 @@ tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", tt_last_error());
         free(b->preprocess);
-        b->preprocess = NULL;
+        free(b->labels);
+        b->preprocess = b->labels = NULL;
         return tt_error(st, "backbone %s: %s", path, msg);
     }
     return TT_OK;
@@ -47,6 +49,7 @@ tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path) {
 void tt_cli_backbone_close(tt_cli_backbone *b) {
     tt_mnv2_free(b->model);
     free(b->preprocess);
+    free(b->labels);
     *b = (tt_cli_backbone){0};
 }
 

@@ -17,12 +17,17 @@ typedef struct tt_cli_backbone {
     tt_mnv2 *model;
     char id[TT_BACKBONE_ID_SIZE];
     char *preprocess; /* tabtrain.preprocess of the file, or NULL */
+    char *labels;     /* tabtrain.labels (JSON array, ImageNet classes), or NULL */
     char path[4096];
 } tt_cli_backbone;
 
 /* path NULL: $TT_MODEL, else TT_CLI_DEFAULT_MODEL. */
 tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path);
 void tt_cli_backbone_close(tt_cli_backbone *b);
+
+/* Reads and decodes an image file and preprocesses it for the backbone
+ * (center crop, bilinear resize, [-1, 1]) into input[size][size][3]. */
+tt_status tt_cli_image_input(const char *path, int size, float *input);
 
 /* Feature rows of a dataset: x [n * views][dim] (an image's views adjacent),
  * labels per row, item[i] = the dataset index of image i. */

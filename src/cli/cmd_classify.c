@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_data.h"
 #include "tabtrain/conv.h"
 #include "tabtrain/image.h"
 #include "tabtrain/json.h"
@@ -49,7 +50,7 @@ int tt_cmd_classify(int argc, char **argv) {
     tt_mnv2_info info = tt_mnv2_get_info(b.model);
     char **labels = NULL;
     int nlabels = 0;
-    const char *lj = tt_st_metadata(b.file, "tabtrain.labels");
+    const char *lj = b.labels;
     if (!info.num_classes) {
         st = tt_error(TT_ERR_UNSUPPORTED, "%s has no logits layer: it is a backbone without top", b.path);
     } else if (!lj) {

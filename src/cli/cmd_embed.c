@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_data.h"
 #include "tabtrain/npy.h"
 
 static const char tt_embed_usage[] =
