@@ -109,12 +109,34 @@ tt_status tt_ckpt_check(const tt_st_file *f, const char *classes_json, const cha
 tt_status tt_ckpt_trainer_config(const tt_st_file *f, tt_trainer_config *cfg, int *dim,
                                  int *classes);
 
+/* TT_ERR_MISMATCH naming the first training option (everything in
+ * tt_trainer_config but `epochs`) that differs from the checkpoint's. A
+ * resume may extend the run; with a schedule that depends on the total step
+ * count (cosine) the continuation then differs from a run planned that long. */
+tt_status tt_ckpt_check_config(const tt_st_file *f, const tt_trainer_config *cfg);
+
 /* Fills the trainer's tensors and state from the file. The trainer must be
  * built with the same config and data (checked: shapes, sample count). */
 tt_status tt_ckpt_restore(tt_trainer *t, const tt_st_file *f);
 
 /* Copies the extra tensors named in `dst` (shapes must match) from the file. */
 tt_status tt_ckpt_load_tensors(const tt_st_file *f, const tt_named_tensor *dst, int n);
+
+/* Export: the trained classifier as one file (docs/export.md). `model` is a
+ * checkpoint (its best epoch's head when it has one) or a model file;
+ * `backbone` the backbone file it was trained on, `backbone_id` that file's
+ * "sha256:<hex>" (TT_ERR_MISMATCH when the model names another). The builder
+ * gets every backbone tensor but the ImageNet "logits.*" under the backbone's
+ * own names (a fine-tuned "backbone.<layer>" replacing it), the "head.*"
+ * tensors, and metadata kind "export", classes, head, preprocess,
+ * architecture, width, input_size, backbone, config, history. Tensors are by
+ * reference: keep both files open until the builder is written. */
+tt_status tt_ckpt_export(const tt_st_file *model, const tt_st_file *backbone,
+                         const char *backbone_id, tt_st_builder **out);
+/* The sidecar JSON of an opened export file: format, weights file name,
+ * classes, head, preprocess, architecture, input size, tensor naming.
+ * *out is malloc'd. */
+tt_status tt_ckpt_export_json(const tt_st_file *exported, const char *weights_name, char **out);
 
 typedef struct tt_ckpt_policy {
     int every_epochs;     /* at the end of every N-th epoch; 0 = off (default 1) */

@@ -330,6 +330,18 @@ static void other_classes_or_backbone_are_refused(void **state) {
     d.train.n = 59;
     int dim, cls;
     tt_assert_ok(tt_ckpt_trainer_config(f, &cfg, &dim, &cls));
+    /* Training options: only the epoch count may change. */
+    tt_trainer_config o = cfg;
+    o.epochs += 5;
+    tt_assert_ok(tt_ckpt_check_config(f, &o));
+    o = cfg;
+    o.lr *= 2;
+    assert_int_equal(tt_ckpt_check_config(f, &o), TT_ERR_MISMATCH);
+    assert_non_null(strstr(tt_last_error(), "lr"));
+    o = cfg;
+    o.seed++;
+    assert_int_equal(tt_ckpt_check_config(f, &o), TT_ERR_MISMATCH);
+    assert_non_null(strstr(tt_last_error(), "seed"));
     tt_trainer *t = make_trainer(&cfg, &d);
     assert_int_equal(tt_ckpt_restore(t, f), TT_ERR_MISMATCH);
     tt_trainer_free(t);
