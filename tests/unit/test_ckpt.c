@@ -429,6 +429,16 @@ static void directory_rotates_and_tracks_best(void **state) {
         assert_non_null(strstr(tt_st_metadata(f, "tabtrain.state"), want));
         tt_st_close(f);
         tt_trainer_free(t);
+        /* What a fresh start has to discard, then discarding it. */
+        tt_ckpt_dir *cd;
+        int nf;
+        tt_assert_ok(tt_ckpt_dir_open(&cd, dir, &p));
+        tt_assert_ok(tt_ckpt_dir_files(cd, &nf, 0));
+        assert_int_equal(nf, cases[k].files + 2);
+        tt_assert_ok(tt_ckpt_dir_files(cd, &nf, 1));
+        tt_assert_ok(tt_ckpt_dir_files(cd, &nf, 0));
+        assert_int_equal(nf, 0);
+        tt_ckpt_dir_free(cd);
     }
     free_data(&d);
 }
