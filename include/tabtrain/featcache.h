@@ -1,0 +1,118 @@
+/* tabtrain/featcache.h — backbone features of encoded images, computed once
+ * and kept on disk keyed by content.
+ *
+ *   tt_featcache *fc;
+ *   tt_featcache_config cfg = tt_featcache_defaults();
+ *   cfg.dir = ".tabtrain-cache";           // NULL: memory only (nothing persisted)
+ *   cfg.aug = aug;  cfg.views = 4;         // view 0 plain, views 1..4 augmented
+ *   tt_featcache_open(&fc, backbone, "sha256:<hex of the backbone file>", &cfg);
+ *   tt_feat_request rq[16] = {{bytes, len}, ...};
+ *   tt_featcache_run(fc, 16, rq, views, feats);  // feats [16][views][dim]; rq[i].status per image
+ *   tt_featcache_free(fc);
+ *
+ * Per image the SHA-256 of its encoded bytes is taken (rq.hash). View v of
+ * an image has the key SHA-256("tabtrain-feature 1", backbone id, input
+ * size, image hash, v, and for v > 0 the augmentation config as text): the
+ * same bytes under the same backbone give the same features whatever their
+ * file name, class or dataset, so re-adding an image is free; another
+ * backbone or augmentation setting never sees stale entries. View 0 is
+ * tt_image_to_input (no augmentation); view v >= 1 is tt_augment_to_input on
+ * tt_image_reduce(image, S) with a PCG32 stream (TT_STREAM_AUGMENT) seeded
+ * from SHA-256(image hash, v) — deterministic and independent of the run's
+ * seed and of the image's position, hence reusable across runs.
+ *
+ * Lookups go memory first, then `dir`/<key hex>.feat: 16-byte header
+ * ("TTFEAT1\0", u32 dim, u32 CRC-32 of the rest), the 32-byte key, dim f32.
+ * Files are written atomically (fileio.h); a file that is short, has another
+ * magic, key or dim, or fails its CRC (a torn write, a bit flip) is counted
+ * in stats.recovered, recomputed and rewritten — never an error. Write
+ * failures (full disk, read-only dir) only lose persistence: stats.write_errors
+ * counts them and the features are still returned.
+ *
+ * Misses are decoded one image at a time (pixels freed as soon as its views
+ * are rendered into the batch) and run through the backbone cfg.batch inputs
+ * at a time, so memory is bounded by the batch, not by n. A bad image
+ * (tt_image_decode's error: empty, truncated, not an image, too many pixels)
+ * sets rq.status and rq.error and leaves its rows zero; the others go on.
+ * tt_featcache_run returns non-OK only when it cannot go on at all (out of
+ * memory, backbone failure).
+ *
+ * Memory-resident entries: every feature computed or loaded is also kept in
+ * memory (dim floats + key per view) until tt_featcache_free, so a browser
+ * adding images one at a time never re-reads the disk (the wasm layer keeps
+ * its cache dir in an IDBFS mount). tt_featcache_forget(hash) drops an
+ * image's entries from memory and disk (removing an image from a project).
+ */
+#ifndef TABTRAIN_FEATCACHE_H
+#define TABTRAIN_FEATCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tabtrain/image.h"
+#include "tabtrain/mobilenet.h"
+#include "tabtrain/sha256.h"
+#include "tabtrain/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TT_FEATCACHE_MAX_VIEWS 64
+
+typedef struct tt_featcache_config {
+    const char *dir;     /* persistent store (created if missing); NULL = memory only */
+    tt_augment aug;      /* used for views >= 1 */
+    int batch;           /* backbone inputs per call: 16 */
+    uint64_t max_pixels; /* decode limit: TT_IMAGE_DEFAULT_MAX_PIXELS */
+    int keep_in_memory;  /* 1: keep every entry in memory too (browser); 0: disk only (CLI) */
+} tt_featcache_config;
+
+typedef struct tt_feat_request {
+    const void *bytes; /* encoded image */
+    size_t len;
+    /* results */
+    uint8_t hash[TT_SHA256_SIZE];
+    tt_status status; /* TT_OK or the decode error */
+    char error[200];  /* tt_last_error() of a failed decode */
+    int hits;         /* views served from the cache */
+} tt_feat_request;
+
+typedef struct tt_featcache_stats {
+    int64_t hits, computed; /* views */
+    int64_t recovered;      /* damaged files recomputed */
+    int64_t write_errors;
+    int64_t failed; /* images that did not decode */
+} tt_featcache_stats;
+
+typedef struct tt_featcache tt_featcache;
+
+tt_featcache_config tt_featcache_defaults(void);
+/* `model` is borrowed (must outlive the cache); backbone_id is copied. */
+tt_status tt_featcache_open(tt_featcache **out, tt_mnv2 *model, const char *backbone_id,
+                            const tt_featcache_config *cfg);
+void tt_featcache_free(tt_featcache *fc);
+int tt_featcache_dim(const tt_featcache *fc);
+tt_featcache_stats tt_featcache_get_stats(const tt_featcache *fc);
+
+/* Features of views 0..views-1 of n images into feats [n][views][dim]. */
+tt_status tt_featcache_run(tt_featcache *fc, int n, tt_feat_request *rq, int views, float *feats);
+
+/* Removes the entries of views 0..views-1 of an image (memory and disk). */
+tt_status tt_featcache_forget(tt_featcache *fc, const uint8_t hash[TT_SHA256_SIZE], int views);
+
+/* The key and on-disk path of one view (for tests and tools); path may be NULL. */
+void tt_featcache_key(const tt_featcache *fc, const uint8_t hash[TT_SHA256_SIZE], int view,
+                      uint8_t key[TT_SHA256_SIZE]);
+/* "<dir>/<key hex>.feat" into buf (cap >= strlen(dir) + 72); NULL without a dir. */
+const char *tt_featcache_path(const tt_featcache *fc, const uint8_t key[TT_SHA256_SIZE], char *buf,
+                              size_t cap);
+
+/* Identity of a backbone file: "sha256:" + hex of its bytes (72 bytes with NUL). */
+#define TT_BACKBONE_ID_SIZE 72
+void tt_backbone_identity(const void *bytes, size_t len, char out[TT_BACKBONE_ID_SIZE]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

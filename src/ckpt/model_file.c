@@ -1,0 +1,145 @@
+/* Model files: head tensors + self-describing metadata (model_file.h). */
+#include "tabtrain/model_file.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tabtrain/json.h"
+
+static char *tt_dup(const char *s) {
+    if (!s) return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+tt_status tt_model_meta_write(tt_st_builder *b, const tt_model_meta *meta) {
+    if (meta->n_classes < 1 || !meta->classes || !meta->backbone_id)
+        return tt_error(TT_ERR_INVALID_ARG, "model file: classes and backbone id are required");
+    size_t cap = 2;
+    for (int c = 0; c < meta->n_classes; c++) cap += tt_json_quote(NULL, 0, meta->classes[c]) + 1;
+    char *names = malloc(cap + 1);
+    if (!names) return tt_error(TT_ERR_NOMEM, "model file: out of memory");
+    size_t at = 0;
+    names[at++] = '[';
+    for (int c = 0; c < meta->n_classes; c++) {
+        if (c) names[at++] = ',';
+        at += tt_json_quote(names + at, cap + 1 - at, meta->classes[c]);
+    }
+    names[at++] = ']', names[at] = 0;
+    char head[256];
+    snprintf(head, sizeof head, "{\"in_dim\":%d,\"hidden\":%d,\"classes\":%d,\"dropout\":%.9g,\"unfreeze\":%d}",
+             meta->head.in, meta->head.hidden, meta->head.classes, (double)meta->head.dropout, meta->unfreeze);
+    tt_status st = tt_st_set_metadata(b, "tabtrain.kind", meta->kind ? meta->kind : "model");
+    if (!st) st = tt_st_set_metadata(b, "tabtrain.classes", names);
+    if (!st) st = tt_st_set_metadata(b, "tabtrain.head", head);
+    if (!st) st = tt_st_set_metadata(b, "tabtrain.backbone", meta->backbone_id);
+    if (!st && meta->preprocess) st = tt_st_set_metadata(b, "tabtrain.preprocess", meta->preprocess);
+    if (!st && meta->config) st = tt_st_set_metadata(b, "tabtrain.config", meta->config);
+    if (!st && meta->history) st = tt_st_set_metadata(b, "tabtrain.history", meta->history);
+    free(names);
+    return st;
+}
+
+tt_status tt_model_add_head(tt_st_builder *b, tt_head *head) {
+    tt_named_tensor *p;
+    int n = tt_head_params(head, &p);
+    tt_status st = TT_OK;
+    for (int i = 0; i < n && !st; i++) st = tt_st_add(b, p[i].name, TT_DTYPE_F32, p[i].ndim, p[i].shape, p[i].data);
+    return st;
+}
+
+tt_status tt_model_save(const char *path, const tt_model_meta *meta, tt_head *head) {
+    tt_st_builder *b;
+    tt_status st = tt_st_builder_new(&b);
+    if (st) return st;
+    if (!(st = tt_model_meta_write(b, meta)) && !(st = tt_model_add_head(b, head))) st = tt_st_write_file(b, path);
+    tt_st_builder_free(b);
+    return st;
+}
+
+void tt_model_free(tt_model *m) {
+    tt_json_free_strings(m->classes, m->n_classes);
+    free(m->kind), free(m->backbone_id), free(m->preprocess), free(m->config), free(m->history);
+    if (m->head.params_slab) tt_head_free(&m->head);
+    *m = (tt_model){0};
+}
+
+static tt_status tt_head_field(const char *js, const char *key, int *out) {
+    double v;
+    tt_status st = tt_json_number(js, key, &v);
+    if (st) return tt_error(st, "model file: tabtrain.head: %s", tt_last_error());
+    if (!(v >= 0 && v <= 1e7 && v == floor(v)))
+        return tt_error(TT_ERR_FORMAT, "model file: tabtrain.head \"%s\" is not a count", key);
+    *out = (int)v;
+    return TT_OK;
+}
+
+tt_status tt_model_load(tt_model *m, const tt_st_file *f, int max_batch) {
+    *m = (tt_model){0};
+    const char *kind = tt_st_metadata(f, "tabtrain.kind"), *classes = tt_st_metadata(f, "tabtrain.classes"),
+               *head = tt_st_metadata(f, "tabtrain.head"), *backbone = tt_st_metadata(f, "tabtrain.backbone");
+    if (!kind || !classes || !head || !backbone)
+        return tt_error(TT_ERR_FORMAT, "not a tabtrain model: metadata %s missing",
+                        !kind ? "tabtrain.kind" : !classes ? "tabtrain.classes" : !head ? "tabtrain.head" : "tabtrain.backbone");
+    tt_status st = tt_json_string_array(classes, &m->classes, &m->n_classes);
+    if (st) return tt_error(st, "model file: tabtrain.classes: %s", tt_last_error());
+    tt_head_config hc = {0};
+    double dropout = 0;
+    if (!st) st = tt_head_field(head, "in_dim", &hc.in);
+    if (!st) st = tt_head_field(head, "hidden", &hc.hidden);
+    if (!st) st = tt_head_field(head, "classes", &hc.classes);
+    if (!st && tt_json_number(head, "unfreeze", &dropout) == TT_OK) m->unfreeze = (int)dropout;
+    if (!st && tt_json_number(head, "dropout", &dropout) == TT_OK && dropout >= 0 && dropout < 1) hc.dropout = (float)dropout;
+    if (!st && (hc.classes != m->n_classes || hc.in < 1 || hc.classes < 1))
+        st = tt_error(TT_ERR_SHAPE, "model file: head says %d classes of %d inputs, class list has %d", hc.classes,
+                      hc.in, m->n_classes);
+    m->kind = tt_dup(kind), m->backbone_id = tt_dup(backbone);
+    m->preprocess = tt_dup(tt_st_metadata(f, "tabtrain.preprocess"));
+    m->config = tt_dup(tt_st_metadata(f, "tabtrain.config"));
+    m->history = tt_dup(tt_st_metadata(f, "tabtrain.history"));
+    if (!st && (!m->kind || !m->backbone_id)) st = tt_error(TT_ERR_NOMEM, "model file: out of memory");
+    tt_rng rng;
+    tt_rng_seed(&rng, 0, TT_STREAM_INIT);
+    if (!st) st = tt_head_init(&m->head, &hc, max_batch, &rng);
+    tt_named_tensor *p;
+    int np = st ? 0 : tt_head_params(&m->head, &p);
+    for (int i = 0; i < np && !st; i++) {
+        const tt_st_tensor *t;
+        if ((st = tt_st_get(f, p[i].name, TT_DTYPE_F32, &t))) break;
+        int same = t->ndim == p[i].ndim;
+        for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == p[i].shape[d];
+        if (!same)
+            st = tt_error(TT_ERR_SHAPE, "model file: tensor %s has another shape than tabtrain.head implies", p[i].name);
+        else memcpy(p[i].data, t->data, t->nbytes);
+    }
+    if (st) tt_model_free(m);
+    return st;
+}
+
+tt_status tt_model_load_file(tt_model *m, const char *path, int max_batch) {
+    tt_st_file *f;
+    *m = (tt_model){0};
+    tt_status st = tt_st_open_file(&f, path);
+    if (st) return st;
+    st = tt_model_load(m, f, max_batch);
+    tt_st_close(f);
+    if (st) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", tt_last_error());
+        return tt_error(st, "%s: %s", path, msg);
+    }
+    return TT_OK;
+}
+
+tt_status tt_model_check_backbone(const tt_model *m, const char *backbone_id) {
+    if (strcmp(m->backbone_id, backbone_id))
+        return tt_error(TT_ERR_MISMATCH,
+                        "the model was trained on backbone %s but the backbone file given is %s "
+                        "(pass the original weights with --model or TT_MODEL)",
+                        m->backbone_id, backbone_id);
+    return TT_OK;
+}

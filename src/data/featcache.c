@@ -1,0 +1,345 @@
+/* Feature cache: content-keyed backbone features, batched misses, atomic
+ * per-entry files that are verified on read (see featcache.h). */
+#include "tabtrain/featcache.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tabtrain/crc32.h"
+#include "tabtrain/fileio.h"
+
+#define TT_FEAT_MAGIC "TTFEAT1"
+#define TT_FEAT_HEADER 16
+
+struct tt_featcache {
+    tt_mnv2 *model;
+    tt_featcache_config cfg;
+    char backbone[TT_BACKBONE_ID_SIZE + 64];
+    char *dir;
+    char augtext[256];
+    int dim, size;
+    /* one backbone batch */
+    float *in, *out, **dest;
+    uint8_t (*keys)[TT_SHA256_SIZE];
+    int pending;
+    tt_featcache_stats stats;
+    /* memory-resident entries: open addressing on the key's first bytes */
+    size_t mcap, mused;
+    uint8_t (*mkeys)[TT_SHA256_SIZE];
+    uint8_t *mstate; /* 0 empty, 1 full, 2 deleted */
+    float *mfeat;
+};
+
+tt_featcache_config tt_featcache_defaults(void) {
+    tt_featcache_config c = {0};
+    c.batch = 16;
+    c.max_pixels = TT_IMAGE_DEFAULT_MAX_PIXELS;
+    return c;
+}
+
+void tt_backbone_identity(const void *bytes, size_t len, char out[TT_BACKBONE_ID_SIZE]) {
+    uint8_t d[TT_SHA256_SIZE];
+    tt_sha256(bytes, len, d);
+    memcpy(out, "sha256:", 7);
+    tt_sha256_hex(d, out + 7);
+}
+
+/* mkdir -p */
+static tt_status tt_mkdirs(const char *dir) {
+    size_t n = strlen(dir);
+    char *p = malloc(n + 1);
+    if (!p) return tt_error(TT_ERR_NOMEM, "feature cache: out of memory");
+    memcpy(p, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != 0) continue;
+        char c = p[i];
+        p[i] = 0;
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+            tt_status st = tt_error(TT_ERR_IO, "feature cache: cannot create %s: %s", p, strerror(errno));
+            free(p);
+            return st;
+        }
+        p[i] = c;
+    }
+    free(p);
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return tt_error(TT_ERR_IO, "feature cache: %s is not a directory", dir);
+    return TT_OK;
+}
+
+tt_status tt_featcache_open(tt_featcache **out, tt_mnv2 *model, const char *backbone_id,
+                            const tt_featcache_config *cfg) {
+    *out = NULL;
+    if (!model || !backbone_id || !cfg || cfg->batch < 1 || strlen(backbone_id) >= TT_BACKBONE_ID_SIZE + 64)
+        return tt_error(TT_ERR_INVALID_ARG, "feature cache: model, backbone id and batch >= 1 required");
+    tt_featcache *fc = calloc(1, sizeof *fc);
+    if (!fc) return tt_error(TT_ERR_NOMEM, "feature cache: out of memory");
+    fc->model = model;
+    fc->cfg = *cfg;
+    if (!fc->cfg.max_pixels) fc->cfg.max_pixels = TT_IMAGE_DEFAULT_MAX_PIXELS;
+    snprintf(fc->backbone, sizeof fc->backbone, "%s", backbone_id);
+    tt_mnv2_info info = tt_mnv2_get_info(model);
+    fc->dim = info.feature_dim, fc->size = info.input_size;
+    const tt_augment *a = &cfg->aug;
+    snprintf(fc->augtext, sizeof fc->augtext, "flip=%d zoom=%.9g:%.9g shear=%.9g brightness=%.9g:%.9g", a->flip,
+             (double)a->zoom_min, (double)a->zoom_max, (double)a->shear_deg, (double)a->brightness_min,
+             (double)a->brightness_max);
+    size_t px = (size_t)fc->size * fc->size * 3, B = (size_t)cfg->batch;
+    fc->in = malloc(B * px * sizeof(float));
+    fc->out = malloc(B * (size_t)fc->dim * sizeof(float));
+    fc->dest = malloc(B * sizeof *fc->dest);
+    fc->keys = malloc(B * sizeof *fc->keys);
+    tt_status st = fc->in && fc->out && fc->dest && fc->keys ? TT_OK : tt_error(TT_ERR_NOMEM, "feature cache: out of memory");
+    if (!st && cfg->dir) {
+        size_t n = strlen(cfg->dir) + 1;
+        if (!(fc->dir = malloc(n))) st = tt_error(TT_ERR_NOMEM, "feature cache: out of memory");
+        else memcpy(fc->dir, cfg->dir, n), fc->cfg.dir = fc->dir, st = tt_mkdirs(fc->dir);
+    }
+    if (st) {
+        tt_featcache_free(fc);
+        return st;
+    }
+    *out = fc;
+    return TT_OK;
+}
+
+void tt_featcache_free(tt_featcache *fc) {
+    if (!fc) return;
+    free(fc->in), free(fc->out), free(fc->dest), free(fc->keys), free(fc->dir);
+    free(fc->mkeys), free(fc->mstate), free(fc->mfeat);
+    free(fc);
+}
+
+int tt_featcache_dim(const tt_featcache *fc) { return fc->dim; }
+tt_featcache_stats tt_featcache_get_stats(const tt_featcache *fc) { return fc->stats; }
+
+static void tt_put_u32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t tt_get_u32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+void tt_featcache_key(const tt_featcache *fc, const uint8_t hash[TT_SHA256_SIZE], int view,
+                      uint8_t key[TT_SHA256_SIZE]) {
+    char head[sizeof fc->backbone + 64];
+    int n = snprintf(head, sizeof head, "tabtrain-feature 1\n%s\nsize=%d\n", fc->backbone, fc->size);
+    uint8_t v[4];
+    tt_put_u32(v, (uint32_t)view);
+    tt_sha256_ctx c;
+    tt_sha256_init(&c);
+    tt_sha256_update(&c, head, (size_t)n);
+    tt_sha256_update(&c, hash, TT_SHA256_SIZE);
+    tt_sha256_update(&c, v, 4);
+    if (view > 0) tt_sha256_update(&c, fc->augtext, strlen(fc->augtext));
+    tt_sha256_final(&c, key);
+}
+
+const char *tt_featcache_path(const tt_featcache *fc, const uint8_t key[TT_SHA256_SIZE], char *buf,
+                              size_t cap) {
+    if (!fc->dir) return NULL;
+    char hex[TT_SHA256_HEX];
+    tt_sha256_hex(key, hex);
+    snprintf(buf, cap, "%s/%s.feat", fc->dir, hex);
+    return buf;
+}
+
+/* ---- memory-resident entries ---- */
+
+static size_t tt_mslot(const tt_featcache *fc, const uint8_t key[TT_SHA256_SIZE], int *found) {
+    size_t mask = fc->mcap - 1, i = (size_t)tt_get_u32(key) & mask, tomb = SIZE_MAX;
+    for (;; i = (i + 1) & mask) {
+        if (fc->mstate[i] == 0) {
+            *found = 0;
+            return tomb != SIZE_MAX ? tomb : i;
+        }
+        if (fc->mstate[i] == 2) {
+            if (tomb == SIZE_MAX) tomb = i;
+        } else if (!memcmp(fc->mkeys[i], key, TT_SHA256_SIZE)) {
+            *found = 1;
+            return i;
+        }
+    }
+}
+
+static int tt_mem_get(const tt_featcache *fc, const uint8_t key[TT_SHA256_SIZE], float *dst) {
+    int found = 0;
+    if (!fc->mcap) return 0;
+    size_t i = tt_mslot(fc, key, &found);
+    if (found) memcpy(dst, fc->mfeat + i * (size_t)fc->dim, (size_t)fc->dim * sizeof(float));
+    return found;
+}
+
+static tt_status tt_mem_put(tt_featcache *fc, const uint8_t key[TT_SHA256_SIZE], const float *src) {
+    if (2 * (fc->mused + 1) > fc->mcap) { /* grow (and drop tombstones) at half full */
+        size_t cap = fc->mcap ? 2 * fc->mcap : 256;
+        tt_featcache old = *fc;
+        fc->mkeys = malloc(cap * sizeof *fc->mkeys);
+        fc->mstate = calloc(cap, 1);
+        fc->mfeat = malloc(cap * (size_t)fc->dim * sizeof(float));
+        if (!fc->mkeys || !fc->mstate || !fc->mfeat) {
+            free(fc->mkeys), free(fc->mstate), free(fc->mfeat);
+            fc->mkeys = old.mkeys, fc->mstate = old.mstate, fc->mfeat = old.mfeat;
+            return tt_error(TT_ERR_NOMEM, "feature cache: out of memory");
+        }
+        fc->mcap = cap, fc->mused = 0;
+        for (size_t i = 0; i < old.mcap; i++)
+            if (old.mstate[i] == 1) {
+                int found;
+                size_t j = tt_mslot(fc, old.mkeys[i], &found);
+                memcpy(fc->mkeys[j], old.mkeys[i], TT_SHA256_SIZE);
+                memcpy(fc->mfeat + j * (size_t)fc->dim, old.mfeat + i * (size_t)fc->dim, (size_t)fc->dim * sizeof(float));
+                fc->mstate[j] = 1, fc->mused++;
+            }
+        free(old.mkeys), free(old.mstate), free(old.mfeat);
+    }
+    int found;
+    size_t i = tt_mslot(fc, key, &found);
+    if (!found) {
+        if (fc->mstate[i] == 0) fc->mused++;
+        memcpy(fc->mkeys[i], key, TT_SHA256_SIZE);
+        fc->mstate[i] = 1;
+    }
+    memcpy(fc->mfeat + i * (size_t)fc->dim, src, (size_t)fc->dim * sizeof(float));
+    return TT_OK;
+}
+
+/* ---- disk entries ---- */
+
+static int tt_disk_get(tt_featcache *fc, const uint8_t key[TT_SHA256_SIZE], float *dst) {
+    char path[4200];
+    if (!tt_featcache_path(fc, key, path, sizeof path)) return 0;
+    void *buf;
+    size_t len, want = TT_FEAT_HEADER + TT_SHA256_SIZE + (size_t)fc->dim * sizeof(float);
+    tt_status st = tt_file_read(path, want, &buf, &len);
+    if (st == TT_ERR_NOT_FOUND) return 0;
+    const uint8_t *p = buf;
+    int ok = !st && len == want && !memcmp(p, TT_FEAT_MAGIC, 8) && tt_get_u32(p + 8) == (uint32_t)fc->dim &&
+             tt_get_u32(p + 12) == tt_crc32(0, p + TT_FEAT_HEADER, want - TT_FEAT_HEADER) &&
+             !memcmp(p + TT_FEAT_HEADER, key, TT_SHA256_SIZE);
+    if (ok) memcpy(dst, p + TT_FEAT_HEADER + TT_SHA256_SIZE, (size_t)fc->dim * sizeof(float));
+    else fc->stats.recovered++;
+    if (!st) free(buf);
+    return ok;
+}
+
+static void tt_disk_put(tt_featcache *fc, const uint8_t key[TT_SHA256_SIZE], const float *src) {
+    char path[4200];
+    if (!tt_featcache_path(fc, key, path, sizeof path)) return;
+    uint8_t head[TT_FEAT_HEADER];
+    size_t nf = (size_t)fc->dim * sizeof(float);
+    memcpy(head, TT_FEAT_MAGIC, 8);
+    tt_put_u32(head + 8, (uint32_t)fc->dim);
+    tt_put_u32(head + 12, tt_crc32(tt_crc32(0, key, TT_SHA256_SIZE), src, nf));
+    tt_chunk parts[3] = {{head, sizeof head}, {key, TT_SHA256_SIZE}, {src, nf}};
+    if (tt_file_write_atomic(path, parts, 3)) fc->stats.write_errors++;
+}
+
+/* ---- the batch ---- */
+
+static tt_status tt_flush(tt_featcache *fc) {
+    if (!fc->pending) return TT_OK;
+    tt_status st = tt_mnv2_features(fc->model, fc->pending, fc->in, fc->out);
+    if (st) return st;
+    for (int b = 0; b < fc->pending; b++) {
+        const float *f = fc->out + (size_t)b * fc->dim;
+        memcpy(fc->dest[b], f, (size_t)fc->dim * sizeof(float));
+        tt_disk_put(fc, fc->keys[b], f);
+        if (fc->cfg.keep_in_memory && (st = tt_mem_put(fc, fc->keys[b], f))) return st;
+    }
+    fc->stats.computed += fc->pending;
+    fc->pending = 0;
+    return TT_OK;
+}
+
+static uint64_t tt_view_seed(const uint8_t hash[TT_SHA256_SIZE], int view) {
+    uint8_t buf[sizeof "tabtrain-augment 1" + TT_SHA256_SIZE + 4], d[TT_SHA256_SIZE];
+    size_t n = sizeof "tabtrain-augment 1" - 1;
+    memcpy(buf, "tabtrain-augment 1", n);
+    memcpy(buf + n, hash, TT_SHA256_SIZE);
+    tt_put_u32(buf + n + TT_SHA256_SIZE, (uint32_t)view);
+    tt_sha256(buf, n + TT_SHA256_SIZE + 4, d);
+    uint64_t s = 0;
+    for (int i = 0; i < 8; i++) s |= (uint64_t)d[i] << (8 * i);
+    return s;
+}
+
+tt_status tt_featcache_run(tt_featcache *fc, int n, tt_feat_request *rq, int views, float *feats) {
+    if (n < 0 || views < 1 || views > TT_FEATCACHE_MAX_VIEWS || (n && (!rq || !feats)))
+        return tt_error(TT_ERR_INVALID_ARG, "feature cache: bad request (n %d, views %d)", n, views);
+    size_t px = (size_t)fc->size * fc->size * 3;
+    tt_decode_opts dopts = {fc->cfg.max_pixels};
+    tt_status st = TT_OK;
+    for (int i = 0; i < n && !st; i++) {
+        tt_feat_request *r = &rq[i];
+        tt_sha256(r->bytes, r->len, r->hash);
+        r->status = TT_OK, r->error[0] = 0, r->hits = 0;
+        tt_image img = {0}, small = {0};
+        int decoded = 0;
+        for (int v = 0; v < views && !st; v++) {
+            float *dst = feats + ((size_t)i * views + v) * fc->dim;
+            uint8_t key[TT_SHA256_SIZE];
+            tt_featcache_key(fc, r->hash, v, key);
+            if (tt_mem_get(fc, key, dst)) {
+                r->hits++;
+                continue;
+            }
+            if (tt_disk_get(fc, key, dst)) {
+                r->hits++;
+                if (fc->cfg.keep_in_memory) st = tt_mem_put(fc, key, dst);
+                continue;
+            }
+            if (!decoded) {
+                tt_status ds = tt_image_decode(r->bytes, r->len, &dopts, &img);
+                if (ds) {
+                    r->status = ds;
+                    snprintf(r->error, sizeof r->error, "%s", tt_last_error());
+                    memset(feats + (size_t)i * views * fc->dim, 0, (size_t)views * fc->dim * sizeof(float));
+                    fc->stats.failed++;
+                    break;
+                }
+                decoded = 1;
+            }
+            float *in = fc->in + (size_t)fc->pending * px;
+            if (v == 0) {
+                st = tt_image_to_input(&img, fc->size, in);
+            } else {
+                if (!small.pixels) st = tt_image_reduce(&img, fc->size, &small);
+                tt_rng rng;
+                tt_rng_seed(&rng, tt_view_seed(r->hash, v), TT_STREAM_AUGMENT);
+                if (!st) st = tt_augment_to_input(&small, fc->size, &fc->cfg.aug, &rng, in);
+            }
+            if (st) break;
+            fc->dest[fc->pending] = dst;
+            memcpy(fc->keys[fc->pending], key, TT_SHA256_SIZE);
+            if (++fc->pending == fc->cfg.batch) st = tt_flush(fc);
+        }
+        fc->stats.hits += r->hits;
+        tt_image_free(&img);
+        tt_image_free(&small);
+    }
+    if (!st) st = tt_flush(fc);
+    fc->pending = 0;
+    return st;
+}
+
+tt_status tt_featcache_forget(tt_featcache *fc, const uint8_t hash[TT_SHA256_SIZE], int views) {
+    for (int v = 0; v < views; v++) {
+        uint8_t key[TT_SHA256_SIZE];
+        tt_featcache_key(fc, hash, v, key);
+        int found = 0;
+        if (fc->mcap) {
+            size_t i = tt_mslot(fc, key, &found);
+            if (found) fc->mstate[i] = 2;
+        }
+        char path[4200];
+        if (tt_featcache_path(fc, key, path, sizeof path) && remove(path) != 0 && errno != ENOENT)
+            return tt_error(TT_ERR_IO, "feature cache: cannot remove %s: %s", path, strerror(errno));
+    }
+    return TT_OK;
+}
