@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tabtrain/crc32.h"
+#include "tabtrain/json.h"
 
 #define JSMN_STATIC
 #define JSMN_STRICT
@@ -352,20 +353,6 @@ tt_status tt_ckpt_open_memory(tt_st_file **out, const void *bytes, size_t len) {
     return tt_ckpt_opened(out, f, "checkpoint");
 }
 
-/* Same JSON token sequence (string contents compared as written). */
-static int tt_json_same(const tt_json *a, const tt_json *b) {
-    if (a->n != b->n) return 0;
-    for (int i = 0; i < a->n; i++) {
-        const jsmntok_t *x = &a->tok[i], *y = &b->tok[i];
-        int nx = x->end - x->start, ny = y->end - y->start;
-        if (x->type != y->type || x->size != y->size ||
-            (x->type != JSMN_OBJECT && x->type != JSMN_ARRAY &&
-             (nx != ny || memcmp(a->js + x->start, b->js + y->start, (size_t)nx))))
-            return 0;
-    }
-    return 1;
-}
-
 tt_status tt_ckpt_check(const tt_st_file *f, const char *classes_json, const char *backbone) {
     if (backbone) {
         const char *have = tt_st_metadata(f, "tabtrain.backbone");
@@ -376,15 +363,17 @@ tt_status tt_ckpt_check(const tt_st_file *f, const char *classes_json, const cha
     }
     if (classes_json) {
         const char *have = tt_st_metadata(f, "tabtrain.classes");
-        tt_json a, b;
-        tt_status st = tt_json_parse(&a, have, "tabtrain.classes");
-        if (st) return st;
-        if ((st = tt_json_parse(&b, classes_json, "of the expected classes"))) {
-            free(a.tok);
+        char **a = NULL, **b = NULL;
+        int na = 0, nb = 0;
+        tt_status st = tt_json_string_array(have ? have : "", &a, &na);
+        if (st) return tt_error(st, "checkpoint: tabtrain.classes is not a JSON array of names");
+        if ((st = tt_json_string_array(classes_json, &b, &nb))) {
+            tt_json_free_strings(a, na);
             return st;
         }
-        int same = tt_json_same(&a, &b);
-        free(a.tok), free(b.tok);
+        int same = na == nb;
+        for (int i = 0; same && i < na; i++) same = !strcmp(a[i], b[i]);
+        tt_json_free_strings(a, na), tt_json_free_strings(b, nb);
         if (!same)
             return tt_error(TT_ERR_MISMATCH,
                             "checkpoint was trained on the classes %.400s; this data has %.400s",
