@@ -87,16 +87,24 @@ double tt_cli_peak_rss_mb(void) {
 #endif
 }
 
-void tt_cli_progress(int json, const char *what, int done, int total) {
+static int tt_cli_tty(void) {
     static int tty = -1;
     if (tty < 0) tty = isatty(2);
-    if (json || !tty || total <= 0) return;
+    return tty;
+}
+
+void tt_cli_progress_clear(int json) {
+    if (!json && tt_cli_tty()) fputs("\r\033[K", stderr);
+}
+
+void tt_cli_progress(int json, const char *what, int done, int total) {
+    if (json || !tt_cli_tty() || total <= 0) return;
     int w = 30, fill = (int)((long long)w * done / total);
     char bar[31];
     for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
     bar[w] = 0;
     fprintf(stderr, "\r%-10s [%s] %d/%d", what, bar, done, total);
-    if (done >= total) fputc('\n', stderr);
+    if (done >= total) tt_cli_progress_clear(json);
     fflush(stderr);
 }
 
@@ -107,7 +115,8 @@ static void tt_cli_skip(int json, const char *what, const char *path, tt_status 
                tt_cli_quote(qp, sizeof qp, path), tt_status_name(st), tt_cli_quote(qr, sizeof qr, reason));
         fflush(stdout);
     } else {
-        fprintf(stderr, "%sskipped %s: %s: %s\n", isatty(2) ? "\r" : "", path, tt_status_name(st), reason);
+        tt_cli_progress_clear(json);
+        fprintf(stderr, "skipped %s: %s: %s\n", path, tt_status_name(st), reason);
     }
 }
 

@@ -41,8 +41,11 @@ tt_status tt_cli_extract(tt_featcache *fc, const tt_dataset *ds, int views, int 
                          tt_cli_feats *out);
 void tt_cli_feats_free(tt_cli_feats *f);
 
-/* A one-line bar on stderr, only when stderr is a terminal and !json. */
+/* A one-line bar on stderr, only when stderr is a terminal and !json; it
+ * erases itself when done reaches total. _clear erases it early (before
+ * printing other lines). */
 void tt_cli_progress(int json, const char *what, int done, int total);
+void tt_cli_progress_clear(int json);
 
 /* JSON string literal of s into a static-free caller buffer (truncates). */
 const char *tt_cli_quote(char *buf, size_t cap, const char *s);

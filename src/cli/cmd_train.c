@@ -289,6 +289,7 @@ static tt_status tt_train_run_all(tt_train_run *r) {
         }
         int n;
         const tt_epoch_metrics *h = tt_trainer_history(r->t, &n);
+        tt_cli_progress_clear(a->json);
         tt_train_print_epoch(r, &h[n - 1]);
     }
     tt_trainer_use_best(r->t);
