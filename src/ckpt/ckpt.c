@@ -392,7 +392,7 @@ tt_status tt_ckpt_trainer_config(const tt_st_file *f, tt_trainer_config *cfg, in
         return st;
     }
     tt_trainer_config c = tt_trainer_defaults();
-    double v[6];
+    double v[6] = {0};
     char opt[16] = "", sched[16] = "";
     int ok = tt_json_int(&j, tt_json_key(&j, 0, "epochs"), &c.epochs) &&
              tt_json_int(&j, tt_json_key(&j, 0, "batch_size"), &c.batch_size) &&
@@ -486,7 +486,7 @@ static int tt_rng_read(const tt_json *j, const char *key, tt_rng *r) {
 /* One epoch record into e, its arrays into pc [C] and conf [C][C]. */
 static int tt_history_read(const tt_json *j, int rec, int C, tt_epoch_metrics *e, float *pc,
                            int32_t *conf) {
-    double lr;
+    double lr = 0;
     int ok = tt_json_int(j, tt_json_key(j, rec, "epoch"), &e->epoch) &&
              tt_json_i64(j, tt_json_key(j, rec, "step"), &e->step) &&
              tt_json_num(j, tt_json_key(j, rec, "lr"), &lr, 1) &&
@@ -499,7 +499,7 @@ static int tt_history_read(const tt_json *j, int rec, int C, tt_epoch_metrics *e
     int a = tt_json_key(j, rec, "per_class_acc"), m = tt_json_key(j, rec, "confusion");
     ok = ok && a >= 0 && j->tok[a].size == C && m >= 0 && j->tok[m].size == C;
     for (int c = 0; ok && c < C; c++) {
-        double v;
+        double v = 0;
         ok = tt_json_num(j, tt_json_at(j, a, c), &v, 1);
         pc[c] = (float)v;
         int row = tt_json_at(j, m, c);
