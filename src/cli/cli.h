@@ -21,7 +21,8 @@
     X(embed, "embed", "1280-d MobileNetV2 features of images, as an N x 1280 NPY file") \
     X(train, "train", "train a classifier head on folder-per-class images")                    \
     X(eval, "eval", "accuracy, per-class accuracy and confusion matrix of a model on a folder") \
-    X(predict, "predict", "class and probabilities of images")
+    X(predict, "predict", "class and probabilities of images")                                 \
+    X(export, "export", "backbone + trained head as one safetensors file + JSON (for PyTorch, the web)")
 
 #define TT_CLI_DECLARE(fn, name, summary) int tt_cmd_##fn(int argc, char **argv);
 TT_CLI_COMMANDS(TT_CLI_DECLARE)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_ckpt.h"
 #include "cli/cli_data.h"
 #include "tabtrain/model_file.h"
 #include "tabtrain/npy.h"
@@ -37,22 +38,30 @@ static const char tt_train_usage[] =
     "  --out FILE            trained model (model.safetensors); best epoch's weights\n"
     "  --cache-dir D         feature cache (./.tabtrain-cache); 'none' = do not persist\n"
     "  --dump-features P     also write P-train-x.npy, P-train-y.npy, P-val-x.npy, P-val-y.npy\n"
-    "  --json                one JSON object per line on stdout (epochs, skipped files, summary)\n";
+    "  --json                one JSON object per line on stdout (epochs, skipped files, summary)\n"
+    TT_CLI_CKPT_USAGE;
 
 typedef struct tt_train_args {
     const char *data, *files, *val, *model, *out, *cache_dir, *dump, *augment;
     double val_split;
     int views, json;
     tt_trainer_config cfg;
+    tt_cli_ckpt ckpt;
 } tt_train_args;
 
 static int tt_train_parse(int argc, char **argv, tt_train_args *a) {
     const char *cmd = argv[0];
     *a = (tt_train_args){.out = "model.safetensors", .cache_dir = ".tabtrain-cache", .val_split = 0.15};
     a->cfg = tt_trainer_defaults();
+    tt_cli_ckpt_init(&a->ckpt);
     int views_set = 0;
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i];
+        int ck = tt_cli_ckpt_arg(&a->ckpt, cmd, argc, argv, &i);
+        if (ck) {
+            if (ck < 0) return TT_EXIT_USAGE;
+            continue;
+        }
         if (!strcmp(k, "--json")) {
             a->json = 1;
             continue;
@@ -99,7 +108,7 @@ static int tt_train_parse(int argc, char **argv, tt_train_args *a) {
     if (!a->data == !a->files) return tt_cli_usage_error(cmd, "give exactly one of --data DIR and --files LIST");
     if (views_set && !a->augment) return tt_cli_usage_error(cmd, "--augment-views needs --augment");
     if (a->augment && !views_set) a->views = 1;
-    return TT_EXIT_OK;
+    return tt_cli_ckpt_check_args(&a->ckpt, cmd);
 }
 
 static int tt_parse_augment(const char *list, tt_augment *aug) {
@@ -129,11 +138,11 @@ typedef struct tt_train_run {
 
 /* Called after every optimizer step; the checkpoint hook goes here. */
 static tt_status tt_train_after_step(tt_train_run *run, int epoch_ended) {
-    (void)run, (void)epoch_ended;
-    return TT_OK;
+    return tt_cli_ckpt_step(&run->args.ckpt, run->t, epoch_ended);
 }
 
 static void tt_train_free(tt_train_run *r) {
+    tt_cli_ckpt_free(&r->args.ckpt);
     tt_trainer_free(r->t);
     tt_cli_feats_free(&r->ftr), tt_cli_feats_free(&r->fva);
     tt_dataset_free(&r->all), tt_dataset_free(&r->tr), tt_dataset_free(&r->va);
@@ -262,6 +271,10 @@ static tt_status tt_train_run_all(tt_train_run *r) {
 
     tt_features tr = {r->ftr.x, r->ftr.y, r->ftr.n * r->ftr.views}, va = {r->fva.x, r->fva.y, r->fva.n};
     if ((st = tt_trainer_init(&r->t, &a->cfg, r->ftr.dim, r->all.n_classes, &tr, &va))) return st;
+    if (!(r->config_json = tt_train_config_json(a))) return tt_error(TT_ERR_NOMEM, "out of memory");
+    if ((st = tt_cli_ckpt_begin(&a->ckpt, r->t, r->all.n_classes, r->all.classes, r->bb.id,
+                                r->bb.preprocess, r->config_json, a->json)))
+        return st;
     tt_trainer_progress p;
     while (!tt_trainer_finished(r->t)) {
         int ended;
@@ -284,7 +297,6 @@ static tt_status tt_train_run_all(tt_train_run *r) {
     int n_hist;
     const tt_epoch_metrics *h = tt_trainer_history(r->t, &n_hist);
     char *history = tt_train_history_json(h, n_hist, r->all.n_classes);
-    r->config_json = tt_train_config_json(a);
     if (!history || !r->config_json) {
         free(history);
         return tt_error(TT_ERR_NOMEM, "out of memory");
