@@ -17,6 +17,7 @@ static const struct {
     {"dwconv", tt_bench_dwconv, "depthwise and stem conv at MobileNetV2 shapes, and depthwise backward"},
     {"mnv2", tt_bench_mnv2, "MobileNetV2 224 features, ms/image at batch 1 and 32"},
     {"head", tt_bench_head, "dense head 1280->5 training, Adam, batch 32 (the peers' head_train)"},
+    {"ckpt", tt_bench_ckpt, "checkpoint size, save (atomic file, directory) and restore time, default head"},
 };
 
 double tt_bench_now_ms(void) {

@@ -147,6 +147,8 @@ int tt_trainer_best_epoch(const tt_trainer *t);
 /* Copies the best epoch's weights into the head (no-op before epoch 1). */
 void tt_trainer_use_best(tt_trainer *t);
 tt_head *tt_trainer_head(tt_trainer *t);
+/* The config the trainer was built with (checkpoints save it). */
+const tt_trainer_config *tt_trainer_get_config(const tt_trainer *t);
 
 int tt_trainer_tensors(tt_trainer *t, const tt_named_tensor **out);
 void tt_trainer_get_state(const tt_trainer *t, tt_trainer_state *s);

@@ -344,6 +344,8 @@ void tt_trainer_use_best(tt_trainer *t) {
 
 tt_head *tt_trainer_head(tt_trainer *t) { return &t->head; }
 
+const tt_trainer_config *tt_trainer_get_config(const tt_trainer *t) { return &t->cfg; }
+
 int tt_trainer_tensors(tt_trainer *t, const tt_named_tensor **out) {
     *out = t->tensors;
     return t->n_tensors;

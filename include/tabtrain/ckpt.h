@@ -1,0 +1,175 @@
+/* tabtrain/ckpt.h — checkpoints: atomic, verified, exactly resumable.
+ *
+ * A checkpoint is one safetensors file (tabtrain/safetensors.h, so every
+ * tensor is CRC-protected and the format version is checked on open) holding
+ * every tensor tt_trainer_tensors() lists — parameters "head.*", optimizer
+ * state "adam_m.*"/"adam_v.*" or "sgd_u.*", best weights "best.head.*" — plus
+ * the current epoch's data order as the I32 tensor "state.perm" [n_train],
+ * plus any extra tensors the caller passes (e.g. a fine-tuned "backbone.*"
+ * tail). Metadata (all strings; JSON where noted; doubles with 17 significant
+ * digits, floats with 9, NaN/inf as null, u64 as decimal strings):
+ *   tabtrain.kind        "checkpoint"
+ *   tabtrain.classes     JSON array of class names
+ *   tabtrain.head        {"in_dim","hidden","classes","dropout","unfreeze"}
+ *   tabtrain.backbone    "sha256:<hex>" identity of the backbone file ("" if none)
+ *   tabtrain.preprocess  JSON copied from the backbone file (when given)
+ *   tabtrain.config      the caller's full training config JSON (CLI options);
+ *                        the trainer config when the caller gives none
+ *   tabtrain.trainer     the tt_trainer_config as JSON (what restore rebuilds from)
+ *   tabtrain.history     JSON array of epoch records (tt_epoch_metrics_json)
+ *   tabtrain.state       JSON: position, RNG words, running sums, early stopping
+ * docs/checkpoints.md documents every field for other tools.
+ *
+ * Saving and loading one file
+ *   tt_ckpt_meta m = {.classes_json = "[\"cat\",\"dog\"]", .backbone = id};
+ *   tt_ckpt_save_file(t, &m, "run/ckpt.safetensors");   // tmp + fsync + rename + dir fsync
+ *   tt_ckpt_save_memory(t, &m, &bytes, &len);            // browser; free(bytes)
+ *
+ *   tt_st_file *f;
+ *   tt_ckpt_open_file(&f, path);          // CRC + version + kind "checkpoint"
+ *   tt_ckpt_check(f, classes_json, id);   // TT_ERR_MISMATCH: other classes/backbone
+ *   tt_trainer_config cfg; int dim, classes;
+ *   tt_ckpt_trainer_config(f, &cfg, &dim, &classes);
+ *   tt_trainer_init(&t, &cfg, dim, classes, &train, &val);   // same data
+ *   tt_ckpt_restore(t, f);                // continues bit-identically
+ *   tt_st_close(f);
+ *
+ * On a tt_ckpt_restore error the trainer may be partly overwritten: free it.
+ *
+ * Directory management (native files, or Emscripten's MEMFS/IDBFS)
+ *   dir/ckpt-e0005-s000420.safetensors   epoch 5 completed, global step 420
+ *   dir/best.safetensors   a full checkpoint (a copy, written atomically) taken
+ *                          at the end of the epoch with the lowest monitored
+ *                          loss so far (Keras save_best_only); a model file
+ *                          for eval/predict.
+ *   dir/latest             one line: the file name of the newest checkpoint,
+ *                          written atomically after that checkpoint is durable
+ *                          and verified (re-read from disk).
+ *   Only the newest `keep` ckpt-* files are kept; older ones are deleted only
+ *   after the new one and `latest` are durable. Leftover "*.tmp-<pid>" files of
+ *   a killed writer are removed on open. One writer per directory.
+ *
+ *   tt_ckpt_policy p = tt_ckpt_policy_defaults();   // every epoch, keep 3
+ *   tt_ckpt_dir *d; tt_ckpt_dir_open(&d, "run", &p);
+ *   while (!tt_trainer_finished(t)) {
+ *       tt_trainer_step(t, &ended);
+ *       tt_ckpt_dir_step(d, t, &m, ended, &saved);   // policy + best + final
+ *   }
+ *   tt_ckpt_dir_free(d);
+ *
+ *   Resume: tt_ckpt_dir_resume(dir, &f, path, cap, note, note_cap) opens the
+ *   file `latest` names; if `latest` is missing or its target fails
+ *   verification it falls back to the newest valid ckpt-* file and explains
+ *   why in `note` (empty when `latest` was fine) — print it. No valid
+ *   checkpoint at all is TT_ERR_NOT_FOUND with a message listing what was
+ *   tried; it never silently starts over.
+ */
+#ifndef TABTRAIN_CKPT_H
+#define TABTRAIN_CKPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tabtrain/nn.h"
+#include "tabtrain/safetensors.h"
+#include "tabtrain/status.h"
+#include "tabtrain/trainer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Caller-side facts the trainer does not know. All strings may be NULL
+ * (written as "[]", "", omitted, the trainer config, 0 respectively). */
+typedef struct tt_ckpt_meta {
+    const char *classes_json;    /* JSON array of class names */
+    const char *backbone;        /* "sha256:<hex>" */
+    const char *preprocess_json; /* from the backbone file's metadata */
+    const char *config_json;     /* full training config (CLI options) */
+    int unfreeze;                /* backbone blocks fine-tuned (tabtrain.head) */
+    const tt_named_tensor *extra; /* extra f32 tensors saved by name, e.g. "backbone.*" */
+    int n_extra;
+} tt_ckpt_meta;
+
+tt_status tt_ckpt_save_file(tt_trainer *t, const tt_ckpt_meta *m, const char *path);
+/* *out is malloc'd; free it. */
+tt_status tt_ckpt_save_memory(tt_trainer *t, const tt_ckpt_meta *m, void **out, size_t *len);
+
+/* tt_st_open_* plus: "tabtrain.kind" must be "checkpoint" and the state
+ * metadata must be present. Errors: TT_ERR_CORRUPT (CRC, naming the tensor),
+ * TT_ERR_FORMAT (truncated, not a checkpoint), TT_ERR_VERSION (newer format). */
+tt_status tt_ckpt_open_file(tt_st_file **out, const char *path);
+tt_status tt_ckpt_open_memory(tt_st_file **out, const void *bytes, size_t len);
+
+/* TT_ERR_MISMATCH when the file's class list or backbone identity differs
+ * from the expected ones (NULL = don't check). */
+tt_status tt_ckpt_check(const tt_st_file *f, const char *classes_json, const char *backbone);
+
+/* The trainer config, feature dim and class count the checkpoint was saved with. */
+tt_status tt_ckpt_trainer_config(const tt_st_file *f, tt_trainer_config *cfg, int *dim,
+                                 int *classes);
+
+/* TT_ERR_MISMATCH naming the first training option (everything in
+ * tt_trainer_config but `epochs`) that differs from the checkpoint's. A
+ * resume may extend the run; with a schedule that depends on the total step
+ * count (cosine) the continuation then differs from a run planned that long. */
+tt_status tt_ckpt_check_config(const tt_st_file *f, const tt_trainer_config *cfg);
+
+/* Fills the trainer's tensors and state from the file. The trainer must be
+ * built with the same config and data (checked: shapes, sample count). */
+tt_status tt_ckpt_restore(tt_trainer *t, const tt_st_file *f);
+
+/* Copies the extra tensors named in `dst` (shapes must match) from the file. */
+tt_status tt_ckpt_load_tensors(const tt_st_file *f, const tt_named_tensor *dst, int n);
+
+/* Export: the trained classifier as one file (docs/export.md). `model` is a
+ * checkpoint (its best epoch's head when it has one) or a model file;
+ * `backbone` the backbone file it was trained on, `backbone_id` that file's
+ * "sha256:<hex>" (TT_ERR_MISMATCH when the model names another). The builder
+ * gets every backbone tensor but the ImageNet "logits.*" under the backbone's
+ * own names (a fine-tuned "backbone.<layer>" replacing it), the "head.*"
+ * tensors, and metadata kind "export", classes, head, preprocess,
+ * architecture, width, input_size, backbone, config, history. Tensors are by
+ * reference: keep both files open until the builder is written. */
+tt_status tt_ckpt_export(const tt_st_file *model, const tt_st_file *backbone,
+                         const char *backbone_id, tt_st_builder **out);
+/* The sidecar JSON of an opened export file: format, weights file name,
+ * classes, head, preprocess, architecture, input size, tensor naming.
+ * *out is malloc'd. */
+tt_status tt_ckpt_export_json(const tt_st_file *exported, const char *weights_name, char **out);
+
+typedef struct tt_ckpt_policy {
+    int every_epochs;     /* at the end of every N-th epoch; 0 = off (default 1) */
+    int64_t every_steps;  /* after every N-th global step; 0 = off */
+    double every_seconds; /* when S seconds passed since the last save; 0 = off */
+    int keep;             /* ckpt-* files kept, >= 1 (default 3) */
+} tt_ckpt_policy;
+
+tt_ckpt_policy tt_ckpt_policy_defaults(void);
+
+typedef struct tt_ckpt_dir tt_ckpt_dir;
+
+/* Creates the directory if needed (one level) and removes stale temp files. */
+tt_status tt_ckpt_dir_open(tt_ckpt_dir **out, const char *dir, const tt_ckpt_policy *p);
+void tt_ckpt_dir_free(tt_ckpt_dir *d);
+
+/* Call after every tt_trainer_step. Saves a ckpt-* file when the policy says
+ * so or the trainer has finished, and best.safetensors when the epoch that
+ * just ended is the best so far. *saved (may be NULL) is set to 1 when a
+ * ckpt-* file was written. */
+tt_status tt_ckpt_dir_step(tt_ckpt_dir *d, tt_trainer *t, const tt_ckpt_meta *m, int epoch_ended,
+                           int *saved);
+/* Unconditional: write ckpt-eEEEE-sSSSSSS, verify, update `latest`, rotate. */
+tt_status tt_ckpt_dir_save(tt_ckpt_dir *d, tt_trainer *t, const tt_ckpt_meta *m);
+/* Path of the last file written by this handle ("" before the first). */
+const char *tt_ckpt_dir_last(const tt_ckpt_dir *d);
+
+/* See above. `path` receives the chosen file's path, `note` the fallback
+ * explanation (both NUL-terminated, truncated to their caps). */
+tt_status tt_ckpt_dir_resume(const char *dir, tt_st_file **out, char *path, size_t path_cap,
+                             char *note, size_t note_cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,594 @@
+/* Checkpoint files: trainer tensors + state in one safetensors file. */
+#include "tabtrain/ckpt.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tabtrain/crc32.h"
+
+#define JSMN_STATIC
+#define JSMN_STRICT
+#include <jsmn.h>
+
+/* Keys covered by tabtrain.meta_crc32, in this order: the safetensors layer
+ * checks tensor bytes, this checks the state that lives in the header. */
+static const char *const tt_meta_keys[] = {
+    "tabtrain.kind",   "tabtrain.classes", "tabtrain.head",    "tabtrain.backbone",
+    "tabtrain.preprocess", "tabtrain.config", "tabtrain.trainer", "tabtrain.history",
+    "tabtrain.state"};
+#define TT_META_CRC_KEY "tabtrain.meta_crc32"
+#define TT_PERM_TENSOR "state.perm"
+
+/* ---- growable string -------------------------------------------------- */
+
+typedef struct tt_sb {
+    char *s;
+    size_t len, cap;
+    int oom;
+} tt_sb;
+
+static void tt_sb_printf(tt_sb *b, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static int tt_sb_reserve(tt_sb *b, size_t n) {
+    if (b->oom) return 0;
+    if (b->len + n + 1 <= b->cap) return 1;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1) cap *= 2;
+    char *s = realloc(b->s, cap);
+    if (!s) return b->oom = 1, 0;
+    b->s = s, b->cap = cap;
+    return 1;
+}
+
+static void tt_sb_printf(tt_sb *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || !tt_sb_reserve(b, (size_t)n)) return;
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+/* Round-trip digits (17 for doubles, 9 for floats); NaN and ±inf as null. */
+static void tt_sb_num(tt_sb *b, const char *key, double v, int digits) {
+    if (isfinite(v))
+        tt_sb_printf(b, "%s%.*g", key, digits, v);
+    else
+        tt_sb_printf(b, "%snull", key);
+}
+
+/* ---- JSON reading (jsmn) ---------------------------------------------- */
+
+typedef struct tt_json {
+    const char *js;
+    jsmntok_t *tok;
+    int n;
+} tt_json;
+
+static tt_status tt_json_parse(tt_json *j, const char *js, const char *what) {
+    j->js = js, j->tok = NULL, j->n = 0;
+    if (!js) return tt_error(TT_ERR_FORMAT, "checkpoint: metadata %s is missing", what);
+    jsmn_parser p;
+    jsmn_init(&p);
+    int cnt = jsmn_parse(&p, js, strlen(js), NULL, 0);
+    if (cnt <= 0) return tt_error(TT_ERR_FORMAT, "checkpoint: metadata %s is not JSON", what);
+    if (!(j->tok = malloc((size_t)cnt * sizeof *j->tok)))
+        return tt_error(TT_ERR_NOMEM, "checkpoint: no memory to parse %s", what);
+    jsmn_init(&p);
+    j->n = jsmn_parse(&p, js, strlen(js), j->tok, (unsigned)cnt);
+    if (j->n != cnt) {
+        free(j->tok);
+        j->tok = NULL;
+        return tt_error(TT_ERR_FORMAT, "checkpoint: metadata %s is not JSON", what);
+    }
+    return TT_OK;
+}
+
+/* Index just past the subtree at i. */
+static int tt_json_skip(const tt_json *j, int i) {
+    int end = i + 1;
+    for (int k = 0; k < j->tok[i].size; k++) end = tt_json_skip(j, end);
+    return end;
+}
+
+static int tt_json_eq(const tt_json *j, int i, const char *s) {
+    const jsmntok_t *t = &j->tok[i];
+    size_t n = (size_t)(t->end - t->start);
+    return t->type == JSMN_STRING && strlen(s) == n && !memcmp(j->js + t->start, s, n);
+}
+
+/* Value token of `key` in the object at `obj`, or -1. */
+static int tt_json_key(const tt_json *j, int obj, const char *key) {
+    if (obj < 0 || obj >= j->n || j->tok[obj].type != JSMN_OBJECT) return -1;
+    int i = obj + 1;
+    for (int k = 0; k < j->tok[obj].size; k++) {
+        if (tt_json_eq(j, i, key)) return i + 1;
+        i = tt_json_skip(j, i + 1);
+    }
+    return -1;
+}
+
+/* Element `k` of the array at `arr`, or -1. */
+static int tt_json_at(const tt_json *j, int arr, int k) {
+    if (arr < 0 || arr >= j->n || j->tok[arr].type != JSMN_ARRAY || k >= j->tok[arr].size)
+        return -1;
+    int i = arr + 1;
+    while (k--) i = tt_json_skip(j, i);
+    return i;
+}
+
+/* Copies token i's text (primitive or string) into buf; 0 when too long/absent. */
+static int tt_json_text(const tt_json *j, int i, char *buf, size_t cap) {
+    if (i < 0 || i >= j->n) return 0;
+    const jsmntok_t *t = &j->tok[i];
+    size_t n = (size_t)(t->end - t->start);
+    if ((t->type != JSMN_PRIMITIVE && t->type != JSMN_STRING) || n >= cap) return 0;
+    memcpy(buf, j->js + t->start, n);
+    buf[n] = '\0';
+    return 1;
+}
+
+/* Reads a number (null → NaN); `is_float` parses with strtof so a 9-digit
+ * float comes back to the same bits without double rounding. */
+static int tt_json_num(const tt_json *j, int i, double *v, int is_float) {
+    char buf[64], *end;
+    if (!tt_json_text(j, i, buf, sizeof buf) || j->tok[i].type != JSMN_PRIMITIVE) return 0;
+    if (!strcmp(buf, "null")) return *v = NAN, 1;
+    *v = is_float ? (double)strtof(buf, &end) : strtod(buf, &end);
+    return *end == '\0' && end != buf;
+}
+
+static int tt_json_i64(const tt_json *j, int i, int64_t *v) {
+    char buf[32], *end;
+    if (!tt_json_text(j, i, buf, sizeof buf) || j->tok[i].type != JSMN_PRIMITIVE) return 0;
+    *v = strtoll(buf, &end, 10);
+    return *end == '\0' && end != buf;
+}
+
+static int tt_json_int(const tt_json *j, int i, int *v) {
+    int64_t w;
+    if (!tt_json_i64(j, i, &w) || w < INT32_MIN || w > INT32_MAX) return 0;
+    return *v = (int)w, 1;
+}
+
+/* u64 travels as a decimal string: JSON readers in other languages lose bits above 2^53. */
+static int tt_json_u64(const tt_json *j, int i, uint64_t *v) {
+    char buf[32], *end;
+    if (!tt_json_text(j, i, buf, sizeof buf) || j->tok[i].type != JSMN_STRING || !buf[0]) return 0;
+    *v = strtoull(buf, &end, 10);
+    return *end == '\0';
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+static const char *tt_optim_names[] = {"adam", "sgd"};
+static const char *tt_sched_names[] = {"constant", "cosine", "step"};
+
+static void tt_trainer_config_json(tt_sb *b, const tt_trainer_config *c) {
+    tt_sb_printf(b, "{\"epochs\":%d,\"batch_size\":%d,\"optimizer\":\"%s\"", c->epochs,
+                 c->batch_size, tt_optim_names[c->optimizer == TT_OPTIM_SGD]);
+    tt_sb_num(b, ",\"lr\":", c->lr, 9);
+    tt_sb_printf(b, ",\"schedule\":\"%s\",\"warmup_steps\":%d,\"step_epochs\":%d",
+                 tt_sched_names[(unsigned)c->schedule < 3 ? c->schedule : 0], c->warmup_steps,
+                 c->step_epochs);
+    tt_sb_num(b, ",\"gamma\":", c->gamma, 9);
+    tt_sb_num(b, ",\"weight_decay\":", c->weight_decay, 9);
+    tt_sb_num(b, ",\"momentum\":", c->momentum, 9);
+    tt_sb_num(b, ",\"label_smoothing\":", c->label_smoothing, 9);
+    tt_sb_printf(b, ",\"hidden\":%d", c->hidden);
+    tt_sb_num(b, ",\"dropout\":", c->dropout, 9);
+    tt_sb_printf(b, ",\"patience\":%d,\"seed\":\"%" PRIu64 "\"}", c->patience, c->seed);
+}
+
+static void tt_rng_json(tt_sb *b, const char *key, const tt_rng *r) {
+    tt_sb_printf(b, ",\"%s\":{\"state\":\"%" PRIu64 "\",\"inc\":\"%" PRIu64 "\"}", key, r->state,
+                 r->inc);
+}
+
+static void tt_state_json(tt_sb *b, const tt_trainer_state *s) {
+    tt_sb_printf(b,
+                 "{\"n_train\":%d,\"dim\":%d,\"classes\":%d,\"epoch\":%d,\"global_step\":%" PRId64
+                 ",\"pos\":%d",
+                 s->n_train, s->dim, s->classes, s->epoch, s->global_step, s->pos);
+    tt_rng_json(b, "shuffle_rng", &s->shuffle_rng);
+    tt_rng_json(b, "dropout_rng", &s->dropout_rng);
+    tt_sb_num(b, ",\"epoch_loss_sum\":", s->epoch_loss_sum, 17);
+    tt_sb_printf(b, ",\"epoch_correct\":%" PRId64, s->epoch_correct);
+    tt_sb_num(b, ",\"epoch_seconds\":", s->epoch_seconds, 17);
+    tt_sb_printf(b, ",\"best_epoch\":%d", s->best_epoch);
+    tt_sb_num(b, ",\"best_loss\":", s->best_loss, 17);
+    tt_sb_printf(b, ",\"bad_epochs\":%d,\"stopped\":%d}", s->bad_epochs, s->stopped);
+}
+
+static void tt_history_json(tt_sb *b, const tt_trainer_state *s) {
+    tt_sb_printf(b, "[");
+    for (int e = 0; e < s->n_history; e++) {
+        size_t need = tt_epoch_metrics_json(&s->history[e], s->classes, NULL, 0);
+        if (!tt_sb_reserve(b, need + 1)) return;
+        if (e) b->s[b->len++] = ',';
+        tt_epoch_metrics_json(&s->history[e], s->classes, b->s + b->len, need + 1);
+        b->len += need;
+    }
+    tt_sb_printf(b, "]");
+}
+
+static uint32_t tt_meta_crc(const char *const *values) {
+    uint32_t crc = 0;
+    for (size_t i = 0; i < sizeof tt_meta_keys / sizeof *tt_meta_keys; i++) {
+        const char *v = values[i] ? values[i] : "";
+        crc = tt_crc32(crc, v, strlen(v) + 1);
+    }
+    return crc;
+}
+
+static tt_status tt_ckpt_build(tt_trainer *t, const tt_ckpt_meta *m, tt_st_builder **out) {
+    static const tt_ckpt_meta none = {0};
+    if (!m) m = &none;
+    tt_trainer_state s;
+    tt_trainer_get_state(t, &s);
+    tt_trainer_config cfg = *tt_trainer_get_config(t);
+    tt_sb sb[5] = {{0}}; /* head, trainer, history, state, config fallback */
+    tt_sb_printf(&sb[0], "{\"in_dim\":%d,\"hidden\":%d,\"classes\":%d", s.dim, cfg.hidden,
+                 s.classes);
+    tt_sb_num(&sb[0], ",\"dropout\":", cfg.dropout, 9);
+    tt_sb_printf(&sb[0], ",\"unfreeze\":%d}", m->unfreeze);
+    tt_trainer_config_json(&sb[1], &cfg);
+    tt_history_json(&sb[2], &s);
+    tt_state_json(&sb[3], &s);
+    tt_status st = TT_OK;
+    for (int i = 0; i < 4; i++)
+        if (sb[i].oom) st = tt_error(TT_ERR_NOMEM, "checkpoint: no memory for the metadata");
+    const char *values[] = {"checkpoint",
+                            m->classes_json ? m->classes_json : "[]",
+                            sb[0].s,
+                            m->backbone ? m->backbone : "",
+                            m->preprocess_json,
+                            m->config_json ? m->config_json : sb[1].s,
+                            sb[1].s,
+                            sb[2].s,
+                            sb[3].s};
+    tt_st_builder *b = NULL;
+    if (!st) st = tt_st_builder_new(&b);
+    for (size_t i = 0; !st && i < sizeof values / sizeof *values; i++)
+        if (values[i]) st = tt_st_set_metadata(b, tt_meta_keys[i], values[i]);
+    char crc[9];
+    snprintf(crc, sizeof crc, "%08" PRIx32, tt_meta_crc(values));
+    if (!st) st = tt_st_set_metadata(b, TT_META_CRC_KEY, crc);
+    for (int i = 0; i < 5; i++) free(sb[i].s);
+
+    const tt_named_tensor *ts;
+    int n = tt_trainer_tensors(t, &ts);
+    for (int i = 0; !st && i < n; i++)
+        st = tt_st_add(b, ts[i].name, TT_DTYPE_F32, ts[i].ndim, ts[i].shape, ts[i].data);
+    int64_t pn = s.n_train;
+    /* uint32 indices < n_train <= INT32_MAX: the same bits as I32. */
+    if (!st) st = tt_st_add(b, TT_PERM_TENSOR, TT_DTYPE_I32, 1, &pn, s.perm);
+    for (int i = 0; !st && i < m->n_extra; i++)
+        st = tt_st_add(b, m->extra[i].name, TT_DTYPE_F32, m->extra[i].ndim, m->extra[i].shape,
+                       m->extra[i].data);
+    if (st) {
+        tt_st_builder_free(b);
+        return st;
+    }
+    *out = b;
+    return TT_OK;
+}
+
+tt_status tt_ckpt_save_memory(tt_trainer *t, const tt_ckpt_meta *m, void **out, size_t *len) {
+    tt_st_builder *b;
+    tt_status st = tt_ckpt_build(t, m, &b);
+    if (st) return st;
+    st = tt_st_write_memory(b, out, len);
+    tt_st_builder_free(b);
+    return st;
+}
+
+tt_status tt_ckpt_save_file(tt_trainer *t, const tt_ckpt_meta *m, const char *path) {
+    tt_st_builder *b;
+    tt_status st = tt_ckpt_build(t, m, &b);
+    if (st) return st;
+    st = tt_st_write_file(b, path);
+    tt_st_builder_free(b);
+    return st;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+static tt_status tt_ckpt_verify(tt_st_file *f, const char *what) {
+    const char *kind = tt_st_metadata(f, "tabtrain.kind");
+    if (!kind || strcmp(kind, "checkpoint"))
+        return tt_error(TT_ERR_FORMAT, "%s: not a tabtrain checkpoint (tabtrain.kind is %s%s%s)",
+                        what, kind ? "\"" : "", kind ? kind : "missing", kind ? "\"" : "");
+    const char *values[sizeof tt_meta_keys / sizeof *tt_meta_keys];
+    for (size_t i = 0; i < sizeof values / sizeof *values; i++)
+        values[i] = tt_st_metadata(f, tt_meta_keys[i]);
+    const char *crc = tt_st_metadata(f, TT_META_CRC_KEY);
+    char want[9];
+    snprintf(want, sizeof want, "%08" PRIx32, tt_meta_crc(values));
+    if (!crc || strcmp(crc, want))
+        return tt_error(TT_ERR_CORRUPT,
+                        "%s: checkpoint metadata fails its CRC (%s stored, %s computed): the "
+                        "header was altered",
+                        what, crc ? crc : "none", want);
+    if (!values[7] || !values[8] || !values[6] || !values[2])
+        return tt_error(TT_ERR_FORMAT, "%s: checkpoint lacks its state metadata", what);
+    return TT_OK;
+}
+
+static tt_status tt_ckpt_opened(tt_st_file **out, tt_st_file *f, const char *what) {
+    tt_status st = tt_ckpt_verify(f, what);
+    if (st) {
+        tt_st_close(f);
+        return st;
+    }
+    *out = f;
+    return TT_OK;
+}
+
+tt_status tt_ckpt_open_file(tt_st_file **out, const char *path) {
+    *out = NULL;
+    tt_st_file *f;
+    tt_status st = tt_st_open_file(&f, path);
+    if (st) return st;
+    return tt_ckpt_opened(out, f, path);
+}
+
+tt_status tt_ckpt_open_memory(tt_st_file **out, const void *bytes, size_t len) {
+    *out = NULL;
+    tt_st_file *f;
+    tt_status st = tt_st_open_memory(&f, bytes, len);
+    if (st) return st;
+    return tt_ckpt_opened(out, f, "checkpoint");
+}
+
+/* Same JSON token sequence (string contents compared as written). */
+static int tt_json_same(const tt_json *a, const tt_json *b) {
+    if (a->n != b->n) return 0;
+    for (int i = 0; i < a->n; i++) {
+        const jsmntok_t *x = &a->tok[i], *y = &b->tok[i];
+        int nx = x->end - x->start, ny = y->end - y->start;
+        if (x->type != y->type || x->size != y->size ||
+            (x->type != JSMN_OBJECT && x->type != JSMN_ARRAY &&
+             (nx != ny || memcmp(a->js + x->start, b->js + y->start, (size_t)nx))))
+            return 0;
+    }
+    return 1;
+}
+
+tt_status tt_ckpt_check(const tt_st_file *f, const char *classes_json, const char *backbone) {
+    if (backbone) {
+        const char *have = tt_st_metadata(f, "tabtrain.backbone");
+        if (!have || strcmp(have, backbone))
+            return tt_error(TT_ERR_MISMATCH,
+                            "checkpoint was trained on another backbone (%s); this run uses %s",
+                            have && *have ? have : "unknown", backbone);
+    }
+    if (classes_json) {
+        const char *have = tt_st_metadata(f, "tabtrain.classes");
+        tt_json a, b;
+        tt_status st = tt_json_parse(&a, have, "tabtrain.classes");
+        if (st) return st;
+        if ((st = tt_json_parse(&b, classes_json, "of the expected classes"))) {
+            free(a.tok);
+            return st;
+        }
+        int same = tt_json_same(&a, &b);
+        free(a.tok), free(b.tok);
+        if (!same)
+            return tt_error(TT_ERR_MISMATCH,
+                            "checkpoint was trained on the classes %.400s; this data has %.400s",
+                            have, classes_json);
+    }
+    return TT_OK;
+}
+
+tt_status tt_ckpt_trainer_config(const tt_st_file *f, tt_trainer_config *cfg, int *dim,
+                                 int *classes) {
+    tt_json j, h;
+    tt_status st = tt_json_parse(&j, tt_st_metadata(f, "tabtrain.trainer"), "tabtrain.trainer");
+    if (st) return st;
+    if ((st = tt_json_parse(&h, tt_st_metadata(f, "tabtrain.head"), "tabtrain.head"))) {
+        free(j.tok);
+        return st;
+    }
+    tt_trainer_config c = tt_trainer_defaults();
+    double v[6];
+    char opt[16] = "", sched[16] = "";
+    int ok = tt_json_int(&j, tt_json_key(&j, 0, "epochs"), &c.epochs) &&
+             tt_json_int(&j, tt_json_key(&j, 0, "batch_size"), &c.batch_size) &&
+             tt_json_text(&j, tt_json_key(&j, 0, "optimizer"), opt, sizeof opt) &&
+             tt_json_num(&j, tt_json_key(&j, 0, "lr"), &v[0], 1) &&
+             tt_json_text(&j, tt_json_key(&j, 0, "schedule"), sched, sizeof sched) &&
+             tt_json_int(&j, tt_json_key(&j, 0, "warmup_steps"), &c.warmup_steps) &&
+             tt_json_int(&j, tt_json_key(&j, 0, "step_epochs"), &c.step_epochs) &&
+             tt_json_num(&j, tt_json_key(&j, 0, "gamma"), &v[1], 1) &&
+             tt_json_num(&j, tt_json_key(&j, 0, "weight_decay"), &v[2], 1) &&
+             tt_json_num(&j, tt_json_key(&j, 0, "momentum"), &v[3], 1) &&
+             tt_json_num(&j, tt_json_key(&j, 0, "label_smoothing"), &v[4], 1) &&
+             tt_json_int(&j, tt_json_key(&j, 0, "hidden"), &c.hidden) &&
+             tt_json_num(&j, tt_json_key(&j, 0, "dropout"), &v[5], 1) &&
+             tt_json_int(&j, tt_json_key(&j, 0, "patience"), &c.patience) &&
+             tt_json_u64(&j, tt_json_key(&j, 0, "seed"), &c.seed) &&
+             tt_json_int(&h, tt_json_key(&h, 0, "in_dim"), dim) &&
+             tt_json_int(&h, tt_json_key(&h, 0, "classes"), classes);
+    free(j.tok), free(h.tok);
+    c.optimizer = !strcmp(opt, "sgd") ? TT_OPTIM_SGD : TT_OPTIM_ADAM;
+    c.schedule = !strcmp(sched, "cosine") ? TT_SCHED_COSINE
+               : !strcmp(sched, "step")   ? TT_SCHED_STEP
+                                          : TT_SCHED_CONSTANT;
+    if (!ok || (strcmp(opt, "sgd") && strcmp(opt, "adam")) ||
+        (c.schedule == TT_SCHED_CONSTANT && strcmp(sched, "constant")))
+        return tt_error(TT_ERR_FORMAT, "checkpoint: tabtrain.trainer or tabtrain.head lacks a "
+                                       "field or has one of the wrong type");
+    c.lr = (float)v[0], c.gamma = (float)v[1], c.weight_decay = (float)v[2];
+    c.momentum = (float)v[3], c.label_smoothing = (float)v[4], c.dropout = (float)v[5];
+    *cfg = c;
+    return TT_OK;
+}
+
+tt_status tt_ckpt_check_config(const tt_st_file *f, const tt_trainer_config *cfg) {
+    tt_trainer_config c;
+    int dim, classes;
+    tt_status st = tt_ckpt_trainer_config(f, &c, &dim, &classes);
+    if (st) return st;
+#define TT_SAME(field, fmt, cast)                                                               \
+    if (memcmp(&c.field, &cfg->field, sizeof c.field))                                          \
+        return tt_error(TT_ERR_MISMATCH,                                                        \
+                        "checkpoint was trained with " #field " = " fmt "; this run has " fmt   \
+                        " (only the epoch count may change on resume)",                         \
+                        (cast)c.field, (cast)cfg->field);
+    TT_SAME(batch_size, "%d", int)
+    TT_SAME(optimizer, "%d", int)
+    TT_SAME(lr, "%.9g", double)
+    TT_SAME(schedule, "%d", int)
+    TT_SAME(warmup_steps, "%d", int)
+    TT_SAME(step_epochs, "%d", int)
+    TT_SAME(gamma, "%.9g", double)
+    TT_SAME(weight_decay, "%.9g", double)
+    TT_SAME(momentum, "%.9g", double)
+    TT_SAME(label_smoothing, "%.9g", double)
+    TT_SAME(hidden, "%d", int)
+    TT_SAME(dropout, "%.9g", double)
+    TT_SAME(patience, "%d", int)
+    TT_SAME(seed, "%llu", unsigned long long)
+#undef TT_SAME
+    return TT_OK;
+}
+
+tt_status tt_ckpt_load_tensors(const tt_st_file *f, const tt_named_tensor *dst, int n) {
+    /* Check every tensor before writing any, so a mismatch leaves dst untouched. */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < n; i++) {
+            const tt_st_tensor *src;
+            tt_status st = tt_st_get(f, dst[i].name, TT_DTYPE_F32, &src);
+            if (st) return st == TT_ERR_NOT_FOUND
+                               ? tt_error(TT_ERR_MISMATCH, "checkpoint lacks tensor %s (another "
+                                                           "head or optimizer configuration?)",
+                                          dst[i].name)
+                               : st;
+            int same = src->ndim == dst[i].ndim;
+            for (int d = 0; same && d < src->ndim; d++) same = src->shape[d] == dst[i].shape[d];
+            if (!same)
+                return tt_error(TT_ERR_SHAPE, "checkpoint tensor %s has another shape than the "
+                                              "model expects",
+                                dst[i].name);
+            if (pass) memcpy(dst[i].data, src->data, src->nbytes);
+        }
+    return TT_OK;
+}
+
+static int tt_rng_read(const tt_json *j, const char *key, tt_rng *r) {
+    int o = tt_json_key(j, 0, key);
+    return tt_json_u64(j, tt_json_key(j, o, "state"), &r->state) &&
+           tt_json_u64(j, tt_json_key(j, o, "inc"), &r->inc);
+}
+
+/* One epoch record into e, its arrays into pc [C] and conf [C][C]. */
+static int tt_history_read(const tt_json *j, int rec, int C, tt_epoch_metrics *e, float *pc,
+                           int32_t *conf) {
+    double lr;
+    int ok = tt_json_int(j, tt_json_key(j, rec, "epoch"), &e->epoch) &&
+             tt_json_i64(j, tt_json_key(j, rec, "step"), &e->step) &&
+             tt_json_num(j, tt_json_key(j, rec, "lr"), &lr, 1) &&
+             tt_json_num(j, tt_json_key(j, rec, "train_loss"), &e->train_loss, 0) &&
+             tt_json_num(j, tt_json_key(j, rec, "train_acc"), &e->train_acc, 0) &&
+             tt_json_num(j, tt_json_key(j, rec, "val_loss"), &e->val_loss, 0) &&
+             tt_json_num(j, tt_json_key(j, rec, "val_acc"), &e->val_acc, 0) &&
+             tt_json_num(j, tt_json_key(j, rec, "seconds"), &e->seconds, 0);
+    e->lr = (float)lr;
+    int a = tt_json_key(j, rec, "per_class_acc"), m = tt_json_key(j, rec, "confusion");
+    ok = ok && a >= 0 && j->tok[a].size == C && m >= 0 && j->tok[m].size == C;
+    for (int c = 0; ok && c < C; c++) {
+        double v;
+        ok = tt_json_num(j, tt_json_at(j, a, c), &v, 1);
+        pc[c] = (float)v;
+        int row = tt_json_at(j, m, c);
+        ok = ok && j->tok[row].size == C;
+        for (int k = 0; ok && k < C; k++) {
+            int x = 0;
+            ok = tt_json_int(j, tt_json_at(j, row, k), &x);
+            conf[c * C + k] = x;
+        }
+    }
+    e->per_class_acc = pc, e->confusion = conf;
+    return ok;
+}
+
+tt_status tt_ckpt_restore(tt_trainer *t, const tt_st_file *f) {
+    tt_trainer_state s;
+    tt_trainer_get_state(t, &s); /* for the expected sizes */
+    int n = s.n_train, C = s.classes;
+    const tt_st_tensor *perm;
+    tt_status st = tt_st_get(f, TT_PERM_TENSOR, TT_DTYPE_I32, &perm);
+    if (st) return st;
+    if (perm->ndim != 1 || perm->shape[0] != n)
+        return tt_error(TT_ERR_MISMATCH,
+                        "checkpoint holds the order of %lld training samples; this run has %d "
+                        "(the data changed?)",
+                        (long long)(perm->ndim == 1 ? perm->shape[0] : -1), n);
+    tt_json js, jh;
+    if ((st = tt_json_parse(&js, tt_st_metadata(f, "tabtrain.state"), "tabtrain.state")))
+        return st;
+    if ((st = tt_json_parse(&jh, tt_st_metadata(f, "tabtrain.history"), "tabtrain.history"))) {
+        free(js.tok);
+        return st;
+    }
+    tt_trainer_state r = {0};
+    int stopped = 0;
+    int ok = tt_json_int(&js, tt_json_key(&js, 0, "n_train"), &r.n_train) &&
+             tt_json_int(&js, tt_json_key(&js, 0, "dim"), &r.dim) &&
+             tt_json_int(&js, tt_json_key(&js, 0, "classes"), &r.classes) &&
+             tt_json_int(&js, tt_json_key(&js, 0, "epoch"), &r.epoch) &&
+             tt_json_i64(&js, tt_json_key(&js, 0, "global_step"), &r.global_step) &&
+             tt_json_int(&js, tt_json_key(&js, 0, "pos"), &r.pos) &&
+             tt_rng_read(&js, "shuffle_rng", &r.shuffle_rng) &&
+             tt_rng_read(&js, "dropout_rng", &r.dropout_rng) &&
+             tt_json_num(&js, tt_json_key(&js, 0, "epoch_loss_sum"), &r.epoch_loss_sum, 0) &&
+             tt_json_i64(&js, tt_json_key(&js, 0, "epoch_correct"), &r.epoch_correct) &&
+             tt_json_num(&js, tt_json_key(&js, 0, "epoch_seconds"), &r.epoch_seconds, 0) &&
+             tt_json_int(&js, tt_json_key(&js, 0, "best_epoch"), &r.best_epoch) &&
+             tt_json_num(&js, tt_json_key(&js, 0, "best_loss"), &r.best_loss, 0) &&
+             tt_json_int(&js, tt_json_key(&js, 0, "bad_epochs"), &r.bad_epochs) &&
+             tt_json_int(&js, tt_json_key(&js, 0, "stopped"), &stopped);
+    r.stopped = stopped;
+    /* best_loss is +inf until the first epoch ends (never NaN: a NaN loss never improves). */
+    if (isnan(r.best_loss)) r.best_loss = INFINITY;
+    r.perm = perm->data;
+    r.n_history = jh.tok[0].type == JSMN_ARRAY ? jh.tok[0].size : -1;
+    ok = ok && r.n_history == r.epoch && r.classes == C && r.epoch >= 0;
+    tt_epoch_metrics *hist = NULL;
+    float *pc = NULL;
+    int32_t *conf = NULL;
+    if (ok && r.n_history > 0) {
+        size_t E = (size_t)r.n_history;
+        hist = calloc(E, sizeof *hist);
+        pc = calloc(E * C, sizeof *pc);
+        conf = calloc(E * C * C, sizeof *conf);
+        if (!hist || !pc || !conf) st = tt_error(TT_ERR_NOMEM, "checkpoint: no memory for history");
+        for (int e = 0; !st && ok && e < r.n_history; e++)
+            ok = tt_history_read(&jh, tt_json_at(&jh, 0, e), C, &hist[e], pc + (size_t)e * C,
+                                 conf + (size_t)e * C * C);
+    }
+    r.history = hist;
+    free(js.tok), free(jh.tok);
+    if (!st && !ok)
+        st = tt_error(TT_ERR_FORMAT, "checkpoint: tabtrain.state or tabtrain.history lacks a "
+                                     "field or has one of the wrong type");
+    const tt_named_tensor *ts;
+    int nt = tt_trainer_tensors(t, &ts);
+    if (!st) st = tt_ckpt_load_tensors(f, ts, nt);
+    if (!st) st = tt_trainer_restore(t, &r);
+    free(hist), free(pc), free(conf);
+    return st;
+}
