@@ -21,6 +21,7 @@
 #include <jsmn.h>
 
 #include "tabtrain/ckpt.h"
+#include "tabtrain/crc32.h"
 #include "tabtrain/dataset.h"
 #include "tabtrain/featcache.h"
 #include "tabtrain/fileio.h"
@@ -68,6 +69,7 @@ typedef struct wrun {
     float *x;      /* [n][dim]: train rows, then val rows */
     int32_t *y;    /* [n] */
     int n_train, n_val;
+    uint32_t data_crc; /* CRC-32 of the (image id, label) rows: which data the run trains on */
 } wrun;
 
 typedef struct tt_wasm {
@@ -580,6 +582,7 @@ typedef struct wconfig {
     int flip, crop, jitter, unfreeze;
     int n_ids;
     int *class_ids; /* only from a checkpoint */
+    double data_crc; /* only from a checkpoint; -1 = absent */
 } wconfig;
 
 static tt_status config_parse(const char *json, int from_ckpt, wconfig *c) {
@@ -587,6 +590,7 @@ static tt_status config_parse(const char *json, int from_ckpt, wconfig *c) {
     c->t = tt_trainer_defaults();
     c->t.seed = 42;
     c->val_fraction = 0.2f;
+    c->data_crc = -1;
     jin p = {0};
     tt_status st = jparse(&p, json);
     if (st) return st;
@@ -622,6 +626,7 @@ static tt_status config_parse(const char *json, int from_ckpt, wconfig *c) {
         else if (jeq(&p, i, "label_smoothing")) { if (!(st = jnumber(&p, k, "label_smoothing", &v))) c->t.label_smoothing = (float)v; }
         else if (jeq(&p, i, "patience")) st = jint(&p, k, "patience", 0, 100000, &c->t.patience);
         else if (jeq(&p, i, "seed")) { int s; if (!(st = jint(&p, k, "seed", 0, 2147483647, &s))) c->t.seed = (uint64_t)s; }
+        else if (from_ckpt && jeq(&p, i, "data_crc")) st = jnumber(&p, k, "data_crc", &c->data_crc);
         else if (from_ckpt && jeq(&p, i, "class_ids") && p.tok[k].type == JSMN_ARRAY) {
             c->n_ids = p.tok[k].size;
             c->class_ids = malloc(((size_t)c->n_ids + 1) * sizeof *c->class_ids);
@@ -645,7 +650,7 @@ static const char *config_json(tt_wasm *w, const wrun *r) {
          r->augment_flip ? "true" : "false", r->augment_crop ? "true" : "false", r->augment_jitter ? "true" : "false",
          t->hidden, (double)t->dropout, (double)t->label_smoothing, t->patience, (unsigned long long)t->seed);
     for (int i = 0; i < r->n_classes; i++) jput(&o, "%s%d", i ? "," : "", r->class_ids[i]);
-    jput(&o, "]}");
+    jput(&o, "],\"data_crc\":%u}", (unsigned)r->data_crc);
     return jdone(&o);
 }
 
@@ -699,8 +704,11 @@ static tt_status run_build(tt_wasm *w, const wconfig *c, wrun *r) {
         if (!r->x || !r->y) st = tt_error(TT_ERR_NOMEM, "no memory for %zu feature rows", rows);
         for (int k = 0; !st && k < tr.n + va.n; k++) {
             const tt_dataset_item *it = k < tr.n ? &tr.items[k] : &va.items[k - tr.n];
-            memcpy(r->x + (size_t)k * w->dim, w->images[atoi(it->path)].feat, (size_t)w->dim * sizeof *r->x);
+            const wimage *im = &w->images[atoi(it->path)];
+            memcpy(r->x + (size_t)k * w->dim, im->feat, (size_t)w->dim * sizeof *r->x);
             r->y[k] = it->label;
+            int32_t row[2] = {im->id, it->label};
+            r->data_crc = tt_crc32(r->data_crc, row, sizeof row);
         }
         r->n_train = tr.n;
         r->n_val = va.n;
@@ -898,9 +906,10 @@ TT_EXPORT int tt_wasm_load(int h, const char *path) {
             return fail(w, st);
         }
         int dim, C;
+        /* Same classes and the very same rows, or the run is not this dataset's any more. */
         if (cj && !config_parse(cj, 1, &c) && !tt_ckpt_trainer_config(f, &c.t, &dim, &C) && c.class_ids &&
             !run_build(w, &c, &r)) {
-            if (tt_ckpt_restore(r.trainer, f)) run_free(&r);
+            if (c.data_crc != r.data_crc || tt_ckpt_restore(r.trainer, f)) run_free(&r);
             else rc = 0;
         }
     } else if (cj) config_parse(cj, 1, &c); /* only for the class ids; a foreign config is fine */
