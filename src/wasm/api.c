@@ -34,6 +34,7 @@
 #include "tabtrain/safetensors.h"
 #include "tabtrain/status.h"
 #include "tabtrain/trainer.h"
+#include "wasm/api.h"
 
 #if defined(__EMSCRIPTEN__)
 #include <emscripten/emscripten.h>
@@ -219,7 +220,7 @@ static tt_status jnumber(const jin *p, int i, const char *key, double *out) {
 }
 
 static tt_status jint(const jin *p, int i, const char *key, double lo, double hi, int *out) {
-    double v;
+    double v = 0;
     tt_status st = jnumber(p, i, key, &v);
     if (st) return st;
     if (v != floor(v) || v < lo || v > hi)
@@ -282,7 +283,7 @@ static tt_status images_reserve(tt_wasm *w) {
 
 /* One feature file per image: tensor "feature" [dim] and the image's ids and name. */
 static tt_status feature_write(const tt_wasm *w, const wimage *im) {
-    char path[TT_WASM_PATH], num[32];
+    char path[TT_WASM_PATH + 64], num[32];
     tt_st_builder *b;
     tt_status st = tt_st_builder_new(&b);
     if (st) return st;
@@ -339,7 +340,7 @@ static int cmp_image(const void *a, const void *b) {
 /* Loads every feature file under root/features (a missing dir is an empty dataset).
  * A damaged file is skipped: one bad image must not lose the others. */
 static tt_status dataset_open(tt_wasm *w) {
-    char dir[TT_WASM_PATH], path[TT_WASM_PATH + 300];
+    char dir[TT_WASM_PATH + 64], path[TT_WASM_PATH + 400];
     snprintf(dir, sizeof dir, "%s/features", w->root);
     DIR *d = opendir(dir);
     if (!d) return TT_OK;
@@ -360,7 +361,7 @@ static tt_status dataset_open(tt_wasm *w) {
 }
 
 static void image_drop(tt_wasm *w, int i) {
-    char path[TT_WASM_PATH];
+    char path[TT_WASM_PATH + 64];
     feature_path(w, w->images[i].id, path, sizeof path);
     unlink(path);
     free(w->images[i].name);
@@ -596,7 +597,7 @@ static tt_status config_parse(const char *json, int from_ckpt, wconfig *c) {
     if (st) return st;
     if (p.tok[0].type != JSMN_OBJECT) st = tt_error(TT_ERR_INVALID_ARG, "training config must be a JSON object");
     int fields = st ? 0 : p.tok[0].size;
-    double v;
+    double v = 0;
     for (int f = 0, i = 1; !st && f < fields; f++, i = jskip(&p, i + 1)) {
         int k = i + 1;
         if (jeq(&p, i, "batch_size")) st = jint(&p, k, "batch_size", 1, 4096, &c->t.batch_size);
@@ -1022,7 +1023,7 @@ TT_EXPORT int tt_wasm_reset(int h) {
     model_free(w);
     while (w->n_images) image_drop(w, w->n_images - 1);
     classes_free(w);
-    char dir[TT_WASM_PATH], path[TT_WASM_PATH + 300];
+    char dir[TT_WASM_PATH + 64], path[TT_WASM_PATH + 400];
     snprintf(dir, sizeof dir, "%s/ckpt", w->root);
     DIR *d = opendir(dir);
     struct dirent *e;
