@@ -356,7 +356,7 @@ static tt_status dataset_open(tt_wasm *w) {
         w->n_images++;
     }
     closedir(d);
-    qsort(w->images, (size_t)w->n_images, sizeof *w->images, cmp_image);
+    if (w->n_images) qsort(w->images, (size_t)w->n_images, sizeof *w->images, cmp_image);
     return st;
 }
 
@@ -906,6 +906,7 @@ TT_EXPORT int tt_wasm_load(int h, const char *path) {
             tt_st_close(f);
             return fail(w, st);
         }
+        cj = tt_st_metadata(f, "tabtrain.config");
         int dim, C;
         /* Same classes and the very same rows, or the run is not this dataset's any more. */
         if (cj && !config_parse(cj, 1, &c) && !tt_ckpt_trainer_config(f, &c.t, &dim, &C) && c.class_ids &&
