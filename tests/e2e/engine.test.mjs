@@ -2,8 +2,9 @@
 //   1. a fresh profile downloads the weights (with progress), gets pictures for three
 //      classes through the class file inputs, trains 3 epochs, predicts held-out
 //      pictures, and after a reload has the model ready without retraining;
-//   2. a reload in the middle of training resumes from the checkpoint in IndexedDB and
-//      ends with the same weights (bit for bit) as an uninterrupted run;
+//   2. pause + resume, then a reload in the middle of training, resume from the
+//      checkpoints in IndexedDB and end with the same weights (bit for bit) and the
+//      same per-epoch losses as an uninterrupted run;
 //   3. a corrupt picture and a non-image are reported while training goes on;
 // and, throughout, no main-thread task longer than 200 ms (the engine is in the worker).
 // Skipped (with the reason) until build/wasm/tabtrain.{mjs,wasm} and the real weights exist.
@@ -123,7 +124,7 @@ test('fresh profile: download, three classes, 3 epochs, held-out predictions, mo
   } finally { await b.close(); }
 });
 
-test('a reload in the middle of training resumes to the same weights as an uninterrupted run', { skip }, async () => {
+test('pause, resume and a reload in the middle of training end with the same weights as an uninterrupted run', { skip }, async () => {
   const EPOCHS = 400;
   const run = async (interrupt) => {
     const b = await h.launch();
@@ -136,8 +137,16 @@ test('a reload in the middle of training resumes to the same weights as an unint
       await page.click('#train');
       let resumedFrom = null;
       if (interrupt) {
+        // Pause and Resume first: the pause checkpoint must not change the run either.
+        await page.waitForFunction(() => window.tabtrainState.epoch >= 5);
+        await page.click('#pause');
+        const paused = await h.waitForPhase(page, 'paused', 60_000);
+        await page.waitForFunction((s) => window.tabtrainState.saved?.step === s, paused.step);
+        await page.click('#resume');
+        await h.waitForPhase(page, 'training');
         // A checkpoint has reached IndexedDB and the run is far from done: pull the plug.
-        await page.waitForFunction((e) => window.tabtrainState.saved?.step > 0 && window.tabtrainState.epoch < e / 2, EPOCHS, { timeout: 120_000 });
+        await page.waitForFunction(({ e, p }) => window.tabtrainState.saved?.step > p && window.tabtrainState.epoch < e / 2,
+          { e: EPOCHS, p: paused.step }, { timeout: 120_000 });
         const saved = (await h.state(page)).saved;
         await page.reload();
         const p = await h.waitForPhase(page, ['paused', 'ready', 'trained'], 120_000);
