@@ -80,16 +80,44 @@ function enqueue(job) {
 // copy of every file whose write failed, so nothing older is lost.
 function storageMessage(e) {
   const what = `${e?.name || ''} ${e?.message || e?.code || e}`;
-  if (/quota/i.test(what)) return 'Storage is full (this site\'s quota is used up): the newest progress was not saved; the previous save is kept. Free some space or export the model.';
+  if (/quota/i.test(what) || e?.code === 22) return 'Storage is full (this site\'s quota is used up): the newest progress was not saved; the previous save is kept. Free some space or export the model.';
   if (/indexeddb|not allowed|security|invalidstate|unknownerror/i.test(what)) return `Saving is not available in this window (private browsing?): ${what.trim()}. Work continues but will not survive a reload.`;
   return `storage: ${what.trim()}`;
+}
+
+// Emscripten 3.1.6's IDBFS.reconcile never calls back when a commit fails: a quota
+// error aborts the transaction, which it does not listen to (and its onerror reads
+// `this.error` inside an arrow function), so the sync and every job queued behind it
+// would hang. The same algorithm, with abort and error reported once.
+function patchIdbfs(IDBFS) {
+  IDBFS.reconcile = (src, dst, callback) => {
+    const changed = (k) => !dst.entries[k] || src.entries[k].timestamp.getTime() !== dst.entries[k].timestamp.getTime();
+    const create = Object.keys(src.entries).filter(changed);
+    const remove = Object.keys(dst.entries).filter((k) => !src.entries[k]);
+    if (!create.length && !remove.length) { callback(null); return; }
+    let settled = false;
+    const finish = (err) => { if (!settled) { settled = true; callback(err); } };
+    const tx = (src.type === 'remote' ? src.db : dst.db).transaction([IDBFS.DB_STORE_NAME], 'readwrite');
+    const store = tx.objectStore(IDBFS.DB_STORE_NAME);
+    const done = (err) => { if (err) { finish(err); try { tx.abort(); } catch { /* already finished */ } } };
+    tx.onerror = (e) => { e.preventDefault(); finish(tx.error || new Error('IndexedDB write failed')); };
+    tx.onabort = () => finish(tx.error || new Error('IndexedDB transaction aborted'));
+    tx.oncomplete = () => finish(null);
+    for (const path of create.sort()) {
+      if (dst.type === 'local') IDBFS.loadRemoteEntry(store, path, (err, entry) => (err ? done(err) : IDBFS.storeLocalEntry(path, entry, done)));
+      else IDBFS.loadLocalEntry(path, (err, entry) => (err ? done(err) : IDBFS.storeRemoteEntry(store, path, entry, done)));
+    }
+    for (const path of remove.sort().reverse()) {
+      if (dst.type === 'local') IDBFS.removeLocalEntry(path, done); else IDBFS.removeRemoteEntry(store, path, done);
+    }
+  };
 }
 
 // File store over the engine's IDBFS mount: writes land in MEMFS, syncfs(false) makes
 // them durable.
 function idbfsStore(FS) {
   const syncfs = (populate) => new Promise((resolve, reject) =>
-    FS.syncfs(populate, (err) => (err ? reject(new Error(`syncfs: ${err.message || err.code || err}`)) : resolve())));
+    FS.syncfs(populate, (err) => (err ? reject(err instanceof Error ? err : new Error(`syncfs: ${err.message || err.code || err}`)) : resolve())));
   return {
     kind: 'idbfs',
     load: () => enqueue(() => syncfs(true)),
@@ -142,6 +170,7 @@ async function loadEngine() {
     const mod = await factory({ locateFile: (f) => new URL(`./wasm/${f}`, import.meta.url).href });
     const abi = mod._tt_wasm_abi_version();
     if (abi !== PROTOCOL_VERSION) throw new Error(`engine ABI ${abi}, this page needs ${PROTOCOL_VERSION}`);
+    patchIdbfs(mod.FS.filesystems.IDBFS);
     mod.FS.mkdirTree(ROOT);
     mod.FS.mount(mod.FS.filesystems.IDBFS, {}, ROOT);
     state.engine = { status: 'loaded', message: '' };
@@ -442,7 +471,8 @@ function checkpoint() {
   const { mod, h } = engine;
   withString(mod, CKPT_PATH, (p) => check(mod._tt_wasm_save(h, p)));
   const { epoch, step } = state.training;
-  return store.sync().then(() => { state.saved = { epoch, step }; postState(); });
+  // A failed sync is reported by the queue; `saved` keeps naming the last good one.
+  return store.sync().then(() => { state.saved = { epoch, step }; postState(); }, () => {});
 }
 
 async function exportModel({ format = 'safetensors' }) {
