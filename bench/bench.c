@@ -18,6 +18,7 @@ static const struct {
     {"mnv2", tt_bench_mnv2, "MobileNetV2 224 features, ms/image at batch 1 and 32"},
     {"head", tt_bench_head, "dense head 1280->5 training, Adam, batch 32 (the peers' head_train)"},
     {"ckpt", tt_bench_ckpt, "checkpoint size, save (atomic file, directory) and restore time, default head"},
+    {"extract", tt_bench_extract, "feature extraction images/s on real photos: decode+preprocess, backbone, pipeline"},
 };
 
 double tt_bench_now_ms(void) {

@@ -46,5 +46,6 @@ int tt_bench_dwconv(int argc, char **argv);
 int tt_bench_mnv2(int argc, char **argv);
 int tt_bench_head(int argc, char **argv);
 int tt_bench_ckpt(int argc, char **argv);
+int tt_bench_extract(int argc, char **argv);
 
 #endif

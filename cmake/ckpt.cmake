@@ -7,3 +7,20 @@ if(NOT TT_WASM AND TARGET test_ckpt AND EXISTS /usr/bin/python3)
            ${CMAKE_BINARY_DIR}/test-ckpt/fixture.adam_m.head.hidden.kernel.f32 adam_m.head.hidden.kernel)
   set_tests_properties(test_ckpt_python PROPERTIES FIXTURES_REQUIRED tt_ckpt_fixture TIMEOUT 60)
 endif()
+
+# End to end through the CLI with the real backbone (the import fixture):
+# SIGKILL crash/resume trials, and export + the PyTorch snippet of docs/export.md.
+if(NOT TT_WASM AND TARGET tabtrain AND TEST import_npy_cli AND EXISTS /usr/bin/python3)
+  # 30 seeded kills natively; the sanitizer build runs ~4x slower, so fewer there.
+  set(TT_CRASH_TRIALS 30)
+  if(TT_SANITIZE)
+    set(TT_CRASH_TRIALS 10)
+  endif()
+  set(TT_CKPT_MODEL_ENV "TT_MODEL=${CMAKE_BINARY_DIR}/test-import/mobilenet_v2_1.0_224.safetensors")
+  add_test(NAME ckpt_crash COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scripts/crash_test.sh
+           $<TARGET_FILE:tabtrain> ${CMAKE_BINARY_DIR}/test-crash ${TT_CRASH_TRIALS} 1)
+  add_test(NAME export_pytorch COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scripts/export_test.sh
+           $<TARGET_FILE:tabtrain> ${CMAKE_BINARY_DIR}/test-export ${CMAKE_SOURCE_DIR})
+  set_tests_properties(ckpt_crash export_pytorch PROPERTIES
+    FIXTURES_REQUIRED tt_imported ENVIRONMENT "${TT_CKPT_MODEL_ENV}" TIMEOUT 300)
+endif()

@@ -161,6 +161,9 @@ tt_status tt_ckpt_dir_step(tt_ckpt_dir *d, tt_trainer *t, const tt_ckpt_meta *m,
                            int *saved);
 /* Unconditional: write ckpt-eEEEE-sSSSSSS, verify, update `latest`, rotate. */
 tt_status tt_ckpt_dir_save(tt_ckpt_dir *d, tt_trainer *t, const tt_ckpt_meta *m);
+/* *n = checkpoint files in the directory (ckpt-*, best, latest); with
+ * `clear` they are deleted too (a deliberate fresh start). */
+tt_status tt_ckpt_dir_files(const tt_ckpt_dir *d, int *n, int clear);
 /* Path of the last file written by this handle ("" before the first). */
 const char *tt_ckpt_dir_last(const tt_ckpt_dir *d);
 

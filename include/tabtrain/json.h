@@ -6,7 +6,8 @@
  *   tt_json_free_strings(names, n);
  *   double h; tt_json_number("{\"hidden\":128}", "hidden", &h);
  *
- * Input is a NUL-terminated string, tokenized with jsmn (strict mode).
+ * Input is a NUL-terminated string, tokenized with jsmn (strict mode; it
+ * still tolerates a trailing comma, harmless for metadata we wrote).
  * Escapes \" \\ \/ \b \f \n \r \t and \uXXXX (surrogate pairs joined) are
  * decoded to UTF-8. Errors: TT_ERR_FORMAT (not JSON / wrong shape),
  * TT_ERR_NOT_FOUND (key absent), TT_ERR_NOMEM.

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tabtrain/crc32.h"
+#include "tabtrain/json.h"
 
 #define JSMN_STATIC
 #define JSMN_STRICT
@@ -352,20 +353,6 @@ tt_status tt_ckpt_open_memory(tt_st_file **out, const void *bytes, size_t len) {
     return tt_ckpt_opened(out, f, "checkpoint");
 }
 
-/* Same JSON token sequence (string contents compared as written). */
-static int tt_json_same(const tt_json *a, const tt_json *b) {
-    if (a->n != b->n) return 0;
-    for (int i = 0; i < a->n; i++) {
-        const jsmntok_t *x = &a->tok[i], *y = &b->tok[i];
-        int nx = x->end - x->start, ny = y->end - y->start;
-        if (x->type != y->type || x->size != y->size ||
-            (x->type != JSMN_OBJECT && x->type != JSMN_ARRAY &&
-             (nx != ny || memcmp(a->js + x->start, b->js + y->start, (size_t)nx))))
-            return 0;
-    }
-    return 1;
-}
-
 tt_status tt_ckpt_check(const tt_st_file *f, const char *classes_json, const char *backbone) {
     if (backbone) {
         const char *have = tt_st_metadata(f, "tabtrain.backbone");
@@ -376,15 +363,17 @@ tt_status tt_ckpt_check(const tt_st_file *f, const char *classes_json, const cha
     }
     if (classes_json) {
         const char *have = tt_st_metadata(f, "tabtrain.classes");
-        tt_json a, b;
-        tt_status st = tt_json_parse(&a, have, "tabtrain.classes");
-        if (st) return st;
-        if ((st = tt_json_parse(&b, classes_json, "of the expected classes"))) {
-            free(a.tok);
+        char **a = NULL, **b = NULL;
+        int na = 0, nb = 0;
+        tt_status st = tt_json_string_array(have ? have : "", &a, &na);
+        if (st) return tt_error(st, "checkpoint: tabtrain.classes is not a JSON array of names");
+        if ((st = tt_json_string_array(classes_json, &b, &nb))) {
+            tt_json_free_strings(a, na);
             return st;
         }
-        int same = tt_json_same(&a, &b);
-        free(a.tok), free(b.tok);
+        int same = na == nb;
+        for (int i = 0; same && i < na; i++) same = !strcmp(a[i], b[i]);
+        tt_json_free_strings(a, na), tt_json_free_strings(b, nb);
         if (!same)
             return tt_error(TT_ERR_MISMATCH,
                             "checkpoint was trained on the classes %.400s; this data has %.400s",
@@ -403,7 +392,7 @@ tt_status tt_ckpt_trainer_config(const tt_st_file *f, tt_trainer_config *cfg, in
         return st;
     }
     tt_trainer_config c = tt_trainer_defaults();
-    double v[6];
+    double v[6] = {0};
     char opt[16] = "", sched[16] = "";
     int ok = tt_json_int(&j, tt_json_key(&j, 0, "epochs"), &c.epochs) &&
              tt_json_int(&j, tt_json_key(&j, 0, "batch_size"), &c.batch_size) &&
@@ -497,7 +486,7 @@ static int tt_rng_read(const tt_json *j, const char *key, tt_rng *r) {
 /* One epoch record into e, its arrays into pc [C] and conf [C][C]. */
 static int tt_history_read(const tt_json *j, int rec, int C, tt_epoch_metrics *e, float *pc,
                            int32_t *conf) {
-    double lr;
+    double lr = 0;
     int ok = tt_json_int(j, tt_json_key(j, rec, "epoch"), &e->epoch) &&
              tt_json_i64(j, tt_json_key(j, rec, "step"), &e->step) &&
              tt_json_num(j, tt_json_key(j, rec, "lr"), &lr, 1) &&
@@ -510,7 +499,7 @@ static int tt_history_read(const tt_json *j, int rec, int C, tt_epoch_metrics *e
     int a = tt_json_key(j, rec, "per_class_acc"), m = tt_json_key(j, rec, "confusion");
     ok = ok && a >= 0 && j->tok[a].size == C && m >= 0 && j->tok[m].size == C;
     for (int c = 0; ok && c < C; c++) {
-        double v;
+        double v = 0;
         ok = tt_json_num(j, tt_json_at(j, a, c), &v, 1);
         pc[c] = (float)v;
         int row = tt_json_at(j, m, c);

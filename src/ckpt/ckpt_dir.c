@@ -130,6 +130,26 @@ void tt_ckpt_dir_free(tt_ckpt_dir *d) { free(d); }
 
 const char *tt_ckpt_dir_last(const tt_ckpt_dir *d) { return d->last; }
 
+tt_status tt_ckpt_dir_files(const tt_ckpt_dir *d, int *n, int clear) {
+    *n = 0;
+    tt_ckpt_entry *e;
+    int ne;
+    tt_status st = tt_list(d->dir, &e, &ne);
+    if (st) return st;
+    char path[TT_PATH_MAX];
+    static const char *const fixed[] = {TT_LATEST, TT_BEST};
+    for (int i = 0; i < ne + 2 && !st; i++) {
+        if ((st = tt_join(path, d->dir, i < ne ? e[i].name : fixed[i - ne]))) break;
+        struct stat sb;
+        if (stat(path, &sb) != 0) continue;
+        ++*n;
+        if (clear && unlink(path) != 0)
+            st = tt_error(TT_ERR_IO, "cannot delete %s: %s", path, strerror(errno));
+    }
+    free(e);
+    return st;
+}
+
 static tt_status tt_write_bytes(const char *path, const void *bytes, size_t len) {
     tt_chunk c = {bytes, len};
     return tt_file_write_atomic(path, &c, 1);

@@ -71,7 +71,11 @@ void tt_model_free(tt_model *m) {
 static tt_status tt_head_field(const char *js, const char *key, int *out) {
     double v;
     tt_status st = tt_json_number(js, key, &v);
-    if (st) return tt_error(st, "model file: tabtrain.head: %s", tt_last_error());
+    if (st) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", tt_last_error());
+        return tt_error(st, "model file: tabtrain.head: %s", msg);
+    }
     if (!(v >= 0 && v <= 1e7 && v == floor(v)))
         return tt_error(TT_ERR_FORMAT, "model file: tabtrain.head \"%s\" is not a count", key);
     *out = (int)v;
@@ -86,7 +90,11 @@ tt_status tt_model_load(tt_model *m, const tt_st_file *f, int max_batch) {
         return tt_error(TT_ERR_FORMAT, "not a tabtrain model: metadata %s missing",
                         !kind ? "tabtrain.kind" : !classes ? "tabtrain.classes" : !head ? "tabtrain.head" : "tabtrain.backbone");
     tt_status st = tt_json_string_array(classes, &m->classes, &m->n_classes);
-    if (st) return tt_error(st, "model file: tabtrain.classes: %s", tt_last_error());
+    if (st) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", tt_last_error());
+        return tt_error(st, "model file: tabtrain.classes: %s", msg);
+    }
     tt_head_config hc = {0};
     double dropout = 0;
     if (!st) st = tt_head_field(head, "in_dim", &hc.in);

@@ -16,7 +16,11 @@
 
 /*  X(function suffix, command name, one-line summary) */
 #define TT_CLI_COMMANDS(X)                                                                     \
-    X(import_npy, "import-npy", "convert a directory of NPY weights (+ layers.tsv) to safetensors")
+    X(import_npy, "import-npy", "convert a directory of NPY weights (+ layers.tsv) to safetensors") \
+    X(train, "train", "train a classifier head on folder-per-class images")                    \
+    X(eval, "eval", "accuracy, per-class accuracy and confusion matrix of a model on a folder") \
+    X(predict, "predict", "class and probabilities of images")                                 \
+    X(export, "export", "backbone + trained head as one safetensors file + JSON (for PyTorch, the web)")
 
 #define TT_CLI_DECLARE(fn, name, summary) int tt_cmd_##fn(int argc, char **argv);
 TT_CLI_COMMANDS(TT_CLI_DECLARE)

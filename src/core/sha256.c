@@ -45,6 +45,7 @@ void tt_sha256_init(tt_sha256_ctx *c) {
 
 void tt_sha256_update(tt_sha256_ctx *c, const void *data, size_t n) {
     const uint8_t *p = data;
+    if (!n) return; /* data may be NULL then */
     c->bytes += n;
     if (c->fill) {
         size_t take = 64 - c->fill < n ? 64 - c->fill : n;

@@ -73,7 +73,7 @@ static tt_status tt_list_dir(const char *dir, int dirs, tt_strlist *out) {
         free(p);
     }
     closedir(d);
-    if (!st) qsort(out->v, (size_t)out->n, sizeof *out->v, tt_cmp_str);
+    if (!st && out->n > 1) qsort(out->v, (size_t)out->n, sizeof *out->v, tt_cmp_str);
     return st;
 }
 

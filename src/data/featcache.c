@@ -228,16 +228,27 @@ static int tt_disk_get(tt_featcache *fc, const uint8_t key[TT_SHA256_SIZE], floa
     return ok;
 }
 
+/* Temp file + rename, without fsync: a reader sees the old file, no file or
+ * the new one, and a crash that loses or tears an unsynced entry is caught by
+ * the CRC/key check and recomputed. Durability is not worth an fsync per
+ * entry: file + directory fsync measured ~6 ms per entry on the dev machine,
+ * about what the backbone takes per image. */
 static void tt_disk_put(tt_featcache *fc, const uint8_t key[TT_SHA256_SIZE], const float *src) {
-    char path[4200];
+    char path[4200], tmp[4300];
     if (!tt_featcache_path(fc, key, path, sizeof path)) return;
     uint8_t head[TT_FEAT_HEADER];
     size_t nf = (size_t)fc->dim * sizeof(float);
     memcpy(head, TT_FEAT_MAGIC, 8);
     tt_put_u32(head + 8, (uint32_t)fc->dim);
     tt_put_u32(head + 12, tt_crc32(tt_crc32(0, key, TT_SHA256_SIZE), src, nf));
-    tt_chunk parts[3] = {{head, sizeof head}, {key, TT_SHA256_SIZE}, {src, nf}};
-    if (tt_file_write_atomic(path, parts, 3)) fc->stats.write_errors++;
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    int ok = f && fwrite(head, 1, sizeof head, f) == sizeof head && fwrite(key, 1, TT_SHA256_SIZE, f) == TT_SHA256_SIZE &&
+             fwrite(src, 1, nf, f) == nf;
+    if (f && fclose(f)) ok = 0;
+    if (ok && rename(tmp, path) == 0) return;
+    if (f) remove(tmp);
+    fc->stats.write_errors++;
 }
 
 /* ---- the batch ---- */

@@ -316,6 +316,8 @@ static void other_classes_or_backbone_are_refused(void **state) {
     tt_st_file *f;
     tt_assert_ok(tt_ckpt_open_memory(&f, b.bytes, b.len));
     tt_assert_ok(tt_ckpt_check(f, "[ \"cat\", \"dog\", \"caf\\u00e9 \\\"x\\\"\" ]", NULL));
+    /* Decoded names are compared: \u00e9 and a raw UTF-8 e-acute are the same class. */
+    tt_assert_ok(tt_ckpt_check(f, "[\"cat\",\"dog\",\"caf\xc3\xa9 \\\"x\\\"\"]", NULL));
     static const char *other[] = {"[\"cat\",\"dog\"]", "[\"cat\",\"dog\",\"bird\"]",
                                   "[\"dog\",\"cat\",\"caf\\u00e9 \\\"x\\\"\"]"};
     for (int i = 0; i < 3; i++) {
@@ -393,12 +395,17 @@ static void directory_rotates_and_tracks_best(void **state) {
     (void)state;
     dataset d = make_data(64, 30, 4); /* 4 steps per epoch */
     static const struct {
-        int keep, every_epochs, every_steps, files;
-    } cases[] = {{3, 1, 0, 3}, {2, 1, 0, 2}, {1, 0, 3, 1}, {5, 2, 3, 5}, {50, 0, 1, 24}};
+        int keep, every_epochs, every_steps;
+        double every_seconds;
+        int files;
+    } cases[] = {{3, 1, 0, 0, 3},  {2, 1, 0, 0, 2},     {1, 0, 3, 0, 1},
+                 {5, 2, 3, 0, 5},  {50, 0, 1, 0, 24},   {50, 2, 0, 0, 3},
+                 {50, 0, 0, 1e-9, 24}, {50, 0, 0, 1e6, 1}};
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         const char *dir = scratch("rotate");
         tt_ckpt_policy p = {.every_epochs = cases[k].every_epochs,
                             .every_steps = cases[k].every_steps,
+                            .every_seconds = cases[k].every_seconds,
                             .keep = cases[k].keep};
         tt_trainer *t = train_with_dir(dir, &p, &d, 6);
         assert_int_equal(count_files(dir, "ckpt-", ".safetensors"), cases[k].files);
@@ -429,6 +436,16 @@ static void directory_rotates_and_tracks_best(void **state) {
         assert_non_null(strstr(tt_st_metadata(f, "tabtrain.state"), want));
         tt_st_close(f);
         tt_trainer_free(t);
+        /* What a fresh start has to discard, then discarding it. */
+        tt_ckpt_dir *cd;
+        int nf;
+        tt_assert_ok(tt_ckpt_dir_open(&cd, dir, &p));
+        tt_assert_ok(tt_ckpt_dir_files(cd, &nf, 0));
+        assert_int_equal(nf, cases[k].files + 2);
+        tt_assert_ok(tt_ckpt_dir_files(cd, &nf, 1));
+        tt_assert_ok(tt_ckpt_dir_files(cd, &nf, 0));
+        assert_int_equal(nf, 0);
+        tt_ckpt_dir_free(cd);
     }
     free_data(&d);
 }
@@ -577,6 +594,80 @@ static void writes_fixture_for_python(void **state) {
     free_data(&d);
 }
 
+/* Export from a checkpoint: backbone tensors under their own names (logits
+ * dropped, a fine-tuned "backbone.<layer>" replacing the frozen one), the
+ * best epoch's head as "head.*", kind "export", and a refusal for another
+ * backbone. The backbone here is a stand-in with two layers. */
+static void export_combines_backbone_and_best_head(void **state) {
+    (void)state;
+    float stem[2 * 3 * 3 * 3], tuned[2 * 3 * 3 * 3], logits[4 * 2];
+    tt_test_fill(stem, 54, 1, -1, 1), tt_test_fill(tuned, 54, 2, -1, 1), tt_test_fill(logits, 8, 3, -1, 1);
+    int64_t s4[4] = {2, 3, 3, 3}, s2[2] = {4, 2};
+    tt_st_builder *bb;
+    tt_assert_ok(tt_st_builder_new(&bb));
+    tt_assert_ok(tt_st_add(bb, "stem.weight", TT_DTYPE_F32, 4, s4, stem));
+    tt_assert_ok(tt_st_add(bb, "logits.weight", TT_DTYPE_F32, 2, s2, logits));
+    tt_assert_ok(tt_st_set_metadata(bb, "tabtrain.preprocess", "{\"range\":[-1,1]}"));
+    tt_assert_ok(tt_st_set_metadata(bb, "tabtrain.input_size", "224"));
+    void *bbytes;
+    size_t blen;
+    tt_assert_ok(tt_st_write_memory(bb, &bbytes, &blen));
+    tt_st_builder_free(bb);
+    tt_st_file *bbf;
+    tt_assert_ok(tt_st_open_memory(&bbf, bbytes, blen));
+
+    dataset d = make_data(60, 20, 7);
+    tt_trainer_config cfg = base_config();
+    tt_trainer *t = make_trainer(&cfg, &d);
+    for (int e = 0; e < 3; e++) tt_assert_ok(tt_trainer_run_epoch(t));
+    tt_assert_ok(tt_trainer_step(t, NULL)); /* head != best now */
+    tt_named_tensor extra = {.name = "backbone.stem.weight", .ndim = 4, .shape = {2, 3, 3, 3}, .data = tuned};
+    tt_ckpt_meta m = the_meta();
+    m.extra = &extra, m.n_extra = 1;
+    blob b;
+    tt_assert_ok(tt_ckpt_save_memory(t, &m, (void **)&b.bytes, &b.len));
+    tt_st_file *ck;
+    tt_assert_ok(tt_ckpt_open_memory(&ck, b.bytes, b.len));
+
+    tt_st_builder *out;
+    assert_int_equal(tt_ckpt_export(ck, bbf, "sha256:other", &out), TT_ERR_MISMATCH);
+    tt_assert_ok(tt_ckpt_export(ck, bbf, backbone, &out));
+    void *ebytes;
+    size_t elen;
+    tt_assert_ok(tt_st_write_memory(out, &ebytes, &elen));
+    tt_st_builder_free(out);
+    tt_st_file *ex;
+    tt_assert_ok(tt_st_open_memory(&ex, ebytes, elen));
+    assert_string_equal(tt_st_metadata(ex, "tabtrain.kind"), "export");
+    assert_string_equal(tt_st_metadata(ex, "tabtrain.weights"), "best");
+    assert_string_equal(tt_st_metadata(ex, "tabtrain.classes"), classes);
+    assert_string_equal(tt_st_metadata(ex, "tabtrain.input_size"), "224");
+    assert_null(tt_st_find(ex, "logits.weight"));
+    assert_null(tt_st_find(ex, "adam_m.head.logits.kernel"));
+    assert_memory_equal(tt_st_find(ex, "stem.weight")->data, tuned, sizeof tuned);
+    const tt_named_tensor *ts;
+    int n = tt_trainer_tensors(t, &ts), heads = 0;
+    for (int i = 0; i < n; i++)
+        if (!strncmp(ts[i].name, "best.", 5)) {
+            const tt_st_tensor *h = tt_st_find(ex, ts[i].name + 5);
+            assert_non_null(h);
+            assert_memory_equal(h->data, ts[i].data, h->nbytes);
+            heads++;
+        }
+    assert_int_equal(heads, 4);
+    assert_int_equal(tt_st_count(ex), 5);
+    char *json;
+    tt_assert_ok(tt_ckpt_export_json(ex, "model.safetensors", &json));
+    assert_non_null(strstr(json, "\"classes\": [\"cat\""));
+    assert_non_null(strstr(json, "\"input_size\": 224"));
+    assert_non_null(strstr(json, "\"preprocess\": {\"range\":[-1,1]}"));
+    free(json);
+    tt_st_close(ex), tt_st_close(ck), tt_st_close(bbf);
+    free(ebytes), free(b.bytes), free(bbytes);
+    tt_trainer_free(t);
+    free_data(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trip_is_bit_identical),
@@ -586,6 +677,7 @@ int main(void) {
         cmocka_unit_test(directory_rotates_and_tracks_best),
         cmocka_unit_test(resume_falls_back_and_says_so),
         cmocka_unit_test(failed_save_keeps_the_previous_checkpoint),
+        cmocka_unit_test(export_combines_backbone_and_best_head),
         cmocka_unit_test(writes_fixture_for_python),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -174,3 +174,13 @@ image_buf image_fx_read_file(const char *path) {
     fclose(f);
     return b;
 }
+
+image_buf image_fx_png_header_only(uint32_t w, uint32_t h) {
+    uint8_t row[1] = {0};
+    image_buf b = image_fx_png_raw(1, 1, 8, 0, row, 1, NULL, 0, NULL, 0);
+    uint8_t *ihdr = b.data + 16;
+    for (int i = 0; i < 4; i++) ihdr[i] = (uint8_t)(w >> (24 - 8 * i)), ihdr[4 + i] = (uint8_t)(h >> (24 - 8 * i));
+    uint32_t crc = tt_crc32(0, b.data + 12, 17);
+    for (int i = 0; i < 4; i++) b.data[29 + i] = (uint8_t)(crc >> (24 - 8 * i));
+    return b;
+}

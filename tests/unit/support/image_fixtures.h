@@ -24,6 +24,10 @@ image_buf image_fx_png_raw(int w, int h, int depth, int colortype, const uint8_t
                            size_t rowbytes, const uint8_t *plte, int nplte, const uint8_t *trns,
                            int ntrns);
 
+/* A 1x1 grey PNG whose IHDR (CRC fixed up) claims w x h: a decompression
+ * bomb's header, or a truncated image when the claim is larger than 1x1. */
+image_buf image_fx_png_header_only(uint32_t w, uint32_t h);
+
 /* GIF89a with a 128-colour table, each LZW code one literal byte (a clear
  * code every 100 pixels keeps the code width at 8 bits); transparent < 0: none. */
 image_buf image_fx_gif(int w, int h, const uint8_t *idx, const uint8_t pal[128][3], int transparent);

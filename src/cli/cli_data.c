@@ -1,0 +1,175 @@
+/* Shared pieces of train / eval / predict (cli_data.h). */
+#include "cli/cli_data.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tabtrain/fileio.h"
+#include "tabtrain/safetensors.h"
+
+#define TT_CLI_CHUNK 32
+
+tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path) {
+    *b = (tt_cli_backbone){0};
+    if (!path) path = getenv("TT_MODEL");
+    if (!path || !*path) path = TT_CLI_DEFAULT_MODEL;
+    snprintf(b->path, sizeof b->path, "%s", path);
+    void *bytes;
+    size_t len;
+    tt_status st = tt_file_read(path, TT_FILE_MAX, &bytes, &len);
+    if (st == TT_ERR_NOT_FOUND)
+        return tt_error(st, "backbone %s not found (run scripts/fetch-model, or pass --model FILE / set TT_MODEL)", path);
+    if (st) return st;
+    tt_backbone_identity(bytes, len, b->id);
+    tt_st_file *f;
+    st = tt_st_open_memory(&f, bytes, len);
+    if (!st) {
+        const char *pp = tt_st_metadata(f, "tabtrain.preprocess");
+        if (pp && !(b->preprocess = malloc(strlen(pp) + 1))) st = tt_error(TT_ERR_NOMEM, "out of memory");
+        else if (pp) strcpy(b->preprocess, pp);
+        if (!st) st = tt_mnv2_init(&b->model, f, TT_IMAGE_DEFAULT_SIZE);
+        tt_st_close(f);
+    }
+    free(bytes);
+    if (st) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", tt_last_error());
+        free(b->preprocess);
+        b->preprocess = NULL;
+        return tt_error(st, "backbone %s: %s", path, msg);
+    }
+    return TT_OK;
+}
+
+void tt_cli_backbone_close(tt_cli_backbone *b) {
+    tt_mnv2_free(b->model);
+    free(b->preprocess);
+    *b = (tt_cli_backbone){0};
+}
+
+const char *tt_cli_quote(char *buf, size_t cap, const char *s) {
+    if (tt_json_quote(buf, cap, s) >= cap && cap > 2) buf[cap - 2] = '"';
+    return buf;
+}
+
+double tt_cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int tt_cli_parse_int(const char *s, long long lo, long long hi, long long *out) {
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+int tt_cli_parse_num(const char *s, double lo, double hi, double *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (!*s || *end || !(v >= lo && v <= hi)) return -1;
+    *out = v;
+    return 0;
+}
+
+double tt_cli_peak_rss_mb(void) {
+#ifdef __EMSCRIPTEN__
+    return -1.0;
+#else
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru)) return -1.0;
+    return (double)ru.ru_maxrss / 1024.0; /* Linux: KiB */
+#endif
+}
+
+static int tt_cli_tty(void) {
+    static int tty = -1;
+    if (tty < 0) tty = isatty(2);
+    return tty;
+}
+
+void tt_cli_progress_clear(int json) {
+    if (!json && tt_cli_tty()) fputs("\r\033[K", stderr);
+}
+
+void tt_cli_progress(int json, const char *what, int done, int total) {
+    if (json || !tt_cli_tty() || total <= 0) return;
+    int w = 30, fill = (int)((long long)w * done / total);
+    char bar[31];
+    for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
+    bar[w] = 0;
+    fprintf(stderr, "\r%-10s [%s] %d/%d", what, bar, done, total);
+    if (done >= total) tt_cli_progress_clear(json);
+    fflush(stderr);
+}
+
+static void tt_cli_skip(int json, const char *what, const char *path, tt_status st, const char *reason) {
+    if (json) {
+        char qp[4200], qr[600];
+        printf("{\"event\":\"skipped\",\"set\":\"%s\",\"path\":%s,\"status\":\"%s\",\"reason\":%s}\n", what,
+               tt_cli_quote(qp, sizeof qp, path), tt_status_name(st), tt_cli_quote(qr, sizeof qr, reason));
+        fflush(stdout);
+    } else {
+        tt_cli_progress_clear(json);
+        fprintf(stderr, "skipped %s: %s: %s\n", path, tt_status_name(st), reason);
+    }
+}
+
+void tt_cli_feats_free(tt_cli_feats *f) {
+    free(f->x), free(f->y), free(f->item);
+    *f = (tt_cli_feats){0};
+}
+
+tt_status tt_cli_extract(tt_featcache *fc, const tt_dataset *ds, int views, int json, const char *what,
+                         tt_cli_feats *out) {
+    *out = (tt_cli_feats){0};
+    int dim = tt_featcache_dim(fc);
+    size_t rows = (size_t)ds->n * views;
+    out->x = malloc((rows ? rows : 1) * dim * sizeof(float));
+    out->y = malloc((rows ? rows : 1) * sizeof(int32_t));
+    out->item = malloc(((size_t)ds->n + 1) * sizeof(int));
+    out->views = views, out->dim = dim;
+    tt_feat_request rq[TT_CLI_CHUNK];
+    void *bufs[TT_CLI_CHUNK];
+    int idx[TT_CLI_CHUNK];
+    tt_status st = out->x && out->y && out->item ? TT_OK : tt_error(TT_ERR_NOMEM, "out of memory");
+    tt_cli_progress(json, what, 0, ds->n);
+    for (int start = 0; !st && start < ds->n; start += TT_CLI_CHUNK) {
+        int m = 0, end = start + TT_CLI_CHUNK < ds->n ? start + TT_CLI_CHUNK : ds->n;
+        for (int i = start; i < end; i++) {
+            size_t len;
+            tt_status rs = tt_dataset_read(ds, i, &bufs[m], &len);
+            if (rs) {
+                tt_cli_skip(json, what, ds->items[i].path, rs, tt_last_error());
+                out->skipped++;
+                continue;
+            }
+            rq[m] = (tt_feat_request){.bytes = bufs[m], .len = len};
+            idx[m++] = i;
+        }
+        /* Rows land at the compacted position directly: x grows in file order. */
+        float *dst = out->x + (size_t)out->n * views * dim;
+        st = tt_featcache_run(fc, m, rq, views, dst);
+        for (int j = 0; j < m; j++) free(bufs[j]);
+        for (int j = 0; !st && j < m; j++) {
+            if (rq[j].status) {
+                tt_cli_skip(json, what, ds->items[idx[j]].path, rq[j].status, rq[j].error);
+                out->skipped++;
+                continue;
+            }
+            size_t row = (size_t)out->n * views;
+            if (dst + (size_t)j * views * dim != out->x + row * dim)
+                memmove(out->x + row * dim, dst + (size_t)j * views * dim, (size_t)views * dim * sizeof(float));
+            for (int v = 0; v < views; v++) out->y[row + v] = ds->items[idx[j]].label;
+            out->item[out->n++] = idx[j];
+        }
+        tt_cli_progress(json, what, end, ds->n);
+    }
+    if (st) tt_cli_feats_free(out);
+    return st;
+}

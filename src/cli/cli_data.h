@@ -1,0 +1,61 @@
+/* cli_data.h — what train, eval and predict share: finding and opening the
+ * backbone, turning a dataset into feature rows through the feature cache
+ * (reporting and skipping bad files), progress bars and peak memory. */
+#ifndef TT_CLI_DATA_H
+#define TT_CLI_DATA_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tabtrain/dataset.h"
+#include "tabtrain/featcache.h"
+#include "tabtrain/mobilenet.h"
+
+#define TT_CLI_DEFAULT_MODEL "models/mobilenet_v2_1.0_224.safetensors"
+
+typedef struct tt_cli_backbone {
+    tt_mnv2 *model;
+    char id[TT_BACKBONE_ID_SIZE];
+    char *preprocess; /* tabtrain.preprocess of the file, or NULL */
+    char path[4096];
+} tt_cli_backbone;
+
+/* path NULL: $TT_MODEL, else TT_CLI_DEFAULT_MODEL. */
+tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path);
+void tt_cli_backbone_close(tt_cli_backbone *b);
+
+/* Feature rows of a dataset: x [n * views][dim] (an image's views adjacent),
+ * labels per row, item[i] = the dataset index of image i. */
+typedef struct tt_cli_feats {
+    float *x;
+    int32_t *y;
+    int *item;
+    int n, views, dim;
+    int skipped;
+} tt_cli_feats;
+
+/* Runs every item through fc (chunks of 32 files read lazily), prints one
+ * line per bad file (stderr, or a {"event":"skipped",...} JSON line on
+ * stdout) and drops it. `what` names the set in messages and the bar. */
+tt_status tt_cli_extract(tt_featcache *fc, const tt_dataset *ds, int views, int json, const char *what,
+                         tt_cli_feats *out);
+void tt_cli_feats_free(tt_cli_feats *f);
+
+/* A one-line bar on stderr, only when stderr is a terminal and !json; it
+ * erases itself when done reaches total. _clear erases it early (before
+ * printing other lines). */
+void tt_cli_progress(int json, const char *what, int done, int total);
+void tt_cli_progress_clear(int json);
+
+/* JSON string literal of s into a static-free caller buffer (truncates). */
+const char *tt_cli_quote(char *buf, size_t cap, const char *s);
+
+/* Peak resident set size in MiB (getrusage); negative where unknown (wasm). */
+double tt_cli_peak_rss_mb(void);
+double tt_cli_now(void);
+
+/* Whole-string numbers within [lo, hi]; 0 when valid. */
+int tt_cli_parse_int(const char *s, long long lo, long long hi, long long *out);
+int tt_cli_parse_num(const char *s, double lo, double hi, double *out);
+
+#endif

@@ -1,0 +1,82 @@
+/* tabtrain export — a checkpoint or model file + its backbone → one
+ * safetensors file with the whole classifier and a JSON description
+ * (docs/export.md). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "cli/cli_data.h"
+#include "tabtrain/ckpt.h"
+#include "tabtrain/fileio.h"
+
+static const char tt_export_usage[] =
+    "usage: tabtrain export --ckpt FILE --out DIR [--model BACKBONE]\n"
+    "\n"
+    "Writes DIR/model.safetensors (backbone + trained head, tabtrain.kind \"export\") and\n"
+    "DIR/model.json (classes, preprocessing, input size, tensor naming); see docs/export.md.\n"
+    "  --ckpt FILE     a checkpoint (its best epoch's head) or a model file from train --out\n"
+    "  --out DIR       created if missing\n"
+    "  --model FILE    the backbone it was trained on (default $TT_MODEL or " TT_CLI_DEFAULT_MODEL ")\n";
+
+static tt_status tt_export_run(const char *ckpt, const char *out, const char *model) {
+    if (!model) model = getenv("TT_MODEL");
+    if (!model || !*model) model = TT_CLI_DEFAULT_MODEL;
+    if (mkdir(out, 0755) != 0) {
+        struct stat sb;
+        if (stat(out, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            return tt_error(TT_ERR_IO, "cannot create output directory %s", out);
+    }
+    tt_st_file *m = NULL, *bb = NULL, *ex = NULL;
+    tt_st_builder *b = NULL;
+    void *bytes = NULL;
+    char *json = NULL, id[TT_BACKBONE_ID_SIZE], path[4200];
+    size_t len;
+    tt_status st = tt_st_open_file(&m, ckpt);
+    if (!st && (st = tt_file_read(model, TT_FILE_MAX, &bytes, &len)) == TT_ERR_NOT_FOUND)
+        st = tt_error(st, "backbone %s not found (pass --model FILE or set TT_MODEL)", model);
+    if (!st) {
+        tt_backbone_identity(bytes, len, id);
+        st = tt_st_open_memory(&bb, bytes, len);
+    }
+    if (!st) st = tt_ckpt_export(m, bb, id, &b);
+    if (!st) {
+        snprintf(path, sizeof path, "%s/model.safetensors", out);
+        st = tt_st_write_file(b, path);
+    }
+    /* The JSON describes what landed on disk, read back (and CRC-checked). */
+    if (!st) st = tt_st_open_file(&ex, path);
+    if (!st) st = tt_ckpt_export_json(ex, "model.safetensors", &json);
+    if (!st) {
+        snprintf(path, sizeof path, "%s/model.json", out);
+        tt_chunk c = {json, strlen(json)};
+        st = tt_file_write_atomic(path, &c, 1);
+    }
+    if (!st)
+        printf("wrote %s/model.safetensors (%zu tensors, head weights: %s) and %s/model.json\n", out,
+               tt_st_count(ex), tt_st_metadata(ex, "tabtrain.weights"), out);
+    tt_st_builder_free(b);
+    tt_st_close(m), tt_st_close(bb), tt_st_close(ex);
+    free(bytes), free(json);
+    return st;
+}
+
+int tt_cmd_export(int argc, char **argv) {
+    const char *cmd = argv[0], *ckpt = NULL, *out = NULL, *model = NULL;
+    if (tt_cli_wants_help(argc, argv)) {
+        fputs(tt_export_usage, stdout);
+        return TT_EXIT_OK;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char **slot = !strcmp(argv[i], "--ckpt")    ? &ckpt
+                          : !strcmp(argv[i], "--out")     ? &out
+                          : !strcmp(argv[i], "--model")   ? &model
+                                                          : NULL;
+        if (!slot) return tt_cli_usage_error(cmd, "unknown argument '%s'", argv[i]);
+        if (!(*slot = tt_cli_value(cmd, argc, argv, &i))) return TT_EXIT_USAGE;
+    }
+    if (!ckpt || !out) return tt_cli_usage_error(cmd, "--ckpt FILE and --out DIR are required");
+    tt_status st = tt_export_run(ckpt, out, model);
+    return st ? tt_cli_fail(cmd, st) : TT_EXIT_OK;
+}

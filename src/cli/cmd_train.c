@@ -1,0 +1,346 @@
+/* tabtrain train — folder-per-class photos in, a self-contained model file out.
+ * Features come from the content-keyed cache (featcache.h), so a second run
+ * over the same photos skips the backbone; the head is trained by the
+ * step-driven trainer (trainer.h), with a hook after every step where
+ * checkpointing plugs in. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/cli_ckpt.h"
+#include "cli/cli_data.h"
+#include "tabtrain/model_file.h"
+#include "tabtrain/npy.h"
+#include "tabtrain/trainer.h"
+
+static const char tt_train_usage[] =
+    "usage: tabtrain train --data DIR [options]\n"
+    "\n"
+    "Trains a classifier head on a frozen MobileNetV2. DIR holds one folder per class\n"
+    "(class names = folder names); or --files LIST.tsv with path<TAB>class lines.\n"
+    "  --data DIR            training images, DIR/<class>/<image>\n"
+    "  --files LIST          instead of --data: a path<TAB>class list\n"
+    "  --val DIR             validation images (classes must be training classes)\n"
+    "  --val-split F         else: stratified seeded split of the training set (0.15; 0 = none)\n"
+    "  --epochs N            10            --batch-size B   32\n"
+    "  --lr LR               0.001         --optimizer adam|sgd (adam)\n"
+    "  --momentum M          0.9 (sgd)     --weight-decay W  0\n"
+    "  --schedule constant|cosine|step (constant)\n"
+    "  --label-smoothing S   0             --hidden H        0 (linear head)\n"
+    "  --dropout P           0             --patience P      0 (no early stopping)\n"
+    "  --augment LIST        flip,zoom,shear,brightness (zoom 0.8-1.0, shear 10 deg,\n"
+    "                        brightness 0.8-1.2); each image then also gets K augmented views\n"
+    "  --augment-views K     views per image with --augment (1)\n"
+    "  --seed S              1\n"
+    "  --model FILE          backbone (default $TT_MODEL or " TT_CLI_DEFAULT_MODEL ")\n"
+    "  --out FILE            trained model (model.safetensors); best epoch's weights\n"
+    "  --cache-dir D         feature cache (./.tabtrain-cache); 'none' = do not persist\n"
+    "  --dump-features P     also write P-train-x.npy, P-train-y.npy, P-val-x.npy, P-val-y.npy\n"
+    "  --json                one JSON object per line on stdout (epochs, skipped files, summary)\n"
+    TT_CLI_CKPT_USAGE;
+
+typedef struct tt_train_args {
+    const char *data, *files, *val, *model, *out, *cache_dir, *dump, *augment;
+    double val_split;
+    int views, json;
+    tt_trainer_config cfg;
+    tt_cli_ckpt ckpt;
+} tt_train_args;
+
+static int tt_train_parse(int argc, char **argv, tt_train_args *a) {
+    const char *cmd = argv[0];
+    *a = (tt_train_args){.out = "model.safetensors", .cache_dir = ".tabtrain-cache", .val_split = 0.15};
+    a->cfg = tt_trainer_defaults();
+    tt_cli_ckpt_init(&a->ckpt);
+    int views_set = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *k = argv[i];
+        int ck = tt_cli_ckpt_arg(&a->ckpt, cmd, argc, argv, &i);
+        if (ck) {
+            if (ck < 0) return TT_EXIT_USAGE;
+            continue;
+        }
+        if (!strcmp(k, "--json")) {
+            a->json = 1;
+            continue;
+        }
+        const char **str = !strcmp(k, "--data") ? &a->data : !strcmp(k, "--files") ? &a->files
+                         : !strcmp(k, "--val") ? &a->val : !strcmp(k, "--model") ? &a->model
+                         : !strcmp(k, "--out") ? &a->out : !strcmp(k, "--cache-dir") ? &a->cache_dir
+                         : !strcmp(k, "--dump-features") ? &a->dump : !strcmp(k, "--augment") ? &a->augment : NULL;
+        const char *v;
+        if (!strncmp(k, "--", 2) && i + 1 >= argc) return tt_cli_usage_error(cmd, "%s needs a value", k);
+        if (str) {
+            if (!(*str = tt_cli_value(cmd, argc, argv, &i))) return TT_EXIT_USAGE;
+            continue;
+        }
+        if (!(v = tt_cli_value(cmd, argc, argv, &i))) return TT_EXIT_USAGE;
+        long long n;
+        double x;
+        int bad = 0;
+        if (!strcmp(k, "--epochs")) bad = tt_cli_parse_int(v, 1, 1000000, &n), a->cfg.epochs = (int)n;
+        else if (!strcmp(k, "--batch-size")) bad = tt_cli_parse_int(v, 1, 65536, &n), a->cfg.batch_size = (int)n;
+        else if (!strcmp(k, "--hidden")) bad = tt_cli_parse_int(v, 0, 65536, &n), a->cfg.hidden = (int)n;
+        else if (!strcmp(k, "--patience")) bad = tt_cli_parse_int(v, 0, 1000000, &n), a->cfg.patience = (int)n;
+        else if (!strcmp(k, "--augment-views")) bad = tt_cli_parse_int(v, 1, TT_FEATCACHE_MAX_VIEWS - 1, &n), a->views = (int)n, views_set = 1;
+        else if (!strcmp(k, "--seed")) bad = tt_cli_parse_int(v, 0, INT64_MAX, &n), a->cfg.seed = (uint64_t)n;
+        else if (!strcmp(k, "--lr")) bad = tt_cli_parse_num(v, 1e-12, 1e3, &x), a->cfg.lr = (float)x;
+        else if (!strcmp(k, "--momentum")) bad = tt_cli_parse_num(v, 0, 0.999999, &x), a->cfg.momentum = (float)x;
+        else if (!strcmp(k, "--weight-decay")) bad = tt_cli_parse_num(v, 0, 100, &x), a->cfg.weight_decay = (float)x;
+        else if (!strcmp(k, "--label-smoothing")) bad = tt_cli_parse_num(v, 0, 0.999, &x), a->cfg.label_smoothing = (float)x;
+        else if (!strcmp(k, "--dropout")) bad = tt_cli_parse_num(v, 0, 0.99, &x), a->cfg.dropout = (float)x;
+        else if (!strcmp(k, "--val-split")) bad = tt_cli_parse_num(v, 0, 0.95, &a->val_split);
+        else if (!strcmp(k, "--optimizer")) {
+            if (!strcmp(v, "adam")) a->cfg.optimizer = TT_OPTIM_ADAM;
+            else if (!strcmp(v, "sgd")) a->cfg.optimizer = TT_OPTIM_SGD;
+            else bad = 1;
+        } else if (!strcmp(k, "--schedule")) {
+            if (!strcmp(v, "constant")) a->cfg.schedule = TT_SCHED_CONSTANT;
+            else if (!strcmp(v, "cosine")) a->cfg.schedule = TT_SCHED_COSINE;
+            else if (!strcmp(v, "step")) a->cfg.schedule = TT_SCHED_STEP;
+            else bad = 1;
+        } else
+            return tt_cli_usage_error(cmd, "unknown argument '%s'", k);
+        if (bad) return tt_cli_usage_error(cmd, "bad value '%s' for %s", v, k);
+    }
+    if (!a->data == !a->files) return tt_cli_usage_error(cmd, "give exactly one of --data DIR and --files LIST");
+    if (views_set && !a->augment) return tt_cli_usage_error(cmd, "--augment-views needs --augment");
+    if (a->augment && !views_set) a->views = 1;
+    return tt_cli_ckpt_check_args(&a->ckpt, cmd);
+}
+
+static int tt_parse_augment(const char *list, tt_augment *aug) {
+    *aug = (tt_augment){0};
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (!strcmp(t, "flip")) aug->flip = 1;
+        else if (!strcmp(t, "zoom")) aug->zoom_min = 0.8f, aug->zoom_max = 1.0f;
+        else if (!strcmp(t, "shear")) aug->shear_deg = 10.0f;
+        else if (!strcmp(t, "brightness")) aug->brightness_min = 0.8f, aug->brightness_max = 1.2f;
+        else return -1;
+    }
+    return 0;
+}
+
+/* Everything one training run holds. */
+typedef struct tt_train_run {
+    tt_train_args args;
+    tt_cli_backbone bb;
+    tt_featcache *fc;
+    tt_dataset all, tr, va;
+    tt_cli_feats ftr, fva;
+    tt_trainer *t;
+    char *config_json;
+} tt_train_run;
+
+/* Called after every optimizer step; the checkpoint hook goes here. */
+static tt_status tt_train_after_step(tt_train_run *run, int epoch_ended) {
+    return tt_cli_ckpt_step(&run->args.ckpt, run->t, epoch_ended);
+}
+
+static void tt_train_free(tt_train_run *r) {
+    tt_cli_ckpt_free(&r->args.ckpt);
+    tt_trainer_free(r->t);
+    tt_cli_feats_free(&r->ftr), tt_cli_feats_free(&r->fva);
+    tt_dataset_free(&r->all), tt_dataset_free(&r->tr), tt_dataset_free(&r->va);
+    tt_featcache_free(r->fc);
+    tt_cli_backbone_close(&r->bb);
+    free(r->config_json);
+}
+
+static tt_status tt_train_datasets(tt_train_run *r) {
+    tt_train_args *a = &r->args;
+    tt_status st = a->data ? tt_dataset_scan_dir(&r->all, a->data) : tt_dataset_load_list(&r->all, a->files);
+    if (st) return st;
+    if (r->all.n_classes < 2)
+        return tt_error(TT_ERR_INVALID_ARG, "%s: need at least 2 classes, found %d", a->data ? a->data : a->files,
+                        r->all.n_classes);
+    if (a->val) {
+        if ((st = tt_dataset_scan_dir(&r->va, a->val))) return st;
+        if ((st = tt_dataset_match_classes(&r->va, r->all.n_classes, r->all.classes))) {
+            char msg[1200];
+            snprintf(msg, sizeof msg, "%s", tt_last_error());
+            return tt_error(st, "validation folder %s: %s", a->val, msg);
+        }
+        tt_dataset none;
+        st = tt_dataset_split(&r->all, 0.0f, a->cfg.seed, &r->tr, &none);
+        tt_dataset_free(&none);
+        return st;
+    }
+    return tt_dataset_split(&r->all, (float)a->val_split, a->cfg.seed, &r->tr, &r->va);
+}
+
+static char *tt_train_config_json(const tt_train_args *a) {
+    const tt_trainer_config *c = &a->cfg;
+    static const char *opt[] = {"adam", "sgd"}, *sched[] = {"constant", "cosine", "step"};
+    char *s = malloc(1024);
+    if (!s) return NULL;
+    snprintf(s, 1024,
+             "{\"epochs\":%d,\"batch_size\":%d,\"optimizer\":\"%s\",\"lr\":%.9g,\"momentum\":%.9g,"
+             "\"weight_decay\":%.9g,\"schedule\":\"%s\",\"label_smoothing\":%.9g,\"hidden\":%d,\"dropout\":%.9g,"
+             "\"patience\":%d,\"seed\":%llu,\"val_split\":%.9g,\"augment\":\"%s\",\"augment_views\":%d}",
+             c->epochs, c->batch_size, opt[c->optimizer], (double)c->lr, (double)c->momentum,
+             (double)c->weight_decay, sched[c->schedule], (double)c->label_smoothing, c->hidden,
+             (double)c->dropout, c->patience, (unsigned long long)c->seed, a->val ? 0.0 : a->val_split,
+             a->augment ? a->augment : "", a->views);
+    return s;
+}
+
+/* History for the model file: per-epoch records without wall time, so the
+ * same seed gives the same file bytes. */
+static char *tt_train_history_json(const tt_epoch_metrics *h, int n, int classes) {
+    size_t cap = 3, at = 0;
+    for (int i = 0; i < n; i++) {
+        tt_epoch_metrics m = h[i];
+        m.seconds = NAN;
+        cap += tt_epoch_metrics_json(&m, classes, NULL, 0) + 1;
+    }
+    char *s = malloc(cap);
+    if (!s) return NULL;
+    s[at++] = '[';
+    for (int i = 0; i < n; i++) {
+        tt_epoch_metrics m = h[i];
+        m.seconds = NAN;
+        if (i) s[at++] = ',';
+        at += tt_epoch_metrics_json(&m, classes, s + at, cap - at);
+    }
+    s[at++] = ']', s[at] = 0;
+    return s;
+}
+
+static tt_status tt_train_dump(const tt_train_run *r) {
+    const char *which[2] = {"train", "val"};
+    const tt_cli_feats *f[2] = {&r->ftr, &r->fva};
+    for (int k = 0; k < 2; k++) {
+        int64_t rows = (int64_t)f[k]->n * f[k]->views;
+        char path[4200];
+        float *y = malloc(((size_t)rows + 1) * sizeof(float));
+        if (!y) return tt_error(TT_ERR_NOMEM, "out of memory");
+        for (int64_t i = 0; i < rows; i++) y[i] = (float)f[k]->y[i];
+        int64_t sx[2] = {rows, f[k]->dim}, sy[1] = {rows};
+        snprintf(path, sizeof path, "%s-%s-x.npy", r->args.dump, which[k]);
+        tt_status st = tt_npy_write_f32(path, f[k]->x ? f[k]->x : y, 2, sx);
+        snprintf(path, sizeof path, "%s-%s-y.npy", r->args.dump, which[k]);
+        if (!st) st = tt_npy_write_f32(path, y, 1, sy);
+        free(y);
+        if (st) return st;
+    }
+    return TT_OK;
+}
+
+static void tt_train_print_epoch(const tt_train_run *r, const tt_epoch_metrics *m) {
+    if (r->args.json) {
+        char buf[1 << 16];
+        size_t n = tt_epoch_metrics_json(m, r->all.n_classes, buf, sizeof buf);
+        if (n < sizeof buf) printf("{\"event\":\"epoch\",%s\n", buf + 1);
+        fflush(stdout);
+        return;
+    }
+    if (m->epoch == 1) printf("%5s %7s %10s %9s %10s %9s %10s %8s\n", "epoch", "step", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds");
+    printf("%5d %7lld %10.4f %9.4f %10.4f %9.4f %10.3g %8.3f\n", m->epoch, (long long)m->step, m->train_loss,
+           m->train_acc, m->val_loss, m->val_acc, (double)m->lr, m->seconds);
+    fflush(stdout);
+}
+
+static tt_status tt_train_run_all(tt_train_run *r) {
+    tt_train_args *a = &r->args;
+    tt_status st = tt_train_datasets(r);
+    if (st) return st;
+    if ((st = tt_cli_backbone_open(&r->bb, a->model))) return st;
+    tt_featcache_config fcfg = tt_featcache_defaults();
+    fcfg.dir = a->cache_dir && strcmp(a->cache_dir, "none") ? a->cache_dir : NULL;
+    if (a->augment && tt_parse_augment(a->augment, &fcfg.aug))
+        return tt_error(TT_ERR_INVALID_ARG, "--augment: '%s' is not a list of flip,zoom,shear,brightness", a->augment);
+    if ((st = tt_featcache_open(&r->fc, r->bb.model, r->bb.id, &fcfg))) return st;
+
+    double t0 = tt_cli_now();
+    if ((st = tt_cli_extract(r->fc, &r->tr, 1 + a->views, a->json, "train", &r->ftr))) return st;
+    if ((st = tt_cli_extract(r->fc, &r->va, 1, a->json, "val", &r->fva))) return st;
+    tt_featcache_stats fs = tt_featcache_get_stats(r->fc);
+    double t_extract = tt_cli_now() - t0;
+    int skipped = r->ftr.skipped + r->fva.skipped;
+    if (!a->json)
+        fprintf(stderr, "features: %d train + %d val images, %lld views cached, %lld computed%s, %.1f s; %d file%s skipped\n",
+                r->ftr.n, r->fva.n, (long long)fs.hits, (long long)fs.computed,
+                fs.recovered ? " (damaged cache entries recomputed)" : "", t_extract, skipped, skipped == 1 ? "" : "s");
+    if (a->dump && (st = tt_train_dump(r))) return st;
+    if (r->ftr.n == 0) return tt_error(TT_ERR_NOT_FOUND, "no usable training images");
+
+    tt_features tr = {r->ftr.x, r->ftr.y, r->ftr.n * r->ftr.views}, va = {r->fva.x, r->fva.y, r->fva.n};
+    if ((st = tt_trainer_init(&r->t, &a->cfg, r->ftr.dim, r->all.n_classes, &tr, &va))) return st;
+    if (!(r->config_json = tt_train_config_json(a))) return tt_error(TT_ERR_NOMEM, "out of memory");
+    if ((st = tt_cli_ckpt_begin(&a->ckpt, r->t, r->all.n_classes, r->all.classes, r->bb.id,
+                                r->bb.preprocess, r->config_json, a->json)))
+        return st;
+    tt_trainer_progress p;
+    while (!tt_trainer_finished(r->t)) {
+        int ended;
+        if ((st = tt_trainer_step(r->t, &ended))) return st;
+        if ((st = tt_train_after_step(r, ended))) return st;
+        tt_trainer_progress_get(r->t, &p);
+        if (!ended) {
+            char what[32];
+            snprintf(what, sizeof what, "epoch %d", p.epoch + 1);
+            tt_cli_progress(a->json, what, p.step_in_epoch, p.steps_per_epoch);
+            continue;
+        }
+        int n;
+        const tt_epoch_metrics *h = tt_trainer_history(r->t, &n);
+        tt_cli_progress_clear(a->json);
+        tt_train_print_epoch(r, &h[n - 1]);
+    }
+    tt_trainer_use_best(r->t);
+
+    int n_hist;
+    const tt_epoch_metrics *h = tt_trainer_history(r->t, &n_hist);
+    char *history = tt_train_history_json(h, n_hist, r->all.n_classes);
+    if (!history || !r->config_json) {
+        free(history);
+        return tt_error(TT_ERR_NOMEM, "out of memory");
+    }
+    tt_head *head = tt_trainer_head(r->t);
+    tt_model_meta meta = {.kind = "model", .n_classes = r->all.n_classes, .classes = r->all.classes,
+                          .head = head->cfg, .backbone_id = r->bb.id, .preprocess = r->bb.preprocess,
+                          .config = r->config_json, .history = history};
+    st = tt_model_save(a->out, &meta, head);
+    free(history);
+    if (st) return st;
+
+    int best = tt_trainer_best_epoch(r->t);
+    const tt_epoch_metrics *b = best ? &h[best - 1] : NULL;
+    double rss = tt_cli_peak_rss_mb();
+    char qo[4200];
+    if (a->json) {
+        char rss_s[32] = "null", va_s[32] = "null";
+        if (rss >= 0) snprintf(rss_s, sizeof rss_s, "%.1f", rss);
+        if (b && !isnan(b->val_acc)) snprintf(va_s, sizeof va_s, "%.17g", b->val_acc);
+        printf("{\"event\":\"done\",\"model\":%s,\"classes\":%d,\"train_images\":%d,\"val_images\":%d,"
+               "\"skipped\":%d,\"cached\":%lld,\"computed\":%lld,\"recovered\":%lld,\"extract_seconds\":%.3f,"
+               "\"epochs\":%d,\"best_epoch\":%d,\"best_val_acc\":%s,\"peak_rss_mb\":%s}\n",
+               tt_cli_quote(qo, sizeof qo, a->out), r->all.n_classes, r->ftr.n, r->fva.n, skipped,
+               (long long)fs.hits, (long long)fs.computed, (long long)fs.recovered, t_extract, n_hist, best, va_s, rss_s);
+    } else {
+        printf("wrote %s (best epoch %d", a->out, best);
+        if (b && !isnan(b->val_acc)) printf(", val_acc %.4f", b->val_acc);
+        printf(")\n");
+        if (skipped) fprintf(stderr, "%d file%s skipped (see above)\n", skipped, skipped == 1 ? "" : "s");
+        if (rss >= 0) fprintf(stderr, "peak RSS %.1f MiB\n", rss);
+    }
+    return TT_OK;
+}
+
+int tt_cmd_train(int argc, char **argv) {
+    if (tt_cli_wants_help(argc, argv)) {
+        fputs(tt_train_usage, stdout);
+        return TT_EXIT_OK;
+    }
+    tt_train_run r = {0};
+    int rc = tt_train_parse(argc, argv, &r.args);
+    if (rc) return rc;
+    tt_status st = tt_train_run_all(&r);
+    tt_train_free(&r);
+    return st ? tt_cli_fail(argv[0], st) : TT_EXIT_OK;
+}

@@ -1,0 +1,20 @@
+# Sourced by the CLI test scripts: $1 = tabtrain binary, $2 = scratch dir.
+set -euo pipefail
+TT=$1
+W=$2
+PY=/usr/bin/python3
+QABCS=/usr/share/qabcs/abcs/all/pics
+rm -rf "$W"
+mkdir -p "$W"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+need() { [ -e "$1" ] || { echo "skipped: $1 missing (scripts/setup installs it)"; exit 77; }; }
+# json FILE EXPR: evaluates a Python expression over the JSON lines of FILE
+# (`lines` = all parsed objects, `ev(name)` = those with that "event").
+json() {
+  "$PY" - "$1" "$2" <<'PYEOF'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ev = lambda name: [l for l in lines if l.get("event") == name]
+print(eval(sys.argv[2]))
+PYEOF
+}

@@ -1,0 +1,176 @@
+/* Model files: save/load round trip of the head and metadata (class names
+ * with quotes, backslashes, UTF-8), checkpoints (extra tensors and keys) load
+ * as models, missing metadata and wrong shapes are refused, the backbone
+ * identity is checked; the JSON readers underneath. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support/tmpdir.h"
+#include "tabtrain/json.h"
+#include "tabtrain/model_file.h"
+#include "tt_test.h"
+
+static char *names[] = {"cat", "say \"hi\"", "back\\slash", "\xc3\xa9t\xc3\xa9", "tab\there"};
+enum { C = 5 };
+
+static void make_head(tt_head *h, int hidden) {
+    tt_head_config hc = {.in = 16, .hidden = hidden, .classes = C, .dropout = 0.25f};
+    tt_rng r;
+    tt_rng_seed(&r, 3, TT_STREAM_INIT);
+    tt_assert_ok(tt_head_init(h, &hc, 8, &r));
+    tt_named_tensor *p;
+    int n = tt_head_params(h, &p);
+    for (int i = 0; i < n; i++) /* biases non-zero too */
+        tt_test_fill(p[i].data, tt_named_tensor_numel(&p[i]), 10 + (uint64_t)i, -1, 1);
+}
+
+static void round_trip(void **state) {
+    (void)state;
+    char *dir = tt_test_tmpdir("model");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/m.safetensors", dir);
+    for (int hidden = 0; hidden <= 7; hidden += 7) {
+        tt_head h;
+        make_head(&h, hidden);
+        tt_model_meta meta = {.n_classes = C, .classes = names, .head = h.cfg, .backbone_id = "sha256:abc",
+                              .preprocess = "{\"input_size\":224}", .config = "{\"epochs\":3}", .history = "[]"};
+        tt_assert_ok(tt_model_save(path, &meta, &h));
+        tt_model m;
+        tt_assert_ok(tt_model_load_file(&m, path, 4));
+        assert_string_equal(m.kind, "model");
+        assert_int_equal(m.n_classes, C);
+        for (int c = 0; c < C; c++) assert_string_equal(m.classes[c], names[c]);
+        assert_int_equal(m.head.cfg.in, 16);
+        assert_int_equal(m.head.cfg.hidden, hidden);
+        assert_true(m.head.cfg.dropout == 0.25f);
+        assert_string_equal(m.backbone_id, "sha256:abc");
+        assert_string_equal(m.preprocess, "{\"input_size\":224}");
+        assert_string_equal(m.config, "{\"epochs\":3}");
+        /* same weights: same predictions (also beyond max_batch rows) */
+        float x[10 * 16], p1[10 * C], p2[10 * C];
+        tt_test_fill(x, 10 * 16, 5, 0, 2);
+        tt_head_predict(&h, 10, x, p1);
+        tt_head_predict(&m.head, 10, x, p2);
+        assert_memory_equal(p1, p2, sizeof p1);
+        tt_assert_ok(tt_model_check_backbone(&m, "sha256:abc"));
+        assert_int_equal(tt_model_check_backbone(&m, "sha256:abd"), TT_ERR_MISMATCH);
+        assert_non_null(strstr(tt_last_error(), "sha256:abc"));
+        assert_non_null(strstr(tt_last_error(), "sha256:abd"));
+        tt_model_free(&m);
+        tt_head_free(&h);
+    }
+    tt_test_rmtree(dir);
+    free(dir);
+}
+
+static void checkpoint_superset_and_refusals(void **state) {
+    (void)state;
+    tt_head h;
+    make_head(&h, 0);
+    tt_model_meta meta = {.kind = "checkpoint", .n_classes = C, .classes = names, .head = h.cfg,
+                          .backbone_id = "sha256:abc", .unfreeze = 2};
+    tt_st_builder *b;
+    tt_assert_ok(tt_st_builder_new(&b));
+    tt_assert_ok(tt_model_meta_write(b, &meta));
+    tt_assert_ok(tt_model_add_head(b, &h));
+    float extra[C * 16] = {0};
+    int64_t shape[2] = {C, 16};
+    tt_assert_ok(tt_st_add(b, "adam_m.head.logits.kernel", TT_DTYPE_F32, 2, shape, extra));
+    tt_assert_ok(tt_st_set_metadata(b, "tabtrain.trainer", "{\"epoch\":3}"));
+    void *bytes;
+    size_t len;
+    tt_assert_ok(tt_st_write_memory(b, &bytes, &len));
+    tt_st_builder_free(b);
+    tt_st_file *f;
+    tt_assert_ok(tt_st_open_memory(&f, bytes, len));
+    tt_model m;
+    tt_assert_ok(tt_model_load(&m, f, 2));
+    assert_string_equal(m.kind, "checkpoint");
+    assert_int_equal(m.unfreeze, 2);
+    assert_null(m.preprocess);
+    tt_model_free(&m);
+    tt_st_close(f);
+    free(bytes);
+
+    /* refusals: each a file missing something or disagreeing */
+    static const struct {
+        const char *drop_key, *head_json, *classes_json;
+        int drop_tensor;
+        tt_status want;
+        const char *msg;
+    } bad[] = {
+        {"tabtrain.classes", NULL, NULL, 0, TT_ERR_FORMAT, "tabtrain.classes"},
+        {"tabtrain.backbone", NULL, NULL, 0, TT_ERR_FORMAT, "tabtrain.backbone"},
+        {NULL, "{\"in_dim\":16,\"hidden\":0,\"classes\":4}", NULL, 0, TT_ERR_SHAPE, "4 classes"},
+        {NULL, "{\"in_dim\":17,\"hidden\":0,\"classes\":5}", NULL, 0, TT_ERR_SHAPE, "head.logits.kernel"},
+        {NULL, "{\"hidden\":0,\"classes\":5}", NULL, 0, TT_ERR_NOT_FOUND, "in_dim"},
+        {NULL, NULL, "[\"a\",2]", 0, TT_ERR_FORMAT, "array of strings"},
+        {NULL, NULL, NULL, 1, TT_ERR_NOT_FOUND, ""},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        tt_assert_ok(tt_st_builder_new(&b));
+        tt_assert_ok(tt_st_set_metadata(b, "tabtrain.kind", "model"));
+        if (!bad[k].drop_key || strcmp(bad[k].drop_key, "tabtrain.classes"))
+            tt_assert_ok(tt_st_set_metadata(b, "tabtrain.classes", bad[k].classes_json ? bad[k].classes_json
+                                                 : "[\"a\",\"b\",\"c\",\"d\",\"e\"]"));
+        tt_assert_ok(tt_st_set_metadata(b, "tabtrain.head", bad[k].head_json ? bad[k].head_json
+                                            : "{\"in_dim\":16,\"hidden\":0,\"classes\":5}"));
+        if (!bad[k].drop_key || strcmp(bad[k].drop_key, "tabtrain.backbone"))
+            tt_assert_ok(tt_st_set_metadata(b, "tabtrain.backbone", "sha256:abc"));
+        tt_named_tensor *p;
+        int n = tt_head_params(&h, &p);
+        for (int i = bad[k].drop_tensor; i < n; i++)
+            tt_assert_ok(tt_st_add(b, p[i].name, TT_DTYPE_F32, p[i].ndim, p[i].shape, p[i].data));
+        tt_assert_ok(tt_st_write_memory(b, &bytes, &len));
+        tt_st_builder_free(b);
+        tt_assert_ok(tt_st_open_memory(&f, bytes, len));
+        tt_status st = tt_model_load(&m, f, 2);
+        if (st != bad[k].want || !strstr(tt_last_error(), bad[k].msg))
+            fail_msg("case %zu: %s '%s', want %s '%s'", k, tt_status_name(st), tt_last_error(),
+                     tt_status_name(bad[k].want), bad[k].msg);
+        tt_st_close(f);
+        free(bytes);
+    }
+    tt_head_free(&h);
+}
+
+static void json_readers(void **state) {
+    (void)state;
+    char **v;
+    int n;
+    tt_assert_ok(tt_json_string_array("[\"a\\\"b\", \"\\u00e9\\n\", \"\\ud83d\\ude00\", \"\"]", &v, &n));
+    assert_int_equal(n, 4);
+    assert_string_equal(v[0], "a\"b");
+    assert_string_equal(v[1], "\xc3\xa9\n");
+    assert_string_equal(v[2], "\xf0\x9f\x98\x80");
+    assert_string_equal(v[3], "");
+    tt_json_free_strings(v, n);
+    tt_assert_ok(tt_json_string_array("[]", &v, &n));
+    assert_int_equal(n, 0);
+    tt_json_free_strings(v, n);
+    const char *bad[] = {"", "[", "{\"a\":1}", "[[\"x\"]]", "[1]"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (tt_json_string_array(bad[i], &v, &n) != TT_ERR_FORMAT) fail_msg("accepted %s", bad[i]);
+    double x;
+    const char *obj = "{\"nested\":{\"hidden\":99,\"l\":[1,2]},\"hidden\":128,\"d\":-2.5e-1,\"z\":null,\"s\":\"7\"}";
+    tt_assert_ok(tt_json_number(obj, "hidden", &x));
+    assert_true(x == 128);
+    tt_assert_ok(tt_json_number(obj, "d", &x));
+    assert_true(x == -0.25);
+    tt_assert_ok(tt_json_number(obj, "z", &x));
+    assert_true(isnan(x));
+    assert_int_equal(tt_json_number(obj, "s", &x), TT_ERR_FORMAT);
+    assert_int_equal(tt_json_number(obj, "l", &x), TT_ERR_NOT_FOUND); /* only top-level members */
+    assert_int_equal(tt_json_number("[1]", "a", &x), TT_ERR_FORMAT);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(round_trip),
+        cmocka_unit_test(checkpoint_superset_and_refusals),
+        cmocka_unit_test(json_readers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
