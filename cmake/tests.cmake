@@ -49,3 +49,9 @@ foreach(src ${TT_TEST_SOURCES})
     ENVIRONMENT "TT_SHARED_DIR=${TT_SHARED_DIR};TT_SOURCE_DIR=${CMAKE_SOURCE_DIR};TT_BINARY_DIR=${CMAKE_BINARY_DIR}"
     TIMEOUT 900)
 endforeach()
+
+# The wasm API is plain C: its test builds it in every build (natively and under ASan too).
+if(TARGET test_wasm_api)
+  target_sources(test_wasm_api PRIVATE src/wasm/api.c)
+  target_include_directories(test_wasm_api SYSTEM PRIVATE ${CMAKE_BINARY_DIR}/jsmn)
+endif()

@@ -51,6 +51,7 @@ function publish() {
     step: w.training.step || 0,
     trainLoss: w.training.trainLoss ?? null,
     valAcc: w.training.valAcc ?? null,
+    saved: w.saved ? { epoch: w.saved.epoch, step: w.saved.step } : null, // newest checkpoint in IndexedDB
     errors: errors.map((e) => ({ ...e })),
     pendingCommands: pending.size, // > 0 while a command (e.g. a save) is still in flight
   });

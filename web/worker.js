@@ -11,6 +11,7 @@ const MANIFEST_URL = new URL('./models/manifest.json', import.meta.url);
 const DB_NAME = 'tabtrain';                     // weights cache + engine-less file store
 const PROGRESS_INTERVAL_MS = 100;
 const TRAIN_SLICE_MS = 100;                   // engine time per train_step call: bounds pause latency
+const CHECKPOINT_INTERVAL_MS = 2000;          // at most one checkpoint per this, at an epoch end
 
 const state = {
   phase: PHASE.STARTING,
@@ -19,6 +20,7 @@ const state = {
   classes: [],          // [{id, name, count}]
   nextClassId: 1,
   training: { epoch: 0, epochs: 0, step: 0, steps: 0, trainLoss: null, valAcc: null },
+  saved: null,          // {epoch, step} of the newest checkpoint that reached IndexedDB
 };
 let engine = null;      // {mod, h} once tt_wasm_create succeeded
 let store = null;       // file store: IDBFS through the engine, or IndexedDB without it
@@ -70,15 +72,52 @@ async function idb(storeName, mode, fn) {
 let queueTail = Promise.resolve();
 function enqueue(job) {
   const run = queueTail.then(job);
-  queueTail = run.catch((e) => fail(ERR.STORAGE, `storage: ${e.message || e}`));
+  queueTail = run.catch((e) => fail(ERR.STORAGE, storageMessage(e)));
   return run;
+}
+
+// Plain words for the two failures users actually meet; IndexedDB keeps the previous
+// copy of every file whose write failed, so nothing older is lost.
+function storageMessage(e) {
+  const what = `${e?.name || ''} ${e?.message || e?.code || e}`;
+  if (/quota/i.test(what) || e?.code === 22) return 'Storage is full (this site\'s quota is used up): the newest progress was not saved; the previous save is kept. Free some space or export the model.';
+  if (/indexeddb|not allowed|security|invalidstate|unknownerror/i.test(what)) return `Saving is not available in this window (private browsing?): ${what.trim()}. Work continues but will not survive a reload.`;
+  return `storage: ${what.trim()}`;
+}
+
+// Emscripten 3.1.6's IDBFS.reconcile never calls back when a commit fails: a quota
+// error aborts the transaction, which it does not listen to (and its onerror reads
+// `this.error` inside an arrow function), so the sync and every job queued behind it
+// would hang. The same algorithm, with abort and error reported once.
+function patchIdbfs(IDBFS) {
+  IDBFS.reconcile = (src, dst, callback) => {
+    const changed = (k) => !dst.entries[k] || src.entries[k].timestamp.getTime() !== dst.entries[k].timestamp.getTime();
+    const create = Object.keys(src.entries).filter(changed);
+    const remove = Object.keys(dst.entries).filter((k) => !src.entries[k]);
+    if (!create.length && !remove.length) { callback(null); return; }
+    let settled = false;
+    const finish = (err) => { if (!settled) { settled = true; callback(err); } };
+    const tx = (src.type === 'remote' ? src.db : dst.db).transaction([IDBFS.DB_STORE_NAME], 'readwrite');
+    const store = tx.objectStore(IDBFS.DB_STORE_NAME);
+    const done = (err) => { if (err) { finish(err); try { tx.abort(); } catch { /* already finished */ } } };
+    tx.onerror = (e) => { e.preventDefault(); finish(tx.error || new Error('IndexedDB write failed')); };
+    tx.onabort = () => finish(tx.error || new Error('IndexedDB transaction aborted'));
+    tx.oncomplete = () => finish(null);
+    for (const path of create.sort()) {
+      if (dst.type === 'local') IDBFS.loadRemoteEntry(store, path, (err, entry) => (err ? done(err) : IDBFS.storeLocalEntry(path, entry, done)));
+      else IDBFS.loadLocalEntry(path, (err, entry) => (err ? done(err) : IDBFS.storeRemoteEntry(store, path, entry, done)));
+    }
+    for (const path of remove.sort().reverse()) {
+      if (dst.type === 'local') IDBFS.removeLocalEntry(path, done); else IDBFS.removeRemoteEntry(store, path, done);
+    }
+  };
 }
 
 // File store over the engine's IDBFS mount: writes land in MEMFS, syncfs(false) makes
 // them durable.
 function idbfsStore(FS) {
   const syncfs = (populate) => new Promise((resolve, reject) =>
-    FS.syncfs(populate, (err) => (err ? reject(new Error(`syncfs: ${err.message || err.code || err}`)) : resolve())));
+    FS.syncfs(populate, (err) => (err ? reject(err instanceof Error ? err : new Error(`syncfs: ${err.message || err.code || err}`)) : resolve())));
   return {
     kind: 'idbfs',
     load: () => enqueue(() => syncfs(true)),
@@ -131,6 +170,7 @@ async function loadEngine() {
     const mod = await factory({ locateFile: (f) => new URL(`./wasm/${f}`, import.meta.url).href });
     const abi = mod._tt_wasm_abi_version();
     if (abi !== PROTOCOL_VERSION) throw new Error(`engine ABI ${abi}, this page needs ${PROTOCOL_VERSION}`);
+    patchIdbfs(mod.FS.filesystems.IDBFS);
     mod.FS.mkdirTree(ROOT);
     mod.FS.mount(mod.FS.filesystems.IDBFS, {}, ROOT);
     state.engine = { status: 'loaded', message: '' };
@@ -187,7 +227,8 @@ function startEngine(mod) {
   }
   const t = jsonCall(() => mod._tt_wasm_train_state_json(h));
   Object.assign(state.training, trainingFields(t));
-  return t.step < t.steps ? PHASE.PAUSED : PHASE.TRAINED;
+  state.saved = { epoch: t.epoch, step: t.step };
+  return t.finished ? PHASE.TRAINED : PHASE.PAUSED;
 }
 
 const trainingFields = (t) => ({ epoch: t.epoch, epochs: t.epochs, step: t.step, steps: t.steps, trainLoss: t.train_loss, valAcc: t.val_acc });
@@ -356,12 +397,14 @@ function notWhileTraining() {
   if (state.phase === PHASE.TRAINING) throw new CommandError(ERR.BUSY, 'pause training first');
 }
 
+// Allowed during training too: the run trains on its own copy of the features, and
+// new images join the next run.
 async function addImages({ classId, files }) {
   findClass(classId);
-  notWhileTraining();
   const phaseBefore = state.phase;
-  if (engine) setPhase(PHASE.EXTRACTING);
-  try { return await addImagesTo(classId, files); } finally { if (engine) setPhase(phaseBefore); }
+  const showPhase = engine && phaseBefore !== PHASE.TRAINING;
+  if (showPhase) setPhase(PHASE.EXTRACTING);
+  try { return await addImagesTo(classId, files); } finally { if (showPhase) setPhase(state.phase === PHASE.EXTRACTING ? phaseBefore : state.phase); }
 }
 
 async function addImagesTo(classId, files) {
@@ -386,21 +429,33 @@ async function addImagesTo(classId, files) {
     }
     if (engine && i % 8 === 7) await new Promise((r) => setTimeout(r)); // let pause/other commands in
   }
-  if (added) { refreshCounts(); await store.sync(); }
+  if (added) { refreshCounts(); postState(); await store.sync(); }
   return { added, rejected: total - added };
 }
 
+// Slices of engine time with the message loop in between (pause, predict and state
+// requests get through). Epoch ends report metrics and, at most every
+// CHECKPOINT_INTERVAL_MS, save a checkpoint; the end of the run and a pause always do.
 async function trainLoop() {
   const { mod, h } = engine;
+  let lastProgress = 0, lastSave = performance.now();
   while (!paused) {
     const rc = check(mod._tt_wasm_train_step(h, TRAIN_SLICE_MS));
     const s = jsonCall(() => mod._tt_wasm_train_state_json(h));
     Object.assign(state.training, trainingFields(s));
-    post(EVT.PROGRESS, { phase: PHASE.TRAINING, done: s.step, total: s.steps, unit: 'steps', epoch: s.epoch, epochs: s.epochs });
+    const now = performance.now();
+    if (now - lastProgress >= PROGRESS_INTERVAL_MS || rc === 2) {
+      lastProgress = now;
+      post(EVT.PROGRESS, { phase: PHASE.TRAINING, done: s.step, total: s.steps, unit: 'steps', epoch: s.epoch, epochs: s.epochs });
+    }
     if (rc >= 1) {
       const m = jsonCall(() => mod._tt_wasm_metrics_json(h));
-      post(EVT.EPOCH, { epoch: m.epoch, epochs: m.epochs, trainLoss: m.train_loss, trainAcc: m.train_acc, valLoss: m.val_loss, valAcc: m.val_acc, perClass: m.per_class, confusion: m.confusion });
+      post(EVT.EPOCH, {
+        epoch: m.epoch, epochs: m.epochs, trainLoss: m.train_loss, trainAcc: m.train_acc, valLoss: m.val_loss, valAcc: m.val_acc,
+        perClass: m.class_ids.map((id, i) => ({ id, acc: m.per_class_acc[i], n: m.val_counts[i] })), confusion: m.confusion,
+      });
       postState();
+      if (rc === 1 && now - lastSave >= CHECKPOINT_INTERVAL_MS) { lastSave = now; checkpoint(); }
     }
     if (rc === 2) { await checkpoint(); setPhase(PHASE.TRAINED); return; }
     await new Promise((r) => setTimeout(r));
@@ -409,9 +464,15 @@ async function trainLoop() {
   setPhase(PHASE.PAUSED);
 }
 
+// The engine writes the checkpoint atomically (tmp + rename) inside one synchronous
+// call, so the sync that follows, queued behind any sync in flight, only ever sees a
+// complete file: the previous one or this one.
 function checkpoint() {
-  withString(engine.mod, CKPT_PATH, (p) => check(engine.mod._tt_wasm_save(engine.h, p)));
-  return store.sync();
+  const { mod, h } = engine;
+  withString(mod, CKPT_PATH, (p) => check(mod._tt_wasm_save(h, p)));
+  const { epoch, step } = state.training;
+  // A failed sync is reported by the queue; `saved` keeps naming the last good one.
+  return store.sync().then(() => { state.saved = { epoch, step }; postState(); }, () => {});
 }
 
 async function exportModel({ format = 'safetensors' }) {
@@ -428,9 +489,14 @@ async function importModel({ bytes }) {
   notWhileTraining();
   const path = '/tmp/tabtrain-import.safetensors';
   engine.mod.FS.writeFile(path, new Uint8Array(bytes));
-  try { withString(engine.mod, path, (p) => check(engine.mod._tt_wasm_load(engine.h, p))); } finally { engine.mod.FS.unlink(path); }
-  await checkpoint();
-  return {};
+  let rc;
+  try { rc = withString(engine.mod, path, (p) => check(engine.mod._tt_wasm_load(engine.h, p))); } finally { engine.mod.FS.unlink(path); }
+  const t = jsonCall(() => engine.mod._tt_wasm_train_state_json(engine.h));
+  Object.assign(state.training, trainingFields(t));
+  // A run of this dataset continues (paused); any other model file only predicts.
+  if (rc === 0) await checkpoint();
+  setPhase(rc === 0 && !t.finished ? PHASE.PAUSED : PHASE.TRAINED);
+  return { resumable: rc === 0 };
 }
 
 const handlers = {
@@ -511,6 +577,8 @@ const handlers = {
     state.classes = [];
     state.nextClassId = 1;
     state.training = { epoch: 0, epochs: 0, step: 0, steps: 0, trainLoss: null, valAcc: null };
+    state.saved = null;
+    if (engine) state.phase = PHASE.READY;
     postState();
     await saveClasses();
     return {};

@@ -17,12 +17,12 @@ export const CHROMIUM = process.env.TT_CHROMIUM || '/usr/bin/chromium';
 export const WEIGHTS_NAME = 'mobilenet_v2_1.0_224.safetensors';
 const REAL_WEIGHTS = path.join(ROOT, 'models', WEIGHTS_NAME);
 
-// Same lookup as scripts/build-web (TT_WASM_DIR, default build/wasm).
-const WASM_DIR = path.resolve(ROOT, process.env.TT_WASM_DIR || 'build/wasm');
+// Same lookup as scripts/build-web (TT_WASM_DIR, default build/wasm/engine).
+const WASM_DIR = path.resolve(ROOT, process.env.TT_WASM_DIR || 'build/wasm/engine');
 export const ENGINE_BUILT = fs.existsSync(path.join(WASM_DIR, 'tabtrain.mjs')) &&
   fs.existsSync(path.join(WASM_DIR, 'tabtrain.wasm'));
 export const ENGINE_SKIP = ENGINE_BUILT ? false
-  : `engine not built: ${path.relative(ROOT, WASM_DIR)}/tabtrain.{mjs,wasm} missing (run scripts/build wasm once src/wasm/api.c exists)`;
+  : `engine not built: ${path.relative(ROOT, WASM_DIR)}/tabtrain.{mjs,wasm} missing (run scripts/build wasm)`;
 export const REAL_WEIGHTS_SKIP = fs.existsSync(REAL_WEIGHTS) ? false
   : `real weights missing: models/${WEIGHTS_NAME} (run scripts/fetch-model)`;
 

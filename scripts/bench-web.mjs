@@ -1,0 +1,66 @@
+// The app's own figures in headless Chromium, next to TF.js in the same browser:
+//   web-extract      the built-in sample dataset (~300 PNGs) through "Use sample dataset":
+//                    images/s from the first picture sent to the last feature stored
+//                    (transfer to the worker, PNG decode, crop/resize, MobileNetV2, IDBFS write)
+//   web-first-epoch  ms from the click on Train to the first epoch's metrics event
+//                    (split, trainer init, one epoch over the cached features, evaluation)
+//   then ../shared/peers/browser.mjs for TF.js (fused MobileNetV2, wasm SIMD, batch 1),
+//   run from build/peers (copy + `npm ci` there first).
+// usage: node scripts/bench-web.mjs [--no-peers] [--epochs N]
+// Prints one JSON line per figure. Needs build/wasm/tabtrain.{mjs,wasm} and models/ weights.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import * as h from '../tests/e2e/helpers.mjs';
+
+const args = process.argv.slice(2);
+const epochs = Number(args[args.indexOf('--epochs') + 1]) || 10;
+if (h.ENGINE_SKIP || h.REAL_WEIGHTS_SKIP) { console.error(`bench-web: ${h.ENGINE_SKIP || h.REAL_WEIGHTS_SKIP}`); process.exit(1); }
+
+const app = h.buildApp();
+const srv = await h.startServer(app.root);
+const b = await h.launch();
+const emit = (o) => console.log(JSON.stringify({ engine: 'tabtrain-wasm', where: 'chromium', browser: b.context.browser()?.version() ?? 'chromium', ...o }));
+try {
+  const { page } = b;
+  await page.goto(srv.url);
+  await h.waitForPhase(page, 'ready', 120_000);
+  const total = JSON.parse(fs.readFileSync(path.join(app.root, 'sample/manifest.json'), 'utf8')).classes.reduce((a, c) => a + c.files.length, 0);
+
+  const t0 = await page.evaluate(() => performance.now());
+  await page.click('#use-sample');
+  await page.waitForFunction((n) => window.tabtrainState.classes.reduce((a, c) => a + c.count, 0) + window.tabtrainState.errors.length >= n &&
+    window.tabtrainState.pendingCommands === 0, total, { timeout: 900_000, polling: 50 });
+  const s = await h.state(page);
+  const extractMs = (await page.evaluate(() => performance.now())) - t0;
+  const images = s.classes.reduce((a, c) => a + c.count, 0);
+  emit({ bench: 'web-extract', images, rejected: total - images, ms: Math.round(extractMs), images_per_s: +(images / extractMs * 1e3).toFixed(2), ms_per_image: +(extractMs / images).toFixed(2) });
+
+  await page.fill('#settings [name=epochs]', String(epochs));
+  const t1 = await page.evaluate(() => { window.__tt.trainClick = performance.now(); return window.__tt.trainClick; });
+  await page.click('#train');
+  await page.waitForFunction(() => window.__tt.events.some((e) => e.type === 'epoch'), null, { timeout: 300_000, polling: 10 });
+  const first = await page.evaluate(() => { const e = window.__tt.events.find((x) => x.type === 'epoch'); return { at: performance.now(), e }; });
+  await h.waitForPhase(page, 'trained', 600_000);
+  const t2 = await page.evaluate(() => performance.now());
+  const ev = await page.evaluate(() => window.__tt.events.filter((e) => e.type === 'epoch'));
+  emit({ bench: 'web-first-epoch', images, train_images: ev[0].perClass ? images - ev[0].perClass.reduce((a, c) => a + c.n, 0) : null,
+    ms_to_first_epoch: Math.round(first.at - t1), epochs, ms_all_epochs: Math.round(t2 - t1),
+    final_val_acc: ev.at(-1).valAcc, final_train_loss: ev.at(-1).trainLoss, max_long_task_ms: Math.round(Math.max(0, ...await page.evaluate(() => window.__tt.longTasks))) });
+} finally {
+  await b.close();
+  await srv.close();
+  app.cleanup();
+}
+
+if (!args.includes('--no-peers')) {
+  const peers = path.join(h.ROOT, 'build/peers');
+  if (!fs.existsSync(path.join(peers, 'node_modules/@tensorflow/tfjs-backend-wasm'))) {
+    console.error('bench-web: build/peers not installed (cp -R ../shared/peers build/peers && cd build/peers && npm ci); TF.js skipped');
+  } else {
+    await new Promise((resolve) => {
+      const p = spawn(process.execPath, ['browser.mjs', '--engines', 'tfjs-fused', '--batch', '1,32'], { cwd: peers, stdio: ['ignore', 'inherit', 'inherit'] });
+      p.on('exit', resolve);
+    });
+  }
+}

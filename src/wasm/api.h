@@ -1,0 +1,26 @@
+/* src/wasm/api.h — the functions web/worker.js calls; contract in docs/wasm-api.md.
+ * Not a library header: the worker is the user, tests/unit/test_wasm_api.c the check. */
+#ifndef TT_WASM_API_H
+#define TT_WASM_API_H
+
+#include <stdint.h>
+
+int tt_wasm_abi_version(void);
+const char *tt_wasm_last_error(int h);
+int tt_wasm_create(const uint8_t *weights, int len, const char *root);
+void tt_wasm_destroy(int h);
+int tt_wasm_set_classes(int h, const char *json);
+int tt_wasm_add_image(int h, int class_id, const uint8_t *bytes, int len, const char *name);
+int tt_wasm_remove_image(int h, int image_id);
+const char *tt_wasm_dataset_json(int h);
+int tt_wasm_train_begin(int h, const char *config_json);
+int tt_wasm_train_step(int h, int budget_ms);
+const char *tt_wasm_train_state_json(int h);
+const char *tt_wasm_metrics_json(int h);
+int tt_wasm_save(int h, const char *path);
+int tt_wasm_load(int h, const char *path);
+const char *tt_wasm_predict(int h, const uint8_t *bytes, int len);
+int tt_wasm_export(int h, const char *path, const char *format);
+int tt_wasm_reset(int h);
+
+#endif

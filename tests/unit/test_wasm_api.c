@@ -1,0 +1,298 @@
+/* The browser engine's C API (src/wasm/api.c) driven as the worker drives it, with
+ * the real MobileNetV2 weights and a root directory standing in for the IDBFS
+ * mount: records survive a new handle, bad input is a status with a reason,
+ * a checkpoint taken mid-epoch resumes bit-identically, a changed dataset or a
+ * foreign model loads for prediction only. Runs natively, under ASan and in wasm. */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "support/image_fixtures.h"
+#include "tabtrain/fileio.h"
+#include "tabtrain/safetensors.h"
+#include "tt_test.h"
+#include "wasm/api.h"
+
+#define PER_CLASS 4
+static const char *CLASSES = "[{\"id\":1,\"name\":\"red\"},{\"id\":2,\"name\":\"blue\"}]";
+static const char *CONFIG = "{\"epochs\":4,\"batch_size\":2,\"learning_rate\":0.003,\"hidden_units\":16,"
+                            "\"dropout\":0.25,\"val_fraction\":0.25,\"seed\":7}";
+
+static void *g_weights;
+static size_t g_weights_len;
+static char g_root[512];
+
+/* A 48x40 PNG: noise around a class colour (red for 0, blue for 1). */
+static image_buf picture(int cls, int i) {
+    uint8_t px[48 * 40 * 3];
+    image_fx_noise(px, sizeof px, 100 * (uint64_t)cls + (uint64_t)i);
+    for (size_t k = 0; k < sizeof px; k++) {
+        int want = (int)(k % 3) == (cls ? 2 : 0);
+        px[k] = (uint8_t)(want ? 160 + px[k] % 96 : px[k] % 64);
+    }
+    return image_fx_stb("png", px, 48, 40, 3);
+}
+
+static void clear_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[1024];
+    while (d && (e = readdir(d)))
+        if (e->d_name[0] != '.') {
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    if (d) closedir(d);
+    mkdir(dir, 0755);
+}
+
+static int open_engine(void) {
+    int h = tt_wasm_create(g_weights, (int)g_weights_len, g_root);
+    if (h <= 0) fail_msg("tt_wasm_create: %s", tt_wasm_last_error(0));
+    assert_int_equal(tt_wasm_set_classes(h, CLASSES), 0);
+    return h;
+}
+
+static int add(int h, int class_id, const image_buf *b, const char *name) {
+    return tt_wasm_add_image(h, class_id, b->data, (int)b->len, name);
+}
+
+/* The dataset every test starts from: PER_CLASS pictures of each class under g_root. */
+static int make_dataset(void) {
+    snprintf(g_root, sizeof g_root, "%s", tt_test_binary_path("test-wasm-api"));
+    mkdir(g_root, 0755);
+    char dir[600];
+    const char *subs[] = {"dataset", "features", "ckpt"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(dir, sizeof dir, "%s/%s", g_root, subs[i]);
+        clear_dir(dir);
+    }
+    int h = tt_wasm_create(g_weights, (int)g_weights_len, g_root);
+    if (h <= 0 || tt_wasm_set_classes(h, CLASSES)) return -1;
+    for (int c = 0; c < 2; c++)
+        for (int i = 0; i < PER_CLASS; i++) {
+            image_buf b = picture(c, i);
+            char name[32];
+            snprintf(name, sizeof name, "%s-%d.png", c ? "blue" : "red", i);
+            int id = add(h, c + 1, &b, name);
+            image_buf_free(&b);
+            if (id <= 0) {
+                fprintf(stderr, "add %s: %s\n", name, tt_wasm_last_error(h));
+                return -1;
+            }
+        }
+    tt_wasm_destroy(h);
+    return 0;
+}
+
+static int setup(void **state) {
+    const char *path = getenv("TT_MODEL");
+    if (!path || !*path) path = tt_test_binary_path("test-import/mobilenet_v2_1.0_224.safetensors");
+    tt_status st = tt_file_read(path, TT_FILE_MAX, &g_weights, &g_weights_len);
+    if (st) {
+        fprintf(stderr, "cannot read %s (%s); the import_npy_cli ctest fixture writes it\n", path, tt_last_error());
+        return -1;
+    }
+    return make_dataset();
+}
+
+static int teardown(void **state) {
+    free(g_weights);
+    return 0;
+}
+
+static void test_create_refuses_bad_weights(void **state) {
+    uint8_t junk[64] = {1, 2, 3};
+    assert_int_equal(tt_wasm_create(junk, sizeof junk, g_root), 0);
+    assert_true(strlen(tt_wasm_last_error(0)) > 0);
+    assert_int_equal(tt_wasm_create(g_weights, (int)g_weights_len, NULL), 0);
+    assert_int_equal(tt_wasm_abi_version(), 1);
+}
+
+/* The records written by setup come back in a new handle, in id order. */
+static void test_dataset_persists(void **state) {
+    int h = open_engine();
+    const char *js = tt_wasm_dataset_json(h);
+    assert_non_null(js);
+    assert_non_null(strstr(js, "\"classes\":[{\"id\":1,\"count\":4},{\"id\":2,\"count\":4}]"));
+    assert_non_null(strstr(js, "{\"id\":1,\"class\":1,\"name\":\"red-0.png\"}"));
+    assert_non_null(strstr(js, "{\"id\":8,\"class\":2,\"name\":\"blue-3.png\"}"));
+    tt_wasm_destroy(h);
+}
+
+static void test_bad_files_are_statuses(void **state) {
+    int h = open_engine();
+    image_buf good = picture(0, 99);
+    image_buf half = {good.data, good.len / 2, 0};
+    const struct {
+        const char *name;
+        const uint8_t *bytes;
+        int len, class_id;
+        const char *reason;
+    } cases[] = {
+        {"notes.txt", (const uint8_t *)"just some text", 14, 1, "not a JPEG, PNG, BMP or GIF"},
+        {"empty.png", (const uint8_t *)"", 0, 1, "empty"},
+        {"half.png", half.data, (int)half.len, 1, ""},
+        {"good.png", good.data, (int)good.len, 42, "no class with id 42"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int rc = tt_wasm_add_image(h, cases[i].class_id, cases[i].bytes, cases[i].len, cases[i].name);
+        if (rc >= 0) fail_msg("%s was accepted", cases[i].name);
+        if (!strstr(tt_wasm_last_error(h), cases[i].reason) || !*tt_wasm_last_error(h))
+            fail_msg("%s: message \"%s\" lacks \"%s\"", cases[i].name, tt_wasm_last_error(h), cases[i].reason);
+    }
+    assert_non_null(strstr(tt_wasm_dataset_json(h), "{\"id\":1,\"count\":4}"));
+    image_buf_free(&good);
+    tt_wasm_destroy(h);
+}
+
+static void test_config_errors_name_the_key(void **state) {
+    const struct {
+        const char *json, *want;
+    } cases[] = {
+        {"{\"bogus\":1}", "bogus"},
+        {"{\"epochs\":0}", "epochs"},
+        {"{\"optimizer\":\"rmsprop\"}", "optimizer"},
+        {"{\"unfreeze\":2}", "unfreeze"},
+        {"{\"val_fraction\":1}", "val_fraction"},
+        {"{\"augment\":{\"rotate\":true}}", "rotate"},
+        {"[1]", "object"},
+        {"not json", "JSON"},
+    };
+    int h = open_engine();
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int rc = tt_wasm_train_begin(h, cases[i].json);
+        if (rc >= 0) fail_msg("%s was accepted", cases[i].json);
+        if (!strstr(tt_wasm_last_error(h), cases[i].want))
+            fail_msg("%s: message \"%s\" lacks \"%s\"", cases[i].json, tt_wasm_last_error(h), cases[i].want);
+    }
+    assert_int_equal(tt_wasm_set_classes(h, "[{\"id\":1,\"name\":\"red\"}]"), 0); /* drops blue */
+    assert_true(tt_wasm_train_begin(h, CONFIG) < 0);
+    assert_non_null(strstr(tt_wasm_last_error(h), "two classes"));
+    tt_wasm_destroy(h);
+    /* The blue records are gone from disk too. */
+    h = open_engine();
+    assert_non_null(strstr(tt_wasm_dataset_json(h), "{\"id\":2,\"count\":0}"));
+    tt_wasm_destroy(h);
+    assert_int_equal(make_dataset(), 0);
+}
+
+/* The data section of an exported model file: the head's weights. */
+static void exported_head(int h, const char *path, void **data, size_t *len) {
+    if (tt_wasm_export(h, path, "safetensors")) fail_msg("export: %s", tt_wasm_last_error(h));
+    void *buf;
+    size_t n;
+    tt_assert_ok(tt_file_read(path, TT_FILE_MAX, &buf, &n));
+    uint64_t hdr;
+    memcpy(&hdr, buf, 8);
+    *len = n - 8 - (size_t)hdr;
+    *data = malloc(*len);
+    memcpy(*data, (char *)buf + 8 + hdr, *len);
+    free(buf);
+}
+
+static void run_to_end(int h) {
+    int rc;
+    while ((rc = tt_wasm_train_step(h, 5)) != 2)
+        if (rc < 0) fail_msg("train_step: %s", tt_wasm_last_error(h));
+}
+
+static void test_resume_is_bit_exact(void **state) {
+    char ckpt[600], out[600];
+    snprintf(ckpt, sizeof ckpt, "%s/ckpt/latest.safetensors", g_root);
+    snprintf(out, sizeof out, "%s/model.safetensors", g_root);
+    int h = open_engine();
+    assert_int_equal(tt_wasm_train_begin(h, CONFIG), 0);
+    run_to_end(h);
+    void *whole, *resumed;
+    size_t whole_len, resumed_len;
+    exported_head(h, out, &whole, &whole_len);
+    const char *metrics = tt_wasm_metrics_json(h);
+    assert_non_null(metrics);
+    assert_non_null(strstr(metrics, "\"epochs\":4,\"class_ids\":[1,2],\"val_counts\":[1,1],\"epoch\":4"));
+
+    /* Again, stopped in the middle of epoch 2 (3 steps per epoch), saved, handle gone. */
+    assert_int_equal(tt_wasm_train_begin(h, CONFIG), 0);
+    for (int i = 0; i < 4; i++) assert_true(tt_wasm_train_step(h, 0) >= 0);
+    assert_non_null(strstr(tt_wasm_train_state_json(h), "\"epoch\":1,\"epochs\":4,\"step\":4,\"steps\":12"));
+    assert_int_equal(tt_wasm_save(h, ckpt), 0);
+    tt_wasm_destroy(h);
+
+    h = open_engine();
+    assert_int_equal(tt_wasm_load(h, ckpt), 0);
+    assert_non_null(strstr(tt_wasm_train_state_json(h), "\"step\":4,"));
+    run_to_end(h);
+    exported_head(h, out, &resumed, &resumed_len);
+    assert_int_equal(resumed_len, whole_len);
+    assert_memory_equal(resumed, whole, whole_len);
+    free(resumed);
+
+    /* Another picture in place of one of the run's: same count, other rows. */
+    const char *ds = tt_wasm_dataset_json(h);
+    assert_non_null(strstr(ds, "\"id\":1,"));
+    assert_int_equal(tt_wasm_remove_image(h, 1), 0);
+    image_buf b = picture(0, 50);
+    assert_true(add(h, 1, &b, "red-50.png") > 0);
+    image_buf_free(&b);
+    assert_int_equal(tt_wasm_load(h, ckpt), 1);
+    assert_non_null(strstr(tt_wasm_train_state_json(h), "\"finished\":true"));
+    tt_wasm_destroy(h);
+    free(whole);
+    assert_int_equal(make_dataset(), 0);
+}
+
+/* A trained model predicts its classes; its exported file loads for prediction in an
+ * engine whose classes it does not know (ids 0, names from the file). */
+static void test_predict_and_foreign_model(void **state) {
+    char out[600];
+    snprintf(out, sizeof out, "%s/model.safetensors", g_root);
+    int h = open_engine();
+    assert_int_equal(tt_wasm_train_begin(h, "{\"epochs\":15,\"batch_size\":2,\"learning_rate\":0.003,\"val_fraction\":0}"), 0);
+    run_to_end(h);
+    for (int c = 0; c < 2; c++) {
+        image_buf b = picture(c, 77);
+        const char *js = tt_wasm_predict(h, b.data, (int)b.len);
+        image_buf_free(&b);
+        assert_non_null(js);
+        float p0, p1;
+        const char *probs = strstr(js, "\"probs\":[");
+        assert_non_null(probs);
+        assert_int_equal(sscanf(probs, "\"probs\":[%f,%f]", &p0, &p1), 2);
+        assert_float_equal(p0 + p1, 1.0, 1e-5);
+        if ((c == 0) != (p0 > p1)) fail_msg("class %d picture predicted %s", c, js);
+    }
+    assert_null(tt_wasm_predict(h, (const uint8_t *)"xx", 2));
+    assert_int_equal(tt_wasm_export(h, out, "safetensors"), 0);
+    assert_true(tt_wasm_export(h, out, "onnx") < 0);
+    tt_wasm_destroy(h);
+
+    h = open_engine();
+    assert_int_equal(tt_wasm_set_classes(h, "[{\"id\":9,\"name\":\"other\"}]"), 0);
+    assert_int_equal(tt_wasm_load(h, out), 1);
+    image_buf b = picture(1, 78);
+    const char *js = tt_wasm_predict(h, b.data, (int)b.len);
+    image_buf_free(&b);
+    assert_non_null(js);
+    assert_non_null(strstr(js, "{\"classes\":[{\"id\":0,\"name\":\"red\"},{\"id\":0,\"name\":\"blue\"}]"));
+    assert_int_equal(tt_wasm_reset(h), 0);
+    assert_null(tt_wasm_predict(h, (const uint8_t *)"xx", 2));
+    assert_non_null(strstr(tt_wasm_dataset_json(h), "\"images\":[]"));
+    tt_wasm_destroy(h);
+    assert_int_equal(make_dataset(), 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_refuses_bad_weights),
+        cmocka_unit_test(test_dataset_persists),
+        cmocka_unit_test(test_bad_files_are_statuses),
+        cmocka_unit_test(test_config_errors_name_the_key),
+        cmocka_unit_test(test_resume_is_bit_exact),
+        cmocka_unit_test(test_predict_and_foreign_model),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
