@@ -3,14 +3,16 @@
  * A checkpoint is one safetensors file (tabtrain/safetensors.h, so every
  * tensor is CRC-protected and the format version is checked on open) holding
  * every tensor tt_trainer_tensors() lists — parameters "head.*", optimizer
- * state "adam_m.*"/"adam_v.*" or "sgd_u.*", best weights "best.head.*" — plus
- * the current epoch's data order as the I32 tensor "state.perm" [n_train],
- * plus any extra tensors the caller passes (e.g. a fine-tuned "backbone.*"
- * tail). Metadata (all strings; JSON where noted; doubles with 17 significant
+ * state "adam_m.*"/"adam_v.*" or "sgd_u.*", best weights "best.head.*"; with
+ * a fine-tuned tail (--unfreeze K) also "backbone.<layer>.*" and their
+ * "adam_m.backbone.*", ..., "best.backbone.*" — plus the current epoch's data
+ * order as the I32 tensor "state.perm" [n_train], plus any extra tensors the
+ * caller passes. Metadata (all strings; JSON where noted; doubles with 17 significant
  * digits, floats with 9, NaN/inf as null, u64 as decimal strings):
  *   tabtrain.kind        "checkpoint"
  *   tabtrain.classes     JSON array of class names
- *   tabtrain.head        {"in_dim","hidden","classes","dropout","unfreeze"}
+ *   tabtrain.head        {"in_dim","hidden","classes","dropout","unfreeze"}: in_dim is
+ *                        the head's input width, unfreeze the trainer's tail K
  *   tabtrain.backbone    "sha256:<hex>" identity of the backbone file ("" if none)
  *   tabtrain.preprocess  JSON copied from the backbone file (when given)
  *   tabtrain.config      the caller's full training config JSON (CLI options);
@@ -86,8 +88,8 @@ typedef struct tt_ckpt_meta {
     const char *backbone;        /* "sha256:<hex>" */
     const char *preprocess_json; /* from the backbone file's metadata */
     const char *config_json;     /* full training config (CLI options) */
-    int unfreeze;                /* backbone blocks fine-tuned (tabtrain.head) */
-    const tt_named_tensor *extra; /* extra f32 tensors saved by name, e.g. "backbone.*" */
+    const tt_named_tensor *extra; /* extra f32 tensors saved by name (a trainer with a
+                                     tail lists its "backbone.*" itself) */
     int n_extra;
 } tt_ckpt_meta;
 
@@ -105,7 +107,8 @@ tt_status tt_ckpt_open_memory(tt_st_file **out, const void *bytes, size_t len);
  * from the expected ones (NULL = don't check). */
 tt_status tt_ckpt_check(const tt_st_file *f, const char *classes_json, const char *backbone);
 
-/* The trainer config, feature dim and class count the checkpoint was saved with. */
+/* The trainer config, the head's input width and the class count the
+ * checkpoint was saved with. */
 tt_status tt_ckpt_trainer_config(const tt_st_file *f, tt_trainer_config *cfg, int *dim,
                                  int *classes);
 

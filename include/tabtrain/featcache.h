@@ -10,9 +10,15 @@
  *   tt_featcache_run(fc, 16, rq, views, feats);  // feats [16][views][dim]; rq[i].status per image
  *   tt_featcache_free(fc);
  *
+ * What is cached per view: the pooled backbone features (dim = the feature
+ * width, 1280), or with cfg.unfreeze = K in 1..17 the activations entering
+ * block 17-K (tt_mnv2_forward_until; dim = that block's h·w·cin floats), the
+ * input of a trainable tail (tail.h).
+ *
  * Per image the SHA-256 of its encoded bytes is taken (rq.hash). View v of
  * an image has the key SHA-256("tabtrain-feature 1", backbone id, input
- * size, image hash, v, and for v > 0 the augmentation config as text): the
+ * size, for K > 0 the block the activations enter, image hash, v, and for
+ * v > 0 the augmentation config as text): the
  * same bytes under the same backbone give the same features whatever their
  * file name, class or dataset, so re-adding an image is free; another
  * backbone or augmentation setting never sees stale entries. View 0 is
@@ -80,6 +86,7 @@ typedef struct tt_featcache_config {
     int batch;           /* backbone inputs per call: 16 */
     uint64_t max_pixels; /* decode limit: TT_IMAGE_DEFAULT_MAX_PIXELS */
     int keep_in_memory;  /* 1: keep every entry in memory too (browser); 0: disk only (CLI) */
+    int unfreeze;        /* 0: pooled features; K in 1..17: activations entering block 17-K */
 } tt_featcache_config;
 
 typedef struct tt_feat_request {

@@ -189,7 +189,9 @@ static void tt_trainer_config_json(tt_sb *b, const tt_trainer_config *c) {
     tt_sb_num(b, ",\"label_smoothing\":", c->label_smoothing, 9);
     tt_sb_printf(b, ",\"hidden\":%d", c->hidden);
     tt_sb_num(b, ",\"dropout\":", c->dropout, 9);
-    tt_sb_printf(b, ",\"patience\":%d,\"seed\":\"%" PRIu64 "\"}", c->patience, c->seed);
+    tt_sb_printf(b, ",\"patience\":%d,\"seed\":\"%" PRIu64 "\"", c->patience, c->seed);
+    tt_sb_num(b, ",\"backbone_lr\":", c->backbone_lr, 9);
+    tt_sb_printf(b, "}");
 }
 
 static void tt_rng_json(tt_sb *b, const char *key, const tt_rng *r) {
@@ -199,9 +201,9 @@ static void tt_rng_json(tt_sb *b, const char *key, const tt_rng *r) {
 
 static void tt_state_json(tt_sb *b, const tt_trainer_state *s) {
     tt_sb_printf(b,
-                 "{\"n_train\":%d,\"dim\":%d,\"classes\":%d,\"epoch\":%d,\"global_step\":%" PRId64
-                 ",\"pos\":%d",
-                 s->n_train, s->dim, s->classes, s->epoch, s->global_step, s->pos);
+                 "{\"n_train\":%d,\"dim\":%d,\"classes\":%d,\"unfreeze\":%d,\"epoch\":%d,"
+                 "\"global_step\":%" PRId64 ",\"pos\":%d",
+                 s->n_train, s->dim, s->classes, s->unfreeze, s->epoch, s->global_step, s->pos);
     tt_rng_json(b, "shuffle_rng", &s->shuffle_rng);
     tt_rng_json(b, "dropout_rng", &s->dropout_rng);
     tt_sb_num(b, ",\"epoch_loss_sum\":", s->epoch_loss_sum, 17);
@@ -240,10 +242,11 @@ static tt_status tt_ckpt_build(tt_trainer *t, const tt_ckpt_meta *m, tt_st_build
     tt_trainer_get_state(t, &s);
     tt_trainer_config cfg = *tt_trainer_get_config(t);
     tt_sb sb[5] = {{0}}; /* head, trainer, history, state, config fallback */
-    tt_sb_printf(&sb[0], "{\"in_dim\":%d,\"hidden\":%d,\"classes\":%d", s.dim, cfg.hidden,
-                 s.classes);
+    /* The head's input: the features (of the tail, when fine-tuning), not the cached rows. */
+    tt_sb_printf(&sb[0], "{\"in_dim\":%d,\"hidden\":%d,\"classes\":%d",
+                 tt_trainer_head(t)->cfg.in, cfg.hidden, s.classes);
     tt_sb_num(&sb[0], ",\"dropout\":", cfg.dropout, 9);
-    tt_sb_printf(&sb[0], ",\"unfreeze\":%d}", m->unfreeze);
+    tt_sb_printf(&sb[0], ",\"unfreeze\":%d}", s.unfreeze);
     tt_trainer_config_json(&sb[1], &cfg);
     tt_history_json(&sb[2], &s);
     tt_state_json(&sb[3], &s);
@@ -392,7 +395,7 @@ tt_status tt_ckpt_trainer_config(const tt_st_file *f, tt_trainer_config *cfg, in
         return st;
     }
     tt_trainer_config c = tt_trainer_defaults();
-    double v[6] = {0};
+    double v[7] = {0};
     char opt[16] = "", sched[16] = "";
     int ok = tt_json_int(&j, tt_json_key(&j, 0, "epochs"), &c.epochs) &&
              tt_json_int(&j, tt_json_key(&j, 0, "batch_size"), &c.batch_size) &&
@@ -411,6 +414,9 @@ tt_status tt_ckpt_trainer_config(const tt_st_file *f, tt_trainer_config *cfg, in
              tt_json_u64(&j, tt_json_key(&j, 0, "seed"), &c.seed) &&
              tt_json_int(&h, tt_json_key(&h, 0, "in_dim"), dim) &&
              tt_json_int(&h, tt_json_key(&h, 0, "classes"), classes);
+    /* Absent in checkpoints from before fine-tuning existed: the default. */
+    int blr = tt_json_key(&j, 0, "backbone_lr");
+    ok = ok && (blr < 0 || tt_json_num(&j, blr, &v[6], 1));
     free(j.tok), free(h.tok);
     c.optimizer = !strcmp(opt, "sgd") ? TT_OPTIM_SGD : TT_OPTIM_ADAM;
     c.schedule = !strcmp(sched, "cosine") ? TT_SCHED_COSINE
@@ -422,6 +428,7 @@ tt_status tt_ckpt_trainer_config(const tt_st_file *f, tt_trainer_config *cfg, in
                                        "field or has one of the wrong type");
     c.lr = (float)v[0], c.gamma = (float)v[1], c.weight_decay = (float)v[2];
     c.momentum = (float)v[3], c.label_smoothing = (float)v[4], c.dropout = (float)v[5];
+    c.backbone_lr = (float)v[6];
     *cfg = c;
     return TT_OK;
 }
@@ -451,6 +458,7 @@ tt_status tt_ckpt_check_config(const tt_st_file *f, const tt_trainer_config *cfg
     TT_SAME(dropout, "%.9g", double)
     TT_SAME(patience, "%d", int)
     TT_SAME(seed, "%llu", unsigned long long)
+    TT_SAME(backbone_lr, "%.9g", double)
 #undef TT_SAME
     return TT_OK;
 }
@@ -551,6 +559,8 @@ tt_status tt_ckpt_restore(tt_trainer *t, const tt_st_file *f) {
              tt_json_int(&js, tt_json_key(&js, 0, "bad_epochs"), &r.bad_epochs) &&
              tt_json_int(&js, tt_json_key(&js, 0, "stopped"), &stopped);
     r.stopped = stopped;
+    int uf = tt_json_key(&js, 0, "unfreeze"); /* absent before fine-tuning existed: 0 */
+    ok = ok && (uf < 0 || tt_json_int(&js, uf, &r.unfreeze));
     /* best_loss is +inf until the first epoch ends (never NaN: a NaN loss never improves). */
     if (isnan(r.best_loss)) r.best_loss = INFINITY;
     r.perm = perm->data;
@@ -574,6 +584,11 @@ tt_status tt_ckpt_restore(tt_trainer *t, const tt_st_file *f) {
     if (!st && !ok)
         st = tt_error(TT_ERR_FORMAT, "checkpoint: tabtrain.state or tabtrain.history lacks a "
                                      "field or has one of the wrong type");
+    /* Before the tensors, whose names would only say "backbone.* missing". */
+    if (!st && r.unfreeze != s.unfreeze)
+        st = tt_error(TT_ERR_MISMATCH,
+                      "checkpoint was trained with --unfreeze %d; this run has --unfreeze %d",
+                      r.unfreeze, s.unfreeze);
     const tt_named_tensor *ts;
     int nt = tt_trainer_tensors(t, &ts);
     if (!st) st = tt_ckpt_load_tensors(f, ts, nt);

@@ -41,14 +41,23 @@ tt_status tt_ckpt_export(const tt_st_file *model, const tt_st_file *backbone,
     tt_status st = tt_st_builder_new(&b);
     if (st) return st;
     char name[TT_TENSOR_NAME_MAX + 16];
+    int best = tt_use_best(model);
     /* Backbone layers under the backbone file's own names (so tt_mnv2_init
      * reads an export as it reads a backbone), a fine-tuned "backbone.<layer>"
-     * from the model file replacing the frozen one; ImageNet logits dropped. */
+     * from the model file replacing the frozen one (its best epoch's copy
+     * when the head is the best epoch's); ImageNet logits dropped. */
     for (size_t i = 0; !st && i < tt_st_count(backbone); i++) {
         const tt_st_tensor *t = tt_st_tensor_at(backbone, i);
         if (!strncmp(t->name, "logits.", 7)) continue;
         snprintf(name, sizeof name, "backbone.%s", t->name);
         const tt_st_tensor *tuned = tt_st_find(model, name);
+        if (tuned && best) {
+            snprintf(name, sizeof name, "best.backbone.%s", t->name);
+            if (!(tuned = tt_st_find(model, name))) {
+                st = tt_error(TT_ERR_FORMAT, "export: checkpoint lacks %s", name);
+                break;
+            }
+        }
         if (tuned && (tuned->ndim != t->ndim || tuned->dtype != t->dtype ||
                       memcmp(tuned->shape, t->shape, (size_t)t->ndim * sizeof *t->shape)))
             st = tt_error(TT_ERR_SHAPE, "export: %s has another shape than the backbone's %s", name,
@@ -56,7 +65,6 @@ tt_status tt_ckpt_export(const tt_st_file *model, const tt_st_file *backbone,
         else
             st = tt_st_add(b, t->name, t->dtype, t->ndim, t->shape, (tuned ? tuned : t)->data);
     }
-    int best = tt_use_best(model);
     int heads = 0;
     for (size_t i = 0; !st && i < tt_st_count(model); i++) {
         const tt_st_tensor *t = tt_st_tensor_at(model, i);

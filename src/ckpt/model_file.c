@@ -52,11 +52,25 @@ tt_status tt_model_add_head(tt_st_builder *b, tt_head *head) {
     return st;
 }
 
-tt_status tt_model_save(const char *path, const tt_model_meta *meta, tt_head *head) {
+tt_status tt_model_add_tail(tt_st_builder *b, tt_tail *tail) {
+    tt_named_tensor *p;
+    int n = tt_tail_params(tail, &p);
+    tt_status st = TT_OK;
+    for (int i = 0; i < n && !st; i++) st = tt_st_add(b, p[i].name, TT_DTYPE_F32, p[i].ndim, p[i].shape, p[i].data);
+    return st;
+}
+
+tt_status tt_model_save(const char *path, const tt_model_meta *meta, tt_head *head, tt_tail *tail) {
+    int K = tail ? tt_tail_get_info(tail).unfreeze : 0;
+    if (meta->unfreeze != K)
+        return tt_error(TT_ERR_INVALID_ARG, "model file: unfreeze is %d but the tail given has %d blocks",
+                        meta->unfreeze, K);
     tt_st_builder *b;
     tt_status st = tt_st_builder_new(&b);
     if (st) return st;
-    if (!(st = tt_model_meta_write(b, meta)) && !(st = tt_model_add_head(b, head))) st = tt_st_write_file(b, path);
+    if (!(st = tt_model_meta_write(b, meta)) && !(st = tt_model_add_head(b, head)) &&
+        !(st = tail ? tt_model_add_tail(b, tail) : TT_OK))
+        st = tt_st_write_file(b, path);
     tt_st_builder_free(b);
     return st;
 }
@@ -65,6 +79,8 @@ void tt_model_free(tt_model *m) {
     tt_json_free_strings(m->classes, m->n_classes);
     free(m->kind), free(m->backbone_id), free(m->preprocess), free(m->config), free(m->history);
     if (m->head.params_slab) tt_head_free(&m->head);
+    if (m->backbone) free(m->backbone[0].data);
+    free(m->backbone);
     *m = (tt_model){0};
 }
 
@@ -79,6 +95,40 @@ static tt_status tt_head_field(const char *js, const char *key, int *out) {
     if (!(v >= 0 && v <= 1e7 && v == floor(v)))
         return tt_error(TT_ERR_FORMAT, "model file: tabtrain.head \"%s\" is not a count", key);
     *out = (int)v;
+    return TT_OK;
+}
+
+static int tt_is_backbone(const tt_st_tensor *t) { return !strncmp(t->name, "backbone.", 9); }
+
+/* Copies of the "backbone.*" tensors, their data in one slab (backbone[0].data). */
+static tt_status tt_model_copy_backbone(tt_model *m, const tt_st_file *f) {
+    size_t floats = 0;
+    int n = 0;
+    for (size_t i = 0; i < tt_st_count(f); i++) {
+        const tt_st_tensor *t = tt_st_tensor_at(f, i);
+        if (!tt_is_backbone(t)) continue;
+        if (t->dtype != TT_DTYPE_F32 || t->ndim > TT_TENSOR_MAX_DIMS || strlen(t->name) >= TT_TENSOR_NAME_MAX)
+            return tt_error(TT_ERR_FORMAT, "model file: tensor %s is not an f32 backbone tensor", t->name);
+        floats += t->numel, n++;
+    }
+    if (!n) return TT_OK;
+    m->backbone = calloc((size_t)n, sizeof *m->backbone);
+    float *slab = malloc(floats * sizeof(float));
+    if (!m->backbone || !slab) {
+        free(slab);
+        return tt_error(TT_ERR_NOMEM, "model file: out of memory for the backbone tensors");
+    }
+    for (size_t i = 0; i < tt_st_count(f); i++) {
+        const tt_st_tensor *t = tt_st_tensor_at(f, i);
+        if (!tt_is_backbone(t)) continue;
+        tt_named_tensor *d = &m->backbone[m->n_backbone++];
+        snprintf(d->name, sizeof d->name, "%s", t->name);
+        d->ndim = t->ndim;
+        memcpy(d->shape, t->shape, (size_t)t->ndim * sizeof *t->shape);
+        d->data = slab;
+        memcpy(slab, t->data, t->nbytes);
+        slab += t->numel;
+    }
     return TT_OK;
 }
 
@@ -100,7 +150,13 @@ tt_status tt_model_load(tt_model *m, const tt_st_file *f, int max_batch) {
     if (!st) st = tt_head_field(head, "in_dim", &hc.in);
     if (!st) st = tt_head_field(head, "hidden", &hc.hidden);
     if (!st) st = tt_head_field(head, "classes", &hc.classes);
-    if (!st && tt_json_number(head, "unfreeze", &dropout) == TT_OK) m->unfreeze = (int)dropout;
+    double unfreeze;
+    if (!st && tt_json_number(head, "unfreeze", &unfreeze) == TT_OK) {
+        if (!(unfreeze >= 0 && unfreeze <= TT_MNV2_BLOCKS && unfreeze == floor(unfreeze)))
+            st = tt_error(TT_ERR_FORMAT, "model file: tabtrain.head \"unfreeze\" is %g, not a block count in 0..%d",
+                          unfreeze, TT_MNV2_BLOCKS);
+        else m->unfreeze = (int)unfreeze;
+    }
     if (!st && tt_json_number(head, "dropout", &dropout) == TT_OK && dropout >= 0 && dropout < 1) hc.dropout = (float)dropout;
     if (!st && (hc.classes != m->n_classes || hc.in < 1 || hc.classes < 1))
         st = tt_error(TT_ERR_SHAPE, "model file: head says %d classes of %d inputs, class list has %d", hc.classes,
@@ -124,6 +180,7 @@ tt_status tt_model_load(tt_model *m, const tt_st_file *f, int max_batch) {
             st = tt_error(TT_ERR_SHAPE, "model file: tensor %s has another shape than tabtrain.head implies", p[i].name);
         else memcpy(p[i].data, t->data, t->nbytes);
     }
+    if (!st) st = tt_model_copy_backbone(m, f);
     if (st) tt_model_free(m);
     return st;
 }
@@ -149,5 +206,32 @@ tt_status tt_model_check_backbone(const tt_model *m, const char *backbone_id) {
                         "the model was trained on backbone %s but the backbone file given is %s "
                         "(pass the original weights with --model or TT_MODEL)",
                         m->backbone_id, backbone_id);
+    return TT_OK;
+}
+
+tt_status tt_model_load_tail(const tt_model *m, tt_tail *tail) {
+    tt_tail_info ti = tt_tail_get_info(tail);
+    if (ti.unfreeze != m->unfreeze)
+        return tt_error(TT_ERR_MISMATCH, "model file: trained with %d unfrozen backbone blocks, the tail has %d",
+                        m->unfreeze, ti.unfreeze);
+    tt_named_tensor *p;
+    int n = tt_tail_params(tail, &p);
+    if (m->n_backbone != n)
+        return tt_error(TT_ERR_FORMAT, "model file: %d backbone.* tensors, --unfreeze %d needs %d", m->n_backbone,
+                        m->unfreeze, n);
+    /* Check all before copying any, so an error leaves the tail as it was. */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < n; i++) {
+            const tt_named_tensor *src = NULL;
+            for (int j = 0; j < m->n_backbone && !src; j++)
+                if (!strcmp(m->backbone[j].name, p[i].name)) src = &m->backbone[j];
+            if (!src) return tt_error(TT_ERR_FORMAT, "model file: tensor %s is missing", p[i].name);
+            int same = src->ndim == p[i].ndim;
+            for (int d = 0; same && d < src->ndim; d++) same = src->shape[d] == p[i].shape[d];
+            if (!same)
+                return tt_error(TT_ERR_SHAPE, "model file: tensor %s has another shape than the backbone's layer",
+                                p[i].name);
+            if (pass) memcpy(p[i].data, src->data, tt_named_tensor_numel(&p[i]) * sizeof(float));
+        }
     return TT_OK;
 }

@@ -12,7 +12,7 @@
 
 #define TT_CLI_CHUNK 32
 
-tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path) {
+tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path, int unfreeze, int max_batch) {
     *b = (tt_cli_backbone){0};
     if (!path) path = getenv("TT_MODEL");
     if (!path || !*path) path = TT_CLI_DEFAULT_MODEL;
@@ -32,25 +32,45 @@ tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path) {
         if ((pp && !(b->preprocess = strdup(pp))) || (lab && !(b->labels = strdup(lab))))
             st = tt_error(TT_ERR_NOMEM, "out of memory");
         if (!st) st = tt_mnv2_init(&b->model, f, TT_IMAGE_DEFAULT_SIZE);
+        if (!st && unfreeze > 0) st = tt_tail_init(&b->tail, b->model, f, unfreeze, max_batch);
         tt_st_close(f);
     }
     free(bytes);
     if (st) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", tt_last_error());
-        free(b->preprocess);
-        free(b->labels);
-        b->preprocess = b->labels = NULL;
+        tt_cli_backbone_close(b);
         return tt_error(st, "backbone %s: %s", path, msg);
     }
     return TT_OK;
 }
 
 void tt_cli_backbone_close(tt_cli_backbone *b) {
+    tt_tail_free(b->tail);
     tt_mnv2_free(b->model);
     free(b->preprocess);
     free(b->labels);
     *b = (tt_cli_backbone){0};
+}
+
+tt_status tt_cli_model_backbone(tt_cli_backbone *b, const char *path, const tt_model *m, int max_batch) {
+    tt_status st = tt_cli_backbone_open(b, path, m->unfreeze, max_batch);
+    if (!st) st = tt_model_check_backbone(m, b->id);
+    if (!st && b->tail) st = tt_model_load_tail(m, b->tail);
+    return st;
+}
+
+tt_status tt_cli_predict(tt_cli_backbone *b, tt_head *head, int n, const float *x, float *probs) {
+    if (!b->tail) {
+        tt_head_predict(head, n, x, probs);
+        return TT_OK;
+    }
+    float *feat = malloc(((size_t)n + 1) * tt_tail_get_info(b->tail).feature_dim * sizeof(float));
+    if (!feat) return tt_error(TT_ERR_NOMEM, "out of memory");
+    tt_tail_features(b->tail, n, x, feat);
+    tt_head_predict(head, n, feat, probs);
+    free(feat);
+    return TT_OK;
 }
 
 const char *tt_cli_quote(char *buf, size_t cap, const char *s) {

@@ -10,20 +10,32 @@
 #include "tabtrain/dataset.h"
 #include "tabtrain/featcache.h"
 #include "tabtrain/mobilenet.h"
+#include "tabtrain/model_file.h"
+#include "tabtrain/tail.h"
 
 #define TT_CLI_DEFAULT_MODEL "models/mobilenet_v2_1.0_224.safetensors"
 
 typedef struct tt_cli_backbone {
     tt_mnv2 *model;
+    tt_tail *tail; /* the last `unfreeze` blocks, trainable (tail.h); NULL when frozen */
     char id[TT_BACKBONE_ID_SIZE];
     char *preprocess; /* tabtrain.preprocess of the file, or NULL */
     char *labels;     /* tabtrain.labels (JSON array, ImageNet classes), or NULL */
     char path[4096];
 } tt_cli_backbone;
 
-/* path NULL: $TT_MODEL, else TT_CLI_DEFAULT_MODEL. */
-tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path);
+/* path NULL: $TT_MODEL, else TT_CLI_DEFAULT_MODEL. With unfreeze K > 0 also
+ * the tail of the last K blocks, for batches of up to max_batch. */
+tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path, int unfreeze, int max_batch);
 void tt_cli_backbone_close(tt_cli_backbone *b);
+
+/* The backbone a trained model (or checkpoint) needs: checks its identity
+ * and, for a fine-tuned model, builds the tail and loads the saved weights. */
+tt_status tt_cli_model_backbone(tt_cli_backbone *b, const char *path, const tt_model *m, int max_batch);
+
+/* Probabilities [n][C] of feature-cache rows x [n][cache dim]: through the
+ * backbone's tail first when it has one. */
+tt_status tt_cli_predict(tt_cli_backbone *b, tt_head *head, int n, const float *x, float *probs);
 
 /* Reads and decodes an image file and preprocesses it for the backbone
  * (center crop, bilinear resize, [-1, 1]) into input[size][size][3]. */

@@ -45,7 +45,7 @@ int tt_cmd_classify(int argc, char **argv) {
     if (first >= argc) return tt_cli_usage_error(cmd, "no images given");
 
     tt_cli_backbone b;
-    tt_status st = tt_cli_backbone_open(&b, model);
+    tt_status st = tt_cli_backbone_open(&b, model, 0, 0);
     if (st) return tt_cli_fail(cmd, st);
     tt_mnv2_info info = tt_mnv2_get_info(b.model);
     char **labels = NULL;

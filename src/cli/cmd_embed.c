@@ -41,7 +41,7 @@ int tt_cmd_embed(int argc, char **argv) {
     int n = argc - first;
 
     tt_cli_backbone b;
-    tt_status st = tt_cli_backbone_open(&b, model);
+    tt_status st = tt_cli_backbone_open(&b, model, 0, 0);
     if (st) return tt_cli_fail(cmd, st);
     tt_mnv2_info info = tt_mnv2_get_info(b.model);
     size_t in_n = (size_t)info.input_size * info.input_size * 3;

@@ -18,6 +18,10 @@ static const char tt_eval_usage[] =
     "  --cache-dir D   reuse/extend a feature cache (default: none)\n"
     "  --json          one JSON object: accuracy, per_class_acc, confusion [true][predicted]\n";
 
+/* Rows per tail pass of a fine-tuned model: its workspace grows with the
+ * batch (~142 MB at 32 for --unfreeze 5), evaluation needs no big batches. */
+#define TT_EVAL_TAIL_BATCH 8
+
 static tt_status tt_eval_run(const char *ckpt, const char *data, const char *model, const char *cache, int json) {
     tt_model m = {0};
     tt_dataset ds = {0};
@@ -33,10 +37,10 @@ static tt_status tt_eval_run(const char *ckpt, const char *data, const char *mod
         snprintf(msg, sizeof msg, "%s", tt_last_error());
         st = tt_error(st, "%s: %s", data, msg);
     }
-    if (!st) st = tt_cli_backbone_open(&bb, model);
-    if (!st) st = tt_model_check_backbone(&m, bb.id);
+    if (!st) st = tt_cli_model_backbone(&bb, model, &m, TT_EVAL_TAIL_BATCH);
     tt_featcache_config fcfg = tt_featcache_defaults();
     fcfg.dir = cache;
+    fcfg.unfreeze = m.unfreeze;
     if (!st) st = tt_featcache_open(&fc, bb.model, bb.id, &fcfg);
     if (!st) st = tt_cli_extract(fc, &ds, 1, json, "eval", &f);
     int C = m.n_classes;
@@ -47,8 +51,8 @@ static tt_status tt_eval_run(const char *ckpt, const char *data, const char *mod
         if (!probs || !conf || !acc) st = tt_error(TT_ERR_NOMEM, "out of memory");
     }
     if (!st && f.n == 0) st = tt_error(TT_ERR_NOT_FOUND, "%s: no usable images", data);
+    if (!st) st = tt_cli_predict(&bb, &m.head, f.n, f.x, probs);
     if (!st) {
-        tt_head_predict(&m.head, f.n, f.x, probs);
         tt_confusion_add(C, f.n, probs, f.y, conf);
         tt_confusion_per_class(C, conf, acc);
         double total = tt_confusion_accuracy(C, conf);

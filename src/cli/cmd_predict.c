@@ -78,12 +78,13 @@ int tt_cmd_predict(int argc, char **argv) {
     tt_featcache *fc = NULL;
     tt_status st = tt_model_load_file(&m, ckpt, 1);
     if (st) return tt_cli_fail(cmd, st);
-    if (!(st = tt_cli_backbone_open(&bb, model)) && !(st = tt_model_check_backbone(&m, bb.id))) {
+    if (!(st = tt_cli_model_backbone(&bb, model, &m, 1))) {
         tt_featcache_config fcfg = tt_featcache_defaults();
+        fcfg.unfreeze = m.unfreeze;
         st = tt_featcache_open(&fc, bb.model, bb.id, &fcfg);
     }
     int failed = 0;
-    int dim = bb.model ? tt_mnv2_get_info(bb.model).feature_dim : 1;
+    int dim = fc ? tt_featcache_dim(fc) : 1;
     float *feat = malloc((size_t)dim * sizeof(float));
     float *probs = malloc((size_t)m.n_classes * sizeof(float));
     if (!st && (!feat || !probs)) st = tt_error(TT_ERR_NOMEM, "out of memory");
@@ -111,7 +112,7 @@ int tt_cmd_predict(int argc, char **argv) {
             else fprintf(stderr, "tabtrain predict: %s: %s: %s\n", path, tt_status_name(fs), reason);
             continue;
         }
-        tt_head_predict(&m.head, 1, feat, probs);
+        if ((st = tt_cli_predict(&bb, &m.head, 1, feat, probs))) break;
         tt_predict_print(&m, path, probs, top, json);
     }
     fflush(stdout);

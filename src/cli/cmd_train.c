@@ -2,7 +2,9 @@
  * Features come from the content-keyed cache (featcache.h), so a second run
  * over the same photos skips the backbone; the head is trained by the
  * step-driven trainer (trainer.h), with a hook after every step where
- * checkpointing plugs in. */
+ * checkpointing plugs in. With --unfreeze K the cache holds the activations
+ * entering the last K blocks instead, and those blocks (tail.h) are trained
+ * with the head and saved with it as "backbone.*". */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,11 @@
 #include "tabtrain/model_file.h"
 #include "tabtrain/npy.h"
 #include "tabtrain/trainer.h"
+
+/* --unfreeze cap: memory grows with K (the figures are in its error message). */
+#define TT_TRAIN_MAX_UNFREEZE 5
+#define TT_STR_(x) #x
+#define TT_STR(x) TT_STR_(x)
 
 static const char tt_train_usage[] =
     "usage: tabtrain train --data DIR [options]\n"
@@ -33,6 +40,9 @@ static const char tt_train_usage[] =
     "  --augment LIST        flip,zoom,shear,brightness (zoom 0.8-1.0, shear 10 deg,\n"
     "                        brightness 0.8-1.2); each image then also gets K augmented views\n"
     "  --augment-views K     views per image with --augment (1)\n"
+    "  --unfreeze K          also fine-tune the last K inverted-residual blocks and the final\n"
+    "                        1x1 conv (0 = frozen backbone; at most " TT_STR(TT_TRAIN_MAX_UNFREEZE) ")\n"
+    "  --backbone-lr X       learning rate of those layers (default lr/10)\n"
     "  --seed S              1\n"
     "  --model FILE          backbone (default $TT_MODEL or " TT_CLI_DEFAULT_MODEL ")\n"
     "  --out FILE            trained model (model.safetensors); best epoch's weights\n"
@@ -44,7 +54,7 @@ static const char tt_train_usage[] =
 typedef struct tt_train_args {
     const char *data, *files, *val, *model, *out, *cache_dir, *dump, *augment;
     double val_split;
-    int views, json;
+    int views, json, unfreeze;
     tt_trainer_config cfg;
     tt_cli_ckpt ckpt;
 } tt_train_args;
@@ -86,6 +96,17 @@ static int tt_train_parse(int argc, char **argv, tt_train_args *a) {
         else if (!strcmp(k, "--patience")) bad = tt_cli_parse_int(v, 0, 1000000, &n), a->cfg.patience = (int)n;
         else if (!strcmp(k, "--augment-views")) bad = tt_cli_parse_int(v, 1, TT_FEATCACHE_MAX_VIEWS - 1, &n), a->views = (int)n, views_set = 1;
         else if (!strcmp(k, "--seed")) bad = tt_cli_parse_int(v, 0, INT64_MAX, &n), a->cfg.seed = (uint64_t)n;
+        else if (!strcmp(k, "--unfreeze")) {
+            if (tt_cli_parse_int(v, 0, TT_TRAIN_MAX_UNFREEZE, &n))
+                return tt_cli_usage_error(cmd,
+                                          "--unfreeze %s: K must be a whole number from 0 (frozen backbone) to %d. "
+                                          "Memory grows with K: the feature cache keeps the activations entering "
+                                          "block 17-K per image and view (7,840 floats for K = 1..3, 18,816 for "
+                                          "K = 4..5) and the tail's training workspace at batch 32 grows from "
+                                          "~48 MB (K = 1) to ~142 MB (K = 5), more with every earlier block",
+                                          v, TT_TRAIN_MAX_UNFREEZE);
+            a->unfreeze = (int)n;
+        } else if (!strcmp(k, "--backbone-lr")) bad = tt_cli_parse_num(v, 1e-12, 1e3, &x), a->cfg.backbone_lr = (float)x;
         else if (!strcmp(k, "--lr")) bad = tt_cli_parse_num(v, 1e-12, 1e3, &x), a->cfg.lr = (float)x;
         else if (!strcmp(k, "--momentum")) bad = tt_cli_parse_num(v, 0, 0.999999, &x), a->cfg.momentum = (float)x;
         else if (!strcmp(k, "--weight-decay")) bad = tt_cli_parse_num(v, 0, 100, &x), a->cfg.weight_decay = (float)x;
@@ -108,6 +129,7 @@ static int tt_train_parse(int argc, char **argv, tt_train_args *a) {
     if (!a->data == !a->files) return tt_cli_usage_error(cmd, "give exactly one of --data DIR and --files LIST");
     if (views_set && !a->augment) return tt_cli_usage_error(cmd, "--augment-views needs --augment");
     if (a->augment && !views_set) a->views = 1;
+    if (a->cfg.backbone_lr > 0 && !a->unfreeze) return tt_cli_usage_error(cmd, "--backbone-lr needs --unfreeze K");
     return tt_cli_ckpt_check_args(&a->ckpt, cmd);
 }
 
@@ -181,11 +203,12 @@ static char *tt_train_config_json(const tt_train_args *a) {
     snprintf(s, 1024,
              "{\"epochs\":%d,\"batch_size\":%d,\"optimizer\":\"%s\",\"lr\":%.9g,\"momentum\":%.9g,"
              "\"weight_decay\":%.9g,\"schedule\":\"%s\",\"label_smoothing\":%.9g,\"hidden\":%d,\"dropout\":%.9g,"
-             "\"patience\":%d,\"seed\":%llu,\"val_split\":%.9g,\"augment\":\"%s\",\"augment_views\":%d}",
+             "\"patience\":%d,\"seed\":%llu,\"val_split\":%.9g,\"augment\":\"%s\",\"augment_views\":%d,"
+             "\"unfreeze\":%d,\"backbone_lr\":%.9g}",
              c->epochs, c->batch_size, opt[c->optimizer], (double)c->lr, (double)c->momentum,
              (double)c->weight_decay, sched[c->schedule], (double)c->label_smoothing, c->hidden,
              (double)c->dropout, c->patience, (unsigned long long)c->seed, a->val ? 0.0 : a->val_split,
-             a->augment ? a->augment : "", a->views);
+             a->augment ? a->augment : "", a->views, a->unfreeze, (double)c->backbone_lr);
     return s;
 }
 
@@ -249,8 +272,9 @@ static tt_status tt_train_run_all(tt_train_run *r) {
     tt_train_args *a = &r->args;
     tt_status st = tt_train_datasets(r);
     if (st) return st;
-    if ((st = tt_cli_backbone_open(&r->bb, a->model))) return st;
+    if ((st = tt_cli_backbone_open(&r->bb, a->model, a->unfreeze, a->cfg.batch_size))) return st;
     tt_featcache_config fcfg = tt_featcache_defaults();
+    fcfg.unfreeze = a->unfreeze;
     fcfg.dir = a->cache_dir && strcmp(a->cache_dir, "none") ? a->cache_dir : NULL;
     if (a->augment && tt_parse_augment(a->augment, &fcfg.aug))
         return tt_error(TT_ERR_INVALID_ARG, "--augment: '%s' is not a list of flip,zoom,shear,brightness", a->augment);
@@ -270,7 +294,9 @@ static tt_status tt_train_run_all(tt_train_run *r) {
     if (r->ftr.n == 0) return tt_error(TT_ERR_NOT_FOUND, "no usable training images");
 
     tt_features tr = {r->ftr.x, r->ftr.y, r->ftr.n * r->ftr.views}, va = {r->fva.x, r->fva.y, r->fva.n};
-    if ((st = tt_trainer_init(&r->t, &a->cfg, r->ftr.dim, r->all.n_classes, &tr, &va))) return st;
+    st = r->bb.tail ? tt_trainer_init_tail(&r->t, &a->cfg, r->bb.tail, r->all.n_classes, &tr, &va)
+                    : tt_trainer_init(&r->t, &a->cfg, r->ftr.dim, r->all.n_classes, &tr, &va);
+    if (st) return st;
     if (!(r->config_json = tt_train_config_json(a))) return tt_error(TT_ERR_NOMEM, "out of memory");
     if ((st = tt_cli_ckpt_begin(&a->ckpt, r->t, r->all.n_classes, r->all.classes, r->bb.id,
                                 r->bb.preprocess, r->config_json, a->json)))
@@ -303,9 +329,9 @@ static tt_status tt_train_run_all(tt_train_run *r) {
     }
     tt_head *head = tt_trainer_head(r->t);
     tt_model_meta meta = {.kind = "model", .n_classes = r->all.n_classes, .classes = r->all.classes,
-                          .head = head->cfg, .backbone_id = r->bb.id, .preprocess = r->bb.preprocess,
-                          .config = r->config_json, .history = history};
-    st = tt_model_save(a->out, &meta, head);
+                          .head = head->cfg, .unfreeze = a->unfreeze, .backbone_id = r->bb.id,
+                          .preprocess = r->bb.preprocess, .config = r->config_json, .history = history};
+    st = tt_model_save(a->out, &meta, head, r->bb.tail);
     free(history);
     if (st) return st;
 
@@ -319,9 +345,9 @@ static tt_status tt_train_run_all(tt_train_run *r) {
         if (b && !isnan(b->val_acc)) snprintf(va_s, sizeof va_s, "%.17g", b->val_acc);
         printf("{\"event\":\"done\",\"model\":%s,\"classes\":%d,\"train_images\":%d,\"val_images\":%d,"
                "\"skipped\":%d,\"cached\":%lld,\"computed\":%lld,\"recovered\":%lld,\"extract_seconds\":%.3f,"
-               "\"epochs\":%d,\"best_epoch\":%d,\"best_val_acc\":%s,\"peak_rss_mb\":%s}\n",
+               "\"epochs\":%d,\"best_epoch\":%d,\"best_val_acc\":%s,\"unfreeze\":%d,\"peak_rss_mb\":%s}\n",
                tt_cli_quote(qo, sizeof qo, a->out), r->all.n_classes, r->ftr.n, r->fva.n, skipped,
-               (long long)fs.hits, (long long)fs.computed, (long long)fs.recovered, t_extract, n_hist, best, va_s, rss_s);
+               (long long)fs.hits, (long long)fs.computed, (long long)fs.recovered, t_extract, n_hist, best, va_s, a->unfreeze, rss_s);
     } else {
         printf("wrote %s (best epoch %d", a->out, best);
         if (b && !isnan(b->val_acc)) printf(", val_acc %.4f", b->val_acc);

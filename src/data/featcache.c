@@ -21,7 +21,7 @@ struct tt_featcache {
     char backbone[TT_BACKBONE_ID_SIZE + 64];
     char *dir;
     char augtext[256];
-    int dim, size;
+    int dim, size, first_block; /* first_block < 0: pooled features */
     /* one backbone batch */
     float *in, *out, **dest;
     uint8_t (*keys)[TT_SHA256_SIZE];
@@ -77,6 +77,9 @@ tt_status tt_featcache_open(tt_featcache **out, tt_mnv2 *model, const char *back
     *out = NULL;
     if (!model || !backbone_id || !cfg || cfg->batch < 1 || strlen(backbone_id) >= TT_BACKBONE_ID_SIZE + 64)
         return tt_error(TT_ERR_INVALID_ARG, "feature cache: model, backbone id and batch >= 1 required");
+    if (cfg->unfreeze < 0 || cfg->unfreeze > TT_MNV2_BLOCKS)
+        return tt_error(TT_ERR_INVALID_ARG, "feature cache: unfreeze must be in 0..%d (got %d)", TT_MNV2_BLOCKS,
+                        cfg->unfreeze);
     tt_featcache *fc = calloc(1, sizeof *fc);
     if (!fc) return tt_error(TT_ERR_NOMEM, "feature cache: out of memory");
     fc->model = model;
@@ -84,7 +87,17 @@ tt_status tt_featcache_open(tt_featcache **out, tt_mnv2 *model, const char *back
     if (!fc->cfg.max_pixels) fc->cfg.max_pixels = TT_IMAGE_DEFAULT_MAX_PIXELS;
     snprintf(fc->backbone, sizeof fc->backbone, "%s", backbone_id);
     tt_mnv2_info info = tt_mnv2_get_info(model);
-    fc->dim = info.feature_dim, fc->size = info.input_size;
+    fc->dim = info.feature_dim, fc->size = info.input_size, fc->first_block = -1;
+    if (cfg->unfreeze > 0) {
+        tt_mnv2_block_shape bs;
+        fc->first_block = TT_MNV2_BLOCKS - cfg->unfreeze;
+        tt_status st = tt_mnv2_block_shape_get(model, fc->first_block, &bs);
+        if (st) {
+            free(fc);
+            return st;
+        }
+        fc->dim = bs.h_in * bs.w_in * bs.cin;
+    }
     const tt_augment *a = &cfg->aug;
     snprintf(fc->augtext, sizeof fc->augtext, "flip=%d zoom=%.9g:%.9g shear=%.9g brightness=%.9g:%.9g", a->flip,
              (double)a->zoom_min, (double)a->zoom_max, (double)a->shear_deg, (double)a->brightness_min,
@@ -127,8 +140,11 @@ static uint32_t tt_get_u32(const uint8_t *p) {
 
 void tt_featcache_key(const tt_featcache *fc, const uint8_t hash[TT_SHA256_SIZE], int view,
                       uint8_t key[TT_SHA256_SIZE]) {
-    char head[sizeof fc->backbone + 64];
+    char head[sizeof fc->backbone + 96];
     int n = snprintf(head, sizeof head, "tabtrain-feature 1\n%s\nsize=%d\n", fc->backbone, fc->size);
+    /* Pooled features keep the key they always had, so existing caches stay valid. */
+    if (fc->first_block >= 0)
+        n += snprintf(head + n, sizeof head - (size_t)n, "until=block%d\n", fc->first_block);
     uint8_t v[4];
     tt_put_u32(v, (uint32_t)view);
     tt_sha256_ctx c;
@@ -255,7 +271,8 @@ static void tt_disk_put(tt_featcache *fc, const uint8_t key[TT_SHA256_SIZE], con
 
 static tt_status tt_flush(tt_featcache *fc) {
     if (!fc->pending) return TT_OK;
-    tt_status st = tt_mnv2_features(fc->model, fc->pending, fc->in, fc->out);
+    tt_status st = fc->first_block < 0 ? tt_mnv2_features(fc->model, fc->pending, fc->in, fc->out)
+                                       : tt_mnv2_forward_until(fc->model, fc->pending, fc->in, fc->first_block, fc->out);
     if (st) return st;
     for (int b = 0; b < fc->pending; b++) {
         const float *f = fc->out + (size_t)b * fc->dim;

@@ -1,7 +1,9 @@
 /* Feature cache on the real backbone: misses computed in batches equal the
  * backbone on tt_image_to_input; hits come back bit-identical from disk and
  * across instances; damaged entries are recomputed; keys separate views,
- * backbones and augmentation settings; bad images fail alone. */
+ * backbones and augmentation settings; bad images fail alone. With
+ * `unfreeze` K the cache holds the activations entering block 17-K, keyed by
+ * that block too. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -374,6 +376,79 @@ static void feature_set_add_find_remove(void **state) {
     for (int i = 0; i < N_IMG; i++) image_buf_free(&img[i]);
 }
 
+/* --unfreeze K caches the tail's input: the activations entering block 17-K,
+ * dim = that block's h·w·cin, under keys that include the block, so entries
+ * of another K (or the pooled features) are never served. */
+static void tail_inputs_are_keyed_by_unfreeze(void **state) {
+    (void)state;
+    image_buf img[N_IMG];
+    make_images(img);
+    char *dir = tt_test_tmpdir("fc-unfreeze");
+    static const int ks[] = {0, 1, 2, 5};
+    enum { NK = sizeof ks / sizeof *ks };
+    tt_featcache *fc[NK];
+    uint8_t h[TT_SHA256_SIZE], key[NK][TT_SHA256_SIZE];
+    tt_sha256("image", 5, h);
+    for (int i = 0; i < NK; i++) {
+        tt_featcache_config cfg = config(dir);
+        cfg.unfreeze = ks[i];
+        tt_assert_ok(tt_featcache_open(&fc[i], g_model, "sha256:dddd", &cfg));
+        int want = 1280;
+        if (ks[i]) {
+            tt_mnv2_block_shape bs;
+            tt_assert_ok(tt_mnv2_block_shape_get(g_model, TT_MNV2_BLOCKS - ks[i], &bs));
+            want = bs.h_in * bs.w_in * bs.cin;
+        }
+        assert_int_equal(tt_featcache_dim(fc[i]), want);
+        tt_featcache_key(fc[i], h, 0, key[i]);
+        for (int j = 0; j < i; j++)
+            if (!memcmp(key[i], key[j], TT_SHA256_SIZE)) fail_msg("unfreeze %d and %d share a key", ks[i], ks[j]);
+    }
+    /* The pooled-feature key is what it was before `unfreeze` existed. */
+    tt_featcache_config plain = config(NULL);
+    tt_featcache *f0;
+    uint8_t k0[TT_SHA256_SIZE];
+    tt_assert_ok(tt_featcache_open(&f0, g_model, "sha256:dddd", &plain));
+    tt_featcache_key(f0, h, 0, k0);
+    assert_memory_equal(k0, key[0], TT_SHA256_SIZE);
+    tt_featcache_free(f0);
+
+    /* K = 1: view 0 equals tt_mnv2_forward_until on the plain input; a second
+     * pass is all hits; K = 2 on the same directory computes its own. */
+    int dim = tt_featcache_dim(fc[1]);
+    tt_feat_request rq[N_IMG];
+    float *f1 = tt_test_malloc(sizeof(float) * N_IMG * VIEWS * dim), *f2 = tt_test_malloc(sizeof(float) * N_IMG * VIEWS * dim);
+    float *in = tt_test_malloc(sizeof(float) * SIZE * SIZE * 3), *ref = tt_test_malloc(sizeof(float) * dim);
+    run(fc[1], img, rq, f1);
+    tt_image im;
+    tt_assert_ok(tt_image_decode(img[0].data, img[0].len, NULL, &im));
+    tt_assert_ok(tt_image_to_input(&im, SIZE, in));
+    tt_image_free(&im);
+    tt_assert_ok(tt_mnv2_forward_until(g_model, 1, in, TT_MNV2_BLOCKS - 1, ref));
+    tt_test_assert_close(f1, ref, dim, 1e-5f, 1e-5f, "view 0 vs forward_until");
+    run(fc[1], img, rq, f2);
+    assert_int_equal(tt_featcache_get_stats(fc[1]).hits, N_IMG * VIEWS);
+    assert_memory_equal(f1, f2, sizeof(float) * N_IMG * VIEWS * dim);
+    float *f3 = tt_test_malloc(sizeof(float) * N_IMG * VIEWS * tt_featcache_dim(fc[2]));
+    run(fc[2], img, rq, f3);
+    tt_featcache_stats s2 = tt_featcache_get_stats(fc[2]);
+    assert_int_equal(s2.hits, 0);
+    assert_int_equal(s2.computed, N_IMG * VIEWS);
+    free(f1), free(f2), free(f3), free(in), free(ref);
+    for (int i = 0; i < NK; i++) tt_featcache_free(fc[i]);
+
+    static const int bad[] = {-1, TT_MNV2_BLOCKS + 1};
+    for (int i = 0; i < 2; i++) {
+        tt_featcache_config cfg = config(NULL);
+        cfg.unfreeze = bad[i];
+        tt_featcache *x;
+        assert_int_equal(tt_featcache_open(&x, g_model, "sha256:dddd", &cfg), TT_ERR_INVALID_ARG);
+    }
+    for (int i = 0; i < N_IMG; i++) image_buf_free(&img[i]);
+    tt_test_rmtree(dir);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(misses_hits_and_persistence),
@@ -382,6 +457,7 @@ int main(void) {
         cmocka_unit_test(memory_mode_keeps_entries),
         cmocka_unit_test(bad_images_fail_alone),
         cmocka_unit_test(feature_set_add_find_remove),
+        cmocka_unit_test(tail_inputs_are_keyed_by_unfreeze),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,12 +1,15 @@
 /* Model files: save/load round trip of the head and metadata (class names
  * with quotes, backslashes, UTF-8), checkpoints (extra tensors and keys) load
  * as models, missing metadata and wrong shapes are refused, the backbone
- * identity is checked; the JSON readers underneath. */
+ * identity is checked; a fine-tuned tail ("backbone.*") round-trips and is
+ * refused with a wrong K, a missing tensor or a wrong shape; the JSON readers
+ * underneath. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mnv2_synth.h"
 #include "support/tmpdir.h"
 #include "tabtrain/json.h"
 #include "tabtrain/model_file.h"
@@ -36,7 +39,7 @@ static void round_trip(void **state) {
         make_head(&h, hidden);
         tt_model_meta meta = {.n_classes = C, .classes = names, .head = h.cfg, .backbone_id = "sha256:abc",
                               .preprocess = "{\"input_size\":224}", .config = "{\"epochs\":3}", .history = "[]"};
-        tt_assert_ok(tt_model_save(path, &meta, &h));
+        tt_assert_ok(tt_model_save(path, &meta, &h, NULL));
         tt_model m;
         tt_assert_ok(tt_model_load_file(&m, path, 4));
         assert_string_equal(m.kind, "model");
@@ -136,6 +139,129 @@ static void checkpoint_superset_and_refusals(void **state) {
     tt_head_free(&h);
 }
 
+/* A tail of K blocks on a small random backbone. */
+typedef struct tail_net {
+    void *bytes;
+    tt_st_file *f;
+    tt_mnv2 *m;
+} tail_net;
+
+static tail_net make_tail_net(void) {
+    tail_net n;
+    size_t len;
+    n.bytes = tt_test_mnv2_synth(8, 16, 0, NULL, NULL, &len);
+    tt_assert_ok(tt_st_open_memory(&n.f, n.bytes, len));
+    tt_assert_ok(tt_mnv2_init(&n.m, n.f, 32));
+    return n;
+}
+
+static void free_tail_net(tail_net *n) {
+    tt_mnv2_free(n->m);
+    tt_st_close(n->f);
+    free(n->bytes);
+}
+
+static float *tail_slab(tt_tail *t) {
+    tt_named_tensor *p;
+    tt_tail_params(t, &p);
+    return p[0].data;
+}
+
+/* A model file of `head` and `tail`'s tensors, tensor `skip` left out and
+ * tensor `transpose` saved with its first and last dims swapped. */
+static void *model_bytes(tt_head *h, tt_tail *tail, int unfreeze, const char *skip, const char *transpose,
+                         size_t *len) {
+    tt_model_meta meta = {.n_classes = C, .classes = names, .head = h->cfg, .backbone_id = "sha256:abc",
+                          .unfreeze = unfreeze};
+    tt_st_builder *b;
+    tt_assert_ok(tt_st_builder_new(&b));
+    tt_assert_ok(tt_model_meta_write(b, &meta));
+    tt_assert_ok(tt_model_add_head(b, h));
+    tt_named_tensor *p;
+    int n = tt_tail_params(tail, &p);
+    for (int i = 0; i < n; i++) {
+        if (skip && !strcmp(p[i].name, skip)) continue;
+        int64_t shape[TT_TENSOR_MAX_DIMS];
+        memcpy(shape, p[i].shape, sizeof shape);
+        if (transpose && !strcmp(p[i].name, transpose))
+            shape[0] = p[i].shape[p[i].ndim - 1], shape[p[i].ndim - 1] = p[i].shape[0];
+        tt_assert_ok(tt_st_add(b, p[i].name, TT_DTYPE_F32, p[i].ndim, shape, p[i].data));
+    }
+    void *bytes;
+    tt_assert_ok(tt_st_write_memory(b, &bytes, len));
+    tt_st_builder_free(b);
+    return bytes;
+}
+
+static void fine_tuned_tail_round_trip_and_refusals(void **state) {
+    (void)state;
+    tail_net n = make_tail_net();
+    tt_head h;
+    tt_head_config hc = {.in = 16, .hidden = 0, .classes = C};
+    tt_rng r;
+    tt_rng_seed(&r, 3, TT_STREAM_INIT);
+    tt_assert_ok(tt_head_init(&h, &hc, 4, &r));
+    tt_tail *trained, *fresh;
+    tt_assert_ok(tt_tail_init(&trained, n.m, n.f, 2, 4));
+    tt_assert_ok(tt_tail_init(&fresh, n.m, n.f, 2, 4));
+    size_t nf = tt_tail_get_info(trained).params;
+    tt_test_fill(tail_slab(trained), nf, 21, -0.5f, 0.5f); /* "trained": differs from the backbone */
+    float *orig = tt_test_malloc(nf * sizeof(float));
+    memcpy(orig, tail_slab(fresh), nf * sizeof(float));
+
+    char *dir = tt_test_tmpdir("model-tail");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/m.safetensors", dir);
+    tt_model_meta meta = {.n_classes = C, .classes = names, .head = h.cfg, .backbone_id = "sha256:abc",
+                          .unfreeze = 1};
+    assert_int_equal(tt_model_save(path, &meta, &h, trained), TT_ERR_INVALID_ARG); /* K disagrees */
+    meta.unfreeze = 2;
+    tt_assert_ok(tt_model_save(path, &meta, &h, trained));
+    tt_model m;
+    tt_assert_ok(tt_model_load_file(&m, path, 4));
+    assert_int_equal(m.unfreeze, 2);
+    assert_int_equal(m.n_backbone, tt_tail_params(trained, &(tt_named_tensor *){0}));
+    tt_assert_ok(tt_model_load_tail(&m, fresh));
+    assert_memory_equal(tail_slab(fresh), tail_slab(trained), nf * sizeof(float));
+    tt_tail *k1;
+    tt_assert_ok(tt_tail_init(&k1, n.m, n.f, 1, 4));
+    assert_int_equal(tt_model_load_tail(&m, k1), TT_ERR_MISMATCH);
+    tt_tail_free(k1);
+    tt_model_free(&m);
+
+    /* Damaged files leave the tail as the backbone made it. */
+    static const struct {
+        const char *skip, *transpose;
+        tt_status want;
+    } bad[] = {
+        {"backbone.block15.project.weight", NULL, TT_ERR_FORMAT},
+        {NULL, "backbone.block16.expand.weight", TT_ERR_SHAPE},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        memcpy(tail_slab(fresh), orig, nf * sizeof(float));
+        size_t len;
+        void *bytes = model_bytes(&h, trained, 2, bad[k].skip, bad[k].transpose, &len);
+        tt_st_file *f;
+        tt_assert_ok(tt_st_open_memory(&f, bytes, len));
+        tt_assert_ok(tt_model_load(&m, f, 4));
+        tt_status st = tt_model_load_tail(&m, fresh);
+        const char *name = bad[k].skip ? bad[k].skip : bad[k].transpose;
+        if (st != bad[k].want || (bad[k].transpose && !strstr(tt_last_error(), name)))
+            fail_msg("case %zu: %s '%s', want %s naming %s", k, tt_status_name(st), tt_last_error(),
+                     tt_status_name(bad[k].want), name);
+        assert_memory_equal(tail_slab(fresh), orig, nf * sizeof(float));
+        tt_model_free(&m);
+        tt_st_close(f);
+        free(bytes);
+    }
+    free(orig);
+    tt_tail_free(trained), tt_tail_free(fresh);
+    tt_head_free(&h);
+    free_tail_net(&n);
+    tt_test_rmtree(dir);
+    free(dir);
+}
+
 static void json_readers(void **state) {
     (void)state;
     char **v;
@@ -170,6 +296,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trip),
         cmocka_unit_test(checkpoint_superset_and_refusals),
+        cmocka_unit_test(fine_tuned_tail_round_trip_and_refusals),
         cmocka_unit_test(json_readers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
