@@ -953,7 +953,7 @@ static tt_status model_export(tt_wasm *w, const char *path) {
     tt_head *head = tt_trainer_head(w->run.trainer);
     tt_model_meta m = {.kind = "model", .n_classes = w->run.n_classes, .classes = names, .head = head->cfg,
                        .backbone_id = w->backbone, .preprocess = w->preprocess, .config = config, .history = history};
-    if (!st) st = tt_model_save(path, &m, head);
+    if (!st) st = tt_model_save(path, &m, head, NULL); /* the browser trains a frozen backbone */
     free(names);
     free(config);
     return st;
