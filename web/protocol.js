@@ -64,7 +64,7 @@ export const DEFAULT_TRAIN_CONFIG = Object.freeze({
   learningRate: 0.001,
   optimizer: 'adam',
   valFraction: 0.2,
-  augment: Object.freeze({ flip: true, crop: true, colorJitter: false }),
+  augment: Object.freeze({ flip: false, crop: false, colorJitter: false }), // not applied in the browser yet
   unfreeze: 0,       // last K backbone blocks trained too (0 = head only)
   hiddenUnits: 0,    // 0 = linear head; >0 adds one hidden ReLU layer
   seed: 42,
