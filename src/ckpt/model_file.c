@@ -44,20 +44,22 @@ tt_status tt_model_meta_write(tt_st_builder *b, const tt_model_meta *meta) {
     return st;
 }
 
-tt_status tt_model_add_head(tt_st_builder *b, tt_head *head) {
-    tt_named_tensor *p;
-    int n = tt_head_params(head, &p);
+static tt_status tt_model_add_params(tt_st_builder *b, const tt_named_tensor *p, int n) {
     tt_status st = TT_OK;
     for (int i = 0; i < n && !st; i++) st = tt_st_add(b, p[i].name, TT_DTYPE_F32, p[i].ndim, p[i].shape, p[i].data);
     return st;
 }
 
+tt_status tt_model_add_head(tt_st_builder *b, tt_head *head) {
+    tt_named_tensor *p;
+    int n = tt_head_params(head, &p);
+    return tt_model_add_params(b, p, n);
+}
+
 tt_status tt_model_add_tail(tt_st_builder *b, tt_tail *tail) {
     tt_named_tensor *p;
     int n = tt_tail_params(tail, &p);
-    tt_status st = TT_OK;
-    for (int i = 0; i < n && !st; i++) st = tt_st_add(b, p[i].name, TT_DTYPE_F32, p[i].ndim, p[i].shape, p[i].data);
-    return st;
+    return tt_model_add_params(b, p, n);
 }
 
 tt_status tt_model_save(const char *path, const tt_model_meta *meta, tt_head *head, tt_tail *tail) {

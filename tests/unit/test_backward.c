@@ -19,33 +19,19 @@
 #define COUNT(a) (int)(sizeof(a) / sizeof((a)[0]))
 #define EPS 1e-2f
 
-typedef double (*loss_fn)(const void *ctx);
-
 static double dot(const float *y, const float *r, size_t n) {
     double s = 0.0;
     for (size_t i = 0; i < n; i++) s += (double)y[i] * r[i];
     return s;
 }
 
-/* Central differences of `loss` over every element of p[0..n). */
-static void finite_diff(float *p, size_t n, loss_fn loss, const void *ctx, float *g) {
-    for (size_t i = 0; i < n; i++) {
-        float keep = p[i];
-        p[i] = keep + EPS;
-        double lp = loss(ctx);
-        p[i] = keep - EPS;
-        double lm = loss(ctx);
-        p[i] = keep;
-        g[i] = (float)((lp - lm) / (2.0 * EPS));
-    }
-}
 
 typedef struct dw_ctx {
     int N, H, W, C, s, Ho, Wo;
     float *x, *w, *b, *y, *r;
 } dw_ctx;
 
-static double dw_loss(const void *p) {
+static double dw_loss(void *p) {
     const dw_ctx *c = p;
     tt_f32_dwconv3x3_ref(c->N, c->H, c->W, c->C, c->s, c->x, c->w, c->b, TT_ACT_NONE, c->y);
     return dot(c->y, c->r, (size_t)c->N * c->Ho * c->Wo * c->C);
@@ -78,9 +64,9 @@ static void dwconv_backward_matches_finite_differences(void **state) {
         memset(dw, 0, nw * sizeof(float));
         memset(db, 0, nb * sizeof(float));
         tt_f32_dwconv3x3_backward(c.N, c.H, c.W, c.C, c.s, c.x, c.w, c.r, dx, dw, db);
-        finite_diff(c.x, nx, dw_loss, &c, gx);
-        finite_diff(c.w, nw, dw_loss, &c, gw);
-        finite_diff(c.b, nb, dw_loss, &c, gb);
+        tt_test_numeric_grad(c.x, nx, EPS, dw_loss, &c, gx);
+        tt_test_numeric_grad(c.w, nw, EPS, dw_loss, &c, gw);
+        tt_test_numeric_grad(c.b, nb, EPS, dw_loss, &c, gb);
         char what[96];
         snprintf(what, sizeof what, "dwconv N%d %dx%dx%d s%d", c.N, c.H, c.W, c.C, c.s);
         tt_test_assert_close(dx, gx, nx, 1e-3f, 1e-3f, what);
@@ -96,7 +82,7 @@ typedef struct dense_ctx {
     float *x, *w, *b, *y, *r;
 } dense_ctx;
 
-static double dense_loss(const void *p) {
+static double dense_loss(void *p) {
     const dense_ctx *c = p;
     tt_epilogue ep = {c->b, TT_ACT_NONE, NULL, 0};
     tt_f32_gemm_ref(TT_NO_TRANS, TT_TRANS, c->M, c->Cout, c->Cin, c->x, c->Cin, c->w, c->Cin, 0.0f,
@@ -134,9 +120,9 @@ static void dense_backward_matches_finite_differences(void **state) {
         tt_f32_dense_backward(c.M, c.Cin, c.Cout, c.x, c.w, c.r, dx, dw, db, work);
         for (size_t j = 0; j < nw; j++) dw[j] -= dw0[j];
         for (int j = 0; j < c.Cout; j++) db[j] -= db0[j];
-        finite_diff(c.x, nx, dense_loss, &c, gx);
-        finite_diff(c.w, nw, dense_loss, &c, gw);
-        finite_diff(c.b, (size_t)c.Cout, dense_loss, &c, gb);
+        tt_test_numeric_grad(c.x, nx, EPS, dense_loss, &c, gx);
+        tt_test_numeric_grad(c.w, nw, EPS, dense_loss, &c, gw);
+        tt_test_numeric_grad(c.b, (size_t)c.Cout, EPS, dense_loss, &c, gb);
         char what[64];
         snprintf(what, sizeof what, "dense M%d %d->%d", c.M, c.Cin, c.Cout);
         tt_test_assert_close(dx, gx, nx, 1e-3f, 1e-3f, what);
@@ -152,7 +138,7 @@ typedef struct pool_ctx {
     float *x, *y, *r;
 } pool_ctx;
 
-static double pool_loss(const void *p) {
+static double pool_loss(void *p) {
     const pool_ctx *c = p;
     tt_f32_global_avgpool_ref(c->N, c->HW, c->C, c->x, c->y);
     return dot(c->y, c->r, (size_t)c->N * c->C);
@@ -171,7 +157,7 @@ static void avgpool_backward_matches_finite_differences(void **state) {
         tt_test_fill(c.x, nx, 100 + i, -1, 1);
         tt_test_fill(c.r, ny, 110 + i, -1, 1);
         tt_f32_global_avgpool_backward(c.N, c.HW, c.C, c.r, dx);
-        finite_diff(c.x, nx, pool_loss, &c, gx);
+        tt_test_numeric_grad(c.x, nx, EPS, pool_loss, &c, gx);
         tt_test_assert_close(dx, gx, nx, 1e-3f, 1e-3f, "avgpool backward");
         free(c.x), free(c.y), free(c.r), free(dx), free(gx);
     }
@@ -183,7 +169,7 @@ typedef struct act_ctx {
     float *x, *y, *r;
 } act_ctx;
 
-static double act_loss(const void *p) {
+static double act_loss(void *p) {
     const act_ctx *c = p;
     memcpy(c->y, c->x, (size_t)c->n * sizeof(float));
     tt_f32_bias_act(1, c->n, c->y, NULL, c->act);
@@ -208,7 +194,7 @@ static void activation_backward_matches_finite_differences(void **state) {
             tt_f32_relu6_backward(n, y, r, dx);
         else
             tt_f32_relu_backward(n, y, r, dx);
-        finite_diff(x, n, act_loss, &c, gx);
+        tt_test_numeric_grad(x, n, EPS, act_loss, &c, gx);
         tt_test_assert_close(dx, gx, n, 1e-3f, 1e-3f, a == TT_ACT_RELU6 ? "relu6" : "relu");
     }
 }

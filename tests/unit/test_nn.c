@@ -8,22 +8,6 @@
 #include "tabtrain/nn.h"
 #include "tt_test.h"
 
-typedef double (*objective_fn)(void *ctx);
-
-/* Numerical gradient of f w.r.t. every v[i]: (f(v+eps) - f(v-eps)) / 2eps.
- * The objectives sum in double, so float rounding of O(1) values bounds the
- * error by about 1e-7/eps. */
-static void numeric_grad(float *v, size_t n, float eps, objective_fn f, void *ctx, float *out) {
-    for (size_t i = 0; i < n; i++) {
-        float keep = v[i];
-        v[i] = keep + eps;
-        double fp = f(ctx);
-        v[i] = keep - eps;
-        double fm = f(ctx);
-        v[i] = keep;
-        out[i] = (float)((fp - fm) / (2.0 * eps));
-    }
-}
 
 /* ---- dense: objective Σ r ⊙ y, so dy = r ---------------------------------- */
 
@@ -64,11 +48,11 @@ static void dense_gradients_match_finite_differences(void **state) {
         tt_dense_backward(c.M, c.in, c.out, c.x, c.w, c.r, dx, dw, db, c.work);
         for (size_t i = 0; i < nw; i++) dw[i] -= 1.0f;
         for (int i = 0; i < c.out; i++) db[i] -= 1.0f;
-        numeric_grad(c.x, nx, 1e-2f, dense_objective, &c, num);
+        tt_test_numeric_grad(c.x, nx, 1e-2f, dense_objective, &c, num);
         tt_test_assert_close(dx, num, nx, 2e-3f, 1e-2f, "dense dx");
-        numeric_grad(c.w, nw, 1e-2f, dense_objective, &c, num);
+        tt_test_numeric_grad(c.w, nw, 1e-2f, dense_objective, &c, num);
         tt_test_assert_close(dw, num, nw, 2e-3f, 1e-2f, "dense dw");
-        numeric_grad(c.b, c.out, 1e-2f, dense_objective, &c, num);
+        tt_test_numeric_grad(c.b, c.out, 1e-2f, dense_objective, &c, num);
         tt_test_assert_close(db, num, c.out, 2e-3f, 1e-2f, "dense db");
         free(c.x), free(c.w), free(c.b), free(c.r), free(c.y), free(c.work);
         free(dx), free(dw), free(db), free(num);
@@ -111,7 +95,7 @@ static void softmax_xent_gradient_matches_finite_differences(void **state) {
             for (int j = 0; j < c.C; j++) s += c.p[i * c.C + j];
             assert_true(fabs(s - 1.0) < 1e-5);
         }
-        numeric_grad(c.z, n, 1e-3f, xent_objective, &c, num);
+        tt_test_numeric_grad(c.z, n, 1e-3f, xent_objective, &c, num);
         tt_test_assert_close(d, num, n, 2e-4f, 1e-2f, "softmax xent dlogits");
         free(c.z), free(c.p), free(c.labels), free(d), free(num);
     }
@@ -210,7 +194,7 @@ static void head_gradients_match_finite_differences(void **state) {
         for (int i = 0; i < np; i++) {
             size_t n = tt_named_tensor_numel(&P[i]);
             float *num = tt_test_malloc(n * 4);
-            numeric_grad(P[i].data, n, 1e-3f, head_objective, &c, num);
+            tt_test_numeric_grad(P[i].data, n, 1e-3f, head_objective, &c, num);
             /* A ReLU kink inside ±eps would spoil a coordinate; with these
              * seeds none is that close (the check fails loudly otherwise). */
             tt_test_assert_close(P[i].grad, num, n, 5e-4f, 2e-2f, P[i].name);

@@ -36,6 +36,13 @@ const char *tt_test_shared_path(const char *rel);
 const char *tt_test_source_path(const char *rel);
 const char *tt_test_binary_path(const char *rel);
 
+/* Central differences: out[i] = (f(v+eps) - f(v-eps)) / 2eps for every v[i]
+ * (v is restored). Objectives should sum in double so that float rounding of
+ * O(1) values bounds the error by about 1e-7/eps. */
+typedef double (*tt_test_objective)(void *ctx);
+void tt_test_numeric_grad(float *v, size_t n, float eps, tt_test_objective f, void *ctx,
+                          float *out);
+
 /* malloc that fails the test instead of returning NULL. */
 void *tt_test_malloc(size_t bytes);
 

@@ -49,3 +49,16 @@ void *tt_test_malloc(size_t bytes) {
     if (!p) fail_msg("out of memory allocating %zu bytes", bytes);
     return p;
 }
+
+void tt_test_numeric_grad(float *v, size_t n, float eps, tt_test_objective f, void *ctx,
+                          float *out) {
+    for (size_t i = 0; i < n; i++) {
+        float keep = v[i];
+        v[i] = keep + eps;
+        double fp = f(ctx);
+        v[i] = keep - eps;
+        double fm = f(ctx);
+        v[i] = keep;
+        out[i] = (float)((fp - fm) / (2.0 * eps));
+    }
+}
