@@ -275,20 +275,28 @@ static void tt_block_forward(const tt_block *b, const float *x, float *expanded,
     tt_pw_run(&b->project, b->h_out * b->w_out, dwout, TT_ACT_NONE, b->residual ? x : NULL, y);
 }
 
+/* Stem and the first `nblocks` blocks of one image; returns the ping-pong
+ * buffer that holds the activations entering block `nblocks`. */
+static float *tt_mnv2_run_blocks(tt_mnv2 *m, const float *image, int nblocks) {
+    float *cur = m->act[0], *nxt = m->act[1];
+    tt_f32_conv3x3(1, m->size, m->size, 3, m->c0, 2, image, m->stem_w, m->stem_b, TT_ACT_RELU6,
+                   cur, m->stem_work);
+    for (int i = 0; i < nblocks; i++) {
+        tt_block_forward(&m->blocks[i], cur, m->expanded, m->dwout, nxt);
+        float *t = cur;
+        cur = nxt;
+        nxt = t;
+    }
+    return cur;
+}
+
 tt_status tt_mnv2_features(tt_mnv2 *m, int n, const float *input, float *features) {
     if (n < 0 || (n && (!input || !features)))
         return tt_error(TT_ERR_INVALID_ARG, "tt_mnv2_features: bad arguments");
     size_t in_stride = (size_t)m->size * m->size * 3;
     for (int img = 0; img < n; img++) {
-        float *cur = m->act[0], *nxt = m->act[1];
-        tt_f32_conv3x3(1, m->size, m->size, 3, m->c0, 2, input + img * in_stride, m->stem_w,
-                       m->stem_b, TT_ACT_RELU6, cur, m->stem_work);
-        for (int i = 0; i < TT_MNV2_BLOCKS; i++) {
-            tt_block_forward(&m->blocks[i], cur, m->expanded, m->dwout, nxt);
-            float *t = cur;
-            cur = nxt;
-            nxt = t;
-        }
+        float *cur = tt_mnv2_run_blocks(m, input + img * in_stride, TT_MNV2_BLOCKS);
+        float *nxt = cur == m->act[0] ? m->act[1] : m->act[0];
         tt_pw_run(&m->head, m->head_hw, cur, TT_ACT_RELU6, NULL, nxt);
         tt_f32_global_avgpool(1, m->head_hw, m->head.cout, nxt,
                               features + (size_t)img * m->head.cout);
@@ -323,15 +331,7 @@ tt_status tt_mnv2_forward_until(tt_mnv2 *m, int n, const float *input, int block
     size_t in_stride = (size_t)m->size * m->size * 3;
     size_t out_stride = (size_t)stop->h_in * stop->w_in * stop->cin;
     for (int img = 0; img < n; img++) {
-        float *cur = m->act[0], *nxt = m->act[1];
-        tt_f32_conv3x3(1, m->size, m->size, 3, m->c0, 2, input + img * in_stride, m->stem_w,
-                       m->stem_b, TT_ACT_RELU6, cur, m->stem_work);
-        for (int i = 0; i < block; i++) {
-            tt_block_forward(&m->blocks[i], cur, m->expanded, m->dwout, nxt);
-            float *t = cur;
-            cur = nxt;
-            nxt = t;
-        }
+        float *cur = tt_mnv2_run_blocks(m, input + img * in_stride, block);
         memcpy(out + img * out_stride, cur, out_stride * sizeof(float));
     }
     return TT_OK;
