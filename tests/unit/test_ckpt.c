@@ -96,14 +96,7 @@ static int count_files(const char *dir, const char *prefix, const char *suffix) 
 }
 
 static void assert_same_trainer(tt_trainer *a, tt_trainer *b, const char *what) {
-    const tt_named_tensor *ta, *tb;
-    int n = tt_trainer_tensors(a, &ta);
-    assert_int_equal(tt_trainer_tensors(b, &tb), n);
-    for (int i = 0; i < n; i++) {
-        assert_string_equal(ta[i].name, tb[i].name);
-        if (memcmp(ta[i].data, tb[i].data, tt_named_tensor_numel(&ta[i]) * sizeof(float)))
-            fail_msg("%s: tensor %s differs", what, ta[i].name);
-    }
+    tt_test_assert_same_tensors(a, b, what);
     tt_trainer_state sa, sb;
     tt_trainer_get_state(a, &sa), tt_trainer_get_state(b, &sb);
     assert_int_equal(sa.epoch, sb.epoch);

@@ -251,14 +251,9 @@ static void resume_is_bit_exact(void **state) {
         free_snapshot(&z);
         run_to_end(second);
 
-        const tt_named_tensor *a, *b;
-        int n = tt_trainer_tensors(whole, &a);
-        assert_int_equal(tt_trainer_tensors(second, &b), n);
-        for (int i = 0; i < n; i++) {
-            assert_string_equal(a[i].name, b[i].name);
-            if (memcmp(a[i].data, b[i].data, tt_named_tensor_numel(&a[i]) * sizeof(float)))
-                fail_msg("case %zu: %s differs after resume", k, a[i].name);
-        }
+        char what[48];
+        snprintf(what, sizeof what, "case %zu after resume", k);
+        tt_test_assert_same_tensors(whole, second, what);
         tt_trainer_state sa, sb;
         tt_trainer_get_state(whole, &sa), tt_trainer_get_state(second, &sb);
         assert_int_equal(sa.global_step, sb.global_step);
@@ -608,12 +603,9 @@ static void tail_resume_is_bit_exact(void **state) {
         load_snapshot(second, &z);
         free_snapshot(&z);
         run_to_end(second);
-        const tt_named_tensor *a, *b;
-        int n = tt_trainer_tensors(whole, &a);
-        assert_int_equal(tt_trainer_tensors(second, &b), n);
-        for (int i = 0; i < n; i++)
-            if (memcmp(a[i].data, b[i].data, tt_named_tensor_numel(&a[i]) * sizeof(float)))
-                fail_msg("case %zu: %s differs after resume", k, a[i].name);
+        char what[48];
+        snprintf(what, sizeof what, "case %zu after resume", k);
+        tt_test_assert_same_tensors(whole, second, what);
         int ne;
         const tt_epoch_metrics *ha = tt_trainer_history(whole, &ne),
                                *hb = tt_trainer_history(second, &ne);

@@ -43,6 +43,12 @@ typedef double (*tt_test_objective)(void *ctx);
 void tt_test_numeric_grad(float *v, size_t n, float eps, tt_test_objective f, void *ctx,
                           float *out);
 
+/* Every tensor of tt_trainer_tensors() (parameters, optimizer state, best
+ * weights) has the same name and the same bits in both trainers; `what`
+ * names the case in the failure message. */
+struct tt_trainer;
+void tt_test_assert_same_tensors(struct tt_trainer *a, struct tt_trainer *b, const char *what);
+
 /* malloc that fails the test instead of returning NULL. */
 void *tt_test_malloc(size_t bytes);
 

@@ -1,5 +1,9 @@
 #include "tt_test.h"
 
+#include <string.h>
+
+#include "tabtrain/trainer.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,5 +64,16 @@ void tt_test_numeric_grad(float *v, size_t n, float eps, tt_test_objective f, vo
         double fm = f(ctx);
         v[i] = keep;
         out[i] = (float)((fp - fm) / (2.0 * eps));
+    }
+}
+
+void tt_test_assert_same_tensors(tt_trainer *a, tt_trainer *b, const char *what) {
+    const tt_named_tensor *ta, *tb;
+    int n = tt_trainer_tensors(a, &ta);
+    assert_int_equal(tt_trainer_tensors(b, &tb), n);
+    for (int i = 0; i < n; i++) {
+        assert_string_equal(ta[i].name, tb[i].name);
+        if (memcmp(ta[i].data, tb[i].data, tt_named_tensor_numel(&ta[i]) * sizeof(float)))
+            fail_msg("%s: tensor %s differs", what, ta[i].name);
     }
 }
