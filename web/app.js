@@ -406,7 +406,7 @@ $('#pause').addEventListener('click', () => command(CMD.PAUSE));
 $('#resume').addEventListener('click', () => command(CMD.RESUME));
 $('#export').addEventListener('click', async () => {
   const r = await command(CMD.EXPORT, { format: 'safetensors' });
-  if (r.ok) download(r.name, r.bytes);
+  if (r.ok) { download(r.name, r.bytes); download(r.json.name, r.json.bytes); }
 });
 $('#import').addEventListener('change', async (e) => {
   const f = e.target.files[0];

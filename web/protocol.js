@@ -2,7 +2,7 @@
 // Every message is a plain object {v: PROTOCOL_VERSION, type, ...}. Commands carry an
 // `id` chosen by the page; the worker answers each command with exactly one RESULT of
 // the same id. Events (state, progress, epoch, error) are pushed without being asked.
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export const CMD = Object.freeze({
   HELLO: 'hello',                 // {}                       -> result {protocol, engine}
@@ -16,7 +16,7 @@ export const CMD = Object.freeze({
   PAUSE: 'pause',                 // {}
   RESUME: 'resume',               // {}
   PREDICT: 'predict',             // {bytes:ArrayBuffer}      -> result {probs:[{name, p}]}
-  EXPORT: 'export',               // {format}                 -> result {name, bytes:ArrayBuffer}
+  EXPORT: 'export',               // {format}                 -> result {name, bytes, json:{name, bytes}}
   IMPORT: 'import',               // {name, bytes:ArrayBuffer}
   RESET: 'reset',                 // {}                       -> wipes dataset, features, checkpoints
 });

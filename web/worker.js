@@ -475,13 +475,18 @@ function checkpoint() {
   return store.sync().then(() => { state.saved = { epoch, step }; postState(); }, () => {});
 }
 
+// The export of `tabtrain export` (docs/export.md): backbone + head, and its JSON sidecar.
 async function exportModel({ format = 'safetensors' }) {
   requireEngine();
-  const path = `/tmp/tabtrain-export.${format}`;
-  withString(engine.mod, path, (p) => withString(engine.mod, format, (f) => check(engine.mod._tt_wasm_export(engine.h, p, f))));
-  const bytes = engine.mod.FS.readFile(path).slice().buffer;
-  engine.mod.FS.unlink(path);
-  return { name: `tabtrain-model.${format}`, bytes };
+  const { mod, h } = engine;
+  const name = `model.${format}`, path = `/tmp/${name}`, json = '/tmp/model.json';
+  try {
+    withString(mod, path, (p) => withString(mod, json, (j) => withString(mod, format, (f) => check(mod._tt_wasm_export(h, p, j, f)))));
+    const bytes = mod.FS.readFile(path).slice().buffer;
+    return { name, bytes, json: { name: 'model.json', bytes: mod.FS.readFile(json).slice().buffer } };
+  } finally {
+    for (const p of [path, json]) if (mod.FS.analyzePath(p).exists) mod.FS.unlink(p);
+  }
 }
 
 async function importModel({ bytes }) {
@@ -597,7 +602,7 @@ self.onmessage = async (e) => {
     if (!handler) throw new CommandError(ERR.PROTOCOL, `unknown command ${m.type}`);
     await (m.type === CMD.WEIGHTS_RETRY ? started : storeReady);
     const out = (await handler(m)) || {};
-    post(EVT.RESULT, { id: m.id, ok: true, ...out }, out.bytes instanceof ArrayBuffer ? [out.bytes] : []);
+    post(EVT.RESULT, { id: m.id, ok: true, ...out }, [out.bytes, out.json?.bytes].filter((x) => x instanceof ArrayBuffer));
   } catch (err) {
     post(EVT.RESULT, { id: m.id, ok: false, error: { code: err.code || ERR.ENGINE, message: err.message || String(err) } });
   }

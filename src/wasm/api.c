@@ -43,7 +43,7 @@
 #define TT_EXPORT
 #endif
 
-#define TT_WASM_ABI 1
+#define TT_WASM_ABI 2
 #define TT_WASM_MAX_HANDLES 8
 #define TT_WASM_PATH 512
 
@@ -77,7 +77,9 @@ typedef struct tt_wasm {
     tt_mnv2 *net;
     int dim, size;
     float *input; /* [size][size][3] */
-    char *preprocess; /* backbone metadata, copied into exports */
+    char *preprocess; /* backbone metadata, copied into checkpoints */
+    void *weights;    /* the backbone file's bytes: an export carries the whole backbone */
+    size_t weights_len;
     char backbone[TT_BACKBONE_ID_SIZE]; /* "sha256:<hex>" of the weights file */
     char root[TT_WASM_PATH];
     wclass *classes;
@@ -422,6 +424,7 @@ TT_EXPORT void tt_wasm_destroy(int h) {
     tt_mnv2_free(w->net);
     free(w->input);
     free(w->preprocess);
+    free(w->weights);
     free(w->out);
     free(w);
     g_handles[h - 1] = NULL;
@@ -448,7 +451,12 @@ TT_EXPORT int tt_wasm_create(const uint8_t *weights, int len, const char *root) 
     w->next_image_id = 1;
     tt_backbone_identity(weights, (size_t)len, w->backbone);
     tt_st_file *f = NULL;
-    tt_status st = tt_st_open_memory(&f, weights, (size_t)len);
+    tt_status st = (w->weights = malloc((size_t)len)) ? TT_OK : tt_error(TT_ERR_NOMEM, "no memory for the weights");
+    if (!st) {
+        memcpy(w->weights, weights, (size_t)len);
+        w->weights_len = (size_t)len;
+        st = tt_st_open_memory(&f, w->weights, w->weights_len);
+    }
     if (!st) st = tt_mnv2_init(&w->net, f, TT_IMAGE_DEFAULT_SIZE);
     if (!st) {
         const char *pp = tt_st_metadata(f, "tabtrain.preprocess");
@@ -838,7 +846,8 @@ static char *names_json(const tt_wasm *w, int n, const int *ids, char *const *fa
     return s;
 }
 
-static tt_status run_save(tt_wasm *w, const char *path) {
+/* The run's checkpoint: written to `path`, or (path NULL) into malloc'd *bytes. */
+static tt_status run_checkpoint(tt_wasm *w, const char *path, void **bytes, size_t *len) {
     if (!w->run.trainer) return tt_error(TT_ERR_INVALID_ARG, "nothing trained to save");
     const char *cfg = config_json(w, &w->run);
     char *cfg_copy = cfg ? dupstr(cfg) : NULL;
@@ -847,7 +856,7 @@ static tt_status run_save(tt_wasm *w, const char *path) {
     if (!cfg_copy || !classes) st = tt_error(TT_ERR_NOMEM, "no memory for the checkpoint metadata");
     tt_ckpt_meta m = {.classes_json = classes, .backbone = w->backbone, .preprocess_json = w->preprocess,
                       .config_json = cfg_copy};
-    if (!st) st = tt_ckpt_save_file(w->run.trainer, &m, path);
+    if (!st) st = path ? tt_ckpt_save_file(w->run.trainer, &m, path) : tt_ckpt_save_memory(w->run.trainer, &m, bytes, len);
     free(cfg_copy);
     free(classes);
     return st;
@@ -856,7 +865,7 @@ static tt_status run_save(tt_wasm *w, const char *path) {
 TT_EXPORT int tt_wasm_save(int h, const char *path) {
     tt_wasm *w = handle(h);
     if (!w) return -TT_ERR_INVALID_ARG;
-    tt_status st = path ? run_save(w, path) : tt_error(TT_ERR_INVALID_ARG, "no path");
+    tt_status st = path ? run_checkpoint(w, path, NULL, NULL) : tt_error(TT_ERR_INVALID_ARG, "no path");
     return st ? fail(w, st) : 0;
 }
 
@@ -926,45 +935,42 @@ TT_EXPORT int tt_wasm_load(int h, const char *path) {
     return st ? fail(w, st) : rc;
 }
 
-/* The model file (tabtrain/model_file.h) of the run: its best epoch's head once it
- * has finished, the current weights before. */
-static tt_status model_export(tt_wasm *w, const char *path) {
+/* The export of tabtrain/ckpt.h (docs/export.md), built as `tabtrain export` builds it:
+ * from a checkpoint of the run (so its best epoch's head once there is one, the
+ * current weights before) and the backbone this engine runs. `json` receives the
+ * sidecar that names `path`'s file as its weights. */
+static tt_status run_export(tt_wasm *w, const char *path, const char *json) {
     if (!w->run.trainer) return tt_error(TT_ERR_INVALID_ARG, "nothing trained to export");
-    int nh;
-    const tt_epoch_metrics *hist = tt_trainer_history(w->run.trainer, &nh);
-    const char *cfg = config_json(w, &w->run);
-    char *config = cfg ? dupstr(cfg) : NULL;
-    jout o = {w, 0, 0};
-    jput(&o, "[");
-    for (int e = 0; e < nh; e++) {
-        size_t need = tt_epoch_metrics_json(&hist[e], w->run.n_classes, NULL, 0);
-        char *buf = malloc(need + 1);
-        if (!buf) { o.oom = 1; break; }
-        tt_epoch_metrics_json(&hist[e], w->run.n_classes, buf, need + 1);
-        jput(&o, "%s%s", e ? "," : "", buf);
-        free(buf);
+    void *ckpt = NULL;
+    size_t ckpt_len = 0;
+    tt_st_file *model = NULL, *bb = NULL, *ex = NULL;
+    tt_st_builder *b = NULL;
+    char *sidecar = NULL;
+    tt_status st = run_checkpoint(w, NULL, &ckpt, &ckpt_len);
+    if (!st) st = tt_st_open_memory(&model, ckpt, ckpt_len);
+    if (!st) st = tt_st_open_memory(&bb, w->weights, w->weights_len);
+    if (!st) st = tt_ckpt_export(model, bb, w->backbone, &b);
+    if (!st) st = tt_st_write_file(b, path);
+    /* The JSON describes what was written, read back (and CRC-checked). */
+    if (!st) st = tt_st_open_file(&ex, path);
+    const char *base = strrchr(path, '/');
+    if (!st) st = tt_ckpt_export_json(ex, base ? base + 1 : path, &sidecar);
+    if (!st) {
+        tt_chunk c = {sidecar, strlen(sidecar)};
+        st = tt_file_write_atomic(json, &c, 1);
     }
-    jput(&o, "]");
-    const char *history = jdone(&o);
-    char **names = calloc((size_t)w->run.n_classes + 1, sizeof *names);
-    tt_status st = config && history && names ? TT_OK : tt_error(TT_ERR_NOMEM, "no memory for the model metadata");
-    for (int i = 0; !st && i < w->run.n_classes; i++)
-        names[i] = (char *)class_name(w, w->run.class_ids[i], w->run.class_names[i]);
-    tt_head *head = tt_trainer_head(w->run.trainer);
-    tt_model_meta m = {.kind = "model", .n_classes = w->run.n_classes, .classes = names, .head = head->cfg,
-                       .backbone_id = w->backbone, .preprocess = w->preprocess, .config = config, .history = history};
-    if (!st) st = tt_model_save(path, &m, head, NULL); /* the browser trains a frozen backbone */
-    free(names);
-    free(config);
+    tt_st_builder_free(b);
+    tt_st_close(ex), tt_st_close(bb), tt_st_close(model);
+    free(ckpt), free(sidecar);
     return st;
 }
 
-TT_EXPORT int tt_wasm_export(int h, const char *path, const char *format) {
+TT_EXPORT int tt_wasm_export(int h, const char *path, const char *json, const char *format) {
     tt_wasm *w = handle(h);
     if (!w) return -TT_ERR_INVALID_ARG;
     if (!format || strcmp(format, "safetensors"))
         return fail(w, tt_error(TT_ERR_UNSUPPORTED, "export format \"%s\" (only \"safetensors\")", format ? format : ""));
-    tt_status st = path ? model_export(w, path) : tt_error(TT_ERR_INVALID_ARG, "no path");
+    tt_status st = path && json ? run_export(w, path, json) : tt_error(TT_ERR_INVALID_ARG, "no path");
     return st ? fail(w, st) : 0;
 }
 

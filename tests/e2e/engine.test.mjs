@@ -5,12 +5,16 @@
 //   2. pause + resume, then a reload in the middle of training, resume from the
 //      checkpoints in IndexedDB and end with the same weights (bit for bit) and the
 //      same per-epoch losses as an uninterrupted run;
+//      the Export button downloads `tabtrain export`'s model.safetensors + model.json,
+//      which the native CLI predicts with;
 //   3. a corrupt picture and a non-image are reported while training goes on;
 // and, throughout, no main-thread task longer than 200 ms (the engine is in the worker).
 // Skipped (with the reason) until build/wasm/tabtrain.{mjs,wasm} and the real weights exist.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as h from './helpers.mjs';
 
@@ -19,6 +23,7 @@ const CLASSES = ['animals', 'food', 'instrument'];
 const PER_CLASS = 10;   // training pictures per class
 const HELD_OUT = 3;     // pictures per class never shown to the trainer
 const MAX_TASK_MS = 200;
+const NATIVE_CLI = path.join(h.ROOT, 'build/native/tabtrain');
 let app, srv;
 before(async () => { if (!skip) { app = h.buildApp(); srv = await h.startServer(app.root); } });
 after(async () => { await srv?.close(); app?.cleanup(); });
@@ -54,20 +59,38 @@ async function predict(page, file) {
 }
 const top = (probs) => probs.reduce((a, b) => (b.p > a.p ? b : a)).name;
 
-// Exports through the page's button and returns the download's bytes.
-async function exportBytes(page) {
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
-  assert.match(download.suggestedFilename(), /\.safetensors$/);
-  return fs.readFileSync(await download.path());
+// Exports through the page's button: two downloads, model.safetensors and model.json.
+async function exportFiles(page) {
+  const downloads = [];
+  const both = new Promise((resolve) => {
+    const on = (d) => { downloads.push(d); if (downloads.length === 2) { page.off('download', on); resolve(); } };
+    page.on('download', on);
+  });
+  await page.click('#export');
+  await Promise.race([both, new Promise((_, no) => setTimeout(() => no(new Error(`${downloads.length} of 2 downloads`)), 60_000))]);
+  const byName = Object.fromEntries(downloads.map((d) => [d.suggestedFilename(), d]));
+  assert.deepEqual(Object.keys(byName).sort(), ['model.json', 'model.safetensors']);
+  return { weights: fs.readFileSync(await byName['model.safetensors'].path()),
+    json: JSON.parse(fs.readFileSync(await byName['model.json'].path(), 'utf8')) };
+}
+const exportBytes = async (page) => (await exportFiles(page)).weights;
+
+const TRAINED_HEAD = /^head\.(hidden|logits)\./;
+
+// Tensor names and metadata of a safetensors file.
+function tensorNames(buf) {
+  const n = Number(buf.readBigUInt64LE(0));
+  const { __metadata__: meta, ...header } = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
+  return { names: Object.keys(header), meta };
 }
 
-// The head tensors of a safetensors file, by name -> hex SHA-256 of their bytes.
+// The trained head's tensors of a safetensors file (not the backbone's 1x1 conv "head.weight"), by name -> hex SHA-256 of their bytes.
 function headTensors(buf) {
   const n = Number(buf.readBigUInt64LE(0));
   const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
   const data = buf.subarray(8 + n);
   const out = {};
-  for (const [name, t] of Object.entries(header)) if (name.startsWith('head.')) out[name] = h.sha256(data.subarray(...t.data_offsets));
+  for (const [name, t] of Object.entries(header)) if (TRAINED_HEAD.test(name)) out[name] = h.sha256(data.subarray(...t.data_offsets));
   return { tensors: out, meta: header.__metadata__ };
 }
 
@@ -109,6 +132,31 @@ test('fresh profile: download, three classes, 3 epochs, held-out predictions, mo
     assert.ok(right >= 7, `only ${right} of ${heldOut.length} held-out pictures classified right`);
     for (const a of answers) assert.ok(Math.abs(a.reduce((x, p) => x + p.p, 0) - 1) < 1e-5);
     await h.screenshot(page, 'engine-predicted');
+
+    // Export: `tabtrain export`'s files (docs/export.md) — the whole classifier.
+    const ex = await exportFiles(page);
+    const { names, meta } = tensorNames(ex.weights);
+    assert.equal(meta['tabtrain.kind'], 'export');
+    assert.deepEqual(JSON.parse(meta['tabtrain.classes']), CLASSES);
+    assert.ok(names.includes('head.logits.kernel') && names.includes('head.logits.bias'), names.join());
+    const backbone = names.filter((n) => !TRAINED_HEAD.test(n));
+    assert.ok(backbone.length > 100 && backbone.every((n) => /\.(weight|bias)$/.test(n) && !n.startsWith('logits.')), backbone.join());
+    assert.ok(['stem.weight', 'head.weight', 'head.bias'].every((n) => backbone.includes(n)), backbone.join());
+    assert.equal(ex.json.format, 'tabtrain-export');
+    assert.equal(ex.json.weights, 'model.safetensors');
+    assert.deepEqual(ex.json.classes, CLASSES);
+    // The native CLI predicts from the browser's export what the browser predicted.
+    if (fs.existsSync(NATIVE_CLI)) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tt-export-'));
+      try {
+        fs.writeFileSync(path.join(dir, 'model.safetensors'), ex.weights);
+        const out = execFileSync(NATIVE_CLI, ['predict', '--ckpt', path.join(dir, 'model.safetensors'), '--json',
+          '--model', path.join(h.ROOT, 'models', h.WEIGHTS_NAME), heldOut[0].f], { encoding: 'utf8' });
+        const native = JSON.parse(out.trim().split('\n').at(-1)).probabilities;
+        assert.equal(native.length, CLASSES.length);
+        for (const [i, p] of answers[0].entries()) assert.ok(Math.abs(native[CLASSES.indexOf(p.name)] - p.p) < 1e-3, `${out} vs ${JSON.stringify(answers[0])} (${i})`);
+      } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+    } else console.log(`# ${NATIVE_CLI} not built: CLI predict on the export skipped`);
     await assertResponsive(page, 'adding pictures, training, predicting');
     assert.deepEqual(b.consoleErrors, []);
 
@@ -121,6 +169,14 @@ test('fresh profile: download, three classes, 3 epochs, held-out predictions, mo
     assert.equal(r.epoch, 3);
     assert.deepEqual(await predict(page, heldOut[0].f), answers[0], 'same prediction as before the reload');
     await h.screenshot(page, 'engine-reloaded-trained');
+
+    // The export imports for prediction (its config names this browser's class ids).
+    const errorsBefore = (await h.state(page)).errors.length;
+    await page.setInputFiles('#import', { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: ex.weights });
+    await page.waitForFunction(() => window.__tt.events.some((e) => e.type === 'result' && 'resumable' in e) && window.tabtrainState.pendingCommands === 0);
+    assert.equal(await page.evaluate(() => window.__tt.events.findLast((e) => e.type === 'result' && 'resumable' in e).resumable), false);
+    assert.equal((await h.state(page)).errors.length, errorsBefore);
+    assert.deepEqual(await predict(page, heldOut[0].f), answers[0], 'the imported export predicts as the trained run did');
   } finally { await b.close(); }
 });
 

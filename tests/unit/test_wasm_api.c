@@ -110,7 +110,7 @@ static void test_create_refuses_bad_weights(void **state) {
     assert_int_equal(tt_wasm_create(junk, sizeof junk, g_root), 0);
     assert_true(strlen(tt_wasm_last_error(0)) > 0);
     assert_int_equal(tt_wasm_create(g_weights, (int)g_weights_len, NULL), 0);
-    assert_int_equal(tt_wasm_abi_version(), 1);
+    assert_int_equal(tt_wasm_abi_version(), 2);
 }
 
 /* The records written by setup come back in a new handle, in id order. */
@@ -181,9 +181,11 @@ static void test_config_errors_name_the_key(void **state) {
     assert_int_equal(make_dataset(), 0);
 }
 
-/* The data section of an exported model file: the head's weights. */
+/* The data section of an export: the backbone's and the head's weights. */
 static void exported_head(int h, const char *path, void **data, size_t *len) {
-    if (tt_wasm_export(h, path, "safetensors")) fail_msg("export: %s", tt_wasm_last_error(h));
+    char json[700];
+    snprintf(json, sizeof json, "%s.json", path);
+    if (tt_wasm_export(h, path, json, "safetensors")) fail_msg("export: %s", tt_wasm_last_error(h));
     void *buf;
     size_t n;
     tt_assert_ok(tt_file_read(path, TT_FILE_MAX, &buf, &n));
@@ -245,11 +247,50 @@ static void test_resume_is_bit_exact(void **state) {
     assert_int_equal(make_dataset(), 0);
 }
 
+/* The export is `tabtrain export`'s (docs/export.md): kind "export", every backbone
+ * tensor but the ImageNet logits with the backbone's bytes (frozen in the browser),
+ * the head, and a sidecar naming the weights file. */
+static void check_export(const char *path, const char *json) {
+    tt_st_file *ex, *bb;
+    tt_assert_ok(tt_st_open_file(&ex, path));
+    tt_assert_ok(tt_st_open_memory(&bb, g_weights, g_weights_len));
+    assert_string_equal(tt_st_metadata(ex, "tabtrain.kind"), "export");
+    assert_string_equal(tt_st_metadata(ex, "tabtrain.classes"), "[\"red\",\"blue\"]");
+    size_t backbone = 0;
+    for (size_t i = 0; i < tt_st_count(bb); i++) {
+        const tt_st_tensor *t = tt_st_tensor_at(bb, i), *e = tt_st_find(ex, t->name);
+        if (!strncmp(t->name, "logits.", 7)) {
+            assert_null(e);
+            continue;
+        }
+        if (!e) fail_msg("export lacks backbone tensor %s", t->name);
+        assert_int_equal(e->nbytes, t->nbytes);
+        assert_memory_equal(e->data, t->data, t->nbytes);
+        backbone++;
+    }
+    assert_true(backbone > 100);
+    assert_non_null(tt_st_find(ex, "head.logits.kernel"));
+    assert_non_null(tt_st_find(ex, "head.logits.bias"));
+    assert_int_equal(tt_st_count(ex), backbone + 2); /* a linear head */
+    tt_st_close(bb);
+    tt_st_close(ex);
+    void *txt;
+    size_t n;
+    tt_assert_ok(tt_file_read(json, TT_FILE_MAX, &txt, &n));
+    char *s = realloc(txt, n + 1);
+    s[n] = 0;
+    assert_non_null(strstr(s, "\"format\": \"tabtrain-export\""));
+    assert_non_null(strstr(s, "\"weights\": \"model.safetensors\""));
+    assert_non_null(strstr(s, "\"classes\": [\"red\",\"blue\"]"));
+    free(s);
+}
+
 /* A trained model predicts its classes; its exported file loads for prediction in an
  * engine whose classes it does not know (ids 0, names from the file). */
 static void test_predict_and_foreign_model(void **state) {
-    char out[600];
+    char out[600], json[600];
     snprintf(out, sizeof out, "%s/model.safetensors", g_root);
+    snprintf(json, sizeof json, "%s/model.json", g_root);
     int h = open_engine();
     assert_int_equal(tt_wasm_train_begin(h, "{\"epochs\":15,\"batch_size\":2,\"learning_rate\":0.003,\"val_fraction\":0}"), 0);
     run_to_end(h);
@@ -266,9 +307,10 @@ static void test_predict_and_foreign_model(void **state) {
         if ((c == 0) != (p0 > p1)) fail_msg("class %d picture predicted %s", c, js);
     }
     assert_null(tt_wasm_predict(h, (const uint8_t *)"xx", 2));
-    assert_int_equal(tt_wasm_export(h, out, "safetensors"), 0);
-    assert_true(tt_wasm_export(h, out, "onnx") < 0);
+    assert_int_equal(tt_wasm_export(h, out, json, "safetensors"), 0);
+    assert_true(tt_wasm_export(h, out, json, "onnx") < 0);
     tt_wasm_destroy(h);
+    check_export(out, json);
 
     h = open_engine();
     assert_int_equal(tt_wasm_set_classes(h, "[{\"id\":9,\"name\":\"other\"}]"), 0);
