@@ -40,7 +40,9 @@ const char *tt_status_name(tt_status st);
 const char *tt_last_error(void);
 
 /* Record a printf-style message and return `st` unchanged, so that
- * `return tt_error(TT_ERR_IO, "cannot open %s", path);` reads naturally. */
+ * `return tt_error(TT_ERR_IO, "cannot open %s", path);` reads naturally.
+ * tt_last_error() may be an argument: `tt_error(st, "%s: %s", path,
+ * tt_last_error())` puts context in front of a deeper message. */
 tt_status tt_error(tt_status st, const char *fmt, ...)
 #if defined(__GNUC__) || defined(__clang__)
     __attribute__((format(printf, 2, 3)))

@@ -90,9 +90,7 @@ static tt_status tt_head_field(const char *js, const char *key, int *out) {
     double v;
     tt_status st = tt_json_number(js, key, &v);
     if (st) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "%s", tt_last_error());
-        return tt_error(st, "model file: tabtrain.head: %s", msg);
+        return tt_error(st, "model file: tabtrain.head: %s", tt_last_error());
     }
     if (!(v >= 0 && v <= 1e7 && v == floor(v)))
         return tt_error(TT_ERR_FORMAT, "model file: tabtrain.head \"%s\" is not a count", key);
@@ -143,9 +141,7 @@ tt_status tt_model_load(tt_model *m, const tt_st_file *f, int max_batch) {
                         !kind ? "tabtrain.kind" : !classes ? "tabtrain.classes" : !head ? "tabtrain.head" : "tabtrain.backbone");
     tt_status st = tt_json_string_array(classes, &m->classes, &m->n_classes);
     if (st) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "%s", tt_last_error());
-        return tt_error(st, "model file: tabtrain.classes: %s", msg);
+        return tt_error(st, "model file: tabtrain.classes: %s", tt_last_error());
     }
     tt_head_config hc = {0};
     double dropout = 0;
@@ -195,9 +191,7 @@ tt_status tt_model_load_file(tt_model *m, const char *path, int max_batch) {
     st = tt_model_load(m, f, max_batch);
     tt_st_close(f);
     if (st) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", tt_last_error());
-        return tt_error(st, "%s: %s", path, msg);
+        return tt_error(st, "%s: %s", path, tt_last_error());
     }
     return TT_OK;
 }

@@ -51,9 +51,7 @@ static tt_status tt_cli_ckpt_resume(tt_cli_ckpt *c, tt_trainer *t) {
         st = tt_ckpt_restore(t, f);
     tt_st_close(f);
     if (st) {
-        char msg[2048];
-        snprintf(msg, sizeof msg, "%s", tt_last_error());
-        return tt_error(st, "cannot resume from %s: %s", path, msg);
+        return tt_error(st, "cannot resume from %s: %s", path, tt_last_error());
     }
     tt_trainer_progress p;
     tt_trainer_progress_get(t, &p);

@@ -37,10 +37,8 @@ tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path, int unfreez
     }
     free(bytes);
     if (st) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", tt_last_error());
         tt_cli_backbone_close(b);
-        return tt_error(st, "backbone %s: %s", path, msg);
+        return tt_error(st, "backbone %s: %s", path, tt_last_error());
     }
     return TT_OK;
 }

@@ -33,9 +33,7 @@ static tt_status tt_eval_run(const char *ckpt, const char *data, const char *mod
     tt_status st = tt_model_load_file(&m, ckpt, 64);
     if (!st) st = tt_dataset_scan_dir(&ds, data);
     if (!st && (st = tt_dataset_match_classes(&ds, m.n_classes, m.classes))) {
-        char msg[1200];
-        snprintf(msg, sizeof msg, "%s", tt_last_error());
-        st = tt_error(st, "%s: %s", data, msg);
+        st = tt_error(st, "%s: %s", data, tt_last_error());
     }
     if (!st) st = tt_cli_model_backbone(&bb, model, &m, TT_EVAL_TAIL_BATCH);
     tt_featcache_config fcfg = tt_featcache_defaults();

@@ -62,9 +62,7 @@ static tt_status tt_import_array(tt_import *im, const char *dir, const char *fil
     size_t i = im->n;
     tt_status st = tt_npy_read_file(path, &im->bufs[i], &im->arrays[i]);
     if (st) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", tt_last_error());
-        return tt_error(st, "layers file line %d (%s): %s", line, name, msg);
+        return tt_error(st, "layers file line %d (%s): %s", line, name, tt_last_error());
     }
     im->n++; /* owns bufs[i] from here on */
     if (im->arrays[i].dtype != TT_DTYPE_F32)

@@ -183,9 +183,7 @@ static tt_status tt_train_datasets(tt_train_run *r) {
     if (a->val) {
         if ((st = tt_dataset_scan_dir(&r->va, a->val))) return st;
         if ((st = tt_dataset_match_classes(&r->va, r->all.n_classes, r->all.classes))) {
-            char msg[1200];
-            snprintf(msg, sizeof msg, "%s", tt_last_error());
-            return tt_error(st, "validation folder %s: %s", a->val, msg);
+            return tt_error(st, "validation folder %s: %s", a->val, tt_last_error());
         }
         tt_dataset none;
         st = tt_dataset_split(&r->all, 0.0f, a->cfg.seed, &r->tr, &none);

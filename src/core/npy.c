@@ -145,11 +145,9 @@ tt_status tt_npy_read_file(const char *path, void **buf, tt_npy *out) {
     if (st) return st;
     st = tt_npy_parse(*buf, len, out);
     if (st) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", tt_last_error());
         free(*buf);
         *buf = NULL;
-        return tt_error(st, "%s: %s", path, msg);
+        return tt_error(st, "%s: %s", path, tt_last_error());
     }
     return TT_OK;
 }

@@ -545,10 +545,8 @@ tt_status tt_st_open_file(tt_st_file **out, const char *path) {
     st = tt_st_open_memory(out, buf, len);
     if (st) {
         /* Prefix the file name; the reason is already in the message. */
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", tt_last_error());
         free(buf);
-        return tt_error(st, "%s: %s", path, msg);
+        return tt_error(st, "%s: %s", path, tt_last_error());
     }
     (*out)->file_bytes = buf;
     return TT_OK;

@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char tt_msg[512];
 
@@ -22,9 +23,13 @@ const char *tt_last_error(void) { return tt_msg; }
 void tt_clear_error(void) { tt_msg[0] = '\0'; }
 
 tt_status tt_error(tt_status st, const char *fmt, ...) {
+    /* Formatted aside first, so callers may pass tt_last_error() as an
+     * argument to add context in front of a deeper message. */
+    char buf[sizeof tt_msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(tt_msg, sizeof tt_msg, fmt, ap);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    memcpy(tt_msg, buf, sizeof tt_msg);
     return st;
 }

@@ -13,6 +13,9 @@ static void status_message_roundtrip(void **state) {
     assert_string_equal(tt_last_error(), "tensor w at 42");
     assert_string_equal(tt_status_name(TT_ERR_CORRUPT), "TT_ERR_CORRUPT");
     assert_string_equal(tt_status_name((tt_status)999), "TT_ERR_UNKNOWN");
+    /* Context in front of a deeper message, passing the message itself. */
+    tt_error(TT_ERR_IO, "%s: %s", "model.safetensors", tt_last_error());
+    assert_string_equal(tt_last_error(), "model.safetensors: tensor w at 42");
 }
 
 static void arena_aligns_marks_and_refuses_overflow(void **state) {
