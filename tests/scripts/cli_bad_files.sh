@@ -7,11 +7,11 @@ source "$(dirname "$0")/common.sh"
 need "$QABCS/animals"
 D=$W/data
 mkdir -p "$D/animals" "$D/food" "$D/animals/nested-folder"
-ls "$QABCS/animals" | head -12 | while read -r f; do cp "$QABCS/animals/$f" "$D/animals/"; done
-ls "$QABCS/food" | head -12 | while read -r f; do cp "$QABCS/food/$f" "$D/food/"; done
-first=$(ls "$QABCS/food" | head -1)
+ls "$QABCS/animals" | sed -n '1,12p' | while read -r f; do cp "$QABCS/animals/$f" "$D/animals/"; done
+ls "$QABCS/food" | sed -n '1,12p' | while read -r f; do cp "$QABCS/food/$f" "$D/food/"; done
+first=$(ls "$QABCS/food" | sed -n 1p)
 cp "$QABCS/food/$first" "$D/food/renamed-png.jpg"                   # wrongly named: fine
-head -c 3000 "$QABCS/animals/$(ls "$QABCS/animals" | head -1)" >"$D/animals/truncated.png"
+head -c 3000 "$QABCS/animals/$(ls "$QABCS/animals" | sed -n 1p)" >"$D/animals/truncated.png"
 : >"$D/animals/empty.png"
 echo "not an image at all" >"$D/food/notes.jpg"                     # non-image named .jpg
 head -c 4096 /dev/urandom >"$D/food/corrupt.jpg"                     # random bytes

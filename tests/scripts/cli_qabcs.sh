@@ -16,7 +16,7 @@ for c in $CLASSES; do
   mkdir -p "$W/data/$c" "$W/held/$c"
   files=$(ls "$QABCS/$c")
   n=$(echo "$files" | wc -l)
-  echo "$files" | head -n $((n - 3)) | while read -r f; do ln -s "$QABCS/$c/$f" "$W/data/$c/$f"; done
+  echo "$files" | sed -n "1,$((n - 3))p" | while read -r f; do ln -s "$QABCS/$c/$f" "$W/data/$c/$f"; done
   echo "$files" | tail -n 3 | while read -r f; do cp "$QABCS/$c/$f" "$W/held/$c/"; done
 done
 HEAD=(--epochs 100 --weight-decay 20 --dropout 0.3)
@@ -62,7 +62,7 @@ cat "$W/eval.jsonl"
 [ "$(json "$W/eval.jsonl" "lines[0]['classes']")" = "['animals', 'food', 'instrument', 'toys']" ] || fail "class names"
 
 # 4. errors that must be clear
-mkdir -p "$W/other/misc" && cp "$QABCS/misc/$(ls "$QABCS/misc" | head -1)" "$W/other/misc/"
+mkdir -p "$W/other/misc" && cp "$QABCS/misc/$(ls "$QABCS/misc" | sed -n 1p)" "$W/other/misc/"
 if "$TT" eval --ckpt "$W/m1.safetensors" --data "$W/other" 2>"$W/err.txt"; then fail "eval accepted an unknown class"; fi
 grep -q "class 'misc' not among the model's classes ('animals', 'food', 'instrument', 'toys')" "$W/err.txt" || { cat "$W/err.txt"; fail "eval: unclear class error"; }
 if "$TT" train --data "$W/data" --val "$W/other" --cache-dir "$cache" 2>"$W/err.txt"; then fail "train accepted --val with an unknown class"; fi

@@ -17,7 +17,7 @@ rm -rf "$W"
 mkdir -p "$W/data"
 for c in animals food toys; do
   mkdir -p "$W/data/$c"
-  find "$PICS/$c" -name '*.png' | sort | head -4 | xargs -I{} cp {} "$W/data/$c/"
+  find "$PICS/$c" -name '*.png' | sort | sed -n '1,4p' | xargs -I{} cp {} "$W/data/$c/"
 done
 # 9 train + 3 val images, each also flipped: 18 rows, batch 2: 9 steps per epoch.
 ARGS=(--data "$W/data" --batch-size 2 --hidden 8 --dropout 0.25 --augment flip
