@@ -119,6 +119,12 @@ tt_featcache_stats tt_featcache_get_stats(const tt_featcache *fc);
 /* Features of views 0..views-1 of n images into feats [n][views][dim]. */
 tt_status tt_featcache_run(tt_featcache *fc, int n, tt_feat_request *rq, int views, float *feats);
 
+/* View `view` of an image known by its hash alone (memory, then disk): *hit = 1
+ * and dst [dim] filled, or *hit = 0 — then only tt_featcache_run with the
+ * encoded bytes can compute it. Lets a caller keep hashes instead of bytes and
+ * read an image back only on a miss. Non-OK only when out of memory. */
+tt_status tt_featcache_lookup(tt_featcache *fc, const uint8_t hash[TT_SHA256_SIZE], int view, float *dst, int *hit);
+
 /* Removes the entries of views 0..views-1 of an image (memory and disk). */
 tt_status tt_featcache_forget(tt_featcache *fc, const uint8_t hash[TT_SHA256_SIZE], int views);
 

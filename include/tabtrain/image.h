@@ -94,6 +94,11 @@ typedef struct tt_augment {
     float brightness_min, brightness_max; /* pixel factor uniform in [min, max]; 0,0 or 1,1 = off */
 } tt_augment;
 
+/* The augmentation named by a comma list of flip, zoom (window 0.8–1.0 of
+ * the crop), shear (±10°) and brightness (×0.8–1.2), the CLI's --augment
+ * and the browser's "augment" ("" = none). TT_ERR_INVALID_ARG names an unknown word. */
+tt_status tt_augment_parse(const char *list, tt_augment *out);
+
 /* One augmented view. aug NULL or all-off gives tt_image_to_input's result. */
 tt_status tt_augment_to_input(const tt_image *img, int size, const tt_augment *aug, tt_rng *rng,
                               float *out);

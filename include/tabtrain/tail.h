@@ -51,6 +51,12 @@
 extern "C" {
 #endif
 
+/* The largest K the CLI and the browser offer. Memory grows with K: the
+ * feature cache keeps the activations entering block 17-K per image and view
+ * (7,840 floats for K = 1..3, 18,816 for K = 4..5) and the training workspace
+ * at batch 32 grows from ~48 MB (K = 1) to ~142 MB (K = 5). */
+#define TT_UNFREEZE_MAX 5
+
 typedef struct tt_tail tt_tail;
 
 typedef struct tt_tail_info {

@@ -17,8 +17,6 @@
 #include "tabtrain/npy.h"
 #include "tabtrain/trainer.h"
 
-/* --unfreeze cap: memory grows with K (the figures are in its error message). */
-#define TT_TRAIN_MAX_UNFREEZE 5
 #define TT_STR_(x) #x
 #define TT_STR(x) TT_STR_(x)
 
@@ -41,7 +39,7 @@ static const char tt_train_usage[] =
     "                        brightness 0.8-1.2); each image then also gets K augmented views\n"
     "  --augment-views K     views per image with --augment (1)\n"
     "  --unfreeze K          also fine-tune the last K inverted-residual blocks and the final\n"
-    "                        1x1 conv (0 = frozen backbone; at most " TT_STR(TT_TRAIN_MAX_UNFREEZE) ")\n"
+    "                        1x1 conv (0 = frozen backbone; at most " TT_STR(TT_UNFREEZE_MAX) ")\n"
     "  --backbone-lr X       learning rate of those layers (default lr/10)\n"
     "  --seed S              1\n"
     "  --model FILE          backbone (default $TT_MODEL or " TT_CLI_DEFAULT_MODEL ")\n"
@@ -97,14 +95,14 @@ static int tt_train_parse(int argc, char **argv, tt_train_args *a) {
         else if (!strcmp(k, "--augment-views")) bad = tt_cli_parse_int(v, 1, TT_FEATCACHE_MAX_VIEWS - 1, &n), a->views = (int)n, views_set = 1;
         else if (!strcmp(k, "--seed")) bad = tt_cli_parse_int(v, 0, INT64_MAX, &n), a->cfg.seed = (uint64_t)n;
         else if (!strcmp(k, "--unfreeze")) {
-            if (tt_cli_parse_int(v, 0, TT_TRAIN_MAX_UNFREEZE, &n))
+            if (tt_cli_parse_int(v, 0, TT_UNFREEZE_MAX, &n))
                 return tt_cli_usage_error(cmd,
                                           "--unfreeze %s: K must be a whole number from 0 (frozen backbone) to %d. "
                                           "Memory grows with K: the feature cache keeps the activations entering "
                                           "block 17-K per image and view (7,840 floats for K = 1..3, 18,816 for "
                                           "K = 4..5) and the tail's training workspace at batch 32 grows from "
                                           "~48 MB (K = 1) to ~142 MB (K = 5), more with every earlier block",
-                                          v, TT_TRAIN_MAX_UNFREEZE);
+                                          v, TT_UNFREEZE_MAX);
             a->unfreeze = (int)n;
         } else if (!strcmp(k, "--backbone-lr")) bad = tt_cli_parse_num(v, 1e-12, 1e3, &x), a->cfg.backbone_lr = (float)x;
         else if (!strcmp(k, "--lr")) bad = tt_cli_parse_num(v, 1e-12, 1e3, &x), a->cfg.lr = (float)x;
@@ -131,20 +129,6 @@ static int tt_train_parse(int argc, char **argv, tt_train_args *a) {
     if (a->augment && !views_set) a->views = 1;
     if (a->cfg.backbone_lr > 0 && !a->unfreeze) return tt_cli_usage_error(cmd, "--backbone-lr needs --unfreeze K");
     return tt_cli_ckpt_check_args(&a->ckpt, cmd);
-}
-
-static int tt_parse_augment(const char *list, tt_augment *aug) {
-    *aug = (tt_augment){0};
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", list);
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (!strcmp(t, "flip")) aug->flip = 1;
-        else if (!strcmp(t, "zoom")) aug->zoom_min = 0.8f, aug->zoom_max = 1.0f;
-        else if (!strcmp(t, "shear")) aug->shear_deg = 10.0f;
-        else if (!strcmp(t, "brightness")) aug->brightness_min = 0.8f, aug->brightness_max = 1.2f;
-        else return -1;
-    }
-    return 0;
 }
 
 /* Everything one training run holds. */
@@ -274,7 +258,7 @@ static tt_status tt_train_run_all(tt_train_run *r) {
     tt_featcache_config fcfg = tt_featcache_defaults();
     fcfg.unfreeze = a->unfreeze;
     fcfg.dir = a->cache_dir && strcmp(a->cache_dir, "none") ? a->cache_dir : NULL;
-    if (a->augment && tt_parse_augment(a->augment, &fcfg.aug))
+    if (a->augment && tt_augment_parse(a->augment, &fcfg.aug))
         return tt_error(TT_ERR_INVALID_ARG, "--augment: '%s' is not a list of flip,zoom,shear,brightness", a->augment);
     if ((st = tt_featcache_open(&r->fc, r->bb.model, r->bb.id, &fcfg))) return st;
 

@@ -1,6 +1,7 @@
 /* Keras-style augmentation as one inverse-affine bilinear pass from the
  * source image into the size×size input. See tabtrain/image.h. */
 #include <math.h>
+#include <string.h>
 
 #include "tabtrain/image.h"
 
@@ -12,6 +13,21 @@ static int augment_off(const tt_augment *a) {
 }
 
 static float lerp(float lo, float hi, float u) { return lo + (hi - lo) * u; }
+
+tt_status tt_augment_parse(const char *list, tt_augment *out) {
+    *out = (tt_augment){0};
+    for (const char *p = list; p && *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == 4 && !strncmp(p, "flip", n)) out->flip = 1;
+        else if (n == 4 && !strncmp(p, "zoom", n)) out->zoom_min = 0.8f, out->zoom_max = 1.0f;
+        else if (n == 5 && !strncmp(p, "shear", n)) out->shear_deg = 10.0f;
+        else if (n == 10 && !strncmp(p, "brightness", n)) out->brightness_min = 0.8f, out->brightness_max = 1.2f;
+        else return tt_error(TT_ERR_INVALID_ARG, "augmentation '%.*s' is not one of flip, zoom, shear, brightness",
+                             (int)n, p);
+        p += n + (p[n] == ',');
+    }
+    return TT_OK;
+}
 
 tt_status tt_augment_to_input(const tt_image *img, int size, const tt_augment *aug, tt_rng *rng,
                               float *out) {

@@ -297,6 +297,14 @@ static uint64_t tt_view_seed(const uint8_t hash[TT_SHA256_SIZE], int view) {
     return s;
 }
 
+tt_status tt_featcache_lookup(tt_featcache *fc, const uint8_t hash[TT_SHA256_SIZE], int view, float *dst, int *hit) {
+    uint8_t key[TT_SHA256_SIZE];
+    tt_featcache_key(fc, hash, view, key);
+    *hit = tt_mem_get(fc, key, dst);
+    if (*hit || !(*hit = tt_disk_get(fc, key, dst))) return TT_OK;
+    return fc->cfg.keep_in_memory ? tt_mem_put(fc, key, dst) : TT_OK;
+}
+
 tt_status tt_featcache_run(tt_featcache *fc, int n, tt_feat_request *rq, int views, float *feats) {
     if (n < 0 || views < 1 || views > TT_FEATCACHE_MAX_VIEWS || (n && (!rq || !feats)))
         return tt_error(TT_ERR_INVALID_ARG, "feature cache: bad request (n %d, views %d)", n, views);
@@ -311,17 +319,14 @@ tt_status tt_featcache_run(tt_featcache *fc, int n, tt_feat_request *rq, int vie
         int decoded = 0;
         for (int v = 0; v < views && !st; v++) {
             float *dst = feats + ((size_t)i * views + v) * fc->dim;
+            int hit;
+            if ((st = tt_featcache_lookup(fc, r->hash, v, dst, &hit))) break;
+            if (hit) {
+                r->hits++;
+                continue;
+            }
             uint8_t key[TT_SHA256_SIZE];
             tt_featcache_key(fc, r->hash, v, key);
-            if (tt_mem_get(fc, key, dst)) {
-                r->hits++;
-                continue;
-            }
-            if (tt_disk_get(fc, key, dst)) {
-                r->hits++;
-                if (fc->cfg.keep_in_memory) st = tt_mem_put(fc, key, dst);
-                continue;
-            }
             if (!decoded) {
                 tt_status ds = tt_image_decode(r->bytes, r->len, &dopts, &img);
                 if (ds) {

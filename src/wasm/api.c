@@ -1,9 +1,10 @@
 /* src/wasm/api.c — the C functions web/worker.js calls (docs/wasm-api.md).
  *
  * Handles, plain buffers and JSON over the public headers. What the library
- * does (decode, backbone, trainer, files) stays in the library; this file keeps
- * the per-handle bookkeeping the browser needs (class ids, image ids, the
- * feature files under root, the run's split) and turns it into JSON.
+ * does (decode, backbone, feature cache, trainer, files) stays in the library;
+ * this file keeps the per-handle bookkeeping the browser needs (class ids,
+ * image ids and their records under root, the run's split and its rows) and
+ * turns it into JSON.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -32,7 +33,9 @@
 #include "tabtrain/model_file.h"
 #include "tabtrain/rng.h"
 #include "tabtrain/safetensors.h"
+#include "tabtrain/sha256.h"
 #include "tabtrain/status.h"
+#include "tabtrain/tail.h"
 #include "tabtrain/trainer.h"
 #include "wasm/api.h"
 
@@ -43,7 +46,8 @@
 #define TT_EXPORT
 #endif
 
-#define TT_WASM_ABI 2
+#define TT_WASM_ABI 3
+#define TT_WASM_MAX_VIEWS 8
 #define TT_WASM_MAX_HANDLES 8
 #define TT_WASM_PATH 512
 
@@ -52,44 +56,77 @@ typedef struct wclass {
     char *name;
 } wclass;
 
+/* An image of the dataset. Its encoded bytes live in its record file
+ * (root/dataset/img-<id>.safetensors) and are read back only when a feature
+ * the cache lacks must be computed (an augmented view, a tail input). */
 typedef struct wimage {
     int id, class_id;
     char *name;
-    float *feat; /* [dim] */
+    uint8_t hash[TT_SHA256_SIZE]; /* of the encoded bytes: the feature cache's key */
 } wimage;
 
-/* The run: its config, the split it trains on and the classes it was begun with. */
+/* One image of a run, copied at train_begin: the run outlives removals. */
+typedef struct witem {
+    int id;
+    int32_t label;
+    uint8_t hash[TT_SHA256_SIZE];
+} witem;
+
+/* A run: its config, its split and the rows it trains on. The rows are filled
+ * ("prepared") in budgeted slices of tt_wasm_train_step before the trainer
+ * exists, so extracting augmented views or tail inputs shows progress and can
+ * be paused. */
 typedef struct wrun {
-    tt_trainer *trainer;
+    tt_trainer *trainer; /* NULL until every row is prepared */
     tt_trainer_config cfg;
     float val_fraction;
-    int augment_flip, augment_crop, augment_jitter;
+    char *augment;       /* tt_augment_parse list; "" = none */
+    int aug_views;       /* augmented views per training image (with augment) */
+    int unfreeze;        /* K of the tail, 0 = head only */
+    int init_from_model; /* the imported model's weights start the run */
     int n_classes;
     int *class_ids; /* [n_classes], label index -> class id */
     char **class_names;
-    float *x;      /* [n][dim]: train rows, then val rows */
-    int32_t *y;    /* [n] */
-    int n_train, n_val;
+    witem *items; /* [n_train + n_val]: train images, then val images */
+    int n_train, n_val, prepared;
+    int rows_per_train; /* 1 + aug_views with augment, else 1; val images give 1 row */
+    int dim;            /* floats per row: features, or the tail's input */
+    float *x;           /* [rows][dim] */
+    int32_t *y;
+    tt_featcache *fc; /* the run's own cache (augment or unfreeze), else NULL: the engine's */
+    tt_tail *tail;
+    void *restore; /* a checkpoint to restore once prepared (tt_wasm_load) */
+    size_t restore_len;
     uint32_t data_crc; /* CRC-32 of the (image id, label) rows: which data the run trains on */
 } wrun;
+
+/* An imported model (a model, export or foreign checkpoint file): predicts, and
+ * may start the next run (config "init_from_model"). */
+typedef struct wmodel {
+    int loaded;
+    tt_model m;
+    int *class_ids; /* [m.n_classes]; 0 = not a class of this browser */
+    tt_tail *tail;  /* m.unfreeze > 0: the fine-tuned blocks */
+} wmodel;
 
 typedef struct tt_wasm {
     tt_mnv2 *net;
     int dim, size;
     float *input; /* [size][size][3] */
     char *preprocess; /* backbone metadata, copied into checkpoints */
-    void *weights;    /* the backbone file's bytes: an export carries the whole backbone */
+    /* The backbone file's bytes, kept because a tail (--unfreeze) is
+     * initialised from the file and an export carries the whole backbone. */
+    void *weights;
     size_t weights_len;
     char backbone[TT_BACKBONE_ID_SIZE]; /* "sha256:<hex>" of the weights file */
     char root[TT_WASM_PATH];
+    tt_featcache *fc; /* view 0 features, memory + root/features */
     wclass *classes;
     int n_classes;
     wimage *images; /* ordered by id */
     int n_images, cap_images, next_image_id;
-    wrun run;    /* run.trainer != NULL while a run (or its result) is loaded */
-    tt_model model; /* predict-only: a model file, or a checkpoint whose run cannot be rebuilt */
-    int has_model;
-    int *model_class_ids; /* [model.n_classes]; 0 = not a class of this browser */
+    wrun run;     /* run.items != NULL while a run (or its result) is loaded */
+    wmodel model;
     char *out; /* last JSON returned */
     size_t out_cap;
     char err[1024];
@@ -267,10 +304,10 @@ static tt_status jstring(const jin *p, int i, const char *key, char **out) {
     return TT_OK;
 }
 
-/* ---- files under root ---------------------------------------------------------------- */
+/* ---- image records under root/dataset ------------------------------------------------ */
 
-static void feature_path(const tt_wasm *w, int id, char *buf, size_t cap) {
-    snprintf(buf, cap, "%s/features/img-%08d.safetensors", w->root, id);
+static void record_path(const tt_wasm *w, int id, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s/dataset/img-%08d.safetensors", w->root, id);
 }
 
 static tt_status images_reserve(tt_wasm *w) {
@@ -283,15 +320,16 @@ static tt_status images_reserve(tt_wasm *w) {
     return TT_OK;
 }
 
-/* One feature file per image: tensor "feature" [dim] and the image's ids and name. */
-static tt_status feature_write(const tt_wasm *w, const wimage *im) {
+/* One file per image: tensor "image" (the encoded bytes, U8) and its ids and
+ * name. Atomic (tmp + rename), so a record is whole or absent. */
+static tt_status record_write(const tt_wasm *w, const wimage *im, const uint8_t *bytes, size_t len) {
     char path[TT_WASM_PATH + 64], num[32];
     tt_st_builder *b;
     tt_status st = tt_st_builder_new(&b);
     if (st) return st;
-    int64_t shape[1] = {w->dim};
-    if (!(st = tt_st_add(b, "feature", TT_DTYPE_F32, 1, shape, im->feat)) &&
-        !(st = tt_st_set_metadata(b, "tabtrain.kind", "feature"))) {
+    int64_t shape[1] = {(int64_t)len};
+    if (!(st = tt_st_add(b, "image", TT_DTYPE_U8, 1, shape, bytes)) &&
+        !(st = tt_st_set_metadata(b, "tabtrain.kind", "image"))) {
         snprintf(num, sizeof num, "%d", im->id);
         st = tt_st_set_metadata(b, "tabtrain.image_id", num);
     }
@@ -301,34 +339,37 @@ static tt_status feature_write(const tt_wasm *w, const wimage *im) {
     }
     if (!st) st = tt_st_set_metadata(b, "tabtrain.name", im->name);
     if (!st) {
-        feature_path(w, im->id, path, sizeof path);
+        record_path(w, im->id, path, sizeof path);
         st = tt_st_write_file(b, path);
     }
     tt_st_builder_free(b);
     return st;
 }
 
-static tt_status feature_read(tt_wasm *w, const char *path, wimage *im) {
-    tt_st_file *f;
-    tt_status st = tt_st_open_file(&f, path);
+/* Opens a record; *bytes points into *f (close it after use). */
+static tt_status record_open(const char *path, tt_st_file **f, const tt_st_tensor **bytes) {
+    tt_status st = tt_st_open_file(f, path);
     if (st) return st;
+    const char *kind = tt_st_metadata(*f, "tabtrain.kind");
+    if (!kind || strcmp(kind, "image")) st = tt_error(TT_ERR_FORMAT, "%s: not an image record", path);
+    if (!st) st = tt_st_get(*f, "image", TT_DTYPE_U8, bytes);
+    if (st) tt_st_close(*f), *f = NULL;
+    return st;
+}
+
+static tt_status record_read(const char *path, wimage *im) {
+    tt_st_file *f;
     const tt_st_tensor *t;
+    tt_status st = record_open(path, &f, &t);
+    if (st) return st;
     const char *id = tt_st_metadata(f, "tabtrain.image_id"), *cid = tt_st_metadata(f, "tabtrain.class_id");
     const char *name = tt_st_metadata(f, "tabtrain.name");
-    if (!(st = tt_st_get(f, "feature", TT_DTYPE_F32, &t))) {
-        if (t->numel != (size_t)w->dim || !id || !cid || !name)
-            st = tt_error(TT_ERR_FORMAT, "%s: not a feature file of this backbone", path);
-    }
+    if (!id || !cid || !name) st = tt_error(TT_ERR_FORMAT, "%s: image record without ids", path);
+    if (!st && !(im->name = dupstr(name))) st = tt_error(TT_ERR_NOMEM, "no memory");
     if (!st) {
         im->id = atoi(id);
         im->class_id = atoi(cid);
-        im->name = dupstr(name);
-        im->feat = malloc((size_t)w->dim * sizeof *im->feat);
-        if (!im->name || !im->feat) {
-            free(im->name);
-            free(im->feat);
-            st = tt_error(TT_ERR_NOMEM, "no memory");
-        } else memcpy(im->feat, t->data, t->nbytes);
+        tt_sha256(t->data, t->nbytes, im->hash);
     }
     tt_st_close(f);
     return st;
@@ -339,11 +380,11 @@ static int cmp_image(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Loads every feature file under root/features (a missing dir is an empty dataset).
- * A damaged file is skipped: one bad image must not lose the others. */
+/* Loads every record under root/dataset (a missing dir is an empty dataset).
+ * A damaged record is skipped: one bad file must not lose the others. */
 static tt_status dataset_open(tt_wasm *w) {
     char dir[TT_WASM_PATH + 64], path[TT_WASM_PATH + 400];
-    snprintf(dir, sizeof dir, "%s/features", w->root);
+    snprintf(dir, sizeof dir, "%s/dataset", w->root);
     DIR *d = opendir(dir);
     if (!d) return TT_OK;
     struct dirent *e;
@@ -353,7 +394,7 @@ static tt_status dataset_open(tt_wasm *w) {
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         if ((st = images_reserve(w))) break;
-        if (feature_read(w, path, &w->images[w->n_images])) continue;
+        if (record_read(path, &w->images[w->n_images])) continue;
         if (w->images[w->n_images].id >= w->next_image_id) w->next_image_id = w->images[w->n_images].id + 1;
         w->n_images++;
     }
@@ -362,14 +403,39 @@ static tt_status dataset_open(tt_wasm *w) {
     return st;
 }
 
+static int image_index(const tt_wasm *w, int id) {
+    for (int i = 0; i < w->n_images; i++)
+        if (w->images[i].id == id) return i;
+    return -1;
+}
+
+/* Removes the image, its record and (unless another image has the same bytes)
+ * its cached plain view. */
 static void image_drop(tt_wasm *w, int i) {
     char path[TT_WASM_PATH + 64];
-    feature_path(w, w->images[i].id, path, sizeof path);
+    record_path(w, w->images[i].id, path, sizeof path);
     unlink(path);
+    int shared = 0;
+    for (int j = 0; j < w->n_images; j++)
+        shared |= j != i && !memcmp(w->images[j].hash, w->images[i].hash, TT_SHA256_SIZE);
+    if (!shared && w->fc) tt_featcache_forget(w->fc, w->images[i].hash, 1);
     free(w->images[i].name);
-    free(w->images[i].feat);
     memmove(w->images + i, w->images + i + 1, (size_t)(w->n_images - i - 1) * sizeof *w->images);
     w->n_images--;
+}
+
+/* Removes every file of a directory under root (not the directory itself). */
+static void dir_clear(const tt_wasm *w, const char *sub) {
+    char dir[TT_WASM_PATH + 64], path[TT_WASM_PATH + 400];
+    snprintf(dir, sizeof dir, "%s/%s", w->root, sub);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (e->d_name[0] != '.') {
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    if (d) closedir(d);
 }
 
 /* ---- lifecycle ----------------------------------------------------------------------- */
@@ -382,18 +448,23 @@ static void names_free(char **names, int n) {
 
 static void run_free(wrun *r) {
     tt_trainer_free(r->trainer);
+    tt_tail_free(r->tail);
+    tt_featcache_free(r->fc);
+    free(r->augment);
     free(r->class_ids);
     names_free(r->class_names, r->n_classes);
+    free(r->items);
     free(r->x);
     free(r->y);
+    free(r->restore);
     memset(r, 0, sizeof *r);
 }
 
-static void model_free(tt_wasm *w) {
-    if (w->has_model) tt_model_free(&w->model);
-    free(w->model_class_ids);
-    w->has_model = 0;
-    w->model_class_ids = NULL;
+static void model_free(wmodel *m) {
+    if (m->loaded) tt_model_free(&m->m);
+    tt_tail_free(m->tail);
+    free(m->class_ids);
+    memset(m, 0, sizeof *m);
 }
 
 static void classes_free(tt_wasm *w) {
@@ -414,13 +485,11 @@ TT_EXPORT void tt_wasm_destroy(int h) {
     tt_wasm *w = handle(h);
     if (!w) return;
     run_free(&w->run);
-    model_free(w);
-    for (int i = 0; i < w->n_images; i++) {
-        free(w->images[i].name);
-        free(w->images[i].feat);
-    }
+    model_free(&w->model);
+    for (int i = 0; i < w->n_images; i++) free(w->images[i].name);
     free(w->images);
     classes_free(w);
+    tt_featcache_free(w->fc);
     tt_mnv2_free(w->net);
     free(w->input);
     free(w->preprocess);
@@ -428,6 +497,18 @@ TT_EXPORT void tt_wasm_destroy(int h) {
     free(w->out);
     free(w);
     g_handles[h - 1] = NULL;
+}
+
+/* A feature cache of this backbone under root/features; `keep` = also in memory. */
+static tt_status cache_open(tt_wasm *w, const tt_augment *aug, int unfreeze, int keep, tt_featcache **out) {
+    char dir[TT_WASM_PATH + 64];
+    snprintf(dir, sizeof dir, "%s/features", w->root);
+    tt_featcache_config c = tt_featcache_defaults();
+    c.dir = dir;
+    c.keep_in_memory = keep;
+    c.unfreeze = unfreeze;
+    if (aug) c.aug = *aug;
+    return tt_featcache_open(out, w->net, w->backbone, &c);
 }
 
 TT_EXPORT int tt_wasm_create(const uint8_t *weights, int len, const char *root) {
@@ -469,6 +550,7 @@ TT_EXPORT int tt_wasm_create(const uint8_t *weights, int len, const char *root) 
     }
     tt_st_close(f);
     g_handles[slot] = w; /* so destroy can clean up on the error paths below */
+    if (!st) st = cache_open(w, NULL, 0, 1, &w->fc);
     if (!st) st = dataset_open(w);
     if (st) {
         fail(NULL, st);
@@ -484,6 +566,11 @@ static int class_index(const tt_wasm *w, int id) {
     for (int i = 0; i < w->n_classes; i++)
         if (w->classes[i].id == id) return i;
     return -1;
+}
+
+static const char *class_name(const tt_wasm *w, int id, const char *fallback) {
+    int i = class_index(w, id);
+    return i >= 0 ? w->classes[i].name : fallback;
 }
 
 TT_EXPORT int tt_wasm_set_classes(int h, const char *json) {
@@ -521,28 +608,34 @@ TT_EXPORT int tt_wasm_set_classes(int h, const char *json) {
     w->n_classes = n;
     for (int i = w->n_images - 1; i >= 0; i--)
         if (class_index(w, w->images[i].class_id) < 0) image_drop(w, i);
+    for (int i = 0; w->model.loaded && i < w->model.m.n_classes; i++)
+        if (class_index(w, w->model.class_ids[i]) < 0) w->model.class_ids[i] = 0;
     return 0;
 }
 
+/* Decodes (the check that the file is an image), caches the plain view's
+ * features, then writes the record: a record always has its features. */
 TT_EXPORT int tt_wasm_add_image(int h, int class_id, const uint8_t *bytes, int len, const char *name) {
     tt_wasm *w = handle(h);
     if (!w) return -TT_ERR_INVALID_ARG;
     if (class_index(w, class_id) < 0) return fail(w, tt_error(TT_ERR_INVALID_ARG, "no class with id %d", class_id));
-    if (!bytes || len < 0) return fail(w, tt_error(TT_ERR_INVALID_ARG, "no image bytes"));
-    tt_image img;
-    tt_status st = tt_image_decode(bytes, (size_t)len, NULL, &img);
-    if (st) return fail(w, st);
-    st = tt_image_to_input(&img, w->size, w->input);
-    tt_image_free(&img);
+    if (!bytes || len <= 0) return fail(w, tt_error(TT_ERR_FORMAT, "empty file"));
+    if (!w->fc) return fail(w, tt_error(TT_ERR_IO, "the feature cache could not be reopened after a reset"));
+    tt_feat_request rq = {.bytes = bytes, .len = (size_t)len};
+    float *feat = malloc((size_t)w->dim * sizeof *feat);
+    tt_status st = feat ? tt_featcache_run(w->fc, 1, &rq, 1, feat) : tt_error(TT_ERR_NOMEM, "no memory");
+    free(feat);
+    if (!st && rq.status) st = tt_error(rq.status, "%s", rq.error);
+    for (int i = 0; !st && i < w->n_images; i++)
+        if (w->images[i].class_id == class_id && !memcmp(w->images[i].hash, rq.hash, TT_SHA256_SIZE))
+            st = tt_error(TT_ERR_INVALID_ARG, "the same picture as %s, already in this class", w->images[i].name);
     if (!st) st = images_reserve(w);
     if (st) return fail(w, st);
-    wimage im = {w->next_image_id, class_id, dupstr(name ? name : ""), malloc((size_t)w->dim * sizeof(float))};
-    if (!im.name || !im.feat) st = tt_error(TT_ERR_NOMEM, "no memory for the image");
-    if (!st) st = tt_mnv2_features(w->net, 1, w->input, im.feat);
-    if (!st) st = feature_write(w, &im);
+    wimage im = {w->next_image_id, class_id, dupstr(name ? name : ""), {0}};
+    memcpy(im.hash, rq.hash, TT_SHA256_SIZE);
+    st = im.name ? record_write(w, &im, bytes, (size_t)len) : tt_error(TT_ERR_NOMEM, "no memory for the image");
     if (st) {
         free(im.name);
-        free(im.feat);
         return fail(w, st);
     }
     w->next_image_id++;
@@ -553,12 +646,10 @@ TT_EXPORT int tt_wasm_add_image(int h, int class_id, const uint8_t *bytes, int l
 TT_EXPORT int tt_wasm_remove_image(int h, int image_id) {
     tt_wasm *w = handle(h);
     if (!w) return -TT_ERR_INVALID_ARG;
-    for (int i = 0; i < w->n_images; i++)
-        if (w->images[i].id == image_id) {
-            image_drop(w, i);
-            return 0;
-        }
-    return fail(w, tt_error(TT_ERR_NOT_FOUND, "no image with id %d", image_id));
+    int i = image_index(w, image_id);
+    if (i < 0) return fail(w, tt_error(TT_ERR_NOT_FOUND, "no image with id %d", image_id));
+    image_drop(w, i);
+    return 0;
 }
 
 TT_EXPORT const char *tt_wasm_dataset_json(int h) {
@@ -581,24 +672,32 @@ TT_EXPORT const char *tt_wasm_dataset_json(int h) {
     return jdone(&o);
 }
 
-/* ---- training -------------------------------------------------------------------------- */
+/* ---- training config -------------------------------------------------------------------- */
 
 /* The engine config (docs/wasm-api.md). A checkpoint stores it with the run's
- * class ids added, so a reload rebuilds the same split from the same images. */
+ * class ids and data CRC added, so a reload rebuilds the same rows. */
 typedef struct wconfig {
     tt_trainer_config t;
     float val_fraction;
-    int flip, crop, jitter, unfreeze;
+    char *augment; /* "" = none */
+    int aug_views, unfreeze, init_from_model;
     int n_ids;
-    int *class_ids; /* only from a checkpoint */
+    int *class_ids;  /* only from a checkpoint */
     double data_crc; /* only from a checkpoint; -1 = absent */
 } wconfig;
+
+static void config_free(wconfig *c) {
+    free(c->augment);
+    free(c->class_ids);
+    c->augment = NULL, c->class_ids = NULL;
+}
 
 static tt_status config_parse(const char *json, int from_ckpt, wconfig *c) {
     memset(c, 0, sizeof *c);
     c->t = tt_trainer_defaults();
     c->t.seed = 42;
     c->val_fraction = 0.2f;
+    c->aug_views = 2;
     c->data_crc = -1;
     jin p = {0};
     tt_status st = jparse(&p, json);
@@ -611,6 +710,8 @@ static tt_status config_parse(const char *json, int from_ckpt, wconfig *c) {
         if (jeq(&p, i, "batch_size")) st = jint(&p, k, "batch_size", 1, 4096, &c->t.batch_size);
         else if (jeq(&p, i, "epochs")) st = jint(&p, k, "epochs", 1, 100000, &c->t.epochs);
         else if (jeq(&p, i, "learning_rate")) { if (!(st = jnumber(&p, k, "learning_rate", &v))) c->t.lr = (float)v; }
+        else if (jeq(&p, i, "backbone_lr")) { if (!(st = jnumber(&p, k, "backbone_lr", &v))) c->t.backbone_lr = (float)v; }
+        else if (jeq(&p, i, "weight_decay")) { if (!(st = jnumber(&p, k, "weight_decay", &v))) c->t.weight_decay = (float)v; }
         else if (jeq(&p, i, "optimizer")) {
             if (jeq(&p, k, "adam")) c->t.optimizer = TT_OPTIM_ADAM;
             else if (jeq(&p, k, "sgd")) c->t.optimizer = TT_OPTIM_SGD;
@@ -621,15 +722,12 @@ static tt_status config_parse(const char *json, int from_ckpt, wconfig *c) {
                 c->val_fraction = (float)v;
             }
         } else if (jeq(&p, i, "augment")) {
-            if (p.tok[k].type != JSMN_OBJECT) { st = tt_error(TT_ERR_INVALID_ARG, "\"augment\" must be an object"); break; }
-            int af = p.tok[k].size;
-            for (int g = 0, j = k + 1; !st && g < af; g++, j = jskip(&p, j + 1)) {
-                if (jeq(&p, j, "flip")) st = jbool(&p, j + 1, "flip", &c->flip);
-                else if (jeq(&p, j, "crop")) st = jbool(&p, j + 1, "crop", &c->crop);
-                else if (jeq(&p, j, "color_jitter")) st = jbool(&p, j + 1, "color_jitter", &c->jitter);
-                else st = tt_error(TT_ERR_INVALID_ARG, "unknown augment key %.*s", p.tok[j].end - p.tok[j].start, p.js + p.tok[j].start);
-            }
-        } else if (jeq(&p, i, "unfreeze")) st = jint(&p, k, "unfreeze", 0, 0, &c->unfreeze);
+            tt_augment a;
+            free(c->augment);
+            if (!(st = jstring(&p, k, "augment", &c->augment))) st = tt_augment_parse(c->augment, &a);
+        } else if (jeq(&p, i, "augment_views")) st = jint(&p, k, "augment_views", 1, TT_WASM_MAX_VIEWS, &c->aug_views);
+        else if (jeq(&p, i, "unfreeze")) st = jint(&p, k, "unfreeze", 0, TT_UNFREEZE_MAX, &c->unfreeze);
+        else if (jeq(&p, i, "init_from_model")) st = jbool(&p, k, "init_from_model", &c->init_from_model);
         else if (jeq(&p, i, "hidden_units")) st = jint(&p, k, "hidden_units", 0, 4096, &c->t.hidden);
         else if (jeq(&p, i, "dropout")) { if (!(st = jnumber(&p, k, "dropout", &v))) c->t.dropout = (float)v; }
         else if (jeq(&p, i, "label_smoothing")) { if (!(st = jnumber(&p, k, "label_smoothing", &v))) c->t.label_smoothing = (float)v; }
@@ -644,7 +742,10 @@ static tt_status config_parse(const char *json, int from_ckpt, wconfig *c) {
         } else st = tt_error(TT_ERR_INVALID_ARG, "unknown training config key %.*s", p.tok[i].end - p.tok[i].start, p.js + p.tok[i].start);
     }
     free(p.tok);
-    if (st) free(c->class_ids), c->class_ids = NULL;
+    if (!st && !c->augment && !(c->augment = dupstr(""))) st = tt_error(TT_ERR_NOMEM, "no memory");
+    if (!st && c->t.backbone_lr != 0 && !c->unfreeze)
+        st = tt_error(TT_ERR_INVALID_ARG, "\"backbone_lr\" needs \"unfreeze\" > 0");
+    if (st) config_free(c);
     return st;
 }
 
@@ -652,35 +753,44 @@ static tt_status config_parse(const char *json, int from_ckpt, wconfig *c) {
 static const char *config_json(tt_wasm *w, const wrun *r) {
     jout o = {w, 0, 0};
     const tt_trainer_config *t = &r->cfg;
-    jput(&o, "{\"batch_size\":%d,\"epochs\":%d,\"learning_rate\":%.9g,\"optimizer\":\"%s\",\"val_fraction\":%.9g,"
-             "\"augment\":{\"flip\":%s,\"crop\":%s,\"color_jitter\":%s},\"unfreeze\":0,\"hidden_units\":%d,"
-             "\"dropout\":%.9g,\"label_smoothing\":%.9g,\"patience\":%d,\"seed\":%llu,\"class_ids\":[",
-         t->batch_size, t->epochs, (double)t->lr, t->optimizer == TT_OPTIM_SGD ? "sgd" : "adam", (double)r->val_fraction,
-         r->augment_flip ? "true" : "false", r->augment_crop ? "true" : "false", r->augment_jitter ? "true" : "false",
-         t->hidden, (double)t->dropout, (double)t->label_smoothing, t->patience, (unsigned long long)t->seed);
+    jput(&o, "{\"batch_size\":%d,\"epochs\":%d,\"learning_rate\":%.9g,\"backbone_lr\":%.9g,\"weight_decay\":%.9g,"
+             "\"optimizer\":\"%s\",\"val_fraction\":%.9g,\"augment\":",
+         t->batch_size, t->epochs, (double)t->lr, (double)t->backbone_lr, (double)t->weight_decay,
+         t->optimizer == TT_OPTIM_SGD ? "sgd" : "adam", (double)r->val_fraction);
+    jstr(&o, r->augment);
+    jput(&o, ",\"augment_views\":%d,\"unfreeze\":%d,\"init_from_model\":%s,\"hidden_units\":%d,\"dropout\":%.9g,"
+             "\"label_smoothing\":%.9g,\"patience\":%d,\"seed\":%llu,\"class_ids\":[",
+         r->aug_views, r->unfreeze, r->init_from_model ? "true" : "false", t->hidden, (double)t->dropout,
+         (double)t->label_smoothing, t->patience, (unsigned long long)t->seed);
     for (int i = 0; i < r->n_classes; i++) jput(&o, "%s%d", i ? "," : "", r->class_ids[i]);
     jput(&o, "],\"data_crc\":%u}", (unsigned)r->data_crc);
     return jdone(&o);
 }
 
-static const char *class_name(const tt_wasm *w, int id, const char *fallback) {
-    int i = class_index(w, id);
-    return i >= 0 ? w->classes[i].name : fallback;
+/* ---- the run: plan, prepare, train ------------------------------------------------------ */
+
+static float *run_row(const wrun *r, int item) {
+    size_t row = item < r->n_train ? (size_t)item * r->rows_per_train
+                                   : (size_t)r->n_train * r->rows_per_train + (size_t)(item - r->n_train);
+    return r->x + row * r->dim;
 }
 
-/* The run's classes (given ids, or every current class with images) and the
- * split of their images (tt_dataset_split: stratified, seeded), features copied
- * into train rows then val rows. */
+/* The run's classes (given ids, or every current class with images), the split
+ * of their images (tt_dataset_split: stratified, seeded) and room for the rows.
+ * Nothing is computed yet: run_prepare fills the rows. */
 static tt_status run_build(tt_wasm *w, const wconfig *c, wrun *r) {
     memset(r, 0, sizeof *r);
     r->cfg = c->t;
     r->val_fraction = c->val_fraction;
-    r->augment_flip = c->flip, r->augment_crop = c->crop, r->augment_jitter = c->jitter;
-    tt_status st = TT_OK;
+    r->unfreeze = c->unfreeze;
+    r->init_from_model = c->init_from_model;
+    r->aug_views = c->aug_views;
+    r->rows_per_train = *c->augment ? 1 + c->aug_views : 1;
+    tt_status st = (r->augment = dupstr(c->augment)) ? TT_OK : tt_error(TT_ERR_NOMEM, "no memory");
     int n = c->class_ids ? c->n_ids : w->n_classes;
     r->class_ids = malloc(((size_t)n + 1) * sizeof *r->class_ids);
     r->class_names = calloc((size_t)n + 1, sizeof *r->class_names);
-    if (!r->class_ids || !r->class_names) st = tt_error(TT_ERR_NOMEM, "no memory");
+    if (!st && (!r->class_ids || !r->class_names)) st = tt_error(TT_ERR_NOMEM, "no memory");
     for (int i = 0; !st && i < n; i++) {
         int id = c->class_ids ? c->class_ids[i] : w->classes[i].id, count = 0;
         if (class_index(w, id) < 0) { st = tt_error(TT_ERR_MISMATCH, "class id %d of the saved run no longer exists", id); break; }
@@ -706,34 +816,172 @@ static tt_status run_build(tt_wasm *w, const wconfig *c, wrun *r) {
         if (!(all.items[all.n++].path = dupstr(num))) st = tt_error(TT_ERR_NOMEM, "no memory");
     }
     if (!st) st = tt_dataset_split(&all, r->val_fraction, r->cfg.seed, &tr, &va);
-    if (!st) {
-        size_t rows = (size_t)tr.n + (size_t)va.n;
-        r->x = malloc(rows * (size_t)w->dim * sizeof *r->x + 1);
-        r->y = malloc(rows * sizeof *r->y + 1);
-        if (!r->x || !r->y) st = tt_error(TT_ERR_NOMEM, "no memory for %zu feature rows", rows);
-        for (int k = 0; !st && k < tr.n + va.n; k++) {
-            const tt_dataset_item *it = k < tr.n ? &tr.items[k] : &va.items[k - tr.n];
-            const wimage *im = &w->images[atoi(it->path)];
-            memcpy(r->x + (size_t)k * w->dim, im->feat, (size_t)w->dim * sizeof *r->x);
-            r->y[k] = it->label;
-            int32_t row[2] = {im->id, it->label};
-            r->data_crc = tt_crc32(r->data_crc, row, sizeof row);
-        }
-        r->n_train = tr.n;
-        r->n_val = va.n;
+    if (!st && !(r->items = malloc(((size_t)tr.n + va.n + 1) * sizeof *r->items))) st = tt_error(TT_ERR_NOMEM, "no memory");
+    for (int k = 0; !st && k < tr.n + va.n; k++) {
+        const tt_dataset_item *it = k < tr.n ? &tr.items[k] : &va.items[k - tr.n];
+        const wimage *im = &w->images[atoi(it->path)];
+        r->items[k].id = im->id;
+        r->items[k].label = it->label;
+        memcpy(r->items[k].hash, im->hash, TT_SHA256_SIZE);
+        int32_t row[2] = {im->id, it->label};
+        r->data_crc = tt_crc32(r->data_crc, row, sizeof row);
     }
+    r->n_train = tr.n;
+    r->n_val = va.n;
     for (int j = 0; j < all.n; j++) free(all.items[j].path);
     free(all.items);
     tt_dataset_free(&tr);
     tt_dataset_free(&va);
+    /* A tail starts from the backbone file's weights; its input is what the cache stores. */
+    r->dim = w->dim;
+    if (!st && r->unfreeze) {
+        tt_st_file *f;
+        if (!(st = tt_st_open_memory(&f, w->weights, w->weights_len))) {
+            st = tt_tail_init(&r->tail, w->net, f, r->unfreeze, r->cfg.batch_size);
+            tt_st_close(f);
+        }
+        if (!st) r->dim = tt_tail_get_info(r->tail).in_dim;
+    }
+    if (!st && (r->unfreeze || *r->augment)) {
+        tt_augment aug;
+        if (!(st = tt_augment_parse(r->augment, &aug))) st = cache_open(w, &aug, r->unfreeze, 0, &r->fc);
+    }
     if (!st) {
-        tt_features ftr = {r->x, r->y, r->n_train};
-        tt_features fva = {r->x + (size_t)r->n_train * w->dim, r->y + r->n_train, r->n_val};
-        st = tt_trainer_init(&r->trainer, &r->cfg, w->dim, r->n_classes, &ftr, &fva);
+        size_t rows = (size_t)r->n_train * r->rows_per_train + (size_t)r->n_val;
+        r->x = malloc(rows * (size_t)r->dim * sizeof *r->x + 1);
+        r->y = malloc(rows * sizeof *r->y + 1);
+        if (!r->x || !r->y)
+            st = tt_error(TT_ERR_NOMEM, "no memory for %zu rows of %d floats (%.0f MB): use fewer augmented views "
+                          "or unfreeze fewer blocks", rows, r->dim, rows * (double)r->dim * 4 / 1e6);
     }
     if (st) run_free(r);
     return st;
 }
+
+/* Fills rows until they are all there or budget_ms has passed (< 0: no limit;
+ * at least one image per call).
+ * Cached views are looked up by hash; a miss reads the image's record back and
+ * runs the cache (decode, augment, backbone). */
+static tt_status run_prepare(tt_wasm *w, wrun *r, int budget_ms) {
+    tt_featcache *fc = r->fc ? r->fc : w->fc;
+    double t0 = now_ms();
+    tt_status st = TT_OK;
+    for (int first = 1; !st && r->prepared < r->n_train + r->n_val && (first || budget_ms < 0 || now_ms() - t0 < budget_ms);
+         first = 0) {
+        const witem *it = &r->items[r->prepared];
+        int views = r->prepared < r->n_train ? r->rows_per_train : 1, hits = 0;
+        float *dst = run_row(r, r->prepared);
+        for (int v = 0; !st && v < views; v++) {
+            int hit;
+            st = tt_featcache_lookup(fc, it->hash, v, dst + (size_t)v * r->dim, &hit);
+            hits += hit;
+        }
+        if (!st && hits < views) {
+            char path[TT_WASM_PATH + 64];
+            tt_st_file *f;
+            const tt_st_tensor *bytes;
+            record_path(w, it->id, path, sizeof path);
+            if ((st = record_open(path, &f, &bytes))) {
+                st = tt_error(st, "image %d of the run cannot be read back (%s); start training again", it->id,
+                              tt_last_error());
+                break;
+            }
+            tt_feat_request rq = {.bytes = bytes->data, .len = bytes->nbytes};
+            st = tt_featcache_run(fc, 1, &rq, views, dst);
+            if (!st && rq.status) st = tt_error(rq.status, "image %d no longer decodes: %s", it->id, rq.error);
+            tt_st_close(f);
+        }
+        for (int v = 0; v < views; v++) r->y[(dst - r->x) / r->dim + v] = it->label;
+        if (!st) r->prepared++;
+    }
+    return st;
+}
+
+/* The finished run predicts with the weights of its best epoch. */
+static void run_finish(wrun *r) {
+    if (r->trainer && tt_trainer_finished(r->trainer)) tt_trainer_use_best(r->trainer);
+}
+
+static tt_named_tensor *find_tensor(tt_named_tensor *ts, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(ts[i].name, name)) return &ts[i];
+    return NULL;
+}
+
+/* Whether a run of config c can start from the imported model. */
+static tt_status warm_start_check(const tt_wasm *w, const wconfig *c) {
+    const wmodel *m = &w->model;
+    if (!m->loaded) return tt_error(TT_ERR_INVALID_ARG, "\"init_from_model\": no model was imported");
+    if (m->m.head.cfg.hidden != c->t.hidden)
+        return tt_error(TT_ERR_MISMATCH, "the imported model has %d hidden units, this run %d: set the same to continue it",
+                        m->m.head.cfg.hidden, c->t.hidden);
+    if (m->m.unfreeze != c->unfreeze)
+        return tt_error(TT_ERR_MISMATCH, "the imported model fine-tuned %d backbone blocks, this run %d: set the same to "
+                        "continue it", m->m.unfreeze, c->unfreeze);
+    return TT_OK;
+}
+
+/* Starts the run from the imported model: the hidden layer and the tail as
+ * they are, and for every run class the logit row of the model's class of the
+ * same name (new classes keep their fresh initialisation). */
+static tt_status run_warm_start(tt_wasm *w, wrun *r) {
+    wmodel *m = &w->model;
+    tt_head *h = tt_trainer_head(r->trainer);
+    tt_named_tensor *mine = h->params, *theirs = m->m.head.params;
+    int np = h->n_params, matched = 0;
+    if (r->cfg.hidden) {
+        for (int i = 0; i < 2; i++)
+            memcpy(mine[i].data, theirs[i].data, tt_named_tensor_numel(&mine[i]) * sizeof(float));
+    }
+    tt_named_tensor *k = find_tensor(mine, np, "head.logits.kernel"), *b = find_tensor(mine, np, "head.logits.bias");
+    tt_named_tensor *mk = find_tensor(theirs, m->m.head.n_params, "head.logits.kernel");
+    tt_named_tensor *mb = find_tensor(theirs, m->m.head.n_params, "head.logits.bias");
+    size_t row = (size_t)k->shape[1];
+    for (int i = 0; i < r->n_classes; i++)
+        for (int j = 0; j < m->m.n_classes; j++)
+            if (!strcmp(class_name(w, r->class_ids[i], r->class_names[i]), m->m.classes[j])) {
+                memcpy(k->data + i * row, mk->data + j * row, row * sizeof(float));
+                b->data[i] = mb->data[j];
+                matched++;
+                break;
+            }
+    if (!matched) return tt_error(TT_ERR_MISMATCH, "none of the imported model's classes is a class of this run");
+    if (r->tail) {
+        tt_named_tensor *src, *dst;
+        tt_tail_params(m->tail, &src);
+        tt_tail_params(r->tail, &dst);
+        memcpy(dst[0].data, src[0].data, tt_tail_get_info(r->tail).params * sizeof(float));
+    }
+    return TT_OK;
+}
+
+/* Once every row is there: the trainer, then the saved state or the imported start. */
+static tt_status run_start(tt_wasm *w, wrun *r) {
+    size_t train_rows = (size_t)r->n_train * r->rows_per_train;
+    tt_features ftr = {r->x, r->y, (int)train_rows};
+    tt_features fva = {r->x + train_rows * r->dim, r->y + train_rows, r->n_val};
+    tt_status st = r->tail ? tt_trainer_init_tail(&r->trainer, &r->cfg, r->tail, r->n_classes, &ftr, &fva)
+                           : tt_trainer_init(&r->trainer, &r->cfg, r->dim, r->n_classes, &ftr, &fva);
+    if (!st && r->restore) {
+        tt_st_file *f;
+        if (!(st = tt_ckpt_open_memory(&f, r->restore, r->restore_len))) {
+            st = tt_ckpt_restore(r->trainer, f);
+            tt_st_close(f);
+        }
+        free(r->restore);
+        r->restore = NULL;
+    } else if (!st && r->init_from_model) {
+        st = run_warm_start(w, r);
+    }
+    if (st) {
+        tt_trainer_free(r->trainer);
+        r->trainer = NULL;
+    }
+    run_finish(r);
+    return st;
+}
+
+static int run_ready(const wrun *r) { return r->trainer != NULL; }
 
 TT_EXPORT int tt_wasm_train_begin(int h, const char *config) {
     tt_wasm *w = handle(h);
@@ -741,32 +989,36 @@ TT_EXPORT int tt_wasm_train_begin(int h, const char *config) {
     wconfig c;
     tt_status st = config_parse(config ? config : "{}", 0, &c);
     if (st) return fail(w, st);
+    if (c.init_from_model) st = warm_start_check(w, &c);
     wrun r;
-    if ((st = run_build(w, &c, &r))) return fail(w, st);
+    if (!st) st = run_build(w, &c, &r);
+    config_free(&c);
+    if (st) return fail(w, st);
     run_free(&w->run);
-    model_free(w);
     w->run = r;
     return 0;
-}
-
-/* The finished run predicts with the weights of its best epoch. */
-static void run_finish(wrun *r) {
-    if (tt_trainer_finished(r->trainer)) tt_trainer_use_best(r->trainer);
 }
 
 TT_EXPORT int tt_wasm_train_step(int h, int budget_ms) {
     tt_wasm *w = handle(h);
     if (!w) return -TT_ERR_INVALID_ARG;
-    if (!w->run.trainer) return fail(w, tt_error(TT_ERR_INVALID_ARG, "no training run: call train_begin first"));
-    if (tt_trainer_finished(w->run.trainer)) return 2;
+    wrun *r = &w->run;
+    if (!r->items) return fail(w, tt_error(TT_ERR_INVALID_ARG, "no training run: call train_begin first"));
     double t0 = now_ms();
+    if (!run_ready(r)) {
+        tt_status st = run_prepare(w, r, budget_ms);
+        if (!st && r->prepared == r->n_train + r->n_val) st = run_start(w, r);
+        if (st) return fail(w, st);
+        return run_ready(r) ? 0 : 3;
+    }
+    if (tt_trainer_finished(r->trainer)) return 2;
     int ended = 0;
     do {
-        tt_status st = tt_trainer_step(w->run.trainer, &ended);
+        tt_status st = tt_trainer_step(r->trainer, &ended);
         if (st) return fail(w, st);
     } while (!ended && now_ms() - t0 < budget_ms);
-    if (tt_trainer_finished(w->run.trainer)) {
-        run_finish(&w->run);
+    if (tt_trainer_finished(r->trainer)) {
+        run_finish(r);
         return 2;
     }
     return ended;
@@ -775,24 +1027,30 @@ TT_EXPORT int tt_wasm_train_step(int h, int budget_ms) {
 TT_EXPORT const char *tt_wasm_train_state_json(int h) {
     tt_wasm *w = handle(h);
     if (!w) return NULL;
+    const wrun *r = &w->run;
     jout o = {w, 0, 0};
-    if (!w->run.trainer) {
-        jput(&o, "{\"epoch\":0,\"epochs\":0,\"step\":0,\"steps\":0,\"train_loss\":null,\"val_acc\":null,\"finished\":%s}",
-             w->has_model ? "true" : "false");
+    if (!run_ready(r)) {
+        int total = r->n_train * r->rows_per_train + r->n_val;
+        int done = r->prepared <= r->n_train ? r->prepared * r->rows_per_train
+                                             : r->n_train * r->rows_per_train + r->prepared - r->n_train;
+        jput(&o, "{\"epoch\":0,\"epochs\":%d,\"step\":0,\"steps\":0,\"train_loss\":null,\"val_acc\":null,"
+                 "\"prepared\":%d,\"to_prepare\":%d,\"finished\":%s}",
+             r->items ? r->cfg.epochs : 0, done, total, !r->items && w->model.loaded ? "true" : "false");
         return jdone(&o);
     }
     tt_trainer_progress pr;
-    tt_trainer_progress_get(w->run.trainer, &pr);
+    tt_trainer_progress_get(r->trainer, &pr);
     int nh;
-    const tt_epoch_metrics *hist = tt_trainer_history(w->run.trainer, &nh);
-    int64_t steps = (int64_t)w->run.cfg.epochs * pr.steps_per_epoch;
+    const tt_epoch_metrics *hist = tt_trainer_history(r->trainer, &nh);
+    int64_t steps = (int64_t)r->cfg.epochs * pr.steps_per_epoch;
     if (pr.finished) steps = pr.global_step; /* early stopping ends the plan */
-    jput(&o, "{\"epoch\":%d,\"epochs\":%d,\"step\":%lld,\"steps\":%lld,\"train_loss\":", pr.epoch, w->run.cfg.epochs,
+    int rows = r->n_train * r->rows_per_train + r->n_val;
+    jput(&o, "{\"epoch\":%d,\"epochs\":%d,\"step\":%lld,\"steps\":%lld,\"train_loss\":", pr.epoch, r->cfg.epochs,
          (long long)pr.global_step, (long long)steps);
     jnum(&o, nh ? hist[nh - 1].train_loss : NAN);
     jput(&o, ",\"val_acc\":");
     jnum(&o, nh ? hist[nh - 1].val_acc : NAN);
-    jput(&o, ",\"finished\":%s}", pr.finished ? "true" : "false");
+    jput(&o, ",\"prepared\":%d,\"to_prepare\":%d,\"finished\":%s}", rows, rows, pr.finished ? "true" : "false");
     return jdone(&o);
 }
 
@@ -800,7 +1058,7 @@ TT_EXPORT const char *tt_wasm_metrics_json(int h) {
     tt_wasm *w = handle(h);
     if (!w) return NULL;
     int nh = 0;
-    const tt_epoch_metrics *hist = w->run.trainer ? tt_trainer_history(w->run.trainer, &nh) : NULL;
+    const tt_epoch_metrics *hist = run_ready(&w->run) ? tt_trainer_history(w->run.trainer, &nh) : NULL;
     if (!nh) {
         snprintf(w->err, sizeof w->err, "no finished epoch yet");
         return NULL;
@@ -848,7 +1106,8 @@ static char *names_json(const tt_wasm *w, int n, const int *ids, char *const *fa
 
 /* The run's checkpoint: written to `path`, or (path NULL) into malloc'd *bytes. */
 static tt_status run_checkpoint(tt_wasm *w, const char *path, void **bytes, size_t *len) {
-    if (!w->run.trainer) return tt_error(TT_ERR_INVALID_ARG, "nothing trained to save");
+    if (!run_ready(&w->run))
+        return tt_error(TT_ERR_INVALID_ARG, w->run.items ? "the run is still preparing its features" : "nothing trained to save");
     const char *cfg = config_json(w, &w->run);
     char *cfg_copy = cfg ? dupstr(cfg) : NULL;
     char *classes = names_json(w, w->run.n_classes, w->run.class_ids, w->run.class_names);
@@ -869,34 +1128,41 @@ TT_EXPORT int tt_wasm_save(int h, const char *path) {
     return st ? fail(w, st) : 0;
 }
 
-/* Predict-only: the head of a model file or of a checkpoint whose run cannot be
- * rebuilt here (another browser's classes, a changed dataset). */
+/* An imported model: the head of a model, export or foreign checkpoint file and,
+ * when it fine-tuned K blocks, those blocks — an export holds them under the
+ * backbone's own names (so its tail is built from the file itself), a model or
+ * checkpoint as "backbone.*" over this engine's backbone. */
 static tt_status model_load(tt_wasm *w, const tt_st_file *f, const wconfig *c) {
-    tt_model m;
-    tt_status st = tt_model_load(&m, f, 16);
+    wmodel nm = {0};
+    tt_status st = tt_model_load(&nm.m, f, 16);
     if (st) return st;
-    if (!(st = tt_model_check_backbone(&m, w->backbone)) && m.head.cfg.in != w->dim)
-        st = tt_error(TT_ERR_MISMATCH, "model expects %d features, this backbone gives %d", m.head.cfg.in, w->dim);
-    int *ids = calloc((size_t)m.n_classes + 1, sizeof *ids);
-    if (!st && !ids) st = tt_error(TT_ERR_NOMEM, "no memory");
+    nm.loaded = 1;
+    if (!(st = tt_model_check_backbone(&nm.m, w->backbone)) && nm.m.head.cfg.in != w->dim)
+        st = tt_error(TT_ERR_MISMATCH, "model expects %d features, this backbone gives %d", nm.m.head.cfg.in, w->dim);
+    if (!st && !(nm.class_ids = calloc((size_t)nm.m.n_classes + 1, sizeof *nm.class_ids))) st = tt_error(TT_ERR_NOMEM, "no memory");
+    if (!st && nm.m.unfreeze) {
+        int is_export = nm.m.kind && !strcmp(nm.m.kind, "export");
+        tt_st_file *bb = NULL;
+        if (!is_export) st = tt_st_open_memory(&bb, w->weights, w->weights_len);
+        if (!st) st = tt_tail_init(&nm.tail, w->net, is_export ? f : bb, nm.m.unfreeze, 16);
+        if (!st && !is_export) st = tt_model_load_tail(&nm.m, nm.tail);
+        tt_st_close(bb);
+    }
     if (st) {
-        free(ids);
-        tt_model_free(&m);
+        model_free(&nm);
         return st;
     }
     /* Class ids only mean something in the browser that trained the model. */
-    for (int i = 0; c->class_ids && i < m.n_classes && i < c->n_ids; i++)
-        ids[i] = class_index(w, c->class_ids[i]) >= 0 ? c->class_ids[i] : 0;
-    model_free(w);
-    w->model = m;
-    w->model_class_ids = ids;
-    w->has_model = 1;
+    for (int i = 0; c->class_ids && i < nm.m.n_classes && i < c->n_ids; i++)
+        nm.class_ids[i] = class_index(w, c->class_ids[i]) >= 0 ? c->class_ids[i] : 0;
+    model_free(&w->model);
+    w->model = nm;
     return TT_OK;
 }
 
 /* A checkpoint of this browser's dataset restores the run (0), which then continues
  * bit-identically; anything else that holds a head (a checkpoint of other data, a
- * model or export file) is loaded for prediction only (1). */
+ * model or export file) is imported (1): it predicts and may start the next run. */
 TT_EXPORT int tt_wasm_load(int h, const char *path) {
     tt_wasm *w = handle(h);
     if (!w) return -TT_ERR_INVALID_ARG;
@@ -920,19 +1186,41 @@ TT_EXPORT int tt_wasm_load(int h, const char *path) {
         /* Same classes and the very same rows, or the run is not this dataset's any more. */
         if (cj && !config_parse(cj, 1, &c) && !tt_ckpt_trainer_config(f, &c.t, &dim, &C) && c.class_ids &&
             !run_build(w, &c, &r)) {
-            if (c.data_crc != r.data_crc || tt_ckpt_restore(r.trainer, f)) run_free(&r);
-            else rc = 0;
+            if (c.data_crc == r.data_crc && !tt_file_read(path, TT_FILE_MAX, &r.restore, &r.restore_len) &&
+                !run_prepare(w, &r, -1) && !run_start(w, &r))
+                rc = 0;
+            else
+                run_free(&r);
         }
     } else if (cj) config_parse(cj, 1, &c); /* only for the class ids; a foreign config is fine */
     if (rc == 0) {
         run_free(&w->run);
-        model_free(w);
         w->run = r;
-        run_finish(&w->run);
     } else if (!(st = model_load(w, f, &c))) run_free(&w->run);
-    free(c.class_ids);
+    config_free(&c);
     tt_st_close(f);
     return st ? fail(w, st) : rc;
+}
+
+/* What an import brought: {"kind","classes":[names],"hidden","unfreeze"}. */
+TT_EXPORT const char *tt_wasm_model_json(int h) {
+    tt_wasm *w = handle(h);
+    if (!w) return NULL;
+    if (!w->model.loaded) {
+        snprintf(w->err, sizeof w->err, "no imported model");
+        return NULL;
+    }
+    const tt_model *m = &w->model.m;
+    jout o = {w, 0, 0};
+    jput(&o, "{\"kind\":");
+    jstr(&o, m->kind ? m->kind : "model");
+    jput(&o, ",\"classes\":[");
+    for (int i = 0; i < m->n_classes; i++) {
+        if (i) jput(&o, ",");
+        jstr(&o, m->classes[i]);
+    }
+    jput(&o, "],\"hidden\":%d,\"unfreeze\":%d}", m->head.cfg.hidden, m->unfreeze);
+    return jdone(&o);
 }
 
 /* The export of tabtrain/ckpt.h (docs/export.md), built as `tabtrain export` builds it:
@@ -940,7 +1228,6 @@ TT_EXPORT int tt_wasm_load(int h, const char *path) {
  * current weights before) and the backbone this engine runs. `json` receives the
  * sidecar that names `path`'s file as its weights. */
 static tt_status run_export(tt_wasm *w, const char *path, const char *json) {
-    if (!w->run.trainer) return tt_error(TT_ERR_INVALID_ARG, "nothing trained to export");
     void *ckpt = NULL;
     size_t ckpt_len = 0;
     tt_st_file *model = NULL, *bb = NULL, *ex = NULL;
@@ -976,11 +1263,15 @@ TT_EXPORT int tt_wasm_export(int h, const char *path, const char *json, const ch
 
 /* ---- use ------------------------------------------------------------------------------- */
 
+/* Class probabilities of one image with the run's model (its best epoch once
+ * finished) or the imported one. Nothing is cached: a webcam frame is seen once. */
 TT_EXPORT const char *tt_wasm_predict(int h, const uint8_t *bytes, int len) {
     tt_wasm *w = handle(h);
     if (!w) return NULL;
-    tt_head *head = w->run.trainer ? tt_trainer_head(w->run.trainer) : w->has_model ? &w->model.head : NULL;
-    int C = w->run.trainer ? w->run.n_classes : w->model.n_classes;
+    int from_run = run_ready(&w->run);
+    tt_head *head = from_run ? tt_trainer_head(w->run.trainer) : w->model.loaded ? &w->model.m.head : NULL;
+    tt_tail *tail = from_run ? w->run.tail : w->model.tail;
+    int C = from_run ? w->run.n_classes : w->model.m.n_classes;
     if (!head) {
         fail(w, tt_error(TT_ERR_INVALID_ARG, "no trained model yet"));
         return NULL;
@@ -993,9 +1284,15 @@ TT_EXPORT const char *tt_wasm_predict(int h, const uint8_t *bytes, int len) {
     }
     st = tt_image_to_input(&img, w->size, w->input);
     tt_image_free(&img);
-    float *feat = malloc((size_t)(w->dim + C) * sizeof *feat);
+    tt_tail_info ti = tail ? tt_tail_get_info(tail) : (tt_tail_info){0};
+    float *feat = malloc((size_t)(w->dim + C + ti.in_dim) * sizeof *feat);
     if (!st && !feat) st = tt_error(TT_ERR_NOMEM, "no memory");
-    if (!st) st = tt_mnv2_features(w->net, 1, w->input, feat);
+    if (!st && tail) {
+        float *act = feat + w->dim + C;
+        if (!(st = tt_mnv2_forward_until(w->net, 1, w->input, ti.first_block, act))) tt_tail_features(tail, 1, act, feat);
+    } else if (!st) {
+        st = tt_mnv2_features(w->net, 1, w->input, feat);
+    }
     if (st) {
         free(feat);
         fail(w, st);
@@ -1006,8 +1303,8 @@ TT_EXPORT const char *tt_wasm_predict(int h, const uint8_t *bytes, int len) {
     jout o = {w, 0, 0};
     jput(&o, "{\"classes\":[");
     for (int i = 0; i < C; i++) {
-        int id = w->run.trainer ? w->run.class_ids[i] : w->model_class_ids[i];
-        const char *fb = w->run.trainer ? w->run.class_names[i] : w->model.classes[i];
+        int id = from_run ? w->run.class_ids[i] : w->model.class_ids[i];
+        const char *fb = from_run ? w->run.class_names[i] : w->model.m.classes[i];
         jput(&o, "%s{\"id\":%d,\"name\":", i ? "," : "", id);
         jstr(&o, class_name(w, id, fb));
         jput(&o, "}");
@@ -1027,18 +1324,15 @@ TT_EXPORT int tt_wasm_reset(int h) {
     tt_wasm *w = handle(h);
     if (!w) return -TT_ERR_INVALID_ARG;
     run_free(&w->run);
-    model_free(w);
-    while (w->n_images) image_drop(w, w->n_images - 1);
+    model_free(&w->model);
+    for (int i = 0; i < w->n_images; i++) free(w->images[i].name);
+    w->n_images = 0;
     classes_free(w);
-    char dir[TT_WASM_PATH + 64], path[TT_WASM_PATH + 400];
-    snprintf(dir, sizeof dir, "%s/ckpt", w->root);
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.') {
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-    if (d) closedir(d);
-    return 0;
+    tt_featcache_free(w->fc);
+    w->fc = NULL;
+    dir_clear(w, "ckpt");
+    dir_clear(w, "dataset");
+    dir_clear(w, "features");
+    tt_status st = cache_open(w, NULL, 0, 1, &w->fc);
+    return st ? fail(w, st) : 0;
 }

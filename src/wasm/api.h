@@ -19,6 +19,7 @@ const char *tt_wasm_train_state_json(int h);
 const char *tt_wasm_metrics_json(int h);
 int tt_wasm_save(int h, const char *path);
 int tt_wasm_load(int h, const char *path);
+const char *tt_wasm_model_json(int h);
 const char *tt_wasm_predict(int h, const uint8_t *bytes, int len);
 int tt_wasm_export(int h, const char *path, const char *json, const char *format);
 int tt_wasm_reset(int h);

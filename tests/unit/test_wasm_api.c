@@ -110,7 +110,7 @@ static void test_create_refuses_bad_weights(void **state) {
     assert_int_equal(tt_wasm_create(junk, sizeof junk, g_root), 0);
     assert_true(strlen(tt_wasm_last_error(0)) > 0);
     assert_int_equal(tt_wasm_create(g_weights, (int)g_weights_len, NULL), 0);
-    assert_int_equal(tt_wasm_abi_version(), 2);
+    assert_int_equal(tt_wasm_abi_version(), 3);
 }
 
 /* The records written by setup come back in a new handle, in id order. */
@@ -157,9 +157,13 @@ static void test_config_errors_name_the_key(void **state) {
         {"{\"bogus\":1}", "bogus"},
         {"{\"epochs\":0}", "epochs"},
         {"{\"optimizer\":\"rmsprop\"}", "optimizer"},
-        {"{\"unfreeze\":2}", "unfreeze"},
+        {"{\"unfreeze\":6}", "unfreeze"},
+        {"{\"backbone_lr\":0.1}", "unfreeze"},
+        {"{\"augment_views\":9}", "augment_views"},
+        {"{\"init_from_model\":true}", "no model was imported"},
         {"{\"val_fraction\":1}", "val_fraction"},
-        {"{\"augment\":{\"rotate\":true}}", "rotate"},
+        {"{\"augment\":\"flip,rotate\"}", "rotate"},
+        {"{\"augment\":{\"flip\":true}}", "augment"},
         {"[1]", "object"},
         {"not json", "JSON"},
     };
@@ -197,18 +201,25 @@ static void exported_head(int h, const char *path, void **data, size_t *len) {
     free(buf);
 }
 
+/* Until the run's rows are prepared (no training step taken yet). */
+static void prepare(int h) {
+    int rc;
+    while ((rc = tt_wasm_train_step(h, 1000)) == 3) {}
+    if (rc) fail_msg("preparing: %d %s", rc, tt_wasm_last_error(h));
+}
+
 static void run_to_end(int h) {
     int rc;
     while ((rc = tt_wasm_train_step(h, 5)) != 2)
         if (rc < 0) fail_msg("train_step: %s", tt_wasm_last_error(h));
 }
 
-static void test_resume_is_bit_exact(void **state) {
-    char ckpt[600], out[600];
-    snprintf(ckpt, sizeof ckpt, "%s/ckpt/latest.safetensors", g_root);
-    snprintf(out, sizeof out, "%s/model.safetensors", g_root);
+/* A run of `config` saved after 4 steps
+ * (`mid`: the state then) and resumed by a new handle ends with the same exported bytes as the whole run.
+ * Returns the resumed handle. */
+static int check_resume(const char *config, const char *mid, const char *ckpt, const char *out) {
     int h = open_engine();
-    assert_int_equal(tt_wasm_train_begin(h, CONFIG), 0);
+    assert_int_equal(tt_wasm_train_begin(h, config), 0);
     run_to_end(h);
     void *whole, *resumed;
     size_t whole_len, resumed_len;
@@ -217,10 +228,10 @@ static void test_resume_is_bit_exact(void **state) {
     assert_non_null(metrics);
     assert_non_null(strstr(metrics, "\"epochs\":4,\"class_ids\":[1,2],\"val_counts\":[1,1],\"epoch\":4"));
 
-    /* Again, stopped in the middle of epoch 2 (3 steps per epoch), saved, handle gone. */
-    assert_int_equal(tt_wasm_train_begin(h, CONFIG), 0);
+    assert_int_equal(tt_wasm_train_begin(h, config), 0);
+    prepare(h);
     for (int i = 0; i < 4; i++) assert_true(tt_wasm_train_step(h, 0) >= 0);
-    assert_non_null(strstr(tt_wasm_train_state_json(h), "\"epoch\":1,\"epochs\":4,\"step\":4,\"steps\":12"));
+    assert_non_null(strstr(tt_wasm_train_state_json(h), mid));
     assert_int_equal(tt_wasm_save(h, ckpt), 0);
     tt_wasm_destroy(h);
 
@@ -232,7 +243,19 @@ static void test_resume_is_bit_exact(void **state) {
     assert_int_equal(resumed_len, whole_len);
     assert_memory_equal(resumed, whole, whole_len);
     free(resumed);
+    free(whole);
+    return h;
+}
 
+static void paths(char *ckpt, char *out) {
+    snprintf(ckpt, 600, "%s/ckpt/latest.safetensors", g_root);
+    snprintf(out, 600, "%s/model.safetensors", g_root);
+}
+
+static void test_resume_is_bit_exact(void **state) {
+    char ckpt[600], out[600];
+    paths(ckpt, out);
+    int h = check_resume(CONFIG, "\"epoch\":1,\"epochs\":4,\"step\":4,\"steps\":12", ckpt, out);
     /* Another picture in place of one of the run's: same count, other rows. */
     const char *ds = tt_wasm_dataset_json(h);
     assert_non_null(strstr(ds, "\"id\":1,"));
@@ -243,7 +266,114 @@ static void test_resume_is_bit_exact(void **state) {
     assert_int_equal(tt_wasm_load(h, ckpt), 1);
     assert_non_null(strstr(tt_wasm_train_state_json(h), "\"finished\":true"));
     tt_wasm_destroy(h);
-    free(whole);
+    assert_int_equal(make_dataset(), 0);
+}
+
+static int count_files(const char *sub, const char *suffix) {
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/%s", g_root, sub);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    while (d && (e = readdir(d))) n += strlen(e->d_name) > strlen(suffix) && !strcmp(e->d_name + strlen(e->d_name) - strlen(suffix), suffix);
+    if (d) closedir(d);
+    return n;
+}
+
+/* Augmented views and a fine-tuned tail: the rows are prepared from the records
+ * (2 augmented views per training image, tail inputs of block 16), cached by
+ * content, and the run resumes bit-identically too (the tail's weights and
+ * optimizer state are in the checkpoint). */
+static void test_augment_and_unfreeze(void **state) {
+    static const char *config = "{\"epochs\":4,\"batch_size\":2,\"learning_rate\":0.003,\"val_fraction\":0.25,"
+                                "\"seed\":7,\"augment\":\"flip,zoom,brightness\",\"augment_views\":2,\"unfreeze\":1}";
+    char ckpt[600], out[600];
+    paths(ckpt, out);
+    assert_int_equal(count_files("features", ".feat"), 2 * PER_CLASS);
+    int h = open_engine();
+    assert_int_equal(tt_wasm_train_begin(h, config), 0);
+    assert_non_null(strstr(tt_wasm_train_state_json(h), "\"prepared\":0,\"to_prepare\":20,"));
+    assert_int_equal(tt_wasm_train_step(h, 0), 3); /* one image (3 rows) per call at least */
+    assert_non_null(strstr(tt_wasm_train_state_json(h), "\"prepared\":3,\"to_prepare\":20,"));
+    tt_wasm_destroy(h);
+    /* plain views + 6 training images x 3 tail inputs + 2 validation images x 1 */
+    tt_wasm_destroy(check_resume(config, "\"epoch\":0,\"epochs\":4,\"step\":4,\"steps\":36", ckpt, out));
+    assert_int_equal(count_files("features", ".feat"), 2 * PER_CLASS + 6 * 3 + 2);
+    /* The fine-tuned block is in the export, under the backbone's own name. */
+    tt_st_file *ex, *bb;
+    tt_assert_ok(tt_st_open_file(&ex, out));
+    tt_assert_ok(tt_st_open_memory(&bb, g_weights, g_weights_len));
+    const tt_st_tensor *a, *b;
+    tt_assert_ok(tt_st_get(ex, "head.weight", TT_DTYPE_F32, &a));
+    tt_assert_ok(tt_st_get(bb, "head.weight", TT_DTYPE_F32, &b));
+    assert_int_equal(a->nbytes, b->nbytes);
+    assert_true(memcmp(a->data, b->data, a->nbytes) != 0);
+    tt_st_close(bb);
+    tt_st_close(ex);
+}
+
+/* Probabilities by class name from a predict JSON: {"classes":[..],"probs":[..]}. */
+static float prob_of(const char *js, const char *name) {
+    char key[64];
+    snprintf(key, sizeof key, "\"name\":\"%s\"}", name);
+    const char *at = strstr(js, key), *probs = strstr(js, "\"probs\":[");
+    if (!at || !probs) fail_msg("no class %s in %s", name, js);
+    int index = 0;
+    for (const char *p = strstr(js, "\"classes\":["); p < at; p++) index += *p == '{';
+    index--;
+    probs += 9;
+    for (int i = 0; i < index; i++) probs = strchr(probs, ',') + 1;
+    return strtof(probs, NULL);
+}
+
+/* An exported model is imported by a browser with other class ids in another
+ * order, and training continues from it: with a vanishing learning rate the
+ * continued model predicts what the import predicts (classes matched by name);
+ * from scratch it does not. */
+static void test_import_continues_training(void **state) {
+    char out[600], json[600];
+    snprintf(out, sizeof out, "%s/model.safetensors", g_root);
+    snprintf(json, sizeof json, "%s/model.json", g_root);
+    int h = open_engine();
+    assert_int_equal(tt_wasm_train_begin(h, "{\"epochs\":15,\"batch_size\":2,\"learning_rate\":0.003,\"val_fraction\":0}"), 0);
+    run_to_end(h);
+    assert_int_equal(tt_wasm_export(h, out, json, "safetensors"), 0);
+    tt_wasm_destroy(h);
+
+    h = open_engine();
+    assert_int_equal(tt_wasm_set_classes(h, "[{\"id\":5,\"name\":\"blue\"},{\"id\":6,\"name\":\"red\"}]"), 0);
+    assert_int_equal(tt_wasm_load(h, out), 1);
+    const char *mj = tt_wasm_model_json(h);
+    assert_non_null(mj);
+    assert_string_equal(mj, "{\"kind\":\"export\",\"classes\":[\"red\",\"blue\"],\"hidden\":0,\"unfreeze\":0}");
+    for (int c = 0; c < 2; c++)
+        for (int i = 0; i < 2; i++) {
+            image_buf b = picture(c, 20 + i);
+            char name[32];
+            snprintf(name, sizeof name, "p%d-%d.png", c, i);
+            assert_true(add(h, c ? 5 : 6, &b, name) > 0);
+            image_buf_free(&b);
+        }
+    image_buf probe = picture(1, 99);
+    const char *js = tt_wasm_predict(h, probe.data, (int)probe.len);
+    assert_non_null(js);
+    float imported_blue = prob_of(js, "blue");
+    assert_true(tt_wasm_train_begin(h, "{\"init_from_model\":true,\"hidden_units\":8}") < 0);
+    assert_non_null(strstr(tt_wasm_last_error(h), "hidden units"));
+    static const char *cont = "{\"epochs\":1,\"batch_size\":4,\"learning_rate\":1e-9,\"val_fraction\":0,\"init_from_model\":true}";
+    assert_int_equal(tt_wasm_train_begin(h, cont), 0);
+    run_to_end(h);
+    js = tt_wasm_predict(h, probe.data, (int)probe.len);
+    assert_non_null(js);
+    assert_non_null(strstr(js, "{\"classes\":[{\"id\":5,\"name\":\"blue\"},{\"id\":6,\"name\":\"red\"}]"));
+    assert_float_equal(prob_of(js, "blue"), imported_blue, 1e-4);
+    assert_true(imported_blue > 0.9f);
+    assert_int_equal(tt_wasm_train_begin(h, "{\"epochs\":1,\"batch_size\":4,\"learning_rate\":1e-9,\"val_fraction\":0}"), 0);
+    run_to_end(h);
+    js = tt_wasm_predict(h, probe.data, (int)probe.len);
+    assert_true(fabsf(prob_of(js, "blue") - imported_blue) > 0.05f);
+    image_buf_free(&probe);
+    tt_wasm_destroy(h);
     assert_int_equal(make_dataset(), 0);
 }
 
@@ -335,6 +465,8 @@ int main(void) {
         cmocka_unit_test(test_config_errors_name_the_key),
         cmocka_unit_test(test_resume_is_bit_exact),
         cmocka_unit_test(test_predict_and_foreign_model),
+        cmocka_unit_test(test_augment_and_unfreeze),
+        cmocka_unit_test(test_import_continues_training),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
