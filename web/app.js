@@ -52,6 +52,8 @@ function publish() {
     trainLoss: w.training.trainLoss ?? null,
     valAcc: w.training.valAcc ?? null,
     saved: w.saved ? { epoch: w.saved.epoch, step: w.saved.step } : null, // newest checkpoint in IndexedDB
+    imported: w.imported ? { name: w.imported.name, classes: [...w.imported.classes], hidden: w.imported.hidden, unfreeze: w.imported.unfreeze } : null,
+    preparing: w.preparing ? { done: w.preparing.done, total: w.preparing.total } : null, // a run computing augmented views / tail inputs
     errors: errors.map((e) => ({ ...e })),
     pendingCommands: pending.size, // > 0 while a command (e.g. a save) is still in flight
   });
@@ -144,7 +146,22 @@ function renderState() {
   $('#import').disabled = !hasEngine;
   $('#predict-file').disabled = !hasEngine || s.phase !== PHASE.TRAINED;
   $('#predict-webcam').disabled = $('#predict-file').disabled;
+  renderImported(s.imported);
   renderPerClass();
+}
+
+// An imported model: offer to continue from it, with the settings it needs.
+function renderImported(imp) {
+  const row = $('#init-from-model-row');
+  const f = $('#settings').elements;
+  if (!imp) { row.hidden = true; f.initFromModel.checked = false; return; }
+  $('#imported-name').textContent = `(${imp.name}: ${imp.classes.join(', ')})`;
+  if (row.hidden) { // first time shown: match the model's head and tail
+    f.initFromModel.checked = true;
+    f.hiddenUnits.value = imp.hidden;
+    f.unfreeze.value = imp.unfreeze;
+  }
+  row.hidden = false;
 }
 
 // Keyed by class id and updated in place, so a rename being typed keeps its focus.
@@ -222,6 +239,9 @@ function renderProgress(m) {
   } else if (m.phase === PHASE.EXTRACTING) {
     $('#extract-progress').value = frac;
     $('#extract-text').textContent = `${m.done} / ${m.total}`;
+  } else if (m.phase === PHASE.TRAINING && m.unit === 'views') {
+    $('#epoch-progress').value = frac;
+    $('#epoch-text').textContent = `preparing pictures (augmented copies, fine-tuning inputs): ${m.done} / ${m.total}`;
   } else if (m.phase === PHASE.TRAINING) {
     $('#epoch-progress').value = frac;
     $('#epoch-text').textContent = `epoch ${m.epoch} of ${m.epochs}, step ${m.done} / ${m.total}`;
@@ -374,7 +394,8 @@ function trainConfig() {
   return {
     ...d,
     batchSize: num('batchSize', d.batchSize), epochs: num('epochs', d.epochs), learningRate: num('learningRate', d.learningRate),
-    augment: { flip: f.flip.checked, crop: f.crop.checked, colorJitter: f.colorJitter.checked },
+    augment: { flip: f.flip.checked, zoom: f.zoom.checked, shear: f.shear.checked, brightness: f.brightness.checked },
+    augmentViews: num('augmentViews', d.augmentViews), initFromModel: !!workerState?.imported && f.initFromModel.checked,
     unfreeze: num('unfreeze', d.unfreeze), hiddenUnits: num('hiddenUnits', d.hiddenUnits), seed: num('seed', d.seed),
   };
 }

@@ -2,7 +2,7 @@
 // Every message is a plain object {v: PROTOCOL_VERSION, type, ...}. Commands carry an
 // `id` chosen by the page; the worker answers each command with exactly one RESULT of
 // the same id. Events (state, progress, epoch, error) are pushed without being asked.
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 export const CMD = Object.freeze({
   HELLO: 'hello',                 // {}                       -> result {protocol, engine}
@@ -17,14 +17,14 @@ export const CMD = Object.freeze({
   RESUME: 'resume',               // {}
   PREDICT: 'predict',             // {bytes:ArrayBuffer}      -> result {probs:[{name, p}]}
   EXPORT: 'export',               // {format}                 -> result {name, bytes, json:{name, bytes}}
-  IMPORT: 'import',               // {name, bytes:ArrayBuffer}
+  IMPORT: 'import',               // {name, bytes:ArrayBuffer}  -> result {resumable, model?:{kind, classes, hidden, unfreeze}}
   RESET: 'reset',                 // {}                       -> wipes dataset, features, checkpoints
 });
 
 export const EVT = Object.freeze({
   RESULT: 'result',     // {id, ok, error?:{code, message}, ...payload}
   STATE: 'state',       // {state}  full snapshot of worker-owned state
-  PROGRESS: 'progress', // {phase, done, total, unit:'bytes'|'images'|'steps'}
+  PROGRESS: 'progress', // {phase, done, total, unit:'bytes'|'images'|'steps'|'views'} (training: unit 'views' while its features are prepared)
   EPOCH: 'epoch',       // {epoch, epochs, trainLoss, trainAcc, valLoss, valAcc, perClass, confusion}
   ERROR: 'error',       // {code, message, file?, classId?, fatal?}
 });
@@ -64,8 +64,11 @@ export const DEFAULT_TRAIN_CONFIG = Object.freeze({
   learningRate: 0.001,
   optimizer: 'adam',
   valFraction: 0.2,
-  augment: Object.freeze({ flip: false, crop: false, colorJitter: false }), // not applied in the browser yet
-  unfreeze: 0,       // last K backbone blocks trained too (0 = head only)
+  // Each training picture also gets `augmentViews` randomly transformed copies (docs/wasm-api.md).
+  augment: Object.freeze({ flip: false, zoom: false, shear: false, brightness: false }),
+  augmentViews: 2,
+  unfreeze: 0,       // last K backbone blocks trained too (0 = head only, at most 5)
+  initFromModel: false, // start from the imported model's weights (classes matched by name)
   hiddenUnits: 0,    // 0 = linear head; >0 adds one hidden ReLU layer
   seed: 42,
 });

@@ -6,6 +6,7 @@ import { PROTOCOL_VERSION, CMD, EVT, PHASE, ERR, MAX_IMAGE_BYTES, MAX_CLASS_NAME
 const ROOT = '/tabtrain';                       // IDBFS mount point
 const CLASSES_PATH = `${ROOT}/dataset/classes.json`;
 const CKPT_PATH = `${ROOT}/ckpt/latest.safetensors`;
+const IMPORTED_PATH = `${ROOT}/ckpt/imported.safetensors`; // the last imported model, kept across visits
 const ENGINE_URL = new URL('./wasm/tabtrain.mjs', import.meta.url);
 const MANIFEST_URL = new URL('./models/manifest.json', import.meta.url);
 const DB_NAME = 'tabtrain';                     // weights cache + engine-less file store
@@ -21,6 +22,8 @@ const state = {
   nextClassId: 1,
   training: { epoch: 0, epochs: 0, step: 0, steps: 0, trainLoss: null, valAcc: null },
   saved: null,          // {epoch, step} of the newest checkpoint that reached IndexedDB
+  imported: null,       // {name, kind, classes, hidden, unfreeze} of the imported model
+  preparing: null,      // {done, total} while a run computes its augmented views / tail inputs
 };
 let engine = null;      // {mod, h} once tt_wasm_create succeeded
 let store = null;       // file store: IDBFS through the engine, or IndexedDB without it
@@ -210,6 +213,7 @@ function requireEngine() {
 function startEngine(mod) {
   for (const d of ['dataset', 'features', 'ckpt']) mod.FS.mkdirTree(`${ROOT}/${d}`);
   const h = withBytes(mod, weightsBytes, (p, n) => withString(mod, ROOT, (r) => mod._tt_wasm_create(p, n, r)));
+  weightsBytes = null; // the engine keeps its own copy (tails and exports need the file)
   if (h <= 0) {
     state.engine = { status: 'error', message: mod.UTF8ToString(mod._tt_wasm_last_error(0)) };
     return PHASE.ENGINE_ERROR;
@@ -217,8 +221,11 @@ function startEngine(mod) {
   engine = { mod, h };
   pushClassesToEngine();
   refreshCounts();
-  // A checkpoint from an earlier visit restores the trained (or half-trained) head.
-  if (!mod.FS.analyzePath(CKPT_PATH).exists) return PHASE.READY;
+  // An imported model first (it may start the next run), then the run of an earlier visit.
+  if (mod.FS.analyzePath(IMPORTED_PATH).exists) {
+    try { loadImported(); } catch (e) { fail(e.code, `imported model not restored: ${e.message}`); }
+  }
+  if (!mod.FS.analyzePath(CKPT_PATH).exists) return state.imported ? PHASE.TRAINED : PHASE.READY;
   try {
     withString(mod, CKPT_PATH, (p) => check(mod._tt_wasm_load(h, p)));
   } catch (e) {
@@ -231,14 +238,24 @@ function startEngine(mod) {
   return t.finished ? PHASE.TRAINED : PHASE.PAUSED;
 }
 
+// Loads IMPORTED_PATH into the engine: 0 = a checkpoint of this dataset (its run is
+// restored), 1 = a model that predicts and can start the next run.
+function loadImported() {
+  const { mod, h } = engine;
+  const rc = withString(mod, IMPORTED_PATH, (p) => check(mod._tt_wasm_load(h, p)));
+  if (rc === 1) state.imported = { ...jsonCall(() => mod._tt_wasm_model_json(h)), name: state.imported?.name || 'imported model' };
+  return rc;
+}
+
 const trainingFields = (t) => ({ epoch: t.epoch, epochs: t.epochs, step: t.step, steps: t.steps, trainLoss: t.train_loss, valAcc: t.val_acc });
 
 // The page's camelCase config becomes the engine's snake_case JSON (docs/wasm-api.md).
 function engineConfig(c) {
+  const aug = Object.entries(c.augment || {}).filter(([, on]) => on).map(([k]) => k).join(',');
   return {
     batch_size: c.batchSize, epochs: c.epochs, learning_rate: c.learningRate, optimizer: c.optimizer,
     val_fraction: c.valFraction, unfreeze: c.unfreeze, hidden_units: c.hiddenUnits, seed: c.seed,
-    augment: { flip: !!c.augment?.flip, crop: !!c.augment?.crop, color_jitter: !!c.augment?.colorJitter },
+    augment: aug, augment_views: c.augmentViews, init_from_model: !!c.initFromModel,
   };
 }
 
@@ -444,11 +461,14 @@ async function trainLoop() {
     const s = jsonCall(() => mod._tt_wasm_train_state_json(h));
     Object.assign(state.training, trainingFields(s));
     const now = performance.now();
-    if (now - lastProgress >= PROGRESS_INTERVAL_MS || rc === 2) {
+    // rc 3: the run is still computing its augmented views / tail inputs.
+    state.preparing = rc === 3 ? { done: s.prepared, total: s.to_prepare } : null;
+    if (now - lastProgress >= PROGRESS_INTERVAL_MS || rc === 2 || (rc === 0 && s.step === 0)) {
       lastProgress = now;
-      post(EVT.PROGRESS, { phase: PHASE.TRAINING, done: s.step, total: s.steps, unit: 'steps', epoch: s.epoch, epochs: s.epochs });
+      if (rc === 3 || s.step === 0) post(EVT.PROGRESS, { phase: PHASE.TRAINING, done: s.prepared, total: s.to_prepare, unit: 'views' });
+      else post(EVT.PROGRESS, { phase: PHASE.TRAINING, done: s.step, total: s.steps, unit: 'steps', epoch: s.epoch, epochs: s.epochs });
     }
-    if (rc >= 1) {
+    if (rc === 1 || rc === 2) {
       const m = jsonCall(() => mod._tt_wasm_metrics_json(h));
       post(EVT.EPOCH, {
         epoch: m.epoch, epochs: m.epochs, trainLoss: m.train_loss, trainAcc: m.train_acc, valLoss: m.val_loss, valAcc: m.val_acc,
@@ -460,7 +480,8 @@ async function trainLoop() {
     if (rc === 2) { await checkpoint(); setPhase(PHASE.TRAINED); return; }
     await new Promise((r) => setTimeout(r));
   }
-  await checkpoint();
+  // Paused while the features were being prepared: nothing to save yet (they are cached).
+  if (!state.preparing) await checkpoint();
   setPhase(PHASE.PAUSED);
 }
 
@@ -489,19 +510,42 @@ async function exportModel({ format = 'safetensors' }) {
   }
 }
 
-async function importModel({ bytes }) {
+// A checkpoint of this dataset continues its run (paused); any other model file is
+// imported: it predicts, its classes are created here when missing (so pictures can be
+// added to them), and "Continue from the imported model" starts the next run from it.
+// The file is kept in IDBFS, so the import survives a reload.
+async function importModel({ name, bytes }) {
   requireEngine();
   notWhileTraining();
-  const path = '/tmp/tabtrain-import.safetensors';
-  engine.mod.FS.writeFile(path, new Uint8Array(bytes));
+  const { mod } = engine;
+  const tmp = `${IMPORTED_PATH}.new`;
+  mod.FS.writeFile(tmp, new Uint8Array(bytes));
+  const previous = state.imported;
   let rc;
-  try { rc = withString(engine.mod, path, (p) => check(engine.mod._tt_wasm_load(engine.h, p))); } finally { engine.mod.FS.unlink(path); }
-  const t = jsonCall(() => engine.mod._tt_wasm_train_state_json(engine.h));
+  try {
+    mod.FS.rename(tmp, IMPORTED_PATH);
+    state.imported = { name };
+    rc = loadImported();
+  } catch (e) {
+    state.imported = previous;
+    if (mod.FS.analyzePath(tmp).exists) mod.FS.unlink(tmp);
+    if (mod.FS.analyzePath(IMPORTED_PATH).exists) mod.FS.unlink(IMPORTED_PATH);
+    throw e;
+  }
+  const t = jsonCall(() => mod._tt_wasm_train_state_json(engine.h));
   Object.assign(state.training, trainingFields(t));
-  // A run of this dataset continues (paused); any other model file only predicts.
-  if (rc === 0) await checkpoint();
+  if (rc === 0) {
+    mod.FS.unlink(IMPORTED_PATH); // it is the run's checkpoint now
+    state.imported = previous;
+    await checkpoint();
+  } else {
+    const have = new Set(state.classes.map((c) => c.name));
+    for (const n of state.imported.classes) if (!have.has(n)) state.classes.push({ id: state.nextClassId++, name: className(n), count: 0 });
+    pushClassesToEngine();
+    await saveClasses();
+  }
   setPhase(rc === 0 && !t.finished ? PHASE.PAUSED : PHASE.TRAINED);
-  return { resumable: rc === 0 };
+  return rc === 0 ? { resumable: true } : { resumable: false, model: state.imported };
 }
 
 const handlers = {
@@ -583,6 +627,8 @@ const handlers = {
     state.nextClassId = 1;
     state.training = { epoch: 0, epochs: 0, step: 0, steps: 0, trainLoss: null, valAcc: null };
     state.saved = null;
+    state.imported = null;
+    state.preparing = null;
     if (engine) state.phase = PHASE.READY;
     postState();
     await saveClasses();

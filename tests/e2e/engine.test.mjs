@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as h from './helpers.mjs';
+import * as f from './flows.mjs';
 
 const skip = h.ENGINE_SKIP || h.REAL_WEIGHTS_SKIP;
 const CLASSES = ['animals', 'food', 'instrument'];
@@ -28,71 +29,14 @@ let app, srv;
 before(async () => { if (!skip) { app = h.buildApp(); srv = await h.startServer(app.root); } });
 after(async () => { await srv?.close(); app?.cleanup(); });
 
-// The built-in sample set's pictures of a class, in a fixed order.
-const pictures = (cls) => fs.readdirSync(path.join(app.root, 'sample', cls)).sort().map((f) => path.join(app.root, 'sample', cls, f));
-
-async function addClasses(page, n = PER_CLASS) {
-  for (const [i, name] of CLASSES.entries()) {
-    await page.fill('#new-class-name', name);
-    await page.click('#add-class');
-    await page.waitForSelector(`input[type=file][data-class-index="${i}"]`);
-  }
-  for (const [i, name] of CLASSES.entries()) await page.setInputFiles(`input[type=file][data-class-index="${i}"]`, pictures(name).slice(0, n));
-  await page.waitForFunction((n) => window.tabtrainState.classes.every((c) => c.count === n) && window.tabtrainState.pendingCommands === 0,
-    n, { timeout: 120_000 });
-}
-
-async function setTraining(page, { epochs, hidden = 0 }) {
-  await page.fill('#settings [name=epochs]', String(epochs));
-  await page.fill('#settings [name=batchSize]', '4');
-  await page.fill('#settings [name=learningRate]', '0.003');
-  await page.evaluate(() => { document.querySelector('#settings details').open = true; }); // "Advanced"
-  await page.fill('#settings [name=hiddenUnits]', String(hidden));
-}
-
-// Sends one picture to #predict-file and returns the worker's answer [{classId, name, p}].
-async function predict(page, file) {
-  const before = await page.evaluate(() => window.__tt.events.filter((e) => e.type === 'result' && e.probs).length);
-  await page.setInputFiles('#predict-file', file);
-  await page.waitForFunction((n) => window.__tt.events.filter((e) => e.type === 'result' && e.probs).length > n, before);
-  return page.evaluate(() => window.__tt.events.filter((e) => e.type === 'result' && e.probs).at(-1).probs);
-}
-const top = (probs) => probs.reduce((a, b) => (b.p > a.p ? b : a)).name;
-
-// Exports through the page's button: two downloads, model.safetensors and model.json.
-async function exportFiles(page) {
-  const downloads = [];
-  const both = new Promise((resolve) => {
-    const on = (d) => { downloads.push(d); if (downloads.length === 2) { page.off('download', on); resolve(); } };
-    page.on('download', on);
-  });
-  await page.click('#export');
-  await Promise.race([both, new Promise((_, no) => setTimeout(() => no(new Error(`${downloads.length} of 2 downloads`)), 60_000))]);
-  const byName = Object.fromEntries(downloads.map((d) => [d.suggestedFilename(), d]));
-  assert.deepEqual(Object.keys(byName).sort(), ['model.json', 'model.safetensors']);
-  return { weights: fs.readFileSync(await byName['model.safetensors'].path()),
-    json: JSON.parse(fs.readFileSync(await byName['model.json'].path(), 'utf8')) };
-}
+const pictures = (cls) => f.pictures(app.root, cls);
+const addClasses = (page, n = PER_CLASS) => f.addClasses(page, app.root, CLASSES, n);
+const setTraining = f.setTraining;
+const { predict, top, exportFiles, tensorNames } = f;
 const exportBytes = async (page) => (await exportFiles(page)).weights;
-
+// The trained head's tensors (not the backbone's 1x1 conv "head.weight").
 const TRAINED_HEAD = /^head\.(hidden|logits)\./;
-
-// Tensor names and metadata of a safetensors file.
-function tensorNames(buf) {
-  const n = Number(buf.readBigUInt64LE(0));
-  const { __metadata__: meta, ...header } = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
-  return { names: Object.keys(header), meta };
-}
-
-// The trained head's tensors of a safetensors file (not the backbone's 1x1 conv "head.weight"), by name -> hex SHA-256 of their bytes.
-function headTensors(buf) {
-  const n = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
-  const data = buf.subarray(8 + n);
-  const out = {};
-  for (const [name, t] of Object.entries(header)) if (TRAINED_HEAD.test(name)) out[name] = h.sha256(data.subarray(...t.data_offsets));
-  return { tensors: out, meta: header.__metadata__ };
-}
+const headTensors = (buf) => f.tensorHashes(buf, TRAINED_HEAD);
 
 async function assertResponsive(page, what) {
   const tasks = await page.evaluate(() => window.__tt.longTasks);
