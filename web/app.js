@@ -142,7 +142,7 @@ function renderState() {
   $('#train').disabled = !hasEngine || !idle || s.classes.filter((c) => c.count > 0).length < 2;
   $('#pause').disabled = s.phase !== PHASE.TRAINING;
   $('#resume').disabled = s.phase !== PHASE.PAUSED;
-  $('#export').disabled = !hasEngine || ![PHASE.TRAINED, PHASE.PAUSED].includes(s.phase);
+  $('#export').disabled = !hasEngine || ![PHASE.TRAINED, PHASE.PAUSED].includes(s.phase) || !s.training.epochs; // an import alone has no run
   $('#import').disabled = !hasEngine;
   $('#predict-file').disabled = !hasEngine || s.phase !== PHASE.TRAINED;
   $('#predict-webcam').disabled = $('#predict-file').disabled;
@@ -184,6 +184,7 @@ function renderClasses(classes) {
     li.querySelector('.webcam').disabled = !canAdd;
     li.querySelector('.drop-zone').textContent = canAdd ? 'Drop pictures or folders here' : 'Pictures can be added once the engine is available';
     if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
+    li.refreshPictures();
   });
   byId.forEach((li) => li.remove());
 }
@@ -203,7 +204,9 @@ function classItem(id) {
       <label class="file-button">Add pictures <input type="file" accept="image/*" multiple></label>
       <button type="button" class="webcam secondary">Webcam</button>
     </div>
-    <div class="drop-zone" tabindex="-1"></div>`;
+    <div class="drop-zone" tabindex="-1"></div>
+    <details class="pictures"><summary>Pictures</summary><ul class="thumbs"></ul><button type="button" class="more secondary" hidden>Show more</button></details>`;
+  attachPictures(li, id);
   const name = li.querySelector('.class-name');
   const rename = () => {
     const c = workerState.classes.find((x) => x.id === id);
@@ -229,6 +232,67 @@ function classItem(id) {
     await sendFiles(id, await droppedFiles(e.dataTransfer));
   });
   return li;
+}
+
+// ---- pictures of a class: small thumbnails, drawn only when scrolled into view -----------
+
+const THUMB = 72;        // px, square
+const THUMB_PAGE = 48;   // tiles added per "Show more"
+const thumbObserver = new IntersectionObserver((entries) => {
+  for (const e of entries) if (e.isIntersecting) { thumbObserver.unobserve(e.target); drawThumb(e.target); }
+}, { rootMargin: '200px' });
+
+// The picture's bytes come from the worker (its record in IndexedDB), so thumbnails
+// also show after a reload; the full-size decode is transient, only the canvas stays.
+async function drawThumb(tile) {
+  const r = await command(CMD.IMAGES_GET, { imageId: Number(tile.dataset.imageId) });
+  if (!r.ok) return;
+  try {
+    const bmp = await createImageBitmap(new Blob([r.bytes]));
+    const s = Math.min(bmp.width, bmp.height);
+    const ctx = tile.querySelector('canvas').getContext('2d');
+    ctx.drawImage(bmp, (bmp.width - s) / 2, (bmp.height - s) / 2, s, s, 0, 0, THUMB, THUMB);
+    bmp.close();
+    tile.dataset.drawn = '1';
+  } catch { tile.classList.add('undecodable'); } // the engine decodes formats the browser may not
+}
+
+function attachPictures(li, id) {
+  const panel = li.querySelector('.pictures');
+  const list = panel.querySelector('.thumbs');
+  const more = panel.querySelector('.more');
+  let images = [], shown = 0, loadedCount = -1;
+  const showMore = () => {
+    for (const im of images.slice(shown, shown + THUMB_PAGE)) {
+      const tile = document.createElement('li');
+      tile.className = 'thumb';
+      tile.dataset.imageId = String(im.id);
+      tile.title = im.name;
+      tile.innerHTML = `<canvas width="${THUMB}" height="${THUMB}"></canvas><button type="button" class="remove" aria-label="Remove">×</button>`;
+      tile.querySelector('.remove').setAttribute('aria-label', `Remove ${im.name}`);
+      tile.querySelector('.remove').addEventListener('click', () => command(CMD.IMAGES_REMOVE, { imageIds: [im.id] }));
+      list.append(tile);
+      thumbObserver.observe(tile);
+    }
+    shown = Math.min(images.length, shown + THUMB_PAGE);
+    more.hidden = shown >= images.length;
+  };
+  const load = async () => {
+    const c = workerState?.classes.find((x) => x.id === id);
+    if (!panel.open || !c || c.count === loadedCount) return;
+    loadedCount = c.count;
+    const r = await command(CMD.IMAGES_LIST, { classId: id });
+    if (!r.ok) return;
+    const keep = Math.max(shown, THUMB_PAGE);
+    images = r.images;
+    list.replaceChildren();
+    shown = 0;
+    while (shown < Math.min(keep, images.length)) showMore();
+    more.hidden = shown >= images.length;
+  };
+  panel.addEventListener('toggle', load);
+  more.addEventListener('click', showMore);
+  li.refreshPictures = load; // called on every state event
 }
 
 function renderProgress(m) {

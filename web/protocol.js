@@ -12,6 +12,8 @@ export const CMD = Object.freeze({
   CLASS_DELETE: 'class.delete',   // {classId}
   IMAGES_ADD: 'images.add',       // {classId, files:[{name, bytes:ArrayBuffer}]} (bytes transferred)
   IMAGES_REMOVE: 'images.remove', // {imageIds:[int]}
+  IMAGES_LIST: 'images.list',     // {classId}                -> result {images:[{id, name}]}
+  IMAGES_GET: 'images.get',       // {imageId}                -> result {bytes:ArrayBuffer} (the picture as added)
   TRAIN: 'train',                 // {config}
   PAUSE: 'pause',                 // {}
   RESUME: 'resume',               // {}

@@ -590,6 +590,22 @@ const handlers = {
     await store.sync();
     return {};
   },
+  [CMD.IMAGES_LIST]: ({ classId }) => {
+    requireEngine();
+    findClass(classId);
+    const ds = jsonCall(() => engine.mod._tt_wasm_dataset_json(engine.h));
+    return { images: ds.images.filter((im) => im.class === classId).map(({ id, name }) => ({ id, name })) };
+  },
+  [CMD.IMAGES_GET]: ({ imageId }) => {
+    requireEngine();
+    const { mod, h } = engine;
+    const lenPtr = mod._malloc(4);
+    try {
+      const p = mod._tt_wasm_image(h, imageId, lenPtr);
+      if (!p) throw engineError(-1);
+      return { bytes: mod.HEAPU8.slice(p, p + mod.HEAP32[lenPtr >> 2]).buffer };
+    } finally { mod._free(lenPtr); }
+  },
   [CMD.TRAIN]: async ({ config }) => {
     requireEngine();
     notWhileTraining();

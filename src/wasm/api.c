@@ -129,6 +129,7 @@ typedef struct tt_wasm {
     wmodel model;
     char *out; /* last JSON returned */
     size_t out_cap;
+    uint8_t *picture; /* last image bytes returned (tt_wasm_image) */
     char err[1024];
 } tt_wasm;
 
@@ -495,6 +496,7 @@ TT_EXPORT void tt_wasm_destroy(int h) {
     free(w->preprocess);
     free(w->weights);
     free(w->out);
+    free(w->picture);
     free(w);
     g_handles[h - 1] = NULL;
 }
@@ -670,6 +672,34 @@ TT_EXPORT const char *tt_wasm_dataset_json(int h) {
     }
     jput(&o, "]}");
     return jdone(&o);
+}
+
+/* The encoded bytes of an image, as added (thumbnails after a reload): valid
+ * until the next call on the handle; *len receives their count. */
+TT_EXPORT const uint8_t *tt_wasm_image(int h, int image_id, int *len) {
+    tt_wasm *w = handle(h);
+    if (!w || !len) return NULL;
+    *len = 0;
+    if (image_index(w, image_id) < 0) {
+        fail(w, tt_error(TT_ERR_NOT_FOUND, "no image with id %d", image_id));
+        return NULL;
+    }
+    char path[TT_WASM_PATH + 64];
+    tt_st_file *f;
+    const tt_st_tensor *t;
+    record_path(w, image_id, path, sizeof path);
+    tt_status st = record_open(path, &f, &t);
+    if (st) {
+        fail(w, st);
+        return NULL;
+    }
+    free(w->picture);
+    if ((w->picture = malloc(t->nbytes + 1))) {
+        memcpy(w->picture, t->data, t->nbytes);
+        *len = (int)t->nbytes;
+    } else fail(w, tt_error(TT_ERR_NOMEM, "no memory for image %d", image_id));
+    tt_st_close(f);
+    return w->picture;
 }
 
 /* ---- training config -------------------------------------------------------------------- */

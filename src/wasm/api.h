@@ -13,6 +13,7 @@ int tt_wasm_set_classes(int h, const char *json);
 int tt_wasm_add_image(int h, int class_id, const uint8_t *bytes, int len, const char *name);
 int tt_wasm_remove_image(int h, int image_id);
 const char *tt_wasm_dataset_json(int h);
+const uint8_t *tt_wasm_image(int h, int image_id, int *len);
 int tt_wasm_train_begin(int h, const char *config_json);
 int tt_wasm_train_step(int h, int budget_ms);
 const char *tt_wasm_train_state_json(int h);

@@ -121,6 +121,24 @@ static void test_dataset_persists(void **state) {
     assert_non_null(strstr(js, "\"classes\":[{\"id\":1,\"count\":4},{\"id\":2,\"count\":4}]"));
     assert_non_null(strstr(js, "{\"id\":1,\"class\":1,\"name\":\"red-0.png\"}"));
     assert_non_null(strstr(js, "{\"id\":8,\"class\":2,\"name\":\"blue-3.png\"}"));
+    /* The bytes as added come back (thumbnails after a reload). */
+    image_buf b = picture(1, 3);
+    int len = -1;
+    const uint8_t *bytes = tt_wasm_image(h, 8, &len);
+    assert_non_null(bytes);
+    assert_int_equal(len, b.len);
+    assert_memory_equal(bytes, b.data, b.len);
+    image_buf_free(&b);
+    assert_null(tt_wasm_image(h, 99, &len));
+    assert_int_equal(len, 0);
+    /* The same picture twice in one class is refused; in another class it is welcome. */
+    b = picture(0, 1);
+    assert_true(add(h, 1, &b, "again.png") < 0);
+    assert_non_null(strstr(tt_wasm_last_error(h), "red-1.png"));
+    int id = add(h, 2, &b, "red-in-blue.png");
+    assert_true(id > 0);
+    assert_int_equal(tt_wasm_remove_image(h, id), 0);
+    image_buf_free(&b);
     tt_wasm_destroy(h);
 }
 
