@@ -53,6 +53,7 @@ function publish() {
     valAcc: w.training.valAcc ?? null,
     saved: w.saved ? { epoch: w.saved.epoch, step: w.saved.step } : null, // newest checkpoint in IndexedDB
     imported: w.imported ? { name: w.imported.name, classes: [...w.imported.classes], hidden: w.imported.hidden, unfreeze: w.imported.unfreeze } : null,
+    memory: w.memory ? { wasmHeap: w.memory.wasmHeap } : null, // engine heap bytes (high-water mark)
     preparing: w.preparing ? { done: w.preparing.done, total: w.preparing.total } : null, // a run computing augmented views / tail inputs
     errors: errors.map((e) => ({ ...e })),
     pendingCommands: pending.size, // > 0 while a command (e.g. a save) is still in flight

@@ -31,7 +31,10 @@ let weightsBytes = null;
 let paused = false;
 
 const post = (type, fields, transfer) => self.postMessage(msg(type, fields), transfer || []);
-const postState = () => post(EVT.STATE, { state: structuredClone(state) });
+const postState = () => {
+  if (engine) state.memory = { wasmHeap: engine.mod.HEAPU8.length }; // grows, never shrinks: the high-water mark
+  post(EVT.STATE, { state: structuredClone(state) });
+};
 const setPhase = (p) => { state.phase = p; postState(); };
 const fail = (code, message, extra = {}) => post(EVT.ERROR, { code, message, ...extra });
 
