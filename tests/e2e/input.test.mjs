@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as h from './helpers.mjs';
+import * as f from './flows.mjs';
 
 const PICS = process.env.QABCS_PICS || '/usr/share/qabcs/abcs/all/pics';
 const skip = h.ENGINE_SKIP || h.REAL_WEIGHTS_SKIP || (!fs.existsSync(path.join(PICS, 'animals')) && `${PICS} missing (apt-get install qabcs-data)`);
@@ -37,7 +38,7 @@ async function open(b) {
   await h.waitForPhase(b.page, 'ready', 120_000);
 }
 
-async function addClasses(page, names) {
+async function newClasses(page, names) {
   const first = (await h.state(page)).classes.length;
   for (const name of names) {
     await page.fill('#new-class-name', name);
@@ -85,7 +86,7 @@ test('a dropped folder adds the pictures of it and its sub-folders to that class
   try {
     const { page } = b;
     await open(b);
-    await addClasses(page, ['animals', 'food']);
+    await newClasses(page, ['animals', 'food']);
     const zone = (i) => page.locator('.class-item').nth(i).locator('.drop-zone');
 
     assert.equal(await dropPaths(page, zone(0), [folder]), true, 'the drop zone takes the drag (dragover handled)');
@@ -127,11 +128,9 @@ test('fake webcam: a photo goes into a class, and after training a webcam frame 
       md.getUserMedia = async (c) => { const s = await get(c); window.__streams.push(s); return s; };
     });
     await open(b);
-    await addClasses(page, ['animals', 'food']);
     const N = 4;
-    await page.setInputFiles('input[type=file][data-class-index="0"]', photos('animals').slice(0, N));
-    await page.setInputFiles('input[type=file][data-class-index="1"]', photos('food').slice(0, N));
-    await waitCounts(page, [N, N]);
+    await f.addClasses(page, app.root, ['animals', 'food'], N);
+    await page.waitForFunction(() => [...document.querySelectorAll('.class-item .webcam')].every((b) => !b.disabled));
 
     // A photo for the second class.
     await page.locator('.class-item').nth(1).locator('.webcam').click();
@@ -148,9 +147,7 @@ test('fake webcam: a photo goes into a class, and after training a webcam frame 
     assert.equal(await page.locator('#webcam-dialog').evaluate((d) => d.open), false);
     assert.deepEqual(await page.evaluate(() => window.__streams.flatMap((s) => s.getTracks().map((t) => t.readyState))), ['ended'], 'camera off after Done');
 
-    await page.fill('#settings [name=epochs]', '2');
-    await page.fill('#settings [name=batchSize]', '4');
-    await page.fill('#settings [name=learningRate]', '0.003');
+    await f.setTraining(page, { epochs: 2 });
     await page.click('#train');
     const trained = await h.waitForPhase(page, 'trained', 120_000);
     assert.equal(trained.epoch, 2);
@@ -186,7 +183,7 @@ test('no camera: blocked access or no camera API gives a plain message and the a
   try {
     const { page } = b;
     await open(b);
-    await addClasses(page, ['animals']);
+    await newClasses(page, ['animals']);
     await page.locator('.class-item .webcam').click();
     await page.waitForFunction(() => /blocked/.test(document.querySelector('#webcam-status').textContent), null, { timeout: 15_000 })
       .catch(async () => assert.fail(`no "blocked" message; status "${await page.textContent('#webcam-status')}"`));
