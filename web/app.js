@@ -410,30 +410,66 @@ async function useSample() {
 
 let webcamStream = null;
 let webcamTarget = null;
+let webcamSession = 0; // bumped by each open and close: a camera that starts late for an old session is stopped
+let webcamPhotos = 0;
+// getUserMedia's failures (DOMException names) in plain words.
+const WEBCAM_ERRORS = {
+  NotAllowedError: 'Camera access is blocked. Allow the camera for this page (the camera icon in the address bar) and try again.',
+  SecurityError: 'Camera access is blocked. Allow the camera for this page (the camera icon in the address bar) and try again.',
+  NotFoundError: 'No camera was found. Connect one and try again.',
+  OverconstrainedError: 'No camera was found that can take 640×480 pictures.',
+  NotReadableError: 'The camera could not be started; another program may be using it.',
+};
+const WEBCAM_ELSE = 'You can use picture files instead.';
 async function openWebcam(onPhoto) {
+  const session = ++webcamSession;
   webcamTarget = onPhoto;
+  webcamPhotos = 0;
   const dlg = $('#webcam-dialog');
-  $('#webcam-status').textContent = '';
+  const status = $('#webcam-status');
+  $('#webcam-capture').disabled = true;
+  $('#webcam-video').hidden = true; // no black box unless there is a picture
+  status.textContent = 'Starting the camera…';
   dlg.showModal();
+  // Absent outside secure contexts (http:// other than localhost) and in some embedded browsers.
+  if (!navigator.mediaDevices?.getUserMedia) {
+    status.textContent = `This browser gives the page no camera access (it needs an https:// or localhost address). ${WEBCAM_ELSE}`;
+    return;
+  }
   try {
-    webcamStream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } });
-    $('#webcam-video').srcObject = webcamStream;
+    const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } });
+    if (session !== webcamSession || !dlg.open) { stream.getTracks().forEach((t) => t.stop()); return; } // closed meanwhile
+    webcamStream = stream;
+    const v = $('#webcam-video');
+    // Take photo is enabled once frames have a size (capture draws videoWidth × videoHeight).
+    v.addEventListener('loadedmetadata', () => {
+      if (webcamStream !== stream) return;
+      v.hidden = false;
+      status.textContent = '';
+      $('#webcam-capture').disabled = false;
+    }, { once: true });
+    v.srcObject = stream;
   } catch (err) {
-    $('#webcam-status').textContent = `No webcam: ${err.message || err.name}`;
+    if (session !== webcamSession) return;
+    status.textContent = `${WEBCAM_ERRORS[err.name] || `The camera could not be started (${err.message || err.name}).`} ${WEBCAM_ELSE}`;
   }
 }
 function closeWebcam() {
+  webcamSession++;
   webcamStream?.getTracks().forEach((t) => t.stop());
   webcamStream = null;
+  $('#webcam-video').srcObject = null;
+  $('#webcam-capture').disabled = true;
   $('#webcam-dialog').close();
 }
 async function capture() {
   const v = $('#webcam-video');
-  if (!v.videoWidth) return;
+  if (!webcamStream || !v.videoWidth) { $('#webcam-status').textContent = 'The camera is not ready yet.'; return; }
   const canvas = new OffscreenCanvas(v.videoWidth, v.videoHeight);
   canvas.getContext('2d').drawImage(v, 0, 0);
   const blob = await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.9 });
-  $('#webcam-status').textContent = 'Photo taken.';
+  webcamPhotos++;
+  $('#webcam-status').textContent = webcamPhotos === 1 ? 'Photo taken.' : `${webcamPhotos} photos taken.`;
   await webcamTarget?.(await blob.arrayBuffer());
 }
 
@@ -508,7 +544,7 @@ $('#predict-file').addEventListener('change', async (e) => {
 $('#predict-webcam').addEventListener('click', () => openWebcam(predict));
 $('#webcam-capture').addEventListener('click', capture);
 $('#webcam-close').addEventListener('click', closeWebcam);
-$('#webcam-dialog').addEventListener('close', () => webcamStream && closeWebcam());
+$('#webcam-dialog').addEventListener('close', closeWebcam); // also Esc: the camera goes off however the dialog closes
 
 // ---- storage status ---------------------------------------------------------------------
 

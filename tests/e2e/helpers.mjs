@@ -87,11 +87,12 @@ export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 // A persistent profile in a fresh temp dir; pages record console errors, page errors
-// and every 'tabtrain' event into window.__tt (see web/app.js).
-export async function launch() {
+// and every 'tabtrain' event into window.__tt (see web/app.js). `args`: extra Chromium
+// flags (e.g. the fake webcam's).
+export async function launch({ args = [] } = {}) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'tabtrain-e2e-profile-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 },
+    executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...args], viewport: { width: 1280, height: 900 },
   });
   await context.addInitScript(() => {
     window.__tt = { events: [], longTasks: [] };
