@@ -25,6 +25,8 @@
  * of A plus one K×NR panel stay within L1/L2 for the sizes we run.
  */
 
+#include <math.h>
+
 #include "core/simd.h"
 #include "tabtrain/gemm.h"
 
@@ -34,20 +36,26 @@
 #if TT_SIMD_WASM
 #define TT_GEMM_MR 4
 #define TT_GEMM_FN_(mr) tt_f32_gemm_##mr##x8_wasmsimd
+#define TT_GEMM_MINMAX_FN_(mr) tt_f32_gemm_minmax_##mr##x8_wasmsimd
 #elif TT_SIMD_AVX512
 #define TT_GEMM_MR 8
 #define TT_GEMM_FN_(mr) tt_f32_gemm_##mr##x32_avx512
+#define TT_GEMM_MINMAX_FN_(mr) tt_f32_gemm_minmax_##mr##x32_avx512
 #elif TT_SIMD_AVX2
 #define TT_GEMM_MR 6
 #define TT_GEMM_FN_(mr) tt_f32_gemm_##mr##x16_avx2
+#define TT_GEMM_MINMAX_FN_(mr) tt_f32_gemm_minmax_##mr##x16_avx2
 #elif TT_SIMD_SSE2
 #define TT_GEMM_MR 6
 #define TT_GEMM_FN_(mr) tt_f32_gemm_##mr##x8_sse2
+#define TT_GEMM_MINMAX_FN_(mr) tt_f32_gemm_minmax_##mr##x8_sse2
 #else
 #define TT_GEMM_MR 6
 #define TT_GEMM_FN_(mr) tt_f32_gemm_##mr##x8_scalar
+#define TT_GEMM_MINMAX_FN_(mr) tt_f32_gemm_minmax_##mr##x8_scalar
 #endif
 #define TT_GEMM_FN(mr) TT_GEMM_FN_(mr)
+#define TT_GEMM_MINMAX_FN(mr) TT_GEMM_MINMAX_FN_(mr)
 #define TT_GEMM_STR_(x) #x
 #define TT_GEMM_STR(x) TT_GEMM_STR_(x)
 
@@ -56,31 +64,35 @@
 /* Bytes of packed B one N block may occupy: half of a 1 MB L2, leaving room for A and C. */
 #define TT_GEMM_L2_BYTES (512 * 1024)
 
-typedef struct tt_gemm_store {
-    const float *bias; /* already offset to the tile's first column, or NULL */
-    tt_act act;
-    const float *res; /* already offset to the tile's first element, or NULL */
-    size_t ldr;
-    int accumulate; /* beta = 1: C += acc, no epilogue */
-} tt_gemm_store;
+/* What stays fixed over one GEMM call. The bias is not here: it seeds the
+ * accumulators (one load per tile instead of an add per vector). Beta = 1
+ * needs no kernel of its own either: C += A·B is the residual epilogue with
+ * the residual being C itself. */
+typedef struct tt_gemm_params {
+    int kc;
+    size_t lda, ldc, ldr;
+    float vmin, vmax; /* the minmax kernels' clamp: ReLU [0, inf], ReLU6 [0, 6] */
+} tt_gemm_params;
 
-static tt_vf tt_gemm_load_n(const float *p, int n) {
-    return n >= TT_VF_LANES ? tt_vf_load(p) : tt_vf_load_partial(p, n);
-}
-
-/* One mr×NR tile: C[mr×nc] (op)= A[mr×kc] · W, W one packed panel. Inlined
- * with a constant mr, so the loops unroll and the accumulators live in
- * registers. */
-TT_INLINE void tt_gemm_tile(const int mr, int nc, int kc, const float *a, size_t lda,
-                            const float *w, float *c, size_t ldc, const tt_gemm_store *st) {
+/* One mr×NR tile: C[mr×nc] = clamp(A[mr×kc] · W + bias) + res, W one packed
+ * panel, bias NR floats (zeros when there is none), res NULL or the tile's
+ * first residual element. Inlined with constant mr and clamp so every loop
+ * over rows and vectors unrolls and the accumulators stay in registers
+ * (a loop the compiler cannot unroll, e.g. one with a break, puts them in
+ * the wasm shadow stack: a store and a load per accumulator per tile, which
+ * cost ~15% on K = 16). */
+TT_INLINE void tt_gemm_tile(const int mr, const int clamp, int nc, const float *a, const float *w,
+                            const float *bias, float *c, const float *res,
+                            const tt_gemm_params *p) {
     const float *ar[TT_GEMM_MR];
-    for (int i = 0; i < mr; i++) ar[i] = a + (size_t)i * lda;
+    for (int i = 0; i < mr; i++) ar[i] = a + (size_t)i * p->lda;
 
     tt_vf acc[TT_GEMM_MR][TT_GEMM_NV];
-    for (int i = 0; i < mr; i++)
-        for (int v = 0; v < TT_GEMM_NV; v++) acc[i][v] = tt_vf_zero();
+    for (int v = 0; v < TT_GEMM_NV; v++) acc[0][v] = tt_vf_load(bias + v * TT_VF_LANES);
+    for (int i = 1; i < mr; i++)
+        for (int v = 0; v < TT_GEMM_NV; v++) acc[i][v] = acc[0][v];
 
-    for (int k = 0; k < kc; k++) {
+    for (int k = 0; k < p->kc; k++) {
         tt_vf b[TT_GEMM_NV];
         for (int v = 0; v < TT_GEMM_NV; v++) b[v] = tt_vf_load(w + v * TT_VF_LANES);
         w += TT_GEMM_NR;
@@ -90,33 +102,52 @@ TT_INLINE void tt_gemm_tile(const int mr, int nc, int kc, const float *a, size_t
         }
     }
 
-    for (int i = 0; i < mr; i++) {
-        float *crow = c + (size_t)i * ldc;
-        for (int v = 0; v < TT_GEMM_NV; v++) {
-            int cols = nc - v * TT_VF_LANES;
-            if (cols <= 0) break;
-            int off = v * TT_VF_LANES;
-            tt_vf x = acc[i][v];
-            if (st->accumulate) {
-                x = tt_vf_add(x, tt_gemm_load_n(crow + off, cols));
-            } else {
-                if (st->bias) x = tt_vf_add(x, tt_gemm_load_n(st->bias + off, cols));
-                if (st->act == TT_ACT_RELU) x = tt_vf_max(x, tt_vf_zero());
-                else if (st->act == TT_ACT_RELU6) x = tt_vf_relu6(x);
-                if (st->res) x = tt_vf_add(x, tt_gemm_load_n(st->res + (size_t)i * st->ldr + off, cols));
+    if (clamp) {
+        tt_vf lo = tt_vf_set1(p->vmin), hi = tt_vf_set1(p->vmax);
+        for (int i = 0; i < mr; i++)
+            for (int v = 0; v < TT_GEMM_NV; v++)
+                acc[i][v] = tt_vf_min(tt_vf_max(acc[i][v], lo), hi);
+    }
+    if (nc == TT_GEMM_NR) {
+        /* Full tile: straight-line code, one test for the residual. */
+        if (res) {
+            for (int i = 0; i < mr; i++)
+                for (int v = 0; v < TT_GEMM_NV; v++)
+                    acc[i][v] = tt_vf_add(acc[i][v], tt_vf_load(res + (size_t)i * p->ldr + v * TT_VF_LANES));
+        }
+        for (int i = 0; i < mr; i++)
+            for (int v = 0; v < TT_GEMM_NV; v++)
+                tt_vf_store(c + (size_t)i * p->ldc + v * TT_VF_LANES, acc[i][v]);
+    } else {
+        /* The last panel of an N that is not a multiple of NR. */
+        for (int i = 0; i < mr; i++) {
+            for (int v = 0; v < TT_GEMM_NV; v++) {
+                int off = v * TT_VF_LANES, cols = nc - off;
+                tt_vf x = acc[i][v];
+                if (cols >= TT_VF_LANES) {
+                    if (res) x = tt_vf_add(x, tt_vf_load(res + (size_t)i * p->ldr + off));
+                    tt_vf_store(c + (size_t)i * p->ldc + off, x);
+                } else if (cols > 0) {
+                    if (res) x = tt_vf_add(x, tt_vf_load_partial(res + (size_t)i * p->ldr + off, cols));
+                    tt_vf_store_partial(c + (size_t)i * p->ldc + off, x, cols);
+                }
             }
-            if (cols >= TT_VF_LANES) tt_vf_store(crow + off, x);
-            else tt_vf_store_partial(crow + off, x, cols);
         }
     }
 }
 
-typedef void (*tt_gemm_ukernel)(int nc, int kc, const float *a, size_t lda, const float *w,
-                                float *c, size_t ldc, const tt_gemm_store *st);
-#define TT_GEMM_DEFINE(mr)                                                                      \
-    static void TT_GEMM_FN(mr)(int nc, int kc, const float *a, size_t lda, const float *w,    \
-                               float *c, size_t ldc, const tt_gemm_store *st) {                \
-        tt_gemm_tile(mr, nc, kc, a, lda, w, c, ldc, st);                                        \
+typedef void (*tt_gemm_ukernel)(int nc, const float *a, const float *w, const float *bias,
+                                float *c, const float *res, const tt_gemm_params *p);
+/* Two kernels per row count, as XNNPACK has: plain, and "minmax" with the
+ * activation's clamp. */
+#define TT_GEMM_DEFINE(mr)                                                                         \
+    static void TT_GEMM_FN(mr)(int nc, const float *a, const float *w, const float *bias, float *c, \
+                               const float *res, const tt_gemm_params *p) {                        \
+        tt_gemm_tile(mr, 0, nc, a, w, bias, c, res, p);                                            \
+    }                                                                                              \
+    static void TT_GEMM_MINMAX_FN(mr)(int nc, const float *a, const float *w, const float *bias,   \
+                                      float *c, const float *res, const tt_gemm_params *p) {       \
+        tt_gemm_tile(mr, 1, nc, a, w, bias, c, res, p);                                            \
     }
 TT_GEMM_DEFINE(1)
 TT_GEMM_DEFINE(2)
@@ -132,15 +163,24 @@ TT_GEMM_DEFINE(8)
 #endif
 #undef TT_GEMM_DEFINE
 
-/* Indexed by the tile's row count. */
-static const tt_gemm_ukernel tt_gemm_ukernels[TT_GEMM_MR + 1] = {
-    NULL, TT_GEMM_FN(1), TT_GEMM_FN(2), TT_GEMM_FN(3), TT_GEMM_FN(4),
+/* Indexed by [clamp][the tile's row count]. */
+static const tt_gemm_ukernel tt_gemm_ukernels[2][TT_GEMM_MR + 1] = {
+    {NULL, TT_GEMM_FN(1), TT_GEMM_FN(2), TT_GEMM_FN(3), TT_GEMM_FN(4),
 #if TT_GEMM_MR >= 6
-    TT_GEMM_FN(5), TT_GEMM_FN(6),
+     TT_GEMM_FN(5), TT_GEMM_FN(6),
 #endif
 #if TT_GEMM_MR >= 8
-    TT_GEMM_FN(7), TT_GEMM_FN(8),
+     TT_GEMM_FN(7), TT_GEMM_FN(8),
 #endif
+    },
+    {NULL, TT_GEMM_MINMAX_FN(1), TT_GEMM_MINMAX_FN(2), TT_GEMM_MINMAX_FN(3), TT_GEMM_MINMAX_FN(4),
+#if TT_GEMM_MR >= 6
+     TT_GEMM_MINMAX_FN(5), TT_GEMM_MINMAX_FN(6),
+#endif
+#if TT_GEMM_MR >= 8
+     TT_GEMM_MINMAX_FN(7), TT_GEMM_MINMAX_FN(8),
+#endif
+    },
 };
 
 /* "f32_gemm_4x8_wasmsimd": the full-tile kernel's name without the tt_ prefix. */
@@ -176,27 +216,42 @@ static void tt_gemm_run(int M, int N, int K, const float *A, size_t lda, const f
     if (block_panels < 1) block_panels = 1;
     int nb = block_panels * TT_GEMM_NR;
 
-    tt_gemm_store st = {0};
-    st.accumulate = accumulate;
-    if (!accumulate && ep) {
-        st.act = ep->act;
-        st.ldr = (size_t)ep->ldr;
+    static const float zeros[TT_GEMM_NR];
+    tt_gemm_params p = {K, lda, ldc, 0, 0.0f, 0.0f};
+    const float *bias = NULL, *res = NULL;
+    int clamp = 0;
+    if (accumulate) {
+        res = C;
+        p.ldr = ldc;
+    } else if (ep) {
+        bias = ep->bias;
+        res = ep->residual;
+        p.ldr = (size_t)ep->ldr;
+        clamp = ep->act != TT_ACT_NONE;
+        p.vmax = ep->act == TT_ACT_RELU6 ? 6.0f : INFINITY;
     }
+    /* The kernels read NR bias floats per panel: the last, partial panel
+     * reads a zero-padded copy. */
+    float bias_tail[TT_GEMM_NR] = {0};
+    if (bias && N % TT_GEMM_NR)
+        memcpy(bias_tail, bias + N / TT_GEMM_NR * TT_GEMM_NR, (size_t)(N % TT_GEMM_NR) * sizeof(float));
+
+    const tt_gemm_ukernel *kernels = tt_gemm_ukernels[clamp];
+    const tt_gemm_ukernel full = kernels[TT_GEMM_MR];
     for (int n0 = 0; n0 < N; n0 += nb) {
         int n1 = N - n0 < nb ? N : n0 + nb;
         for (int m0 = 0; m0 < M; m0 += TT_GEMM_MR) {
             int mr = M - m0 < TT_GEMM_MR ? M - m0 : TT_GEMM_MR;
+            const tt_gemm_ukernel kernel = kernels[mr];
             const float *a = A + (size_t)m0 * lda;
             for (int j = n0; j < n1; j += TT_GEMM_NR) {
                 int nc = n1 - j < TT_GEMM_NR ? n1 - j : TT_GEMM_NR;
-                if (!accumulate && ep) {
-                    st.bias = ep->bias ? ep->bias + j : NULL;
-                    st.res = ep->residual ? ep->residual + (size_t)m0 * st.ldr + j : NULL;
-                }
+                const float *b = !bias ? zeros : nc == TT_GEMM_NR ? bias + j : bias_tail;
+                const float *r = res ? res + (size_t)m0 * p.ldr + j : NULL;
                 const float *w = packed + (size_t)(j / TT_GEMM_NR) * TT_GEMM_NR * (size_t)K;
                 float *c = C + (size_t)m0 * ldc + j;
-                if (mr == TT_GEMM_MR) TT_GEMM_FN(TT_GEMM_MR)(nc, K, a, lda, w, c, ldc, &st);
-                else tt_gemm_ukernels[mr](nc, K, a, lda, w, c, ldc, &st);
+                if (mr == TT_GEMM_MR) full(nc, a, w, b, c, r, &p);
+                else kernel(nc, a, w, b, c, r, &p);
             }
         }
     }
