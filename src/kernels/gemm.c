@@ -71,6 +71,8 @@
 typedef struct tt_gemm_params {
     int kc;
     size_t lda, ldc, ldr;
+    size_t bias_step;      /* NR, or 0 when the bias is all zeros */
+    const float *bias_tail; /* the last, partial panel's bias, zero-padded to NR */
     float vmin, vmax; /* the minmax kernels' clamp: ReLU [0, inf], ReLU6 [0, 6] */
 } tt_gemm_params;
 
@@ -84,20 +86,22 @@ typedef struct tt_gemm_params {
 TT_INLINE void tt_gemm_tile(const int mr, const int clamp, int nc, const float *a, const float *w,
                             const float *bias, float *c, const float *res,
                             const tt_gemm_params *p) {
+  for (;;) {
     const float *ar[TT_GEMM_MR];
     for (int i = 0; i < mr; i++) ar[i] = a + (size_t)i * p->lda;
 
     tt_vf acc[TT_GEMM_MR][TT_GEMM_NV];
-    for (int v = 0; v < TT_GEMM_NV; v++) acc[0][v] = tt_vf_load(bias + v * TT_VF_LANES);
+    const float *bp = nc >= TT_GEMM_NR ? bias : p->bias_tail;
+    for (int v = 0; v < TT_GEMM_NV; v++) acc[0][v] = tt_vf_load(bp + v * TT_VF_LANES);
     for (int i = 1; i < mr; i++)
         for (int v = 0; v < TT_GEMM_NV; v++) acc[i][v] = acc[0][v];
 
-    for (int k = 0; k < p->kc; k++) {
+    for (int k = p->kc; k > 0; k--) {
         tt_vf b[TT_GEMM_NV];
         for (int v = 0; v < TT_GEMM_NV; v++) b[v] = tt_vf_load(w + v * TT_VF_LANES);
         w += TT_GEMM_NR;
         for (int i = 0; i < mr; i++) {
-            tt_vf ai = tt_vf_set1(ar[i][k]);
+            tt_vf ai = tt_vf_set1(*ar[i]++);
             for (int v = 0; v < TT_GEMM_NV; v++) acc[i][v] = tt_vf_fmadd(ai, b[v], acc[i][v]);
         }
     }
@@ -108,7 +112,7 @@ TT_INLINE void tt_gemm_tile(const int mr, const int clamp, int nc, const float *
             for (int v = 0; v < TT_GEMM_NV; v++)
                 acc[i][v] = tt_vf_min(tt_vf_max(acc[i][v], lo), hi);
     }
-    if (nc == TT_GEMM_NR) {
+    if (nc >= TT_GEMM_NR) {
         /* Full tile: straight-line code, one test for the residual. */
         if (res) {
             for (int i = 0; i < mr; i++)
@@ -119,21 +123,29 @@ TT_INLINE void tt_gemm_tile(const int mr, const int clamp, int nc, const float *
             for (int v = 0; v < TT_GEMM_NV; v++)
                 tt_vf_store(c + (size_t)i * p->ldc + v * TT_VF_LANES, acc[i][v]);
     } else {
-        /* The last panel of an N that is not a multiple of NR. */
+        /* The last panel of an N that is not a multiple of NR, through a
+         * buffer. No accumulator may be live across a call here (memcpy):
+         * V8 then spills every accumulator where it is defined, on the full
+         * tiles' path too. */
+        float t[TT_GEMM_MR][TT_GEMM_NR];
+        for (int i = 0; i < mr; i++)
+            for (int v = 0; v < TT_GEMM_NV; v++) tt_vf_store(&t[i][v * TT_VF_LANES], acc[i][v]);
         for (int i = 0; i < mr; i++) {
-            for (int v = 0; v < TT_GEMM_NV; v++) {
-                int off = v * TT_VF_LANES, cols = nc - off;
-                tt_vf x = acc[i][v];
-                if (cols >= TT_VF_LANES) {
-                    if (res) x = tt_vf_add(x, tt_vf_load(res + (size_t)i * p->ldr + off));
-                    tt_vf_store(c + (size_t)i * p->ldc + off, x);
-                } else if (cols > 0) {
-                    if (res) x = tt_vf_add(x, tt_vf_load_partial(res + (size_t)i * p->ldr + off, cols));
-                    tt_vf_store_partial(c + (size_t)i * p->ldc + off, x, cols);
-                }
+            float *ci = c + (size_t)i * p->ldc;
+            if (res) {
+                const float *ri = res + (size_t)i * p->ldr;
+                for (int j = 0; j < nc; j++) ci[j] = t[i][j] + ri[j];
+            } else {
+                for (int j = 0; j < nc; j++) ci[j] = t[i][j];
             }
         }
     }
+    nc -= TT_GEMM_NR;
+    if (nc <= 0) break;
+    bias += p->bias_step;
+    c += TT_GEMM_NR;
+    if (res) res += TT_GEMM_NR;
+  }
 }
 
 typedef void (*tt_gemm_ukernel)(int nc, const float *a, const float *w, const float *bias,
@@ -217,7 +229,8 @@ static void tt_gemm_run(int M, int N, int K, const float *A, size_t lda, const f
     int nb = block_panels * TT_GEMM_NR;
 
     static const float zeros[TT_GEMM_NR];
-    tt_gemm_params p = {K, lda, ldc, 0, 0.0f, 0.0f};
+    float bias_tail[TT_GEMM_NR] = {0};
+    tt_gemm_params p = {K, lda, ldc, 0, TT_GEMM_NR, bias_tail, 0.0f, 0.0f};
     const float *bias = NULL, *res = NULL;
     int clamp = 0;
     if (accumulate) {
@@ -230,29 +243,23 @@ static void tt_gemm_run(int M, int N, int K, const float *A, size_t lda, const f
         clamp = ep->act != TT_ACT_NONE;
         p.vmax = ep->act == TT_ACT_RELU6 ? 6.0f : INFINITY;
     }
-    /* The kernels read NR bias floats per panel: the last, partial panel
-     * reads a zero-padded copy. */
-    float bias_tail[TT_GEMM_NR] = {0};
     if (bias && N % TT_GEMM_NR)
         memcpy(bias_tail, bias + N / TT_GEMM_NR * TT_GEMM_NR, (size_t)(N % TT_GEMM_NR) * sizeof(float));
+    if (!bias) p.bias_step = 0;
 
     const tt_gemm_ukernel *kernels = tt_gemm_ukernels[clamp];
     const tt_gemm_ukernel full = kernels[TT_GEMM_MR];
     for (int n0 = 0; n0 < N; n0 += nb) {
-        int n1 = N - n0 < nb ? N : n0 + nb;
+        int nc = (N - n0 < nb ? N : n0 + nb) - n0;
+        const float *b = bias ? bias + n0 : zeros;
+        const float *w = packed + (size_t)(n0 / TT_GEMM_NR) * TT_GEMM_NR * (size_t)K;
         for (int m0 = 0; m0 < M; m0 += TT_GEMM_MR) {
             int mr = M - m0 < TT_GEMM_MR ? M - m0 : TT_GEMM_MR;
-            const tt_gemm_ukernel kernel = kernels[mr];
             const float *a = A + (size_t)m0 * lda;
-            for (int j = n0; j < n1; j += TT_GEMM_NR) {
-                int nc = n1 - j < TT_GEMM_NR ? n1 - j : TT_GEMM_NR;
-                const float *b = !bias ? zeros : nc == TT_GEMM_NR ? bias + j : bias_tail;
-                const float *r = res ? res + (size_t)m0 * p.ldr + j : NULL;
-                const float *w = packed + (size_t)(j / TT_GEMM_NR) * TT_GEMM_NR * (size_t)K;
-                float *c = C + (size_t)m0 * ldc + j;
-                if (mr == TT_GEMM_MR) full(nc, a, w, b, c, r, &p);
-                else kernel(nc, a, w, b, c, r, &p);
-            }
+            const float *r = res ? res + (size_t)m0 * p.ldr + n0 : NULL;
+            float *c = C + (size_t)m0 * ldc + n0;
+            if (mr == TT_GEMM_MR) full(nc, a, w, b, c, r, &p);
+            else kernels[mr](nc, a, w, b, c, r, &p);
         }
     }
 }
