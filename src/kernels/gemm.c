@@ -15,14 +15,22 @@
  * loading 4 A values and shuffling lanes out (the shuffles and the extra
  * live registers cost more than the loads they save). AVX2 keeps 6 rows of 2
  * ymm. AVX-512 has 32 registers: 8 rows of 2 zmm (16 accumulators).
- * Looping over the N panels inside the micro-kernel (as XNNPACK does) was
- * tried and measured ~25% slower in Node: the extra live values cost V8
- * registers in the k loop, so the driver calls one kernel per tile.
+ * The micro-kernel loops over all the panels of an N block for its MR rows
+ * (one call per row tile), as XNNPACK's do: with K = 16 a call per 4x8 tile
+ * cost a large share of the tile's work. (An earlier measurement found this
+ * slower, but then the accumulators still went through the shadow stack.)
+ * The epilogue is fused: the bias seeds the accumulators, the act is a
+ * compile-time choice (plain and minmax kernels, as in XNNPACK), the
+ * residual one test per tile.
  *
  * Loop order: N is cut into blocks whose packed panels fit in L2; within a
  * block, each MR-row tile of A (MR×K, in L1) is reused across all the
- * block's panels. K is not blocked: MobileNetV2 has K <= 960 and an MR×K tile
- * of A plus one K×NR panel stay within L1/L2 for the sizes we run.
+ * block's panels. A is read in place, not packed: packing each row tile as
+ * [k][MR] saves V8 an address add per row per k (+2-4% on K >= 32 with many
+ * panels) but the copy costs more than that when N has few panels (-25% on
+ * 12544x32x16), measured in Node. K is not blocked: MobileNetV2 has
+ * K <= 960 and an MR×K tile of A plus one K×NR panel stay within L1/L2 for
+ * the sizes we run.
  */
 
 #include <math.h>
