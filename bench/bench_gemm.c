@@ -1,7 +1,7 @@
-/* `tabtrain-bench gemm [--sizes 256,512,1024] [--no-pw] [--ms X] [--runs N]`
+/* `tabtrain-bench gemm [--sizes 256,512,1024] [--no-pw] [--shapes MxKxN,...] [--ms X] [--runs N]`
  * f32 GEMM throughput on the peers' shapes (../shared/peers/gemm.mjs): squares,
  * then every distinct MobileNetV2 pointwise convolution as M=H·W, K=Cin,
- * N=Cout. B is packed once outside the timing (TF.js packs on its first call),
+ * N=Cout. --shapes runs only the listed shapes (for quick A/B runs). B is packed once outside the timing (TF.js packs on its first call),
  * then tt_f32_gemm_packed is timed. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,10 +71,11 @@ static const struct {
 
 int tt_bench_gemm(int argc, char **argv) {
     tt_bench_opts opts = {200.0, 5, 1};
-    const char *sizes = "256,512,1024";
+    const char *sizes = "256,512,1024", *shapes = NULL;
     int pw = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--sizes") && i + 1 < argc) sizes = argv[++i];
+        else if (!strcmp(argv[i], "--shapes") && i + 1 < argc) shapes = argv[++i];
         else if (!strcmp(argv[i], "--no-pw")) pw = 0;
     }
     if (tt_bench_parse_opts(argc, argv, &opts)) {
@@ -82,6 +83,21 @@ int tt_bench_gemm(int argc, char **argv) {
         return 2;
     }
     int status = 0;
+    if (shapes) {
+        for (const char *s = shapes; *s;) {
+            int M, K, N, len = 0;
+            if (sscanf(s, "%dx%dx%d%n", &M, &K, &N, &len) != 3 || M <= 0 || K <= 0 || N <= 0) {
+                fprintf(stderr, "bench gemm: bad --shapes '%s'\n", shapes);
+                return 2;
+            }
+            char label[48];
+            snprintf(label, sizeof label, "%dx%dx%d", M, K, N);
+            status |= bench_one(label, M, K, N, &opts);
+            s += len;
+            if (*s == ',') s++;
+        }
+        return status;
+    }
     for (const char *s = sizes; *s;) {
         char *end;
         long n = strtol(s, &end, 10);

@@ -15,15 +15,25 @@
  * loading 4 A values and shuffling lanes out (the shuffles and the extra
  * live registers cost more than the loads they save). AVX2 keeps 6 rows of 2
  * ymm. AVX-512 has 32 registers: 8 rows of 2 zmm (16 accumulators).
- * Looping over the N panels inside the micro-kernel (as XNNPACK does) was
- * tried and measured ~25% slower in Node: the extra live values cost V8
- * registers in the k loop, so the driver calls one kernel per tile.
+ * The micro-kernel loops over all the panels of an N block for its MR rows
+ * (one call per row tile), as XNNPACK's do: with K = 16 a call per 4x8 tile
+ * cost a large share of the tile's work. (An earlier measurement found this
+ * slower, but then the accumulators still went through the shadow stack.)
+ * The epilogue is fused: the bias seeds the accumulators, the act is a
+ * compile-time choice (plain and minmax kernels, as in XNNPACK), the
+ * residual one test per tile.
  *
  * Loop order: N is cut into blocks whose packed panels fit in L2; within a
  * block, each MR-row tile of A (MR×K, in L1) is reused across all the
- * block's panels. K is not blocked: MobileNetV2 has K <= 960 and an MR×K tile
- * of A plus one K×NR panel stay within L1/L2 for the sizes we run.
+ * block's panels. A is read in place, not packed: packing each row tile as
+ * [k][MR] saves V8 an address add per row per k (+2-4% on K >= 32 with many
+ * panels) but the copy costs more than that when N has few panels (-25% on
+ * 12544x32x16), measured in Node. K is not blocked: MobileNetV2 has
+ * K <= 960 and an MR×K tile of A plus one K×NR panel stay within L1/L2 for
+ * the sizes we run.
  */
+
+#include <math.h>
 
 #include "core/simd.h"
 #include "tabtrain/gemm.h"
@@ -34,20 +44,26 @@
 #if TT_SIMD_WASM
 #define TT_GEMM_MR 4
 #define TT_GEMM_FN_(mr) tt_f32_gemm_##mr##x8_wasmsimd
+#define TT_GEMM_MINMAX_FN_(mr) tt_f32_gemm_minmax_##mr##x8_wasmsimd
 #elif TT_SIMD_AVX512
 #define TT_GEMM_MR 8
 #define TT_GEMM_FN_(mr) tt_f32_gemm_##mr##x32_avx512
+#define TT_GEMM_MINMAX_FN_(mr) tt_f32_gemm_minmax_##mr##x32_avx512
 #elif TT_SIMD_AVX2
 #define TT_GEMM_MR 6
 #define TT_GEMM_FN_(mr) tt_f32_gemm_##mr##x16_avx2
+#define TT_GEMM_MINMAX_FN_(mr) tt_f32_gemm_minmax_##mr##x16_avx2
 #elif TT_SIMD_SSE2
 #define TT_GEMM_MR 6
 #define TT_GEMM_FN_(mr) tt_f32_gemm_##mr##x8_sse2
+#define TT_GEMM_MINMAX_FN_(mr) tt_f32_gemm_minmax_##mr##x8_sse2
 #else
 #define TT_GEMM_MR 6
 #define TT_GEMM_FN_(mr) tt_f32_gemm_##mr##x8_scalar
+#define TT_GEMM_MINMAX_FN_(mr) tt_f32_gemm_minmax_##mr##x8_scalar
 #endif
 #define TT_GEMM_FN(mr) TT_GEMM_FN_(mr)
+#define TT_GEMM_MINMAX_FN(mr) TT_GEMM_MINMAX_FN_(mr)
 #define TT_GEMM_STR_(x) #x
 #define TT_GEMM_STR(x) TT_GEMM_STR_(x)
 
@@ -56,67 +72,102 @@
 /* Bytes of packed B one N block may occupy: half of a 1 MB L2, leaving room for A and C. */
 #define TT_GEMM_L2_BYTES (512 * 1024)
 
-typedef struct tt_gemm_store {
-    const float *bias; /* already offset to the tile's first column, or NULL */
-    tt_act act;
-    const float *res; /* already offset to the tile's first element, or NULL */
-    size_t ldr;
-    int accumulate; /* beta = 1: C += acc, no epilogue */
-} tt_gemm_store;
+/* What stays fixed over one GEMM call. The bias is not here: it seeds the
+ * accumulators (one load per tile instead of an add per vector). Beta = 1
+ * needs no kernel of its own either: C += A·B is the residual epilogue with
+ * the residual being C itself. */
+typedef struct tt_gemm_params {
+    int kc;
+    size_t lda, ldc, ldr;
+    size_t bias_step;      /* NR, or 0 when the bias is all zeros */
+    const float *bias_tail; /* the last, partial panel's bias, zero-padded to NR */
+    float vmin, vmax; /* the minmax kernels' clamp: ReLU [0, inf], ReLU6 [0, 6] */
+} tt_gemm_params;
 
-static tt_vf tt_gemm_load_n(const float *p, int n) {
-    return n >= TT_VF_LANES ? tt_vf_load(p) : tt_vf_load_partial(p, n);
-}
-
-/* One mr×NR tile: C[mr×nc] (op)= A[mr×kc] · W, W one packed panel. Inlined
- * with a constant mr, so the loops unroll and the accumulators live in
- * registers. */
-TT_INLINE void tt_gemm_tile(const int mr, int nc, int kc, const float *a, size_t lda,
-                            const float *w, float *c, size_t ldc, const tt_gemm_store *st) {
+/* One mr×NR tile: C[mr×nc] = clamp(A[mr×kc] · W + bias) + res, W one packed
+ * panel, bias NR floats (zeros when there is none), res NULL or the tile's
+ * first residual element. Inlined with constant mr and clamp so every loop
+ * over rows and vectors unrolls and the accumulators stay in registers
+ * (a loop the compiler cannot unroll, e.g. one with a break, puts them in
+ * the wasm shadow stack: a store and a load per accumulator per tile, which
+ * cost ~15% on K = 16). */
+TT_INLINE void tt_gemm_tile(const int mr, const int clamp, int nc, const float *a, const float *w,
+                            const float *bias, float *c, const float *res,
+                            const tt_gemm_params *p) {
+  for (;;) {
     const float *ar[TT_GEMM_MR];
-    for (int i = 0; i < mr; i++) ar[i] = a + (size_t)i * lda;
+    for (int i = 0; i < mr; i++) ar[i] = a + (size_t)i * p->lda;
 
     tt_vf acc[TT_GEMM_MR][TT_GEMM_NV];
-    for (int i = 0; i < mr; i++)
-        for (int v = 0; v < TT_GEMM_NV; v++) acc[i][v] = tt_vf_zero();
+    const float *bp = nc >= TT_GEMM_NR ? bias : p->bias_tail;
+    for (int v = 0; v < TT_GEMM_NV; v++) acc[0][v] = tt_vf_load(bp + v * TT_VF_LANES);
+    for (int i = 1; i < mr; i++)
+        for (int v = 0; v < TT_GEMM_NV; v++) acc[i][v] = acc[0][v];
 
-    for (int k = 0; k < kc; k++) {
+    for (int k = p->kc; k > 0; k--) {
         tt_vf b[TT_GEMM_NV];
         for (int v = 0; v < TT_GEMM_NV; v++) b[v] = tt_vf_load(w + v * TT_VF_LANES);
         w += TT_GEMM_NR;
         for (int i = 0; i < mr; i++) {
-            tt_vf ai = tt_vf_set1(ar[i][k]);
+            tt_vf ai = tt_vf_set1(*ar[i]++);
             for (int v = 0; v < TT_GEMM_NV; v++) acc[i][v] = tt_vf_fmadd(ai, b[v], acc[i][v]);
         }
     }
 
-    for (int i = 0; i < mr; i++) {
-        float *crow = c + (size_t)i * ldc;
-        for (int v = 0; v < TT_GEMM_NV; v++) {
-            int cols = nc - v * TT_VF_LANES;
-            if (cols <= 0) break;
-            int off = v * TT_VF_LANES;
-            tt_vf x = acc[i][v];
-            if (st->accumulate) {
-                x = tt_vf_add(x, tt_gemm_load_n(crow + off, cols));
+    if (clamp) {
+        tt_vf lo = tt_vf_set1(p->vmin), hi = tt_vf_set1(p->vmax);
+        for (int i = 0; i < mr; i++)
+            for (int v = 0; v < TT_GEMM_NV; v++)
+                acc[i][v] = tt_vf_min(tt_vf_max(acc[i][v], lo), hi);
+    }
+    if (nc >= TT_GEMM_NR) {
+        /* Full tile: straight-line code, one test for the residual. */
+        if (res) {
+            for (int i = 0; i < mr; i++)
+                for (int v = 0; v < TT_GEMM_NV; v++)
+                    acc[i][v] = tt_vf_add(acc[i][v], tt_vf_load(res + (size_t)i * p->ldr + v * TT_VF_LANES));
+        }
+        for (int i = 0; i < mr; i++)
+            for (int v = 0; v < TT_GEMM_NV; v++)
+                tt_vf_store(c + (size_t)i * p->ldc + v * TT_VF_LANES, acc[i][v]);
+    } else {
+        /* The last panel of an N that is not a multiple of NR, through a
+         * buffer. No accumulator may be live across a call here (memcpy):
+         * V8 then spills every accumulator where it is defined, on the full
+         * tiles' path too. */
+        float t[TT_GEMM_MR][TT_GEMM_NR];
+        for (int i = 0; i < mr; i++)
+            for (int v = 0; v < TT_GEMM_NV; v++) tt_vf_store(&t[i][v * TT_VF_LANES], acc[i][v]);
+        for (int i = 0; i < mr; i++) {
+            float *ci = c + (size_t)i * p->ldc;
+            if (res) {
+                const float *ri = res + (size_t)i * p->ldr;
+                for (int j = 0; j < nc; j++) ci[j] = t[i][j] + ri[j];
             } else {
-                if (st->bias) x = tt_vf_add(x, tt_gemm_load_n(st->bias + off, cols));
-                if (st->act == TT_ACT_RELU) x = tt_vf_max(x, tt_vf_zero());
-                else if (st->act == TT_ACT_RELU6) x = tt_vf_relu6(x);
-                if (st->res) x = tt_vf_add(x, tt_gemm_load_n(st->res + (size_t)i * st->ldr + off, cols));
+                for (int j = 0; j < nc; j++) ci[j] = t[i][j];
             }
-            if (cols >= TT_VF_LANES) tt_vf_store(crow + off, x);
-            else tt_vf_store_partial(crow + off, x, cols);
         }
     }
+    nc -= TT_GEMM_NR;
+    if (nc <= 0) break;
+    bias += p->bias_step;
+    c += TT_GEMM_NR;
+    if (res) res += TT_GEMM_NR;
+  }
 }
 
-typedef void (*tt_gemm_ukernel)(int nc, int kc, const float *a, size_t lda, const float *w,
-                                float *c, size_t ldc, const tt_gemm_store *st);
-#define TT_GEMM_DEFINE(mr)                                                                      \
-    static void TT_GEMM_FN(mr)(int nc, int kc, const float *a, size_t lda, const float *w,    \
-                               float *c, size_t ldc, const tt_gemm_store *st) {                \
-        tt_gemm_tile(mr, nc, kc, a, lda, w, c, ldc, st);                                        \
+typedef void (*tt_gemm_ukernel)(int nc, const float *a, const float *w, const float *bias,
+                                float *c, const float *res, const tt_gemm_params *p);
+/* Two kernels per row count, as XNNPACK has: plain, and "minmax" with the
+ * activation's clamp. */
+#define TT_GEMM_DEFINE(mr)                                                                         \
+    static void TT_GEMM_FN(mr)(int nc, const float *a, const float *w, const float *bias, float *c, \
+                               const float *res, const tt_gemm_params *p) {                        \
+        tt_gemm_tile(mr, 0, nc, a, w, bias, c, res, p);                                            \
+    }                                                                                              \
+    static void TT_GEMM_MINMAX_FN(mr)(int nc, const float *a, const float *w, const float *bias,   \
+                                      float *c, const float *res, const tt_gemm_params *p) {       \
+        tt_gemm_tile(mr, 1, nc, a, w, bias, c, res, p);                                            \
     }
 TT_GEMM_DEFINE(1)
 TT_GEMM_DEFINE(2)
@@ -132,15 +183,24 @@ TT_GEMM_DEFINE(8)
 #endif
 #undef TT_GEMM_DEFINE
 
-/* Indexed by the tile's row count. */
-static const tt_gemm_ukernel tt_gemm_ukernels[TT_GEMM_MR + 1] = {
-    NULL, TT_GEMM_FN(1), TT_GEMM_FN(2), TT_GEMM_FN(3), TT_GEMM_FN(4),
+/* Indexed by [clamp][the tile's row count]. */
+static const tt_gemm_ukernel tt_gemm_ukernels[2][TT_GEMM_MR + 1] = {
+    {NULL, TT_GEMM_FN(1), TT_GEMM_FN(2), TT_GEMM_FN(3), TT_GEMM_FN(4),
 #if TT_GEMM_MR >= 6
-    TT_GEMM_FN(5), TT_GEMM_FN(6),
+     TT_GEMM_FN(5), TT_GEMM_FN(6),
 #endif
 #if TT_GEMM_MR >= 8
-    TT_GEMM_FN(7), TT_GEMM_FN(8),
+     TT_GEMM_FN(7), TT_GEMM_FN(8),
 #endif
+    },
+    {NULL, TT_GEMM_MINMAX_FN(1), TT_GEMM_MINMAX_FN(2), TT_GEMM_MINMAX_FN(3), TT_GEMM_MINMAX_FN(4),
+#if TT_GEMM_MR >= 6
+     TT_GEMM_MINMAX_FN(5), TT_GEMM_MINMAX_FN(6),
+#endif
+#if TT_GEMM_MR >= 8
+     TT_GEMM_MINMAX_FN(7), TT_GEMM_MINMAX_FN(8),
+#endif
+    },
 };
 
 /* "f32_gemm_4x8_wasmsimd": the full-tile kernel's name without the tt_ prefix. */
@@ -176,28 +236,38 @@ static void tt_gemm_run(int M, int N, int K, const float *A, size_t lda, const f
     if (block_panels < 1) block_panels = 1;
     int nb = block_panels * TT_GEMM_NR;
 
-    tt_gemm_store st = {0};
-    st.accumulate = accumulate;
-    if (!accumulate && ep) {
-        st.act = ep->act;
-        st.ldr = (size_t)ep->ldr;
+    static const float zeros[TT_GEMM_NR];
+    float bias_tail[TT_GEMM_NR] = {0};
+    tt_gemm_params p = {K, lda, ldc, 0, TT_GEMM_NR, bias_tail, 0.0f, 0.0f};
+    const float *bias = NULL, *res = NULL;
+    int clamp = 0;
+    if (accumulate) {
+        res = C;
+        p.ldr = ldc;
+    } else if (ep) {
+        bias = ep->bias;
+        res = ep->residual;
+        p.ldr = (size_t)ep->ldr;
+        clamp = ep->act != TT_ACT_NONE;
+        p.vmax = ep->act == TT_ACT_RELU6 ? 6.0f : INFINITY;
     }
+    if (bias && N % TT_GEMM_NR)
+        memcpy(bias_tail, bias + N / TT_GEMM_NR * TT_GEMM_NR, (size_t)(N % TT_GEMM_NR) * sizeof(float));
+    if (!bias) p.bias_step = 0;
+
+    const tt_gemm_ukernel *kernels = tt_gemm_ukernels[clamp];
+    const tt_gemm_ukernel full = kernels[TT_GEMM_MR];
     for (int n0 = 0; n0 < N; n0 += nb) {
-        int n1 = N - n0 < nb ? N : n0 + nb;
+        int nc = (N - n0 < nb ? N : n0 + nb) - n0;
+        const float *b = bias ? bias + n0 : zeros;
+        const float *w = packed + (size_t)(n0 / TT_GEMM_NR) * TT_GEMM_NR * (size_t)K;
         for (int m0 = 0; m0 < M; m0 += TT_GEMM_MR) {
             int mr = M - m0 < TT_GEMM_MR ? M - m0 : TT_GEMM_MR;
             const float *a = A + (size_t)m0 * lda;
-            for (int j = n0; j < n1; j += TT_GEMM_NR) {
-                int nc = n1 - j < TT_GEMM_NR ? n1 - j : TT_GEMM_NR;
-                if (!accumulate && ep) {
-                    st.bias = ep->bias ? ep->bias + j : NULL;
-                    st.res = ep->residual ? ep->residual + (size_t)m0 * st.ldr + j : NULL;
-                }
-                const float *w = packed + (size_t)(j / TT_GEMM_NR) * TT_GEMM_NR * (size_t)K;
-                float *c = C + (size_t)m0 * ldc + j;
-                if (mr == TT_GEMM_MR) TT_GEMM_FN(TT_GEMM_MR)(nc, K, a, lda, w, c, ldc, &st);
-                else tt_gemm_ukernels[mr](nc, K, a, lda, w, c, ldc, &st);
-            }
+            const float *r = res ? res + (size_t)m0 * p.ldr + n0 : NULL;
+            float *c = C + (size_t)m0 * ldc + n0;
+            if (mr == TT_GEMM_MR) full(nc, a, w, b, c, r, &p);
+            else kernels[mr](nc, a, w, b, c, r, &p);
         }
     }
 }

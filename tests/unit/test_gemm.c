@@ -26,6 +26,9 @@ static const shape small_shapes[] = {
     {8, 16, 16}, {9, 17, 17}, {13, 13, 13}, {12, 31, 33}, {17, 5, 32},  {31, 2, 31},
     {7, 97, 13}, {97, 7, 3},  {16, 1, 48},  {25, 33, 65}, {64, 64, 64}, {97, 97, 97},
     {3, 0, 5},
+    /* K large enough that N is cut into several L2 blocks (per ISA), the
+     * last one ending in a partial panel. */
+    {13, 700, 203},
 };
 
 /* M×K×N of every distinct MobileNetV2 1×1 convolution (M = H·W, K = Cin, N = Cout). */
