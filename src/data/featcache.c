@@ -28,10 +28,16 @@ struct tt_featcache {
     int pending;
     tt_featcache_stats stats;
     /* memory-resident entries: open addressing on the key's first bytes */
-    size_t mcap, mused;
+    size_t mcap, mused; /* hash slots (a power of two), slots in use */
     uint8_t (*mkeys)[TT_SHA256_SIZE];
     uint8_t *mstate; /* 0 empty, 1 full, 2 deleted */
-    float *mfeat;
+    uint32_t *mrow;  /* [mcap] the slot's row in mfeat */
+    /* Rows are dense and separate from the slots, so the table's half-empty
+     * headroom costs 37 bytes a slot, not a feature row (5 KB) a slot. */
+    float *mfeat;    /* [mrows_cap][dim] */
+    size_t mrows, mrows_cap;
+    uint32_t *mfree; /* rows of forgotten entries, reused first */
+    size_t nfree;
 };
 
 tt_featcache_config tt_featcache_defaults(void) {
@@ -124,7 +130,7 @@ tt_status tt_featcache_open(tt_featcache **out, tt_mnv2 *model, const char *back
 void tt_featcache_free(tt_featcache *fc) {
     if (!fc) return;
     free(fc->in), free(fc->out), free(fc->dest), free(fc->keys), free(fc->dir);
-    free(fc->mkeys), free(fc->mstate), free(fc->mfeat);
+    free(fc->mkeys), free(fc->mstate), free(fc->mrow), free(fc->mfeat), free(fc->mfree);
     free(fc);
 }
 
@@ -187,41 +193,68 @@ static int tt_mem_get(const tt_featcache *fc, const uint8_t key[TT_SHA256_SIZE],
     int found = 0;
     if (!fc->mcap) return 0;
     size_t i = tt_mslot(fc, key, &found);
-    if (found) memcpy(dst, fc->mfeat + i * (size_t)fc->dim, (size_t)fc->dim * sizeof(float));
+    if (found) memcpy(dst, fc->mfeat + fc->mrow[i] * (size_t)fc->dim, (size_t)fc->dim * sizeof(float));
     return found;
 }
 
-static tt_status tt_mem_put(tt_featcache *fc, const uint8_t key[TT_SHA256_SIZE], const float *src) {
-    if (2 * (fc->mused + 1) > fc->mcap) { /* grow (and drop tombstones) at half full */
-        size_t cap = fc->mcap ? 2 * fc->mcap : 256;
-        tt_featcache old = *fc;
-        fc->mkeys = malloc(cap * sizeof *fc->mkeys);
-        fc->mstate = calloc(cap, 1);
-        fc->mfeat = malloc(cap * (size_t)fc->dim * sizeof(float));
-        if (!fc->mkeys || !fc->mstate || !fc->mfeat) {
-            free(fc->mkeys), free(fc->mstate), free(fc->mfeat);
-            fc->mkeys = old.mkeys, fc->mstate = old.mstate, fc->mfeat = old.mfeat;
-            return tt_error(TT_ERR_NOMEM, "feature cache: out of memory");
-        }
-        fc->mcap = cap, fc->mused = 0;
-        for (size_t i = 0; i < old.mcap; i++)
-            if (old.mstate[i] == 1) {
-                int found;
-                size_t j = tt_mslot(fc, old.mkeys[i], &found);
-                memcpy(fc->mkeys[j], old.mkeys[i], TT_SHA256_SIZE);
-                memcpy(fc->mfeat + j * (size_t)fc->dim, old.mfeat + i * (size_t)fc->dim, (size_t)fc->dim * sizeof(float));
-                fc->mstate[j] = 1, fc->mused++;
-            }
-        free(old.mkeys), free(old.mstate), free(old.mfeat);
+/* Doubles the slot table (dropping tombstones) once it is half full. */
+static tt_status tt_mem_grow_slots(tt_featcache *fc) {
+    size_t cap = fc->mcap ? 2 * fc->mcap : 256;
+    tt_featcache old = *fc;
+    fc->mkeys = malloc(cap * sizeof *fc->mkeys);
+    fc->mstate = calloc(cap, 1);
+    fc->mrow = malloc(cap * sizeof *fc->mrow);
+    if (!fc->mkeys || !fc->mstate || !fc->mrow) {
+        free(fc->mkeys), free(fc->mstate), free(fc->mrow);
+        fc->mkeys = old.mkeys, fc->mstate = old.mstate, fc->mrow = old.mrow;
+        return tt_error(TT_ERR_NOMEM, "feature cache: out of memory");
     }
+    fc->mcap = cap, fc->mused = 0;
+    for (size_t i = 0; i < old.mcap; i++)
+        if (old.mstate[i] == 1) {
+            int found;
+            size_t j = tt_mslot(fc, old.mkeys[i], &found);
+            memcpy(fc->mkeys[j], old.mkeys[i], TT_SHA256_SIZE);
+            fc->mrow[j] = old.mrow[i];
+            fc->mstate[j] = 1, fc->mused++;
+        }
+    free(old.mkeys), free(old.mstate), free(old.mrow);
+    return TT_OK;
+}
+
+/* A free row of mfeat: a forgotten one, or a new one (the rows grow by half). */
+static tt_status tt_mem_row(tt_featcache *fc, uint32_t *row) {
+    if (fc->nfree) {
+        *row = fc->mfree[--fc->nfree];
+        return TT_OK;
+    }
+    if (fc->mrows == fc->mrows_cap) {
+        size_t cap = fc->mrows_cap ? fc->mrows_cap + fc->mrows_cap / 2 : 64;
+        float *p = cap < UINT32_MAX ? realloc(fc->mfeat, cap * (size_t)fc->dim * sizeof(float)) : NULL;
+        uint32_t *f = p ? realloc(fc->mfree, cap * sizeof *f) : NULL; /* room to free every row */
+        if (p) fc->mfeat = p;
+        if (!f) return tt_error(TT_ERR_NOMEM, "feature cache: out of memory");
+        fc->mfree = f;
+        fc->mrows_cap = cap;
+    }
+    *row = (uint32_t)fc->mrows++;
+    return TT_OK;
+}
+
+static tt_status tt_mem_put(tt_featcache *fc, const uint8_t key[TT_SHA256_SIZE], const float *src) {
+    tt_status st;
+    if (2 * (fc->mused + 1) > fc->mcap && (st = tt_mem_grow_slots(fc))) return st;
     int found;
     size_t i = tt_mslot(fc, key, &found);
     if (!found) {
+        uint32_t row = 0;
+        if ((st = tt_mem_row(fc, &row))) return st;
         if (fc->mstate[i] == 0) fc->mused++;
         memcpy(fc->mkeys[i], key, TT_SHA256_SIZE);
         fc->mstate[i] = 1;
+        fc->mrow[i] = row;
     }
-    memcpy(fc->mfeat + i * (size_t)fc->dim, src, (size_t)fc->dim * sizeof(float));
+    memcpy(fc->mfeat + fc->mrow[i] * (size_t)fc->dim, src, (size_t)fc->dim * sizeof(float));
     return TT_OK;
 }
 
@@ -368,7 +401,7 @@ tt_status tt_featcache_forget(tt_featcache *fc, const uint8_t hash[TT_SHA256_SIZ
         int found = 0;
         if (fc->mcap) {
             size_t i = tt_mslot(fc, key, &found);
-            if (found) fc->mstate[i] = 2;
+            if (found) fc->mstate[i] = 2, fc->mfree[fc->nfree++] = fc->mrow[i];
         }
         char path[4200];
         if (tt_featcache_path(fc, key, path, sizeof path) && remove(path) != 0 && errno != ENOENT)

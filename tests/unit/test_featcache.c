@@ -277,6 +277,49 @@ static void memory_mode_keeps_entries(void **state) {
     for (int i = 0; i < N_IMG; i++) image_buf_free(&img[i]);
 }
 
+/* Hundreds of memory entries: the slot table and the dense rows both grow,
+ * forgotten rows are reused, and lookups by hash see exactly what run computed. */
+static void memory_table_grows_and_reuses_rows(void **state) {
+    (void)state;
+    enum { V = 60 }; /* 5 images x 60 views = 300 entries: past the first 256-slot table */
+    image_buf img[N_IMG];
+    make_images(img);
+    tt_featcache_config cfg = config(NULL);
+    cfg.keep_in_memory = 1;
+    tt_featcache *fc;
+    tt_assert_ok(tt_featcache_open(&fc, g_model, "sha256:dddd", &cfg));
+    int dim = tt_featcache_dim(fc);
+    size_t n = (size_t)N_IMG * V * dim;
+    float *f1 = tt_test_malloc(n * sizeof(float)), *f2 = tt_test_malloc(n * sizeof(float));
+    float *one = tt_test_malloc((size_t)dim * sizeof(float));
+    tt_feat_request rq[N_IMG];
+    for (int i = 0; i < N_IMG; i++) rq[i] = (tt_feat_request){.bytes = img[i].data, .len = img[i].len};
+    tt_assert_ok(tt_featcache_run(fc, N_IMG, rq, V, f1));
+    tt_assert_ok(tt_featcache_forget(fc, rq[2].hash, V));
+    int hit = -1;
+    tt_assert_ok(tt_featcache_lookup(fc, rq[2].hash, 7, one, &hit));
+    assert_int_equal(hit, 0);
+    tt_assert_ok(tt_featcache_run(fc, 1, &rq[2], V, f2)); /* recomputed into reused rows */
+    assert_int_equal(rq[2].hits, 0);
+    assert_memory_equal(f2, f1 + (size_t)2 * V * dim, (size_t)V * dim * sizeof(float));
+    tt_assert_ok(tt_featcache_run(fc, N_IMG, rq, V, f2));
+    for (int i = 0; i < N_IMG; i++) assert_int_equal(rq[i].hits, V);
+    assert_memory_equal(f1, f2, n * sizeof(float));
+    for (int i = 0; i < N_IMG; i++)
+        for (int v = 0; v < V; v += 13) {
+            tt_assert_ok(tt_featcache_lookup(fc, rq[i].hash, v, one, &hit));
+            assert_int_equal(hit, 1);
+            assert_memory_equal(one, f1 + ((size_t)i * V + v) * dim, (size_t)dim * sizeof(float));
+        }
+    uint8_t unknown[TT_SHA256_SIZE] = {1, 2, 3};
+    tt_assert_ok(tt_featcache_lookup(fc, unknown, 0, one, &hit));
+    assert_int_equal(hit, 0);
+    assert_int_equal(tt_featcache_get_stats(fc).computed, (N_IMG + 1) * V);
+    tt_featcache_free(fc);
+    free(f1), free(f2), free(one);
+    for (int i = 0; i < N_IMG; i++) image_buf_free(&img[i]);
+}
+
 static void bad_images_fail_alone(void **state) {
     (void)state;
     image_buf good[N_IMG];
@@ -455,6 +498,7 @@ int main(void) {
         cmocka_unit_test(damaged_entries_are_recomputed),
         cmocka_unit_test(keys_separate_views_backbones_and_augmentation),
         cmocka_unit_test(memory_mode_keeps_entries),
+        cmocka_unit_test(memory_table_grows_and_reuses_rows),
         cmocka_unit_test(bad_images_fail_alone),
         cmocka_unit_test(feature_set_add_find_remove),
         cmocka_unit_test(tail_inputs_are_keyed_by_unfreeze),
