@@ -359,13 +359,18 @@ function renderPerClass() {
 // ---- input: files, folders, webcam, sample dataset ---------------------------------------
 
 // Files and whole folders from a drop, via the entries API (folders recurse).
+const HIDDEN_FILE = /^(\.|Thumbs\.db$|desktop\.ini$)/i;
 async function droppedFiles(dt) {
   const entries = [...dt.items].map((it) => it.webkitGetAsEntry?.()).filter(Boolean);
   if (!entries.length) return [...dt.files];
   const out = [];
   const walk = async (entry) => {
-    if (entry.isFile) out.push(await new Promise((res, rej) => entry.file(res, rej)));
-    else if (entry.isDirectory) {
+    if (HIDDEN_FILE.test(entry.name)) return; // .DS_Store, Thumbs.db, desktop.ini: not pictures anyone chose
+    if (entry.isFile) {
+      const file = await new Promise((res, rej) => entry.file(res, rej));
+      // Named by its path in the dropped folder, so a rejected file can be found.
+      out.push(entry.fullPath.indexOf('/', 1) > 0 ? new File([file], entry.fullPath.slice(1), { type: file.type, lastModified: file.lastModified }) : file);
+    } else if (entry.isDirectory) {
       const reader = entry.createReader();
       // readEntries returns at most ~100 entries per call; loop until it returns none.
       for (;;) {
@@ -421,9 +426,13 @@ const WEBCAM_ERRORS = {
   NotReadableError: 'The camera could not be started; another program may be using it.',
 };
 const WEBCAM_ELSE = 'You can use picture files instead.';
-async function openWebcam(onPhoto) {
+async function openWebcam(onPhoto, { live = false } = {}) {
   const session = ++webcamSession;
   webcamTarget = onPhoto;
+  $('#webcam-live-row').hidden = !live;
+  $('#webcam-live').checked = false;
+  $('#webcam-predictions').replaceChildren();
+  $('#webcam-predictions').hidden = !live;
   webcamPhotos = 0;
   const dlg = $('#webcam-dialog');
   const status = $('#webcam-status');
@@ -447,6 +456,7 @@ async function openWebcam(onPhoto) {
       v.hidden = false;
       status.textContent = '';
       $('#webcam-capture').disabled = false;
+      $('#webcam-live').disabled = false;
     }, { once: true });
     v.srcObject = stream;
   } catch (err) {
@@ -460,30 +470,50 @@ function closeWebcam() {
   webcamStream = null;
   $('#webcam-video').srcObject = null;
   $('#webcam-capture').disabled = true;
+  $('#webcam-live').disabled = true;
   $('#webcam-dialog').close();
 }
-async function capture() {
+// The current frame as JPEG bytes, or null while the camera has no picture.
+async function frameBytes() {
   const v = $('#webcam-video');
-  if (!webcamStream || !v.videoWidth) { $('#webcam-status').textContent = 'The camera is not ready yet.'; return; }
+  if (!webcamStream || !v.videoWidth) return null;
   const canvas = new OffscreenCanvas(v.videoWidth, v.videoHeight);
   canvas.getContext('2d').drawImage(v, 0, 0);
-  const blob = await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.9 });
+  return (await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.9 })).arrayBuffer();
+}
+async function capture() {
+  const bytes = await frameBytes();
+  if (!bytes) { $('#webcam-status').textContent = 'The camera is not ready yet.'; return; }
   webcamPhotos++;
   $('#webcam-status').textContent = webcamPhotos === 1 ? 'Photo taken.' : `${webcamPhotos} photos taken.`;
-  await webcamTarget?.(await blob.arrayBuffer());
+  await webcamTarget?.(bytes);
+}
+// Live: predict frame after frame (the next as soon as the previous answer is in, at
+// most ~3 per second) until unticked or the dialog closes.
+async function liveLoop() {
+  const session = webcamSession;
+  while (session === webcamSession && $('#webcam-live').checked) {
+    const t0 = performance.now();
+    const bytes = await frameBytes();
+    if (bytes) await predict(bytes);
+    await new Promise((r) => setTimeout(r, Math.max(0, 300 - (performance.now() - t0))));
+  }
 }
 
+// Shown under "Try it" and, while the webcam dialog predicts, inside it.
 async function predict(bytes) {
   const r = await command(CMD.PREDICT, { bytes }, [bytes]);
   if (!r.ok) return;
-  $('#predict-results').replaceChildren(...r.probs.sort((a, b) => b.p - a.p).map(({ name, p }) => {
+  const rows = () => r.probs.sort((a, b) => b.p - a.p).map(({ name, p }) => {
     const li = document.createElement('li');
     const label = document.createElement('span'); label.textContent = name;
     const bar = document.createElement('progress'); bar.max = 1; bar.value = p;
     const pct = document.createElement('span'); pct.textContent = `${(p * 100).toFixed(1)}%`;
     li.append(label, bar, pct);
     return li;
-  }));
+  });
+  $('#predict-results').replaceChildren(...rows());
+  if (!$('#webcam-predictions').hidden) $('#webcam-predictions').replaceChildren(...rows());
 }
 
 // ---- settings and controls ----------------------------------------------------------------
@@ -541,7 +571,11 @@ $('#predict-file').addEventListener('change', async (e) => {
   e.target.value = '';
   if (f) await predict(await f.arrayBuffer());
 });
-$('#predict-webcam').addEventListener('click', () => openWebcam(predict));
+$('#predict-webcam').addEventListener('click', () => openWebcam(predict, { live: true }));
+$('#webcam-live').addEventListener('change', () => { if ($('#webcam-live').checked) liveLoop(); });
+// A drop that misses a drop zone must not make the browser open the file in place of the app.
+window.addEventListener('dragover', (e) => e.preventDefault());
+window.addEventListener('drop', (e) => e.preventDefault());
 $('#webcam-capture').addEventListener('click', capture);
 $('#webcam-close').addEventListener('click', closeWebcam);
 $('#webcam-dialog').addEventListener('close', closeWebcam); // also Esc: the camera goes off however the dialog closes

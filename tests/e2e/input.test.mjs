@@ -72,7 +72,7 @@ async function dropPaths(page, target, paths) {
 }
 
 test('a dropped folder adds the pictures of it and its sub-folders to that class, a non-image is reported; plain files drop too', { skip }, async () => {
-  // folder/{2 photos, notes.txt, sub/{2 photos, deeper/{1 photo}}}
+  // folder/{2 photos, .DS_Store, sub/{2 photos, notes.txt, deeper/{1 photo}}}
   const folder = path.join(tmp, 'my pictures');
   const animals = photos('animals').slice(0, 5);
   const layout = [['', animals[0]], ['', animals[1]], ['sub', animals[2]], ['sub', animals[3]], ['sub/deeper', animals[4]]];
@@ -80,7 +80,8 @@ test('a dropped folder adds the pictures of it and its sub-folders to that class
     fs.mkdirSync(path.join(folder, dir), { recursive: true });
     fs.copyFileSync(f, path.join(folder, dir, path.basename(f)));
   }
-  fs.writeFileSync(path.join(folder, 'notes.txt'), 'shopping list, not a picture\n');
+  fs.writeFileSync(path.join(folder, 'sub', 'notes.txt'), 'shopping list, not a picture\n');
+  fs.writeFileSync(path.join(folder, '.DS_Store'), 'Finder metadata, skipped without a word\n');
 
   const b = await h.launch();
   try {
@@ -93,7 +94,8 @@ test('a dropped folder adds the pictures of it and its sub-folders to that class
     await waitCounts(page, [5, 0]);
     await page.waitForFunction(() => window.tabtrainState.errors.length >= 1);
     let s = await h.state(page);
-    assert.deepEqual(s.errors.map((e) => [e.code, e.file]), [['file', 'notes.txt']], JSON.stringify(s.errors));
+    // Named by its path in the dropped folder; the hidden .DS_Store is not reported.
+    assert.deepEqual(s.errors.map((e) => [e.code, e.file]), [['file', 'my pictures/sub/notes.txt']], JSON.stringify(s.errors));
     assert.match(s.errors[0].message, /not a JPEG, PNG, BMP or GIF/);
     assert.equal(await zone(0).evaluate((el) => el.classList.contains('over')), false, 'highlight gone after the drop');
     assert.equal(await page.locator('#errors li').count(), 1);
@@ -163,6 +165,19 @@ test('fake webcam: a photo goes into a class, and after training a webcam frame 
     assert.deepEqual(probs.map((p) => p.name).sort(), ['animals', 'food']);
     assert.ok(probs.every((p) => Number.isFinite(p.p) && p.p >= 0 && p.p <= 1), JSON.stringify(probs));
     assert.ok(Math.abs(probs.reduce((a, p) => a + p.p, 0) - 1) < 1e-5, JSON.stringify(probs));
+    // Live: frame after frame is predicted, shown in the dialog, until unticked.
+    const count = () => page.evaluate(() => window.__tt.events.filter((e) => e.type === 'result' && e.probs).length);
+    const beforeLive = await count();
+    await page.check('#webcam-live');
+    await page.waitForFunction((n) => window.__tt.events.filter((e) => e.type === 'result' && e.probs).length >= n + 3, beforeLive, { timeout: 30_000 });
+    const inDialog = await page.locator('#webcam-predictions li').allTextContents();
+    assert.ok(inDialog.length === 2 && inDialog.every((t) => /^(animals|food)\d+\.\d%$/.test(t)), inDialog.join(' | '));
+    await page.uncheck('#webcam-live');
+    await page.waitForTimeout(500); // a prediction in flight may still land
+    const stopped = await count();
+    await page.waitForTimeout(1500);
+    assert.equal(await count(), stopped, 'live prediction stops when unticked');
+    await h.screenshot(page, 'input-webcam-live');
     await page.keyboard.press('Escape'); // Esc closes the dialog and switches the camera off too
     await page.waitForFunction(() => !document.querySelector('#webcam-dialog').open);
     // The dialog's 'close' event (a task after it closed) switches the camera off.
