@@ -125,16 +125,9 @@ grep -q "unfreeze 1; this run has --unfreeze 2" "$W/k2.err" || fail "unclear K m
 
 # 4. export of the fine-tuned best checkpoint + the documented PyTorch snippet
 "$TT" export --ckpt "$W/ref/best.safetensors" --out "$W/ex" >/dev/null
-"$PY" - "$SRC/docs/export.md" "$W/snippet.py" <<'PYEOF'
-import sys
-text = open(sys.argv[1]).read()
-start = text.index("```python\n") + len("```python\n")
-open(sys.argv[2], "w").write(text[start:text.index("```", start)])
-PYEOF
 images=("$W"/val/*/*.png)
-"$TT" predict --ckpt "$W/ref/best.safetensors" --json "${images[@]}" >"$W/pred-best.jsonl"
-"$PY" "$W/snippet.py" "$W/ex" "${images[@]}" >"$W/torch.jsonl"
-"$PY" - "$W/pred-best.jsonl" "$W/torch.jsonl" "$W" "$TT_MODEL" "${images[@]}" <<'PYEOF' || fail "export"
+predict_vs_torch "$W/ref/best.safetensors" "$W/ex" "${images[@]}"
+"$PY" - "$W/predict.jsonl" "$W/torch.jsonl" "$W" "$TT_MODEL" "${images[@]}" <<'PYEOF' || fail "export"
 import json, sys
 import torch
 sys.path.insert(0, sys.argv[3])

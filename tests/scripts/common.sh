@@ -18,3 +18,19 @@ ev = lambda name: [l for l in lines if l.get("event") == name]
 print(eval(sys.argv[2]))
 PYEOF
 }
+# predict_vs_torch CKPT EXPORT_DIR IMAGE...: `tabtrain predict --json` on CKPT
+# into $W/predict.jsonl, and the PyTorch snippet of docs/export.md exactly as
+# documented (its first ```python block, saved as $W/snippet.py) on the export
+# into $W/torch.jsonl. Needs $SRC, the source tree.
+predict_vs_torch() {
+  local ckpt=$1 ex=$2
+  shift 2
+  "$PY" - "$SRC/docs/export.md" "$W/snippet.py" <<'PYEOF'
+import sys
+text = open(sys.argv[1]).read()
+start = text.index("```python\n") + len("```python\n")
+open(sys.argv[2], "w").write(text[start:text.index("```", start)])
+PYEOF
+  "$TT" predict --ckpt "$ckpt" --json "$@" >"$W/predict.jsonl"
+  "$PY" "$W/snippet.py" "$ex" "$@" >"$W/torch.jsonl"
+}
