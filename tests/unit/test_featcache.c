@@ -81,12 +81,19 @@ typedef struct fixture {
     float *f1, *f2;
 } fixture;
 
-static void fixture_init(fixture *fx, const char *tag) {
+/* Fills fx and opens a cache on fx->cfg (on disk under a fresh dir named
+ * after tag; tag NULL: in memory only) that has computed every view into f1. */
+static tt_featcache *fixture_start(fixture *fx, const char *tag, const char *backbone) {
     make_images(fx->img);
     fx->dir = tag ? tt_test_tmpdir(tag) : NULL;
     fx->cfg = config(fx->dir);
+    fx->cfg.keep_in_memory = !tag;
     fx->f1 = tt_test_malloc(sizeof(float) * N_IMG * VIEWS * 1280);
     fx->f2 = tt_test_malloc(sizeof(float) * N_IMG * VIEWS * 1280);
+    tt_featcache *fc;
+    tt_assert_ok(tt_featcache_open(&fc, g_model, backbone, &fx->cfg));
+    run(fc, fx->img, fx->rq, fx->f1);
+    return fc;
 }
 
 static void fixture_free(fixture *fx) {
@@ -100,10 +107,7 @@ static void misses_hits_and_persistence(void **state) {
     (void)state;
     const int dim = 1280;
     fixture fx;
-    fixture_init(&fx, "fc");
-    tt_featcache *fc;
-    tt_assert_ok(tt_featcache_open(&fc, g_model, "sha256:aaaa", &fx.cfg));
-    run(fc, fx.img, fx.rq, fx.f1);
+    tt_featcache *fc = fixture_start(&fx, "fc", "sha256:aaaa");
     tt_featcache_stats s = tt_featcache_get_stats(fc);
     assert_int_equal(s.computed, N_IMG * VIEWS);
     assert_int_equal(s.hits, 0);
@@ -171,10 +175,7 @@ static void damaged_entries_are_recomputed(void **state) {
     (void)state;
     const int dim = 1280;
     fixture fx;
-    fixture_init(&fx, "fc-torn");
-    tt_featcache *fc;
-    tt_assert_ok(tt_featcache_open(&fc, g_model, "sha256:bbbb", &fx.cfg));
-    run(fc, fx.img, fx.rq, fx.f1);
+    tt_featcache *fc = fixture_start(&fx, "fc-torn", "sha256:bbbb");
 
     /* Torn (half written), a flipped bit in the data, zero length, another key's file. */
     enum { TORN, FLIP, EMPTY, SWAPPED, N_DAMAGE };
@@ -265,11 +266,7 @@ static void keys_separate_views_backbones_and_augmentation(void **state) {
 static void memory_mode_keeps_entries(void **state) {
     (void)state;
     fixture fx;
-    fixture_init(&fx, NULL);
-    fx.cfg.keep_in_memory = 1;
-    tt_featcache *fc;
-    tt_assert_ok(tt_featcache_open(&fc, g_model, "sha256:cccc", &fx.cfg));
-    run(fc, fx.img, fx.rq, fx.f1);
+    tt_featcache *fc = fixture_start(&fx, NULL, "sha256:cccc");
     run(fc, fx.img, fx.rq, fx.f2);
     tt_featcache_stats s = tt_featcache_get_stats(fc);
     assert_int_equal(s.computed, N_IMG * VIEWS);

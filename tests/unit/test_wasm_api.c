@@ -344,17 +344,24 @@ static float prob_of(const char *js, const char *name) {
     return strtof(probs, NULL);
 }
 
+/* An engine trained for 15 epochs on its two classes, and where its export
+ * goes: out (the weights) and json (model.json), both [600]. */
+static int trained_engine(char *out, char *json) {
+    snprintf(out, 600, "%s/model.safetensors", g_root);
+    snprintf(json, 600, "%s/model.json", g_root);
+    int h = open_engine();
+    assert_int_equal(tt_wasm_train_begin(h, "{\"epochs\":15,\"batch_size\":2,\"learning_rate\":0.003,\"val_fraction\":0}"), 0);
+    run_to_end(h);
+    return h;
+}
+
 /* An exported model is imported by a browser with other class ids in another
  * order, and training continues from it: with a vanishing learning rate the
  * continued model predicts what the import predicts (classes matched by name);
  * from scratch it does not. */
 static void test_import_continues_training(void **state) {
     char out[600], json[600];
-    snprintf(out, sizeof out, "%s/model.safetensors", g_root);
-    snprintf(json, sizeof json, "%s/model.json", g_root);
-    int h = open_engine();
-    assert_int_equal(tt_wasm_train_begin(h, "{\"epochs\":15,\"batch_size\":2,\"learning_rate\":0.003,\"val_fraction\":0}"), 0);
-    run_to_end(h);
+    int h = trained_engine(out, json);
     assert_int_equal(tt_wasm_export(h, out, json, "safetensors"), 0);
     tt_wasm_destroy(h);
 
@@ -437,11 +444,7 @@ static void check_export(const char *path, const char *json) {
  * engine whose classes it does not know (ids 0, names from the file). */
 static void test_predict_and_foreign_model(void **state) {
     char out[600], json[600];
-    snprintf(out, sizeof out, "%s/model.safetensors", g_root);
-    snprintf(json, sizeof json, "%s/model.json", g_root);
-    int h = open_engine();
-    assert_int_equal(tt_wasm_train_begin(h, "{\"epochs\":15,\"batch_size\":2,\"learning_rate\":0.003,\"val_fraction\":0}"), 0);
-    run_to_end(h);
+    int h = trained_engine(out, json);
     for (int c = 0; c < 2; c++) {
         image_buf b = picture(c, 77);
         const char *js = tt_wasm_predict(h, b.data, (int)b.len);
