@@ -9,19 +9,7 @@ source "$(dirname "$0")/common.sh"
 SRC=$3
 PICS=${QABCS_PICS:-$QABCS}
 : "${TT_MODEL:?TT_MODEL must name the backbone file}"
-"$PY" - "$PICS" "$W/data" <<'PYEOF'
-import os, sys
-from PIL import Image
-pics, out = sys.argv[1], sys.argv[2]
-for c in ("animals", "food", "toys"):
-    os.makedirs(f"{out}/{c}")
-    for name in sorted(os.listdir(f"{pics}/{c}"))[:4]:
-        im = Image.open(f"{pics}/{c}/{name}").convert("RGBA")
-        im = Image.alpha_composite(Image.new("RGBA", im.size, (255, 255, 255, 255)), im).convert("RGB")
-        s = min(im.size)
-        l, t = (im.width - s) // 2, (im.height - s) // 2
-        im.crop((l, t, l + s, t + s)).resize((224, 224), Image.BILINEAR).save(f"{out}/{c}/{name}")
-PYEOF
+square_pngs "$PICS" 4 0
 "$TT" train --data "$W/data" --epochs 3 --hidden 8 --batch-size 4 --cache-dir "$W/cache" \
   --ckpt-dir "$W/ck" --out "$W/model.safetensors" >"$W/train.log"
 "$TT" export --ckpt "$W/ck/best.safetensors" --out "$W/ex"
