@@ -384,32 +384,26 @@ static void bad_images_fail_alone(void **state) {
 
 static void feature_set_add_find_remove(void **state) {
     (void)state;
-    image_buf img[N_IMG];
-    make_images(img);
-    tt_featcache_config cfg = config(NULL);
-    cfg.keep_in_memory = 1;
-    tt_featcache *fc;
-    tt_assert_ok(tt_featcache_open(&fc, g_model, "sha256:eeee", &cfg));
-    float *ref = tt_test_malloc(sizeof(float) * N_IMG * VIEWS * 1280);
-    tt_feat_request rq[N_IMG];
-    run(fc, img, rq, ref);
+    fixture fx;
+    tt_featcache *fc = fixture_start(&fx, NULL, "sha256:eeee");
+    const float *ref = fx.f1;
 
     tt_featset set;
     tt_featset_init(&set, 1280, VIEWS);
     tt_feat_request r;
     for (int i = 0; i < N_IMG; i++) {
-        tt_assert_ok(tt_featset_add(&set, fc, i % 2, img[i].data, img[i].len, &r));
+        tt_assert_ok(tt_featset_add(&set, fc, i % 2, fx.img[i].data, fx.img[i].len, &r));
         assert_int_equal(r.status, TT_OK);
         assert_int_equal(r.hits, VIEWS); /* computed above: adding is free */
     }
     tt_assert_ok(tt_featset_add(&set, fc, 1, "junk", 4, &r));
     assert_int_equal(r.status, TT_ERR_FORMAT);
     assert_int_equal(set.n, N_IMG); /* the bad one was not added */
-    assert_int_equal(tt_featset_find(&set, rq[3].hash), 3);
+    assert_int_equal(tt_featset_find(&set, fx.rq[3].hash), 3);
     tt_featset_remove(&set, 1);
     assert_int_equal(set.n, N_IMG - 1);
-    assert_int_equal(tt_featset_find(&set, rq[1].hash), -1);
-    assert_int_equal(tt_featset_find(&set, rq[3].hash), 2);
+    assert_int_equal(tt_featset_find(&set, fx.rq[1].hash), -1);
+    assert_int_equal(tt_featset_find(&set, fx.rq[3].hash), 2);
     /* rows and labels of the others kept, in order */
     const int left[] = {0, 2, 3, 4};
     for (int k = 0; k < N_IMG - 1; k++) {
@@ -419,8 +413,7 @@ static void feature_set_add_find_remove(void **state) {
     }
     tt_featset_free(&set);
     tt_featcache_free(fc);
-    free(ref);
-    for (int i = 0; i < N_IMG; i++) image_buf_free(&img[i]);
+    fixture_free(&fx);
 }
 
 /* --unfreeze K caches the tail's input: the activations entering block 17-K,
