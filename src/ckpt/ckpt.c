@@ -11,10 +11,6 @@
 #include "tabtrain/crc32.h"
 #include "tabtrain/json.h"
 
-#define JSMN_STATIC
-#define JSMN_STRICT
-#include <jsmn.h>
-
 /* Keys covered by tabtrain.meta_crc32, in this order: the safetensors layer
  * checks tensor bytes, this checks the state that lives in the header. */
 static const char *const tt_meta_keys[] = {
@@ -69,106 +65,16 @@ static void tt_sb_num(tt_sb *b, const char *key, double v, int digits) {
         tt_sb_printf(b, "%snull", key);
 }
 
-/* ---- JSON reading (jsmn) ---------------------------------------------- */
+/* ---- JSON reading (tabtrain/json.h) --------------------------------------- */
 
-typedef struct tt_json {
-    const char *js;
-    jsmntok_t *tok;
-    int n;
-} tt_json;
-
-static tt_status tt_json_parse(tt_json *j, const char *js, const char *what) {
-    j->js = js, j->tok = NULL, j->n = 0;
+/* Metadata value `what` as a JSON document, with errors that name it. */
+static tt_status tt_meta_json(tt_json *j, const char *js, const char *what) {
+    *j = (tt_json){0};
     if (!js) return tt_error(TT_ERR_FORMAT, "checkpoint: metadata %s is missing", what);
-    jsmn_parser p;
-    jsmn_init(&p);
-    int cnt = jsmn_parse(&p, js, strlen(js), NULL, 0);
-    if (cnt <= 0) return tt_error(TT_ERR_FORMAT, "checkpoint: metadata %s is not JSON", what);
-    if (!(j->tok = malloc((size_t)cnt * sizeof *j->tok)))
-        return tt_error(TT_ERR_NOMEM, "checkpoint: no memory to parse %s", what);
-    jsmn_init(&p);
-    j->n = jsmn_parse(&p, js, strlen(js), j->tok, (unsigned)cnt);
-    if (j->n != cnt) {
-        free(j->tok);
-        j->tok = NULL;
-        return tt_error(TT_ERR_FORMAT, "checkpoint: metadata %s is not JSON", what);
-    }
+    tt_status st = tt_json_parse(j, js);
+    if (st == TT_ERR_NOMEM) return tt_error(st, "checkpoint: no memory to parse %s", what);
+    if (st) return tt_error(st, "checkpoint: metadata %s is not JSON", what);
     return TT_OK;
-}
-
-/* Index just past the subtree at i. */
-static int tt_json_skip(const tt_json *j, int i) {
-    int end = i + 1;
-    for (int k = 0; k < j->tok[i].size; k++) end = tt_json_skip(j, end);
-    return end;
-}
-
-static int tt_json_eq(const tt_json *j, int i, const char *s) {
-    const jsmntok_t *t = &j->tok[i];
-    size_t n = (size_t)(t->end - t->start);
-    return t->type == JSMN_STRING && strlen(s) == n && !memcmp(j->js + t->start, s, n);
-}
-
-/* Value token of `key` in the object at `obj`, or -1. */
-static int tt_json_key(const tt_json *j, int obj, const char *key) {
-    if (obj < 0 || obj >= j->n || j->tok[obj].type != JSMN_OBJECT) return -1;
-    int i = obj + 1;
-    for (int k = 0; k < j->tok[obj].size; k++) {
-        if (tt_json_eq(j, i, key)) return i + 1;
-        i = tt_json_skip(j, i + 1);
-    }
-    return -1;
-}
-
-/* Element `k` of the array at `arr`, or -1. */
-static int tt_json_at(const tt_json *j, int arr, int k) {
-    if (arr < 0 || arr >= j->n || j->tok[arr].type != JSMN_ARRAY || k >= j->tok[arr].size)
-        return -1;
-    int i = arr + 1;
-    while (k--) i = tt_json_skip(j, i);
-    return i;
-}
-
-/* Copies token i's text (primitive or string) into buf; 0 when too long/absent. */
-static int tt_json_text(const tt_json *j, int i, char *buf, size_t cap) {
-    if (i < 0 || i >= j->n) return 0;
-    const jsmntok_t *t = &j->tok[i];
-    size_t n = (size_t)(t->end - t->start);
-    if ((t->type != JSMN_PRIMITIVE && t->type != JSMN_STRING) || n >= cap) return 0;
-    memcpy(buf, j->js + t->start, n);
-    buf[n] = '\0';
-    return 1;
-}
-
-/* Reads a number (null → NaN); `is_float` parses with strtof so a 9-digit
- * float comes back to the same bits without double rounding. */
-static int tt_json_num(const tt_json *j, int i, double *v, int is_float) {
-    char buf[64], *end;
-    if (!tt_json_text(j, i, buf, sizeof buf) || j->tok[i].type != JSMN_PRIMITIVE) return 0;
-    if (!strcmp(buf, "null")) return *v = NAN, 1;
-    *v = is_float ? (double)strtof(buf, &end) : strtod(buf, &end);
-    return *end == '\0' && end != buf;
-}
-
-static int tt_json_i64(const tt_json *j, int i, int64_t *v) {
-    char buf[32], *end;
-    if (!tt_json_text(j, i, buf, sizeof buf) || j->tok[i].type != JSMN_PRIMITIVE) return 0;
-    *v = strtoll(buf, &end, 10);
-    return *end == '\0' && end != buf;
-}
-
-static int tt_json_int(const tt_json *j, int i, int *v) {
-    int64_t w;
-    if (!tt_json_i64(j, i, &w) || w < INT32_MIN || w > INT32_MAX) return 0;
-    return *v = (int)w, 1;
-}
-
-/* u64 travels as a decimal string: JSON readers in other languages lose bits above 2^53. */
-static int tt_json_u64(const tt_json *j, int i, uint64_t *v) {
-    char buf[32], *end;
-    if (!tt_json_text(j, i, buf, sizeof buf) || j->tok[i].type != JSMN_STRING || !buf[0]) return 0;
-    *v = strtoull(buf, &end, 10);
-    return *end == '\0';
 }
 
 /* ---- writing ------------------------------------------------------------ */
@@ -388,10 +294,10 @@ tt_status tt_ckpt_check(const tt_st_file *f, const char *classes_json, const cha
 tt_status tt_ckpt_trainer_config(const tt_st_file *f, tt_trainer_config *cfg, int *dim,
                                  int *classes) {
     tt_json j, h;
-    tt_status st = tt_json_parse(&j, tt_st_metadata(f, "tabtrain.trainer"), "tabtrain.trainer");
+    tt_status st = tt_meta_json(&j, tt_st_metadata(f, "tabtrain.trainer"), "tabtrain.trainer");
     if (st) return st;
-    if ((st = tt_json_parse(&h, tt_st_metadata(f, "tabtrain.head"), "tabtrain.head"))) {
-        free(j.tok);
+    if ((st = tt_meta_json(&h, tt_st_metadata(f, "tabtrain.head"), "tabtrain.head"))) {
+        tt_json_free(&j);
         return st;
     }
     tt_trainer_config c = tt_trainer_defaults();
@@ -417,7 +323,7 @@ tt_status tt_ckpt_trainer_config(const tt_st_file *f, tt_trainer_config *cfg, in
     /* Absent in checkpoints from before fine-tuning existed: the default. */
     int blr = tt_json_key(&j, 0, "backbone_lr");
     ok = ok && (blr < 0 || tt_json_num(&j, blr, &v[6], 1));
-    free(j.tok), free(h.tok);
+    tt_json_free(&j), tt_json_free(&h);
     c.optimizer = !strcmp(opt, "sgd") ? TT_OPTIM_SGD : TT_OPTIM_ADAM;
     c.schedule = !strcmp(sched, "cosine") ? TT_SCHED_COSINE
                : !strcmp(sched, "step")   ? TT_SCHED_STEP
@@ -505,13 +411,13 @@ static int tt_history_read(const tt_json *j, int rec, int C, tt_epoch_metrics *e
              tt_json_num(j, tt_json_key(j, rec, "seconds"), &e->seconds, 0);
     e->lr = (float)lr;
     int a = tt_json_key(j, rec, "per_class_acc"), m = tt_json_key(j, rec, "confusion");
-    ok = ok && a >= 0 && j->tok[a].size == C && m >= 0 && j->tok[m].size == C;
+    ok = ok && tt_json_len(j, a) == C && tt_json_len(j, m) == C;
     for (int c = 0; ok && c < C; c++) {
         double v = 0;
         ok = tt_json_num(j, tt_json_at(j, a, c), &v, 1);
         pc[c] = (float)v;
         int row = tt_json_at(j, m, c);
-        ok = ok && j->tok[row].size == C;
+        ok = ok && tt_json_len(j, row) == C;
         for (int k = 0; ok && k < C; k++) {
             int x = 0;
             ok = tt_json_int(j, tt_json_at(j, row, k), &x);
@@ -535,10 +441,10 @@ tt_status tt_ckpt_restore(tt_trainer *t, const tt_st_file *f) {
                         "(the data changed?)",
                         (long long)(perm->ndim == 1 ? perm->shape[0] : -1), n);
     tt_json js, jh;
-    if ((st = tt_json_parse(&js, tt_st_metadata(f, "tabtrain.state"), "tabtrain.state")))
+    if ((st = tt_meta_json(&js, tt_st_metadata(f, "tabtrain.state"), "tabtrain.state")))
         return st;
-    if ((st = tt_json_parse(&jh, tt_st_metadata(f, "tabtrain.history"), "tabtrain.history"))) {
-        free(js.tok);
+    if ((st = tt_meta_json(&jh, tt_st_metadata(f, "tabtrain.history"), "tabtrain.history"))) {
+        tt_json_free(&js);
         return st;
     }
     tt_trainer_state r = {0};
@@ -564,7 +470,7 @@ tt_status tt_ckpt_restore(tt_trainer *t, const tt_st_file *f) {
     /* best_loss is +inf until the first epoch ends (never NaN: a NaN loss never improves). */
     if (isnan(r.best_loss)) r.best_loss = INFINITY;
     r.perm = perm->data;
-    r.n_history = jh.tok[0].type == JSMN_ARRAY ? jh.tok[0].size : -1;
+    r.n_history = tt_json_len(&jh, 0);
     ok = ok && r.n_history == r.epoch && r.classes == C && r.epoch >= 0;
     tt_epoch_metrics *hist = NULL;
     float *pc = NULL;
@@ -580,7 +486,7 @@ tt_status tt_ckpt_restore(tt_trainer *t, const tt_st_file *f) {
                                  conf + (size_t)e * C * C);
     }
     r.history = hist;
-    free(js.tok), free(jh.tok);
+    tt_json_free(&js), tt_json_free(&jh);
     if (!st && !ok)
         st = tt_error(TT_ERR_FORMAT, "checkpoint: tabtrain.state or tabtrain.history lacks a "
                                      "field or has one of the wrong type");

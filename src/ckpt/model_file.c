@@ -19,17 +19,8 @@ static char *tt_dup(const char *s) {
 tt_status tt_model_meta_write(tt_st_builder *b, const tt_model_meta *meta) {
     if (meta->n_classes < 1 || !meta->classes || !meta->backbone_id)
         return tt_error(TT_ERR_INVALID_ARG, "model file: classes and backbone id are required");
-    size_t cap = 2;
-    for (int c = 0; c < meta->n_classes; c++) cap += tt_json_quote(NULL, 0, meta->classes[c]) + 1;
-    char *names = malloc(cap + 1);
+    char *names = tt_json_string_list(meta->classes, meta->n_classes);
     if (!names) return tt_error(TT_ERR_NOMEM, "model file: out of memory");
-    size_t at = 0;
-    names[at++] = '[';
-    for (int c = 0; c < meta->n_classes; c++) {
-        if (c) names[at++] = ',';
-        at += tt_json_quote(names + at, cap + 1 - at, meta->classes[c]);
-    }
-    names[at++] = ']', names[at] = 0;
     char head[256];
     snprintf(head, sizeof head, "{\"in_dim\":%d,\"hidden\":%d,\"classes\":%d,\"dropout\":%.9g,\"unfreeze\":%d}",
              meta->head.in, meta->head.hidden, meta->head.classes, (double)meta->head.dropout, meta->unfreeze);

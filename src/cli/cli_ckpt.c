@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_data.h"
+#include "tabtrain/json.h"
 
 void tt_cli_ckpt_init(tt_cli_ckpt *c) { *c = (tt_cli_ckpt){.policy = tt_ckpt_policy_defaults()}; }
 
@@ -69,26 +70,11 @@ static tt_status tt_cli_ckpt_resume(tt_cli_ckpt *c, tt_trainer *t) {
     return TT_OK;
 }
 
-/* The class names as a JSON array (tabtrain.classes). */
-static char *tt_classes_json(int n, char *const *classes) {
-    size_t cap = 3;
-    for (int i = 0; i < n; i++) cap += tt_json_quote(NULL, 0, classes[i]) + 1;
-    char *s = malloc(cap), *p = s;
-    if (!s) return NULL;
-    *p++ = '[';
-    for (int i = 0; i < n; i++) {
-        if (i) *p++ = ',';
-        p += tt_json_quote(p, cap - (size_t)(p - s), classes[i]);
-    }
-    strcpy(p, "]");
-    return s;
-}
-
 tt_status tt_cli_ckpt_begin(tt_cli_ckpt *c, tt_trainer *t, int n_classes, char *const *classes,
                             const char *backbone_id, const char *preprocess, const char *config_json,
                             int json) {
     if (!c->dir) return TT_OK;
-    if (!(c->classes_json = tt_classes_json(n_classes, classes)))
+    if (!(c->classes_json = tt_json_string_list(classes, n_classes)))
         return tt_error(TT_ERR_NOMEM, "checkpoints: out of memory");
     c->meta = (tt_ckpt_meta){.classes_json = c->classes_json,
                              .backbone = backbone_id,

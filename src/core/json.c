@@ -1,16 +1,20 @@
-/* Small JSON readers on top of jsmn (see json.h). */
+/* JSON reading on top of jsmn, and the list of names (see json.h). */
 #include "tabtrain/json.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tabtrain/safetensors.h"
+
 #define JSMN_STATIC
 #define JSMN_STRICT
 #include <jsmn.h>
 
-/* Tokens of js, malloc'd; count in *n. */
-static tt_status tt_json_tokens(const char *js, jsmntok_t **out, int *n) {
+/* ---- the walker ------------------------------------------------------------ */
+
+tt_status tt_json_parse(tt_json *j, const char *js) {
+    *j = (tt_json){.js = js};
     size_t len = strlen(js);
     jsmn_parser p;
     jsmn_init(&p);
@@ -23,49 +27,165 @@ static tt_status tt_json_tokens(const char *js, jsmntok_t **out, int *n) {
         free(tok);
         return tt_error(TT_ERR_FORMAT, "JSON: not a JSON value: %.60s", js);
     }
-    *out = tok, *n = count;
+    j->tok = tok, j->n = count;
     return TT_OK;
 }
 
-static int tt_hexval(const char *s, unsigned *v) {
+void tt_json_free(tt_json *j) {
+    free(j->tok);
+    j->tok = NULL, j->n = 0;
+}
+
+static const jsmntok_t *tt_json_tok(const tt_json *j, int i) {
+    return i >= 0 && i < j->n ? (const jsmntok_t *)j->tok + i : NULL;
+}
+
+/* Index just past the value at i: tokens nested in it start before it ends
+ * (a walk over positions, not a recursion a deep document could drive). */
+static int tt_json_skip(const tt_json *j, int i) {
+    const jsmntok_t *tok = j->tok;
+    int end = tok[i].end;
+    for (i++; i < j->n && tok[i].start < end; i++) {}
+    return i;
+}
+
+static int tt_json_eq(const tt_json *j, int i, const char *s) {
+    const jsmntok_t *t = tt_json_tok(j, i);
+    size_t n = t ? (size_t)(t->end - t->start) : 0;
+    return t && t->type == JSMN_STRING && strlen(s) == n && !memcmp(j->js + t->start, s, n);
+}
+
+int tt_json_key(const tt_json *j, int obj, const char *key) {
+    const jsmntok_t *o = tt_json_tok(j, obj);
+    if (!o || o->type != JSMN_OBJECT) return -1;
+    int i = obj + 1;
+    for (int k = 0; k < o->size; k++) {
+        if (tt_json_eq(j, i, key)) return i + 1;
+        i = tt_json_skip(j, i + 1);
+    }
+    return -1;
+}
+
+int tt_json_len(const tt_json *j, int arr) {
+    const jsmntok_t *a = tt_json_tok(j, arr);
+    return a && a->type == JSMN_ARRAY ? a->size : -1;
+}
+
+int tt_json_at(const tt_json *j, int arr, int k) {
+    if (k < 0 || k >= tt_json_len(j, arr)) return -1;
+    int i = arr + 1;
+    while (k--) i = tt_json_skip(j, i);
+    return i;
+}
+
+int tt_json_text(const tt_json *j, int i, char *buf, size_t cap) {
+    const jsmntok_t *t = tt_json_tok(j, i);
+    if (!t) return 0;
+    size_t n = (size_t)(t->end - t->start);
+    if ((t->type != JSMN_PRIMITIVE && t->type != JSMN_STRING) || n >= cap) return 0;
+    memcpy(buf, j->js + t->start, n);
+    buf[n] = '\0';
+    return 1;
+}
+
+static int tt_json_is(const tt_json *j, int i, jsmntype_t type) {
+    const jsmntok_t *t = tt_json_tok(j, i);
+    return t && t->type == type;
+}
+
+int tt_json_num(const tt_json *j, int i, double *v, int is_float) {
+    char buf[64], *end;
+    if (!tt_json_is(j, i, JSMN_PRIMITIVE) || !tt_json_text(j, i, buf, sizeof buf)) return 0;
+    if (!strcmp(buf, "null")) return *v = NAN, 1;
+    *v = is_float ? (double)strtof(buf, &end) : strtod(buf, &end);
+    return *end == '\0' && end != buf;
+}
+
+int tt_json_i64(const tt_json *j, int i, int64_t *v) {
+    char buf[32], *end;
+    if (!tt_json_is(j, i, JSMN_PRIMITIVE) || !tt_json_text(j, i, buf, sizeof buf)) return 0;
+    *v = strtoll(buf, &end, 10);
+    return *end == '\0' && end != buf;
+}
+
+int tt_json_int(const tt_json *j, int i, int *v) {
+    int64_t w;
+    if (!tt_json_i64(j, i, &w) || w < INT32_MIN || w > INT32_MAX) return 0;
+    return *v = (int)w, 1;
+}
+
+int tt_json_u64(const tt_json *j, int i, uint64_t *v) {
+    char buf[32], *end;
+    if (!tt_json_is(j, i, JSMN_STRING) || !tt_json_text(j, i, buf, sizeof buf) || !buf[0]) return 0;
+    *v = strtoull(buf, &end, 10);
+    return *end == '\0';
+}
+
+/* ---- strings ----------------------------------------------------------------- */
+
+static int tt_hex4(const char *s, unsigned *v) {
     *v = 0;
     for (int i = 0; i < 4; i++) {
         char c = s[i];
-        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0') : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-                   : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10) : 16;
+        unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+                                            : 16u;
         if (d == 16) return 0;
         *v = *v << 4 | d;
     }
     return 1;
 }
 
-/* Unescaped copy of the string token's text (output never longer than input). */
-static char *tt_json_unescape(const char *s, size_t n) {
-    char *o = malloc(n + 1), *w = o;
-    if (!o) return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '\\' || i + 1 >= n) {
-            *w++ = s[i];
-            continue;
-        }
-        char c = s[++i];
-        const char *map = strchr("\"\"\\\\//b\bf\fn\nr\rt\t", c);
-        if (c != 'u') {
-            *w++ = map ? map[1] : c;
-            continue;
-        }
-        unsigned u = 0, lo;
-        if (i + 4 < n && tt_hexval(s + i + 1, &u)) i += 4;
-        if (u >= 0xd800 && u < 0xdc00 && i + 6 < n && s[i + 1] == '\\' && s[i + 2] == 'u' &&
-            tt_hexval(s + i + 3, &lo) && lo >= 0xdc00 && lo < 0xe000)
-            u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00), i += 6;
-        if (u < 0x80) *w++ = (char)u;
-        else if (u < 0x800) *w++ = (char)(0xc0 | u >> 6), *w++ = (char)(0x80 | (u & 63));
-        else if (u < 0x10000) *w++ = (char)(0xe0 | u >> 12), *w++ = (char)(0x80 | ((u >> 6) & 63)), *w++ = (char)(0x80 | (u & 63));
-        else *w++ = (char)(0xf0 | u >> 18), *w++ = (char)(0x80 | ((u >> 12) & 63)), *w++ = (char)(0x80 | ((u >> 6) & 63)), *w++ = (char)(0x80 | (u & 63));
+static size_t tt_utf8_put(char *o, unsigned c) {
+    if (c < 0x80) return o[0] = (char)c, 1;
+    if (c < 0x800) return o[0] = (char)(0xC0 | c >> 6), o[1] = (char)(0x80 | (c & 0x3F)), 2;
+    if (c < 0x10000) {
+        o[0] = (char)(0xE0 | c >> 12), o[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (c & 0x3F));
+        return 3;
     }
-    *w = 0;
-    return o;
+    o[0] = (char)(0xF0 | c >> 18), o[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((c >> 6) & 0x3F)), o[3] = (char)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+size_t tt_json_unescape(const char *s, size_t n, char *out) {
+    const char *e = s + n;
+    char *o = out;
+    while (s < e) {
+        char c = *s++;
+        if (c != '\\') {
+            *o++ = c;
+            continue;
+        }
+        if (s >= e) return (size_t)-1;
+        char x = *s++;
+        unsigned cp, lo;
+        switch (x) {
+            case '"': case '\\': case '/': *o++ = x; continue;
+            case 'b': *o++ = '\b'; continue;
+            case 'f': *o++ = '\f'; continue;
+            case 'n': *o++ = '\n'; continue;
+            case 'r': *o++ = '\r'; continue;
+            case 't': *o++ = '\t'; continue;
+            case 'u': break;
+            default: return (size_t)-1;
+        }
+        if (e - s < 4 || !tt_hex4(s, &cp)) return (size_t)-1;
+        s += 4;
+        if (cp >= 0xDC00 && cp <= 0xDFFF) return (size_t)-1;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            if (e - s < 6 || s[0] != '\\' || s[1] != 'u' || !tt_hex4(s + 2, &lo) || lo < 0xDC00 ||
+                lo > 0xDFFF)
+                return (size_t)-1;
+            s += 6;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        }
+        o += tt_utf8_put(o, cp);
+    }
+    *o = '\0';
+    return (size_t)(o - out);
 }
 
 void tt_json_free_strings(char **v, int n) {
@@ -75,51 +195,61 @@ void tt_json_free_strings(char **v, int n) {
 
 tt_status tt_json_string_array(const char *js, char ***out, int *n) {
     *out = NULL, *n = 0;
-    jsmntok_t *tok;
-    int nt;
-    tt_status st = tt_json_tokens(js, &tok, &nt);
+    tt_json j;
+    tt_status st = tt_json_parse(&j, js);
     if (st) return st;
-    if (tok[0].type != JSMN_ARRAY || tok[0].size != nt - 1) {
-        free(tok);
-        return tt_error(TT_ERR_FORMAT, "JSON: expected an array of strings: %.60s", js);
-    }
-    char **v = calloc((size_t)nt, sizeof *v);
-    if (!v) st = tt_error(TT_ERR_NOMEM, "JSON: out of memory");
-    for (int i = 1; !st && i < nt; i++) {
-        if (tok[i].type != JSMN_STRING) st = tt_error(TT_ERR_FORMAT, "JSON: expected an array of strings: %.60s", js);
-        else if (!(v[i - 1] = tt_json_unescape(js + tok[i].start, (size_t)(tok[i].end - tok[i].start))))
+    const jsmntok_t *tok = j.tok;
+    int count = tt_json_len(&j, 0);
+    /* count == n - 1: no element has tokens of its own (no nested arrays or objects) */
+    if (count != j.n - 1) st = tt_error(TT_ERR_FORMAT, "JSON: expected an array of strings: %.60s", js);
+    char **v = st ? NULL : calloc((size_t)count + 1, sizeof *v);
+    if (!st && !v) st = tt_error(TT_ERR_NOMEM, "JSON: out of memory");
+    for (int i = 0; !st && i < count; i++) {
+        const jsmntok_t *t = &tok[i + 1];
+        size_t len = (size_t)(t->end - t->start);
+        if (t->type != JSMN_STRING)
+            st = tt_error(TT_ERR_FORMAT, "JSON: expected an array of strings: %.60s", js);
+        else if (!(v[i] = malloc(len + 1)))
             st = tt_error(TT_ERR_NOMEM, "JSON: out of memory");
+        else if (tt_json_unescape(js + t->start, len, v[i]) == (size_t)-1)
+            st = tt_error(TT_ERR_FORMAT, "JSON: bad escape in string %d of %.60s", i, js);
     }
-    free(tok);
+    tt_json_free(&j);
     if (st) {
-        tt_json_free_strings(v, nt - 1);
+        tt_json_free_strings(v, count);
         return st;
     }
-    *out = v, *n = nt - 1;
+    *out = v, *n = count;
     return TT_OK;
 }
 
 tt_status tt_json_number(const char *js, const char *key, double *out) {
-    jsmntok_t *tok;
-    int nt;
-    tt_status st = tt_json_tokens(js, &tok, &nt);
+    tt_json j;
+    tt_status st = tt_json_parse(&j, js);
     if (st) return st;
-    if (tok[0].type != JSMN_OBJECT) st = tt_error(TT_ERR_FORMAT, "JSON: expected an object: %.60s", js);
-    size_t klen = strlen(key);
-    /* Walk the top-level members, skipping nested values by their token span. */
-    for (int i = 1, m = 0; !st && m < tok[0].size; m++) {
-        const jsmntok_t *k = &tok[i], *v = &tok[i + 1];
-        if (k->type == JSMN_STRING && (size_t)(k->end - k->start) == klen && !memcmp(js + k->start, key, klen)) {
-            if (v->type != JSMN_PRIMITIVE || !strchr("-0123456789n", js[v->start]))
-                st = tt_error(TT_ERR_FORMAT, "JSON: \"%s\" is not a number", key);
-            else *out = js[v->start] == 'n' ? NAN : strtod(js + v->start, NULL);
-            free(tok);
-            return st;
-        }
-        int j = i + 1;
-        while (j < nt && tok[j].start < v->end) j++;
-        i = j;
+    const jsmntok_t *v = tt_json_tok(&j, tt_json_key(&j, 0, key));
+    if (!tt_json_is(&j, 0, JSMN_OBJECT))
+        st = tt_error(TT_ERR_FORMAT, "JSON: expected an object: %.60s", js);
+    else if (!v)
+        st = tt_error(TT_ERR_NOT_FOUND, "JSON: no \"%s\" in %.60s", key, js);
+    else if (v->type != JSMN_PRIMITIVE || !strchr("-0123456789n", js[v->start]))
+        st = tt_error(TT_ERR_FORMAT, "JSON: \"%s\" is not a number", key);
+    else
+        *out = js[v->start] == 'n' ? NAN : strtod(js + v->start, NULL);
+    tt_json_free(&j);
+    return st;
+}
+
+char *tt_json_string_list(char *const *names, int n) {
+    size_t cap = 3; /* [ ] NUL */
+    for (int i = 0; i < n; i++) cap += tt_json_quote(NULL, 0, names[i]) + 1;
+    char *s = malloc(cap), *p = s;
+    if (!s) return NULL;
+    *p++ = '[';
+    for (int i = 0; i < n; i++) {
+        if (i) *p++ = ',';
+        p += tt_json_quote(p, cap - (size_t)(p - s), names[i]);
     }
-    free(tok);
-    return st ? st : tt_error(TT_ERR_NOT_FOUND, "JSON: no \"%s\" in %.60s", key, js);
+    strcpy(p, "]");
+    return s;
 }

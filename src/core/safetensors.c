@@ -6,6 +6,7 @@
 
 #include "tabtrain/crc32.h"
 #include "tabtrain/fileio.h"
+#include "tabtrain/json.h"
 
 #define JSMN_STATIC
 #define JSMN_STRICT
@@ -48,32 +49,6 @@ static int tt_utf8_valid(const unsigned char *s, size_t n) {
         }
         if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
         i += k + 1;
-    }
-    return 1;
-}
-
-static size_t tt_utf8_put(char *o, unsigned c) {
-    if (c < 0x80) { o[0] = (char)c; return 1; }
-    if (c < 0x800) { o[0] = (char)(0xC0 | c >> 6); o[1] = (char)(0x80 | (c & 0x3F)); return 2; }
-    if (c < 0x10000) {
-        o[0] = (char)(0xE0 | c >> 12); o[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (c & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | c >> 18); o[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((c >> 6) & 0x3F)); o[3] = (char)(0x80 | (c & 0x3F));
-    return 4;
-}
-
-static int tt_hex4(const char *s, unsigned *v) {
-    *v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = s[i];
-        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
-                   : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-                   : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10) : 16u;
-        if (d == 16) return 0;
-        *v = *v << 4 | d;
     }
     return 1;
 }
@@ -122,8 +97,9 @@ static tt_status tt_json_validate(const char *s, size_t n) {
                 if (s[i] == '\\') {
                     if (++i >= n || !strchr("\"\\/bfnrtu", s[i])) goto bad;
                     if (s[i] == 'u') {
-                        unsigned v;
-                        if (n - i < 5 || !tt_hex4(s + i + 1, &v)) goto bad;
+                        if (n - i < 5) goto bad;
+                        for (int k = 1; k <= 4; k++)
+                            if (!s[i + k] || !strchr("0123456789abcdefABCDEF", s[i + k])) goto bad;
                         i += 4;
                     }
                 }
@@ -195,50 +171,20 @@ static int tt_skip(const tt_parse *p, int i) {
     return i;
 }
 
-/* Unescapes JSON string token i into the strings buffer. */
+/* Unescapes JSON string token i into the strings buffer (tt_json_validate
+ * has refused raw control characters and malformed \u already). */
 static tt_status tt_json_string(tt_parse *p, int i, const char **out, const char *what) {
     const jsmntok_t *t = &p->tok[i];
     if (t->type != JSMN_STRING) return tt_error(TT_ERR_FORMAT, "safetensors header: %s must be a string (byte %d)", what, t->start);
-    const char *s = p->js + t->start, *e = p->js + t->end;
-    char *o = p->str, *start = o;
-    while (s < e) {
-        unsigned char c = (unsigned char)*s++;
-        if (c < 0x20) return tt_error(TT_ERR_FORMAT, "safetensors header: control character in %s (byte %ld)", what, (long)(s - 1 - p->js));
-        if (c != '\\') { *o++ = (char)c; continue; }
-        if (s >= e) goto bad;
-        char x = *s++;
-        switch (x) {
-            case '"': case '\\': case '/': *o++ = x; break;
-            case 'b': *o++ = '\b'; break;
-            case 'f': *o++ = '\f'; break;
-            case 'n': *o++ = '\n'; break;
-            case 'r': *o++ = '\r'; break;
-            case 't': *o++ = '\t'; break;
-            case 'u': {
-                unsigned cp, lo;
-                if (e - s < 4 || !tt_hex4(s, &cp)) goto bad;
-                s += 4;
-                if (cp >= 0xDC00 && cp <= 0xDFFF) goto bad;
-                if (cp >= 0xD800 && cp <= 0xDBFF) {
-                    if (e - s < 6 || s[0] != '\\' || s[1] != 'u' || !tt_hex4(s + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF) goto bad;
-                    s += 6;
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                }
-                if (cp == 0) return tt_error(TT_ERR_FORMAT, "safetensors header: NUL character in %s", what);
-                o += tt_utf8_put(o, cp);
-                break;
-            }
-            default: goto bad;
-        }
-    }
-    if (!tt_utf8_valid((const unsigned char *)start, (size_t)(o - start)))
+    size_t n = tt_json_unescape(p->js + t->start, (size_t)(t->end - t->start), p->str);
+    if (n == (size_t)-1)
+        return tt_error(TT_ERR_FORMAT, "safetensors header: bad escape in %s (byte %d)", what, t->start);
+    if (strlen(p->str) != n) return tt_error(TT_ERR_FORMAT, "safetensors header: NUL character in %s", what);
+    if (!tt_utf8_valid((const unsigned char *)p->str, n))
         return tt_error(TT_ERR_FORMAT, "safetensors header: %s is not valid UTF-8 (byte %d)", what, t->start);
-    *o++ = '\0';
-    p->str = o;
-    *out = start;
+    *out = p->str;
+    p->str += n + 1;
     return TT_OK;
-bad:
-    return tt_error(TT_ERR_FORMAT, "safetensors header: bad escape in %s (byte %d)", what, t->start);
 }
 
 static int tt_tok_is(const tt_parse *p, int i, const char *lit) {

@@ -442,26 +442,23 @@ int tt_trainer_tensors(tt_trainer *t, const tt_named_tensor **out) {
     return t->n_tensors;
 }
 
+/* The progress scalars tt_trainer and tt_trainer_state both hold under the
+ * same names: one list, so that saving and restoring cannot drift apart. */
+#define TT_PROGRESS_FIELDS(X)                                                                  \
+    X(epoch) X(global_step) X(pos) X(shuffle_rng) X(dropout_rng) X(epoch_loss_sum)             \
+    X(epoch_correct) X(epoch_seconds) X(best_epoch) X(best_loss) X(bad_epochs) X(stopped)
+
 void tt_trainer_get_state(const tt_trainer *t, tt_trainer_state *s) {
     *s = (tt_trainer_state){.n_train = t->train.n,
                             .dim = t->dim,
                             .classes = t->classes,
                             .unfreeze = t->tail ? tt_tail_get_info(t->tail).unfreeze : 0,
-                            .epoch = t->epoch,
-                            .global_step = t->global_step,
-                            .pos = t->pos,
                             .perm = t->perm,
-                            .shuffle_rng = t->shuffle_rng,
-                            .dropout_rng = t->dropout_rng,
-                            .epoch_loss_sum = t->epoch_loss_sum,
-                            .epoch_correct = t->epoch_correct,
-                            .epoch_seconds = t->epoch_seconds,
-                            .best_epoch = t->best_epoch,
-                            .best_loss = t->best_loss,
-                            .bad_epochs = t->bad_epochs,
-                            .stopped = t->stopped,
                             .n_history = t->epoch,
                             .history = t->history};
+#define TT_GET(field) s->field = t->field;
+    TT_PROGRESS_FIELDS(TT_GET)
+#undef TT_GET
 }
 
 static tt_status tt_check_state(const tt_trainer *t, const tt_trainer_state *s) {
@@ -534,17 +531,8 @@ tt_status tt_trainer_restore(tt_trainer *t, const tt_trainer_state *s) {
     }
     if ((st = tt_optim_set_step(&t->optim, s->global_step))) return st;
     if (t->tail && (st = tt_optim_set_step(&t->tail_optim, s->global_step))) return st;
-    t->epoch = s->epoch;
-    t->global_step = s->global_step;
-    t->pos = s->pos;
-    t->shuffle_rng = s->shuffle_rng;
-    t->dropout_rng = s->dropout_rng;
-    t->epoch_loss_sum = s->epoch_loss_sum;
-    t->epoch_correct = s->epoch_correct;
-    t->epoch_seconds = s->epoch_seconds;
-    t->best_epoch = s->best_epoch;
-    t->best_loss = s->best_loss;
-    t->bad_epochs = s->bad_epochs;
-    t->stopped = s->stopped;
+#define TT_SET(field) t->field = s->field;
+    TT_PROGRESS_FIELDS(TT_SET)
+#undef TT_SET
     return TT_OK;
 }

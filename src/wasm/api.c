@@ -277,30 +277,17 @@ static tt_status jbool(const jin *p, int i, const char *key, int *out) {
     return TT_OK;
 }
 
-/* Unescaped copy of a JSON string token (\" \\ \/ \n \t \uXXXX). */
+/* Unescaped copy of a JSON string token (tt_json_unescape). */
 static tt_status jstring(const jin *p, int i, const char *key, char **out) {
     const jsmntok_t *t = &p->tok[i];
     if (t->type != JSMN_STRING) return tt_error(TT_ERR_INVALID_ARG, "\"%s\" must be a string", key);
-    const char *s = p->js + t->start;
-    int n = t->end - t->start;
-    char *d = malloc((size_t)n * 3 + 1), *o = d;
+    size_t n = (size_t)(t->end - t->start);
+    char *d = malloc(n + 1);
     if (!d) return tt_error(TT_ERR_NOMEM, "no memory");
-    for (int k = 0; k < n; k++) {
-        if (s[k] != '\\') { *o++ = s[k]; continue; }
-        char c = s[++k];
-        if (c == 'u' && k + 4 < n) {
-            unsigned u = (unsigned)strtoul((char[5]){s[k + 1], s[k + 2], s[k + 3], s[k + 4], 0}, NULL, 16);
-            k += 4;
-            /* Surrogates cannot be represented alone; names are from the page's JSON.stringify,
-               which escapes only controls, so this is never hit by real input. */
-            if (u < 0x80) *o++ = (char)u;
-            else if (u < 0x800) { *o++ = (char)(0xC0 | u >> 6); *o++ = (char)(0x80 | (u & 63)); }
-            else { *o++ = (char)(0xE0 | u >> 12); *o++ = (char)(0x80 | (u >> 6 & 63)); *o++ = (char)(0x80 | (u & 63)); }
-        } else {
-            *o++ = c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c == 'b' ? '\b' : c == 'f' ? '\f' : c;
-        }
+    if (tt_json_unescape(p->js + t->start, n, d) == (size_t)-1) {
+        free(d);
+        return tt_error(TT_ERR_INVALID_ARG, "\"%s\": bad escape (a surrogate without its other half?)", key);
     }
-    *o = 0;
     *out = d;
     return TT_OK;
 }

@@ -21,22 +21,7 @@ SRC=$(cd "$HERE/../.." && pwd)
 need "$QABCS/animals"
 "$PY" -c "import torch, PIL" 2>/dev/null || { echo "skipped: python3-torch / python3-pil missing"; exit 77; }
 
-# 224x224 RGB PNGs: both tabtrain and PIL decode the same pixels, neither resizes.
-"$PY" - "$QABCS" "$W" <<'PYEOF'
-import os, sys
-from PIL import Image
-pics, out = sys.argv[1], sys.argv[2]
-for c in ("animals", "food", "toys"):
-    names = sorted(n for n in os.listdir(f"{pics}/{c}") if n.endswith(".png"))[:9]
-    for i, name in enumerate(names):
-        d = f"{out}/{'data' if i < 6 else 'val'}/{c}"
-        os.makedirs(d, exist_ok=True)
-        im = Image.open(f"{pics}/{c}/{name}").convert("RGBA")
-        im = Image.alpha_composite(Image.new("RGBA", im.size, (255, 255, 255, 255)), im).convert("RGB")
-        s = min(im.size)
-        l, t = (im.width - s) // 2, (im.height - s) // 2
-        im.crop((l, t, l + s, t + s)).resize((224, 224), Image.BILINEAR).save(f"{d}/{name}")
-PYEOF
+square_pngs "$QABCS" 6 3
 base() {
   BASE=(--data "$W/data" --val "$W/val" --batch-size 8 --unfreeze "$1" --backbone-lr 0.001 --seed 3
         --cache-dir "$W/cache" --json)
@@ -125,16 +110,9 @@ grep -q "unfreeze 1; this run has --unfreeze 2" "$W/k2.err" || fail "unclear K m
 
 # 4. export of the fine-tuned best checkpoint + the documented PyTorch snippet
 "$TT" export --ckpt "$W/ref/best.safetensors" --out "$W/ex" >/dev/null
-"$PY" - "$SRC/docs/export.md" "$W/snippet.py" <<'PYEOF'
-import sys
-text = open(sys.argv[1]).read()
-start = text.index("```python\n") + len("```python\n")
-open(sys.argv[2], "w").write(text[start:text.index("```", start)])
-PYEOF
 images=("$W"/val/*/*.png)
-"$TT" predict --ckpt "$W/ref/best.safetensors" --json "${images[@]}" >"$W/pred-best.jsonl"
-"$PY" "$W/snippet.py" "$W/ex" "${images[@]}" >"$W/torch.jsonl"
-"$PY" - "$W/pred-best.jsonl" "$W/torch.jsonl" "$W" "$TT_MODEL" "${images[@]}" <<'PYEOF' || fail "export"
+predict_vs_torch "$W/ref/best.safetensors" "$W/ex" "${images[@]}"
+"$PY" - "$W/predict.jsonl" "$W/torch.jsonl" "$W" "$TT_MODEL" "${images[@]}" <<'PYEOF' || fail "export"
 import json, sys
 import torch
 sys.path.insert(0, sys.argv[3])

@@ -5,40 +5,17 @@
 # on the same checkpoint (max abs difference <= 1e-4). The images are
 # 224x224 RGB PNGs so both sides decode identical pixels and neither resizes.
 #   export_test.sh TABTRAIN WORKDIR SOURCE_DIR        (needs TT_MODEL)
-set -euo pipefail
-T=$1 W=$2 SRC=$3
-PY=/usr/bin/python3
-PICS=${QABCS_PICS:-/usr/share/qabcs/abcs/all/pics}
+source "$(dirname "$0")/common.sh"
+SRC=$3
+PICS=${QABCS_PICS:-$QABCS}
 : "${TT_MODEL:?TT_MODEL must name the backbone file}"
-rm -rf "$W"
-mkdir -p "$W"
-"$PY" - "$PICS" "$W/data" <<'PYEOF'
-import os, sys
-from PIL import Image
-pics, out = sys.argv[1], sys.argv[2]
-for c in ("animals", "food", "toys"):
-    os.makedirs(f"{out}/{c}")
-    for name in sorted(os.listdir(f"{pics}/{c}"))[:4]:
-        im = Image.open(f"{pics}/{c}/{name}").convert("RGBA")
-        im = Image.alpha_composite(Image.new("RGBA", im.size, (255, 255, 255, 255)), im).convert("RGB")
-        s = min(im.size)
-        l, t = (im.width - s) // 2, (im.height - s) // 2
-        im.crop((l, t, l + s, t + s)).resize((224, 224), Image.BILINEAR).save(f"{out}/{c}/{name}")
-PYEOF
-"$T" train --data "$W/data" --epochs 3 --hidden 8 --batch-size 4 --cache-dir "$W/cache" \
+square_pngs "$PICS" 4 0
+"$TT" train --data "$W/data" --epochs 3 --hidden 8 --batch-size 4 --cache-dir "$W/cache" \
   --ckpt-dir "$W/ck" --out "$W/model.safetensors" >"$W/train.log"
-"$T" export --ckpt "$W/ck/best.safetensors" --out "$W/ex"
+"$TT" export --ckpt "$W/ck/best.safetensors" --out "$W/ex"
 "$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["format"]=="tabtrain-export" and len(j["classes"])==3 and j["input_size"]==224, j' "$W/ex/model.json"
-# The snippet exactly as documented: the first ```python block of docs/export.md.
-"$PY" - "$SRC/docs/export.md" "$W/snippet.py" <<'PYEOF'
-import sys
-text = open(sys.argv[1]).read()
-start = text.index("```python\n") + len("```python\n")
-open(sys.argv[2], "w").write(text[start:text.index("```", start)])
-PYEOF
 images=("$W"/data/*/*.png)
-"$T" predict --ckpt "$W/ck/best.safetensors" --json "${images[@]}" >"$W/predict.jsonl"
-"$PY" "$W/snippet.py" "$W/ex" "${images[@]}" >"$W/torch.jsonl"
+predict_vs_torch "$W/ck/best.safetensors" "$W/ex" "${images[@]}"
 "$PY" - "$W/predict.jsonl" "$W/torch.jsonl" <<'PYEOF'
 import json, sys
 ours = [json.loads(l) for l in open(sys.argv[1])]

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "support/synth_data.h"
 #include "tabtrain/ckpt.h"
 #include "tabtrain/fileio.h"
 #include "tt_test.h"
@@ -17,31 +18,6 @@ enum { D = 48, C = 3 };
 
 static const char *classes = "[\"cat\",\"dog\",\"caf\\u00e9 \\\"x\\\"\"]";
 static const char *backbone = "sha256:0123456789abcdef";
-
-typedef struct {
-    float *x;
-    int32_t *y;
-    tt_features train, val;
-} dataset;
-
-static dataset make_data(int n_train, int n_val, uint64_t seed) {
-    dataset d;
-    int n = n_train + n_val;
-    d.x = tt_test_malloc((size_t)n * D * sizeof(float));
-    d.y = tt_test_malloc((size_t)n * sizeof(int32_t));
-    tt_synthetic_features(n, D, C, 1.5f, seed, d.x, d.y);
-    d.train = (tt_features){d.x, d.y, n_train};
-    d.val = (tt_features){d.x + (size_t)n_train * D, d.y + n_train, n_val};
-    return d;
-}
-
-static void free_data(dataset *d) { free(d->x), free(d->y); }
-
-static tt_trainer *make_trainer(const tt_trainer_config *cfg, const dataset *d) {
-    tt_trainer *t;
-    tt_assert_ok(tt_trainer_init(&t, cfg, D, C, &d->train, &d->val));
-    return t;
-}
 
 static tt_trainer_config base_config(void) {
     tt_trainer_config cfg = tt_trainer_defaults();
@@ -130,13 +106,13 @@ static void assert_same_trainer(tt_trainer *a, tt_trainer *b, const char *what) 
 }
 
 /* Builds a fresh trainer from the checkpoint's own config and restores it. */
-static tt_trainer *restore_from(tt_st_file *f, const dataset *d) {
+static tt_trainer *restore_from(tt_st_file *f, const tt_test_data *d) {
     tt_trainer_config cfg;
     int dim, cls;
     tt_assert_ok(tt_ckpt_trainer_config(f, &cfg, &dim, &cls));
     assert_int_equal(dim, D);
     assert_int_equal(cls, C);
-    tt_trainer *t = make_trainer(&cfg, d);
+    tt_trainer *t = tt_test_trainer(&cfg, d);
     tt_assert_ok(tt_ckpt_restore(t, f));
     return t;
 }
@@ -152,7 +128,7 @@ static void assert_same_config(const tt_trainer_config *a, const tt_trainer_conf
 
 static void round_trip_is_bit_identical(void **state) {
     (void)state;
-    dataset d = make_data(150, 40, 1);
+    tt_test_data d = tt_test_data_make(D, C, 150, 40, 1.5f, 1);
     static const struct {
         tt_optim_kind opt;
         int hidden, steps; /* steps taken before the save */
@@ -164,7 +140,7 @@ static void round_trip_is_bit_identical(void **state) {
         cfg.schedule = k == 3 ? TT_SCHED_STEP : cfg.schedule, cfg.seed = 0xfedcba9876543210ull;
         cfg.patience = (int)k;
         cfg.backbone_lr = k == 2 ? 3e-4f : 0.0f;
-        tt_trainer *t = make_trainer(&cfg, &d);
+        tt_trainer *t = tt_test_trainer(&cfg, &d);
         for (int s = 0; s < cases[k].steps; s++) tt_assert_ok(tt_trainer_step(t, NULL));
         tt_ckpt_meta m = the_meta();
         void *bytes;
@@ -186,13 +162,13 @@ static void round_trip_is_bit_identical(void **state) {
         free(bytes);
         tt_trainer_free(t), tt_trainer_free(r);
     }
-    free_data(&d);
+    tt_test_data_free(&d);
 }
 
 /* 2 epochs (+ some steps) → file → new trainer → rest == uninterrupted. */
 static void resume_through_a_file_is_bit_exact(void **state) {
     (void)state;
-    dataset d = make_data(203, 50, 2); /* 203 = 12×16 + 11: a partial batch */
+    tt_test_data d = tt_test_data_make(D, C, 203, 50, 1.5f, 2); /* 203 = 12×16 + 11: a partial batch */
     static const struct {
         tt_optim_kind opt;
         int epochs_first, extra_steps, hidden;
@@ -205,10 +181,10 @@ static void resume_through_a_file_is_bit_exact(void **state) {
         tt_trainer_config cfg = base_config();
         cfg.optimizer = cases[k].opt, cfg.hidden = cases[k].hidden;
         cfg.dropout = cases[k].dropout, cfg.seed = 100 + k;
-        tt_trainer *whole = make_trainer(&cfg, &d);
+        tt_trainer *whole = tt_test_trainer(&cfg, &d);
         while (!tt_trainer_finished(whole)) tt_assert_ok(tt_trainer_run_epoch(whole));
 
-        tt_trainer *first = make_trainer(&cfg, &d);
+        tt_trainer *first = tt_test_trainer(&cfg, &d);
         for (int e = 0; e < cases[k].epochs_first; e++) tt_assert_ok(tt_trainer_run_epoch(first));
         for (int s = 0; s < cases[k].extra_steps; s++) tt_assert_ok(tt_trainer_step(first, NULL));
         tt_ckpt_meta m = the_meta();
@@ -223,7 +199,7 @@ static void resume_through_a_file_is_bit_exact(void **state) {
         assert_same_trainer(whole, second, "resume");
         tt_trainer_free(whole), tt_trainer_free(second);
     }
-    free_data(&d);
+    tt_test_data_free(&d);
 }
 
 typedef struct {
@@ -232,9 +208,9 @@ typedef struct {
 } blob;
 
 /* A checkpoint of a run 1 epoch + 1 step in; *keep (if given) gets the trainer. */
-static blob saved_blob(const dataset *d, tt_trainer **keep) {
+static blob saved_blob(const tt_test_data *d, tt_trainer **keep) {
     tt_trainer_config cfg = base_config();
-    tt_trainer *t = make_trainer(&cfg, d);
+    tt_trainer *t = tt_test_trainer(&cfg, d);
     tt_assert_ok(tt_trainer_run_epoch(t));
     tt_assert_ok(tt_trainer_step(t, NULL));
     tt_ckpt_meta m = the_meta();
@@ -261,7 +237,7 @@ static void patch_header(blob *b, const char *from, const char *to) {
 
 static void damaged_files_are_refused(void **state) {
     (void)state;
-    dataset d = make_data(60, 20, 3);
+    tt_test_data d = tt_test_data_make(D, C, 60, 20, 1.5f, 3);
     blob good = saved_blob(&d, NULL);
     tt_st_file *f;
     tt_assert_ok(tt_ckpt_open_memory(&f, good.bytes, good.len));
@@ -309,12 +285,12 @@ static void damaged_files_are_refused(void **state) {
     for (size_t cut = 1; cut < good.len; cut += good.len / 7)
         assert_int_not_equal(tt_ckpt_open_memory(&f, good.bytes, good.len - cut), TT_OK);
     free(good.bytes);
-    free_data(&d);
+    tt_test_data_free(&d);
 }
 
 static void other_classes_or_backbone_are_refused(void **state) {
     (void)state;
-    dataset d = make_data(60, 20, 3);
+    tt_test_data d = tt_test_data_make(D, C, 60, 20, 1.5f, 3);
     blob b = saved_blob(&d, NULL);
     tt_st_file *f;
     tt_assert_ok(tt_ckpt_open_memory(&f, b.bytes, b.len));
@@ -347,15 +323,15 @@ static void other_classes_or_backbone_are_refused(void **state) {
     o.seed++;
     assert_int_equal(tt_ckpt_check_config(f, &o), TT_ERR_MISMATCH);
     assert_non_null(strstr(tt_last_error(), "seed"));
-    tt_trainer *t = make_trainer(&cfg, &d);
+    tt_trainer *t = tt_test_trainer(&cfg, &d);
     assert_int_equal(tt_ckpt_restore(t, f), TT_ERR_MISMATCH);
     tt_trainer_free(t);
     /* Another head shape: the tensors do not fit. */
     d.train.n = 60, cfg.hidden = 9;
-    t = make_trainer(&cfg, &d);
+    t = tt_test_trainer(&cfg, &d);
     assert_int_not_equal(tt_ckpt_restore(t, f), TT_OK);
     tt_trainer_free(t);
-    free_data(&d);
+    tt_test_data_free(&d);
     tt_st_close(f);
     free(b.bytes);
 }
@@ -377,11 +353,11 @@ static char *read_latest(const char *dir) {
 }
 
 /* Trains with a directory; returns the trainer (finished). */
-static tt_trainer *train_with_dir(const char *dir, const tt_ckpt_policy *p, const dataset *d,
+static tt_trainer *train_with_dir(const char *dir, const tt_ckpt_policy *p, const tt_test_data *d,
                                   int epochs) {
     tt_trainer_config cfg = base_config();
     cfg.epochs = epochs;
-    tt_trainer *t = make_trainer(&cfg, d);
+    tt_trainer *t = tt_test_trainer(&cfg, d);
     tt_ckpt_dir *cd;
     tt_assert_ok(tt_ckpt_dir_open(&cd, dir, p));
     tt_ckpt_meta m = the_meta();
@@ -394,9 +370,24 @@ static tt_trainer *train_with_dir(const char *dir, const tt_ckpt_policy *p, cons
     return t;
 }
 
+/* f holds the trainer's kept best head (its 4 "best.*" tensors) under the
+ * plain names, bit for bit. */
+static void assert_best_head(const tt_st_file *f, tt_trainer *t) {
+    const tt_named_tensor *ts;
+    int n = tt_trainer_tensors(t, &ts), heads = 0;
+    for (int i = 0; i < n; i++)
+        if (!strncmp(ts[i].name, "best.", 5)) {
+            const tt_st_tensor *h = tt_st_find(f, ts[i].name + 5);
+            assert_non_null(h);
+            assert_memory_equal(h->data, ts[i].data, h->nbytes);
+            heads++;
+        }
+    assert_int_equal(heads, 4);
+}
+
 static void directory_rotates_and_tracks_best(void **state) {
     (void)state;
-    dataset d = make_data(64, 30, 4); /* 4 steps per epoch */
+    tt_test_data d = tt_test_data_make(D, C, 64, 30, 1.5f, 4); /* 4 steps per epoch */
     static const struct {
         int keep, every_epochs, every_steps;
         double every_seconds;
@@ -422,16 +413,7 @@ static void directory_rotates_and_tracks_best(void **state) {
         snprintf(path, sizeof path, "%s/best.safetensors", dir);
         tt_st_file *f;
         tt_assert_ok(tt_ckpt_open_file(&f, path));
-        const tt_named_tensor *ts;
-        int n = tt_trainer_tensors(t, &ts), checked = 0;
-        for (int i = 0; i < n; i++)
-            if (!strncmp(ts[i].name, "best.", 5)) {
-                const tt_st_tensor *h = tt_st_find(f, ts[i].name + 5);
-                assert_non_null(h);
-                assert_memory_equal(h->data, ts[i].data, h->nbytes);
-                checked++;
-            }
-        assert_int_equal(checked, 4);
+        assert_best_head(f, t);
         tt_trainer_state s;
         tt_trainer_get_state(t, &s);
         char want[64];
@@ -450,7 +432,7 @@ static void directory_rotates_and_tracks_best(void **state) {
         assert_int_equal(nf, 0);
         tt_ckpt_dir_free(cd);
     }
-    free_data(&d);
+    tt_test_data_free(&d);
 }
 
 static void corrupt_file(const char *path) {
@@ -465,7 +447,7 @@ static void corrupt_file(const char *path) {
 
 static void resume_falls_back_and_says_so(void **state) {
     (void)state;
-    dataset d = make_data(64, 30, 5);
+    tt_test_data d = tt_test_data_make(D, C, 64, 30, 1.5f, 5);
     const char *dir = scratch("fallback");
     tt_ckpt_policy p = {.every_steps = 2, .keep = 3};
     tt_trainer *t = train_with_dir(dir, &p, &d, 3); /* keeps s8, s10, s12 */
@@ -522,17 +504,17 @@ static void resume_falls_back_and_says_so(void **state) {
     mkdir(empty, 0755);
     assert_int_equal(tt_ckpt_dir_resume(empty, &f, path, sizeof path, note, sizeof note),
                      TT_ERR_NOT_FOUND);
-    free_data(&d);
+    tt_test_data_free(&d);
 }
 
 /* A save that cannot land (the target name is taken by a directory) fails
  * cleanly: `latest` still names the previous file, which still verifies. */
 static void failed_save_keeps_the_previous_checkpoint(void **state) {
     (void)state;
-    dataset d = make_data(64, 30, 6);
+    tt_test_data d = tt_test_data_make(D, C, 64, 30, 1.5f, 6);
     const char *dir = scratch("failed");
     tt_trainer_config cfg = base_config();
-    tt_trainer *t = make_trainer(&cfg, &d);
+    tt_trainer *t = tt_test_trainer(&cfg, &d);
     tt_ckpt_policy p = {.every_steps = 1, .keep = 2};
     tt_ckpt_dir *cd;
     tt_assert_ok(tt_ckpt_dir_open(&cd, dir, &p));
@@ -568,14 +550,14 @@ static void failed_save_keeps_the_previous_checkpoint(void **state) {
     file_exists(dir, "ckpt-e0000-s000009.safetensors.tmp-12345", 0);
     tt_ckpt_dir_free(cd);
     tt_trainer_free(t);
-    free_data(&d);
+    tt_test_data_free(&d);
 }
 
 /* The file tests/scripts/read_ckpt.py reads with Debian's numpy, plus the raw
  * f32 bytes of one tensor to compare against. */
 static void writes_fixture_for_python(void **state) {
     (void)state;
-    dataset d = make_data(60, 20, 3);
+    tt_test_data d = tt_test_data_make(D, C, 60, 20, 1.5f, 3);
     tt_trainer *t;
     blob b = saved_blob(&d, &t);
     char path[4300];
@@ -594,7 +576,7 @@ static void writes_fixture_for_python(void **state) {
         }
     tt_trainer_free(t);
     free(b.bytes);
-    free_data(&d);
+    tt_test_data_free(&d);
 }
 
 /* Export from a checkpoint: backbone tensors under their own names (logits
@@ -619,9 +601,9 @@ static void export_combines_backbone_and_best_head(void **state) {
     tt_st_file *bbf;
     tt_assert_ok(tt_st_open_memory(&bbf, bbytes, blen));
 
-    dataset d = make_data(60, 20, 7);
+    tt_test_data d = tt_test_data_make(D, C, 60, 20, 1.5f, 7);
     tt_trainer_config cfg = base_config();
-    tt_trainer *t = make_trainer(&cfg, &d);
+    tt_trainer *t = tt_test_trainer(&cfg, &d);
     for (int e = 0; e < 3; e++) tt_assert_ok(tt_trainer_run_epoch(t));
     tt_assert_ok(tt_trainer_step(t, NULL)); /* head != best now */
     /* The current tuned layer and its best epoch's copy: the export takes the
@@ -663,16 +645,7 @@ static void export_combines_backbone_and_best_head(void **state) {
     assert_null(tt_st_find(ex, "logits.weight"));
     assert_null(tt_st_find(ex, "adam_m.head.logits.kernel"));
     assert_memory_equal(tt_st_find(ex, "stem.weight")->data, tuned, sizeof tuned);
-    const tt_named_tensor *ts;
-    int n = tt_trainer_tensors(t, &ts), heads = 0;
-    for (int i = 0; i < n; i++)
-        if (!strncmp(ts[i].name, "best.", 5)) {
-            const tt_st_tensor *h = tt_st_find(ex, ts[i].name + 5);
-            assert_non_null(h);
-            assert_memory_equal(h->data, ts[i].data, h->nbytes);
-            heads++;
-        }
-    assert_int_equal(heads, 4);
+    assert_best_head(ex, t);
     assert_int_equal(tt_st_count(ex), 5);
     char *json;
     tt_assert_ok(tt_ckpt_export_json(ex, "model.safetensors", &json));
@@ -683,7 +656,7 @@ static void export_combines_backbone_and_best_head(void **state) {
     tt_st_close(ex), tt_st_close(ck), tt_st_close(bbf);
     free(ebytes), free(b.bytes), free(bbytes);
     tt_trainer_free(t);
-    free_data(&d);
+    tt_test_data_free(&d);
 }
 
 int main(void) {

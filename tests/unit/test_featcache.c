@@ -71,35 +71,60 @@ static void run(tt_featcache *fc, const image_buf *img, tt_feat_request *rq, flo
     for (int i = 0; i < N_IMG; i++) assert_int_equal(rq[i].status, TT_OK);
 }
 
+/* What the run tests share: the images, a scratch cache dir (none: memory
+ * only), the config on it, and two buffers of N_IMG * VIEWS feature rows. */
+typedef struct fixture {
+    image_buf img[N_IMG];
+    char *dir;
+    tt_featcache_config cfg;
+    tt_feat_request rq[N_IMG];
+    float *f1, *f2;
+} fixture;
+
+/* Fills fx and opens a cache on fx->cfg (on disk under a fresh dir named
+ * after tag; tag NULL: in memory only) that has computed every view into f1. */
+static tt_featcache *fixture_start(fixture *fx, const char *tag, const char *backbone) {
+    make_images(fx->img);
+    fx->dir = tag ? tt_test_tmpdir(tag) : NULL;
+    fx->cfg = config(fx->dir);
+    fx->cfg.keep_in_memory = !tag;
+    fx->f1 = tt_test_malloc(sizeof(float) * N_IMG * VIEWS * 1280);
+    fx->f2 = tt_test_malloc(sizeof(float) * N_IMG * VIEWS * 1280);
+    tt_featcache *fc;
+    tt_assert_ok(tt_featcache_open(&fc, g_model, backbone, &fx->cfg));
+    run(fc, fx->img, fx->rq, fx->f1);
+    return fc;
+}
+
+static void fixture_free(fixture *fx) {
+    free(fx->f1), free(fx->f2);
+    for (int i = 0; i < N_IMG; i++) image_buf_free(&fx->img[i]);
+    if (fx->dir) tt_test_rmtree(fx->dir);
+    free(fx->dir);
+}
+
 static void misses_hits_and_persistence(void **state) {
     (void)state;
     const int dim = 1280;
-    image_buf img[N_IMG];
-    make_images(img);
-    char *dir = tt_test_tmpdir("fc");
-    tt_featcache_config cfg = config(dir);
-    tt_featcache *fc;
-    tt_assert_ok(tt_featcache_open(&fc, g_model, "sha256:aaaa", &cfg));
-    tt_feat_request rq[N_IMG];
-    float *f1 = tt_test_malloc(sizeof(float) * N_IMG * VIEWS * dim), *f2 = tt_test_malloc(sizeof(float) * N_IMG * VIEWS * dim);
-    run(fc, img, rq, f1);
+    fixture fx;
+    tt_featcache *fc = fixture_start(&fx, "fc", "sha256:aaaa");
     tt_featcache_stats s = tt_featcache_get_stats(fc);
     assert_int_equal(s.computed, N_IMG * VIEWS);
     assert_int_equal(s.hits, 0);
-    for (int i = 0; i < N_IMG; i++) assert_int_equal(rq[i].hits, 0);
+    for (int i = 0; i < N_IMG; i++) assert_int_equal(fx.rq[i].hits, 0);
 
     /* View 0 is the backbone on the plain preprocessed image. */
     float *in = tt_test_malloc(sizeof(float) * SIZE * SIZE * 3), ref[1280];
     for (int i = 0; i < N_IMG; i++) {
         tt_image im;
-        tt_assert_ok(tt_image_decode(img[i].data, img[i].len, NULL, &im));
+        tt_assert_ok(tt_image_decode(fx.img[i].data, fx.img[i].len, NULL, &im));
         tt_assert_ok(tt_image_to_input(&im, SIZE, in));
         tt_image_free(&im);
         tt_assert_ok(tt_mnv2_features(g_model, 1, in, ref));
-        tt_test_assert_close(f1 + (size_t)i * VIEWS * dim, ref, dim, 1e-5f, 1e-5f, "view 0 vs backbone");
+        tt_test_assert_close(fx.f1 + (size_t)i * VIEWS * dim, ref, dim, 1e-5f, 1e-5f, "view 0 vs backbone");
         /* augmented views really are other inputs */
         for (int v = 1; v < VIEWS; v++) {
-            const float *fv = f1 + ((size_t)i * VIEWS + v) * dim;
+            const float *fv = fx.f1 + ((size_t)i * VIEWS + v) * dim;
             double diff = 0;
             for (int d = 0; d < dim; d++) diff += (fv[d] - ref[d]) * (fv[d] - ref[d]);
             if (diff < 1e-6) fail_msg("image %d view %d equals view 0", i, v);
@@ -108,66 +133,56 @@ static void misses_hits_and_persistence(void **state) {
     free(in);
 
     /* Same instance (disk only): every view a hit, same bits. */
-    run(fc, img, rq, f2);
+    run(fc, fx.img, fx.rq, fx.f2);
     s = tt_featcache_get_stats(fc);
     assert_int_equal(s.computed, N_IMG * VIEWS);
     assert_int_equal(s.hits, N_IMG * VIEWS);
-    assert_memory_equal(f1, f2, sizeof(float) * N_IMG * VIEWS * dim);
+    assert_memory_equal(fx.f1, fx.f2, sizeof(float) * N_IMG * VIEWS * dim);
     tt_featcache_free(fc);
 
     /* A new instance (a second run) on the same dir: no backbone call. */
-    tt_assert_ok(tt_featcache_open(&fc, g_model, "sha256:aaaa", &cfg));
-    memset(f2, 0, sizeof(float) * N_IMG * VIEWS * dim);
-    run(fc, img, rq, f2);
+    tt_assert_ok(tt_featcache_open(&fc, g_model, "sha256:aaaa", &fx.cfg));
+    memset(fx.f2, 0, sizeof(float) * N_IMG * VIEWS * dim);
+    run(fc, fx.img, fx.rq, fx.f2);
     s = tt_featcache_get_stats(fc);
     assert_int_equal(s.computed, 0);
     assert_int_equal(s.recovered, 0);
-    assert_memory_equal(f1, f2, sizeof(float) * N_IMG * VIEWS * dim);
-    for (int i = 0; i < N_IMG; i++) assert_int_equal(rq[i].hits, VIEWS);
+    assert_memory_equal(fx.f1, fx.f2, sizeof(float) * N_IMG * VIEWS * dim);
+    for (int i = 0; i < N_IMG; i++) assert_int_equal(fx.rq[i].hits, VIEWS);
 
     /* The same bytes under another name or position are the same entry. */
-    tt_feat_request one = {.bytes = img[3].data, .len = img[3].len};
+    tt_feat_request one = {.bytes = fx.img[3].data, .len = fx.img[3].len};
     float row[VIEWS * 1280];
     tt_assert_ok(tt_featcache_run(fc, 1, &one, VIEWS, row));
     assert_int_equal(one.hits, VIEWS);
-    assert_memory_equal(row, f1 + (size_t)3 * VIEWS * dim, sizeof row);
+    assert_memory_equal(row, fx.f1 + (size_t)3 * VIEWS * dim, sizeof row);
     tt_featcache_free(fc);
 
     /* Forget: the entries are gone from disk, the next run recomputes them. */
-    tt_assert_ok(tt_featcache_open(&fc, g_model, "sha256:aaaa", &cfg));
-    tt_assert_ok(tt_featcache_forget(fc, rq[1].hash, VIEWS));
-    run(fc, img, rq, f2);
+    tt_assert_ok(tt_featcache_open(&fc, g_model, "sha256:aaaa", &fx.cfg));
+    tt_assert_ok(tt_featcache_forget(fc, fx.rq[1].hash, VIEWS));
+    run(fc, fx.img, fx.rq, fx.f2);
     s = tt_featcache_get_stats(fc);
     assert_int_equal(s.computed, VIEWS);
-    assert_int_equal(rq[1].hits, 0);
-    assert_memory_equal(f1, f2, sizeof(float) * N_IMG * VIEWS * dim);
+    assert_int_equal(fx.rq[1].hits, 0);
+    assert_memory_equal(fx.f1, fx.f2, sizeof(float) * N_IMG * VIEWS * dim);
     tt_featcache_free(fc);
 
-    free(f1), free(f2);
-    for (int i = 0; i < N_IMG; i++) image_buf_free(&img[i]);
-    tt_test_rmtree(dir);
-    free(dir);
+    fixture_free(&fx);
 }
 
 static void damaged_entries_are_recomputed(void **state) {
     (void)state;
     const int dim = 1280;
-    image_buf img[N_IMG];
-    make_images(img);
-    char *dir = tt_test_tmpdir("fc-torn");
-    tt_featcache_config cfg = config(dir);
-    tt_featcache *fc;
-    tt_assert_ok(tt_featcache_open(&fc, g_model, "sha256:bbbb", &cfg));
-    tt_feat_request rq[N_IMG];
-    float *f1 = tt_test_malloc(sizeof(float) * N_IMG * VIEWS * dim), *f2 = tt_test_malloc(sizeof(float) * N_IMG * VIEWS * dim);
-    run(fc, img, rq, f1);
+    fixture fx;
+    tt_featcache *fc = fixture_start(&fx, "fc-torn", "sha256:bbbb");
 
     /* Torn (half written), a flipped bit in the data, zero length, another key's file. */
     enum { TORN, FLIP, EMPTY, SWAPPED, N_DAMAGE };
     char path[N_DAMAGE][4200];
     for (int k = 0; k < N_DAMAGE; k++) {
         uint8_t key[TT_SHA256_SIZE];
-        tt_featcache_key(fc, rq[k].hash, k % VIEWS, key);
+        tt_featcache_key(fc, fx.rq[k].hash, k % VIEWS, key);
         assert_non_null(tt_featcache_path(fc, key, path[k], sizeof path[k]));
     }
     void *bytes;
@@ -186,7 +201,7 @@ static void damaged_entries_are_recomputed(void **state) {
     /* a valid entry file copied under another key: CRC fine, key wrong */
     uint8_t other_key[TT_SHA256_SIZE];
     char other[4200];
-    tt_featcache_key(fc, rq[4].hash, 0, other_key);
+    tt_featcache_key(fc, fx.rq[4].hash, 0, other_key);
     tt_featcache_path(fc, other_key, other, sizeof other);
     tt_assert_ok(tt_file_read(other, TT_FILE_MAX, &bytes, &len));
     all = (tt_chunk){bytes, len};
@@ -194,26 +209,23 @@ static void damaged_entries_are_recomputed(void **state) {
     free(bytes);
     tt_featcache_free(fc);
 
-    tt_assert_ok(tt_featcache_open(&fc, g_model, "sha256:bbbb", &cfg));
-    run(fc, img, rq, f2);
+    tt_assert_ok(tt_featcache_open(&fc, g_model, "sha256:bbbb", &fx.cfg));
+    run(fc, fx.img, fx.rq, fx.f2);
     tt_featcache_stats s = tt_featcache_get_stats(fc);
     assert_int_equal(s.recovered, N_DAMAGE);
     assert_int_equal(s.computed, N_DAMAGE);
     assert_int_equal(s.hits, N_IMG * VIEWS - N_DAMAGE);
-    assert_memory_equal(f1, f2, sizeof(float) * N_IMG * VIEWS * dim);
+    assert_memory_equal(fx.f1, fx.f2, sizeof(float) * N_IMG * VIEWS * dim);
     tt_featcache_free(fc);
     /* and they were rewritten whole */
-    tt_assert_ok(tt_featcache_open(&fc, g_model, "sha256:bbbb", &cfg));
-    run(fc, img, rq, f2);
+    tt_assert_ok(tt_featcache_open(&fc, g_model, "sha256:bbbb", &fx.cfg));
+    run(fc, fx.img, fx.rq, fx.f2);
     s = tt_featcache_get_stats(fc);
     assert_int_equal(s.recovered, 0);
     assert_int_equal(s.computed, 0);
     tt_featcache_free(fc);
 
-    free(f1), free(f2);
-    for (int i = 0; i < N_IMG; i++) image_buf_free(&img[i]);
-    tt_test_rmtree(dir);
-    free(dir);
+    fixture_free(&fx);
 }
 
 static void keys_separate_views_backbones_and_augmentation(void **state) {
@@ -253,28 +265,20 @@ static void keys_separate_views_backbones_and_augmentation(void **state) {
 
 static void memory_mode_keeps_entries(void **state) {
     (void)state;
-    image_buf img[N_IMG];
-    make_images(img);
-    tt_featcache_config cfg = config(NULL);
-    cfg.keep_in_memory = 1;
-    tt_featcache *fc;
-    tt_assert_ok(tt_featcache_open(&fc, g_model, "sha256:cccc", &cfg));
-    tt_feat_request rq[N_IMG];
-    float *f1 = tt_test_malloc(sizeof(float) * N_IMG * VIEWS * 1280), *f2 = tt_test_malloc(sizeof(float) * N_IMG * VIEWS * 1280);
-    run(fc, img, rq, f1);
-    run(fc, img, rq, f2);
+    fixture fx;
+    tt_featcache *fc = fixture_start(&fx, NULL, "sha256:cccc");
+    run(fc, fx.img, fx.rq, fx.f2);
     tt_featcache_stats s = tt_featcache_get_stats(fc);
     assert_int_equal(s.computed, N_IMG * VIEWS);
     assert_int_equal(s.hits, N_IMG * VIEWS);
-    assert_memory_equal(f1, f2, sizeof(float) * N_IMG * VIEWS * 1280);
-    tt_assert_ok(tt_featcache_forget(fc, rq[2].hash, VIEWS));
-    run(fc, img, rq, f2);
-    assert_int_equal(rq[2].hits, 0);
-    assert_int_equal(rq[3].hits, VIEWS);
+    assert_memory_equal(fx.f1, fx.f2, sizeof(float) * N_IMG * VIEWS * 1280);
+    tt_assert_ok(tt_featcache_forget(fc, fx.rq[2].hash, VIEWS));
+    run(fc, fx.img, fx.rq, fx.f2);
+    assert_int_equal(fx.rq[2].hits, 0);
+    assert_int_equal(fx.rq[3].hits, VIEWS);
     assert_int_equal(tt_featcache_get_stats(fc).computed, N_IMG * VIEWS + VIEWS);
     tt_featcache_free(fc);
-    free(f1), free(f2);
-    for (int i = 0; i < N_IMG; i++) image_buf_free(&img[i]);
+    fixture_free(&fx);
 }
 
 /* Hundreds of memory entries: the slot table and the dense rows both grow,
@@ -380,32 +384,26 @@ static void bad_images_fail_alone(void **state) {
 
 static void feature_set_add_find_remove(void **state) {
     (void)state;
-    image_buf img[N_IMG];
-    make_images(img);
-    tt_featcache_config cfg = config(NULL);
-    cfg.keep_in_memory = 1;
-    tt_featcache *fc;
-    tt_assert_ok(tt_featcache_open(&fc, g_model, "sha256:eeee", &cfg));
-    float *ref = tt_test_malloc(sizeof(float) * N_IMG * VIEWS * 1280);
-    tt_feat_request rq[N_IMG];
-    run(fc, img, rq, ref);
+    fixture fx;
+    tt_featcache *fc = fixture_start(&fx, NULL, "sha256:eeee");
+    const float *ref = fx.f1;
 
     tt_featset set;
     tt_featset_init(&set, 1280, VIEWS);
     tt_feat_request r;
     for (int i = 0; i < N_IMG; i++) {
-        tt_assert_ok(tt_featset_add(&set, fc, i % 2, img[i].data, img[i].len, &r));
+        tt_assert_ok(tt_featset_add(&set, fc, i % 2, fx.img[i].data, fx.img[i].len, &r));
         assert_int_equal(r.status, TT_OK);
         assert_int_equal(r.hits, VIEWS); /* computed above: adding is free */
     }
     tt_assert_ok(tt_featset_add(&set, fc, 1, "junk", 4, &r));
     assert_int_equal(r.status, TT_ERR_FORMAT);
     assert_int_equal(set.n, N_IMG); /* the bad one was not added */
-    assert_int_equal(tt_featset_find(&set, rq[3].hash), 3);
+    assert_int_equal(tt_featset_find(&set, fx.rq[3].hash), 3);
     tt_featset_remove(&set, 1);
     assert_int_equal(set.n, N_IMG - 1);
-    assert_int_equal(tt_featset_find(&set, rq[1].hash), -1);
-    assert_int_equal(tt_featset_find(&set, rq[3].hash), 2);
+    assert_int_equal(tt_featset_find(&set, fx.rq[1].hash), -1);
+    assert_int_equal(tt_featset_find(&set, fx.rq[3].hash), 2);
     /* rows and labels of the others kept, in order */
     const int left[] = {0, 2, 3, 4};
     for (int k = 0; k < N_IMG - 1; k++) {
@@ -415,8 +413,7 @@ static void feature_set_add_find_remove(void **state) {
     }
     tt_featset_free(&set);
     tt_featcache_free(fc);
-    free(ref);
-    for (int i = 0; i < N_IMG; i++) image_buf_free(&img[i]);
+    fixture_free(&fx);
 }
 
 /* --unfreeze K caches the tail's input: the activations entering block 17-K,

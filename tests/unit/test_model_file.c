@@ -290,6 +290,35 @@ static void json_readers(void **state) {
     assert_int_equal(tt_json_number(obj, "s", &x), TT_ERR_FORMAT);
     assert_int_equal(tt_json_number(obj, "l", &x), TT_ERR_NOT_FOUND); /* only top-level members */
     assert_int_equal(tt_json_number("[1]", "a", &x), TT_ERR_FORMAT);
+    /* a lone surrogate: jsmn lets it through, the decoder refuses it */
+    assert_int_equal(tt_json_string_array("[\"\\ud800x\"]", &v, &n), TT_ERR_FORMAT);
+    char buf[16];
+    assert_int_equal(tt_json_unescape("a\\u0000b", 8, buf), 3); /* NUL decoded: 3 > strlen */
+    assert_int_equal(tt_json_unescape("\\ude00", 6, buf), (size_t)-1);
+    assert_int_equal(tt_json_unescape("\\q", 2, buf), (size_t)-1);
+
+    /* the walker: nested objects and arrays, absent values chain to -1 */
+    tt_json j;
+    tt_assert_ok(tt_json_parse(&j, obj));
+    int64_t i64;
+    int nested = tt_json_key(&j, 0, "nested"), list = tt_json_key(&j, nested, "l");
+    assert_true(tt_json_num(&j, tt_json_key(&j, nested, "hidden"), &x, 0) && x == 99);
+    assert_int_equal(tt_json_len(&j, list), 2);
+    assert_true(tt_json_i64(&j, tt_json_at(&j, list, 1), &i64) && i64 == 2);
+    assert_int_equal(tt_json_at(&j, list, 2), -1);
+    assert_int_equal(tt_json_key(&j, tt_json_key(&j, 0, "none"), "l"), -1);
+    assert_false(tt_json_num(&j, tt_json_key(&j, 0, "s"), &x, 0)); /* a string, not a number */
+    tt_json_free(&j);
+
+    /* names out and back in */
+    char *const names[] = {"cat", "caf\xc3\xa9 \"x\"", ""};
+    char *list_js = tt_json_string_list(names, 3);
+    assert_non_null(list_js);
+    tt_assert_ok(tt_json_string_array(list_js, &v, &n));
+    assert_int_equal(n, 3);
+    for (int i = 0; i < 3; i++) assert_string_equal(v[i], names[i]);
+    tt_json_free_strings(v, n);
+    free(list_js);
 }
 
 int main(void) {

@@ -116,6 +116,12 @@ static void optimizer_config_is_checked(void **state) {
     }
 }
 
+/* The schedules several cases below share (macros: a static initializer
+ * cannot name a const object in C). */
+#define COSINE_110 {.kind = TT_SCHED_COSINE, .lr = 1.0f, .total_steps = 110, .warmup_steps = 10}
+#define HALF_EVERY_2 \
+    {.kind = TT_SCHED_STEP, .lr = 1.0f, .steps_per_epoch = 10, .step_epochs = 2, .gamma = 0.5f}
+
 static void schedules_at_chosen_steps(void **state) {
     (void)state;
     static const struct {
@@ -126,45 +132,19 @@ static void schedules_at_chosen_steps(void **state) {
         {{.kind = TT_SCHED_CONSTANT, .lr = 0.01f}, 0, 0.01},
         {{.kind = TT_SCHED_CONSTANT, .lr = 0.01f}, 12345, 0.01},
         /* cosine over 110 steps after 10 warmup steps */
-        {{.kind = TT_SCHED_COSINE, .lr = 1.0f, .total_steps = 110, .warmup_steps = 10}, 0, 0.1},
-        {{.kind = TT_SCHED_COSINE, .lr = 1.0f, .total_steps = 110, .warmup_steps = 10}, 4, 0.5},
-        {{.kind = TT_SCHED_COSINE, .lr = 1.0f, .total_steps = 110, .warmup_steps = 10}, 9, 1.0},
-        {{.kind = TT_SCHED_COSINE, .lr = 1.0f, .total_steps = 110, .warmup_steps = 10}, 10, 1.0},
-        {{.kind = TT_SCHED_COSINE, .lr = 1.0f, .total_steps = 110, .warmup_steps = 10},
-         35,
-         0.85355339},
-        {{.kind = TT_SCHED_COSINE, .lr = 1.0f, .total_steps = 110, .warmup_steps = 10}, 60, 0.5},
-        {{.kind = TT_SCHED_COSINE, .lr = 1.0f, .total_steps = 110, .warmup_steps = 10}, 110, 0.0},
+        {COSINE_110, 0, 0.1},
+        {COSINE_110, 4, 0.5},
+        {COSINE_110, 9, 1.0},
+        {COSINE_110, 10, 1.0},
+        {COSINE_110, 35, 0.85355339},
+        {COSINE_110, 60, 0.5},
+        {COSINE_110, 110, 0.0},
         {{.kind = TT_SCHED_COSINE, .lr = 2.0f, .total_steps = 4}, 1, 1.70710678},
         /* ×0.5 every 2 epochs of 10 steps */
-        {{.kind = TT_SCHED_STEP,
-          .lr = 1.0f,
-          .steps_per_epoch = 10,
-          .step_epochs = 2,
-          .gamma = 0.5f},
-         19,
-         1.0},
-        {{.kind = TT_SCHED_STEP,
-          .lr = 1.0f,
-          .steps_per_epoch = 10,
-          .step_epochs = 2,
-          .gamma = 0.5f},
-         20,
-         0.5},
-        {{.kind = TT_SCHED_STEP,
-          .lr = 1.0f,
-          .steps_per_epoch = 10,
-          .step_epochs = 2,
-          .gamma = 0.5f},
-         39,
-         0.5},
-        {{.kind = TT_SCHED_STEP,
-          .lr = 1.0f,
-          .steps_per_epoch = 10,
-          .step_epochs = 2,
-          .gamma = 0.5f},
-         40,
-         0.25},
+        {HALF_EVERY_2, 19, 1.0},
+        {HALF_EVERY_2, 20, 0.5},
+        {HALF_EVERY_2, 39, 0.5},
+        {HALF_EVERY_2, 40, 0.25},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         tt_assert_ok(tt_schedule_check(&cases[i].s));

@@ -212,6 +212,10 @@ static void third_party_file_loads(void **state) {
     free(file);
 }
 
+/* A well-formed tensor entry: 1 or 2 floats from the start of the data. */
+#define F32_1 "{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}"
+#define F32_2 "{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}"
+
 static void bad_headers_are_refused(void **state) {
     (void)state;
     static const unsigned char zeros[64];
@@ -221,9 +225,9 @@ static void bad_headers_are_refused(void **state) {
         tt_status want;
         const char *msg;
     } cases[] = {
-        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}", 8, TT_ERR_FORMAT, "JSON"},
-        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}}", 8, TT_ERR_FORMAT, "JSON"},
-        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}x", 8, TT_ERR_FORMAT, "JSON"},
+        {"{\"a\":" F32_2, 8, TT_ERR_FORMAT, "JSON"},
+        {"{\"a\":" F32_2 "}}", 8, TT_ERR_FORMAT, "JSON"},
+        {"{\"a\":" F32_2 "}x", 8, TT_ERR_FORMAT, "JSON"},
         {"{} 5", 0, TT_ERR_FORMAT, "JSON"},
         {"{} {}", 0, TT_ERR_FORMAT, "after the JSON"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2,],\"data_offsets\":[0,8]}}", 8, TT_ERR_FORMAT, "JSON"},
@@ -243,35 +247,35 @@ static void bad_headers_are_refused(void **state) {
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,8]}}", 8, TT_ERR_LIMIT, "overflow"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", 8, TT_ERR_CORRUPT, "outside"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", 8, TT_ERR_CORRUPT, "outside"},
-        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+        {"{\"a\":" F32_2 ","
          "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12, TT_ERR_CORRUPT, "overlaps"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, TT_ERR_CORRUPT, "gap"},
-        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 8, TT_ERR_CORRUPT, "after the last"},
-        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+        {"{\"a\":" F32_1 "}", 8, TT_ERR_CORRUPT, "after the last"},
+        {"{\"a\":" F32_1 ","
          "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, TT_ERR_FORMAT, "twice"},
-        {"{\"\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, TT_ERR_FORMAT, "empty"},
-        {"{\"a\\u0000b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, TT_ERR_FORMAT, "NUL"},
-        {"{\"a\\ud800\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, TT_ERR_FORMAT, "escape"},
-        {"{\"a\\x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, TT_ERR_FORMAT, "invalid JSON"},
+        {"{\"\":" F32_1 "}", 4, TT_ERR_FORMAT, "empty"},
+        {"{\"a\\u0000b\":" F32_1 "}", 4, TT_ERR_FORMAT, "NUL"},
+        {"{\"a\\ud800\":" F32_1 "}", 4, TT_ERR_FORMAT, "escape"},
+        {"{\"a\\x\":" F32_1 "}", 4, TT_ERR_FORMAT, "invalid JSON"},
         {"{\"a\":1,}", 0, TT_ERR_FORMAT, "invalid JSON"},
         {"{\"a\" 1}", 0, TT_ERR_FORMAT, "invalid JSON"},
         {"{\"a\":[1 2]}", 0, TT_ERR_FORMAT, "invalid JSON"},
         {"{\"a\":01}", 0, TT_ERR_FORMAT, "invalid JSON"},
         {"{\"a\":tru}", 0, TT_ERR_FORMAT, "invalid JSON"},
         {"{\"x\":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]}", 0, TT_ERR_LIMIT, "nested"},
-        {"{\"a\xc3\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, TT_ERR_FORMAT, "UTF-8"},
+        {"{\"a\xc3\":" F32_1 "}", 4, TT_ERR_FORMAT, "UTF-8"},
         {"{\"__metadata__\":{\"k\":{\"nested\":\"x\"}}}", 0, TT_ERR_FORMAT, "must be a string"},
         {"{\"__metadata__\":{\"k\":\"1\",\"k\":\"2\"}}", 0, TT_ERR_FORMAT, "repeated"},
         {"{\"__metadata__\":{},\"__metadata__\":{}}", 0, TT_ERR_FORMAT, "__metadata__"},
         {"{\"__metadata__\":{\"tabtrain.format_version\":\"2\"}}", 0, TT_ERR_VERSION, "version 2"},
         {"{\"__metadata__\":{\"tabtrain.format_version\":\"v1\"}}", 0, TT_ERR_FORMAT, "not an integer"},
         {"{\"__metadata__\":{\"tabtrain.format_version\":\"1\"},"
-         "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, TT_ERR_CORRUPT, "no CRC"},
+         "\"a\":" F32_1 "}", 4, TT_ERR_CORRUPT, "no CRC"},
         {"{\"__metadata__\":{\"tabtrain.crc32.zz\":\"00000000\"}}", 0, TT_ERR_CORRUPT, "'zz'"},
         {"{\"__metadata__\":{\"tabtrain.crc32.a\":\"xyz\"},"
-         "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, TT_ERR_CORRUPT, "8 hex"},
+         "\"a\":" F32_1 "}", 4, TT_ERR_CORRUPT, "8 hex"},
         {"{\"__metadata__\":{\"tabtrain.crc32.a\":\"2144df1d\"},"
-         "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, TT_ERR_CORRUPT, "'a'"},
+         "\"a\":" F32_1 "}", 4, TT_ERR_CORRUPT, "'a'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         size_t len;

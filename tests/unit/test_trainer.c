@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "mnv2_synth.h"
+#include "support/synth_data.h"
 #include "tabtrain/mobilenet.h"
 #include "tabtrain/tail.h"
 #include "tabtrain/trainer.h"
@@ -14,39 +15,13 @@
 
 enum { D = 1280, C = 5 };
 
-typedef struct {
-    float *x;
-    int32_t *y;
-    tt_features train, val;
-} dataset;
-
-/* n_train + n_val samples of the peers' head_train recipe (σ = noise). */
-static dataset make_data(int n_train, int n_val, float sigma, uint64_t seed) {
-    dataset d;
-    int n = n_train + n_val;
-    d.x = tt_test_malloc((size_t)n * D * sizeof(float));
-    d.y = tt_test_malloc((size_t)n * sizeof(int32_t));
-    tt_synthetic_features(n, D, C, sigma, seed, d.x, d.y);
-    d.train = (tt_features){d.x, d.y, n_train};
-    d.val = (tt_features){d.x + (size_t)n_train * D, d.y + n_train, n_val};
-    return d;
-}
-
-static void free_data(dataset *d) { free(d->x), free(d->y); }
-
-static tt_trainer *make_trainer(const tt_trainer_config *cfg, const dataset *d) {
-    tt_trainer *t;
-    tt_assert_ok(tt_trainer_init(&t, cfg, D, C, &d->train, &d->val));
-    return t;
-}
-
 static void run_to_end(tt_trainer *t) {
     while (!tt_trainer_finished(t)) tt_assert_ok(tt_trainer_run_epoch(t));
 }
 
 static void learns_separable_clusters(void **state) {
     (void)state;
-    dataset d = make_data(800, 200, 0.75f, 1);
+    tt_test_data d = tt_test_data_make(D, C, 800, 200, 0.75f, 1);
     tt_trainer_config base = tt_trainer_defaults();
     base.epochs = 4;
     tt_trainer_config cfgs[4] = {base, base, base, base};
@@ -57,7 +32,7 @@ static void learns_separable_clusters(void **state) {
     cfgs[3].schedule = TT_SCHED_STEP, cfgs[3].step_epochs = 2, cfgs[3].gamma = 0.5f;
     cfgs[3].hidden = 16, cfgs[3].batch_size = 64;
     for (int k = 0; k < 4; k++) {
-        tt_trainer *t = make_trainer(&cfgs[k], &d);
+        tt_trainer *t = tt_test_trainer(&cfgs[k], &d);
         int n;
         const tt_epoch_metrics *h = tt_trainer_history(t, &n);
         assert_int_equal(n, 0);
@@ -84,17 +59,17 @@ static void learns_separable_clusters(void **state) {
         }
         tt_trainer_free(t);
     }
-    free_data(&d);
+    tt_test_data_free(&d);
 }
 
 static void same_seed_same_bits(void **state) {
     (void)state;
-    dataset d = make_data(300, 60, 1.5f, 2);
+    tt_test_data d = tt_test_data_make(D, C, 300, 60, 1.5f, 2);
     tt_trainer_config cfg = tt_trainer_defaults();
     cfg.epochs = 3, cfg.hidden = 24, cfg.dropout = 0.5f, cfg.batch_size = 32;
-    tt_trainer *a = make_trainer(&cfg, &d), *b = make_trainer(&cfg, &d);
+    tt_trainer *a = tt_test_trainer(&cfg, &d), *b = tt_test_trainer(&cfg, &d);
     cfg.seed = 2;
-    tt_trainer *c = make_trainer(&cfg, &d);
+    tt_trainer *c = tt_test_trainer(&cfg, &d);
     run_to_end(a), run_to_end(b), run_to_end(c);
     const tt_named_tensor *ta, *tb, *tc;
     int n = tt_trainer_tensors(a, &ta);
@@ -114,17 +89,17 @@ static void same_seed_same_bits(void **state) {
         assert_memory_equal(&ha[e].val_loss, &hb[e].val_loss, sizeof(double));
     }
     tt_trainer_free(a), tt_trainer_free(b), tt_trainer_free(c);
-    free_data(&d);
+    tt_test_data_free(&d);
 }
 
 static void early_stopping_keeps_the_best_epoch(void **state) {
     (void)state;
     /* 30 noisy training samples: the head memorises them and val loss rises,
      * after a dip that resets the patience counter (checked below). */
-    dataset d = make_data(30, 200, 6.0f, 3);
+    tt_test_data d = tt_test_data_make(D, C, 30, 200, 6.0f, 3);
     tt_trainer_config cfg = tt_trainer_defaults();
     cfg.epochs = 300, cfg.patience = 4, cfg.lr = 1e-2f, cfg.batch_size = 8;
-    tt_trainer *t = make_trainer(&cfg, &d);
+    tt_trainer *t = tt_test_trainer(&cfg, &d);
     run_to_end(t);
     int n, best = tt_trainer_best_epoch(t);
     const tt_epoch_metrics *h = tt_trainer_history(t, &n);
@@ -161,7 +136,7 @@ static void early_stopping_keeps_the_best_epoch(void **state) {
     assert_memory_equal(conf, h[best - 1].confusion, sizeof conf);
     free(p);
     tt_trainer_free(t);
-    free_data(&d);
+    tt_test_data_free(&d);
 }
 
 /* A deep copy of everything tt_trainer exports, as a checkpoint would hold it. */
@@ -223,9 +198,29 @@ static void free_snapshot(snapshot *z) {
     free(z->t), free(z->perm), free(z->hist), free(z->per_class), free(z->conf);
 }
 
+/* Loads z (then frees it) into `second`, trains it to the end and checks it
+ * against the uninterrupted `whole`: the same tensors and the same per-epoch
+ * losses and confusion matrices, bit for bit. */
+static void resume_and_compare(tt_trainer *whole, tt_trainer *second, snapshot *z, size_t k) {
+    load_snapshot(second, z);
+    free_snapshot(z);
+    run_to_end(second);
+    char what[48];
+    snprintf(what, sizeof what, "case %zu after resume", k);
+    tt_test_assert_same_tensors(whole, second, what);
+    int na, nb;
+    const tt_epoch_metrics *ha = tt_trainer_history(whole, &na), *hb = tt_trainer_history(second, &nb);
+    assert_int_equal(na, nb);
+    for (int e = 0; e < na; e++) {
+        assert_memory_equal(&ha[e].train_loss, &hb[e].train_loss, sizeof(double));
+        assert_memory_equal(&ha[e].val_loss, &hb[e].val_loss, sizeof(double));
+        assert_memory_equal(ha[e].confusion, hb[e].confusion, C * C * sizeof(int32_t));
+    }
+}
+
 static void resume_is_bit_exact(void **state) {
     (void)state;
-    dataset d = make_data(203, 50, 1.5f, 4); /* 203 = 6×32 + 11: a partial batch */
+    tt_test_data d = tt_test_data_make(D, C, 203, 50, 1.5f, 4); /* 203 = 6×32 + 11: a partial batch */
     static const struct {
         tt_optim_kind opt;
         int epochs_first, extra_steps;
@@ -238,45 +233,33 @@ static void resume_is_bit_exact(void **state) {
         cfg.epochs = 4, cfg.optimizer = cases[k].opt, cfg.hidden = 16, cfg.dropout = 0.25f;
         cfg.schedule = TT_SCHED_COSINE, cfg.warmup_steps = 3, cfg.patience = 10;
         cfg.weight_decay = 1e-3f, cfg.label_smoothing = 0.05f, cfg.seed = 7 + k;
-        tt_trainer *whole = make_trainer(&cfg, &d);
+        tt_trainer *whole = tt_test_trainer(&cfg, &d);
         run_to_end(whole);
 
-        tt_trainer *first = make_trainer(&cfg, &d);
+        tt_trainer *first = tt_test_trainer(&cfg, &d);
         for (int e = 0; e < cases[k].epochs_first; e++) tt_assert_ok(tt_trainer_run_epoch(first));
         for (int s = 0; s < cases[k].extra_steps; s++) tt_assert_ok(tt_trainer_step(first, NULL));
         snapshot z = take_snapshot(first);
         tt_trainer_free(first);
-        tt_trainer *second = make_trainer(&cfg, &d);
-        load_snapshot(second, &z);
-        free_snapshot(&z);
-        run_to_end(second);
-
-        char what[48];
-        snprintf(what, sizeof what, "case %zu after resume", k);
-        tt_test_assert_same_tensors(whole, second, what);
+        tt_trainer *second = tt_test_trainer(&cfg, &d);
+        resume_and_compare(whole, second, &z, k);
         tt_trainer_state sa, sb;
         tt_trainer_get_state(whole, &sa), tt_trainer_get_state(second, &sb);
         assert_int_equal(sa.global_step, sb.global_step);
         assert_int_equal(sa.best_epoch, sb.best_epoch);
         assert_memory_equal(&sa.shuffle_rng, &sb.shuffle_rng, sizeof sa.shuffle_rng);
         assert_memory_equal(&sa.dropout_rng, &sb.dropout_rng, sizeof sa.dropout_rng);
-        for (int e = 0; e < sa.n_history; e++) {
-            assert_memory_equal(&sa.history[e].train_loss, &sb.history[e].train_loss,
-                                sizeof(double));
-            assert_memory_equal(&sa.history[e].val_loss, &sb.history[e].val_loss, sizeof(double));
-            assert_memory_equal(sa.history[e].confusion, sb.history[e].confusion, C * C * 4);
-        }
         tt_trainer_free(whole), tt_trainer_free(second);
     }
-    free_data(&d);
+    tt_test_data_free(&d);
 }
 
 static void restore_rejects_inconsistent_state(void **state) {
     (void)state;
-    dataset d = make_data(100, 20, 1.0f, 5);
+    tt_test_data d = tt_test_data_make(D, C, 100, 20, 1.0f, 5);
     tt_trainer_config cfg = tt_trainer_defaults();
     cfg.epochs = 3;
-    tt_trainer *t = make_trainer(&cfg, &d);
+    tt_trainer *t = tt_test_trainer(&cfg, &d);
     tt_assert_ok(tt_trainer_run_epoch(t));
     tt_assert_ok(tt_trainer_step(t, NULL));
     snapshot z = take_snapshot(t);
@@ -310,12 +293,12 @@ static void restore_rejects_inconsistent_state(void **state) {
     tt_assert_ok(tt_trainer_restore(t, &z.s));
     free_snapshot(&z);
     tt_trainer_free(t);
-    free_data(&d);
+    tt_test_data_free(&d);
 }
 
 static void bad_config_is_rejected_with_a_message(void **state) {
     (void)state;
-    dataset d = make_data(40, 10, 1.0f, 6);
+    tt_test_data d = tt_test_data_make(D, C, 40, 10, 1.0f, 6);
     static const struct {
         const char *what;
         const char *msg;
@@ -366,7 +349,7 @@ static void bad_config_is_rejected_with_a_message(void **state) {
             fail_msg("%s: got %s '%s', want TT_ERR_INVALID_ARG mentioning '%s'", cases[i].what,
                      tt_status_name(st), tt_last_error(), cases[i].msg);
     }
-    free_data(&d);
+    tt_test_data_free(&d);
 }
 
 static void metrics_on_a_known_confusion(void **state) {
@@ -422,7 +405,7 @@ static void epoch_record_as_json(void **state) {
 
 static void without_validation_the_train_loss_is_monitored(void **state) {
     (void)state;
-    dataset d = make_data(100, 0, 1.0f, 8);
+    tt_test_data d = tt_test_data_make(D, C, 100, 0, 1.0f, 8);
     tt_trainer_config cfg = tt_trainer_defaults();
     cfg.epochs = 3, cfg.batch_size = 30; /* 4 steps per epoch: 30+30+30+10 */
     tt_trainer *t;
@@ -450,7 +433,7 @@ static void without_validation_the_train_loss_is_monitored(void **state) {
     }
     assert_int_equal(tt_trainer_best_epoch(t), best);
     tt_trainer_free(t);
-    free_data(&d);
+    tt_test_data_free(&d);
 }
 
 /* ---- fine-tuning the last K blocks (tabtrain/tail.h) ---- */
@@ -600,19 +583,7 @@ static void tail_resume_is_bit_exact(void **state) {
         z.s.unfreeze = 1;
         assert_int_equal(tt_trainer_restore(second, &z.s), TT_ERR_MISMATCH);
         z.s.unfreeze = 2;
-        load_snapshot(second, &z);
-        free_snapshot(&z);
-        run_to_end(second);
-        char what[48];
-        snprintf(what, sizeof what, "case %zu after resume", k);
-        tt_test_assert_same_tensors(whole, second, what);
-        int ne;
-        const tt_epoch_metrics *ha = tt_trainer_history(whole, &ne),
-                               *hb = tt_trainer_history(second, &ne);
-        for (int e = 0; e < ne; e++) {
-            assert_memory_equal(&ha[e].train_loss, &hb[e].train_loss, sizeof(double));
-            assert_memory_equal(&ha[e].val_loss, &hb[e].val_loss, sizeof(double));
-        }
+        resume_and_compare(whole, second, &z, k);
         tt_trainer_free(whole), tt_trainer_free(second);
         tt_tail_free(t1), tt_tail_free(t3);
     }
