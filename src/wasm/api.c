@@ -1107,17 +1107,11 @@ TT_EXPORT const char *tt_wasm_metrics_json(int h) {
 
 /* JSON array of the names (current names: renames after training are kept). */
 static char *names_json(const tt_wasm *w, int n, const int *ids, char *const *fallback) {
-    size_t cap = 3, len = 0;
-    for (int i = 0; i < n; i++) cap += tt_json_quote(NULL, 0, class_name(w, ids[i], fallback[i])) + 1;
-    char *s = malloc(cap);
-    if (!s) return NULL;
-    s[len++] = '[';
-    for (int i = 0; i < n; i++) {
-        if (i) s[len++] = ',';
-        len += tt_json_quote(s + len, cap - len, class_name(w, ids[i], fallback[i]));
-    }
-    s[len++] = ']';
-    s[len] = 0;
+    char **names = malloc(((size_t)n + 1) * sizeof *names);
+    if (!names) return NULL;
+    for (int i = 0; i < n; i++) names[i] = (char *)class_name(w, ids[i], fallback[i]);
+    char *s = tt_json_string_list(names, n);
+    free(names);
     return s;
 }
 

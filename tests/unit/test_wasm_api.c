@@ -355,17 +355,6 @@ static float prob_of(const char *js, const char *name) {
     return strtof(probs, NULL);
 }
 
-/* An engine trained for 15 epochs on its two classes, and where its export
- * goes: out (the weights) and json (model.json), both [600]. */
-static int trained_engine(char *out, char *json) {
-    snprintf(out, 600, "%s/model.safetensors", g_root);
-    snprintf(json, 600, "%s/model.json", g_root);
-    int h = open_engine();
-    assert_int_equal(tt_wasm_train_begin(h, "{\"epochs\":15,\"batch_size\":2,\"learning_rate\":0.003,\"val_fraction\":0}"), 0);
-    run_to_end(h);
-    return h;
-}
-
 /* An exported model is imported by a browser with other class ids in another
  * order, and training continues from it: with a vanishing learning rate the
  * continued model predicts what the import predicts (classes matched by name);
