@@ -125,7 +125,7 @@ test('fresh profile: download, three classes, 3 epochs, held-out predictions, mo
 });
 
 test('pause, resume and a reload in the middle of training end with the same weights as an uninterrupted run', { skip }, async () => {
-  const EPOCHS = 400;
+  const EPOCHS = 1200; // ~18 s a run: the first checkpoint after Resume (2 s interval) lands well before half-way
   const run = async (interrupt) => {
     const b = await h.launch();
     try {
