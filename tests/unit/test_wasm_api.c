@@ -326,8 +326,31 @@ static void test_augment_and_unfreeze(void **state) {
     assert_non_null(strstr(tt_wasm_train_state_json(h), "\"prepared\":3,\"to_prepare\":20,"));
     tt_wasm_destroy(h);
     /* plain views + 6 training images x 3 tail inputs + 2 validation images x 1 */
-    tt_wasm_destroy(check_resume(config, "\"epoch\":0,\"epochs\":4,\"step\":4,\"steps\":36", ckpt, out));
+    h = check_resume(config, "\"epoch\":0,\"epochs\":4,\"step\":4,\"steps\":36", ckpt, out);
     assert_int_equal(count_files("features", ".feat"), 2 * PER_CLASS + 6 * 3 + 2);
+    /* The finished run's checkpoint and its export, imported by an engine of other
+     * classes, predict exactly as the run does: the fine-tuned block comes along
+     * ("backbone.*" over this backbone, or the export's own tensors). */
+    image_buf probe = picture(1, 55);
+    char want[200], done[600];
+    snprintf(done, sizeof done, "%s/ckpt/done.safetensors", g_root);
+    const char *js = tt_wasm_predict(h, probe.data, (int)probe.len);
+    assert_non_null(js);
+    snprintf(want, sizeof want, "%s", strstr(js, "\"probs\":"));
+    assert_int_equal(tt_wasm_save(h, done), 0);
+    tt_wasm_destroy(h);
+    const char *files[2] = {done, out};
+    for (int i = 0; i < 2; i++) {
+        h = open_engine();
+        assert_int_equal(tt_wasm_set_classes(h, "[{\"id\":9,\"name\":\"other\"}]"), 0);
+        assert_int_equal(tt_wasm_load(h, files[i]), 1);
+        assert_non_null(strstr(tt_wasm_model_json(h), "\"hidden\":0,\"unfreeze\":1}"));
+        js = tt_wasm_predict(h, probe.data, (int)probe.len);
+        if (!js || strcmp(strstr(js, "\"probs\":"), want)) fail_msg("%s predicts %s, the run %s", files[i], js ? js : tt_wasm_last_error(h), want);
+        tt_wasm_destroy(h);
+    }
+    image_buf_free(&probe);
+    assert_int_equal(make_dataset(), 0);
     /* The fine-tuned block is in the export, under the backbone's own name. */
     tt_st_file *ex, *bb;
     tt_assert_ok(tt_st_open_file(&ex, out));
