@@ -44,11 +44,9 @@ async function assertResponsive(page, what) {
 }
 
 test('fresh profile: download, three classes, 3 epochs, held-out predictions, model kept after reload', { skip }, async () => {
-  const b = await h.launch();
+  const b = await h.openApp(srv.url);
   try {
     const { page } = b;
-    await page.goto(srv.url);
-    await h.waitForPhase(page, 'ready', 120_000);
     const dl = await page.evaluate(() => window.__tt.events.filter((e) => e.type === 'progress' && e.phase === 'weights-download'));
     assert.ok(dl.length >= 1 && dl.at(-1).done === dl.at(-1).total && dl.at(-1).total === app.manifest.size, JSON.stringify(dl.at(-1)));
     assert.equal((await h.state(page)).weights.source, 'network');
@@ -127,11 +125,9 @@ test('fresh profile: download, three classes, 3 epochs, held-out predictions, mo
 test('pause, resume and a reload in the middle of training end with the same weights as an uninterrupted run', { skip }, async () => {
   const EPOCHS = 1200; // ~18 s a run: the first checkpoint after Resume (2 s interval) lands well before half-way
   const run = async (interrupt) => {
-    const b = await h.launch();
+    const b = await h.openApp(srv.url);
     try {
       const { page } = b;
-      await page.goto(srv.url);
-      await h.waitForPhase(page, 'ready', 120_000);
       await addClasses(page, 8);
       await setTraining(page, { epochs: EPOCHS, hidden: 128 });
       await page.click('#train');
@@ -178,11 +174,9 @@ test('pause, resume and a reload in the middle of training end with the same wei
 });
 
 test('a corrupt picture and a non-image are reported while training goes on', { skip }, async () => {
-  const b = await h.launch();
+  const b = await h.openApp(srv.url);
   try {
     const { page } = b;
-    await page.goto(srv.url);
-    await h.waitForPhase(page, 'ready', 120_000);
     await addClasses(page, 6);
     await setTraining(page, { epochs: 300, hidden: 128 });
     await page.click('#train');

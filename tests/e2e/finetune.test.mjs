@@ -26,11 +26,9 @@ before(async () => { if (!skip) { app = h.buildApp(); srv = await h.startServer(
 after(async () => { await srv?.close(); app?.cleanup(); });
 
 async function train(interrupt) {
-  const b = await h.launch();
+  const b = await h.openApp(srv.url);
   try {
     const { page } = b;
-    await page.goto(srv.url);
-    await h.waitForPhase(page, 'ready', 120_000);
     await f.addClasses(page, app.root, CLASSES, PER_CLASS);
     await f.setTraining(page, SETTINGS);
     await page.click('#train');
@@ -70,11 +68,9 @@ test('augmented copies and an unfrozen block: prepared with progress, resumed af
 
 test('an imported export creates its classes and training continues from it', { skip }, async () => {
   assert.ok(whole, 'needs the first test\'s export');
-  const b = await h.launch();
+  const b = await h.openApp(srv.url);
   try {
     const { page } = b;
-    await page.goto(srv.url);
-    await h.waitForPhase(page, 'ready', 120_000);
     await page.setInputFiles('#import', { name: 'model.safetensors', mimeType: 'application/octet-stream', buffer: whole.ex.weights });
     await page.waitForFunction(() => window.tabtrainState.imported && window.tabtrainState.pendingCommands === 0);
     const s = await h.state(page);
@@ -108,11 +104,9 @@ test('an imported export creates its classes and training continues from it', { 
 });
 
 test('a class shows its pictures as thumbnails (also after a reload) and one can be removed', { skip }, async () => {
-  const b = await h.launch();
+  const b = await h.openApp(srv.url);
   try {
     const { page } = b;
-    await page.goto(srv.url);
-    await h.waitForPhase(page, 'ready', 120_000);
     await f.addClasses(page, app.root, ['animals'], 3);
     const tiles = '.class-item[data-class-id] .pictures .thumb';
     const drawn = async (n) => {

@@ -116,6 +116,16 @@ export async function launch({ args = [] } = {}) {
   };
 }
 
+// A fresh profile on the app at `url`, once the engine is ready (the caller closes it).
+export async function openApp(url, opts) {
+  const b = await launch(opts);
+  try {
+    await b.page.goto(url);
+    await waitForPhase(b.page, 'ready', 120_000);
+    return b;
+  } catch (e) { await b.close(); throw e; }
+}
+
 export const state = (page) => page.evaluate(() => window.tabtrainState);
 
 export async function waitForPhase(page, phases, timeout = 30_000) {

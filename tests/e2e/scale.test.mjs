@@ -49,11 +49,9 @@ function fashion(n) {
 
 test(`${3 * PER} pictures through the file inputs: memory bounded, page responsive`, { skip, timeout: 600_000 }, async () => {
   const pics = fashion(PER);
-  const b = await h.launch();
+  const b = await h.openApp(srv.url);
   try {
     const { page } = b;
-    await page.goto(srv.url);
-    await h.waitForPhase(page, 'ready', 120_000);
     await page.evaluate(() => { window.__tt.longTasks.length = 0; });
     for (const [i, name] of Object.keys(CLASSES).entries()) {
       await page.fill('#new-class-name', name);
