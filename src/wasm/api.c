@@ -398,7 +398,7 @@ static int image_index(const tt_wasm *w, int id) {
 }
 
 /* Removes the image, its record and (unless another image has the same bytes)
- * its cached plain view. */
+ * its cached views. */
 static void image_drop(tt_wasm *w, int i) {
     char path[TT_WASM_PATH + 64];
     record_path(w, w->images[i].id, path, sizeof path);
@@ -407,6 +407,9 @@ static void image_drop(tt_wasm *w, int i) {
     for (int j = 0; j < w->n_images; j++)
         shared |= j != i && !memcmp(w->images[j].hash, w->images[i].hash, TT_SHA256_SIZE);
     if (!shared && w->fc) tt_featcache_forget(w->fc, w->images[i].hash, 1);
+    /* The views the current run computed too (augmented, tail inputs); those of
+     * older runs' settings stay until a reset. */
+    if (!shared && w->run.fc) tt_featcache_forget(w->run.fc, w->images[i].hash, w->run.rows_per_train);
     free(w->images[i].name);
     memmove(w->images + i, w->images + i + 1, (size_t)(w->n_images - i - 1) * sizeof *w->images);
     w->n_images--;

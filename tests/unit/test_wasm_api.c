@@ -338,6 +338,12 @@ static void test_augment_and_unfreeze(void **state) {
     assert_non_null(js);
     snprintf(want, sizeof want, "%s", strstr(js, "\"probs\":"));
     assert_int_equal(tt_wasm_save(h, done), 0);
+    /* Removing a picture drops its cached views: the plain one, and the run's tail
+     * inputs (3 for a training picture, 1 for a validation one). */
+    int before = count_files("features", ".feat");
+    assert_int_equal(tt_wasm_remove_image(h, 1), 0);
+    int gone = before - count_files("features", ".feat");
+    if (gone != 2 && gone != 4) fail_msg("%d cache files removed with picture 1", gone);
     tt_wasm_destroy(h);
     const char *files[2] = {done, out};
     for (int i = 0; i < 2; i++) {
