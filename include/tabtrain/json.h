@@ -70,6 +70,18 @@ int tt_json_key(const tt_json *j, int obj, const char *key);
 int tt_json_at(const tt_json *j, int arr, int k);
 /* The element count of the array at arr, or -1 when it is not an array. */
 int tt_json_len(const tt_json *j, int arr);
+/* The member count of the object at obj, or -1 when it is not an object. */
+int tt_json_members(const tt_json *j, int obj);
+/* The key of member k of the object at obj, or -1; its value is the next
+ * index. With tt_json_members it walks every key (to refuse unknown ones). */
+int tt_json_member(const tt_json *j, int obj, int k);
+/* 1 when the value at i is the string s exactly (as written, escapes not decoded). */
+int tt_json_eq(const tt_json *j, int i, const char *s);
+/* true or false into *v; 0 when i is not a boolean. */
+int tt_json_bool(const tt_json *j, int i, int *v);
+/* A malloc'd, decoded copy of the string at i: TT_ERR_FORMAT when i is not
+ * a string or has a malformed escape, TT_ERR_NOMEM. */
+tt_status tt_json_string(const tt_json *j, int i, char **out);
 /* The raw text of a primitive or string (escapes not decoded) into buf;
  * 0 when absent, of another type or not shorter than cap. */
 int tt_json_text(const tt_json *j, int i, char *buf, size_t cap);

@@ -49,7 +49,7 @@ static int tt_json_skip(const tt_json *j, int i) {
     return i;
 }
 
-static int tt_json_eq(const tt_json *j, int i, const char *s) {
+int tt_json_eq(const tt_json *j, int i, const char *s) {
     const jsmntok_t *t = tt_json_tok(j, i);
     size_t n = t ? (size_t)(t->end - t->start) : 0;
     return t && t->type == JSMN_STRING && strlen(s) == n && !memcmp(j->js + t->start, s, n);
@@ -64,6 +64,18 @@ int tt_json_key(const tt_json *j, int obj, const char *key) {
         i = tt_json_skip(j, i + 1);
     }
     return -1;
+}
+
+int tt_json_members(const tt_json *j, int obj) {
+    const jsmntok_t *o = tt_json_tok(j, obj);
+    return o && o->type == JSMN_OBJECT ? o->size : -1;
+}
+
+int tt_json_member(const tt_json *j, int obj, int k) {
+    if (k < 0 || k >= tt_json_members(j, obj)) return -1;
+    int i = obj + 1;
+    while (k--) i = tt_json_skip(j, i + 1);
+    return i;
 }
 
 int tt_json_len(const tt_json *j, int arr) {
@@ -99,6 +111,13 @@ int tt_json_num(const tt_json *j, int i, double *v, int is_float) {
     if (!strcmp(buf, "null")) return *v = NAN, 1;
     *v = is_float ? (double)strtof(buf, &end) : strtod(buf, &end);
     return *end == '\0' && end != buf;
+}
+
+int tt_json_bool(const tt_json *j, int i, int *v) {
+    char buf[8];
+    if (!tt_json_is(j, i, JSMN_PRIMITIVE) || !tt_json_text(j, i, buf, sizeof buf)) return 0;
+    if (strcmp(buf, "true") && strcmp(buf, "false")) return 0;
+    return *v = buf[0] == 't', 1;
 }
 
 int tt_json_i64(const tt_json *j, int i, int64_t *v) {
@@ -186,6 +205,21 @@ size_t tt_json_unescape(const char *s, size_t n, char *out) {
     }
     *o = '\0';
     return (size_t)(o - out);
+}
+
+tt_status tt_json_string(const tt_json *j, int i, char **out) {
+    *out = NULL;
+    const jsmntok_t *t = tt_json_tok(j, i);
+    if (!t || t->type != JSMN_STRING) return tt_error(TT_ERR_FORMAT, "JSON: not a string");
+    size_t n = (size_t)(t->end - t->start);
+    char *d = malloc(n + 1);
+    if (!d) return tt_error(TT_ERR_NOMEM, "JSON: out of memory");
+    if (tt_json_unescape(j->js + t->start, n, d) == (size_t)-1) {
+        free(d);
+        return tt_error(TT_ERR_FORMAT, "JSON: bad escape (a surrogate without its other half?)");
+    }
+    *out = d;
+    return TT_OK;
 }
 
 void tt_json_free_strings(char **v, int n) {

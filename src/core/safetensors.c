@@ -173,7 +173,7 @@ static int tt_skip(const tt_parse *p, int i) {
 
 /* Unescapes JSON string token i into the strings buffer (tt_json_validate
  * has refused raw control characters and malformed \u already). */
-static tt_status tt_json_string(tt_parse *p, int i, const char **out, const char *what) {
+static tt_status tt_st_string(tt_parse *p, int i, const char **out, const char *what) {
     const jsmntok_t *t = &p->tok[i];
     if (t->type != JSMN_STRING) return tt_error(TT_ERR_FORMAT, "safetensors header: %s must be a string (byte %d)", what, t->start);
     size_t n = tt_json_unescape(p->js + t->start, (size_t)(t->end - t->start), p->str);
@@ -393,8 +393,8 @@ static tt_status tt_st_parse(tt_st_file *f, const unsigned char *bytes, size_t l
             int j = i + 2;
             for (int q = 0; q < m->size; q++, j += 2) {
                 if (j + 1 >= p.ntok) { st = tt_error(TT_ERR_FORMAT, "safetensors header: truncated __metadata__"); goto done; }
-                if ((st = tt_json_string(&p, j, &f->meta_key[f->nmeta], "metadata key")) ||
-                    (st = tt_json_string(&p, j + 1, &f->meta_val[f->nmeta], "metadata value")))
+                if ((st = tt_st_string(&p, j, &f->meta_key[f->nmeta], "metadata key")) ||
+                    (st = tt_st_string(&p, j + 1, &f->meta_val[f->nmeta], "metadata value")))
                     goto done;
                 for (size_t r = 0; r < f->nmeta; r++)
                     if (strcmp(f->meta_key[r], f->meta_key[f->nmeta]) == 0) {
@@ -405,7 +405,7 @@ static tt_status tt_st_parse(tt_st_file *f, const unsigned char *bytes, size_t l
             }
         } else {
             tt_st_tensor *t = &f->tensors[f->ntensors];
-            if ((st = tt_json_string(&p, i, &t->name, "tensor name"))) goto done;
+            if ((st = tt_st_string(&p, i, &t->name, "tensor name"))) goto done;
             if (!*t->name) { st = tt_error(TT_ERR_FORMAT, "safetensors header: empty tensor name"); goto done; }
             if ((st = tt_parse_tensor(&p, i + 1, t, &spans[f->ntensors]))) goto done;
             f->ntensors++;

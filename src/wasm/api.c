@@ -17,10 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define JSMN_STATIC
-#define JSMN_STRICT
-#include <jsmn.h>
-
 #include "tabtrain/ckpt.h"
 #include "tabtrain/crc32.h"
 #include "tabtrain/dataset.h"
@@ -210,58 +206,28 @@ static const char *jdone(jout *o) {
     return o->w->out;
 }
 
-/* ---- JSON in (jsmn) ------------------------------------------------------------------ */
+/* ---- JSON in (tabtrain/json.h): values checked, errors naming the key ----------------- */
 
-typedef struct jin {
-    const char *js;
-    jsmntok_t *tok;
-    int n;
-} jin;
+/* tt_json_parse's error, else TT_ERR_INVALID_ARG unless the root is `want`
+ * ("object" or "array"). */
+static tt_status jparse(tt_json *j, const char *js, const char *what, const char *want) {
+    tt_status st = tt_json_parse(j, js);
+    if (st) return st;
+    int ok = !strcmp(want, "object") ? tt_json_members(j, 0) >= 0 : tt_json_len(j, 0) >= 0;
+    if (ok) return TT_OK;
+    tt_json_free(j);
+    return tt_error(TT_ERR_INVALID_ARG, "%s must be a JSON %s", what, want);
+}
 
-static tt_status jparse(jin *p, const char *js) {
-    jsmn_parser ps;
-    jsmn_init(&ps);
-    size_t len = strlen(js);
-    int n = jsmn_parse(&ps, js, len, NULL, 0);
-    if (n < 1) return tt_error(TT_ERR_FORMAT, "malformed JSON");
-    p->tok = malloc((size_t)n * sizeof *p->tok);
-    if (!p->tok) return tt_error(TT_ERR_NOMEM, "no memory for JSON");
-    jsmn_init(&ps);
-    p->n = jsmn_parse(&ps, js, len, p->tok, (unsigned)n);
-    p->js = js;
+/* A finite number (null and strings refused). */
+static tt_status jnumber(const tt_json *j, int i, const char *key, double *out) {
+    if (!tt_json_num(j, i, out, 0) || !isfinite(*out)) return tt_error(TT_ERR_INVALID_ARG, "\"%s\" must be a number", key);
     return TT_OK;
 }
 
-/* Index of the token after the value at i (skips nested values). */
-static int jskip(const jin *p, int i) {
-    int end = p->tok[i].end;
-    for (i++; i < p->n && p->tok[i].start < end; i++) {}
-    return i;
-}
-
-static int jeq(const jin *p, int i, const char *s) {
-    const jsmntok_t *t = &p->tok[i];
-    return t->type == JSMN_STRING && (size_t)(t->end - t->start) == strlen(s) &&
-           !memcmp(p->js + t->start, s, strlen(s));
-}
-
-static tt_status jnumber(const jin *p, int i, const char *key, double *out) {
-    const jsmntok_t *t = &p->tok[i];
-    char buf[64];
-    int n = t->end - t->start;
-    if (t->type != JSMN_PRIMITIVE || n <= 0 || n >= (int)sizeof buf || !strchr("-0123456789", p->js[t->start]))
-        return tt_error(TT_ERR_INVALID_ARG, "\"%s\" must be a number", key);
-    memcpy(buf, p->js + t->start, (size_t)n);
-    buf[n] = 0;
-    char *end;
-    *out = strtod(buf, &end);
-    if (*end) return tt_error(TT_ERR_INVALID_ARG, "\"%s\" must be a number", key);
-    return TT_OK;
-}
-
-static tt_status jint(const jin *p, int i, const char *key, double lo, double hi, int *out) {
+static tt_status jint(const tt_json *j, int i, const char *key, double lo, double hi, int *out) {
     double v = 0;
-    tt_status st = jnumber(p, i, key, &v);
+    tt_status st = jnumber(j, i, key, &v);
     if (st) return st;
     if (v != floor(v) || v < lo || v > hi)
         return tt_error(TT_ERR_INVALID_ARG, "\"%s\" must be an integer in [%g, %g], got %g", key, lo, hi, v);
@@ -269,27 +235,18 @@ static tt_status jint(const jin *p, int i, const char *key, double lo, double hi
     return TT_OK;
 }
 
-static tt_status jbool(const jin *p, int i, const char *key, int *out) {
-    const jsmntok_t *t = &p->tok[i];
-    if (t->type == JSMN_PRIMITIVE && p->js[t->start] == 't') *out = 1;
-    else if (t->type == JSMN_PRIMITIVE && p->js[t->start] == 'f') *out = 0;
-    else return tt_error(TT_ERR_INVALID_ARG, "\"%s\" must be true or false", key);
-    return TT_OK;
+static tt_status jbool(const tt_json *j, int i, const char *key, int *out) {
+    return tt_json_bool(j, i, out) ? TT_OK : tt_error(TT_ERR_INVALID_ARG, "\"%s\" must be true or false", key);
 }
 
-/* Unescaped copy of a JSON string token (tt_json_unescape). */
-static tt_status jstring(const jin *p, int i, const char *key, char **out) {
-    const jsmntok_t *t = &p->tok[i];
-    if (t->type != JSMN_STRING) return tt_error(TT_ERR_INVALID_ARG, "\"%s\" must be a string", key);
-    size_t n = (size_t)(t->end - t->start);
-    char *d = malloc(n + 1);
-    if (!d) return tt_error(TT_ERR_NOMEM, "no memory");
-    if (tt_json_unescape(p->js + t->start, n, d) == (size_t)-1) {
-        free(d);
-        return tt_error(TT_ERR_INVALID_ARG, "\"%s\": bad escape (a surrogate without its other half?)", key);
-    }
-    *out = d;
-    return TT_OK;
+static tt_status jstring(const tt_json *j, int i, const char *key, char **out) {
+    tt_status st = tt_json_string(j, i, out);
+    return st == TT_ERR_FORMAT ? tt_error(TT_ERR_INVALID_ARG, "\"%s\": %s", key, tt_last_error()) : st;
+}
+
+/* A key as written, for "unknown key" messages. */
+static const char *jkey(const tt_json *j, int i, char buf[64]) {
+    return tt_json_text(j, i, buf, 64) ? buf : "(too long)";
 }
 
 /* ---- image records under root/dataset ------------------------------------------------ */
@@ -568,28 +525,28 @@ static const char *class_name(const tt_wasm *w, int id, const char *fallback) {
 TT_EXPORT int tt_wasm_set_classes(int h, const char *json) {
     tt_wasm *w = handle(h);
     if (!w) return -TT_ERR_INVALID_ARG;
-    jin p = {0};
-    tt_status st = json ? jparse(&p, json) : tt_error(TT_ERR_INVALID_ARG, "NULL class list");
+    tt_json p;
+    tt_status st = json ? jparse(&p, json, "class list", "array") : tt_error(TT_ERR_INVALID_ARG, "NULL class list");
     if (st) return fail(w, st);
-    wclass *list = NULL;
+    wclass *list = calloc((size_t)tt_json_len(&p, 0) + 1, sizeof *list);
     int n = 0;
-    if (p.tok[0].type != JSMN_ARRAY) st = tt_error(TT_ERR_INVALID_ARG, "class list must be a JSON array");
-    else if (!(list = calloc((size_t)p.tok[0].size + 1, sizeof *list))) st = tt_error(TT_ERR_NOMEM, "no memory");
-    for (int i = 1, k = 0; !st && k < p.tok[0].size; k++) {
-        if (p.tok[i].type != JSMN_OBJECT) { st = tt_error(TT_ERR_INVALID_ARG, "class %d is not an object", k); break; }
-        int fields = p.tok[i].size, have_id = 0;
-        i++;
-        for (int f = 0; !st && f < fields; f++, i = jskip(&p, i + 1)) {
-            if (jeq(&p, i, "id")) { st = jint(&p, i + 1, "id", 1, 1e9, &list[n].id); have_id = 1; }
-            else if (jeq(&p, i, "name")) st = jstring(&p, i + 1, "name", &list[n].name);
-            else st = tt_error(TT_ERR_INVALID_ARG, "class %d: unknown key %.*s", k, p.tok[i].end - p.tok[i].start, p.js + p.tok[i].start);
+    char name[64];
+    if (!list) st = tt_error(TT_ERR_NOMEM, "no memory");
+    for (int k = 0; !st && k < tt_json_len(&p, 0); k++) {
+        int c = tt_json_at(&p, 0, k), fields = tt_json_members(&p, c), have_id = 0;
+        if (fields < 0) { st = tt_error(TT_ERR_INVALID_ARG, "class %d is not an object", k); break; }
+        for (int f = 0; !st && f < fields; f++) {
+            int i = tt_json_member(&p, c, f);
+            if (tt_json_eq(&p, i, "id")) { st = jint(&p, i + 1, "id", 1, 1e9, &list[n].id); have_id = 1; }
+            else if (tt_json_eq(&p, i, "name")) st = jstring(&p, i + 1, "name", &list[n].name);
+            else st = tt_error(TT_ERR_INVALID_ARG, "class %d: unknown key %s", k, jkey(&p, i, name));
         }
         if (!st && (!have_id || !list[n].name)) st = tt_error(TT_ERR_INVALID_ARG, "class %d needs an id and a name", k);
         for (int j = 0; !st && j < n; j++)
             if (list[j].id == list[n].id) st = tt_error(TT_ERR_INVALID_ARG, "class id %d listed twice", list[n].id);
         n++;
     }
-    free(p.tok);
+    tt_json_free(&p);
     if (st) {
         for (int i = 0; i < n; i++) free(list[i].name);
         free(list);
@@ -719,49 +676,48 @@ static tt_status config_parse(const char *json, int from_ckpt, wconfig *c) {
     c->val_fraction = 0.2f;
     c->aug_views = 2;
     c->data_crc = -1;
-    jin p = {0};
-    tt_status st = jparse(&p, json);
+    tt_json p;
+    tt_status st = jparse(&p, json, "training config", "object");
     if (st) return st;
-    if (p.tok[0].type != JSMN_OBJECT) st = tt_error(TT_ERR_INVALID_ARG, "training config must be a JSON object");
-    int fields = st ? 0 : p.tok[0].size;
     double v = 0;
-    for (int f = 0, i = 1; !st && f < fields; f++, i = jskip(&p, i + 1)) {
-        int k = i + 1;
-        if (jeq(&p, i, "batch_size")) st = jint(&p, k, "batch_size", 1, 4096, &c->t.batch_size);
-        else if (jeq(&p, i, "epochs")) st = jint(&p, k, "epochs", 1, 100000, &c->t.epochs);
-        else if (jeq(&p, i, "learning_rate")) { if (!(st = jnumber(&p, k, "learning_rate", &v))) c->t.lr = (float)v; }
-        else if (jeq(&p, i, "backbone_lr")) { if (!(st = jnumber(&p, k, "backbone_lr", &v))) c->t.backbone_lr = (float)v; }
-        else if (jeq(&p, i, "weight_decay")) { if (!(st = jnumber(&p, k, "weight_decay", &v))) c->t.weight_decay = (float)v; }
-        else if (jeq(&p, i, "optimizer")) {
-            if (jeq(&p, k, "adam")) c->t.optimizer = TT_OPTIM_ADAM;
-            else if (jeq(&p, k, "sgd")) c->t.optimizer = TT_OPTIM_SGD;
+    char name[64];
+    for (int f = 0; !st && f < tt_json_members(&p, 0); f++) {
+        int i = tt_json_member(&p, 0, f), k = i + 1;
+        if (tt_json_eq(&p, i, "batch_size")) st = jint(&p, k, "batch_size", 1, 4096, &c->t.batch_size);
+        else if (tt_json_eq(&p, i, "epochs")) st = jint(&p, k, "epochs", 1, 100000, &c->t.epochs);
+        else if (tt_json_eq(&p, i, "learning_rate")) { if (!(st = jnumber(&p, k, "learning_rate", &v))) c->t.lr = (float)v; }
+        else if (tt_json_eq(&p, i, "backbone_lr")) { if (!(st = jnumber(&p, k, "backbone_lr", &v))) c->t.backbone_lr = (float)v; }
+        else if (tt_json_eq(&p, i, "weight_decay")) { if (!(st = jnumber(&p, k, "weight_decay", &v))) c->t.weight_decay = (float)v; }
+        else if (tt_json_eq(&p, i, "optimizer")) {
+            if (tt_json_eq(&p, k, "adam")) c->t.optimizer = TT_OPTIM_ADAM;
+            else if (tt_json_eq(&p, k, "sgd")) c->t.optimizer = TT_OPTIM_SGD;
             else st = tt_error(TT_ERR_INVALID_ARG, "\"optimizer\" must be \"adam\" or \"sgd\"");
-        } else if (jeq(&p, i, "val_fraction")) {
+        } else if (tt_json_eq(&p, i, "val_fraction")) {
             if (!(st = jnumber(&p, k, "val_fraction", &v))) {
                 if (!(v >= 0 && v < 1)) st = tt_error(TT_ERR_INVALID_ARG, "\"val_fraction\" must be in [0, 1)");
                 c->val_fraction = (float)v;
             }
-        } else if (jeq(&p, i, "augment")) {
+        } else if (tt_json_eq(&p, i, "augment")) {
             tt_augment a;
             free(c->augment);
             if (!(st = jstring(&p, k, "augment", &c->augment))) st = tt_augment_parse(c->augment, &a);
-        } else if (jeq(&p, i, "augment_views")) st = jint(&p, k, "augment_views", 1, TT_WASM_MAX_VIEWS, &c->aug_views);
-        else if (jeq(&p, i, "unfreeze")) st = jint(&p, k, "unfreeze", 0, TT_UNFREEZE_MAX, &c->unfreeze);
-        else if (jeq(&p, i, "init_from_model")) st = jbool(&p, k, "init_from_model", &c->init_from_model);
-        else if (jeq(&p, i, "hidden_units")) st = jint(&p, k, "hidden_units", 0, 4096, &c->t.hidden);
-        else if (jeq(&p, i, "dropout")) { if (!(st = jnumber(&p, k, "dropout", &v))) c->t.dropout = (float)v; }
-        else if (jeq(&p, i, "label_smoothing")) { if (!(st = jnumber(&p, k, "label_smoothing", &v))) c->t.label_smoothing = (float)v; }
-        else if (jeq(&p, i, "patience")) st = jint(&p, k, "patience", 0, 100000, &c->t.patience);
-        else if (jeq(&p, i, "seed")) { int s; if (!(st = jint(&p, k, "seed", 0, 2147483647, &s))) c->t.seed = (uint64_t)s; }
-        else if (from_ckpt && jeq(&p, i, "data_crc")) st = jnumber(&p, k, "data_crc", &c->data_crc);
-        else if (from_ckpt && jeq(&p, i, "class_ids") && p.tok[k].type == JSMN_ARRAY) {
-            c->n_ids = p.tok[k].size;
+        } else if (tt_json_eq(&p, i, "augment_views")) st = jint(&p, k, "augment_views", 1, TT_WASM_MAX_VIEWS, &c->aug_views);
+        else if (tt_json_eq(&p, i, "unfreeze")) st = jint(&p, k, "unfreeze", 0, TT_UNFREEZE_MAX, &c->unfreeze);
+        else if (tt_json_eq(&p, i, "init_from_model")) st = jbool(&p, k, "init_from_model", &c->init_from_model);
+        else if (tt_json_eq(&p, i, "hidden_units")) st = jint(&p, k, "hidden_units", 0, 4096, &c->t.hidden);
+        else if (tt_json_eq(&p, i, "dropout")) { if (!(st = jnumber(&p, k, "dropout", &v))) c->t.dropout = (float)v; }
+        else if (tt_json_eq(&p, i, "label_smoothing")) { if (!(st = jnumber(&p, k, "label_smoothing", &v))) c->t.label_smoothing = (float)v; }
+        else if (tt_json_eq(&p, i, "patience")) st = jint(&p, k, "patience", 0, 100000, &c->t.patience);
+        else if (tt_json_eq(&p, i, "seed")) { int s; if (!(st = jint(&p, k, "seed", 0, 2147483647, &s))) c->t.seed = (uint64_t)s; }
+        else if (from_ckpt && tt_json_eq(&p, i, "data_crc")) st = jnumber(&p, k, "data_crc", &c->data_crc);
+        else if (from_ckpt && tt_json_eq(&p, i, "class_ids") && tt_json_len(&p, k) >= 0) {
+            c->n_ids = tt_json_len(&p, k);
             c->class_ids = malloc(((size_t)c->n_ids + 1) * sizeof *c->class_ids);
             if (!c->class_ids) st = tt_error(TT_ERR_NOMEM, "no memory");
-            for (int j = 0; !st && j < c->n_ids; j++) st = jint(&p, k + 1 + j, "class_ids", 1, 1e9, &c->class_ids[j]);
-        } else st = tt_error(TT_ERR_INVALID_ARG, "unknown training config key %.*s", p.tok[i].end - p.tok[i].start, p.js + p.tok[i].start);
+            for (int j = 0; !st && j < c->n_ids; j++) st = jint(&p, tt_json_at(&p, k, j), "class_ids", 1, 1e9, &c->class_ids[j]);
+        } else st = tt_error(TT_ERR_INVALID_ARG, "unknown training config key %s", jkey(&p, i, name));
     }
-    free(p.tok);
+    tt_json_free(&p);
     if (!st && !c->augment && !(c->augment = dupstr(""))) st = tt_error(TT_ERR_NOMEM, "no memory");
     if (!st && c->t.backbone_lr != 0 && !c->unfreeze)
         st = tt_error(TT_ERR_INVALID_ARG, "\"backbone_lr\" needs \"unfreeze\" > 0");

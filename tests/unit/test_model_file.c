@@ -308,6 +308,30 @@ static void json_readers(void **state) {
     assert_int_equal(tt_json_at(&j, list, 2), -1);
     assert_int_equal(tt_json_key(&j, tt_json_key(&j, 0, "none"), "l"), -1);
     assert_false(tt_json_num(&j, tt_json_key(&j, 0, "s"), &x, 0)); /* a string, not a number */
+    /* every member in order: keys, and values at the next index */
+    int members = tt_json_members(&j, 0), seen_nested = 0;
+    assert_true(members >= 2);
+    for (int k = 0; k < members; k++) {
+        int key = tt_json_member(&j, 0, k);
+        assert_true(key > 0);
+        seen_nested += tt_json_eq(&j, key, "nested") && key + 1 == nested;
+    }
+    assert_int_equal(seen_nested, 1);
+    assert_int_equal(tt_json_member(&j, 0, members), -1);
+    assert_int_equal(tt_json_members(&j, list), -1); /* an array, not an object */
+    tt_json_free(&j);
+    int b = -1;
+    char *str;
+    tt_assert_ok(tt_json_parse(&j, "[true,false,\"t\",\"caf\\u00e9\",\"\\ud800\",1]"));
+    assert_true(tt_json_bool(&j, tt_json_at(&j, 0, 0), &b) && b == 1);
+    assert_true(tt_json_bool(&j, tt_json_at(&j, 0, 1), &b) && b == 0);
+    assert_false(tt_json_bool(&j, tt_json_at(&j, 0, 2), &b)); /* the string "t" */
+    tt_assert_ok(tt_json_string(&j, tt_json_at(&j, 0, 3), &str));
+    assert_string_equal(str, "caf\xc3\xa9");
+    free(str);
+    assert_int_equal(tt_json_string(&j, tt_json_at(&j, 0, 4), &str), TT_ERR_FORMAT); /* lone surrogate */
+    assert_int_equal(tt_json_string(&j, tt_json_at(&j, 0, 5), &str), TT_ERR_FORMAT); /* a number */
+    assert_null(str);
     tt_json_free(&j);
 
     /* names out and back in */
