@@ -8,6 +8,10 @@ import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 
+const MAX_TARGET = 4096;            // longer request targets get 414
+const HEADERS_TIMEOUT_MS = 20_000;  // a client has this long to send its headers
+const REQUEST_TIMEOUT_MS = 60_000;
+
 const MIME = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8',
   '.mjs': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
@@ -47,44 +51,86 @@ function send(res, status, body, type = 'text/plain; charset=utf-8') {
   res.end(body);
 }
 
+// The path of a request target as sent ("/a/b%20c?q" -> "/a/b%20c"), or null when it is
+// not one: only origin-form targets name files here. No URL parser: `new URL("//", base)`
+// throws, and one request must never be able to stop the server.
+function targetPath(target) {
+  if (typeof target !== 'string' || target[0] !== '/' || target.length > MAX_TARGET) return null;
+  const end = target.search(/[?#]/);
+  return end < 0 ? target : target.slice(0, end);
+}
+
 // Maps a URL path to a file strictly inside root, or null. Decoding happens once,
 // before normalisation, so "%2e%2e/" and "..%2f" cannot climb out.
-function resolve(root, urlPath) {
-  let rel;
-  try { rel = decodeURIComponent(urlPath); } catch { return null; }
+function resolve(root, rel) {
   if (rel.includes('\0')) return null;
   const full = path.resolve(root, '.' + path.posix.normalize('/' + rel));
   return full === root || full.startsWith(root + path.sep) ? full : null;
 }
 
+function decodePath(p) { try { return decodeURIComponent(p); } catch { return null; } }
+
+// The file a GET/HEAD names, or an HTTP status explaining why there is none.
+function lookup(root, target) {
+  const raw = targetPath(target);
+  if (raw === null) return { status: target?.length > MAX_TARGET ? 414 : 400 };
+  const rel = decodePath(raw);
+  if (rel === null) return { status: 400 };
+  let file = resolve(root, rel);
+  if (!file) return { status: 403 };
+  let st;
+  try {
+    st = fs.statSync(file);
+    if (st.isDirectory()) { file = path.join(file, 'index.html'); st = fs.statSync(file); }
+    // Symlinks may not lead outside root either.
+    const real = fs.realpathSync(file);
+    if (real !== root && !real.startsWith(root + path.sep)) return { status: 404 };
+  } catch { return { status: 404 }; }
+  return st.isFile() ? { file, st } : { status: 404 };
+}
+
+const REASON = { 400: 'bad request\n', 403: 'forbidden\n', 404: 'not found\n', 405: 'method not allowed\n', 414: 'path too long\n', 500: 'server error\n' };
+
+function handle(root, req, res, done) {
+  if (req.method !== 'GET' && req.method !== 'HEAD') { send(res, 405, REASON[405]); return done(405); }
+  const { status, file, st } = lookup(root, req.url);
+  if (status) { send(res, status, REASON[status]); return done(status); }
+  res.writeHead(200, {
+    ...ISOLATION,
+    'Content-Type': MIME[path.extname(file).toLowerCase()] || 'application/octet-stream',
+    'Content-Length': st.size,
+    'Cache-Control': 'no-cache',
+    'Last-Modified': st.mtime.toUTCString(),
+  });
+  if (req.method === 'HEAD') { res.end(); return done(200); }
+  fs.createReadStream(file).on('error', () => res.destroy()).pipe(res);
+  done(200);
+}
+
+// Every request runs inside error handling: whatever it sends, the answer is a status
+// (400 for a target that is not a path, 500 for a bug) and the server keeps serving.
 export function createServer(rootDir, { log = false } = {}) {
   const root = fs.realpathSync(rootDir);
-  return http.createServer((req, res) => {
-    const done = (status) => { if (log) console.log(`${req.method} ${req.url} ${status}`); };
-    if (req.method !== 'GET' && req.method !== 'HEAD') { send(res, 405, 'method not allowed\n'); return done(405); }
-    const url = new URL(req.url, 'http://x');
-    let file = resolve(root, url.pathname);
-    if (!file) { send(res, 403, 'forbidden\n'); return done(403); }
-    fs.stat(file, (err, st) => {
-      if (!err && st.isDirectory()) {
-        file = path.join(file, 'index.html');
-        try { st = fs.statSync(file); err = null; } catch (e) { err = e; }
-      }
-      // Symlinks may not lead outside root either.
-      if (!err) { try { const real = fs.realpathSync(file); if (real !== root && !real.startsWith(root + path.sep)) err = new Error('outside'); } catch (e) { err = e; } }
-      if (err || !st.isFile()) { send(res, 404, 'not found\n'); return done(404); }
-      res.writeHead(200, {
-        ...ISOLATION,
-        'Content-Type': MIME[path.extname(file).toLowerCase()] || 'application/octet-stream',
-        'Content-Length': st.size,
-        'Cache-Control': 'no-cache',
-        'Last-Modified': st.mtime.toUTCString(),
-      });
-      if (req.method === 'HEAD') { res.end(); return done(200); }
-      fs.createReadStream(file).on('error', () => res.destroy()).pipe(res);
-      done(200);
-    });
+  const onRequest = (req, res) => {
+    const done = (status) => { if (log) console.log(`${req.method} ${JSON.stringify(req.url).slice(1, -1).slice(0, 200)} ${status}`); };
+    res.on('error', () => res.destroy());
+    try { handle(root, req, res, done); } catch (e) {
+      console.error(`serve: ${req.method} failed: ${e.message}`);
+      if (!res.headersSent) { send(res, 500, REASON[500]); done(500); } else res.destroy();
+    }
+  };
+  const server = http.createServer(onRequest);
+  // A client that sends its headers slowly (or never) is dropped after this.
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  // Unparsable requests (bad request line, headers over Node's limit): answer 400 and
+  // close that socket only.
+  server.on('clientError', (err, socket) => {
+    if (log) console.log(`- (unparsable: ${err.code || err.message}) 400`);
+    if (socket.writable && !socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy();
   });
+  return server;
 }
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('serve.mjs')) {

@@ -62,7 +62,8 @@ export function buildApp({ weights = fs.existsSync(REAL_WEIGHTS) ? REAL_WEIGHTS 
 export async function startServer(root) {
   const proc = spawn(process.execPath, [path.join(ROOT, 'scripts/serve.mjs'), '--root', root, '--port', '0', '--log'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const requests = [];
-  let buf = '';
+  let buf = '', exited = false;
+  proc.on('exit', () => { exited = true; });
   const url = await new Promise((resolve, reject) => {
     proc.on('exit', (code) => reject(new Error(`serve.mjs exited with ${code}`)));
     proc.stdout.on('data', (d) => {
@@ -79,7 +80,8 @@ export async function startServer(root) {
     url,
     requests,
     count: (re) => requests.filter((l) => re.test(l)).length,
-    close: () => new Promise((r) => { proc.once('exit', r); proc.kill(); }),
+    exited: () => exited,
+    close: () => new Promise((r) => { if (exited) r(); else { proc.once('exit', r); proc.kill(); } }),
   };
 }
 
