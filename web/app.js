@@ -34,6 +34,9 @@ let workerState = null;
 let snapshot = null;
 const errors = [];
 const history = []; // one epoch event per finished epoch
+const intake = { total: 0, done: 0 }; // the batch of pictures being added (see sendFiles)
+let intakeTail = Promise.resolve();
+const intakeBusy = () => intake.done < intake.total;
 
 function deepFreeze(o) {
   Object.values(o).forEach((v) => { if (v && typeof v === 'object') deepFreeze(v); });
@@ -55,6 +58,8 @@ function publish() {
     imported: w.imported ? { name: w.imported.name, classes: [...w.imported.classes], hidden: w.imported.hidden, unfreeze: w.imported.unfreeze } : null,
     memory: w.memory ? { wasmHeap: w.memory.wasmHeap } : null, // engine heap bytes (high-water mark)
     preparing: w.preparing ? { done: w.preparing.done, total: w.preparing.total } : null, // a run computing augmented views / tail inputs
+    intake: { done: intake.done, total: intake.total }, // pictures added and answered for, in the current batch
+    waiting: w.waiting || 0, // pictures waiting for the engine (base model still loading)
     errors: errors.map((e) => ({ ...e })),
     pendingCommands: pending.size, // > 0 while a command (e.g. a save) is still in flight
   });
@@ -118,9 +123,41 @@ const PHASE_TEXT = {
 };
 const mb = (n) => `${(n / 1048576).toFixed(1)} MB`;
 
+// What the header says: the worker's phase, unless pictures are still on their way
+// (the worker is idle between two chunks of a batch, which is not "Ready").
+function phaseText(s) {
+  if (intakeBusy() && [PHASE.READY, PHASE.EXTRACTING, PHASE.TRAINED, PHASE.PAUSED].includes(s.phase)) return `Reading pictures… ${intake.done} of ${intake.total}`;
+  if (s.waiting && [PHASE.WEIGHTS_DOWNLOAD, PHASE.WEIGHTS_VERIFY, PHASE.STARTING].includes(s.phase)) return `${PHASE_TEXT[s.phase]} ${s.waiting} pictures will be read once it is ready.`;
+  return PHASE_TEXT[s.phase] || s.phase;
+}
+
+// Why a control is off, in words, beside it (and as its tooltip); '' when it is on.
+function trainBlocker(s, hasEngine) {
+  if (!hasEngine) return 'Training needs the engine, which is not available.';
+  if (s.engineWaiting) return 'Train becomes available once the base model has loaded.';
+  if (intakeBusy()) return `Waiting for ${intake.total - intake.done} pictures to be read.`;
+  if (s.phase === PHASE.TRAINING) return 'Training is running; pause it to change the settings.';
+  if (![PHASE.READY, PHASE.TRAINED, PHASE.PAUSED].includes(s.phase)) return 'Wait until the current step has finished.';
+  if (s.classes.filter((c) => c.count > 0).length < 2) return 'Add pictures to at least two classes to train.';
+  return '';
+}
+function predictBlocker(s, hasEngine) {
+  if (!hasEngine) return 'Predicting needs the engine, which is not available.';
+  if (s.phase === PHASE.TRAINING) return 'Pause training to try the model.';
+  if (s.phase !== PHASE.TRAINED) return 'Available once a model is trained or imported.';
+  return '';
+}
+function explain(button, why, line) {
+  button.disabled = !!why;
+  button.title = why;
+  const el = $(line);
+  el.textContent = why;
+  el.hidden = !why;
+}
+
 function renderState() {
   const s = workerState;
-  $('#phase').textContent = PHASE_TEXT[s.phase] || s.phase;
+  $('#phase').textContent = phaseText(s);
   document.body.dataset.phase = s.phase;
   const w = s.weights;
   if (w.status === 'ready') {
@@ -137,16 +174,17 @@ function renderState() {
   eng.classList.toggle('error', s.engine.status === 'error');
   renderClasses(s.classes);
   const hasEngine = s.engine.status === 'loaded';
-  const idle = [PHASE.READY, PHASE.TRAINED, PHASE.PAUSED].includes(s.phase);
-  $('#use-sample').disabled = !hasEngine || !$('#use-sample').dataset.available;
-  $('#use-sample').title = hasEngine ? '' : 'Needs the engine';
-  $('#train').disabled = !hasEngine || !idle || s.classes.filter((c) => c.count > 0).length < 2;
+  const engineWaiting = hasEngine && [PHASE.STARTING, PHASE.WEIGHTS_DOWNLOAD, PHASE.WEIGHTS_VERIFY, PHASE.WEIGHTS_ERROR].includes(s.phase);
+  $('#use-sample').disabled = !hasEngine || !$('#use-sample').dataset.available || $('#use-sample').dataset.loading === '1';
+  $('#use-sample').title = !hasEngine ? 'Pictures cannot be read without the engine.' : !$('#use-sample').dataset.available ? 'This server has no sample pictures.' : '';
+  explain($('#train'), trainBlocker({ ...s, engineWaiting }, hasEngine), '#train-why');
   $('#pause').disabled = s.phase !== PHASE.TRAINING;
   $('#resume').disabled = s.phase !== PHASE.PAUSED;
   $('#export').disabled = !hasEngine || ![PHASE.TRAINED, PHASE.PAUSED].includes(s.phase) || !s.training.epochs; // an import alone has no run
   $('#import').disabled = !hasEngine;
-  $('#predict-file').disabled = !hasEngine || s.phase !== PHASE.TRAINED;
+  explain($('#predict-file'), predictBlocker(s, hasEngine), '#predict-why');
   $('#predict-webcam').disabled = $('#predict-file').disabled;
+  $('#predict-webcam').title = $('#predict-file').title;
   renderImported(s.imported);
   renderPerClass();
 }
@@ -302,8 +340,7 @@ function renderProgress(m) {
     $('#weights-progress').value = frac;
     $('#weights-text').textContent = `${mb(m.done)} of ${mb(m.total)}`;
   } else if (m.phase === PHASE.EXTRACTING) {
-    $('#extract-progress').value = frac;
-    $('#extract-text').textContent = `${m.done} / ${m.total}`;
+    renderIntake(m.done);
   } else if (m.phase === PHASE.TRAINING && m.unit === 'views') {
     $('#epoch-progress').value = frac;
     $('#epoch-text').textContent = `preparing pictures (augmented copies, fine-tuning inputs): ${m.done} / ${m.total}`;
@@ -386,31 +423,73 @@ async function droppedFiles(dt) {
   return out;
 }
 
-async function sendFiles(classId, files) {
-  for (let i = 0; i < files.length; i += FILES_PER_MESSAGE) {
-    const chunk = [];
-    for (const f of files.slice(i, i + FILES_PER_MESSAGE)) {
-      try { chunk.push({ name: f.webkitRelativePath || f.name, bytes: await f.arrayBuffer() }); } catch (err) { addError({ code: 'file', file: f.name, message: `could not read: ${err.message || err}` }); }
+// ---- pictures on their way to the engine -------------------------------------------------
+// Every picture is counted from the moment it is chosen until the worker has answered for
+// it. Chunks go one at a time, in order, whatever class they are for, so the progress
+// counts the whole batch (everything added before the queue last emptied), and Train
+// waits until the batch is through.
+
+// Reserves `n` pictures in the batch before their bytes are at hand (the sample set's
+// files are still being fetched); sendFiles(..., {reserved: true}) then uses the slots.
+function reserveIntake(n) { intake.total += n; renderIntake(); }
+
+function sendFiles(classId, files, { reserved = false } = {}) {
+  if (!reserved) reserveIntake(files.length);
+  const run = intakeTail.then(() => sendChunks(classId, files));
+  intakeTail = run.catch(() => {});
+  return run;
+}
+
+async function sendChunks(classId, files) {
+  try {
+    for (let i = 0; i < files.length; i += FILES_PER_MESSAGE) {
+      const slice = files.slice(i, i + FILES_PER_MESSAGE);
+      const chunk = [];
+      for (const f of slice) {
+        try { chunk.push({ name: f.webkitRelativePath || f.name, bytes: await f.arrayBuffer() }); } catch (err) { addError({ code: 'file', file: f.name, message: `could not be read (${err.name || 'error'})` }); }
+      }
+      if (chunk.length) await command(CMD.IMAGES_ADD, { classId, files: chunk }, chunk.map((c) => c.bytes));
+      intake.done += slice.length;
+      renderIntake();
     }
-    if (chunk.length) await command(CMD.IMAGES_ADD, { classId, files: chunk }, chunk.map((c) => c.bytes));
+  } finally {
+    if (!intakeBusy()) { intake.total = intake.done; renderIntake(); }
   }
+}
+
+// The batch's progress; the worker reports within a chunk, the page adds the chunks before it.
+function renderIntake(inChunk = 0) {
+  const done = Math.min(intake.total, intake.done + inChunk);
+  $('#extract-progress').value = intake.total ? done / intake.total : 0;
+  $('#extract-text').textContent = intake.total ? `${done} / ${intake.total}` : '';
+  if (workerState) renderState();
+  publish();
 }
 
 async function useSample() {
   const btn = $('#use-sample');
+  btn.dataset.loading = '1';
   btn.disabled = true;
+  let reserved = 0;
   try {
     const manifest = await (await fetch('sample/manifest.json')).json();
+    reserved = manifest.classes.reduce((n, c) => n + c.files.length, 0);
+    reserveIntake(reserved);
     for (const cls of manifest.classes) {
-      let c = workerState.classes.find((x) => x.name === cls.name);
+      const c = workerState.classes.find((x) => x.name === cls.name);
       const classId = c ? c.id : (await command(CMD.CLASS_CREATE, { name: cls.name })).classId;
       if (classId === undefined) return;
       const files = await Promise.all(cls.files.map(async (f) => new File([await (await fetch(`sample/${f}`)).blob()], f)));
-      await sendFiles(classId, files);
+      reserved -= files.length;
+      sendFiles(classId, files, { reserved: true });
     }
   } catch (err) {
-    addError({ code: 'file', message: `sample dataset: ${err.message || err}` });
-  } finally { btn.disabled = false; renderState(); }
+    addError({ code: 'file', message: `The sample pictures could not be loaded (${err.message || err}).` });
+  } finally {
+    if (reserved) { intake.total -= reserved; renderIntake(); } // slots of pictures that never came
+    delete btn.dataset.loading;
+    renderState();
+  }
 }
 
 let webcamStream = null;
@@ -582,8 +661,22 @@ $('#webcam-dialog').addEventListener('close', closeWebcam); // also Esc: the cam
 
 // ---- storage status ---------------------------------------------------------------------
 
+// A plain-http address other than localhost (a classroom server on the LAN) is not a
+// secure context: the browser withholds the camera, service workers (offline use) and
+// cross-origin isolation (threads). Say so once, and how the server can fix it.
+function originNotice() {
+  if (window.isSecureContext) return;
+  const el = $('#origin-notice');
+  el.textContent = `This page was opened over plain http at ${location.host}, which the browser does not treat as secure, `
+    + 'so it turns off the webcam (add picture files instead), offline use and multi-threaded training. Everything else works. '
+    + 'To get them, the person running the server can start it with --https and share the https:// address.';
+  el.hidden = false;
+}
+originNotice();
+
 async function storageStatus() {
   const el = $('#storage-status');
+  if (!window.isSecureContext) { el.textContent = 'Storage: pictures and training are kept in this browser; on a plain-http address it cannot tell how much space is left.'; return; }
   if (!navigator.storage?.estimate) { el.textContent = 'Storage: not available here (private window?) — nothing will be kept after closing the tab.'; return; }
   let persisted = 'unknown';
   try { persisted = (await navigator.storage.persist()) ? 'kept until you clear it' : 'may be cleared by the browser when space is low'; } catch (err) { persisted = `persistence request failed (${err.message})`; }

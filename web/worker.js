@@ -24,6 +24,7 @@ const state = {
   saved: null,          // {epoch, step} of the newest checkpoint that reached IndexedDB
   imported: null,       // {name, kind, classes, hidden, unfreeze} of the imported model
   preparing: null,      // {done, total} while a run computes its augmented views / tail inputs
+  waiting: 0,           // pictures added before the engine was up, waiting for it
 };
 let engine = null;      // {mod, h} once tt_wasm_create succeeded
 let store = null;       // file store: IDBFS through the engine, or IndexedDB without it
@@ -277,7 +278,13 @@ function refreshCounts() {
 
 // ---- weights: manifest, IndexedDB cache, streamed download, verification -----------------
 
+// The engine's own SHA-256 (docs/wasm-api.md): crypto.subtle exists only in secure
+// contexts, and a classroom may serve the app over http on a LAN address. Only a page
+// without the engine (which cannot use the weights anyway) falls back to crypto.subtle.
 async function sha256Hex(bytes) {
+  const mod = engineModule;
+  if (mod) return withBytes(mod, bytes, (p, n) => mod.UTF8ToString(mod._tt_wasm_sha256_hex(p, n)));
+  if (!globalThis.crypto?.subtle) return null;
   const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
   return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
 }
@@ -286,6 +293,7 @@ async function verify(bytes, manifest) {
   setPhase(PHASE.WEIGHTS_VERIFY);
   if (bytes.byteLength !== manifest.size) return `size ${bytes.byteLength} != expected ${manifest.size}`;
   const got = await sha256Hex(bytes);
+  if (got === null) return null; // no engine and no crypto.subtle: nothing could use or check them
   return got === manifest.sha256 ? null : `SHA-256 ${got} != expected ${manifest.sha256}`;
 }
 
@@ -387,13 +395,23 @@ async function openStore() {
 }
 
 async function bringUp(weightsUrl) {
-  if (!(await ensureWeights(weightsUrl))) return;
+  if (!(await ensureWeights(weightsUrl))) {
+    if (state.phase !== PHASE.WEIGHTS_ERROR) engineSettled(); // a failed download may still be retried
+    return;
+  }
   let phase = state.engine.status === 'missing' ? PHASE.ENGINE_MISSING : PHASE.ENGINE_ERROR;
   if (engineModule && !engine) {
     try { phase = startEngine(engineModule); } catch (e) { state.engine = { status: 'error', message: e.message }; }
   } else if (engine) phase = PHASE.READY;
   setPhase(phase);
+  engineSettled();
 }
+
+// Pictures added while the base model is still downloading wait here (the page sends
+// them one chunk at a time, so at most a chunk's bytes are held) instead of being
+// refused: on slow classroom Wi-Fi that is the first thing people do.
+let engineSettled;
+const engineSettledPromise = new Promise((resolve) => { engineSettled = resolve; });
 
 // ---- commands --------------------------------------------------------------------------
 
@@ -421,6 +439,12 @@ function notWhileTraining() {
 // new images join the next run.
 async function addImages({ classId, files }) {
   findClass(classId);
+  if (!engine && engineModule) {
+    state.waiting += files.length;
+    postState();
+    try { await engineSettledPromise; } finally { state.waiting -= files.length; }
+    findClass(classId); // deleted meanwhile?
+  }
   const phaseBefore = state.phase;
   const showPhase = engine && phaseBefore !== PHASE.TRAINING;
   if (showPhase) setPhase(PHASE.EXTRACTING);
@@ -436,7 +460,7 @@ async function addImagesTo(classId, files) {
     const reject = (reason) => fail(ERR.FILE, reason, { file: name, classId });
     if (!bytes || bytes.byteLength === 0) reject('empty file');
     else if (bytes.byteLength > MAX_IMAGE_BYTES) reject(`larger than ${MAX_IMAGE_BYTES >> 20} MB`);
-    else if (!engine) reject('not processed: the engine is not available in this build');
+    else if (!engine) reject(engineModule ? 'not added: the engine could not start (see above)' : 'not added: this copy of the app has no engine, so pictures cannot be read');
     else {
       const rc = withBytes(engine.mod, bytes, (p, n) => withString(engine.mod, name, (s) => engine.mod._tt_wasm_add_image(engine.h, classId, p, n, s)));
       if (rc < 0) reject(engineError(rc).message);

@@ -424,6 +424,19 @@ static void classes_free(tt_wasm *w) {
 
 TT_EXPORT int tt_wasm_abi_version(void) { return TT_WASM_ABI; }
 
+/* The worker checks downloaded weights with the engine's own SHA-256: crypto.subtle
+ * exists only in secure contexts, and a classroom serving the app on a LAN address
+ * over http is not one. No handle: it runs before tt_wasm_create. The result is a
+ * static buffer, valid until the next call. */
+TT_EXPORT const char *tt_wasm_sha256_hex(const uint8_t *bytes, int len) {
+    static char hex[TT_SHA256_HEX];
+    uint8_t digest[TT_SHA256_SIZE];
+    if (len < 0 || (!bytes && len > 0)) return NULL;
+    tt_sha256(bytes, (size_t)len, digest);
+    tt_sha256_hex(digest, hex);
+    return hex;
+}
+
 TT_EXPORT const char *tt_wasm_last_error(int h) {
     tt_wasm *w = handle(h);
     return w ? w->err : g_create_error;

@@ -59,8 +59,9 @@ export function buildApp({ weights = fs.existsSync(REAL_WEIGHTS) ? REAL_WEIGHTS 
 }
 
 // Starts scripts/serve.mjs on a free port. `requests` is its access log ("GET /path 200").
-export async function startServer(root) {
-  const proc = spawn(process.execPath, [path.join(ROOT, 'scripts/serve.mjs'), '--root', root, '--port', '0', '--log'], { stdio: ['ignore', 'pipe', 'inherit'] });
+// `args`: more serve.mjs flags (--host, --https).
+export async function startServer(root, args = []) {
+  const proc = spawn(process.execPath, [path.join(ROOT, 'scripts/serve.mjs'), '--root', root, '--port', '0', '--log', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const requests = [];
   let buf = '', exited = false;
   proc.on('exit', () => { exited = true; });
@@ -90,11 +91,11 @@ export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic',
 
 // A persistent profile in a fresh temp dir; pages record console errors, page errors
 // and every 'tabtrain' event into window.__tt (see web/app.js). `args`: extra Chromium
-// flags (e.g. the fake webcam's).
-export async function launch({ args = [] } = {}) {
+// flags (e.g. the fake webcam's); `ignoreHTTPSErrors` accepts serve.mjs --https's self-signed certificate.
+export async function launch({ args = [], ignoreHTTPSErrors = false } = {}) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'tabtrain-e2e-profile-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...args], viewport: { width: 1280, height: 900 },
+    executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...args], viewport: { width: 1280, height: 900 }, ignoreHTTPSErrors,
   });
   await context.addInitScript(() => {
     window.__tt = { events: [], longTasks: [] };

@@ -14,6 +14,7 @@
 #include "support/image_fixtures.h"
 #include "tabtrain/fileio.h"
 #include "tabtrain/safetensors.h"
+#include "tabtrain/sha256.h"
 #include "tt_test.h"
 #include "wasm/api.h"
 
@@ -111,6 +112,22 @@ static void test_create_refuses_bad_weights(void **state) {
     assert_true(strlen(tt_wasm_last_error(0)) > 0);
     assert_int_equal(tt_wasm_create(g_weights, (int)g_weights_len, NULL), 0);
     assert_int_equal(tt_wasm_abi_version(), 3);
+}
+
+/* FIPS 180-2 vectors, and the weights file's hash as the worker checks it. */
+static void test_sha256_hex(void **state) {
+    (void)state;
+    assert_string_equal(tt_wasm_sha256_hex((const uint8_t *)"abc", 3),
+                        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_string_equal(tt_wasm_sha256_hex(NULL, 0),
+                        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_null(tt_wasm_sha256_hex(NULL, 5));
+    assert_null(tt_wasm_sha256_hex((const uint8_t *)"abc", -1));
+    uint8_t d[TT_SHA256_SIZE];
+    char hex[TT_SHA256_HEX];
+    tt_sha256(g_weights, g_weights_len, d);
+    tt_sha256_hex(d, hex);
+    assert_string_equal(tt_wasm_sha256_hex(g_weights, (int)g_weights_len), hex);
 }
 
 /* The records written by setup come back in a new handle, in id order. */
@@ -510,6 +527,7 @@ static void test_predict_and_foreign_model(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_refuses_bad_weights),
+        cmocka_unit_test(test_sha256_hex),
         cmocka_unit_test(test_dataset_persists),
         cmocka_unit_test(test_bad_files_are_statuses),
         cmocka_unit_test(test_config_errors_name_the_key),
