@@ -76,7 +76,7 @@ worker.onmessage = (e) => {
     case EVT.RESULT: { const resolve = pending.get(m.id); pending.delete(m.id); resolve?.(m); publish(); break; }
     case EVT.STATE: workerState = m.state; renderState(); publish(); break;
     case EVT.PROGRESS: renderProgress(m); break;
-    case EVT.EPOCH: history.push(m); renderEpochs(); break;
+    case EVT.EPOCH: while (history.at(-1)?.epoch >= m.epoch) history.pop(); history.push(m); renderEpochs(); break;
     case EVT.ERROR: addError(m); break;
     default: addError({ code: 'protocol', message: `unknown event ${m.type}` }); return;
   }
@@ -369,25 +369,44 @@ async function renderEpochs() {
   renderPerClass();
 }
 
+// A class of a run by id: its name today, or the name the run knew if it was deleted.
+function runClassName(c) {
+  const now = workerState?.classes.find((x) => x.id === c.id);
+  return now ? now.name : `${c.name} (deleted)`;
+}
+
+// The per-class table and the confusion matrix are labelled by the class ids the run
+// reported, never by position in today's class list.
 function renderPerClass() {
   const last = history[history.length - 1];
-  const classes = workerState?.classes || [];
+  const run = workerState?.run;
+  const runClasses = last?.classes || run?.classes || [];
+  const byId = new Map((last?.perClass || []).map((p) => [p.id, p]));
+  const current = workerState?.classes || [];
+  const rows = [
+    ...runClasses.map((c) => [runClassName(c), current.find((x) => x.id === c.id)?.count ?? 0, byId.get(c.id)?.acc]),
+    ...current.filter((c) => !runClasses.some((r) => r.id === c.id)).map((c) => [c.name, c.count, undefined]),
+  ];
   const tbody = $('#per-class tbody');
-  tbody.replaceChildren(...classes.map((c, i) => {
+  tbody.replaceChildren(...rows.map(([name, count, acc]) => {
     const tr = document.createElement('tr');
-    const acc = last?.perClass?.[i]?.acc;
-    for (const v of [c.name, String(c.count), acc == null ? '—' : `${(acc * 100).toFixed(1)}%`]) {
-      const td = document.createElement('td'); td.textContent = v; tr.append(td);
-    }
+    const cells = [name, String(count), acc == null ? (runClasses.length ? 'not in this run' : '—') : `${(acc * 100).toFixed(1)}%`];
+    for (const v of cells) { const td = document.createElement('td'); td.textContent = v; tr.append(td); }
     return tr;
   }));
+  const note = $('#run-classes');
+  if (run) {
+    note.textContent = `This run trained on ${runClasses.map(runClassName).join(', ')}.`
+      + (run.excluded?.length ? ` Left out, because they had no pictures: ${run.excluded.join(', ')}.` : '');
+    note.hidden = false;
+  } else note.hidden = true;
   const conf = $('#confusion tbody');
   if (!last?.confusion) { conf.replaceChildren(); return; }
   const head = document.createElement('tr');
-  head.append(document.createElement('th'), ...classes.map((c) => { const th = document.createElement('th'); th.scope = 'col'; th.textContent = c.name; return th; }));
+  head.append(document.createElement('th'), ...last.classes.map((c) => { const th = document.createElement('th'); th.scope = 'col'; th.textContent = runClassName(c); return th; }));
   conf.replaceChildren(head, ...last.confusion.map((row, i) => {
     const tr = document.createElement('tr');
-    const th = document.createElement('th'); th.scope = 'row'; th.textContent = classes[i]?.name ?? `#${i}`;
+    const th = document.createElement('th'); th.scope = 'row'; th.textContent = runClassName(last.classes[i]);
     tr.append(th, ...row.map((n) => { const td = document.createElement('td'); td.textContent = String(n); return td; }));
     return tr;
   }));

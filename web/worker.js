@@ -7,6 +7,7 @@ const ROOT = '/tabtrain';                       // IDBFS mount point
 const CLASSES_PATH = `${ROOT}/dataset/classes.json`;
 const CKPT_PATH = `${ROOT}/ckpt/latest.safetensors`;
 const IMPORTED_PATH = `${ROOT}/ckpt/imported.safetensors`; // the last imported model, kept across visits
+const RUN_PATH = `${ROOT}/ckpt/run.json`;       // the page's record of that run: its classes, settings, epoch metrics
 const ENGINE_URL = new URL('./wasm/tabtrain.mjs', import.meta.url);
 const MANIFEST_URL = new URL('./models/manifest.json', import.meta.url);
 const DB_NAME = 'tabtrain';                     // weights cache + engine-less file store
@@ -25,7 +26,9 @@ const state = {
   imported: null,       // {name, kind, classes, hidden, unfreeze} of the imported model
   preparing: null,      // {done, total} while a run computes its augmented views / tail inputs
   waiting: 0,           // pictures added before the engine was up, waiting for it
+  run: null,            // the last run: {classes:[{id, name}] it trained on, excluded:[names], config}
 };
+let runHistory = [];    // its epoch events, saved beside each checkpoint and replayed after a reload
 let engine = null;      // {mod, h} once tt_wasm_create succeeded
 let store = null;       // file store: IDBFS through the engine, or IndexedDB without it
 let weightsBytes = null;
@@ -239,6 +242,7 @@ function startEngine(mod) {
   const t = jsonCall(() => mod._tt_wasm_train_state_json(h));
   Object.assign(state.training, trainingFields(t));
   state.saved = { epoch: t.epoch, step: t.step };
+  restoreRun();
   return t.finished ? PHASE.TRAINED : PHASE.PAUSED;
 }
 
@@ -249,6 +253,34 @@ function loadImported() {
   const rc = withString(mod, IMPORTED_PATH, (p) => check(mod._tt_wasm_load(h, p)));
   if (rc === 1) state.imported = { ...jsonCall(() => mod._tt_wasm_model_json(h)), name: state.imported?.name || 'imported model' };
   return rc;
+}
+
+// The record of the checkpoint's run; its epochs are replayed as events, so the charts
+// and tables come back with it.
+function restoreRun() {
+  const bytes = store.read(RUN_PATH);
+  if (!bytes) return;
+  try {
+    const r = JSON.parse(new TextDecoder().decode(bytes));
+    state.run = { classes: r.classes, excluded: r.excluded, config: r.config };
+    runHistory = r.history; // written in the same sync as the checkpoint
+    for (const e of runHistory) post(EVT.EPOCH, e);
+  } catch { state.run = null; runHistory = []; } // a damaged record only loses the charts
+}
+function saveRun(mod) {
+  if (!state.run) return;
+  const json = JSON.stringify({ version: 1, ...state.run, history: runHistory });
+  mod.FS.writeFile(RUN_PATH, new TextEncoder().encode(json));
+}
+
+// An epoch's metrics as the page shows them: every array labelled by class id (a class
+// without pictures is not in the run; one deleted since keeps the name the run knew).
+function epochEvent(m) {
+  return {
+    epoch: m.epoch, epochs: m.epochs, trainLoss: m.train_loss, trainAcc: m.train_acc, valLoss: m.val_loss, valAcc: m.val_acc,
+    classes: m.class_ids.map((id, i) => ({ id, name: m.class_names[i] })),
+    perClass: m.class_ids.map((id, i) => ({ id, acc: m.per_class_acc[i], n: m.val_counts[i] })), confusion: m.confusion,
+  };
 }
 
 const trainingFields = (t) => ({ epoch: t.epoch, epochs: t.epochs, step: t.step, steps: t.steps, trainLoss: t.train_loss, valAcc: t.val_acc });
@@ -496,11 +528,10 @@ async function trainLoop() {
       else post(EVT.PROGRESS, { phase: PHASE.TRAINING, done: s.step, total: s.steps, unit: 'steps', epoch: s.epoch, epochs: s.epochs });
     }
     if (rc === 1 || rc === 2) {
-      const m = jsonCall(() => mod._tt_wasm_metrics_json(h));
-      post(EVT.EPOCH, {
-        epoch: m.epoch, epochs: m.epochs, trainLoss: m.train_loss, trainAcc: m.train_acc, valLoss: m.val_loss, valAcc: m.val_acc,
-        perClass: m.class_ids.map((id, i) => ({ id, acc: m.per_class_acc[i], n: m.val_counts[i] })), confusion: m.confusion,
-      });
+      const e = epochEvent(jsonCall(() => mod._tt_wasm_metrics_json(h)));
+      runHistory = [...runHistory.filter((x) => x.epoch < e.epoch), e];
+      if (state.run) state.run.classes = e.classes;
+      post(EVT.EPOCH, e);
       postState();
       if (rc === 1 && now - lastSave >= CHECKPOINT_INTERVAL_MS) { lastSave = now; checkpoint(); }
     }
@@ -518,6 +549,7 @@ async function trainLoop() {
 function checkpoint() {
   const { mod, h } = engine;
   withString(mod, CKPT_PATH, (p) => check(mod._tt_wasm_save(h, p)));
+  saveRun(mod);
   const { epoch, step } = state.training;
   // A failed sync is reported by the queue; `saved` keeps naming the last good one.
   return store.sync().then(() => { state.saved = { epoch, step }; postState(); }, () => {});
@@ -636,8 +668,13 @@ const handlers = {
   [CMD.TRAIN]: async ({ config }) => {
     requireEngine();
     notWhileTraining();
-    if (state.classes.filter((c) => c.count > 0).length < 2) throw new CommandError(ERR.BAD_REQUEST, 'need at least two classes with images');
+    const used = state.classes.filter((c) => c.count > 0);
+    if (used.length < 2) throw new CommandError(ERR.BAD_REQUEST, 'Add pictures to at least two classes to train.');
     withString(engine.mod, JSON.stringify(engineConfig(config)), (p) => check(engine.mod._tt_wasm_train_begin(engine.h, p)));
+    // The engine trains on the classes with pictures, in list order: recorded here so the
+    // results stay labelled when classes are renamed or deleted later.
+    state.run = { classes: used.map(({ id, name }) => ({ id, name })), excluded: state.classes.filter((c) => !c.count).map((c) => c.name), config };
+    runHistory = [];
     paused = false;
     setPhase(PHASE.TRAINING);
     trainLoop().catch((e) => { fail(e.code || ERR.ENGINE, e.message); setPhase(PHASE.READY); });
@@ -672,6 +709,8 @@ const handlers = {
     state.saved = null;
     state.imported = null;
     state.preparing = null;
+    state.run = null;
+    runHistory = [];
     if (engine) state.phase = PHASE.READY;
     postState();
     await saveClasses();

@@ -1055,7 +1055,15 @@ TT_EXPORT const char *tt_wasm_metrics_json(int h) {
     const tt_epoch_metrics *m = &hist[nh - 1];
     int C = w->run.n_classes;
     jout o = {w, 0, 0};
-    jput(&o, "{\"epochs\":%d,\"class_ids\":[", w->run.cfg.epochs);
+    /* Every array below is in the run's label order, named by class_ids: a class
+     * without pictures is not in the run, and one deleted since keeps the name
+     * the run recorded, so nothing is labelled by its position in today's list. */
+    jput(&o, "{\"class_names\":[");
+    for (int i = 0; i < C; i++) {
+        jput(&o, "%s", i ? "," : "");
+        jstr(&o, class_name(w, w->run.class_ids[i], w->run.class_names[i]));
+    }
+    jput(&o, "],\"epochs\":%d,\"class_ids\":[", w->run.cfg.epochs);
     for (int i = 0; i < C; i++) jput(&o, "%s%d", i ? "," : "", w->run.class_ids[i]);
     jput(&o, "],\"val_counts\":[");
     for (int i = 0; i < C; i++) {

@@ -75,3 +75,63 @@ test('pictures added while the base model downloads are queued and read once it 
     assert.deepEqual(b.consoleErrors, []);
   } finally { await b.close(); }
 });
+
+// The table and the matrix as the page shows them.
+const tables = (page) => page.evaluate(() => ({
+  perClass: [...document.querySelectorAll('#per-class tbody tr')].map((tr) => [...tr.children].map((td) => td.textContent)),
+  confusion: [...document.querySelectorAll('#confusion tbody tr')].map((tr) => [...tr.children].map((td) => td.textContent)),
+  note: document.querySelector('#run-classes').textContent,
+}));
+
+test('results are labelled by class id: an empty class is left out, a deleted class keeps its name', { skip }, async () => {
+  const b = await h.openApp(srv.url);
+  try {
+    const { page } = b;
+    page.on('dialog', (d) => d.accept());
+    await page.fill('#new-class-name', 'EMPTY');
+    await page.click('#add-class');
+    await f.addClasses(page, app.root, ['animals', 'food', 'toys'], 25);
+    await f.setTraining(page, { epochs: 4 });
+    await page.click('#train');
+    await h.waitForPhase(page, 'trained', 180_000);
+    const last = await page.evaluate(() => window.__tt.events.filter((e) => e.type === 'epoch').at(-1));
+    const s = await h.state(page);
+    const id = Object.fromEntries(s.classes.map((c) => [c.name, c.id]));
+    assert.deepEqual(last.classes, [{ id: id.animals, name: 'animals' }, { id: id.food, name: 'food' }, { id: id.toys, name: 'toys' }]);
+    const acc = (name) => `${(last.perClass.find((p) => p.id === id[name]).acc * 100).toFixed(1)}%`;
+    let t = await tables(page);
+    assert.deepEqual(t.perClass, [['animals', '25', acc('animals')], ['food', '25', acc('food')], ['toys', '25', acc('toys')], ['EMPTY', '0', 'not in this run']]);
+    assert.deepEqual(t.confusion[0], ['', 'animals', 'food', 'toys']);
+    assert.deepEqual(t.confusion.slice(1).map((r) => r[0]), ['animals', 'food', 'toys']);
+    // Row sums are the validation pictures of that class (rows: true class).
+    for (const [i, name] of ['animals', 'food', 'toys'].entries()) {
+      const n = t.confusion[i + 1].slice(1).reduce((a, v) => a + Number(v), 0);
+      assert.equal(n, last.perClass.find((p) => p.id === id[name]).n, name);
+    }
+    assert.match(t.note, /trained on animals, food, toys\. Left out, because they had no pictures: EMPTY\./);
+
+    // Delete "food" and rename "toys": the run's results keep their labels.
+    await page.locator('.class-item').nth(2).locator('.delete').click();
+    await page.waitForFunction(() => window.tabtrainState.classes.length === 3);
+    const toys = page.locator('.class-item').nth(2).locator('.class-name');
+    await toys.fill('games');
+    await toys.press('Enter');
+    await page.waitForFunction(() => window.tabtrainState.classes.some((c) => c.name === 'games'));
+    await h.settled(page);
+    t = await tables(page);
+    assert.deepEqual(t.perClass.map((r) => r[0]), ['animals', 'food (deleted)', 'games', 'EMPTY']);
+    assert.deepEqual(t.perClass[0][2], acc('animals'));
+    assert.deepEqual(t.perClass[1][2], acc('food'));
+    assert.deepEqual(t.perClass[2][2], acc('toys'));
+    assert.deepEqual(t.confusion[0], ['', 'animals', 'food (deleted)', 'games']);
+    await h.screenshot(page, 'classroom-labels');
+    // After a reload the same run, the same labels.
+    await page.reload();
+    await h.waitForPhase(page, 'trained', 120_000);
+    await page.waitForFunction(() => document.querySelectorAll('#confusion tbody tr').length === 4);
+    const r = await tables(page);
+    assert.deepEqual(r.perClass, t.perClass);
+    assert.deepEqual(r.confusion, t.confusion);
+    assert.deepEqual(b.consoleErrors, []);
+  } finally { await b.close(); }
+});

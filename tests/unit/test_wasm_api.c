@@ -524,6 +524,26 @@ static void test_predict_and_foreign_model(void **state) {
     assert_int_equal(make_dataset(), 0);
 }
 
+/* Metrics name their classes by id: a class without pictures first in the list is
+ * not in the run (nothing shifts), a rename shows the new name, a deleted class keeps
+ * the name the run recorded. */
+static void test_metrics_labelled_by_class_id(void **state) {
+    (void)state;
+    int h = open_engine();
+    assert_int_equal(tt_wasm_set_classes(h, "[{\"id\":9,\"name\":\"EMPTY\"},{\"id\":1,\"name\":\"red\"},{\"id\":2,\"name\":\"blue\"}]"), 0);
+    assert_int_equal(tt_wasm_train_begin(h, "{\"epochs\":2,\"batch_size\":2,\"val_fraction\":0.5}"), 0);
+    run_to_end(h);
+    const char *m = tt_wasm_metrics_json(h);
+    assert_non_null(m);
+    assert_non_null(strstr(m, "{\"class_names\":[\"red\",\"blue\"],\"epochs\":2,\"class_ids\":[1,2],\"val_counts\":[2,2],"));
+    assert_int_equal(tt_wasm_set_classes(h, "[{\"id\":2,\"name\":\"navy\"},{\"id\":1,\"name\":\"red\"}]"), 0);
+    assert_non_null(strstr(tt_wasm_metrics_json(h), "{\"class_names\":[\"red\",\"navy\"],\"epochs\":2,\"class_ids\":[1,2],"));
+    assert_int_equal(tt_wasm_set_classes(h, "[{\"id\":2,\"name\":\"navy\"}]"), 0); /* deletes red's pictures */
+    assert_non_null(strstr(tt_wasm_metrics_json(h), "{\"class_names\":[\"red\",\"navy\"],\"epochs\":2,\"class_ids\":[1,2],"));
+    tt_wasm_destroy(h);
+    assert_int_equal(make_dataset(), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_refuses_bad_weights),
@@ -535,6 +555,7 @@ int main(void) {
         cmocka_unit_test(test_predict_and_foreign_model),
         cmocka_unit_test(test_augment_and_unfreeze),
         cmocka_unit_test(test_import_continues_training),
+        cmocka_unit_test(test_metrics_labelled_by_class_id),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
