@@ -60,6 +60,7 @@ function publish() {
     preparing: w.preparing ? { done: w.preparing.done, total: w.preparing.total } : null, // a run computing augmented views / tail inputs
     intake: { done: intake.done, total: intake.total }, // pictures added and answered for, in the current batch
     waiting: w.waiting || 0, // pictures waiting for the engine (base model still loading)
+    storage: w.storage ? { mode: w.storage.mode, ownerOpenedAt: w.storage.owner?.openedAt ?? null, reason: w.storage.reason ?? null } : null, // 'owner' | 'reader' (another tab owns the data)
     errors: errors.map((e) => ({ ...e })),
     pendingCommands: pending.size, // > 0 while a command (e.g. a save) is still in flight
   });
@@ -132,8 +133,10 @@ function phaseText(s) {
 }
 
 // Why a control is off, in words, beside it (and as its tooltip); '' when it is on.
+const READ_ONLY_WHY = 'This tab is read-only while another tab edits the data (see the top of the page).';
 function trainBlocker(s, hasEngine) {
   if (!hasEngine) return 'Training needs the engine, which is not available.';
+  if (s.storage?.mode === 'reader') return READ_ONLY_WHY;
   if (s.engineWaiting) return 'Train becomes available once the base model has loaded.';
   if (intakeBusy()) return `Waiting for ${intake.total - intake.done} pictures to be read.`;
   if (s.phase === PHASE.TRAINING) return 'Training is running; pause it to change the settings.';
@@ -155,8 +158,26 @@ function explain(button, why, line) {
   el.hidden = !why;
 }
 
+// Another tab owns this profile's data: say which, and offer to take over (docs/protocol.md).
+const clock = (t) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+function renderOwner(st) {
+  const readOnly = st?.mode === 'reader';
+  document.body.classList.toggle('read-only', readOnly);
+  const box = $('#owner-notice');
+  box.hidden = !readOnly;
+  if (!readOnly) return;
+  const who = st.owner?.openedAt ? `another tab of this browser (opened at ${clock(st.owner.openedAt)})` : 'another tab of this browser';
+  $('#owner-text').textContent = st.reason === 'taken-over'
+    ? `At ${clock(st.since)} ${who} took over the classes and pictures; this tab saved its work and is now read-only.`
+    : st.reason === 'changed'
+      ? `The classes and pictures were changed by ${who}; this tab is now read-only so it cannot overwrite them.`
+      : `The classes and pictures are being edited in ${who}. This tab is read-only, so the two cannot overwrite each other.`;
+  $('#stay-read-only').hidden = box.dataset.dismissed === '1';
+}
+
 function renderState() {
   const s = workerState;
+  renderOwner(s.storage);
   $('#phase').textContent = phaseText(s);
   document.body.dataset.phase = s.phase;
   const w = s.weights;
@@ -181,7 +202,12 @@ function renderState() {
   $('#pause').disabled = s.phase !== PHASE.TRAINING;
   $('#resume').disabled = s.phase !== PHASE.PAUSED;
   $('#export').disabled = !hasEngine || ![PHASE.TRAINED, PHASE.PAUSED].includes(s.phase) || !s.training.epochs; // an import alone has no run
-  $('#import').disabled = !hasEngine;
+  const readOnly = s.storage?.mode === 'reader';
+  $('#import').disabled = !hasEngine || readOnly;
+  for (const el of [$('#add-class'), $('#new-class-name'), $('#reset'), $('#use-sample')]) {
+    if (readOnly) { el.disabled = true; el.title = READ_ONLY_WHY; } else if (el !== $('#use-sample')) { el.disabled = false; el.title = ''; }
+  }
+  if (readOnly) $('#resume').disabled = true;
   explain($('#predict-file'), predictBlocker(s, hasEngine), '#predict-why');
   $('#predict-webcam').disabled = $('#predict-file').disabled;
   $('#predict-webcam').title = $('#predict-file').title;
@@ -207,7 +233,8 @@ function renderImported(imp) {
 function renderClasses(classes) {
   const list = $('#class-list');
   const byId = new Map([...list.children].map((li) => [Number(li.dataset.classId), li]));
-  const canAdd = workerState.engine.status === 'loaded';
+  const readOnly = workerState.storage?.mode === 'reader';
+  const canAdd = workerState.engine.status === 'loaded' && !readOnly;
   classes.forEach((c, i) => {
     let li = byId.get(c.id);
     if (!li) li = classItem(c.id);
@@ -221,7 +248,10 @@ function renderClasses(classes) {
     file.dataset.classIndex = String(i);
     file.disabled = !canAdd;
     li.querySelector('.webcam').disabled = !canAdd;
-    li.querySelector('.drop-zone').textContent = canAdd ? 'Drop pictures or folders here' : 'Pictures can be added once the engine is available';
+    li.querySelector('.drop-zone').textContent = readOnly ? 'Read-only in this tab' : canAdd ? 'Drop pictures or folders here' : 'Pictures can be added once the engine is available';
+    input.readOnly = readOnly;
+    li.querySelector('.delete').disabled = readOnly;
+    li.querySelectorAll('.thumb .remove').forEach((b) => { b.disabled = readOnly; });
     if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
     li.refreshPictures();
   });
@@ -645,6 +675,14 @@ $('#add-class-form').addEventListener('submit', async (e) => {
   await command(CMD.CLASS_CREATE, { name });
 });
 $('#use-sample').addEventListener('click', useSample);
+$('#take-over').addEventListener('click', async () => {
+  $('#take-over').disabled = true;
+  $('#owner-text').textContent = 'Asking the other tab to save its work and hand over…';
+  const r = await command(CMD.TAKE_OVER);
+  if (r.ok && r.reload) location.reload();
+  else $('#take-over').disabled = false;
+});
+$('#stay-read-only').addEventListener('click', () => { $('#owner-notice').dataset.dismissed = '1'; $('#stay-read-only').hidden = true; });
 $('#weights-retry').addEventListener('click', async () => {
   $('#weights-retry').disabled = true;
   const url = $('#weights-url').value.trim();

@@ -21,6 +21,7 @@ export const CMD = Object.freeze({
   EXPORT: 'export',               // {format}                 -> result {name, bytes, json:{name, bytes}}
   IMPORT: 'import',               // {name, bytes:ArrayBuffer}  -> result {resumable, model?:{kind, classes, hidden, unfreeze}}
   RESET: 'reset',                 // {}                       -> wipes dataset, features, checkpoints
+  TAKE_OVER: 'storage.take-over', // {}                       -> result {reload}: the owning tab stepped down; reload to own the data
 });
 
 export const EVT = Object.freeze({
@@ -58,6 +59,7 @@ export const ERR = Object.freeze({
   FILE: 'file',                     // one input file rejected (reason in message, name in file)
   STORAGE: 'storage',               // IndexedDB / IDBFS / quota failure
   BUSY: 'busy',                     // command not allowed in the current phase
+  READ_ONLY: 'read-only',           // another tab owns the storage; this tab may only look
 });
 
 export const DEFAULT_TRAIN_CONFIG = Object.freeze({

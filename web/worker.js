@@ -27,6 +27,7 @@ const state = {
   preparing: null,      // {done, total} while a run computes its augmented views / tail inputs
   waiting: 0,           // pictures added before the engine was up, waiting for it
   run: null,            // the last run: {classes:[{id, name}] it trained on, excluded:[names], config}
+  storage: { mode: 'starting', owner: null, since: null }, // 'owner' | 'reader'; owner: {openedAt} of the tab that owns it
 };
 let runHistory = [];    // its epoch events, saved beside each checkpoint and replayed after a reload
 let engine = null;      // {mod, h} once tt_wasm_create succeeded
@@ -50,10 +51,9 @@ class CommandError extends Error {
 
 function openDb() {
   return new Promise((resolve, reject) => {
-    const rq = indexedDB.open(DB_NAME, 1);
+    const rq = indexedDB.open(DB_NAME, 2);
     rq.onupgradeneeded = () => {
-      rq.result.createObjectStore('weights');
-      rq.result.createObjectStore('files');
+      for (const name of ['weights', 'files', 'owner']) if (!rq.result.objectStoreNames.contains(name)) rq.result.createObjectStore(name);
     };
     rq.onsuccess = () => resolve(rq.result);
     rq.onerror = () => reject(rq.error || new Error('indexedDB.open failed (private mode?)'));
@@ -89,6 +89,7 @@ function enqueue(job) {
 // Plain words for the two failures users actually meet; IndexedDB keeps the previous
 // copy of every file whose write failed, so nothing older is lost.
 function storageMessage(e) {
+  if (e?.code === ERR.READ_ONLY) return e.message;
   const what = `${e?.name || ''} ${e?.message || e?.code || e}`;
   if (/quota/i.test(what) || e?.code === 22) return 'Storage is full (this site\'s quota is used up): the newest progress was not saved; the previous save is kept. Free some space or export the model.';
   if (/indexeddb|not allowed|security|invalidstate|unknownerror/i.test(what)) return `Saving is not available in this window (private browsing?): ${what.trim()}. Work continues but will not survive a reload.`;
@@ -132,12 +133,13 @@ function idbfsStore(FS) {
     kind: 'idbfs',
     load: () => enqueue(() => syncfs(true)),
     read(path) { try { return FS.readFile(path); } catch { return null; } },
-    write: (path, bytes) => enqueue(() => {
+    write: (path, bytes) => enqueue(async () => {
+      await mayWrite();
       FS.mkdirTree(path.slice(0, path.lastIndexOf('/')));
       FS.writeFile(path, bytes);
       return syncfs(false);
     }),
-    sync: () => enqueue(() => syncfs(false)),
+    sync: () => enqueue(async () => { await mayWrite(); return syncfs(false); }),
   };
 }
 
@@ -159,11 +161,114 @@ function idbStore() {
     }),
     read: (path) => files.get(path) || null,
     write: (path, bytes) => enqueue(async () => {
+      await mayWrite();
       await idb('files', 'readwrite', (s) => s.put(bytes, path));
       files.set(path, bytes);
     }),
     sync: () => enqueue(() => {}),
   };
+}
+
+// ---- one writer per profile -------------------------------------------------------------
+// Each tab has its own worker with its own in-memory copy of the files, and an IDBFS
+// syncfs writes its whole tree (deleting what it does not know): two writers destroy
+// each other's work. So one tab owns the storage (a Web Lock held for the tab's life);
+// the others open read-only, say which tab owns it, and may ask to take over: the owner
+// saves, steps down to read-only and lets go; the taker reloads and reads the newest
+// files. Every write also checks a generation number first, so a tab that lost
+// ownership unnoticed (no Web Locks on an insecure origin) never writes a stale tree.
+const OWNER_LOCK = 'tabtrain-storage-owner';
+const TAKE_OVER_TIMEOUT_MS = 20_000;
+const RELOAD_GRACE_MS = 1500;
+const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('tabtrain-storage') : null;
+const TAB = { id: Math.random().toString(36).slice(2, 10), openedAt: Date.now() };
+let releaseOwnership = null; // lets go of the Web Lock
+let generation = 0;          // ours, while we own the storage
+let writesInFlight = 0;      // pictures being added: stepping down waits for them
+
+// Resolves true once this tab holds the lock (`wait`: queue for it), false if another has it.
+function claimLock(wait) {
+  if (!navigator.locks) return new Promise((resolve) => {
+    // No Web Locks (insecure origin): an owner that answers on the channel wins.
+    if (!channel) { resolve(true); return; }
+    let answered = false;
+    const on = (e) => { if (e.data?.type === 'owner') answered = true; };
+    channel.addEventListener('message', on);
+    channel.postMessage({ type: 'who' });
+    setTimeout(() => { channel.removeEventListener('message', on); resolve(!answered); }, 300);
+  });
+  // Not waiting still allows a moment: on a reload the previous page's worker may not
+  // have let go yet.
+  const signal = wait ? undefined : AbortSignal.timeout(RELOAD_GRACE_MS);
+  return new Promise((resolve) => {
+    navigator.locks.request(OWNER_LOCK, { signal }, () => {
+      resolve(true);
+      return new Promise((r) => { releaseOwnership = r; }); // held until we step down
+    }).catch(() => resolve(false));
+  });
+}
+
+const readGeneration = async () => (await idb('owner', 'readonly', (s) => s.get('generation')))?.value || 0;
+
+async function becomeOwner() {
+  generation = (await readGeneration()) + 1;
+  await idb('owner', 'readwrite', (s) => s.put({ value: generation, tab: TAB.id, openedAt: TAB.openedAt }, 'generation'));
+  state.storage = { mode: 'owner', owner: null, since: Date.now() };
+  channel?.postMessage({ type: 'owner', openedAt: TAB.openedAt });
+}
+
+function readOnlyError() {
+  return new CommandError(ERR.READ_ONLY, 'This tab is read-only: another tab of this browser is editing the classes and pictures. Use "Take over" to edit here.');
+}
+function requireOwner() { if (state.storage.mode !== 'owner') throw readOnlyError(); }
+
+// Checked inside the storage queue, right before anything is written.
+async function mayWrite() {
+  requireOwner();
+  const now = await readGeneration();
+  if (now !== generation) { // another tab owns it now: whatever this one holds is stale
+    leaveOwnership(null, 'changed');
+    throw readOnlyError();
+  }
+}
+
+// The owner lets go: training pauses (and saves), pictures being added finish, every
+// queued save reaches IndexedDB, then the lock is released and this tab is read-only.
+async function stepDown(by, reason = 'taken-over') {
+  if (state.storage.mode !== 'owner') return;
+  if (state.phase === PHASE.TRAINING) paused = true;
+  while (state.phase === PHASE.TRAINING || writesInFlight > 0) await new Promise((r) => setTimeout(r, 50));
+  await queueTail;
+  leaveOwnership(by, reason);
+}
+function leaveOwnership(by, reason) {
+  state.storage = { mode: 'reader', owner: by, since: Date.now(), reason };
+  releaseOwnership?.();
+  releaseOwnership = null;
+  postState();
+  channel?.postMessage({ type: 'stepped-down', tab: TAB.id });
+}
+
+channel?.addEventListener('message', (e) => {
+  const m = e.data || {};
+  if (m.type === 'who' && state.storage.mode === 'owner') channel.postMessage({ type: 'owner', openedAt: TAB.openedAt });
+  else if (m.type === 'owner' && state.storage.mode !== 'owner') { state.storage = { ...state.storage, owner: { openedAt: m.openedAt } }; postState(); }
+  else if (m.type === 'take-over' && state.storage.mode === 'owner') stepDown({ openedAt: m.openedAt }).catch((err) => fail(ERR.STORAGE, storageMessage(err)));
+});
+
+// A read-only tab asks the owner to step down and waits for the lock; the page then
+// reloads, so this tab starts from the files the owner saved last.
+async function takeOver() {
+  if (state.storage.mode === 'owner') return { reload: false };
+  const stepped = new Promise((resolve) => {
+    const on = (e) => { if (e.data?.type === 'stepped-down') { channel.removeEventListener('message', on); resolve(true); } };
+    channel?.addEventListener('message', on);
+  });
+  channel?.postMessage({ type: 'take-over', openedAt: TAB.openedAt });
+  const got = navigator.locks ? claimLock(true) : stepped;
+  const timeout = new Promise((resolve) => setTimeout(() => resolve(false), TAKE_OVER_TIMEOUT_MS));
+  if (!(await Promise.race([got, timeout]))) throw new CommandError(ERR.BUSY, 'The other tab did not hand over the data. Close it, then reload this tab.');
+  return { reload: true };
 }
 
 // ---- engine ---------------------------------------------------------------------------
@@ -410,6 +515,12 @@ let engineModule = null;
 // The store (and so the class list) comes first: class commands work while the
 // weights are still downloading.
 async function openStore() {
+  try {
+    if (await claimLock(false)) await becomeOwner();
+    else { state.storage = { mode: 'reader', owner: state.storage.owner, since: Date.now(), reason: 'opened' }; channel?.postMessage({ type: 'who' }); }
+  } catch (e) {
+    state.storage = { mode: 'owner', owner: null, since: Date.now() }; // no IndexedDB: nothing to share
+  }
   engineModule = await loadEngine();
   store = engineModule ? idbfsStore(engineModule.FS) : idbStore();
   try {
@@ -470,7 +581,12 @@ function notWhileTraining() {
 // Allowed during training too: the run trains on its own copy of the features, and
 // new images join the next run.
 async function addImages({ classId, files }) {
+  requireOwner();
   findClass(classId);
+  writesInFlight++;
+  try { return await addImagesChecked(classId, files); } finally { writesInFlight--; }
+}
+async function addImagesChecked(classId, files) {
   if (!engine && engineModule) {
     state.waiting += files.length;
     postState();
@@ -574,6 +690,7 @@ async function exportModel({ format = 'safetensors' }) {
 // added to them), and "Continue from the imported model" starts the next run from it.
 // The file is kept in IDBFS, so the import survives a reload.
 async function importModel({ name, bytes }) {
+  requireOwner();
   requireEngine();
   notWhileTraining();
   const { mod } = engine;
@@ -615,7 +732,9 @@ const handlers = {
     await started;
     return { phase: state.phase };
   },
+  [CMD.TAKE_OVER]: takeOver,
   [CMD.CLASS_CREATE]: async ({ name }) => {
+    requireOwner();
     const c = { id: state.nextClassId++, name: className(name), count: 0 };
     state.classes.push(c);
     pushClassesToEngine();
@@ -624,6 +743,7 @@ const handlers = {
     return { classId: c.id };
   },
   [CMD.CLASS_RENAME]: async ({ classId, name }) => {
+    requireOwner();
     findClass(classId).name = className(name);
     pushClassesToEngine();
     postState();
@@ -631,6 +751,7 @@ const handlers = {
     return {};
   },
   [CMD.CLASS_DELETE]: async ({ classId }) => {
+    requireOwner();
     findClass(classId);
     notWhileTraining();
     state.classes = state.classes.filter((c) => c.id !== classId);
@@ -641,6 +762,7 @@ const handlers = {
   },
   [CMD.IMAGES_ADD]: (m) => addImages(m),
   [CMD.IMAGES_REMOVE]: async ({ imageIds }) => {
+    requireOwner();
     requireEngine();
     notWhileTraining();
     for (const id of imageIds) check(engine.mod._tt_wasm_remove_image(engine.h, id));
@@ -666,6 +788,7 @@ const handlers = {
     } finally { mod._free(lenPtr); }
   },
   [CMD.TRAIN]: async ({ config }) => {
+    requireOwner();
     requireEngine();
     notWhileTraining();
     const used = state.classes.filter((c) => c.count > 0);
@@ -686,6 +809,7 @@ const handlers = {
     return {};
   },
   [CMD.RESUME]: () => {
+    requireOwner();
     requireEngine();
     if (state.phase !== PHASE.PAUSED) throw new CommandError(ERR.BUSY, 'not paused');
     paused = false;
@@ -701,6 +825,7 @@ const handlers = {
   [CMD.EXPORT]: exportModel,
   [CMD.IMPORT]: importModel,
   [CMD.RESET]: async () => {
+    requireOwner();
     notWhileTraining();
     if (engine) check(engine.mod._tt_wasm_reset(engine.h));
     state.classes = [];
