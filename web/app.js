@@ -93,16 +93,32 @@ worker.onerror = (e) => {
   publish();
 };
 
+// Newest first, with a count and a Clear button: the latest problem is always in view.
+let errorCount = 0;
 function addError({ code, message, file }) {
   errors.push({ code, message, ...(file ? { file } : {}) });
   if (errors.length > MAX_ERRORS) errors.shift();
+  errorCount++;
   const li = document.createElement('li');
   li.textContent = file ? `${file}: ${message}` : message;
-  $('#errors').append(li);
-  while ($('#errors').children.length > MAX_ERRORS) $('#errors').firstChild.remove();
-  $('#no-errors').hidden = true;
+  $('#errors').prepend(li);
+  while ($('#errors').children.length > MAX_ERRORS) $('#errors').lastChild.remove();
+  renderErrorCount();
   if (code === 'weights-corrupt') $('#weights-error-text').textContent = 'The downloaded model file is damaged or is not the expected file (details under Problems). Retry, or download it from another address.';
   if (code === 'weights-fetch') $('#weights-error-text').textContent = `The model could not be downloaded: ${message}. Check the connection and retry.`;
+  publish();
+}
+
+function renderErrorCount() {
+  $('#no-errors').hidden = errorCount > 0;
+  $('#clear-errors').hidden = errorCount === 0;
+  $('#errors-count').textContent = errorCount ? ` (${errorCount})` : '';
+}
+function clearErrors() {
+  errors.length = 0;
+  errorCount = 0;
+  $('#errors').replaceChildren();
+  renderErrorCount();
   publish();
 }
 
@@ -129,6 +145,8 @@ const mb = (n) => `${(n / 1048576).toFixed(1)} MB`;
 function phaseText(s) {
   if (intakeBusy() && [PHASE.READY, PHASE.EXTRACTING, PHASE.TRAINED, PHASE.PAUSED].includes(s.phase)) return `Reading pictures… ${intake.done} of ${intake.total}`;
   if (s.waiting && [PHASE.WEIGHTS_DOWNLOAD, PHASE.WEIGHTS_VERIFY, PHASE.STARTING].includes(s.phase)) return `${PHASE_TEXT[s.phase]} ${s.waiting} pictures will be read once it is ready.`;
+  if (s.phase === PHASE.TRAINED && s.imported && !s.training.epochs) return 'Model imported. Try it below, or train to continue from it.';
+  if (s.phase === PHASE.PAUSED && s.training.epochs) return `Paused after epoch ${s.training.epoch} of ${s.training.epochs}. Resume continues it.`;
   return PHASE_TEXT[s.phase] || s.phase;
 }
 
@@ -213,7 +231,17 @@ function renderState() {
   $('#predict-webcam').title = $('#predict-file').title;
   renderImported(s.imported);
   renderPerClass();
+  // After a reload no progress event has come yet: the saved run's position.
+  const t = s.training;
+  if (t.epochs && !$('#epoch-text').textContent && [PHASE.PAUSED, PHASE.TRAINED].includes(s.phase)) {
+    $('#epoch-progress').value = t.steps ? t.step / t.steps : 0;
+    $('#epoch-text').textContent = `epoch ${t.epoch} of ${t.epochs}, step ${t.step} / ${t.steps}`;
+  }
+  // The space used changes with every save.
+  const savedKey = JSON.stringify([s.saved, s.classes.map((c) => c.count)]);
+  if (savedKey !== lastSavedKey) { lastSavedKey = savedKey; clearTimeout(storageTimer); storageTimer = setTimeout(storageStatus, 1000); }
 }
+let lastSavedKey = '', storageTimer = null;
 
 // An imported model: offer to continue from it, with the settings it needs.
 function renderImported(imp) {
@@ -221,7 +249,10 @@ function renderImported(imp) {
   const f = $('#settings').elements;
   if (!imp) { row.hidden = true; f.initFromModel.checked = false; return; }
   $('#imported-name').textContent = `(${imp.name}: ${imp.classes.join(', ')})`;
-  if (row.hidden) { // first time shown: match the model's head and tail
+  if (row.hidden && row.dataset.seen !== imp.name) { // first time this model is shown: match its head and tail
+    row.dataset.seen = imp.name;
+    if ($('#settings').dataset.restored === '1' && localStorage.getItem('tabtrain.imported') === imp.name) { row.hidden = false; return; }
+    try { localStorage.setItem('tabtrain.imported', imp.name); } catch { /* kept for the visit */ }
     f.initFromModel.checked = true;
     f.hiddenUnits.value = imp.hidden;
     f.unfreeze.value = imp.unfreeze;
@@ -243,6 +274,9 @@ function renderClasses(classes) {
     const input = li.querySelector('.class-name');
     if (document.activeElement !== input) input.value = c.name;
     input.setAttribute('aria-label', `Name of class ${i + 1}`);
+    li.querySelector('.delete').setAttribute('aria-label', `Delete class ${c.name}`);
+    li.querySelector('.webcam').setAttribute('aria-label', `Webcam photos for ${c.name}`);
+    li.querySelector('.file-button').setAttribute('aria-label', `Add pictures to ${c.name}`);
     li.querySelector('.class-count').textContent = `${c.count} picture${c.count === 1 ? '' : 's'}`;
     const file = li.querySelector('input[type=file]');
     file.dataset.classIndex = String(i);
@@ -593,6 +627,7 @@ async function openWebcam(onPhoto, { live = false } = {}) {
   }
 }
 function closeWebcam() {
+  stopBurst();
   webcamSession++;
   webcamStream?.getTracks().forEach((t) => t.stop());
   webcamStream = null;
@@ -628,12 +663,23 @@ async function liveLoop() {
   }
 }
 
-// Shown under "Try it" and, while the webcam dialog predicts, inside it.
-async function predict(bytes) {
-  const r = await command(CMD.PREDICT, { bytes }, [bytes]);
-  if (!r.ok) return;
-  const rows = () => r.probs.sort((a, b) => b.p - a.p).map(({ name, p }) => {
+// Shown under "Try it" (with the picture and its name) and, while the webcam dialog
+// predicts, inside it. The top class is highlighted.
+async function predict(bytes, name = 'webcam frame') {
+  const preview = name === 'webcam frame' ? null : URL.createObjectURL(new Blob([bytes]));
+  const r = await send(CMD.PREDICT, { bytes }, [bytes]);
+  if (!r.ok) { addError({ code: r.error.code, file: name, message: r.error.message }); if (preview) URL.revokeObjectURL(preview); return; }
+  if (preview) {
+    const img = $('#predict-preview');
+    if (img.src) URL.revokeObjectURL(img.src);
+    img.src = preview;
+    img.alt = `The picture being predicted: ${name}`;
+    $('#predict-name').textContent = name;
+    $('#predict-picture').hidden = false;
+  }
+  const rows = () => r.probs.sort((a, b) => b.p - a.p).map(({ name, p }, i) => {
     const li = document.createElement('li');
+    if (i === 0) { li.classList.add('top'); li.setAttribute('aria-label', `Most likely: ${name}, ${(p * 100).toFixed(1)}%`); }
     const label = document.createElement('span'); label.textContent = name;
     const bar = document.createElement('progress'); bar.max = 1; bar.value = p;
     const pct = document.createElement('span'); pct.textContent = `${(p * 100).toFixed(1)}%`;
@@ -645,6 +691,28 @@ async function predict(bytes) {
 }
 
 // ---- settings and controls ----------------------------------------------------------------
+
+// The settings form is kept in this browser, so a reload does not reset it.
+const SETTINGS_KEY = 'tabtrain.settings';
+function saveSettings() {
+  const f = $('#settings').elements;
+  const v = {};
+  for (const el of f) if (el.name) v[el.name] = el.type === 'checkbox' ? el.checked : el.value;
+  try { localStorage.setItem(SETTINGS_KEY, JSON.stringify(v)); } catch { /* storage off: settings last the visit */ }
+}
+function restoreSettings() {
+  let v = null;
+  try { v = JSON.parse(localStorage.getItem(SETTINGS_KEY)); } catch { v = null; }
+  if (!v) return;
+  for (const el of $('#settings').elements) {
+    if (!el.name || !(el.name in v)) continue;
+    if (el.type === 'checkbox') el.checked = !!v[el.name]; else el.value = v[el.name];
+  }
+  $('#settings').dataset.restored = '1';
+}
+restoreSettings();
+$('#settings').addEventListener('change', saveSettings);
+$('#settings').addEventListener('input', saveSettings);
 
 function trainConfig() {
   const f = $('#settings').elements;
@@ -689,7 +757,13 @@ $('#weights-retry').addEventListener('click', async () => {
   await command(CMD.WEIGHTS_RETRY, url ? { url } : {});
   $('#weights-retry').disabled = false;
 });
-$('#train').addEventListener('click', () => { history.length = 0; command(CMD.TRAIN, { config: trainConfig() }); });
+$('#train').addEventListener('click', async () => {
+  // A paused run is discarded by a new one: ask first.
+  if (workerState?.phase === PHASE.PAUSED && !confirm('Start a new training run? The paused run will be discarded (Resume continues it instead).')) return;
+  history.length = 0;
+  const r = await command(CMD.TRAIN, { config: trainConfig() });
+  if (r.ok) $('#pause').focus(); // Train turns off: keep the keyboard focus on the control that now matters
+});
 $('#pause').addEventListener('click', () => command(CMD.PAUSE));
 $('#resume').addEventListener('click', () => command(CMD.RESUME));
 $('#export').addEventListener('click', async () => {
@@ -701,18 +775,53 @@ $('#import').addEventListener('change', async (e) => {
   e.target.value = '';
   if (f) { const bytes = await f.arrayBuffer(); await command(CMD.IMPORT, { name: f.name, bytes }, [bytes]); }
 });
-$('#reset').addEventListener('click', () => { if (confirm('Delete all classes, pictures and training?')) { history.length = 0; command(CMD.RESET); } });
+// The confirmation says what will happen, and it happens: training is paused first.
+$('#reset').addEventListener('click', async () => {
+  const training = workerState?.phase === PHASE.TRAINING;
+  if (!confirm(training ? 'Stop training and delete all classes, pictures and training?' : 'Delete all classes, pictures and training?')) return;
+  if (training) {
+    await command(CMD.PAUSE);
+    await new Promise((resolve) => { const t = setInterval(() => { if (workerState.phase !== PHASE.TRAINING) { clearInterval(t); resolve(); } }, 50); });
+  }
+  history.length = 0;
+  await command(CMD.RESET);
+  charts?.loss.setData([[], [], []]);
+  charts?.acc.setData([[], [], []]);
+  renderPerClass();
+});
+$('#clear-errors').addEventListener('click', clearErrors);
 $('#predict-file').addEventListener('change', async (e) => {
   const f = e.target.files[0];
   e.target.value = '';
-  if (f) await predict(await f.arrayBuffer());
+  if (f) await predict(await f.arrayBuffer(), f.name);
 });
 $('#predict-webcam').addEventListener('click', () => openWebcam(predict, { live: true }));
 $('#webcam-live').addEventListener('change', () => { if ($('#webcam-live').checked) liveLoop(); });
 // A drop that misses a drop zone must not make the browser open the file in place of the app.
 window.addEventListener('dragover', (e) => e.preventDefault());
 window.addEventListener('drop', (e) => e.preventDefault());
-$('#webcam-capture').addEventListener('click', capture);
+// Hold to record: while the button is held (pointer or Space/Enter), a burst of frames
+// (about 5 per second) goes to the class, as in Teachable Machine. A click takes one.
+const BURST_MS = 200;
+let burst = null;
+function startBurst(e) {
+  if (burst || $('#webcam-capture').disabled || (e.type === 'keydown' && (e.repeat || ![' ', 'Enter'].includes(e.key)))) return;
+  e.preventDefault();
+  burst = { taken: 0, timer: null };
+  const tick = async () => {
+    if (!burst) return;
+    await capture();
+    burst.taken++;
+    if (burst) burst.timer = setTimeout(tick, BURST_MS);
+  };
+  tick();
+}
+function stopBurst() { if (burst) { clearTimeout(burst.timer); burst = null; } }
+const shot = $('#webcam-capture');
+shot.addEventListener('pointerdown', startBurst);
+shot.addEventListener('keydown', startBurst);
+for (const ev of ['pointerup', 'pointerleave', 'pointercancel', 'keyup', 'blur']) shot.addEventListener(ev, stopBurst);
+shot.addEventListener('click', (e) => e.preventDefault()); // the press already took the photo
 $('#webcam-close').addEventListener('click', closeWebcam);
 $('#webcam-dialog').addEventListener('close', closeWebcam); // also Esc: the camera goes off however the dialog closes
 

@@ -2,6 +2,7 @@
 // weights cache. It marshals page commands into engine calls and engine results into
 // events; it computes nothing itself (docs/protocol.md, docs/wasm-api.md).
 import { PROTOCOL_VERSION, CMD, EVT, PHASE, ERR, MAX_IMAGE_BYTES, MAX_CLASS_NAME, msg } from './protocol.js';
+import { humane, pictureProblem, modelProblem } from './messages.js';
 
 const ROOT = '/tabtrain';                       // IDBFS mount point
 const CLASSES_PATH = `${ROOT}/dataset/classes.json`;
@@ -41,10 +42,10 @@ const postState = () => {
   post(EVT.STATE, { state: structuredClone(state) });
 };
 const setPhase = (p) => { state.phase = p; postState(); };
-const fail = (code, message, extra = {}) => post(EVT.ERROR, { code, message, ...extra });
+const fail = (code, message, extra = {}) => post(EVT.ERROR, { code, message: humane(message), ...extra });
 
 class CommandError extends Error {
-  constructor(code, message) { super(message); this.code = code; }
+  constructor(code, message, status = 0) { super(message); this.code = code; this.status = status; } // status: the engine's tt_status
 }
 
 // ---- one IndexedDB for the weights cache and the engine-less file store ------------------
@@ -310,7 +311,7 @@ function withString(mod, s, fn) {
 }
 function engineError(rc) {
   const { mod, h } = engine;
-  return new CommandError(ERR.ENGINE, mod.UTF8ToString(mod._tt_wasm_last_error(h)) || `engine status ${rc}`);
+  return new CommandError(ERR.ENGINE, mod.UTF8ToString(mod._tt_wasm_last_error(h)) || 'the engine failed', -rc);
 }
 function check(rc) { if (rc < 0) throw engineError(rc); return rc; }
 function jsonCall(fn) {
@@ -335,13 +336,13 @@ function startEngine(mod) {
   refreshCounts();
   // An imported model first (it may start the next run), then the run of an earlier visit.
   if (mod.FS.analyzePath(IMPORTED_PATH).exists) {
-    try { loadImported(); } catch (e) { fail(e.code, `imported model not restored: ${e.message}`); }
+    try { loadImported(); } catch (e) { fail(e.code, `The model imported on an earlier visit could not be opened again: it ${modelProblem(e.status, e.message)}`); }
   }
   if (!mod.FS.analyzePath(CKPT_PATH).exists) return state.imported ? PHASE.TRAINED : PHASE.READY;
   try {
     withString(mod, CKPT_PATH, (p) => check(mod._tt_wasm_load(h, p)));
   } catch (e) {
-    fail(e.code, `saved training not restored: ${e.message}`);
+    fail(e.code, 'The saved training could not be restored (the saved copy is damaged or from another version). Your classes and pictures are kept; train again.');
     return PHASE.READY;
   }
   const t = jsonCall(() => mod._tt_wasm_train_state_json(h));
@@ -428,17 +429,17 @@ async function sha256Hex(bytes) {
 
 async function verify(bytes, manifest) {
   setPhase(PHASE.WEIGHTS_VERIFY);
-  if (bytes.byteLength !== manifest.size) return `size ${bytes.byteLength} != expected ${manifest.size}`;
+  if (bytes.byteLength !== manifest.size) return `it has ${bytes.byteLength} bytes instead of ${manifest.size}`;
   const got = await sha256Hex(bytes);
   if (got === null) return null; // no engine and no crypto.subtle: nothing could use or check them
-  return got === manifest.sha256 ? null : `SHA-256 ${got} != expected ${manifest.sha256}`;
+  return got === manifest.sha256 ? null : 'its SHA-256 checksum is not the expected one';
 }
 
 async function download(url, manifest) {
   state.weights = { status: 'downloading', source: 'network', bytes: 0, total: manifest.size, sha256: manifest.sha256 };
   setPhase(PHASE.WEIGHTS_DOWNLOAD);
   const res = await fetch(url, { cache: 'no-store' });
-  if (!res.ok || !res.body) throw new CommandError(ERR.WEIGHTS_FETCH, `GET ${url}: HTTP ${res.status}`);
+  if (!res.ok || !res.body) throw new CommandError(ERR.WEIGHTS_FETCH, `the server answered ${res.status} ${res.statusText || ''} for the model file`.trim());
   // Preallocated to the manifest size: no re-copying, and an oversize body is caught early.
   const buf = new Uint8Array(manifest.size);
   const reader = res.body.getReader();
@@ -483,14 +484,14 @@ async function ensureWeights(url) {
     state.weights = { status: 'verifying', source: 'cache', bytes: cached.bytes.byteLength, total: manifest.size, sha256: manifest.sha256 };
     const bad = await verify(cached.bytes, manifest);
     if (!bad) { weightsBytes = cached.bytes; state.weights.status = 'ready'; return true; }
-    fail(ERR.WEIGHTS_CORRUPT, `cached weights damaged (${bad}); downloading again`);
+    fail(ERR.WEIGHTS_CORRUPT, `The copy of the base model stored on this device is damaged (${bad}); downloading it again.`);
   }
   try {
     const src = url || new URL(manifest.file, MANIFEST_URL).href;
     const bytes = await download(src, manifest);
     state.weights.status = 'verifying';
     const bad = await verify(bytes, manifest);
-    if (bad) throw new CommandError(ERR.WEIGHTS_CORRUPT, `downloaded weights rejected: ${bad}`);
+    if (bad) throw new CommandError(ERR.WEIGHTS_CORRUPT, `The downloaded base model is damaged or not the expected file: ${bad}.`);
     weightsBytes = bytes;
     state.weights.status = 'ready';
   } catch (e) {
@@ -563,10 +564,14 @@ function saveClasses() {
   return store.write(CLASSES_PATH, new TextEncoder().encode(json));
 }
 
-function className(name) {
+// A valid name for class `selfId` (0: a new class): not empty, not too long, and not the
+// name of another class (case aside), or results and exports could not tell them apart.
+function className(name, selfId = 0) {
   const n = String(name ?? '').trim();
-  if (!n) throw new CommandError(ERR.BAD_REQUEST, 'class name is empty');
-  if (n.length > MAX_CLASS_NAME) throw new CommandError(ERR.BAD_REQUEST, `class name longer than ${MAX_CLASS_NAME} characters`);
+  if (!n) throw new CommandError(ERR.BAD_REQUEST, 'A class needs a name.');
+  if (n.length > MAX_CLASS_NAME) throw new CommandError(ERR.BAD_REQUEST, `Class names can have at most ${MAX_CLASS_NAME} characters; this one is longer than ${MAX_CLASS_NAME}.`);
+  const same = state.classes.find((c) => c.id !== selfId && c.name.toLocaleLowerCase() === n.toLocaleLowerCase());
+  if (same) throw new CommandError(ERR.BAD_REQUEST, `There is already a class named "${same.name}"; choose another name.`);
   return n;
 }
 function findClass(id) {
@@ -600,19 +605,23 @@ async function addImagesChecked(classId, files) {
 }
 
 async function addImagesTo(classId, files) {
-  let added = 0;
+  let added = 0, duplicates = 0;
   const total = files.length;
   let last = 0;
   for (let i = 0; i < total; i++) {
     const { name, bytes } = files[i];
     const reject = (reason) => fail(ERR.FILE, reason, { file: name, classId });
-    if (!bytes || bytes.byteLength === 0) reject('empty file');
-    else if (bytes.byteLength > MAX_IMAGE_BYTES) reject(`larger than ${MAX_IMAGE_BYTES >> 20} MB`);
+    if (!bytes || bytes.byteLength === 0) reject('is empty (0 bytes), so there is no picture in it.');
+    else if (bytes.byteLength > MAX_IMAGE_BYTES) reject(`is larger than ${MAX_IMAGE_BYTES >> 20} MB; pictures that big cannot be read here.`);
     else if (!engine) reject(engineModule ? 'not added: the engine could not start (see above)' : 'not added: this copy of the app has no engine, so pictures cannot be read');
     else {
       const rc = withBytes(engine.mod, bytes, (p, n) => withString(engine.mod, name, (s) => engine.mod._tt_wasm_add_image(engine.h, classId, p, n, s)));
-      if (rc < 0) reject(engineError(rc).message);
-      else added++;
+      if (rc >= 0) added++;
+      else {
+        const e = engineError(rc);
+        if (/already in this class/.test(e.message)) duplicates++;
+        else reject(pictureProblem(e.status, e.message));
+      }
     }
     const now = performance.now();
     if (now - last >= PROGRESS_INTERVAL_MS || i === total - 1) {
@@ -621,6 +630,8 @@ async function addImagesTo(classId, files) {
     }
     if (engine && i % 8 === 7) await new Promise((r) => setTimeout(r)); // let pause/other commands in
   }
+  // One line for all of them: adding the sample set twice must not bury the list.
+  if (duplicates) fail(ERR.FILE, `${duplicates} picture${duplicates === 1 ? ' was' : 's were'} already in "${findClass(classId).name}" and ${duplicates === 1 ? 'was' : 'were'} skipped.`, { classId });
   if (added) { refreshCounts(); postState(); await store.sync(); }
   return { added, rejected: total - added };
 }
@@ -706,7 +717,7 @@ async function importModel({ name, bytes }) {
     state.imported = previous;
     if (mod.FS.analyzePath(tmp).exists) mod.FS.unlink(tmp);
     if (mod.FS.analyzePath(IMPORTED_PATH).exists) mod.FS.unlink(IMPORTED_PATH);
-    throw e;
+    throw e.status ? new CommandError(e.code, `"${name}" ${modelProblem(e.status, e.message)}`, e.status) : e;
   }
   const t = jsonCall(() => mod._tt_wasm_train_state_json(engine.h));
   Object.assign(state.training, trainingFields(t));
@@ -744,7 +755,7 @@ const handlers = {
   },
   [CMD.CLASS_RENAME]: async ({ classId, name }) => {
     requireOwner();
-    findClass(classId).name = className(name);
+    findClass(classId).name = className(name, classId);
     pushClassesToEngine();
     postState();
     await saveClasses();
@@ -857,7 +868,7 @@ self.onmessage = async (e) => {
     const out = (await handler(m)) || {};
     post(EVT.RESULT, { id: m.id, ok: true, ...out }, [out.bytes, out.json?.bytes].filter((x) => x instanceof ArrayBuffer));
   } catch (err) {
-    post(EVT.RESULT, { id: m.id, ok: false, error: { code: err.code || ERR.ENGINE, message: err.message || String(err) } });
+    post(EVT.RESULT, { id: m.id, ok: false, error: { code: err.code || ERR.ENGINE, message: humane(err.message || String(err)) } });
   }
 };
 

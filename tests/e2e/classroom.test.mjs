@@ -135,3 +135,99 @@ test('results are labelled by class id: an empty class is left out, a deleted cl
     assert.deepEqual(b.consoleErrors, []);
   } finally { await b.close(); }
 });
+
+// What no message for people may contain: internal paths, byte dumps, engine keys and
+// codes, programming-language leftovers.
+const FORBIDDEN = [
+  /\/tabtrain\//, /\/tmp\//, /\b(ckpt|dataset|features|wasm)\//, /\.mjs\b/,
+  /\b0x[0-9a-f]+/i, /\b[0-9a-f]{2}(?: [0-9a-f]{2}){3,}\b/i, /\b[0-9a-f]{16,}\b/i, /\d{10,}/,
+  /\b[a-z]+_[a-z0-9_]+\b/, /\btt_[a-z]/, /\bTT_ERR/, /\bsyncfs\b/,
+  /TypeError|ReferenceError|RangeError|\bundefined\b|\bNaN\b|\[object /,
+];
+// Every text the page shows about state and problems, and every control's tooltip.
+const shownMessages = (page) => page.evaluate(() => [
+  ...window.tabtrainState.errors.map((e) => e.message),
+  ...['#phase', '#train-why', '#predict-why', '#origin-notice', '#owner-text', '#engine-status', '#storage-status',
+    '#weights-error-text', '#run-classes', '#extract-text', '#epoch-text', '#webcam-status', '#errors']
+    .map((sel) => document.querySelector(sel)?.textContent || ''),
+  ...[...document.querySelectorAll('[title]')].map((el) => el.title),
+].filter(Boolean));
+
+test('every message on the page is written for people; problems newest first, counted, clearable', { skip }, async () => {
+  const b = await h.openApp(srv.url);
+  try {
+    const { page } = b;
+    page.on('dialog', (d) => d.accept());
+    await f.addClasses(page, app.root, ['animals', 'food'], 5);
+    // A duplicate class name is refused.
+    await page.fill('#new-class-name', 'Animals');
+    await page.click('#add-class');
+    await page.waitForFunction(() => window.tabtrainState.errors.some((e) => /already a class named "animals"/.test(e.message)));
+    assert.equal((await h.state(page)).classes.length, 2);
+
+    // A file of each failure class, and the same pictures again.
+    const png = fs.readFileSync(path.join(app.root, 'sample', sample.classes[0].files[0]));
+    const bad = [
+      { name: 'empty.png', mimeType: 'image/png', buffer: Buffer.alloc(0) },
+      { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a picture at all\n'.repeat(20)) },
+      { name: 'cut-off.png', mimeType: 'image/png', buffer: png.subarray(0, 200) },
+      { name: 'photo.heic', mimeType: 'image/heic', buffer: Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from('ftypheic'), Buffer.alloc(300, 7)]) },
+      { name: 'broken.webp', mimeType: 'image/webp', buffer: Buffer.concat([Buffer.from('RIFF'), Buffer.from([0xff, 0xff, 0, 0]), Buffer.from('WEBPVP8 '), Buffer.alloc(64, 1)]) },
+    ];
+    await page.setInputFiles('input[type=file][data-class-index="0"]', bad);
+    await page.waitForFunction((n) => window.tabtrainState.errors.filter((e) => e.code === 'file').length >= n && window.tabtrainState.pendingCommands === 0, bad.length);
+    await page.setInputFiles('input[type=file][data-class-index="0"]', f.pictures(app.root, 'animals').slice(0, 5));
+    await page.waitForFunction(() => window.tabtrainState.errors.some((e) => /5 pictures were already in "animals"/.test(e.message)));
+    let s = await h.state(page);
+    assert.equal(s.errors.filter((e) => /already in/.test(e.message)).length, 1, 'one line for all the duplicates');
+    const byFile = Object.fromEntries(s.errors.filter((e) => e.file).map((e) => [e.file, e.message]));
+    assert.match(byFile['empty.png'], /is empty/);
+    assert.match(byFile['notes.txt'], /is not a picture tabtrain can read/);
+    assert.match(byFile['cut-off.png'], /damaged|could not be read/);
+    assert.match(byFile['photo.heic'], /is not a picture tabtrain can read/);
+    assert.ok(byFile['broken.webp']);
+
+    // Model files that are not models: a header length of 2^64-1, and noise.
+    const huge = Buffer.concat([Buffer.from([0xf3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x92]), Buffer.from('{"a":1}')]);
+    for (const [name, buffer] of [['huge-header.safetensors', huge], ['noise.safetensors', Buffer.alloc(4096, 0x5a)]]) {
+      const before = (await h.state(page)).errors.length;
+      await page.setInputFiles('#import', { name, mimeType: 'application/octet-stream', buffer });
+      await page.waitForFunction((n) => window.tabtrainState.errors.length > n, before);
+    }
+    s = await h.state(page);
+    assert.match(s.errors.at(-1).message, /"noise\.safetensors" is not a tabtrain model or checkpoint, or it is damaged/);
+
+    // Settings the engine refuses name the setting, not its key.
+    await f.setTraining(page, { epochs: 2, copies: 99, augment: ['flip'] });
+    await page.click('#train');
+    await page.waitForFunction(() => window.tabtrainState.errors.some((e) => /Copies per picture/.test(e.message)));
+    await f.setTraining(page, { epochs: 2 });
+    await page.click('#train');
+    await h.waitForPhase(page, 'trained', 120_000);
+    // A failed prediction names its file.
+    await page.setInputFiles('#predict-file', { name: 'not-a-photo.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') });
+    await page.waitForFunction(() => window.tabtrainState.errors.some((e) => e.file === 'not-a-photo.txt'));
+    // A good one shows the picture, its name, and the top class highlighted.
+    const probs = await f.predict(page, f.pictures(app.root, 'food')[9]);
+    assert.equal(await page.locator('#predict-name').textContent(), path.basename(f.pictures(app.root, 'food')[9]));
+    assert.ok(await page.locator('#predict-preview').isVisible());
+    assert.equal(await page.locator('#predict-results li.top span').first().textContent(), f.top(probs));
+
+    const texts = await shownMessages(page);
+    assert.ok(texts.length > 15, `only ${texts.length} messages collected`);
+    const offending = [];
+    for (const t of texts) for (const re of FORBIDDEN) if (re.test(t)) offending.push(`${re}: ${t.slice(0, 200)}`);
+    assert.deepEqual(offending, []);
+
+    // Newest first, with a count; Clear empties the list.
+    const first = await page.locator('#errors li').first().textContent();
+    assert.match(first, /not-a-photo\.txt/);
+    assert.equal(await page.locator('#errors-count').textContent(), ` (${(await h.state(page)).errors.length})`);
+    await h.screenshot(page, 'classroom-messages');
+    await page.click('#clear-errors');
+    assert.equal(await page.locator('#errors li').count(), 0);
+    assert.ok(await page.locator('#no-errors').isVisible());
+    assert.deepEqual((await h.state(page)).errors, []);
+    assert.deepEqual(b.consoleErrors, []);
+  } finally { await b.close(); }
+});
