@@ -1,6 +1,6 @@
 // The page: renders worker events and turns user actions into protocol commands.
 // It computes nothing; the worker (web/worker.js) owns the engine and storage.
-import { PROTOCOL_VERSION, CMD, EVT, PHASE, DEFAULT_TRAIN_CONFIG, msg } from './protocol.js';
+import { PROTOCOL_VERSION, CMD, EVT, PHASE, DEFAULT_TRAIN_CONFIG, BEST_ACCURACY_CONFIG, msg } from './protocol.js';
 
 const $ = (sel) => document.querySelector(sel);
 const FILES_PER_MESSAGE = 16; // bounds page memory while big folders stream to the worker
@@ -710,7 +710,17 @@ function restoreSettings() {
   }
   $('#settings').dataset.restored = '1';
 }
+// The form shows DEFAULT_TRAIN_CONFIG (or a preset) field by field.
+const PRESETS = { recommended: DEFAULT_TRAIN_CONFIG, best: BEST_ACCURACY_CONFIG };
+function applyPreset(c) {
+  const f = $('#settings').elements;
+  for (const k of ['batchSize', 'epochs', 'learningRate', 'augmentViews', 'unfreeze', 'backboneLr', 'hiddenUnits', 'dropout', 'labelSmoothing', 'patience', 'seed']) f[k].value = String(c[k]);
+  for (const [k, on] of Object.entries(c.augment)) f[k].checked = on;
+}
+applyPreset(DEFAULT_TRAIN_CONFIG);
 restoreSettings();
+$('#settings').elements.preset.addEventListener('change', (e) => { if (PRESETS[e.target.value]) { applyPreset(PRESETS[e.target.value]); saveSettings(); } });
+$('#settings').addEventListener('input', (e) => { if (e.target.name !== 'preset') $('#settings').elements.preset.value = 'custom'; });
 $('#settings').addEventListener('change', saveSettings);
 $('#settings').addEventListener('input', saveSettings);
 
@@ -724,6 +734,8 @@ function trainConfig() {
     augment: { flip: f.flip.checked, zoom: f.zoom.checked, shear: f.shear.checked, brightness: f.brightness.checked },
     augmentViews: num('augmentViews', d.augmentViews), initFromModel: !!workerState?.imported && f.initFromModel.checked,
     unfreeze: num('unfreeze', d.unfreeze), hiddenUnits: num('hiddenUnits', d.hiddenUnits), seed: num('seed', d.seed),
+    backboneLr: num('backboneLr', d.backboneLr), dropout: num('dropout', d.dropout), labelSmoothing: num('labelSmoothing', d.labelSmoothing),
+    patience: num('patience', d.patience),
   };
 }
 

@@ -398,6 +398,7 @@ function engineConfig(c) {
     batch_size: c.batchSize, epochs: c.epochs, learning_rate: c.learningRate, optimizer: c.optimizer,
     val_fraction: c.valFraction, unfreeze: c.unfreeze, hidden_units: c.hiddenUnits, seed: c.seed,
     augment: aug, augment_views: c.augmentViews, init_from_model: !!c.initFromModel,
+    backbone_lr: c.backboneLr, dropout: c.dropout, label_smoothing: c.labelSmoothing, patience: c.patience,
   };
 }
 

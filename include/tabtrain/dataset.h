@@ -70,6 +70,11 @@ void tt_dataset_free(tt_dataset *ds);
 /* Items of class c (0 when none). */
 int tt_dataset_class_count(const tt_dataset *ds, int c);
 
+/* The validation share and seed a front end uses unless told otherwise (the CLI's
+ * --val-split/--seed, the browser's settings), so both split a folder the same way. */
+#define TT_DEFAULT_VAL_FRACTION 0.2f
+#define TT_DEFAULT_SEED 42
+
 /* frac in [0, 1). tr and va get their own copies of names and paths. */
 tt_status tt_dataset_split(const tt_dataset *ds, float frac, uint64_t seed, tt_dataset *tr,
                            tt_dataset *va);

@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "cli/cli_ckpt.h"
 #include "cli/cli_data.h"
+#include "tabtrain/dataset.h"
 #include "tabtrain/model_file.h"
 #include "tabtrain/npy.h"
 #include "tabtrain/trainer.h"
@@ -28,7 +29,7 @@ static const char tt_train_usage[] =
     "  --data DIR            training images, DIR/<class>/<image>\n"
     "  --files LIST          instead of --data: a path<TAB>class list\n"
     "  --val DIR             validation images (classes must be training classes)\n"
-    "  --val-split F         else: stratified seeded split of the training set (0.15; 0 = none)\n"
+    "  --val-split F         else: stratified seeded split of the training set (0.2; 0 = none)\n"
     "  --epochs N            10            --batch-size B   32\n"
     "  --lr LR               0.001         --optimizer adam|sgd (adam)\n"
     "  --momentum M          0.9 (sgd)     --weight-decay W  0\n"
@@ -41,7 +42,7 @@ static const char tt_train_usage[] =
     "  --unfreeze K          also fine-tune the last K inverted-residual blocks and the final\n"
     "                        1x1 conv (0 = frozen backbone; at most " TT_STR(TT_UNFREEZE_MAX) ")\n"
     "  --backbone-lr X       learning rate of those layers (default lr/10)\n"
-    "  --seed S              1\n"
+    "  --seed S              42 (as in the browser)\n"
     "  --model FILE          backbone (default $TT_MODEL or " TT_CLI_DEFAULT_MODEL ")\n"
     "  --out FILE            trained model (model.safetensors); best epoch's weights\n"
     "  --cache-dir D         feature cache (./.tabtrain-cache); 'none' = do not persist\n"
@@ -59,8 +60,9 @@ typedef struct tt_train_args {
 
 static int tt_train_parse(int argc, char **argv, tt_train_args *a) {
     const char *cmd = argv[0];
-    *a = (tt_train_args){.out = "model.safetensors", .cache_dir = ".tabtrain-cache", .val_split = 0.15};
+    *a = (tt_train_args){.out = "model.safetensors", .cache_dir = ".tabtrain-cache", .val_split = TT_DEFAULT_VAL_FRACTION};
     a->cfg = tt_trainer_defaults();
+    a->cfg.seed = TT_DEFAULT_SEED;
     tt_cli_ckpt_init(&a->ckpt);
     int views_set = 0;
     for (int i = 1; i < argc; i++) {

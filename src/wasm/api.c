@@ -689,8 +689,8 @@ static void config_free(wconfig *c) {
 static tt_status config_parse(const char *json, int from_ckpt, wconfig *c) {
     memset(c, 0, sizeof *c);
     c->t = tt_trainer_defaults();
-    c->t.seed = 42;
-    c->val_fraction = 0.2f;
+    c->t.seed = TT_DEFAULT_SEED;
+    c->val_fraction = TT_DEFAULT_VAL_FRACTION;
     c->aug_views = 2;
     c->data_crc = -1;
     tt_json p;
