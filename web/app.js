@@ -77,7 +77,7 @@ worker.onmessage = (e) => {
     case EVT.RESULT: { const resolve = pending.get(m.id); pending.delete(m.id); resolve?.(m); publish(); break; }
     case EVT.STATE: workerState = m.state; renderState(); publish(); break;
     case EVT.PROGRESS: renderProgress(m); break;
-    case EVT.EPOCH: while (history.at(-1)?.epoch >= m.epoch) history.pop(); history.push(m); renderEpochs(); break;
+    case EVT.EPOCH: while (history.at(-1)?.epoch >= m.epoch) history.pop(); history.push(m); renderEpochs(); if (workerState) renderState(); break;
     case EVT.ERROR: addError(m); break;
     default: addError({ code: 'protocol', message: `unknown event ${m.type}` }); return;
   }
@@ -233,9 +233,15 @@ function renderState() {
   renderPerClass();
   // After a reload no progress event has come yet: the saved run's position.
   const t = s.training;
-  if (t.epochs && !$('#epoch-text').textContent && [PHASE.PAUSED, PHASE.TRAINED].includes(s.phase)) {
-    $('#epoch-progress').value = t.steps ? t.step / t.steps : 0;
-    $('#epoch-text').textContent = `epoch ${t.epoch} of ${t.epochs}, step ${t.step} / ${t.steps}`;
+  const last = history.at(-1); // the saved run's last epoch (also when the data changed since)
+  if (!$('#epoch-text').textContent && [PHASE.PAUSED, PHASE.TRAINED].includes(s.phase)) {
+    if (t.epochs) {
+      $('#epoch-progress').value = t.steps ? t.step / t.steps : 0;
+      $('#epoch-text').textContent = `epoch ${t.epoch} of ${t.epochs}, step ${t.step} / ${t.steps}`;
+    } else if (last) {
+      $('#epoch-progress').value = last.epoch / last.epochs;
+      $('#epoch-text').textContent = `epoch ${last.epoch} of ${last.epochs}`;
+    }
   }
   // The space used changes with every save.
   const savedKey = JSON.stringify([s.saved, s.classes.map((c) => c.count)]);
