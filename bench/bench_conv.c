@@ -36,12 +36,12 @@ typedef struct conv_ctx {
 static void conv_call(void *p) {
     const conv_ctx *c = p;
     if (c->op == OP_STEM)
-        tt_f32_conv3x3(c->N, c->H, c->W, c->Cin, c->Cout, c->stride, c->x, c->w, c->b,
+        tt_f32_conv3x3(NULL, c->N, c->H, c->W, c->Cin, c->Cout, c->stride, c->x, c->w, c->b,
                        TT_ACT_RELU6, c->y, c->work);
     else if (c->op == OP_DW)
-        tt_f32_dwconv3x3(c->N, c->H, c->W, c->Cin, c->stride, c->x, c->w, c->b, TT_ACT_RELU6, c->y);
+        tt_f32_dwconv3x3(NULL, c->N, c->H, c->W, c->Cin, c->stride, c->x, c->w, c->b, TT_ACT_RELU6, c->y);
     else
-        tt_f32_dwconv3x3_backward(c->N, c->H, c->W, c->Cin, c->stride, c->x, c->w, c->dy, c->dx,
+        tt_f32_dwconv3x3_backward(NULL, c->N, c->H, c->W, c->Cin, c->stride, c->x, c->w, c->dy, c->dx,
                                   c->dw, c->db);
 }
 
@@ -68,7 +68,7 @@ int tt_bench_dwconv(int argc, char **argv) {
         int Ho = tt_same_out(c.H, c.stride), Wo = tt_same_out(c.W, c.stride);
         size_t nx = (size_t)batch * c.H * c.W * c.Cin, ny = (size_t)batch * Ho * Wo * c.Cout;
         size_t nw = c.op == OP_STEM ? (size_t)c.Cout * 9 * c.Cin : (size_t)9 * c.Cin;
-        size_t nwork = c.op == OP_STEM ? tt_f32_conv3x3_work_size(c.W, c.Cin, c.Cout, c.stride) : 0;
+        size_t nwork = c.op == OP_STEM ? tt_f32_conv3x3_work_size(c.W, c.Cin, c.Cout, c.stride, 1) : 0;
         int back = c.op == OP_DW_BACKWARD;
         tt_rng r;
         tt_rng_seed(&r, 5, TT_STREAM_TEST);

@@ -20,7 +20,7 @@ typedef struct gemm_ctx {
 
 static void gemm_call(void *p) {
     gemm_ctx *g = p;
-    tt_f32_gemm_packed(g->M, g->N, g->K, g->A, g->K, g->packed, g->C, g->N, NULL);
+    tt_f32_gemm_packed(NULL, g->M, g->N, g->K, g->A, g->K, g->packed, g->C, g->N, NULL);
 }
 
 static float *random_matrix(size_t n, tt_rng *r) {

@@ -33,6 +33,7 @@
 
 #include "tabtrain/safetensors.h"
 #include "tabtrain/status.h"
+#include "tabtrain/threadpool.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -55,6 +56,13 @@ typedef struct tt_mnv2_info {
 tt_status tt_mnv2_init(tt_mnv2 **out, const tt_st_file *weights, int input_size);
 void tt_mnv2_free(tt_mnv2 *m);
 tt_mnv2_info tt_mnv2_get_info(const tt_mnv2 *m);
+
+/* Runs the next passes on `pool`'s threads (tabtrain/threadpool.h; NULL:
+ * the caller's thread). The features are bit-identical for every thread
+ * count. The pool must outlive its use by the model; set it again (or NULL)
+ * before freeing it. Allocates the per-thread stem scratch: not for a hot
+ * path. */
+tt_status tt_mnv2_set_pool(tt_mnv2 *m, tt_pool *pool);
 
 /* input: [n][S][S][3] (already preprocessed, normally in [-1, 1]);
  * features: [n][F] after global average pooling. */

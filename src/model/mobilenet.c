@@ -34,6 +34,8 @@ struct tt_mnv2 {
     tt_pw head, logits;
     int head_hw;
     float *act[2], *expanded, *dwout; /* ping-pong block I/O and block internals */
+    tt_pool *pool;                    /* NULL: the caller's thread */
+    float *stem_work_threads;         /* stem scratch for pool's threads, when > 1 */
     size_t params;
     size_t weight_bytes; /* measured by a first, copy-free pass over the source */
     tt_arena *weights, *ws;
@@ -209,7 +211,7 @@ tt_status tt_mnv2_init(tt_mnv2 **out, const tt_st_file *weights, int input_size)
     size_t act = 0, expanded = 0, dwout = 0, stem_work = 0;
     if (!st) {
         tt_mnv2_buffer_sizes(m, &act, &expanded, &dwout);
-        stem_work = tt_f32_conv3x3_work_size(m->size, 3, m->c0, 2);
+        stem_work = tt_f32_conv3x3_work_size(m->size, 3, m->c0, 2, 1);
         size_t bytes = 2 * tt_arena_size_of(act * sizeof(float)) +
                        tt_arena_size_of(expanded * sizeof(float)) +
                        tt_arena_size_of(dwout * sizeof(float)) +
@@ -237,6 +239,7 @@ void tt_mnv2_free(tt_mnv2 *m) {
     if (!m) return;
     tt_arena_free(m->weights);
     tt_arena_free(m->ws);
+    free(m->stem_work_threads);
     free(m);
 }
 
@@ -257,32 +260,47 @@ tt_mnv2_info tt_mnv2_get_info(const tt_mnv2 *m) {
     return info;
 }
 
-static void tt_pw_run(const tt_pw *pw, int rows, const float *x, tt_act act, const float *residual,
-                      float *y) {
-    tt_epilogue ep = {pw->bias, act, residual, pw->cout};
-    tt_f32_gemm_packed(rows, pw->cout, pw->cin, x, pw->cin, pw->packed, y, pw->cout, &ep);
+tt_status tt_mnv2_set_pool(tt_mnv2 *m, tt_pool *pool) {
+    int threads = tt_pool_threads(pool);
+    free(m->stem_work_threads);
+    m->stem_work_threads = NULL;
+    m->pool = NULL;
+    if (threads > 1) {
+        size_t n = tt_f32_conv3x3_work_size(m->size, 3, m->c0, 2, threads);
+        if (!(m->stem_work_threads = malloc(n * sizeof(float))))
+            return tt_error(TT_ERR_NOMEM, "model: no memory for the scratch of %d threads", threads);
+    }
+    m->pool = pool;
+    return TT_OK;
 }
 
-static void tt_block_forward(const tt_block *b, const float *x, float *expanded, float *dwout,
-                             float *y) {
+static void tt_pw_run(tt_pool *pool, const tt_pw *pw, int rows, const float *x, tt_act act,
+                      const float *residual, float *y) {
+    tt_epilogue ep = {pw->bias, act, residual, pw->cout};
+    tt_f32_gemm_packed(pool, rows, pw->cout, pw->cin, x, pw->cin, pw->packed, y, pw->cout, &ep);
+}
+
+static void tt_block_forward(tt_pool *pool, const tt_block *b, const float *x, float *expanded,
+                             float *dwout, float *y) {
     const float *dw_in = x;
     if (b->expand.cout) {
-        tt_pw_run(&b->expand, b->h_in * b->w_in, x, TT_ACT_RELU6, NULL, expanded);
+        tt_pw_run(pool, &b->expand, b->h_in * b->w_in, x, TT_ACT_RELU6, NULL, expanded);
         dw_in = expanded;
     }
-    tt_f32_dwconv3x3(1, b->h_in, b->w_in, b->hid, b->stride, dw_in, b->dw_w, b->dw_b, TT_ACT_RELU6,
-                     dwout);
-    tt_pw_run(&b->project, b->h_out * b->w_out, dwout, TT_ACT_NONE, b->residual ? x : NULL, y);
+    tt_f32_dwconv3x3(pool, 1, b->h_in, b->w_in, b->hid, b->stride, dw_in, b->dw_w, b->dw_b,
+                     TT_ACT_RELU6, dwout);
+    tt_pw_run(pool, &b->project, b->h_out * b->w_out, dwout, TT_ACT_NONE, b->residual ? x : NULL,
+              y);
 }
 
 /* Stem and the first `nblocks` blocks of one image; returns the ping-pong
  * buffer that holds the activations entering block `nblocks`. */
 static float *tt_mnv2_run_blocks(tt_mnv2 *m, const float *image, int nblocks) {
     float *cur = m->act[0], *nxt = m->act[1];
-    tt_f32_conv3x3(1, m->size, m->size, 3, m->c0, 2, image, m->stem_w, m->stem_b, TT_ACT_RELU6,
-                   cur, m->stem_work);
+    tt_f32_conv3x3(m->pool, 1, m->size, m->size, 3, m->c0, 2, image, m->stem_w, m->stem_b,
+                   TT_ACT_RELU6, cur, m->pool ? m->stem_work_threads : m->stem_work);
     for (int i = 0; i < nblocks; i++) {
-        tt_block_forward(&m->blocks[i], cur, m->expanded, m->dwout, nxt);
+        tt_block_forward(m->pool, &m->blocks[i], cur, m->expanded, m->dwout, nxt);
         float *t = cur;
         cur = nxt;
         nxt = t;
@@ -297,8 +315,8 @@ tt_status tt_mnv2_features(tt_mnv2 *m, int n, const float *input, float *feature
     for (int img = 0; img < n; img++) {
         float *cur = tt_mnv2_run_blocks(m, input + img * in_stride, TT_MNV2_BLOCKS);
         float *nxt = cur == m->act[0] ? m->act[1] : m->act[0];
-        tt_pw_run(&m->head, m->head_hw, cur, TT_ACT_RELU6, NULL, nxt);
-        tt_f32_global_avgpool(1, m->head_hw, m->head.cout, nxt,
+        tt_pw_run(m->pool, &m->head, m->head_hw, cur, TT_ACT_RELU6, NULL, nxt);
+        tt_f32_global_avgpool(m->pool, 1, m->head_hw, m->head.cout, nxt,
                               features + (size_t)img * m->head.cout);
     }
     return TT_OK;
@@ -309,7 +327,7 @@ tt_status tt_mnv2_logits(tt_mnv2 *m, int n, const float *features, float *logits
         return tt_error(TT_ERR_UNSUPPORTED, "model has no logits layer (a backbone without top)");
     if (n < 0 || (n && (!features || !logits)))
         return tt_error(TT_ERR_INVALID_ARG, "tt_mnv2_logits: bad arguments");
-    if (n) tt_pw_run(&m->logits, n, features, TT_ACT_NONE, NULL, logits);
+    if (n) tt_pw_run(m->pool, &m->logits, n, features, TT_ACT_NONE, NULL, logits);
     return TT_OK;
 }
 
