@@ -32,6 +32,7 @@
 #include "tabtrain/sha256.h"
 #include "tabtrain/status.h"
 #include "tabtrain/tail.h"
+#include "tabtrain/threadpool.h"
 #include "tabtrain/trainer.h"
 #include "wasm/api.h"
 
@@ -107,6 +108,7 @@ typedef struct wmodel {
 
 typedef struct tt_wasm {
     tt_mnv2 *net;
+    tt_pool *pool; /* threads of the backbone and of every tail; NULL = one */
     int dim, size;
     float *input; /* [size][size][3] */
     char *preprocess; /* backbone metadata, copied into checkpoints */
@@ -439,6 +441,7 @@ TT_EXPORT void tt_wasm_destroy(int h) {
     classes_free(w);
     tt_featcache_free(w->fc);
     tt_mnv2_free(w->net);
+    tt_pool_free(w->pool);
     free(w->input);
     free(w->preprocess);
     free(w->weights);
@@ -520,6 +523,25 @@ static int class_index(const tt_wasm *w, int id) {
 static const char *class_name(const tt_wasm *w, int id, const char *fallback) {
     int i = class_index(w, id);
     return i >= 0 ? w->classes[i].name : fallback;
+}
+
+TT_EXPORT int tt_wasm_set_threads(int h, int threads) {
+    tt_wasm *w = handle(h);
+    if (!w) return -TT_ERR_INVALID_ARG;
+    if (threads == tt_pool_threads(w->pool)) return 0;
+    tt_pool *pool;
+    tt_status st = tt_pool_init(&pool, threads);
+    if (st) return fail(w, st);
+    /* Nothing may still point at the old pool when it is freed. */
+    if ((st = tt_mnv2_set_pool(w->net, pool))) {
+        tt_pool_free(pool);
+        return fail(w, st);
+    }
+    if (w->run.tail) tt_tail_set_pool(w->run.tail, pool);
+    if (w->model.tail) tt_tail_set_pool(w->model.tail, pool);
+    tt_pool_free(w->pool);
+    w->pool = pool;
+    return 0;
 }
 
 TT_EXPORT int tt_wasm_set_classes(int h, const char *json) {
@@ -814,6 +836,7 @@ static tt_status run_build(tt_wasm *w, const wconfig *c, wrun *r) {
         tt_st_file *f;
         if (!(st = tt_st_open_memory(&f, w->weights, w->weights_len))) {
             st = tt_tail_init(&r->tail, w->net, f, r->unfreeze, r->cfg.batch_size);
+            if (r->tail) tt_tail_set_pool(r->tail, w->pool);
             tt_st_close(f);
         }
         if (!st) r->dim = tt_tail_get_info(r->tail).in_dim;
@@ -1115,6 +1138,7 @@ static tt_status model_load(tt_wasm *w, const tt_st_file *f, const wconfig *c) {
         tt_st_file *bb = NULL;
         if (!is_export) st = tt_st_open_memory(&bb, w->weights, w->weights_len);
         if (!st) st = tt_tail_init(&nm.tail, w->net, is_export ? f : bb, nm.m.unfreeze, 16);
+        if (nm.tail) tt_tail_set_pool(nm.tail, w->pool);
         if (!st && !is_export) st = tt_model_load_tail(&nm.m, nm.tail);
         tt_st_close(bb);
     }
