@@ -1,6 +1,7 @@
 // The page: renders worker events and turns user actions into protocol commands.
 // It computes nothing; the worker (web/worker.js) owns the engine and storage.
 import { PROTOCOL_VERSION, CMD, EVT, PHASE, DEFAULT_TRAIN_CONFIG, msg } from './protocol.js';
+import { defaultThreads } from './engine-build.js';
 
 const $ = (sel) => document.querySelector(sel);
 const FILES_PER_MESSAGE = 16; // bounds page memory while big folders stream to the worker
@@ -55,6 +56,7 @@ function publish() {
     imported: w.imported ? { name: w.imported.name, classes: [...w.imported.classes], hidden: w.imported.hidden, unfreeze: w.imported.unfreeze } : null,
     memory: w.memory ? { wasmHeap: w.memory.wasmHeap } : null, // engine heap bytes (high-water mark)
     preparing: w.preparing ? { done: w.preparing.done, total: w.preparing.total } : null, // a run computing augmented views / tail inputs
+    threads: w.threads ? { threaded: w.threads.threaded, available: w.threads.available, current: w.threads.current } : null, // engine build and thread count
     errors: errors.map((e) => ({ ...e })),
     pendingCommands: pending.size, // > 0 while a command (e.g. a save) is still in flight
   });
@@ -135,6 +137,7 @@ function renderState() {
   eng.hidden = s.engine.status === 'loaded' || s.engine.status === 'loading';
   eng.textContent = s.engine.message;
   eng.classList.toggle('error', s.engine.status === 'error');
+  renderThreads(s.threads);
   renderClasses(s.classes);
   const hasEngine = s.engine.status === 'loaded';
   const idle = [PHASE.READY, PHASE.TRAINED, PHASE.PAUSED].includes(s.phase);
@@ -518,6 +521,19 @@ async function predict(bytes) {
 
 // ---- settings and controls ----------------------------------------------------------------
 
+$('#settings').elements.threads.value = defaultThreads();
+// The Threads setting applies from the next run; a single-threaded engine offers none.
+function renderThreads(t) {
+  if (!t) return;
+  const input = $('#settings').elements.threads;
+  input.disabled = !t.threaded;
+  input.max = t.available;
+  if (!t.threaded) input.value = 1;
+  $('#threads-note').textContent = t.threaded
+    ? `computing on ${t.current} ${t.current === 1 ? 'thread' : 'threads'}`
+    : `one thread: ${t.reason}`;
+}
+
 function trainConfig() {
   const f = $('#settings').elements;
   const num = (name, def) => { const v = Number(f[name].value); return Number.isFinite(v) && f[name].value !== '' ? v : def; };
@@ -528,6 +544,7 @@ function trainConfig() {
     augment: { flip: f.flip.checked, zoom: f.zoom.checked, shear: f.shear.checked, brightness: f.brightness.checked },
     augmentViews: num('augmentViews', d.augmentViews), initFromModel: !!workerState?.imported && f.initFromModel.checked,
     unfreeze: num('unfreeze', d.unfreeze), hiddenUnits: num('hiddenUnits', d.hiddenUnits), seed: num('seed', d.seed),
+    threads: num('threads', defaultThreads()),
   };
 }
 
