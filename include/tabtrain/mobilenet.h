@@ -58,10 +58,12 @@ void tt_mnv2_free(tt_mnv2 *m);
 tt_mnv2_info tt_mnv2_get_info(const tt_mnv2 *m);
 
 /* Runs the next passes on `pool`'s threads (tabtrain/threadpool.h; NULL:
- * the caller's thread). The features are bit-identical for every thread
- * count. The pool must outlive its use by the model; set it again (or NULL)
- * before freeing it. Allocates the per-thread stem scratch: not for a hot
- * path. */
+ * the caller's thread): a batch of at least as many images as threads one
+ * image per thread, fewer images with every layer split over the threads.
+ * The results are bit-identical for every thread count. The pool must
+ * outlive its use by the model; set it again (or NULL) before freeing it.
+ * Allocates a workspace per extra thread (~8.5 MB each at 224): not for a
+ * hot path. */
 tt_status tt_mnv2_set_pool(tt_mnv2 *m, tt_pool *pool);
 
 /* input: [n][S][S][3] (already preprocessed, normally in [-1, 1]);

@@ -171,10 +171,14 @@ static void model_and_tail_same_bits_on_any_thread_count(void **state) {
     memcpy(grad0, params[0].grad, ti.params * sizeof(float));
     FOR_POOLS(pool) {
         tt_assert_ok(tt_mnv2_set_pool(m, pool));
-        tt_assert_ok(tt_mnv2_features(m, N, img, feat));
+        tt_assert_ok(tt_mnv2_features(m, N, img, feat)); /* one image per thread */
         same_bits(feat, feat0, (size_t)N * F, pool, "backbone features");
+        tt_assert_ok(tt_mnv2_features(m, 1, img, feat)); /* every layer split */
+        same_bits(feat, feat0, F, pool, "backbone features of one image");
         tt_assert_ok(tt_mnv2_forward_until(m, N, img, ti.first_block, in));
         same_bits(in, in0, (size_t)N * ti.in_dim, pool, "activations entering the tail");
+        tt_assert_ok(tt_mnv2_forward_until(m, 1, img + SIDE * SIDE * 3, ti.first_block, in));
+        same_bits(in, in0 + ti.in_dim, ti.in_dim, pool, "activations of one image entering the tail");
         tt_tail_set_pool(t, pool);
         tt_tail_zero_grad(t);
         same_bits(tt_tail_forward(t, N, in), tf0, (size_t)N * F, pool, "tail features");
