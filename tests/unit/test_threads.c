@@ -181,8 +181,8 @@ static void model_and_tail_same_bits_on_any_thread_count(void **state) {
         same_bits(in, in0 + ti.in_dim, ti.in_dim, pool, "activations of one image entering the tail");
         tt_tail_set_pool(t, pool);
         tt_tail_zero_grad(t);
-        same_bits(tt_tail_forward(t, N, in), tf0, (size_t)N * F, pool, "tail features");
-        tt_tail_backward(t, N, in, df);
+        same_bits(tt_tail_forward(t, N, in0), tf0, (size_t)N * F, pool, "tail features");
+        tt_tail_backward(t, N, in0, df);
         same_bits(params[0].grad, grad0, ti.params, pool, "tail gradients");
     }
     tt_assert_ok(tt_mnv2_set_pool(m, NULL));
