@@ -227,7 +227,8 @@ function startEngine(mod) {
     return PHASE.ENGINE_ERROR;
   }
   engine = { mod, h };
-  try { setThreads(engineBuild.maxThreads); } catch (e) { state.threads.reason = 'the browser could not start more threads'; }
+  // From 1 thread (where the engine starts), so nothing to wait for.
+  setThreads(engineBuild.maxThreads).catch(() => { state.threads.reason = 'the browser could not start more threads'; });
   pushClassesToEngine();
   refreshCounts();
   // An imported model first (it may start the next run), then the run of an earlier visit.
@@ -268,10 +269,17 @@ function engineConfig(c) {
   };
 }
 
-// Runs the engine on the Threads setting's count (results do not depend on it).
-function setThreads(requested) {
+// Runs the engine on the Threads setting's count (results do not depend on it). The
+// threads that stop hand their workers back only once this worker's event loop runs, so
+// going from one count above 1 to another passes through 1 and a turn of the loop.
+async function setThreads(requested) {
   const n = clampThreads(requested, engineBuild);
   if (n === state.threads.current) return;
+  if (n > 1 && state.threads.current > 1) {
+    check(engine.mod._tt_wasm_set_threads(engine.h, 1));
+    state.threads.current = 1;
+    await new Promise((r) => setTimeout(r));
+  }
   check(engine.mod._tt_wasm_set_threads(engine.h, n));
   state.threads.current = n;
 }
@@ -627,7 +635,7 @@ const handlers = {
     requireEngine();
     notWhileTraining();
     if (state.classes.filter((c) => c.count > 0).length < 2) throw new CommandError(ERR.BAD_REQUEST, 'need at least two classes with images');
-    setThreads(config.threads);
+    await setThreads(config.threads);
     withString(engine.mod, JSON.stringify(engineConfig(config)), (p) => check(engine.mod._tt_wasm_train_begin(engine.h, p)));
     paused = false;
     setPhase(PHASE.TRAINING);

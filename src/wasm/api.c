@@ -529,17 +529,22 @@ TT_EXPORT int tt_wasm_set_threads(int h, int threads) {
     tt_wasm *w = handle(h);
     if (!w) return -TT_ERR_INVALID_ARG;
     if (threads == tt_pool_threads(w->pool)) return 0;
+    if (threads < 1 || threads > TT_POOL_MAX_THREADS)
+        return fail(w, tt_error(TT_ERR_INVALID_ARG, "threads must be in [1, %d] (got %d)", TT_POOL_MAX_THREADS, threads));
+    /* The old threads go first (nothing may point at them then): in the
+     * browser the new ones come from the same pre-started workers. On
+     * failure the engine is left on one thread. */
+    tt_mnv2_set_pool(w->net, NULL);
+    if (w->run.tail) tt_tail_set_pool(w->run.tail, NULL);
+    if (w->model.tail) tt_tail_set_pool(w->model.tail, NULL);
+    tt_pool_free(w->pool);
+    w->pool = NULL;
     tt_pool *pool;
     tt_status st = tt_pool_init(&pool, threads);
+    if (!st && (st = tt_mnv2_set_pool(w->net, pool))) tt_pool_free(pool);
     if (st) return fail(w, st);
-    /* Nothing may still point at the old pool when it is freed. */
-    if ((st = tt_mnv2_set_pool(w->net, pool))) {
-        tt_pool_free(pool);
-        return fail(w, st);
-    }
     if (w->run.tail) tt_tail_set_pool(w->run.tail, pool);
     if (w->model.tail) tt_tail_set_pool(w->model.tail, pool);
-    tt_pool_free(w->pool);
     w->pool = pool;
     return 0;
 }
