@@ -144,6 +144,7 @@ function renderState() {
   $('#pause').disabled = s.phase !== PHASE.TRAINING;
   $('#resume').disabled = s.phase !== PHASE.PAUSED;
   $('#export').disabled = !hasEngine || ![PHASE.TRAINED, PHASE.PAUSED].includes(s.phase) || !s.training.epochs; // an import alone has no run
+  $('#export-onnx').disabled = $('#export').disabled;
   $('#import').disabled = !hasEngine;
   $('#predict-file').disabled = !hasEngine || s.phase !== PHASE.TRAINED;
   $('#predict-webcam').disabled = $('#predict-file').disabled;
@@ -559,6 +560,10 @@ $('#resume').addEventListener('click', () => command(CMD.RESUME));
 $('#export').addEventListener('click', async () => {
   const r = await command(CMD.EXPORT, { format: 'safetensors' });
   if (r.ok) { download(r.name, r.bytes); download(r.json.name, r.json.bytes); }
+});
+$('#export-onnx').addEventListener('click', async () => {
+  const r = await command(CMD.EXPORT, { format: 'onnx' });
+  if (r.ok) download(r.name, r.bytes);
 });
 $('#import').addEventListener('change', async (e) => {
   const f = e.target.files[0];
