@@ -559,8 +559,24 @@ $('#pause').addEventListener('click', () => command(CMD.PAUSE));
 $('#resume').addEventListener('click', () => command(CMD.RESUME));
 $('#export').addEventListener('click', async () => {
   const r = await command(CMD.EXPORT, { format: 'safetensors' });
-  if (r.ok) { download(r.name, r.bytes); download(r.json.name, r.json.bytes); }
+  if (r.ok) { download(r.name, r.bytes); download(r.json.name, r.json.bytes); showEmbedSnippet(r.name); }
 });
+// After an export: how to run that file in one's own page with the embed module (web/embed).
+function showEmbedSnippet(model) {
+  const help = $('#embed-help');
+  if (!help.dataset.available) return;
+  const names = (workerState?.classes ?? []).map((c) => c.name).join(', ');
+  $('#embed-snippet').textContent = `<img id="photo" src="photo.jpg">
+<script type="module">
+  import { load } from './tabtrain-embed.mjs';
+  const model = await load('${model}');
+  const result = await model.predict(document.getElementById('photo')); // or a <canvas>, a <video>, a File
+  console.log(result); // [{ className, probability }, ...]${names ? ` for ${names}` : ''}
+</script>`;
+  help.hidden = false;
+  help.open = true;
+}
+$('#embed-copy').addEventListener('click', () => navigator.clipboard?.writeText($('#embed-snippet').textContent));
 $('#export-onnx').addEventListener('click', async () => {
   const r = await command(CMD.EXPORT, { format: 'onnx' });
   if (r.ok) download(r.name, r.bytes);
@@ -599,4 +615,5 @@ async function storageStatus() {
   } catch (err) { el.textContent = `Storage: ${persisted}; quota unknown (${err.message}).`; }
 }
 storageStatus();
+fetch('embed/tabtrain-embed-engine.wasm', { method: 'HEAD' }).then((r) => { if (r.ok) $('#embed-help').dataset.available = '1'; }, () => {});
 fetch('sample/manifest.json', { method: 'HEAD' }).then((r) => { if (r.ok) $('#use-sample').dataset.available = '1'; if (workerState) renderState(); }, () => {});
