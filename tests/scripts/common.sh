@@ -20,8 +20,9 @@ PYEOF
 }
 # predict_vs_torch CKPT EXPORT_DIR IMAGE...: `tabtrain predict --json` on CKPT
 # into $W/predict.jsonl, and the PyTorch snippet of docs/export.md exactly as
-# documented (its first ```python block, saved as $W/snippet.py) on the export
-# into $W/torch.jsonl. Needs $SRC, the source tree.
+# documented (its first ```python block, saved as $W/snippet.py, which must be
+# python/tabtrain_torch.py byte for byte) on the export into $W/torch.jsonl.
+# Needs $SRC, the source tree.
 predict_vs_torch() {
   local ckpt=$1 ex=$2
   shift 2
@@ -31,6 +32,8 @@ text = open(sys.argv[1]).read()
 start = text.index("```python\n") + len("```python\n")
 open(sys.argv[2], "w").write(text[start:text.index("```", start)])
 PYEOF
+  cmp -s "$W/snippet.py" "$SRC/python/tabtrain_torch.py" ||
+    fail "docs/export.md's snippet and python/tabtrain_torch.py differ (they must be the same code)"
   "$TT" predict --ckpt "$ckpt" --json "$@" >"$W/predict.jsonl"
   "$PY" "$W/snippet.py" "$ex" "$@" >"$W/torch.jsonl"
 }
