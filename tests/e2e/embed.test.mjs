@@ -6,7 +6,9 @@
 //      module and classifies the picture bytes, an <img> and a <canvas>: the app's
 //      probabilities within 1e-5; a file that is not an export is refused with a message;
 //   3. Export ONNX downloads model.onnx, which ONNX Runtime (onnxruntime-node) runs on the
-//      opaque picture to the app's probabilities within 1e-4.
+//      opaque picture to the app's probabilities within 1e-4;
+//   4. that export, continued in PyTorch by python/tabtrain_ddp.py under torchrun (2 processes,
+//      gloo), imports into a fresh app, which predicts what PyTorch computed (within 1e-4).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -20,7 +22,7 @@ const EMBED_FILES = ['tabtrain-embed.mjs', 'tabtrain-embed-engine.mjs', 'tabtrai
 const EMBED_BUILT = fs.existsSync(path.join(h.ROOT, 'build/wasm/embed/tabtrain-embed-engine.wasm'));
 const skip = h.ENGINE_SKIP || h.REAL_WEIGHTS_SKIP || (EMBED_BUILT ? false : 'embed engine not built (scripts/build wasm)');
 const CLASSES = ['animals', 'food', 'instrument'];
-let app, srv, work;
+let app, srv, work, exportedModel;
 before(async () => {
   if (skip) return;
   app = h.buildApp();
@@ -80,7 +82,7 @@ test('an exported model runs in a minimal page through the embed module, and as 
     // A model that has learnt something, so that the comparisons below are not of near-uniform outputs.
     for (const probs of [appCutout, appSquare]) assert.ok(Math.max(...probs.map((p) => p.p)) > 0.6, JSON.stringify(probs));
     assert.equal(await page.isVisible('#embed-help'), false, 'no snippet before an export');
-    exported = (await f.exportFiles(page)).weights;
+    exported = exportedModel = (await f.exportFiles(page)).weights;
     await page.waitForSelector('#embed-help[open]');
     snippet = await page.textContent('#embed-snippet');
     assert.match(snippet, /import \{ load \} from '\.\/tabtrain-embed\.mjs'/);
@@ -151,4 +153,41 @@ test('an exported model runs in a minimal page through the embed module, and as 
   const ortProbs = CLASSES.map((className, i) => ({ className, probability: out.probabilities.data[i] }));
   const d = assertSameProbs(ortProbs, appSquare, 1e-4, 'ONNX Runtime on the page\'s model.onnx');
   console.log(`# ONNX Runtime vs app: max probability difference ${d.toExponential(2)} (app: ${JSON.stringify(appSquare.map((p) => p.p))}, onnx: ${JSON.stringify(ortProbs.map((p) => p.probability))})`);
+});
+
+const TORCHRUN = '/usr/bin/torchrun';
+test('a run continued in PyTorch on two processes imports into the app and predicts as PyTorch does', { skip: skip || (fs.existsSync(TORCHRUN) ? false : 'torchrun missing (python3-torch)') }, async () => {
+  assert.ok(exportedModel, 'needs the first test\'s export');
+  const data = path.join(work, 'ddp-data'), val = path.join(work, 'ddp-val'), out = path.join(work, 'ddp');
+  for (const c of CLASSES) {
+    fs.mkdirSync(path.join(data, c), { recursive: true });
+    fs.mkdirSync(path.join(val, c), { recursive: true });
+    for (const p of f.pictures(app.root, c).slice(0, 8)) fs.copyFileSync(p, path.join(data, c, path.basename(p)));
+    for (const p of f.pictures(app.root, c).slice(13, 15)) squarePicture(p, path.join(val, c, path.basename(p)));
+    for (const g of fs.readdirSync(path.join(val, c))) if (g.endsWith('.f32')) fs.rmSync(path.join(val, c, g));
+  }
+  fs.writeFileSync(path.join(work, 'exported.safetensors'), exportedModel);
+  // --redirects/--tee 1: Debian's torch 1.13 on Python 3.11 cannot parse torchrun's default "0".
+  execFileSync(TORCHRUN, ['--nproc_per_node', '2', '--redirects', '1', '--tee', '1', path.join(h.ROOT, 'python/tabtrain_ddp.py'),
+    '--from', path.join(work, 'exported.safetensors'), '--data', data, '--val', val, '--epochs', '4', '--batch-size', '8',
+    '--lr', '0.01', '--out', path.join(out, 'model.safetensors'), '--probs-out', path.join(out, 'probs.jsonl')], { stdio: 'pipe' });
+  const torch = fs.readFileSync(path.join(out, 'probs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(torch.length, 6);
+
+  const b = await h.openApp(srv.url);
+  try {
+    const { page } = b;
+    await page.setInputFiles('#import', { name: 'model.safetensors', mimeType: 'application/octet-stream',
+      buffer: fs.readFileSync(path.join(out, 'model.safetensors')) });
+    await page.waitForFunction(() => window.__tt.events.some((e) => e.type === 'result' && 'resumable' in e) && window.tabtrainState.pendingCommands === 0);
+    assert.deepEqual((await h.state(page)).classes.map((c) => c.name), CLASSES, 'the import creates its classes');
+    let worst = 0;
+    for (const t of torch) {
+      const ours = await f.predict(page, t.path);
+      worst = Math.max(worst, assertSameProbs(ours, CLASSES.map((className, i) => ({ className, probability: t.probabilities[i] })), 1e-4, t.path));
+    }
+    console.log(`# app (imported PyTorch DDP model) vs PyTorch: max probability difference ${worst.toExponential(2)}`);
+    assert.deepEqual((await h.state(page)).errors, []);
+    assert.deepEqual(b.consoleErrors, []);
+  } finally { await b.close(); }
 });
