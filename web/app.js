@@ -617,3 +617,35 @@ async function storageStatus() {
 storageStatus();
 fetch('embed/tabtrain-embed-engine.wasm', { method: 'HEAD' }).then((r) => { if (r.ok) $('#embed-help').dataset.available = '1'; }, () => {});
 fetch('sample/manifest.json', { method: 'HEAD' }).then((r) => { if (r.ok) $('#use-sample').dataset.available = '1'; if (workerState) renderState(); }, () => {});
+
+// ---- offline and updates (web/sw.js) ----------------------------------------------------
+// The service worker keeps the app working offline and sends COOP/COEP on any host. A new
+// build installs beside the running one; the page offers a reload, and says so after it.
+function updateNotice(text, offerReload) {
+  $('#update-text').textContent = text;
+  $('#update-reload').hidden = !offerReload;
+  $('#update-notice').hidden = false;
+}
+if (sessionStorage.getItem('tabtrain-updated')) {
+  sessionStorage.removeItem('tabtrain-updated');
+  updateNotice('tabtrain was updated to its newest version.', false);
+}
+if ('serviceWorker' in navigator) {
+  const sw = navigator.serviceWorker;
+  const hadController = !!sw.controller;
+  let waiting = null;
+  const offer = (w) => { waiting = w; updateNotice('A new version of tabtrain is ready. Your classes, pictures and training are kept.', true); };
+  $('#update-reload').addEventListener('click', () => waiting?.postMessage('skip-waiting'));
+  sw.addEventListener('controllerchange', () => {
+    if (!hadController) return; // the first worker of this site: nothing changed for the page
+    sessionStorage.setItem('tabtrain-updated', '1');
+    location.reload();
+  });
+  sw.register('sw.js').then((reg) => {
+    if (reg.waiting && sw.controller) offer(reg.waiting);
+    reg.addEventListener('updatefound', () => {
+      const w = reg.installing;
+      w?.addEventListener('statechange', () => { if (w.state === 'installed' && sw.controller) offer(w); });
+    });
+  }, (err) => console.warn(`Offline use is not available: ${err.message}`));
+}
