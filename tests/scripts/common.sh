@@ -59,3 +59,21 @@ for c in ("animals", "food", "toys"):
         im.crop((l, t, l + s, t + s)).resize((224, 224), Image.BILINEAR).save(f"{d}/{name}")
 PYEOF
 }
+# same_probs OURS.jsonl THEIRS.jsonl N WHAT: both JSON-lines files (path, class,
+# probabilities, as `predict --json` prints) hold the same N images in the same order,
+# with the same classes and probabilities within 1e-4; prints the largest difference.
+same_probs() {
+  "$PY" - "$@" <<'PYEOF'
+import json, sys
+ours = [json.loads(l) for l in open(sys.argv[1])]
+theirs = [json.loads(l) for l in open(sys.argv[2])]
+n, what = int(sys.argv[3]), sys.argv[4]
+assert len(ours) == len(theirs) == n, (len(ours), len(theirs), n)
+worst = 0.0
+for a, b in zip(ours, theirs):
+    assert a["path"] == b["path"] and a["class"] == b["class"], (a, b)
+    worst = max(worst, max(abs(x - y) for x, y in zip(a["probabilities"], b["probabilities"])))
+assert worst <= 1e-4, f"max |p_tabtrain - p_{what}| = {worst}"
+print(f"{n} images, same classes; max probability difference, tabtrain vs {what}: {worst:.2e}")
+PYEOF
+}

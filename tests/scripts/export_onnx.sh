@@ -31,15 +31,4 @@ PYEOF
 # The class order, from the checkpoint's safetensors header.
 classes=$("$PY" -c 'import json,struct,sys; f=open(sys.argv[1],"rb"); n=struct.unpack("<Q",f.read(8))[0]; print(json.loads(f.read(n))["__metadata__"]["tabtrain.classes"])' "$W/ck/best.safetensors")
 (cd "$SRC" && node tests/scripts/onnx_run.mjs "$W/ex/model.onnx" "$W/inputs.f32" "$classes" "${images[@]}") >"$W/onnx.jsonl"
-"$PY" - "$W/predict.jsonl" "$W/onnx.jsonl" <<'PYEOF'
-import json, sys
-ours = [json.loads(l) for l in open(sys.argv[1])]
-onnx = [json.loads(l) for l in open(sys.argv[2])]
-assert len(ours) == len(onnx) == 12, (len(ours), len(onnx))
-worst = 0.0
-for a, b in zip(ours, onnx):
-    assert a["path"] == b["path"] and a["class"] == b["class"], (a, b)
-    worst = max(worst, max(abs(x - y) for x, y in zip(a["probabilities"], b["probabilities"])))
-assert worst <= 1e-4, f"max |p_tabtrain - p_onnxruntime| = {worst}"
-print(f"export_onnx: {len(ours)} images, same classes, max probability difference {worst:.2e}")
-PYEOF
+same_probs "$W/predict.jsonl" "$W/onnx.jsonl" 12 onnxruntime
