@@ -147,6 +147,7 @@ function renderState() {
   $('#pause').disabled = s.phase !== PHASE.TRAINING;
   $('#resume').disabled = s.phase !== PHASE.PAUSED;
   $('#export').disabled = !hasEngine || ![PHASE.TRAINED, PHASE.PAUSED].includes(s.phase) || !s.training.epochs; // an import alone has no run
+  $('#export-onnx').disabled = $('#export').disabled;
   $('#import').disabled = !hasEngine;
   $('#predict-file').disabled = !hasEngine || s.phase !== PHASE.TRAINED;
   $('#predict-webcam').disabled = $('#predict-file').disabled;
@@ -575,7 +576,27 @@ $('#pause').addEventListener('click', () => command(CMD.PAUSE));
 $('#resume').addEventListener('click', () => command(CMD.RESUME));
 $('#export').addEventListener('click', async () => {
   const r = await command(CMD.EXPORT, { format: 'safetensors' });
-  if (r.ok) { download(r.name, r.bytes); download(r.json.name, r.json.bytes); }
+  if (r.ok) { download(r.name, r.bytes); download(r.json.name, r.json.bytes); showEmbedSnippet(r.name); }
+});
+// After an export: how to run that file in one's own page with the embed module (web/embed).
+function showEmbedSnippet(model) {
+  const help = $('#embed-help');
+  if (!help.dataset.available) return;
+  const names = (workerState?.classes ?? []).map((c) => c.name).join(', ');
+  $('#embed-snippet').textContent = `<img id="photo" src="photo.jpg">
+<script type="module">
+  import { load } from './tabtrain-embed.mjs';
+  const model = await load('${model}');
+  const result = await model.predict(document.getElementById('photo')); // or a <canvas>, a <video>, a File
+  console.log(result); // [{ className, probability }, ...]${names ? ` for ${names}` : ''}
+</script>`;
+  help.hidden = false;
+  help.open = true;
+}
+$('#embed-copy').addEventListener('click', () => navigator.clipboard?.writeText($('#embed-snippet').textContent));
+$('#export-onnx').addEventListener('click', async () => {
+  const r = await command(CMD.EXPORT, { format: 'onnx' });
+  if (r.ok) download(r.name, r.bytes);
 });
 $('#import').addEventListener('change', async (e) => {
   const f = e.target.files[0];
@@ -611,4 +632,37 @@ async function storageStatus() {
   } catch (err) { el.textContent = `Storage: ${persisted}; quota unknown (${err.message}).`; }
 }
 storageStatus();
+fetch('embed/tabtrain-embed-engine.wasm', { method: 'HEAD' }).then((r) => { if (r.ok) $('#embed-help').dataset.available = '1'; }, () => {});
 fetch('sample/manifest.json', { method: 'HEAD' }).then((r) => { if (r.ok) $('#use-sample').dataset.available = '1'; if (workerState) renderState(); }, () => {});
+
+// ---- offline and updates (web/sw.js) ----------------------------------------------------
+// The service worker keeps the app working offline and sends COOP/COEP on any host. A new
+// build installs beside the running one; the page offers a reload, and says so after it.
+function updateNotice(text, offerReload) {
+  $('#update-text').textContent = text;
+  $('#update-reload').hidden = !offerReload;
+  $('#update-notice').hidden = false;
+}
+if (sessionStorage.getItem('tabtrain-updated')) {
+  sessionStorage.removeItem('tabtrain-updated');
+  updateNotice('tabtrain was updated to its newest version.', false);
+}
+if ('serviceWorker' in navigator) {
+  const sw = navigator.serviceWorker;
+  const hadController = !!sw.controller;
+  let waiting = null;
+  const offer = (w) => { waiting = w; updateNotice('A new version of tabtrain is ready. Your classes, pictures and training are kept.', true); };
+  $('#update-reload').addEventListener('click', () => waiting?.postMessage('skip-waiting'));
+  sw.addEventListener('controllerchange', () => {
+    if (!hadController) return; // the first worker of this site: nothing changed for the page
+    sessionStorage.setItem('tabtrain-updated', '1');
+    location.reload();
+  });
+  sw.register('sw.js').then((reg) => {
+    if (reg.waiting && sw.controller) offer(reg.waiting);
+    reg.addEventListener('updatefound', () => {
+      const w = reg.installing;
+      w?.addEventListener('statechange', () => { if (w.state === 'installed' && sw.controller) offer(w); });
+    });
+  }, (err) => console.warn(`Offline use is not available: ${err.message}`));
+}

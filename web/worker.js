@@ -521,7 +521,8 @@ function checkpoint() {
   return store.sync().then(() => { state.saved = { epoch, step }; postState(); }, () => {});
 }
 
-// The export of `tabtrain export` (docs/export.md): backbone + head, and its JSON sidecar.
+// The export of `tabtrain export` (docs/export.md): backbone + head, and its JSON sidecar;
+// with format 'onnx', the same classifier as one ONNX model (`export --format onnx`).
 async function exportModel({ format = 'safetensors' }) {
   requireEngine();
   const { mod, h } = engine;
@@ -529,6 +530,7 @@ async function exportModel({ format = 'safetensors' }) {
   try {
     withString(mod, path, (p) => withString(mod, json, (j) => withString(mod, format, (f) => check(mod._tt_wasm_export(h, p, j, f)))));
     const bytes = mod.FS.readFile(path).slice().buffer;
+    if (format === 'onnx') return { name, bytes };
     return { name, bytes, json: { name: 'model.json', bytes: mod.FS.readFile(json).slice().buffer } };
   } finally {
     for (const p of [path, json]) if (mod.FS.analyzePath(p).exists) mod.FS.unlink(p);

@@ -66,6 +66,10 @@ tt_mnv2_info tt_mnv2_get_info(const tt_mnv2 *m);
  * hot path. */
 tt_status tt_mnv2_set_pool(tt_mnv2 *m, tt_pool *pool);
 
+/* The depthwise stride of block `block` (0..16), fixed by the architecture
+ * (what an ONNX writer needs without loading a network); 0 out of range. */
+int tt_mnv2_block_stride(int block);
+
 /* input: [n][S][S][3] (already preprocessed, normally in [-1, 1]);
  * features: [n][F] after global average pooling. */
 tt_status tt_mnv2_features(tt_mnv2 *m, int n, const float *input, float *features);

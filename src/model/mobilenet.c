@@ -264,6 +264,10 @@ static double tt_mnv2_flops(const tt_mnv2 *m) {
     return 2 * macs;
 }
 
+int tt_mnv2_block_stride(int block) {
+    return block >= 0 && block < TT_MNV2_BLOCKS ? tt_mnv2_stride[block] : 0;
+}
+
 tt_mnv2_info tt_mnv2_get_info(const tt_mnv2 *m) {
     tt_mnv2_info info = {m->size, m->head.cout, m->logits.cout, m->params, tt_mnv2_flops(m),
                          tt_arena_capacity(m->arena) + tt_arena_used(m->weights)};

@@ -27,6 +27,7 @@
 #include "tabtrain/json.h"
 #include "tabtrain/mobilenet.h"
 #include "tabtrain/model_file.h"
+#include "tabtrain/onnx.h"
 #include "tabtrain/rng.h"
 #include "tabtrain/safetensors.h"
 #include "tabtrain/sha256.h"
@@ -1229,8 +1230,9 @@ TT_EXPORT const char *tt_wasm_model_json(int h) {
 /* The export of tabtrain/ckpt.h (docs/export.md), built as `tabtrain export` builds it:
  * from a checkpoint of the run (so its best epoch's head once there is one, the
  * current weights before) and the backbone this engine runs. `json` receives the
- * sidecar that names `path`'s file as its weights. */
-static tt_status run_export(tt_wasm *w, const char *path, const char *json) {
+ * sidecar that names `path`'s file as its weights; with `onnx`, `path` receives the
+ * ONNX model of tabtrain/onnx.h instead and `json` is not written. */
+static tt_status run_export(tt_wasm *w, const char *path, const char *json, int onnx) {
     void *ckpt = NULL;
     size_t ckpt_len = 0;
     tt_st_file *model = NULL, *bb = NULL, *ex = NULL;
@@ -1240,6 +1242,10 @@ static tt_status run_export(tt_wasm *w, const char *path, const char *json) {
     if (!st) st = tt_st_open_memory(&model, ckpt, ckpt_len);
     if (!st) st = tt_st_open_memory(&bb, w->weights, w->weights_len);
     if (!st) st = tt_ckpt_export(model, bb, w->backbone, &b);
+    if (!st && onnx) {
+        st = tt_onnx_write_file(b, path, NULL);
+        goto done;
+    }
     if (!st) st = tt_st_write_file(b, path);
     /* The JSON describes what was written, read back (and CRC-checked). */
     if (!st) st = tt_st_open_file(&ex, path);
@@ -1249,6 +1255,7 @@ static tt_status run_export(tt_wasm *w, const char *path, const char *json) {
         tt_chunk c = {sidecar, strlen(sidecar)};
         st = tt_file_write_atomic(json, &c, 1);
     }
+done:
     tt_st_builder_free(b);
     tt_st_close(ex), tt_st_close(bb), tt_st_close(model);
     free(ckpt), free(sidecar);
@@ -1258,9 +1265,10 @@ static tt_status run_export(tt_wasm *w, const char *path, const char *json) {
 TT_EXPORT int tt_wasm_export(int h, const char *path, const char *json, const char *format) {
     tt_wasm *w = handle(h);
     if (!w) return -TT_ERR_INVALID_ARG;
-    if (!format || strcmp(format, "safetensors"))
-        return fail(w, tt_error(TT_ERR_UNSUPPORTED, "export format \"%s\" (only \"safetensors\")", format ? format : ""));
-    tt_status st = path && json ? run_export(w, path, json) : tt_error(TT_ERR_INVALID_ARG, "no path");
+    int onnx = format && !strcmp(format, "onnx");
+    if (!format || (!onnx && strcmp(format, "safetensors")))
+        return fail(w, tt_error(TT_ERR_UNSUPPORTED, "export format \"%s\" (\"safetensors\" or \"onnx\")", format ? format : ""));
+    tt_status st = path && json ? run_export(w, path, json, onnx) : tt_error(TT_ERR_INVALID_ARG, "no path");
     return st ? fail(w, st) : 0;
 }
 
