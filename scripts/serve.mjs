@@ -1,11 +1,12 @@
 // Dependency-free static server for the tabtrain web app.
 //   node scripts/serve.mjs [--port 8080] [--root build/web] [--host 127.0.0.1] [--log]
-//                          [--https [--tls-dir build/tls]]
+//                          [--no-isolation] [--https [--tls-dir build/tls]]
 // --https serves a self-signed certificate for --host, made once by openssl and kept
 // in --tls-dir (never in git): a LAN address over plain http is not a secure context,
 // so browsers there turn off the webcam, service workers and cross-origin isolation.
 // Every response carries COOP/COEP (+ CORP) so the page is cross-origin isolated
-// (SharedArrayBuffer, precise timers), and .wasm is served as application/wasm so
+// (SharedArrayBuffer, precise timers: the threaded engine); --no-isolation leaves them
+// out, as a host that cannot set headers would (the page then runs on one thread), and .wasm is served as application/wasm so
 // WebAssembly.instantiateStreaming works. --port 0 picks a free port; the first
 // stdout line is always "tabtrain: serving <root> at <url>" (tests parse it).
 import http from 'node:http';
@@ -31,7 +32,7 @@ const MIME = {
 };
 
 function parseArgs(argv) {
-  const opt = { port: 8080, root: 'build/web', host: '127.0.0.1', log: false, https: false,
+  const opt = { port: 8080, root: 'build/web', host: '127.0.0.1', log: false, isolation: true, https: false,
     tlsDir: path.join(path.dirname(fileURLToPath(import.meta.url)), '../build/tls') };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -40,10 +41,11 @@ function parseArgs(argv) {
     else if (a === '--root') opt.root = val();
     else if (a === '--host') opt.host = val();
     else if (a === '--log') opt.log = true;
+    else if (a === '--no-isolation') opt.isolation = false;
     else if (a === '--https') opt.https = true;
     else if (a === '--tls-dir') opt.tlsDir = val();
     else if (a === '-h' || a === '--help') {
-      console.log('usage: serve.mjs [--port N] [--root DIR] [--host ADDR] [--log] [--https [--tls-dir DIR]]'); process.exit(0);
+      console.log('usage: serve.mjs [--port N] [--root DIR] [--host ADDR] [--log] [--no-isolation] [--https [--tls-dir DIR]]'); process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
   if (!Number.isInteger(opt.port) || opt.port < 0 || opt.port > 65535) throw new Error('bad --port');
@@ -57,8 +59,10 @@ const ISOLATION = {
   'X-Content-Type-Options': 'nosniff',
 };
 
-function send(res, status, body, type = 'text/plain; charset=utf-8') {
-  res.writeHead(status, { ...ISOLATION, 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
+const NOSNIFF = { 'X-Content-Type-Options': 'nosniff' };
+
+function send(res, headers, status, body) {
+  res.writeHead(status, { ...headers, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
 }
 
@@ -102,12 +106,12 @@ function lookup(root, target) {
 
 const REASON = { 400: 'bad request\n', 403: 'forbidden\n', 404: 'not found\n', 405: 'method not allowed\n', 414: 'path too long\n', 500: 'server error\n' };
 
-function handle(root, req, res, done) {
-  if (req.method !== 'GET' && req.method !== 'HEAD') { send(res, 405, REASON[405]); return done(405); }
+function handle(root, headers, req, res, done) {
+  if (req.method !== 'GET' && req.method !== 'HEAD') { send(res, headers, 405, REASON[405]); return done(405); }
   const { status, file, st } = lookup(root, req.url);
-  if (status) { send(res, status, REASON[status]); return done(status); }
+  if (status) { send(res, headers, status, REASON[status]); return done(status); }
   res.writeHead(200, {
-    ...ISOLATION,
+    ...headers,
     'Content-Type': MIME[path.extname(file).toLowerCase()] || 'application/octet-stream',
     'Content-Length': st.size,
     'Cache-Control': 'no-cache',
@@ -120,14 +124,15 @@ function handle(root, req, res, done) {
 
 // Every request runs inside error handling: whatever it sends, the answer is a status
 // (400 for a target that is not a path, 500 for a bug) and the server keeps serving.
-export function createServer(rootDir, { log = false, tls = null } = {}) {
+export function createServer(rootDir, { log = false, tls = null, isolation = true } = {}) {
   const root = fs.realpathSync(rootDir);
+  const headers = isolation ? ISOLATION : NOSNIFF;
   const onRequest = (req, res) => {
     const done = (status) => { if (log) console.log(`${req.method} ${JSON.stringify(req.url).slice(1, -1).slice(0, 200)} ${status}`); };
     res.on('error', () => res.destroy());
-    try { handle(root, req, res, done); } catch (e) {
+    try { handle(root, headers, req, res, done); } catch (e) {
       console.error(`serve: ${req.method} failed: ${e.message}`);
-      if (!res.headersSent) { send(res, 500, REASON[500]); done(500); } else res.destroy();
+      if (!res.headersSent) { send(res, headers, 500, REASON[500]); done(500); } else res.destroy();
     }
   };
   const server = tls ? https.createServer(tls, onRequest) : http.createServer(onRequest);
@@ -174,7 +179,7 @@ if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith
       process.exit(1);
     }
   }
-  const server = createServer(opt.root, { log: opt.log, tls });
+  const server = createServer(opt.root, { log: opt.log, tls, isolation: opt.isolation });
   server.on('error', (e) => { console.error(`serve: ${e.message}`); process.exit(1); });
   server.listen(opt.port, opt.host, () => {
     const { port } = server.address();

@@ -59,9 +59,11 @@ export function buildApp({ weights = fs.existsSync(REAL_WEIGHTS) ? REAL_WEIGHTS 
 }
 
 // Starts scripts/serve.mjs on a free port. `requests` is its access log ("GET /path 200").
+// isolation: false serves without COOP/COEP (the page then runs the single-threaded engine);
 // `args`: more serve.mjs flags (--host, --https).
-export async function startServer(root, args = []) {
-  const proc = spawn(process.execPath, [path.join(ROOT, 'scripts/serve.mjs'), '--root', root, '--port', '0', '--log', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+export async function startServer(root, { isolation = true, args: extra = [] } = {}) {
+  const args = [path.join(ROOT, 'scripts/serve.mjs'), '--root', root, '--port', '0', '--log', ...(isolation ? [] : ['--no-isolation']), ...extra];
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const requests = [];
   let buf = '', exited = false;
   proc.on('exit', () => { exited = true; });

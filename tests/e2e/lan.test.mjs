@@ -60,7 +60,7 @@ test('plain http on a LAN name: weights checked without crypto.subtle, the page 
 test('scripts/serve --https on a LAN address: a secure context with the self-signed certificate', { skip }, async () => {
   tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabtrain-tls-'));
   // 127.0.0.2 stands for the LAN address (still loopback); the certificate names it.
-  const tls = await h.startServer(app.root, ['--host', '127.0.0.2', '--https', '--tls-dir', tlsDir]);
+  const tls = await h.startServer(app.root, { args: ['--host', '127.0.0.2', '--https', '--tls-dir', tlsDir] });
   try {
     assert.match(tls.url, /^https:\/\/127\.0\.0\.2:\d+\/$/);
     assert.equal(fs.statSync(path.join(tlsDir, 'key.pem')).mode & 0o077, 0, 'private key readable by others');
