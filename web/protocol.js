@@ -77,8 +77,8 @@ export const DEFAULT_TRAIN_CONFIG = Object.freeze({
   unfreeze: 0,       // last K backbone blocks trained too (0 = head only, at most 5)
   backboneLr: 0,     // their learning rate (0 = learningRate / 10)
   initFromModel: false, // start from the imported model's weights (classes matched by name)
-  hiddenUnits: 100,  // 0 = linear head; >0 adds one hidden ReLU layer
-  dropout: 0.3,
+  hiddenUnits: 256,  // 0 = linear head; >0 adds one hidden ReLU layer
+  dropout: 0.5,
   labelSmoothing: 0.1,
   patience: 6,       // early stopping: epochs without a better validation loss; the best epoch's weights are kept
   seed: 42,
