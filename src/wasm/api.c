@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "tabtrain/ckpt.h"
+#include "tabtrain/config.h"
 #include "tabtrain/crc32.h"
 #include "tabtrain/dataset.h"
 #include "tabtrain/featcache.h"
@@ -43,7 +44,6 @@
 #endif
 
 #define TT_WASM_ABI 3
-#define TT_WASM_MAX_VIEWS 8
 #define TT_WASM_MAX_HANDLES 8
 #define TT_WASM_PATH 512
 
@@ -74,12 +74,7 @@ typedef struct witem {
  * be paused. */
 typedef struct wrun {
     tt_trainer *trainer; /* NULL until every row is prepared */
-    tt_trainer_config cfg;
-    float val_fraction;
-    char *augment;       /* tt_augment_parse list; "" = none */
-    int aug_views;       /* augmented views per training image (with augment) */
-    int unfreeze;        /* K of the tail, 0 = head only */
-    int init_from_model; /* the imported model's weights start the run */
+    tt_config cfg;
     int n_classes;
     int *class_ids; /* [n_classes], label index -> class id */
     char **class_names;
@@ -233,10 +228,6 @@ static tt_status jint(const tt_json *j, int i, const char *key, double lo, doubl
         return tt_error(TT_ERR_INVALID_ARG, "\"%s\" must be an integer in [%g, %g], got %g", key, lo, hi, v);
     *out = (int)v;
     return TT_OK;
-}
-
-static tt_status jbool(const tt_json *j, int i, const char *key, int *out) {
-    return tt_json_bool(j, i, out) ? TT_OK : tt_error(TT_ERR_INVALID_ARG, "\"%s\" must be true or false", key);
 }
 
 static tt_status jstring(const tt_json *j, int i, const char *key, char **out) {
@@ -398,7 +389,6 @@ static void run_free(wrun *r) {
     tt_trainer_free(r->trainer);
     tt_tail_free(r->tail);
     tt_featcache_free(r->fc);
-    free(r->augment);
     free(r->class_ids);
     names_free(r->class_names, r->n_classes);
     free(r->items);
@@ -423,6 +413,13 @@ static void classes_free(tt_wasm *w) {
 }
 
 TT_EXPORT int tt_wasm_abi_version(void) { return TT_WASM_ABI; }
+
+/* The settings table as JSON (tabtrain/config.h): the page's form and defaults. */
+TT_EXPORT const char *tt_wasm_config_schema(void) {
+    static char *schema;
+    if (!schema) schema = tt_config_schema_json();
+    return schema;
+}
 
 TT_EXPORT const char *tt_wasm_last_error(int h) {
     tt_wasm *w = handle(h);
@@ -651,93 +648,50 @@ TT_EXPORT const uint8_t *tt_wasm_image(int h, int image_id, int *len) {
 
 /* ---- training config -------------------------------------------------------------------- */
 
-/* The engine config (docs/wasm-api.md). A checkpoint stores it with the run's
- * class ids and data CRC added, so a reload rebuilds the same rows. */
+/* The engine config: the settings table (tabtrain/config.h). A checkpoint
+ * stores it with the run's class ids and data CRC added, so a reload rebuilds
+ * the same rows. */
 typedef struct wconfig {
-    tt_trainer_config t;
-    float val_fraction;
-    char *augment; /* "" = none */
-    int aug_views, unfreeze, init_from_model;
+    tt_config cfg;
     int n_ids;
     int *class_ids;  /* only from a checkpoint */
     double data_crc; /* only from a checkpoint; -1 = absent */
 } wconfig;
 
 static void config_free(wconfig *c) {
-    free(c->augment);
     free(c->class_ids);
-    c->augment = NULL, c->class_ids = NULL;
+    c->class_ids = NULL;
 }
 
 static tt_status config_parse(const char *json, int from_ckpt, wconfig *c) {
     memset(c, 0, sizeof *c);
-    c->t = tt_trainer_defaults();
-    c->t.seed = 42;
-    c->val_fraction = 0.2f;
-    c->aug_views = 2;
+    c->cfg = tt_config_defaults();
     c->data_crc = -1;
+    tt_status st = tt_config_from_json(&c->cfg, json, from_ckpt);
+    if (!st) st = tt_config_validate(&c->cfg);
+    if (st || !from_ckpt) return st;
     tt_json p;
-    tt_status st = jparse(&p, json, "training config", "object");
-    if (st) return st;
-    double v = 0;
-    char name[64];
-    for (int f = 0; !st && f < tt_json_members(&p, 0); f++) {
-        int i = tt_json_member(&p, 0, f), k = i + 1;
-        if (tt_json_eq(&p, i, "batch_size")) st = jint(&p, k, "batch_size", 1, 4096, &c->t.batch_size);
-        else if (tt_json_eq(&p, i, "epochs")) st = jint(&p, k, "epochs", 1, 100000, &c->t.epochs);
-        else if (tt_json_eq(&p, i, "learning_rate")) { if (!(st = jnumber(&p, k, "learning_rate", &v))) c->t.lr = (float)v; }
-        else if (tt_json_eq(&p, i, "backbone_lr")) { if (!(st = jnumber(&p, k, "backbone_lr", &v))) c->t.backbone_lr = (float)v; }
-        else if (tt_json_eq(&p, i, "weight_decay")) { if (!(st = jnumber(&p, k, "weight_decay", &v))) c->t.weight_decay = (float)v; }
-        else if (tt_json_eq(&p, i, "optimizer")) {
-            if (tt_json_eq(&p, k, "adam")) c->t.optimizer = TT_OPTIM_ADAM;
-            else if (tt_json_eq(&p, k, "sgd")) c->t.optimizer = TT_OPTIM_SGD;
-            else st = tt_error(TT_ERR_INVALID_ARG, "\"optimizer\" must be \"adam\" or \"sgd\"");
-        } else if (tt_json_eq(&p, i, "val_fraction")) {
-            if (!(st = jnumber(&p, k, "val_fraction", &v))) {
-                if (!(v >= 0 && v < 1)) st = tt_error(TT_ERR_INVALID_ARG, "\"val_fraction\" must be in [0, 1)");
-                c->val_fraction = (float)v;
-            }
-        } else if (tt_json_eq(&p, i, "augment")) {
-            tt_augment a;
-            free(c->augment);
-            if (!(st = jstring(&p, k, "augment", &c->augment))) st = tt_augment_parse(c->augment, &a);
-        } else if (tt_json_eq(&p, i, "augment_views")) st = jint(&p, k, "augment_views", 1, TT_WASM_MAX_VIEWS, &c->aug_views);
-        else if (tt_json_eq(&p, i, "unfreeze")) st = jint(&p, k, "unfreeze", 0, TT_UNFREEZE_MAX, &c->unfreeze);
-        else if (tt_json_eq(&p, i, "init_from_model")) st = jbool(&p, k, "init_from_model", &c->init_from_model);
-        else if (tt_json_eq(&p, i, "hidden_units")) st = jint(&p, k, "hidden_units", 0, 4096, &c->t.hidden);
-        else if (tt_json_eq(&p, i, "dropout")) { if (!(st = jnumber(&p, k, "dropout", &v))) c->t.dropout = (float)v; }
-        else if (tt_json_eq(&p, i, "label_smoothing")) { if (!(st = jnumber(&p, k, "label_smoothing", &v))) c->t.label_smoothing = (float)v; }
-        else if (tt_json_eq(&p, i, "patience")) st = jint(&p, k, "patience", 0, 100000, &c->t.patience);
-        else if (tt_json_eq(&p, i, "seed")) { int s; if (!(st = jint(&p, k, "seed", 0, 2147483647, &s))) c->t.seed = (uint64_t)s; }
-        else if (from_ckpt && tt_json_eq(&p, i, "data_crc")) st = jnumber(&p, k, "data_crc", &c->data_crc);
-        else if (from_ckpt && tt_json_eq(&p, i, "class_ids") && tt_json_len(&p, k) >= 0) {
-            c->n_ids = tt_json_len(&p, k);
-            c->class_ids = malloc(((size_t)c->n_ids + 1) * sizeof *c->class_ids);
-            if (!c->class_ids) st = tt_error(TT_ERR_NOMEM, "no memory");
-            for (int j = 0; !st && j < c->n_ids; j++) st = jint(&p, tt_json_at(&p, k, j), "class_ids", 1, 1e9, &c->class_ids[j]);
-        } else st = tt_error(TT_ERR_INVALID_ARG, "unknown training config key %s", jkey(&p, i, name));
+    if (tt_json_parse(&p, json)) return TT_OK;
+    int k = tt_json_key(&p, 0, "class_ids");
+    tt_json_num(&p, tt_json_key(&p, 0, "data_crc"), &c->data_crc, 0);
+    if (tt_json_len(&p, k) >= 0) {
+        c->n_ids = tt_json_len(&p, k);
+        c->class_ids = malloc(((size_t)c->n_ids + 1) * sizeof *c->class_ids);
+        if (!c->class_ids) st = tt_error(TT_ERR_NOMEM, "no memory");
+        for (int j = 0; !st && j < c->n_ids; j++) st = jint(&p, tt_json_at(&p, k, j), "class_ids", 1, 1e9, &c->class_ids[j]);
     }
     tt_json_free(&p);
-    if (!st && !c->augment && !(c->augment = dupstr(""))) st = tt_error(TT_ERR_NOMEM, "no memory");
-    if (!st && c->t.backbone_lr != 0 && !c->unfreeze)
-        st = tt_error(TT_ERR_INVALID_ARG, "\"backbone_lr\" needs \"unfreeze\" > 0");
     if (st) config_free(c);
     return st;
 }
 
-/* The config as stored in a checkpoint: every key explicit, plus the class ids. */
+/* The config as stored in a checkpoint: every setting, plus the class ids and data CRC. */
 static const char *config_json(tt_wasm *w, const wrun *r) {
+    char *cfg = tt_config_to_json(&r->cfg);
+    if (!cfg) return NULL;
     jout o = {w, 0, 0};
-    const tt_trainer_config *t = &r->cfg;
-    jput(&o, "{\"batch_size\":%d,\"epochs\":%d,\"learning_rate\":%.9g,\"backbone_lr\":%.9g,\"weight_decay\":%.9g,"
-             "\"optimizer\":\"%s\",\"val_fraction\":%.9g,\"augment\":",
-         t->batch_size, t->epochs, (double)t->lr, (double)t->backbone_lr, (double)t->weight_decay,
-         t->optimizer == TT_OPTIM_SGD ? "sgd" : "adam", (double)r->val_fraction);
-    jstr(&o, r->augment);
-    jput(&o, ",\"augment_views\":%d,\"unfreeze\":%d,\"init_from_model\":%s,\"hidden_units\":%d,\"dropout\":%.9g,"
-             "\"label_smoothing\":%.9g,\"patience\":%d,\"seed\":%llu,\"class_ids\":[",
-         r->aug_views, r->unfreeze, r->init_from_model ? "true" : "false", t->hidden, (double)t->dropout,
-         (double)t->label_smoothing, t->patience, (unsigned long long)t->seed);
+    jput(&o, "%.*s,\"class_ids\":[", (int)strlen(cfg) - 1, cfg);
+    free(cfg);
     for (int i = 0; i < r->n_classes; i++) jput(&o, "%s%d", i ? "," : "", r->class_ids[i]);
     jput(&o, "],\"data_crc\":%u}", (unsigned)r->data_crc);
     return jdone(&o);
@@ -756,13 +710,9 @@ static float *run_row(const wrun *r, int item) {
  * Nothing is computed yet: run_prepare fills the rows. */
 static tt_status run_build(tt_wasm *w, const wconfig *c, wrun *r) {
     memset(r, 0, sizeof *r);
-    r->cfg = c->t;
-    r->val_fraction = c->val_fraction;
-    r->unfreeze = c->unfreeze;
-    r->init_from_model = c->init_from_model;
-    r->aug_views = c->aug_views;
-    r->rows_per_train = *c->augment ? 1 + c->aug_views : 1;
-    tt_status st = (r->augment = dupstr(c->augment)) ? TT_OK : tt_error(TT_ERR_NOMEM, "no memory");
+    r->cfg = c->cfg;
+    r->rows_per_train = c->cfg.augment[0] ? 1 + c->cfg.augment_views : 1;
+    tt_status st = TT_OK;
     int n = c->class_ids ? c->n_ids : w->n_classes;
     r->class_ids = malloc(((size_t)n + 1) * sizeof *r->class_ids);
     r->class_names = calloc((size_t)n + 1, sizeof *r->class_names);
@@ -791,7 +741,7 @@ static tt_status run_build(tt_wasm *w, const wconfig *c, wrun *r) {
         all.items[all.n].label = label;
         if (!(all.items[all.n++].path = dupstr(num))) st = tt_error(TT_ERR_NOMEM, "no memory");
     }
-    if (!st) st = tt_dataset_split(&all, r->val_fraction, r->cfg.seed, &tr, &va);
+    if (!st) st = tt_dataset_split(&all, r->cfg.val_fraction, r->cfg.train.seed, &tr, &va);
     if (!st && !(r->items = malloc(((size_t)tr.n + va.n + 1) * sizeof *r->items))) st = tt_error(TT_ERR_NOMEM, "no memory");
     for (int k = 0; !st && k < tr.n + va.n; k++) {
         const tt_dataset_item *it = k < tr.n ? &tr.items[k] : &va.items[k - tr.n];
@@ -810,17 +760,17 @@ static tt_status run_build(tt_wasm *w, const wconfig *c, wrun *r) {
     tt_dataset_free(&va);
     /* A tail starts from the backbone file's weights; its input is what the cache stores. */
     r->dim = w->dim;
-    if (!st && r->unfreeze) {
+    if (!st && r->cfg.unfreeze) {
         tt_st_file *f;
         if (!(st = tt_st_open_memory(&f, w->weights, w->weights_len))) {
-            st = tt_tail_init(&r->tail, w->net, f, r->unfreeze, r->cfg.batch_size);
+            st = tt_tail_init(&r->tail, w->net, f, r->cfg.unfreeze, r->cfg.train.batch_size);
             tt_st_close(f);
         }
         if (!st) r->dim = tt_tail_get_info(r->tail).in_dim;
     }
-    if (!st && (r->unfreeze || *r->augment)) {
+    if (!st && (r->cfg.unfreeze || r->cfg.augment[0])) {
         tt_augment aug;
-        if (!(st = tt_augment_parse(r->augment, &aug))) st = cache_open(w, &aug, r->unfreeze, 0, &r->fc);
+        if (!(st = tt_augment_parse(r->cfg.augment, &aug))) st = cache_open(w, &aug, r->cfg.unfreeze, 0, &r->fc);
     }
     if (!st) {
         size_t rows = (size_t)r->n_train * r->rows_per_train + (size_t)r->n_val;
@@ -888,12 +838,12 @@ static tt_named_tensor *find_tensor(tt_named_tensor *ts, int n, const char *name
 static tt_status warm_start_check(const tt_wasm *w, const wconfig *c) {
     const wmodel *m = &w->model;
     if (!m->loaded) return tt_error(TT_ERR_INVALID_ARG, "\"init_from_model\": no model was imported");
-    if (m->m.head.cfg.hidden != c->t.hidden)
+    if (m->m.head.cfg.hidden != c->cfg.train.hidden)
         return tt_error(TT_ERR_MISMATCH, "the imported model has %d hidden units, this run %d: set the same to continue it",
-                        m->m.head.cfg.hidden, c->t.hidden);
-    if (m->m.unfreeze != c->unfreeze)
+                        m->m.head.cfg.hidden, c->cfg.train.hidden);
+    if (m->m.unfreeze != c->cfg.unfreeze)
         return tt_error(TT_ERR_MISMATCH, "the imported model fine-tuned %d backbone blocks, this run %d: set the same to "
-                        "continue it", m->m.unfreeze, c->unfreeze);
+                        "continue it", m->m.unfreeze, c->cfg.unfreeze);
     return TT_OK;
 }
 
@@ -905,7 +855,7 @@ static tt_status run_warm_start(tt_wasm *w, wrun *r) {
     tt_head *h = tt_trainer_head(r->trainer);
     tt_named_tensor *mine = h->params, *theirs = m->m.head.params;
     int np = h->n_params, matched = 0;
-    if (r->cfg.hidden) {
+    if (r->cfg.train.hidden) {
         for (int i = 0; i < 2; i++)
             memcpy(mine[i].data, theirs[i].data, tt_named_tensor_numel(&mine[i]) * sizeof(float));
     }
@@ -936,8 +886,8 @@ static tt_status run_start(tt_wasm *w, wrun *r) {
     size_t train_rows = (size_t)r->n_train * r->rows_per_train;
     tt_features ftr = {r->x, r->y, (int)train_rows};
     tt_features fva = {r->x + train_rows * r->dim, r->y + train_rows, r->n_val};
-    tt_status st = r->tail ? tt_trainer_init_tail(&r->trainer, &r->cfg, r->tail, r->n_classes, &ftr, &fva)
-                           : tt_trainer_init(&r->trainer, &r->cfg, r->dim, r->n_classes, &ftr, &fva);
+    tt_status st = r->tail ? tt_trainer_init_tail(&r->trainer, &r->cfg.train, r->tail, r->n_classes, &ftr, &fva)
+                           : tt_trainer_init(&r->trainer, &r->cfg.train, r->dim, r->n_classes, &ftr, &fva);
     if (!st && r->restore) {
         tt_st_file *f;
         if (!(st = tt_ckpt_open_memory(&f, r->restore, r->restore_len))) {
@@ -946,7 +896,7 @@ static tt_status run_start(tt_wasm *w, wrun *r) {
         }
         free(r->restore);
         r->restore = NULL;
-    } else if (!st && r->init_from_model) {
+    } else if (!st && r->cfg.init_from_model) {
         st = run_warm_start(w, r);
     }
     if (st) {
@@ -965,7 +915,7 @@ TT_EXPORT int tt_wasm_train_begin(int h, const char *config) {
     wconfig c;
     tt_status st = config_parse(config ? config : "{}", 0, &c);
     if (st) return fail(w, st);
-    if (c.init_from_model) st = warm_start_check(w, &c);
+    if (c.cfg.init_from_model) st = warm_start_check(w, &c);
     wrun r;
     if (!st) st = run_build(w, &c, &r);
     config_free(&c);
@@ -1011,17 +961,17 @@ TT_EXPORT const char *tt_wasm_train_state_json(int h) {
                                              : r->n_train * r->rows_per_train + r->prepared - r->n_train;
         jput(&o, "{\"epoch\":0,\"epochs\":%d,\"step\":0,\"steps\":0,\"train_loss\":null,\"val_acc\":null,"
                  "\"prepared\":%d,\"to_prepare\":%d,\"finished\":%s}",
-             r->items ? r->cfg.epochs : 0, done, total, !r->items && w->model.loaded ? "true" : "false");
+             r->items ? r->cfg.train.epochs : 0, done, total, !r->items && w->model.loaded ? "true" : "false");
         return jdone(&o);
     }
     tt_trainer_progress pr;
     tt_trainer_progress_get(r->trainer, &pr);
     int nh;
     const tt_epoch_metrics *hist = tt_trainer_history(r->trainer, &nh);
-    int64_t steps = (int64_t)r->cfg.epochs * pr.steps_per_epoch;
+    int64_t steps = (int64_t)r->cfg.train.epochs * pr.steps_per_epoch;
     if (pr.finished) steps = pr.global_step; /* early stopping ends the plan */
     int rows = r->n_train * r->rows_per_train + r->n_val;
-    jput(&o, "{\"epoch\":%d,\"epochs\":%d,\"step\":%lld,\"steps\":%lld,\"train_loss\":", pr.epoch, r->cfg.epochs,
+    jput(&o, "{\"epoch\":%d,\"epochs\":%d,\"step\":%lld,\"steps\":%lld,\"train_loss\":", pr.epoch, r->cfg.train.epochs,
          (long long)pr.global_step, (long long)steps);
     jnum(&o, nh ? hist[nh - 1].train_loss : NAN);
     jput(&o, ",\"val_acc\":");
@@ -1042,7 +992,7 @@ TT_EXPORT const char *tt_wasm_metrics_json(int h) {
     const tt_epoch_metrics *m = &hist[nh - 1];
     int C = w->run.n_classes;
     jout o = {w, 0, 0};
-    jput(&o, "{\"epochs\":%d,\"class_ids\":[", w->run.cfg.epochs);
+    jput(&o, "{\"epochs\":%d,\"class_ids\":[", w->run.cfg.train.epochs);
     for (int i = 0; i < C; i++) jput(&o, "%s%d", i ? "," : "", w->run.class_ids[i]);
     jput(&o, "],\"val_counts\":[");
     for (int i = 0; i < C; i++) {
@@ -1154,7 +1104,7 @@ TT_EXPORT int tt_wasm_load(int h, const char *path) {
         cj = tt_st_metadata(f, "tabtrain.config");
         int dim, C;
         /* Same classes and the very same rows, or the run is not this dataset's any more. */
-        if (cj && !config_parse(cj, 1, &c) && !tt_ckpt_trainer_config(f, &c.t, &dim, &C) && c.class_ids &&
+        if (cj && !config_parse(cj, 1, &c) && !tt_ckpt_trainer_config(f, &c.cfg.train, &dim, &C) && c.class_ids &&
             !run_build(w, &c, &r)) {
             if (c.data_crc == r.data_crc && !tt_file_read(path, TT_FILE_MAX, &r.restore, &r.restore_len) &&
                 !run_prepare(w, &r, -1) && !run_start(w, &r))

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 int tt_wasm_abi_version(void);
+const char *tt_wasm_config_schema(void);
 const char *tt_wasm_last_error(int h);
 int tt_wasm_create(const uint8_t *weights, int len, const char *root);
 void tt_wasm_destroy(int h);

@@ -530,7 +530,7 @@ static void assert_same_tensors(const char *a, const char *b) {
  * "val_fraction":0.25,"seed":7}, saved after epoch 1) restores the run, which
  * ends with the tensors that old run ended with. */
 static void test_old_checkpoint_resumes(void **state) {
-    char root[600], path[900], out[700];
+    char root[512], path[700], out[700];
     snprintf(root, sizeof root, "%s", tt_test_binary_path("test-wasm-api-v0"));
     mkdir(root, 0755);
     const char *subs[] = {"dataset", "features", "ckpt"};
