@@ -40,6 +40,39 @@ typedef struct walk {
     size_t exif_len;
 } walk;
 
+/* The tables a decoder sizes arrays from, checked against what the standard
+ * allows (ITU T.81 B.2.4): a second line behind the decoder's own checks,
+ * and the first one for decoders that had none (stb_image before 2.28 wrote
+ * past its 256-entry Huffman value table on a DHT whose counts add up to more). */
+static tt_status check_jpeg_tables(uint8_t m, const uint8_t *s, size_t len, size_t at) {
+    size_t i = 0;
+    if (m == 0xC4) { /* DHT: one or more tables, each class/id, 16 counts, the values */
+        while (i < len) {
+            if (len - i < 17 || (s[i] >> 4) > 1 || (s[i] & 15) > 3) goto bad;
+            size_t codes = 0;
+            for (int k = 1; k <= 16; k++) codes += s[i + k];
+            if (codes > 256 || codes > len - i - 17) goto bad;
+            i += 17 + codes;
+        }
+    } else if (m == 0xDB) { /* DQT: precision/id, then 64 bytes or 64 words */
+        while (i < len) {
+            size_t size = (s[i] >> 4) ? 129 : 65;
+            if ((s[i] >> 4) > 1 || (s[i] & 15) > 3 || len - i < size) goto bad;
+            i += size;
+        }
+    } else { /* SOFn: precision, height, width, components of 3 bytes each */
+        if (len < 6 || s[5] < 1 || s[5] > 4 || len != 6 + 3 * (size_t)s[5]) goto bad;
+        for (int c = 0; c < s[5]; c++) {
+            const uint8_t *q = s + 6 + 3 * c;
+            if ((q[1] >> 4) < 1 || (q[1] >> 4) > 4 || (q[1] & 15) < 1 || (q[1] & 15) > 4 || q[2] > 3) goto bad;
+        }
+    }
+    return TT_OK;
+bad:
+    return tt_error(TT_ERR_CORRUPT, "JPEG: malformed %s segment at byte %zu",
+                    m == 0xC4 ? "Huffman table (DHT)" : m == 0xDB ? "quantization table (DQT)" : "frame header (SOF)", at);
+}
+
 static tt_status walk_jpeg(const uint8_t *p, size_t n, walk *wk) {
     size_t pos = 2;
     int scans = 0;
@@ -61,9 +94,14 @@ static tt_status walk_jpeg(const uint8_t *p, size_t n, walk *wk) {
             wk->exif = p + pos + 2;
             wk->exif_len = seg - 2;
         }
-        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC && seg >= 7 && !wk->w) {
+        int sof = m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
+        if (sof && seg >= 7 && !wk->w) {
             wk->h = be16(p + pos + 3); /* start of frame: precision, height, width */
             wk->w = be16(p + pos + 5);
+        }
+        if (sof || m == 0xC4 || m == 0xDB) {
+            tt_status st = check_jpeg_tables(m, p + pos + 2, seg - 2, pos - 1);
+            if (st) return st;
         }
         pos += seg;
         if (m != 0xDA) continue;
@@ -200,8 +238,8 @@ tt_status tt_image_decode(const void *bytes, size_t len, const tt_decode_opts *o
      * rest is cut short. Both dimensions fit 32 bits, so the product cannot wrap. */
     uint64_t max = opts && opts->max_pixels ? opts->max_pixels : TT_IMAGE_DEFAULT_MAX_PIXELS;
     if (wk.w * wk.h > max)
-        return tt_error(TT_ERR_LIMIT, "%s of %llux%llu exceeds the limit of %llu pixels", name,
-                        (unsigned long long)wk.w, (unsigned long long)wk.h, (unsigned long long)max);
+        return tt_error(TT_ERR_LIMIT, "%s of %llux%llu (%.1f megapixels) exceeds the limit of %.1f megapixels", name,
+                        (unsigned long long)wk.w, (unsigned long long)wk.h, (double)(wk.w * wk.h) / 1e6, (double)max / 1e6);
     if (st) return st;
     if (!wk.w || !wk.h)
         return tt_error(TT_ERR_FORMAT, "%s is zero-sized (%llux%llu)", name, (unsigned long long)wk.w,
@@ -212,7 +250,9 @@ tt_status tt_image_decode(const void *bytes, size_t len, const tt_decode_opts *o
     uint8_t *px = stbi_load_from_memory(p, (int)len, &w, &h, &comp, 4);
     if (!px) {
         const char *why = stbi_failure_reason();
-        if (why && !strcmp(why, "outofmem")) return tt_error(TT_ERR_NOMEM, "decoding %s of %dx%d: out of memory", name, w, h);
+        if (why && !strcmp(why, "outofmem"))
+            return tt_error(TT_ERR_NOMEM, "decoding %s of %llux%llu: out of memory", name, (unsigned long long)wk.w,
+                            (unsigned long long)wk.h);
         return tt_error(TT_ERR_CORRUPT, "cannot decode %s (stb: %s)", name, why ? why : "?");
     }
     size_t n = (size_t)w * (size_t)h;
