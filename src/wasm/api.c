@@ -939,9 +939,9 @@ TT_EXPORT int tt_wasm_train_step(int h, int budget_ms) {
         tt_status st = run_prepare(w, r, budget_ms);
         if (!st && r->prepared == r->n_train + r->n_val) st = run_start(w, r);
         if (st) return fail(w, st);
-        return run_ready(r) ? 0 : 3;
+        return run_ready(r) ? TT_WASM_STEP_DONE : TT_WASM_STEP_PREPARING;
     }
-    if (tt_trainer_finished(r->trainer)) return 2;
+    if (tt_trainer_finished(r->trainer)) return TT_WASM_STEP_FINISHED;
     int ended = 0;
     do {
         tt_status st = tt_trainer_step(r->trainer, &ended);
@@ -949,9 +949,9 @@ TT_EXPORT int tt_wasm_train_step(int h, int budget_ms) {
     } while (!ended && now_ms() - t0 < budget_ms);
     if (tt_trainer_finished(r->trainer)) {
         run_finish(r);
-        return 2;
+        return TT_WASM_STEP_FINISHED;
     }
-    return ended;
+    return ended ? TT_WASM_STEP_EPOCH : TT_WASM_STEP_DONE;
 }
 
 TT_EXPORT const char *tt_wasm_train_state_json(int h) {
@@ -1097,7 +1097,7 @@ TT_EXPORT int tt_wasm_load(int h, const char *path) {
     const char *cj = tt_st_metadata(f, "tabtrain.config");
     wconfig c = {0};
     wrun r;
-    int rc = 1;
+    int rc = TT_WASM_LOAD_MODEL;
     if (kind && !strcmp(kind, "checkpoint")) {
         tt_st_close(f);
         if ((st = tt_ckpt_open_file(&f, path))) return fail(w, st); /* its own checks */
@@ -1112,12 +1112,12 @@ TT_EXPORT int tt_wasm_load(int h, const char *path) {
             !run_build(w, &c, &r)) {
             if (c.data_crc == r.data_crc && !tt_file_read(path, TT_FILE_MAX, &r.restore, &r.restore_len) &&
                 !run_prepare(w, &r, -1) && !run_start(w, &r))
-                rc = 0;
+                rc = TT_WASM_LOAD_RUN;
             else
                 run_free(&r);
         }
     } else if (cj) config_parse(cj, 1, &c); /* only for the class ids; a foreign config is fine */
-    if (rc == 0) {
+    if (rc == TT_WASM_LOAD_RUN) {
         run_free(&w->run);
         w->run = r;
     } else if (!(st = model_load(w, f, &c))) run_free(&w->run);
