@@ -51,7 +51,9 @@ foreach(src ${TT_TEST_SOURCES})
 endforeach()
 
 # The wasm API is plain C: its test builds it in every build (natively and under ASan too).
-if(TARGET test_wasm_api)
-  target_sources(test_wasm_api PRIVATE src/wasm/api.c)
-  target_include_directories(test_wasm_api SYSTEM PRIVATE ${CMAKE_BINARY_DIR}/jsmn)
-endif()
+foreach(t test_wasm_api test_cli_engine)
+  if(TARGET ${t})
+    target_sources(${t} PRIVATE src/wasm/api.c)
+    target_include_directories(${t} SYSTEM PRIVATE ${CMAKE_BINARY_DIR}/jsmn)
+  endif()
+endforeach()

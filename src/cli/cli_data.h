@@ -11,6 +11,7 @@
 #include "tabtrain/featcache.h"
 #include "tabtrain/mobilenet.h"
 #include "tabtrain/model_file.h"
+#include "tabtrain/sha256.h"
 #include "tabtrain/tail.h"
 
 #define TT_CLI_DEFAULT_MODEL "models/mobilenet_v2_1.0_224.safetensors"
@@ -47,6 +48,7 @@ typedef struct tt_cli_feats {
     float *x;
     int32_t *y;
     int *item;
+    uint8_t (*hash)[TT_SHA256_SIZE]; /* [n] SHA-256 of image i's encoded bytes */
     int n, views, dim;
     int skipped;
 } tt_cli_feats;

@@ -16,6 +16,7 @@
 #include "tabtrain/config.h"
 #include "tabtrain/model_file.h"
 #include "tabtrain/npy.h"
+#include "tabtrain/run.h"
 #include "tabtrain/trainer.h"
 
 static const char tt_train_usage_head[] =
@@ -228,9 +229,12 @@ static tt_status tt_train_run_all(tt_train_run *r) {
     st = r->bb.tail ? tt_trainer_init_tail(&r->t, &a->cfg.train, r->bb.tail, r->all.n_classes, &tr, &va)
                     : tt_trainer_init(&r->t, &a->cfg.train, r->ftr.dim, r->all.n_classes, &tr, &va);
     if (st) return st;
-    if (!(r->config_json = tt_config_to_json(&a->cfg))) return tt_error(TT_ERR_NOMEM, "out of memory");
+    uint32_t data_id = 0;
+    for (int i = 0; i < r->ftr.n; i++) data_id = tt_run_data_id(data_id, r->ftr.hash[i], r->ftr.y[(size_t)i * r->ftr.views]);
+    for (int i = 0; i < r->fva.n; i++) data_id = tt_run_data_id(data_id, r->fva.hash[i], r->fva.y[i]);
+    if (!(r->config_json = tt_run_config_json(&a->cfg, data_id, NULL, 0))) return tt_error(TT_ERR_NOMEM, "out of memory");
     if ((st = tt_cli_ckpt_begin(&a->ckpt, r->t, r->all.n_classes, r->all.classes, r->bb.id,
-                                r->bb.preprocess, &a->cfg, r->config_json, a->json)))
+                                r->bb.preprocess, &a->cfg, data_id, r->config_json, a->json)))
         return st;
     tt_trainer_progress p;
     while (!tt_trainer_finished(r->t)) {

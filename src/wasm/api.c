@@ -19,6 +19,7 @@
 
 #include "tabtrain/ckpt.h"
 #include "tabtrain/config.h"
+#include "tabtrain/run.h"
 #include "tabtrain/crc32.h"
 #include "tabtrain/dataset.h"
 #include "tabtrain/featcache.h"
@@ -91,7 +92,8 @@ typedef struct wrun {
     tt_tail *tail;
     void *restore; /* a checkpoint to restore once prepared (tt_wasm_load) */
     size_t restore_len;
-    uint32_t data_crc; /* CRC-32 of the (image id, label) rows: which data the run trains on */
+    uint32_t data_id;  /* tt_run_data_id of its pictures: which data the run trains on */
+    uint32_t data_crc; /* CRC-32 of the (image id, label) rows: what checkpoints before data_id stored */
 } wrun;
 
 /* An imported model (a model, export or foreign checkpoint file): predicts, and
@@ -689,16 +691,23 @@ static tt_status config_parse(const char *json, int from_ckpt, wconfig *c) {
     return st;
 }
 
-/* The config as stored in a checkpoint: every setting, plus the class ids and data CRC. */
-static const char *config_json(tt_wasm *w, const wrun *r) {
-    char *cfg = tt_config_to_json(&r->cfg);
-    if (!cfg) return NULL;
-    jout o = {w, 0, 0};
-    jput(&o, "%.*s,\"class_ids\":[", (int)strlen(cfg) - 1, cfg);
-    free(cfg);
-    for (int i = 0; i < r->n_classes; i++) jput(&o, "%s%d", i ? "," : "", r->class_ids[i]);
-    jput(&o, "],\"data_crc\":%u}", (unsigned)r->data_crc);
-    return jdone(&o);
+/* The class ids a checkpoint's run had: its own list (written by an engine),
+ * else this engine's classes of the same names (written by `tabtrain train`);
+ * 0 when some class is not here (the file is then only a model). */
+static int ckpt_class_ids(const tt_wasm *w, const tt_st_file *f, wconfig *c) {
+    if (c->class_ids) return 1;
+    char **names = NULL;
+    int n = 0, ok = !tt_json_string_array(tt_st_metadata(f, "tabtrain.classes"), &names, &n) && n > 0;
+    if (ok && !(c->class_ids = malloc((size_t)n * sizeof *c->class_ids))) ok = 0;
+    for (int i = 0; ok && i < n; i++) {
+        int k = 0;
+        while (k < w->n_classes && strcmp(w->classes[k].name, names[i])) k++;
+        if (k == w->n_classes) ok = 0;
+        else c->class_ids[i] = w->classes[k].id;
+    }
+    if (ok) c->n_ids = n;
+    tt_json_free_strings(names, n);
+    return ok;
 }
 
 /* ---- the run: plan, prepare, train ------------------------------------------------------ */
@@ -755,6 +764,7 @@ static tt_status run_build(tt_wasm *w, const wconfig *c, wrun *r) {
         memcpy(r->items[k].hash, im->hash, TT_SHA256_SIZE);
         int32_t row[2] = {im->id, it->label};
         r->data_crc = tt_crc32(r->data_crc, row, sizeof row);
+        r->data_id = tt_run_data_id(r->data_id, im->hash, it->label);
     }
     r->n_train = tr.n;
     r->n_val = va.n;
@@ -1032,8 +1042,7 @@ static char *names_json(const tt_wasm *w, int n, const int *ids, char *const *fa
 static tt_status run_checkpoint(tt_wasm *w, const char *path, void **bytes, size_t *len) {
     if (!run_ready(&w->run))
         return tt_error(TT_ERR_INVALID_ARG, w->run.items ? "the run is still preparing its features" : "nothing trained to save");
-    const char *cfg = config_json(w, &w->run);
-    char *cfg_copy = cfg ? dupstr(cfg) : NULL;
+    char *cfg_copy = tt_run_config_json(&w->run.cfg, w->run.data_id, w->run.class_ids, w->run.n_classes);
     char *classes = names_json(w, w->run.n_classes, w->run.class_ids, w->run.class_names);
     tt_status st = TT_OK;
     if (!cfg_copy || !classes) st = tt_error(TT_ERR_NOMEM, "no memory for the checkpoint metadata");
@@ -1106,11 +1115,11 @@ TT_EXPORT int tt_wasm_load(int h, const char *path) {
             return fail(w, st);
         }
         cj = tt_st_metadata(f, "tabtrain.config");
-        int dim, C;
-        /* Same classes and the very same rows, or the run is not this dataset's any more. */
-        if (cj && !config_parse(cj, 1, &c) && !tt_ckpt_trainer_config(f, &c.cfg.train, &dim, &C) && c.class_ids &&
+        /* Same classes and the very same pictures, or the run is not this dataset's any more. */
+        if (cj && !config_parse(cj, 1, &c) && !tt_config_from_file(f, &c.cfg) && ckpt_class_ids(w, f, &c) &&
             !run_build(w, &c, &r)) {
-            if (c.data_crc == r.data_crc && !tt_file_read(path, TT_FILE_MAX, &r.restore, &r.restore_len) &&
+            int fits = c.data_crc >= 0 ? c.data_crc == r.data_crc : !tt_run_check_file(f, &r.cfg, r.data_id);
+            if (fits && !tt_file_read(path, TT_FILE_MAX, &r.restore, &r.restore_len) &&
                 !run_prepare(w, &r, -1) && !run_start(w, &r))
                 rc = TT_WASM_LOAD_RUN;
             else
