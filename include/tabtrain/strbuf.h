@@ -31,6 +31,9 @@ void tt_strbuf_printf(tt_strbuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* Room for `more` bytes and a NUL after b->len (for a writer that sizes
+ * first, like snprintf): 1, or 0 after running out of memory. */
+int tt_strbuf_reserve(tt_strbuf *b, size_t more);
 /* s as a JSON string literal (tt_json_quote). */
 void tt_strbuf_quote(tt_strbuf *b, const char *s);
 /* A finite number with 17 significant digits (9 with is_float), else null. */

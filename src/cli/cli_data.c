@@ -7,8 +7,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tabtrain/json.h"
 #include "tabtrain/fileio.h"
 #include "tabtrain/safetensors.h"
+#include "tabtrain/strbuf.h"
 
 #define TT_CLI_CHUNK 32
 
@@ -29,7 +31,7 @@ tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path, int unfreez
     if (!st) {
         const char *pp = tt_st_metadata(f, "tabtrain.preprocess");
         const char *lab = tt_st_metadata(f, "tabtrain.labels");
-        if ((pp && !(b->preprocess = strdup(pp))) || (lab && !(b->labels = strdup(lab))))
+        if ((pp && !(b->preprocess = tt_strdup(pp))) || (lab && !(b->labels = tt_strdup(lab))))
             st = tt_error(TT_ERR_NOMEM, "out of memory");
         if (!st) st = tt_mnv2_init(&b->model, f, TT_IMAGE_DEFAULT_SIZE);
         if (!st && unfreeze > 0) st = tt_tail_init(&b->tail, b->model, f, unfreeze, max_batch);
@@ -76,11 +78,6 @@ const char *tt_cli_quote(char *buf, size_t cap, const char *s) {
     return buf;
 }
 
-double tt_cli_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 int tt_cli_parse_int(const char *s, long long lo, long long hi, long long *out) {
     char *end;

@@ -71,7 +71,6 @@ const char *tt_cli_quote(char *buf, size_t cap, const char *s);
 
 /* Peak resident set size in MiB (getrusage); negative where unknown (wasm). */
 double tt_cli_peak_rss_mb(void);
-double tt_cli_now(void);
 
 /* Whole-string numbers within [lo, hi]; 0 when valid. */
 int tt_cli_parse_int(const char *s, long long lo, long long hi, long long *out);

@@ -18,6 +18,7 @@
 #include "tabtrain/npy.h"
 #include "tabtrain/run.h"
 #include "tabtrain/trainer.h"
+#include "tabtrain/strbuf.h"
 
 static const char tt_train_usage_head[] =
     "usage: tabtrain train --data DIR [options]\n"
@@ -212,11 +213,11 @@ static tt_status tt_train_run_all(tt_train_run *r) {
     if ((st = tt_augment_parse(a->cfg.augment, &fcfg.aug))) return st;
     if ((st = tt_featcache_open(&r->fc, r->bb.model, r->bb.id, &fcfg))) return st;
 
-    double t0 = tt_cli_now();
+    double t0 = tt_now_seconds();
     if ((st = tt_cli_extract(r->fc, &r->tr, a->cfg.augment[0] ? 1 + a->cfg.augment_views : 1, a->json, "train", &r->ftr))) return st;
     if ((st = tt_cli_extract(r->fc, &r->va, 1, a->json, "val", &r->fva))) return st;
     tt_featcache_stats fs = tt_featcache_get_stats(r->fc);
-    double t_extract = tt_cli_now() - t0;
+    double t_extract = tt_now_seconds() - t0;
     int skipped = r->ftr.skipped + r->fva.skipped;
     if (!a->json)
         fprintf(stderr, "features: %d train + %d val images, %lld views cached, %lld computed%s, %.1f s; %d file%s skipped\n",

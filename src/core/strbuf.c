@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tabtrain/safetensors.h"
+#include "tabtrain/json.h"
 
 char *tt_strdup(const char *s) {
     if (!s) return NULL;
@@ -18,7 +18,7 @@ char *tt_strdup(const char *s) {
     return d;
 }
 
-static int tt_strbuf_room(tt_strbuf *b, size_t more) {
+int tt_strbuf_reserve(tt_strbuf *b, size_t more) {
     if (b->oom) return 0;
     if (b->len + more + 1 <= b->cap) return 1;
     size_t cap = (b->len + more + 1) * 2;
@@ -41,7 +41,7 @@ void tt_strbuf_printf(tt_strbuf *b, const char *fmt, ...) {
         b->oom = 1;
         return;
     }
-    if (!tt_strbuf_room(b, (size_t)n)) return;
+    if (!tt_strbuf_reserve(b, (size_t)n)) return;
     va_start(ap, fmt);
     vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
     va_end(ap);
@@ -50,7 +50,7 @@ void tt_strbuf_printf(tt_strbuf *b, const char *fmt, ...) {
 
 void tt_strbuf_quote(tt_strbuf *b, const char *s) {
     size_t n = tt_json_quote(NULL, 0, s);
-    if (!tt_strbuf_room(b, n)) return;
+    if (!tt_strbuf_reserve(b, n)) return;
     tt_json_quote(b->s + b->len, b->cap - b->len, s);
     b->len += n;
 }

@@ -10,18 +10,13 @@
 
 #include "tabtrain/fileio.h"
 #include "tabtrain/rng.h"
+#include "tabtrain/strbuf.h"
 
 typedef struct tt_strlist {
     char **v;
     int n, cap;
 } tt_strlist;
 
-static char *tt_strdup(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
 
 static char *tt_join(const char *a, const char *b) {
     size_t na = strlen(a), nb = strlen(b);

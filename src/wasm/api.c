@@ -35,6 +35,7 @@
 #include "tabtrain/status.h"
 #include "tabtrain/tail.h"
 #include "tabtrain/trainer.h"
+#include "tabtrain/strbuf.h"
 #include "wasm/api.h"
 
 #if defined(__EMSCRIPTEN__)
@@ -143,18 +144,7 @@ static int fail(tt_wasm *w, tt_status st) {
     return -(int)st;
 }
 
-static char *dupstr(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+static double now_ms(void) { return tt_now_seconds() * 1e3; }
 
 /* ---- JSON out: one growable buffer per handle ---------------------------------------- */
 
@@ -306,7 +296,7 @@ static tt_status record_read(const char *path, wimage *im) {
     const char *id = tt_st_metadata(f, "tabtrain.image_id"), *cid = tt_st_metadata(f, "tabtrain.class_id");
     const char *name = tt_st_metadata(f, "tabtrain.name");
     if (!id || !cid || !name) st = tt_error(TT_ERR_FORMAT, "%s: image record without ids", path);
-    if (!st && !(im->name = dupstr(name))) st = tt_error(TT_ERR_NOMEM, "no memory");
+    if (!st && !(im->name = tt_strdup(name))) st = tt_error(TT_ERR_NOMEM, "no memory");
     if (!st) {
         im->id = atoi(id);
         im->class_id = atoi(cid);
@@ -493,7 +483,7 @@ TT_EXPORT int tt_wasm_create(const uint8_t *weights, int len, const char *root) 
     if (!st) st = tt_mnv2_init(&w->net, f, TT_IMAGE_DEFAULT_SIZE);
     if (!st) {
         const char *pp = tt_st_metadata(f, "tabtrain.preprocess");
-        w->preprocess = dupstr(pp ? pp : "{}");
+        w->preprocess = tt_strdup(pp ? pp : "{}");
         tt_mnv2_info info = tt_mnv2_get_info(w->net);
         w->dim = info.feature_dim;
         w->size = info.input_size;
@@ -583,7 +573,7 @@ TT_EXPORT int tt_wasm_add_image(int h, int class_id, const uint8_t *bytes, int l
             st = tt_error(TT_ERR_INVALID_ARG, "the same picture as %s, already in this class", w->images[i].name);
     if (!st) st = images_reserve(w);
     if (st) return fail(w, st);
-    wimage im = {w->next_image_id, class_id, dupstr(name ? name : ""), {0}};
+    wimage im = {w->next_image_id, class_id, tt_strdup(name ? name : ""), {0}};
     memcpy(im.hash, rq.hash, TT_SHA256_SIZE);
     st = im.name ? record_write(w, &im, bytes, (size_t)len) : tt_error(TT_ERR_NOMEM, "no memory for the image");
     if (st) {
@@ -736,7 +726,7 @@ static tt_status run_build(tt_wasm *w, const wconfig *c, wrun *r) {
         for (int j = 0; j < w->n_images; j++) count += w->images[j].class_id == id;
         if (!count && !c->class_ids) continue; /* an empty class cannot be learned: leave it out */
         r->class_ids[r->n_classes] = id;
-        if (!(r->class_names[r->n_classes++] = dupstr(class_name(w, id, "")))) st = tt_error(TT_ERR_NOMEM, "no memory");
+        if (!(r->class_names[r->n_classes++] = tt_strdup(class_name(w, id, "")))) st = tt_error(TT_ERR_NOMEM, "no memory");
     }
     if (!st && r->n_classes < 2) st = tt_error(TT_ERR_INVALID_ARG, "training needs at least two classes with images");
     /* The split sees items named by their index into w->images. */
@@ -752,7 +742,7 @@ static tt_status run_build(tt_wasm *w, const wconfig *c, wrun *r) {
         char num[16];
         snprintf(num, sizeof num, "%d", j);
         all.items[all.n].label = label;
-        if (!(all.items[all.n++].path = dupstr(num))) st = tt_error(TT_ERR_NOMEM, "no memory");
+        if (!(all.items[all.n++].path = tt_strdup(num))) st = tt_error(TT_ERR_NOMEM, "no memory");
     }
     if (!st) st = tt_dataset_split(&all, r->cfg.val_fraction, r->cfg.train.seed, &tr, &va);
     if (!st && !(r->items = malloc(((size_t)tr.n + va.n + 1) * sizeof *r->items))) st = tt_error(TT_ERR_NOMEM, "no memory");
