@@ -21,7 +21,7 @@ file(GLOB TT_TEST_SOURCES CONFIGURE_DEPENDS tests/unit/test_*.c)
 file(GLOB TT_TEST_SUPPORT CONFIGURE_DEPENDS tests/unit/support/*.c)
 if(TT_TEST_SUPPORT)
   add_library(tt_test_support STATIC ${TT_TEST_SUPPORT})
-  target_link_libraries(tt_test_support PUBLIC tabtrain_core ${TT_CMOCKA_LIB})
+  target_link_libraries(tt_test_support PUBLIC tabtrain_app ${TT_CMOCKA_LIB})
   target_include_directories(tt_test_support PUBLIC tests/unit src)
   # stb_image_write for the image fixtures; only its own dir, never /usr/include (wasm).
   target_include_directories(tt_test_support SYSTEM PRIVATE ${TT_STB_DIR})

@@ -729,39 +729,31 @@ static tt_status run_build(tt_wasm *w, const wconfig *c, wrun *r) {
         if (!(r->class_names[r->n_classes++] = tt_strdup(class_name(w, id, "")))) st = tt_error(TT_ERR_NOMEM, "no memory");
     }
     if (!st && r->n_classes < 2) st = tt_error(TT_ERR_INVALID_ARG, "training needs at least two classes with images");
-    /* The split sees items named by their index into w->images. */
-    tt_dataset all = {0}, tr = {0}, va = {0};
-    all.n_classes = r->n_classes;
-    all.classes = r->class_names;
-    if (!st && !(all.items = calloc((size_t)w->n_images + 1, sizeof *all.items))) st = tt_error(TT_ERR_NOMEM, "no memory");
-    for (int j = 0; !st && j < w->n_images; j++) {
-        int label = -1;
+    /* The run's images (those of its classes) and their labels, split by labels alone. */
+    int *which = malloc(((size_t)w->n_images + 1) * sizeof *which), n_run = 0;
+    int32_t *labels = malloc(((size_t)w->n_images + 1) * sizeof *labels);
+    uint8_t *to_val = malloc((size_t)w->n_images + 1);
+    if (!st && (!which || !labels || !to_val)) st = tt_error(TT_ERR_NOMEM, "no memory");
+    for (int j = 0; !st && j < w->n_images; j++)
         for (int i = 0; i < r->n_classes; i++)
-            if (r->class_ids[i] == w->images[j].class_id) label = i;
-        if (label < 0) continue;
-        char num[16];
-        snprintf(num, sizeof num, "%d", j);
-        all.items[all.n].label = label;
-        if (!(all.items[all.n++].path = tt_strdup(num))) st = tt_error(TT_ERR_NOMEM, "no memory");
-    }
-    if (!st) st = tt_dataset_split(&all, r->cfg.val_fraction, r->cfg.train.seed, &tr, &va);
-    if (!st && !(r->items = malloc(((size_t)tr.n + va.n + 1) * sizeof *r->items))) st = tt_error(TT_ERR_NOMEM, "no memory");
-    for (int k = 0; !st && k < tr.n + va.n; k++) {
-        const tt_dataset_item *it = k < tr.n ? &tr.items[k] : &va.items[k - tr.n];
-        const wimage *im = &w->images[atoi(it->path)];
-        r->items[k].id = im->id;
-        r->items[k].label = it->label;
-        memcpy(r->items[k].hash, im->hash, TT_SHA256_SIZE);
-        int32_t row[2] = {im->id, it->label};
+            if (r->class_ids[i] == w->images[j].class_id) which[n_run] = j, labels[n_run++] = i;
+    if (!st) st = tt_split_labels(labels, n_run, r->n_classes, r->cfg.val_fraction, r->cfg.train.seed, to_val);
+    if (!st && !(r->items = malloc(((size_t)n_run + 1) * sizeof *r->items))) st = tt_error(TT_ERR_NOMEM, "no memory");
+    for (int side = 0; !st && side < 2; side++) /* training images, then validation images, each in id order */
+        for (int k = 0; k < n_run; k++) {
+            if (to_val[k] != side) continue;
+            const wimage *im = &w->images[which[k]];
+            witem *it = &r->items[side ? r->n_train + r->n_val++ : r->n_train++];
+            it->id = im->id;
+            it->label = labels[k];
+            memcpy(it->hash, im->hash, TT_SHA256_SIZE);
+        }
+    for (int k = 0; !st && k < r->n_train + r->n_val; k++) {
+        int32_t row[2] = {r->items[k].id, r->items[k].label};
         r->data_crc = tt_crc32(r->data_crc, row, sizeof row);
-        r->data_id = tt_run_data_id(r->data_id, im->hash, it->label);
+        r->data_id = tt_run_data_id(r->data_id, r->items[k].hash, r->items[k].label);
     }
-    r->n_train = tr.n;
-    r->n_val = va.n;
-    for (int j = 0; j < all.n; j++) free(all.items[j].path);
-    free(all.items);
-    tt_dataset_free(&tr);
-    tt_dataset_free(&va);
+    free(which), free(labels), free(to_val);
     /* A tail starts from the backbone file's weights; its input is what the cache stores. */
     r->dim = w->dim;
     if (!st && r->cfg.unfreeze) {
