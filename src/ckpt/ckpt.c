@@ -304,36 +304,6 @@ tt_status tt_ckpt_trainer_config(const tt_st_file *f, tt_trainer_config *cfg, in
     return TT_OK;
 }
 
-tt_status tt_ckpt_check_config(const tt_st_file *f, const tt_trainer_config *cfg) {
-    tt_trainer_config c;
-    int dim, classes;
-    tt_status st = tt_ckpt_trainer_config(f, &c, &dim, &classes);
-    if (st) return st;
-#define TT_SAME(field, fmt, cast)                                                               \
-    if (memcmp(&c.field, &cfg->field, sizeof c.field))                                          \
-        return tt_error(TT_ERR_MISMATCH,                                                        \
-                        "checkpoint was trained with " #field " = " fmt "; this run has " fmt   \
-                        " (only the epoch count may change on resume)",                         \
-                        (cast)c.field, (cast)cfg->field);
-    TT_SAME(batch_size, "%d", int)
-    TT_SAME(optimizer, "%d", int)
-    TT_SAME(lr, "%.9g", double)
-    TT_SAME(schedule, "%d", int)
-    TT_SAME(warmup_steps, "%d", int)
-    TT_SAME(step_epochs, "%d", int)
-    TT_SAME(gamma, "%.9g", double)
-    TT_SAME(weight_decay, "%.9g", double)
-    TT_SAME(momentum, "%.9g", double)
-    TT_SAME(label_smoothing, "%.9g", double)
-    TT_SAME(hidden, "%d", int)
-    TT_SAME(dropout, "%.9g", double)
-    TT_SAME(patience, "%d", int)
-    TT_SAME(seed, "%llu", unsigned long long)
-    TT_SAME(backbone_lr, "%.9g", double)
-#undef TT_SAME
-    return TT_OK;
-}
-
 tt_status tt_ckpt_load_tensors(const tt_st_file *f, const tt_named_tensor *dst, int n) {
     /* Check every tensor before writing any, so a mismatch leaves dst untouched. */
     for (int pass = 0; pass < 2; pass++)
