@@ -57,3 +57,9 @@ foreach(t test_wasm_api test_cli_engine)
     target_include_directories(${t} SYSTEM PRIVATE ${CMAKE_BINARY_DIR}/jsmn)
   endif()
 endforeach()
+
+# test_onnx reads the ONNX bytes back through the generated onnx.proto code (cmake/onnx.cmake).
+if(TARGET test_onnx)
+  target_include_directories(test_onnx PRIVATE ${TT_ONNX_GEN})
+  target_include_directories(test_onnx SYSTEM PRIVATE ${TT_PROTOBUF_C_INCLUDE})
+endif()
