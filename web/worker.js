@@ -15,6 +15,9 @@ const DB_NAME = 'tabtrain';                     // weights cache + engine-less f
 const PROGRESS_INTERVAL_MS = 100;
 const TRAIN_SLICE_MS = 100;                   // engine time per train_step call: bounds pause latency
 const CHECKPOINT_INTERVAL_MS = 2000;          // at most one checkpoint per this, at an epoch end
+// Return codes of the engine (src/wasm/api.h; tests/e2e/codes.test.mjs keeps them equal).
+const STEP = { DONE: 0, EPOCH: 1, FINISHED: 2, PREPARING: 3 };   // tt_wasm_train_step
+const LOAD = { RUN: 0, MODEL: 1 };                                 // tt_wasm_load
 
 const state = {
   phase: PHASE.STARTING,
@@ -364,7 +367,7 @@ function startEngine(mod) {
 function loadImported() {
   const { mod, h } = engine;
   const rc = withString(mod, IMPORTED_PATH, (p) => check(mod._tt_wasm_load(h, p)));
-  if (rc === 1) state.imported = { ...jsonCall(() => mod._tt_wasm_model_json(h)), name: state.imported?.name || 'imported model' };
+  if (rc === LOAD.MODEL) state.imported = { ...jsonCall(() => mod._tt_wasm_model_json(h)), name: state.imported?.name || 'imported model' };
   return rc;
 }
 
@@ -670,22 +673,22 @@ async function trainLoop() {
     const s = jsonCall(() => mod._tt_wasm_train_state_json(h));
     Object.assign(state.training, trainingFields(s));
     const now = performance.now();
-    // rc 3: the run is still computing its augmented views / tail inputs.
-    state.preparing = rc === 3 ? { done: s.prepared, total: s.to_prepare } : null;
-    if (now - lastProgress >= PROGRESS_INTERVAL_MS || rc === 2 || (rc === 0 && s.step === 0)) {
+    // The run is still computing its augmented views / tail inputs.
+    state.preparing = rc === STEP.PREPARING ? { done: s.prepared, total: s.to_prepare } : null;
+    if (now - lastProgress >= PROGRESS_INTERVAL_MS || rc === STEP.FINISHED || (rc === STEP.DONE && s.step === 0)) {
       lastProgress = now;
-      if (rc === 3 || s.step === 0) post(EVT.PROGRESS, { phase: PHASE.TRAINING, done: s.prepared, total: s.to_prepare, unit: 'views' });
+      if (rc === STEP.PREPARING || s.step === 0) post(EVT.PROGRESS, { phase: PHASE.TRAINING, done: s.prepared, total: s.to_prepare, unit: 'views' });
       else post(EVT.PROGRESS, { phase: PHASE.TRAINING, done: s.step, total: s.steps, unit: 'steps', epoch: s.epoch, epochs: s.epochs });
     }
-    if (rc === 1 || rc === 2) {
+    if (rc === STEP.EPOCH || rc === STEP.FINISHED) {
       const e = epochEvent(jsonCall(() => mod._tt_wasm_metrics_json(h)));
       runHistory = [...runHistory.filter((x) => x.epoch < e.epoch), e];
       if (state.run) state.run.classes = e.classes;
       post(EVT.EPOCH, e);
       postState();
-      if (rc === 1 && now - lastSave >= CHECKPOINT_INTERVAL_MS) { lastSave = now; checkpoint(); }
+      if (rc === STEP.EPOCH && now - lastSave >= CHECKPOINT_INTERVAL_MS) { lastSave = now; checkpoint(); }
     }
-    if (rc === 2) { await checkpoint(); setPhase(PHASE.TRAINED); return; }
+    if (rc === STEP.FINISHED) { await checkpoint(); setPhase(PHASE.TRAINED); return; }
     await new Promise((r) => setTimeout(r));
   }
   // Paused while the features were being prepared: nothing to save yet (they are cached).
@@ -746,7 +749,7 @@ async function importModel({ name, bytes }) {
   }
   const t = jsonCall(() => mod._tt_wasm_train_state_json(engine.h));
   Object.assign(state.training, trainingFields(t));
-  if (rc === 0) {
+  if (rc === LOAD.RUN) {
     mod.FS.unlink(IMPORTED_PATH); // it is the run's checkpoint now
     state.imported = previous;
     await checkpoint();
@@ -756,8 +759,8 @@ async function importModel({ name, bytes }) {
     pushClassesToEngine();
     await saveClasses();
   }
-  setPhase(rc === 0 && !t.finished ? PHASE.PAUSED : PHASE.TRAINED);
-  return rc === 0 ? { resumable: true } : { resumable: false, model: state.imported };
+  setPhase(rc === LOAD.RUN && !t.finished ? PHASE.PAUSED : PHASE.TRAINED);
+  return rc === LOAD.RUN ? { resumable: true } : { resumable: false, model: state.imported };
 }
 
 const handlers = {

@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "tabtrain/json.h"
 #include "tabtrain/fileio.h"
 #include "tabtrain/safetensors.h"
+#include "tabtrain/strbuf.h"
 
 #define TT_CLI_CHUNK 32
 
@@ -44,7 +46,7 @@ tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path, int unfreez
     if (!st) {
         const char *pp = tt_st_metadata(f, "tabtrain.preprocess");
         const char *lab = tt_st_metadata(f, "tabtrain.labels");
-        if ((pp && !(b->preprocess = strdup(pp))) || (lab && !(b->labels = strdup(lab))))
+        if ((pp && !(b->preprocess = tt_strdup(pp))) || (lab && !(b->labels = tt_strdup(lab))))
             st = tt_error(TT_ERR_NOMEM, "out of memory");
         if (!st) st = tt_mnv2_init(&b->model, f, TT_IMAGE_DEFAULT_SIZE);
         if (!st && unfreeze > 0) st = tt_tail_init(&b->tail, b->model, f, unfreeze, max_batch);
@@ -96,11 +98,6 @@ const char *tt_cli_quote(char *buf, size_t cap, const char *s) {
     return buf;
 }
 
-double tt_cli_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 int tt_cli_parse_int(const char *s, long long lo, long long hi, long long *out) {
     char *end;
@@ -162,7 +159,7 @@ static void tt_cli_skip(int json, const char *what, const char *path, tt_status 
 }
 
 void tt_cli_feats_free(tt_cli_feats *f) {
-    free(f->x), free(f->y), free(f->item);
+    free(f->x), free(f->y), free(f->item), free(f->hash);
     *f = (tt_cli_feats){0};
 }
 
@@ -174,11 +171,12 @@ tt_status tt_cli_extract(tt_featcache *fc, const tt_dataset *ds, int views, int 
     out->x = malloc((rows ? rows : 1) * dim * sizeof(float));
     out->y = malloc((rows ? rows : 1) * sizeof(int32_t));
     out->item = malloc(((size_t)ds->n + 1) * sizeof(int));
+    out->hash = malloc(((size_t)ds->n + 1) * sizeof *out->hash);
     out->views = views, out->dim = dim;
     tt_feat_request rq[TT_CLI_CHUNK];
     void *bufs[TT_CLI_CHUNK];
     int idx[TT_CLI_CHUNK];
-    tt_status st = out->x && out->y && out->item ? TT_OK : tt_error(TT_ERR_NOMEM, "out of memory");
+    tt_status st = out->x && out->y && out->item && out->hash ? TT_OK : tt_error(TT_ERR_NOMEM, "out of memory");
     tt_cli_progress(json, what, 0, ds->n);
     for (int start = 0; !st && start < ds->n; start += TT_CLI_CHUNK) {
         int m = 0, end = start + TT_CLI_CHUNK < ds->n ? start + TT_CLI_CHUNK : ds->n;
@@ -207,6 +205,7 @@ tt_status tt_cli_extract(tt_featcache *fc, const tt_dataset *ds, int views, int 
             if (dst + (size_t)j * views * dim != out->x + row * dim)
                 memmove(out->x + row * dim, dst + (size_t)j * views * dim, (size_t)views * dim * sizeof(float));
             for (int v = 0; v < views; v++) out->y[row + v] = ds->items[idx[j]].label;
+            memcpy(out->hash[out->n], rq[j].hash, TT_SHA256_SIZE);
             out->item[out->n++] = idx[j];
         }
         tt_cli_progress(json, what, end, ds->n);

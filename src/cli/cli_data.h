@@ -11,6 +11,7 @@
 #include "tabtrain/featcache.h"
 #include "tabtrain/mobilenet.h"
 #include "tabtrain/model_file.h"
+#include "tabtrain/sha256.h"
 #include "tabtrain/tail.h"
 
 #define TT_CLI_DEFAULT_MODEL "models/mobilenet_v2_1.0_224.safetensors"
@@ -57,6 +58,7 @@ typedef struct tt_cli_feats {
     float *x;
     int32_t *y;
     int *item;
+    uint8_t (*hash)[TT_SHA256_SIZE]; /* [n] SHA-256 of image i's encoded bytes */
     int n, views, dim;
     int skipped;
 } tt_cli_feats;
@@ -79,7 +81,6 @@ const char *tt_cli_quote(char *buf, size_t cap, const char *s);
 
 /* Peak resident set size in MiB (getrusage); negative where unknown (wasm). */
 double tt_cli_peak_rss_mb(void);
-double tt_cli_now(void);
 
 /* Whole-string numbers within [lo, hi]; 0 when valid. */
 int tt_cli_parse_int(const char *s, long long lo, long long hi, long long *out);

@@ -11,6 +11,7 @@
 
 #include "support/synth_data.h"
 #include "tabtrain/ckpt.h"
+#include "tabtrain/config.h"
 #include "tabtrain/fileio.h"
 #include "tt_test.h"
 
@@ -311,17 +312,19 @@ static void other_classes_or_backbone_are_refused(void **state) {
     d.train.n = 59;
     int dim, cls;
     tt_assert_ok(tt_ckpt_trainer_config(f, &cfg, &dim, &cls));
-    /* Training options: only the epoch count may change. */
-    tt_trainer_config o = cfg;
-    o.epochs += 5;
-    tt_assert_ok(tt_ckpt_check_config(f, &o));
-    o = cfg;
-    o.lr *= 2;
-    assert_int_equal(tt_ckpt_check_config(f, &o), TT_ERR_MISMATCH);
+    /* Training options (the settings table, tabtrain/config.h): only the epoch count may change. */
+    tt_config saved, o;
+    tt_assert_ok(tt_config_from_file(f, &saved));
+    o = saved;
+    o.train.epochs += 5;
+    tt_assert_ok(tt_config_compare(&saved, &o));
+    o = saved;
+    o.train.lr *= 2;
+    assert_int_equal(tt_config_compare(&saved, &o), TT_ERR_MISMATCH);
     assert_non_null(strstr(tt_last_error(), "lr"));
-    o = cfg;
-    o.seed++;
-    assert_int_equal(tt_ckpt_check_config(f, &o), TT_ERR_MISMATCH);
+    o = saved;
+    o.train.seed++;
+    assert_int_equal(tt_config_compare(&saved, &o), TT_ERR_MISMATCH);
     assert_non_null(strstr(tt_last_error(), "seed"));
     tt_trainer *t = tt_test_trainer(&cfg, &d);
     assert_int_equal(tt_ckpt_restore(t, f), TT_ERR_MISMATCH);

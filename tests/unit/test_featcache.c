@@ -382,40 +382,6 @@ static void bad_images_fail_alone(void **state) {
     for (int i = 0; i < N_IMG; i++) image_buf_free(&good[i]);
 }
 
-static void feature_set_add_find_remove(void **state) {
-    (void)state;
-    fixture fx;
-    tt_featcache *fc = fixture_start(&fx, NULL, "sha256:eeee");
-    const float *ref = fx.f1;
-
-    tt_featset set;
-    tt_featset_init(&set, 1280, VIEWS);
-    tt_feat_request r;
-    for (int i = 0; i < N_IMG; i++) {
-        tt_assert_ok(tt_featset_add(&set, fc, i % 2, fx.img[i].data, fx.img[i].len, &r));
-        assert_int_equal(r.status, TT_OK);
-        assert_int_equal(r.hits, VIEWS); /* computed above: adding is free */
-    }
-    tt_assert_ok(tt_featset_add(&set, fc, 1, "junk", 4, &r));
-    assert_int_equal(r.status, TT_ERR_FORMAT);
-    assert_int_equal(set.n, N_IMG); /* the bad one was not added */
-    assert_int_equal(tt_featset_find(&set, fx.rq[3].hash), 3);
-    tt_featset_remove(&set, 1);
-    assert_int_equal(set.n, N_IMG - 1);
-    assert_int_equal(tt_featset_find(&set, fx.rq[1].hash), -1);
-    assert_int_equal(tt_featset_find(&set, fx.rq[3].hash), 2);
-    /* rows and labels of the others kept, in order */
-    const int left[] = {0, 2, 3, 4};
-    for (int k = 0; k < N_IMG - 1; k++) {
-        assert_memory_equal(set.x + (size_t)k * VIEWS * 1280, ref + (size_t)left[k] * VIEWS * 1280,
-                            sizeof(float) * VIEWS * 1280);
-        for (int v = 0; v < VIEWS; v++) assert_int_equal(set.labels[k * VIEWS + v], left[k] % 2);
-    }
-    tt_featset_free(&set);
-    tt_featcache_free(fc);
-    fixture_free(&fx);
-}
-
 /* --unfreeze K caches the tail's input: the activations entering block 17-K,
  * dim = that block's h·w·cin, under keys that include the block, so entries
  * of another K (or the pooled features) are never served. */
@@ -497,7 +463,6 @@ int main(void) {
         cmocka_unit_test(memory_mode_keeps_entries),
         cmocka_unit_test(memory_table_grows_and_reuses_rows),
         cmocka_unit_test(bad_images_fail_alone),
-        cmocka_unit_test(feature_set_add_find_remove),
         cmocka_unit_test(tail_inputs_are_keyed_by_unfreeze),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
