@@ -30,10 +30,6 @@
 /* Polls of a shared counter before a thread sleeps: ~20-60 µs. */
 #define TT_POOL_SPIN 20000
 
-/* Set on the pool's workers (and on a caller while it runs a job): a
- * tt_pool_for issued from inside a task runs serially. */
-static _Thread_local int tt_pool_busy;
-
 int tt_pool_threads_supported(void) { return TT_POOL_HAVE_THREADS; }
 
 int tt_pool_cores(void) {
@@ -48,6 +44,10 @@ int tt_pool_cores(void) {
 }
 
 #if TT_POOL_HAVE_THREADS
+
+/* Set on the pool's workers (and on a caller while it runs a job): a
+ * tt_pool_for issued from inside a task runs serially. */
+static _Thread_local int tt_pool_busy;
 
 typedef struct tt_pool_worker {
     struct tt_pool *pool;
@@ -203,7 +203,6 @@ int tt_pool_threads(const tt_pool *p) {
 void tt_pool_for(tt_pool *p, int n, int grain, tt_pool_task task, void *ctx) {
     (void)p;
     (void)grain;
-    (void)tt_pool_busy;
     if (n > 0) task(ctx, 0, n, 0);
 }
 

@@ -94,10 +94,13 @@ export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic',
 // A persistent profile in a fresh temp dir; pages record console errors, page errors
 // and every 'tabtrain' event into window.__tt (see web/app.js). `args`: extra Chromium
 // flags (e.g. the fake webcam's); `ignoreHTTPSErrors` accepts serve.mjs --https's self-signed certificate.
-export async function launch({ args = [], ignoreHTTPSErrors = false } = {}) {
+// serviceWorkers: 'block' keeps web/sw.js out (it would make the page cross-origin
+// isolated from the second load on, whatever the server sends).
+export async function launch({ args = [], ignoreHTTPSErrors = false, serviceWorkers = 'allow' } = {}) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'tabtrain-e2e-profile-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...args], viewport: { width: 1280, height: 900 }, ignoreHTTPSErrors,
+    serviceWorkers,
   });
   await context.addInitScript(() => {
     window.__tt = { events: [], longTasks: [] };
