@@ -315,14 +315,32 @@ static void other_classes_or_backbone_are_refused(void **state) {
     tt_trainer_config o = cfg;
     o.epochs += 5;
     tt_assert_ok(tt_ckpt_check_config(f, &o));
-    o = cfg;
-    o.lr *= 2;
-    assert_int_equal(tt_ckpt_check_config(f, &o), TT_ERR_MISMATCH);
-    assert_non_null(strstr(tt_last_error(), "lr"));
-    o = cfg;
-    o.seed++;
-    assert_int_equal(tt_ckpt_check_config(f, &o), TT_ERR_MISMATCH);
-    assert_non_null(strstr(tt_last_error(), "seed"));
+    /* Every other option, one at a time, is refused with its name. */
+#define CHANGED(field, change)                                                                  \
+    do {                                                                                        \
+        o = cfg;                                                                                \
+        o.field change;                                                                         \
+        if (tt_ckpt_check_config(f, &o) != TT_ERR_MISMATCH)                                     \
+            fail_msg("resume accepted a changed " #field);                                      \
+        if (!strstr(tt_last_error(), #field " ="))                                              \
+            fail_msg("changed " #field ": message does not name it: %s", tt_last_error());     \
+    } while (0)
+    CHANGED(batch_size, += 1);
+    CHANGED(optimizer, = TT_OPTIM_SGD);
+    CHANGED(lr, *= 2);
+    CHANGED(schedule, = TT_SCHED_STEP);
+    CHANGED(warmup_steps, += 1);
+    CHANGED(step_epochs, += 1);
+    CHANGED(gamma, *= 0.5f);
+    CHANGED(weight_decay, += 1e-2f);
+    CHANGED(momentum, = 0.5f);
+    CHANGED(label_smoothing, += 0.1f);
+    CHANGED(hidden, += 1);
+    CHANGED(dropout, += 0.1f);
+    CHANGED(patience, += 1);
+    CHANGED(seed, += 1);
+    CHANGED(backbone_lr, = 1e-4f);
+#undef CHANGED
     tt_trainer *t = tt_test_trainer(&cfg, &d);
     assert_int_equal(tt_ckpt_restore(t, f), TT_ERR_MISMATCH);
     tt_trainer_free(t);
@@ -507,6 +525,55 @@ static void resume_falls_back_and_says_so(void **state) {
     tt_test_data_free(&d);
 }
 
+/* After a fallback resume (the newest file is damaged), the next save deletes
+ * the damaged newer file, keeps the one just written and points `latest` at
+ * it, so the resume after that finds it. Rotation by "newest N by step" would
+ * keep the damaged file and, with few enough kept, delete the new one. */
+static void save_after_a_fallback_rotates_out_the_damaged_file(void **state) {
+    (void)state;
+    tt_test_data d = tt_test_data_make(D, C, 64, 30, 1.5f, 5);
+    const char *dir = scratch("fallback-save");
+    tt_ckpt_policy p = {.every_steps = 2, .keep = 2};
+    tt_trainer_free(train_with_dir(dir, &p, &d, 3)); /* keeps s10, s12 */
+    char path[4300], note[1024], target[4300];
+    snprintf(target, sizeof target, "%s/ckpt-e0003-s000012.safetensors", dir);
+    corrupt_file(target);
+    tt_st_file *f;
+    tt_assert_ok(tt_ckpt_dir_resume(dir, &f, path, sizeof path, note, sizeof note));
+    assert_non_null(strstr(path, "ckpt-e0002-s000010.safetensors"));
+    tt_trainer *t = restore_from(f, &d);
+    tt_st_close(f);
+    tt_ckpt_dir *cd;
+    tt_assert_ok(tt_ckpt_dir_open(&cd, dir, &p));
+    tt_ckpt_meta m = the_meta();
+    int ended, saved;
+    tt_assert_ok(tt_trainer_step(t, &ended));
+    tt_assert_ok(tt_ckpt_dir_save(cd, t, &m)); /* s11 */
+    file_exists(dir, "ckpt-e0003-s000012.safetensors", 0);
+    file_exists(dir, "ckpt-e0002-s000011.safetensors", 1);
+    file_exists(dir, "ckpt-e0002-s000010.safetensors", 1);
+    char *latest = read_latest(dir);
+    assert_string_equal(latest, "ckpt-e0002-s000011.safetensors\n");
+    free(latest);
+    tt_assert_ok(tt_ckpt_dir_resume(dir, &f, path, sizeof path, note, sizeof note));
+    assert_string_equal(note, "");
+    assert_non_null(strstr(path, "ckpt-e0002-s000011.safetensors"));
+    tt_st_close(f);
+    /* Training on writes a good s12 and rotates s10 out. */
+    tt_assert_ok(tt_trainer_step(t, &ended));
+    tt_assert_ok(tt_ckpt_dir_step(cd, t, &m, ended, &saved));
+    assert_int_equal(saved, 1);
+    assert_int_equal(count_files(dir, "ckpt-", ".safetensors"), 2);
+    file_exists(dir, "ckpt-e0002-s000010.safetensors", 0);
+    tt_assert_ok(tt_ckpt_dir_resume(dir, &f, path, sizeof path, note, sizeof note));
+    assert_string_equal(note, "");
+    assert_non_null(strstr(path, "ckpt-e0003-s000012.safetensors"));
+    tt_st_close(f);
+    tt_ckpt_dir_free(cd);
+    tt_trainer_free(t);
+    tt_test_data_free(&d);
+}
+
 /* A save that cannot land (the target name is taken by a directory) fails
  * cleanly: `latest` still names the previous file, which still verifies. */
 static void failed_save_keeps_the_previous_checkpoint(void **state) {
@@ -667,6 +734,7 @@ int main(void) {
         cmocka_unit_test(other_classes_or_backbone_are_refused),
         cmocka_unit_test(directory_rotates_and_tracks_best),
         cmocka_unit_test(resume_falls_back_and_says_so),
+        cmocka_unit_test(save_after_a_fallback_rotates_out_the_damaged_file),
         cmocka_unit_test(failed_save_keeps_the_previous_checkpoint),
         cmocka_unit_test(export_combines_backbone_and_best_head),
         cmocka_unit_test(writes_fixture_for_python),
