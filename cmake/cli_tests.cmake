@@ -16,7 +16,7 @@ if(TARGET tabtrain AND TEST import_npy_cli AND NOT TT_WASM)
   set(TT_CLI_ENV "TT_MODEL=${TT_TEST_MODEL}" "TT_SHARED_DIR=${TT_SHARED_DIR}")
   set(TT_CLI_TESTS cli_bad_files)
   if(NOT TT_SANITIZE)
-    list(APPEND TT_CLI_TESTS cli_qabcs cli_fashion_scale cli_unfreeze)
+    list(APPEND TT_CLI_TESTS cli_qabcs cli_fashion_scale cli_unfreeze cli_run_rules)
   endif()
   foreach(t ${TT_CLI_TESTS})
     add_test(NAME ${t} COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scripts/${t}.sh
