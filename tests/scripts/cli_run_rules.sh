@@ -54,12 +54,18 @@ for cls, ch in (("reddish", 0), ("bluish", 2)):
 shared = next(i for i, (a, b) in enumerate(zip(*files)) if a != b)
 assert shared > 65536 and len(files[0]) == len(files[1]), shared
 PYEOF
-"$TT" train --data "$T" --val-split 0 --epochs 1 --cache-dir "$W/twin-cache" --dump-features "$W/twins" --json \
-  --out "$W/twins.safetensors" >"$W/twins.jsonl" 2>"$W/err.txt" || { cat "$W/err.txt"; fail "twins run"; }
-[ "$(json "$W/twins.jsonl" "(ev('done')[0]['cached'], ev('done')[0]['computed'])")" = "(0, 2)" ] \
-  || fail "the second twin was found in the cache: $(json "$W/twins.jsonl" "ev('done')[0]")"
+# Twice: the first run computes both (one batch), the second reads both back
+# from the cache, each under its own key.
+for run in 1 2; do
+  "$TT" train --data "$T" --val-split 0 --epochs 1 --cache-dir "$W/twin-cache" --dump-features "$W/twins$run" --json \
+    --out "$W/twins.safetensors" >"$W/twins.jsonl" 2>"$W/err.txt" || { cat "$W/err.txt"; fail "twins run $run"; }
+  want=$([ $run = 1 ] && echo "(0, 2)" || echo "(2, 0)")
+  [ "$(json "$W/twins.jsonl" "(ev('done')[0]['cached'], ev('done')[0]['computed'])")" = "$want" ] \
+    || fail "twins run $run: cached, computed = $(json "$W/twins.jsonl" "ev('done')[0]"), want $want"
+done
 "$PY" -c "
 import numpy as np, sys
-x = np.load('$W/twins-train-x.npy')
-sys.exit(0 if x.shape[0] == 2 and not np.array_equal(x[0], x[1]) else 1)" || fail "the twins got the same features"
+a, b = np.load('$W/twins1-train-x.npy'), np.load('$W/twins2-train-x.npy')
+sys.exit(0 if a.shape[0] == 2 and not np.array_equal(a[0], a[1]) and np.array_equal(a, b) else 1)" \
+  || fail "the twins' features are not their own (the same, or other ones from the cache)"
 echo "ok"
