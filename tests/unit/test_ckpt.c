@@ -453,6 +453,44 @@ static void directory_rotates_and_tracks_best(void **state) {
     tt_test_data_free(&d);
 }
 
+/* When later epochs are worse (a small noisy training set overfits; early
+ * stopping ends the run), best.safetensors still holds the best epoch's state,
+ * not the last epoch's. */
+static void best_file_keeps_the_best_epoch_not_the_last(void **state) {
+    (void)state;
+    tt_test_data d = tt_test_data_make(D, C, 30, 200, 6.0f, 3);
+    const char *dir = scratch("best");
+    tt_trainer_config cfg = base_config();
+    cfg.epochs = 300, cfg.patience = 4, cfg.lr = 1e-2f, cfg.batch_size = 8, cfg.schedule = TT_SCHED_CONSTANT;
+    tt_trainer *t = tt_test_trainer(&cfg, &d);
+    tt_ckpt_policy p = {.every_epochs = 1, .keep = 1};
+    tt_ckpt_dir *cd;
+    tt_assert_ok(tt_ckpt_dir_open(&cd, dir, &p));
+    tt_ckpt_meta m = the_meta();
+    while (!tt_trainer_finished(t)) {
+        int ended, saved;
+        tt_assert_ok(tt_trainer_step(t, &ended));
+        tt_assert_ok(tt_ckpt_dir_step(cd, t, &m, ended, &saved));
+    }
+    tt_ckpt_dir_free(cd);
+    int n, best = tt_trainer_best_epoch(t);
+    tt_trainer_history(t, &n);
+    if (!(best > 0 && best < n)) fail_msg("the run's best epoch %d is not before its last %d", best, n);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/best.safetensors", dir);
+    tt_st_file *f;
+    tt_assert_ok(tt_ckpt_open_file(&f, path));
+    assert_best_head(f, t);
+    tt_trainer *r = restore_from(f, &d);
+    tt_trainer_progress pr;
+    tt_trainer_progress_get(r, &pr);
+    assert_int_equal(pr.epoch, best);
+    tt_trainer_free(r);
+    tt_st_close(f);
+    tt_trainer_free(t);
+    tt_test_data_free(&d);
+}
+
 static void corrupt_file(const char *path) {
     void *buf;
     size_t len;
@@ -733,6 +771,7 @@ int main(void) {
         cmocka_unit_test(damaged_files_are_refused),
         cmocka_unit_test(other_classes_or_backbone_are_refused),
         cmocka_unit_test(directory_rotates_and_tracks_best),
+        cmocka_unit_test(best_file_keeps_the_best_epoch_not_the_last),
         cmocka_unit_test(resume_falls_back_and_says_so),
         cmocka_unit_test(save_after_a_fallback_rotates_out_the_damaged_file),
         cmocka_unit_test(failed_save_keeps_the_previous_checkpoint),
