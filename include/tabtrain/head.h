@@ -54,6 +54,10 @@ typedef struct tt_head {
 tt_status tt_head_init(tt_head *h, const tt_head_config *cfg, int max_batch, tt_rng *init_rng);
 void tt_head_free(tt_head *h);
 int tt_head_params(tt_head *h, tt_named_tensor **out);
+/* The parameters a head of this configuration has (names, ndim, shapes; data
+ * and grad NULL), without allocating: what a reader checks a file against
+ * before tt_head_init sizes anything from it. Returns the count (2 or 4). */
+int tt_head_layout(const tt_head_config *cfg, tt_named_tensor out[4]);
 void tt_head_zero_grad(tt_head *h);
 
 /* M <= max_batch rows. dropout_rng = NULL is evaluation mode. Returns the

@@ -6,20 +6,23 @@
  *   // or, for training:  tt_augment_to_input(&img, 224, &aug, &rng, input);
  *   tt_image_free(&img);
  *
- * Decoding (stb_image underneath) accepts JPEG (baseline, progressive), PNG
- * (1..16 bit, grey, grey+alpha, palette, RGB, RGBA), BMP and GIF (first frame)
- * and always yields 8-bit RGB:
+ * Decoding accepts JPEG (baseline, progressive; libjpeg-turbo), PNG (1..16
+ * bit, grey, grey+alpha, palette, RGB, RGBA; libpng), WebP (lossy, lossless,
+ * alpha; libwebp; not animations), BMP (uncompressed 1..32 bit and bit
+ * fields; read here) and GIF (first frame; giflib), and always yields 8-bit RGB:
  *   - the JPEG EXIF orientation (1..8) is applied, so pixels are upright as a
  *     viewer shows them; a malformed EXIF block is ignored, never an error;
  *   - alpha is composited over white (a transparent cut-out becomes an object
  *     on white, as a browser shows it on a white page);
- *   - 16-bit samples keep their high byte.
+ *   - 16-bit samples keep their high byte; PNG gamma is not applied.
+ * The same library versions decode natively and in wasm, to the same pixels.
  * Other formats (TGA, PSD, HDR, PNM...) are refused: TGA has no magic number,
  * so accepting it would let random bytes "decode".
  * Before anything is allocated the container is walked and the header read:
  * empty, unrecognised and truncated files are TT_ERR_FORMAT / TT_ERR_CORRUPT,
- * and width*height above opts->max_pixels is TT_ERR_LIMIT (a decompression
- * bomb never reaches the decoder). The message names the reason (stb's too).
+ * malformed JPEG tables (DHT, DQT, SOF) TT_ERR_CORRUPT, and width*height
+ * above opts->max_pixels is TT_ERR_LIMIT (a decompression bomb never
+ * reaches the decoder). The message names the reason (the decoder's too).
  *
  * Preprocessing: center crop to the largest square, resize to S×S with
  * stb_image_resize's triangle filter, scale x/127.5 − 1. The triangle filter

@@ -40,9 +40,13 @@
  *                              as 8 lowercase hex digits, one key per tensor
  *                              (per-key so no JSON-in-JSON parsing is needed).
  *                              A mismatch is TT_ERR_CORRUPT naming the tensor.
- *   A file with a format version must carry a CRC for every tensor. A plain
- *   third-party file (no "tabtrain.format_version") loads; CRCs are then only
- *   checked for the tensors that have one, usually none.
+ *   A file with any "tabtrain.*" key is tabtrain's: it must carry the format
+ *   version and a CRC for every tensor (deleting the version key does not
+ *   turn the checks off). A plain third-party file (no "tabtrain.*" key)
+ *   loads; CRCs are then only checked for the tensors that have one, usually
+ *   none. CRCs find damage, not tampering: anyone can recompute one, so a
+ *   mismatch says "damaged or modified" and nothing more.
+ *   Tensor names are at most TT_ST_MAX_NAME bytes (TT_ERR_LIMIT).
  *
  * Writing
  *   tt_st_builder *b; tt_st_builder_new(&b);
@@ -72,6 +76,7 @@ extern "C" {
 
 #define TT_ST_FORMAT_VERSION 1
 #define TT_ST_MAX_DIMS 8
+#define TT_ST_MAX_NAME 256 /* bytes of a tensor name, reading and writing */
 #define TT_ST_MAX_HEADER ((uint64_t)100 << 20)
 
 typedef enum tt_dtype {

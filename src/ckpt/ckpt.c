@@ -19,6 +19,7 @@ static const char *const tt_meta_keys[] = {
     "tabtrain.state"};
 #define TT_META_CRC_KEY "tabtrain.meta_crc32"
 #define TT_PERM_TENSOR "state.perm"
+#define TT_CKPT_MAX_BATCH 65536
 
 /* ---- growable string -------------------------------------------------- */
 
@@ -229,7 +230,7 @@ static tt_status tt_ckpt_verify(tt_st_file *f, const char *what) {
     if (!crc || strcmp(crc, want))
         return tt_error(TT_ERR_CORRUPT,
                         "%s: checkpoint metadata fails its CRC (%s stored, %s computed): the "
-                        "header was altered",
+                        "file is damaged or was modified",
                         what, crc ? crc : "none", want);
     if (!values[7] || !values[8] || !values[6] || !values[2])
         return tt_error(TT_ERR_FORMAT, "%s: checkpoint lacks its state metadata", what);
@@ -328,6 +329,8 @@ tt_status tt_ckpt_trainer_config(const tt_st_file *f, tt_trainer_config *cfg, in
     c.schedule = !strcmp(sched, "cosine") ? TT_SCHED_COSINE
                : !strcmp(sched, "step")   ? TT_SCHED_STEP
                                           : TT_SCHED_CONSTANT;
+    /* The batch sizes buffers before anything else is checked: the CLI's range. */
+    ok = ok && c.batch_size >= 1 && c.batch_size <= TT_CKPT_MAX_BATCH && c.epochs >= 0;
     if (!ok || (strcmp(opt, "sgd") && strcmp(opt, "adam")) ||
         (c.schedule == TT_SCHED_CONSTANT && strcmp(sched, "constant")))
         return tt_error(TT_ERR_FORMAT, "checkpoint: tabtrain.trainer or tabtrain.head lacks a "
@@ -472,6 +475,10 @@ tt_status tt_ckpt_restore(tt_trainer *t, const tt_st_file *f) {
     r.perm = perm->data;
     r.n_history = tt_json_len(&jh, 0);
     ok = ok && r.n_history == r.epoch && r.classes == C && r.epoch >= 0;
+    /* Each record holds C*C + C numbers, each a token of the history's JSON:
+     * the file's own length bounds the arrays before they are allocated
+     * (and keeps E*C*C from wrapping a 32-bit size_t). */
+    ok = ok && (uint64_t)r.n_history * ((uint64_t)C * C + C) <= (uint64_t)jh.n;
     tt_epoch_metrics *hist = NULL;
     float *pc = NULL;
     int32_t *conf = NULL;

@@ -71,8 +71,15 @@ tt_status tt_ckpt_export(const tt_st_file *model, const tt_st_file *backbone,
         if (strncmp(t->name, "head.", 5)) continue;
         snprintf(name, sizeof name, "best.%s", t->name);
         const tt_st_tensor *src = best ? tt_st_find(model, name) : t;
+        /* The copy takes t's dtype and shape and src's bytes: both must agree,
+         * or the writer reads past src's data into the export. */
         if (!src) st = tt_error(TT_ERR_FORMAT, "export: checkpoint lacks %s", name);
-        else st = tt_st_add(b, t->name, TT_DTYPE_F32, t->ndim, t->shape, src->data);
+        else if (t->dtype != TT_DTYPE_F32 || src->dtype != TT_DTYPE_F32)
+            st = tt_error(TT_ERR_FORMAT, "export: %s is %s, expected F32", src->dtype != TT_DTYPE_F32 ? name : t->name,
+                          tt_dtype_name(src->dtype != TT_DTYPE_F32 ? src->dtype : t->dtype));
+        else if (src != t && (src->ndim != t->ndim || memcmp(src->shape, t->shape, (size_t)t->ndim * sizeof *t->shape)))
+            st = tt_error(TT_ERR_SHAPE, "export: %s has another shape than %s", name, t->name);
+        else st = tt_st_add(b, t->name, t->dtype, t->ndim, t->shape, src->data);
         heads++;
     }
     if (!st && heads == 0) st = tt_error(TT_ERR_FORMAT, "export: the model file has no head.* tensors");

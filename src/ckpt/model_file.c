@@ -155,20 +155,25 @@ tt_status tt_model_load(tt_model *m, const tt_st_file *f, int max_batch) {
     m->config = tt_dup(tt_st_metadata(f, "tabtrain.config"));
     m->history = tt_dup(tt_st_metadata(f, "tabtrain.history"));
     if (!st && (!m->kind || !m->backbone_id)) st = tt_error(TT_ERR_NOMEM, "model file: out of memory");
+    /* Every head tensor present with the shape the metadata claims before
+     * anything is sized from it: the file's own bytes then bound the head
+     * (a 240-byte file cannot claim a 2 GB one). */
+    tt_named_tensor want[4];
+    int nw = st ? 0 : tt_head_layout(&hc, want);
+    const tt_st_tensor *src[4];
+    for (int i = 0; i < nw && !st; i++) {
+        if ((st = tt_st_get(f, want[i].name, TT_DTYPE_F32, &src[i]))) break;
+        int same = src[i]->ndim == want[i].ndim;
+        for (int d = 0; same && d < want[i].ndim; d++) same = src[i]->shape[d] == want[i].shape[d];
+        if (!same)
+            st = tt_error(TT_ERR_SHAPE, "model file: tensor %s has another shape than tabtrain.head implies", want[i].name);
+    }
     tt_rng rng;
     tt_rng_seed(&rng, 0, TT_STREAM_INIT);
     if (!st) st = tt_head_init(&m->head, &hc, max_batch, &rng);
     tt_named_tensor *p;
     int np = st ? 0 : tt_head_params(&m->head, &p);
-    for (int i = 0; i < np && !st; i++) {
-        const tt_st_tensor *t;
-        if ((st = tt_st_get(f, p[i].name, TT_DTYPE_F32, &t))) break;
-        int same = t->ndim == p[i].ndim;
-        for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == p[i].shape[d];
-        if (!same)
-            st = tt_error(TT_ERR_SHAPE, "model file: tensor %s has another shape than tabtrain.head implies", p[i].name);
-        else memcpy(p[i].data, t->data, t->nbytes);
-    }
+    for (int i = 0; i < np; i++) memcpy(p[i].data, src[i]->data, src[i]->nbytes);
     if (!st) st = tt_model_copy_backbone(m, f);
     if (st) tt_model_free(m);
     return st;

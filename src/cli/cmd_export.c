@@ -23,11 +23,6 @@ static const char tt_export_usage[] =
 static tt_status tt_export_run(const char *ckpt, const char *out, const char *model) {
     if (!model) model = getenv("TT_MODEL");
     if (!model || !*model) model = TT_CLI_DEFAULT_MODEL;
-    if (mkdir(out, 0755) != 0) {
-        struct stat sb;
-        if (stat(out, &sb) != 0 || !S_ISDIR(sb.st_mode))
-            return tt_error(TT_ERR_IO, "cannot create output directory %s", out);
-    }
     tt_st_file *m = NULL, *bb = NULL, *ex = NULL;
     tt_st_builder *b = NULL;
     void *bytes = NULL;
@@ -41,6 +36,10 @@ static tt_status tt_export_run(const char *ckpt, const char *out, const char *mo
         st = tt_st_open_memory(&bb, bytes, len);
     }
     if (!st) st = tt_ckpt_export(m, bb, id, &b);
+    /* Only once the export is built: a refused file leaves no directory behind. */
+    struct stat sb;
+    if (!st && mkdir(out, 0755) != 0 && (stat(out, &sb) != 0 || !S_ISDIR(sb.st_mode)))
+        st = tt_error(TT_ERR_IO, "cannot create output directory %s", out);
     if (!st) {
         snprintf(path, sizeof path, "%s/model.safetensors", out);
         st = tt_st_write_file(b, path);

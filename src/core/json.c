@@ -13,6 +13,56 @@
 
 /* ---- the walker ------------------------------------------------------------ */
 
+typedef struct tt_key_ref {
+    const char *s;
+    int n;
+} tt_key_ref;
+
+static int tt_key_cmp(const void *a, const void *b) {
+    const tt_key_ref *x = a, *y = b;
+    int c = memcmp(x->s, y->s, (size_t)(x->n < y->n ? x->n : y->n));
+    return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+/* jsmn (even strict) takes {"a"} and {"a":1,"b"}: a key without a value, which
+ * every walk below would step past the last token for. And with a repeated
+ * key, which value a reader sees depends on how it looks (first match here,
+ * last assignment in a loop over members), and a loop that allocates per key
+ * leaks. So every object must be string keys each with one value, all keys
+ * distinct (compared as written). Linear in the tokens: next[] is each
+ * token's next sibling, found with one stack pass over the pre-order. */
+static tt_status tt_json_check_objects(const char *js, const jsmntok_t *tok, int n) {
+    int *next = malloc(((size_t)n + 1) * sizeof *next), *stack = malloc(((size_t)n + 1) * sizeof *stack);
+    tt_key_ref *keys = malloc(((size_t)n + 1) * sizeof *keys);
+    tt_status st = next && stack && keys ? TT_OK : tt_error(TT_ERR_NOMEM, "JSON: out of memory");
+    int top = 0;
+    for (int i = 0; !st && i <= n; i++) {
+        while (top && (i == n || tok[stack[top - 1]].end <= tok[i].start)) next[stack[--top]] = i;
+        if (i < n) stack[top++] = i;
+    }
+    for (int o = 0; !st && o < n; o++) {
+        if (tok[o].type != JSMN_OBJECT) continue;
+        int k = o + 1, m = 0;
+        for (int q = 0; q < tok[o].size; q++, k = next[k + 1]) {
+            if (k >= n || tok[k].type != JSMN_STRING || tok[k].size != 1 || k + 1 >= n) {
+                st = tt_error(TT_ERR_FORMAT, "JSON: a key without a value in %.60s", js);
+                break;
+            }
+            keys[m++] = (tt_key_ref){js + tok[k].start, tok[k].end - tok[k].start};
+        }
+        if (st) break;
+        qsort(keys, (size_t)m, sizeof *keys, tt_key_cmp);
+        for (int q = 1; q < m; q++)
+            if (!tt_key_cmp(&keys[q - 1], &keys[q])) {
+                st = tt_error(TT_ERR_FORMAT, "JSON: key \"%.*s\" given twice in %.60s",
+                              keys[q].n > 40 ? 40 : keys[q].n, keys[q].s, js);
+                break;
+            }
+    }
+    free(next), free(stack), free(keys);
+    return st;
+}
+
 tt_status tt_json_parse(tt_json *j, const char *js) {
     *j = (tt_json){.js = js};
     size_t len = strlen(js);
@@ -26,6 +76,11 @@ tt_status tt_json_parse(tt_json *j, const char *js) {
     if (jsmn_parse(&p, js, len, tok, (unsigned)count) != count) {
         free(tok);
         return tt_error(TT_ERR_FORMAT, "JSON: not a JSON value: %.60s", js);
+    }
+    tt_status st = tt_json_check_objects(js, tok, count);
+    if (st) {
+        free(tok);
+        return st;
     }
     j->tok = tok, j->n = count;
     return TT_OK;
@@ -44,6 +99,7 @@ static const jsmntok_t *tt_json_tok(const tt_json *j, int i) {
  * (a walk over positions, not a recursion a deep document could drive). */
 static int tt_json_skip(const tt_json *j, int i) {
     const jsmntok_t *tok = j->tok;
+    if (i < 0 || i >= j->n) return j->n;
     int end = tok[i].end;
     for (i++; i < j->n && tok[i].start < end; i++) {}
     return i;

@@ -7,16 +7,24 @@
 
 #include "tabtrain/conv.h"
 
-static void tt_head_add_param(tt_head *h, const char *name, int rows, int cols, size_t *off) {
-    tt_named_tensor *t = &h->params[h->n_params++];
+static void tt_head_add_param(tt_named_tensor *out, int *n, const char *name, int rows, int cols) {
+    tt_named_tensor *t = &out[(*n)++];
     memset(t, 0, sizeof *t);
     snprintf(t->name, sizeof t->name, "%s", name);
     t->ndim = cols ? 2 : 1;
     t->shape[0] = rows;
     t->shape[1] = cols;
-    t->data = h->params_slab + *off;
-    t->grad = h->grads_slab + *off;
-    *off += (size_t)rows * (cols ? cols : 1);
+}
+
+int tt_head_layout(const tt_head_config *cfg, tt_named_tensor out[4]) {
+    int n = 0, hid = cfg->hidden;
+    if (hid) {
+        tt_head_add_param(out, &n, "head.hidden.kernel", hid, cfg->in);
+        tt_head_add_param(out, &n, "head.hidden.bias", hid, 0);
+    }
+    tt_head_add_param(out, &n, "head.logits.kernel", cfg->classes, hid ? hid : cfg->in);
+    tt_head_add_param(out, &n, "head.logits.bias", cfg->classes, 0);
+    return n;
 }
 
 static void tt_glorot(float *w, int out, int in, tt_rng *r) {
@@ -36,6 +44,12 @@ tt_status tt_head_init(tt_head *h, const tt_head_config *cfg, int max_batch, tt_
                         cfg->dropout);
     int in = cfg->in, hid = cfg->hidden, C = cfg->classes, last_in = hid ? hid : in;
     size_t B = (size_t)max_batch;
+    /* Sizes come from files too: on wasm32 (32-bit size_t) they must not wrap. */
+    uint64_t need = (uint64_t)hid * in + hid + (uint64_t)C * last_in + C +
+                    (uint64_t)B * ((uint64_t)last_in * 2 + (uint64_t)hid * 2 + C + (uint64_t)in + last_in);
+    if (need > SIZE_MAX / 4 / sizeof(float))
+        return tt_error(TT_ERR_LIMIT, "head: %d inputs, %d hidden, %d classes at batch %d do not fit this machine's memory",
+                        in, hid, C, max_batch);
     h->n_floats = (hid ? (size_t)hid * in + hid : 0) + (size_t)C * last_in + C;
     size_t work = tt_dense_work_size(max_batch, last_in, C);
     if (hid) {
@@ -53,13 +67,12 @@ tt_status tt_head_init(tt_head *h, const tt_head_config *cfg, int max_batch, tt_
     }
     h->cfg = *cfg;
     h->max_batch = max_batch;
+    h->n_params = tt_head_layout(cfg, h->params);
     size_t off = 0;
-    if (hid) {
-        tt_head_add_param(h, "head.hidden.kernel", hid, in, &off);
-        tt_head_add_param(h, "head.hidden.bias", hid, 0, &off);
+    for (int i = 0; i < h->n_params; off += tt_named_tensor_numel(&h->params[i++])) {
+        h->params[i].data = h->params_slab + off;
+        h->params[i].grad = h->grads_slab + off;
     }
-    tt_head_add_param(h, "head.logits.kernel", C, last_in, &off);
-    tt_head_add_param(h, "head.logits.bias", C, 0, &off);
     float *p = a;
     h->hid = p, p += hid ? B * hid : 0;
     h->dlogits_in = p, p += hid ? B * hid : 0;

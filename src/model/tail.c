@@ -179,8 +179,19 @@ tt_status tt_tail_init(tt_tail **out, const tt_mnv2 *backbone, const tt_st_file 
     t->head_hw = last->h_out * last->w_out;
     t->n_floats += (size_t)t->F * t->head_cin + t->F;
 
+    /* Every size is at most linear in the batch, so the sizes at batch 1 bound
+     * them; on wasm32 (32-bit size_t) a batch read from a file must not wrap them. */
     size_t sz[3 * TT_MNV2_BLOCKS + 7], bytes = 0;
+    t->max_batch = 1;
     int ns = tt_tail_sizes(t, sz);
+    uint64_t per_sample = 0;
+    for (int i = 0; i < ns; i++) per_sample += sz[i];
+    if ((uint64_t)max_batch * per_sample > SIZE_MAX / 2 / sizeof(float)) {
+        tt_tail_free(t);
+        return tt_error(TT_ERR_LIMIT, "tail: a batch of %d does not fit this machine's memory", max_batch);
+    }
+    t->max_batch = max_batch;
+    ns = tt_tail_sizes(t, sz);
     for (int i = 0; i < ns; i++) bytes += tt_arena_size_of(sz[i] * sizeof(float));
     t->params_slab = calloc(t->n_floats, sizeof(float));
     t->grads_slab = calloc(t->n_floats, sizeof(float));

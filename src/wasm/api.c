@@ -46,6 +46,9 @@
 #define TT_WASM_MAX_VIEWS 8
 #define TT_WASM_MAX_HANDLES 8
 #define TT_WASM_PATH 512
+/* A picture's decode costs up to ~16 bytes a pixel at its peak, and wasm
+ * memory never shrinks: the page decodes at most 16 M pixels (the CLI 40 M). */
+#define TT_WASM_MAX_PIXELS (16u * 1000u * 1000u)
 
 typedef struct wclass {
     int id;
@@ -453,6 +456,7 @@ static tt_status cache_open(tt_wasm *w, const tt_augment *aug, int unfreeze, int
     char dir[TT_WASM_PATH + 64];
     snprintf(dir, sizeof dir, "%s/features", w->root);
     tt_featcache_config c = tt_featcache_defaults();
+    c.max_pixels = TT_WASM_MAX_PIXELS;
     c.dir = dir;
     c.keep_in_memory = keep;
     c.unfreeze = unfreeze;
@@ -1247,7 +1251,7 @@ TT_EXPORT const char *tt_wasm_predict(int h, const uint8_t *bytes, int len) {
         return NULL;
     }
     tt_image img;
-    tt_status st = bytes && len > 0 ? tt_image_decode(bytes, (size_t)len, NULL, &img) : tt_error(TT_ERR_FORMAT, "empty file");
+    tt_status st = bytes && len > 0 ? tt_image_decode(bytes, (size_t)len, &(tt_decode_opts){TT_WASM_MAX_PIXELS}, &img) : tt_error(TT_ERR_FORMAT, "empty file");
     if (st) {
         fail(w, st);
         return NULL;

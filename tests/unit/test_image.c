@@ -10,6 +10,7 @@
 #include "support/image_fixtures.h"
 #include "tabtrain/crc32.h"
 #include "tabtrain/image.h"
+#include "tabtrain/sha256.h"
 #include "tt_test.h"
 
 static const int shapes[][2] = {{1, 1}, {7, 5}, {64, 48}, {300, 2}, {2, 300}, {1, 257}};
@@ -350,7 +351,7 @@ static void rejects_bad_files_with_a_reason(void **state) {
         {"PNG 100000x100000", image_fx_png_header_only(100000, 100000), TT_ERR_LIMIT, "exceeds the limit"},
         {"PNG 8000x6000", image_fx_png_header_only(8000, 6000), TT_ERR_LIMIT, "exceeds the limit"},
         {"PNG 0x10", image_fx_png_header_only(0, 10), TT_ERR_FORMAT, "zero-sized"},
-        {"PNG 5x5 holding 1 pixel", image_fx_png_header_only(5, 5), TT_ERR_CORRUPT, "stb: "},
+        {"PNG 5x5 holding 1 pixel", image_fx_png_header_only(5, 5), TT_ERR_CORRUPT, "libpng: "}, /* the decoder's reason */
         {"JPEG 60000x60000", jpeg_huge, TT_ERR_LIMIT, "exceeds the limit"},
         {"BMP 20000x20000", bmp_huge, TT_ERR_LIMIT, "exceeds the limit"},
         {"GIF 65535x65535", gif_huge, TT_ERR_LIMIT, "exceeds the limit"},
@@ -425,6 +426,95 @@ static void truncated_files_are_rejected(void **state) {
     }
     image_buf_free(&jpg);
     image_buf_free(&app1);
+}
+
+/* WebP (libwebp): lossy near the pattern, lossless with alpha exact over white. */
+static void webp_lossy_and_lossless(void **state) {
+    (void)state;
+    tt_image img;
+    tt_assert_ok(tt_image_decode(image_fx_webp_lossy, image_fx_webp_lossy_len, NULL, &img));
+    assert_int_equal(img.width, 64);
+    assert_int_equal(img.height, 48);
+    double err = 0;
+    for (int y = 0; y < 48; y++)
+        for (int x = 0; x < 64; x++)
+            for (int c = 0; c < 3; c++) err += abs(img.pixels[3 * (y * 64 + x) + c] - image_fx_codec_value(x, y, c));
+    /* the pattern wraps at 255 (sharp edges) and has fine noise: quality 80 keeps it within ~25 levels */
+    if (err / (64 * 48 * 3) > 30) fail_msg("lossy webp: mean error %.2f", err / (64 * 48 * 3));
+    tt_image_free(&img);
+    double *want = tt_test_malloc(64 * 48 * 3 * sizeof *want);
+    for (int y = 0; y < 48; y++)
+        for (int x = 0; x < 64; x++)
+            for (int c = 0; c < 3; c++)
+                want[3 * (y * 64 + x) + c] = over_white(image_fx_codec_value(x, y, c), ((x * 4 + y * 2) & 255) / 255.0);
+    tt_assert_ok(tt_image_decode(image_fx_webp_lossless, image_fx_webp_lossless_len, NULL, &img));
+    assert_pixels_near(&img, want, 64, 48, 0.51, "lossless webp");
+    tt_image_free(&img);
+    free(want);
+    /* cut short: the RIFF size says more than there is */
+    assert_int_equal(tt_image_decode(image_fx_webp_lossy, image_fx_webp_lossy_len - 1, NULL, &img), TT_ERR_CORRUPT);
+    assert_non_null(strstr(tt_last_error(), "WebP truncated"));
+}
+
+/* The same bytes decode to the same pixels in every build: this test runs
+ * natively (libjpeg-turbo with its x86 SIMD), under ASan and in wasm (the C
+ * paths), and all are held to one SHA-256 per fixture. libjpeg-turbo's
+ * SIMD islow IDCT, fancy upsampling and colour conversion are bit-exact
+ * with its C code (natively, JSIMD_FORCENONE=1 gives the same digests);
+ * WebP lossy matches Pillow's decode of the same bytes. A project trains
+ * the same in the CLI and the page. */
+static void decoders_give_the_same_pixels_everywhere(void **state) {
+    (void)state;
+    uint8_t px[64 * 48 * 3], idx[64 * 48], pal[128][3];
+    image_fx_noise(px, sizeof px, 900);
+    image_fx_noise(&pal[0][0], sizeof pal, 901);
+    for (size_t i = 0; i < sizeof idx; i++) idx[i] = px[i] & 15;
+    image_buf jpg444 = image_fx_stb("jpg", px, 64, 48, 3), png = image_fx_stb("png", px, 64, 48, 3),
+              bmp = image_fx_stb("bmp", px, 64, 48, 3), gif = image_fx_gif(64, 48, idx, (const uint8_t(*)[3])pal, 3),
+              grey = image_fx_stb("jpg", px, 64, 48, 1);
+    const struct {
+        const char *what;
+        const uint8_t *bytes;
+        size_t len;
+        const char *sha256;
+    } cases[] = { /* PNG and BMP hold the same pixels losslessly: one digest */
+        {"JPEG 4:4:4 (stb_image_write)", jpg444.data, jpg444.len, 
+         "8230ab456ad4c26408d376d885de629450ffbfd4d7ed6f423061fc7bc29ac6a7"},
+        {"JPEG grey", grey.data, grey.len, 
+         "36353d008961fa7f0a40d60eba0a7108c323f7653426bcf065e35fc50f9371cd"},
+        {"JPEG 4:2:0", image_fx_jpg420, image_fx_jpg420_len, 
+         "93f41ab0b9ca7c65dd428c5e037791453daa58fcd4587c348b1431134acbeef0"},
+        {"JPEG 4:2:2", image_fx_jpg422, image_fx_jpg422_len, 
+         "1c3adace7053805605927f4462805884fe97bed3cd50e0233573e03536c37a23"},
+        {"JPEG progressive", image_fx_progressive_jpg, image_fx_progressive_jpg_len, 
+         "84b0a9159fd0b8e99e27b87603bbc6b06e26c63968763bbdb6858ea458c681a5"},
+        {"WebP lossy", image_fx_webp_lossy, image_fx_webp_lossy_len, 
+         "4cb58f0b9d73a8cadb7c885e43360babdbb96182d1757064cad149f7aa7143b0"},
+        {"WebP lossless + alpha", image_fx_webp_lossless, image_fx_webp_lossless_len, 
+         "97403edde2967dc0b831a5f24bfe28357a0cbfa679f1f2752d15ffc791e5e5d0"},
+        {"PNG", png.data, png.len, 
+         "df5cbb8cb62dd549f585e968d6b90869c52922c8c5da3fc8f78761254d0ac97e"},
+        {"BMP", bmp.data, bmp.len, 
+         "df5cbb8cb62dd549f585e968d6b90869c52922c8c5da3fc8f78761254d0ac97e"},
+        {"GIF", gif.data, gif.len, 
+         "9bcceb7eb195fee46731ad7f1f0da48e44b163d62fbef38f92d0240d937ff4d9"},
+    };
+    int bad = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        tt_image img;
+        tt_assert_ok(tt_image_decode(cases[i].bytes, cases[i].len, NULL, &img));
+        uint8_t d[TT_SHA256_SIZE];
+        char hex[TT_SHA256_HEX];
+        tt_sha256(img.pixels, 3 * (size_t)img.width * img.height, d);
+        tt_sha256_hex(d, hex);
+        if (strcmp(hex, cases[i].sha256)) {
+            fprintf(stderr, "%s: pixels %s, want %s\n", cases[i].what, hex, cases[i].sha256);
+            bad++;
+        }
+        tt_image_free(&img);
+    }
+    image_buf_free(&jpg444), image_buf_free(&png), image_buf_free(&bmp), image_buf_free(&gif), image_buf_free(&grey);
+    assert_int_equal(bad, 0);
 }
 
 static int has_suffix(const char *s, const char *suf) {
@@ -605,6 +695,8 @@ int main(void) {
         cmocka_unit_test(exif_malformed_is_ignored),
         cmocka_unit_test(rejects_bad_files_with_a_reason),
         cmocka_unit_test(truncated_files_are_rejected),
+        cmocka_unit_test(webp_lossy_and_lossless),
+        cmocka_unit_test(decoders_give_the_same_pixels_everywhere),
         cmocka_unit_test(real_photos_decode),
         cmocka_unit_test(input_of_exact_size_passes_through),
         cmocka_unit_test(resize_keeps_orientation_and_range),

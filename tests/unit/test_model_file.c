@@ -111,6 +111,10 @@ static void checkpoint_superset_and_refusals(void **state) {
         {NULL, "{\"hidden\":0,\"classes\":5}", NULL, 0, TT_ERR_NOT_FOUND, "in_dim"},
         {NULL, NULL, "[\"a\",2]", 0, TT_ERR_FORMAT, "array of strings"},
         {NULL, NULL, NULL, 1, TT_ERR_NOT_FOUND, ""},
+        /* a head of 10^14 parameters claimed by a small file: refused before anything is sized from it */
+        {NULL, "{\"in_dim\":10000000,\"hidden\":10000000,\"classes\":5}", NULL, 0, TT_ERR_NOT_FOUND, "head.hidden.kernel"},
+        {NULL, "{\"in_dim\":16,\"hidden\":0,\"classes\":5,\"x\"}", NULL, 0, TT_ERR_FORMAT, "without a value"},
+        {NULL, "{\"in_dim\":16,\"hidden\":0,\"classes\":5,\"in_dim\":17}", NULL, 0, TT_ERR_FORMAT, "given twice"},
     };
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         tt_assert_ok(tt_st_builder_new(&b));
@@ -333,6 +337,25 @@ static void json_readers(void **state) {
     assert_int_equal(tt_json_string(&j, tt_json_at(&j, 0, 5), &str), TT_ERR_FORMAT); /* a number */
     assert_null(str);
     tt_json_free(&j);
+
+    /* jsmn takes a key without a value and a repeated key; the walker refuses
+     * both, at any depth, so no reader steps past the last token or sees two
+     * values for one name (the same key in two objects is fine) */
+    const char *refused[] = {"{\"\"}", "{\"a\"}", "{\"a\":1,\"b\"}", "[{\"name\"\"\"\"name\"}]",
+                             "{\"a\":1,\"a\":2}", "{\"x\":{\"k\":1,\"j\":[{\"k\":1,\"k\":1}]}}",
+                             "[{\"id\":1,\"name\":\"a\",\"name\":\"b\"}]"};
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        j.n = -1;
+        tt_status st = tt_json_parse(&j, refused[i]);
+        if (st != TT_ERR_FORMAT || !(strstr(tt_last_error(), "without a value") || strstr(tt_last_error(), "twice")))
+            fail_msg("%s: %s '%s'", refused[i], tt_status_name(st), tt_last_error());
+        assert_int_equal(j.n, 0);
+        tt_json_free(&j);
+    }
+    tt_assert_ok(tt_json_parse(&j, "{\"a\":{\"a\":1,\"b\":{}},\"b\":[{\"a\":2},{\"a\":3}],\"ab\":0}"));
+    assert_int_equal(tt_json_members(&j, 0), 3);
+    tt_json_free(&j);
+    assert_int_equal(tt_json_number("{\"\"}", "x", &x), TT_ERR_FORMAT);
 
     /* names out and back in */
     char *const names[] = {"cat", "caf\xc3\xa9 \"x\"", ""};

@@ -272,6 +272,9 @@ static void bad_headers_are_refused(void **state) {
         {"{\"__metadata__\":{\"tabtrain.format_version\":\"1\"},"
          "\"a\":" F32_1 "}", 4, TT_ERR_CORRUPT, "no CRC"},
         {"{\"__metadata__\":{\"tabtrain.crc32.zz\":\"00000000\"}}", 0, TT_ERR_CORRUPT, "'zz'"},
+        /* a tabtrain file needs every CRC whatever the version key says: deleting it turns nothing off */
+        {"{\"__metadata__\":{\"tabtrain.kind\":\"model\"},\"a\":" F32_1 "}", 4, TT_ERR_CORRUPT, "damaged or was modified"},
+        {"{\"__metadata__\":{\"tabtrain.crc32.a\":\"2144df1c\"},\"a\":" F32_1 "}", 4, TT_ERR_CORRUPT, "damaged or was modified"},
         {"{\"__metadata__\":{\"tabtrain.crc32.a\":\"xyz\"},"
          "\"a\":" F32_1 "}", 4, TT_ERR_CORRUPT, "8 hex"},
         {"{\"__metadata__\":{\"tabtrain.crc32.a\":\"2144df1d\"},"
@@ -387,6 +390,36 @@ static void flipped_bytes_are_detected(void **state) {
     free(buf);
 }
 
+/* A CRC key is "tabtrain.crc32." + the name: names are bounded so the key
+ * is never cut short (a cut key could match another tensor's prefix). */
+static void long_names_are_refused(void **state) {
+    (void)state;
+    char name[TT_ST_MAX_NAME + 2], json[TT_ST_MAX_NAME + 128];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    snprintf(json, sizeof json, "{\"%s\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", name);
+    float zero = 0;
+    size_t len;
+    unsigned char *file = make_file(json, &zero, 4, &len);
+    tt_st_file *f = NULL;
+    assert_int_equal(tt_st_open_memory(&f, file, len), TT_ERR_LIMIT);
+    assert_non_null(strstr(tt_last_error(), "tensor name"));
+    free(file);
+    tt_st_builder *b;
+    tt_assert_ok(tt_st_builder_new(&b));
+    int64_t one = 1;
+    assert_int_equal(tt_st_add(b, name, TT_DTYPE_F32, 1, &one, &zero), TT_ERR_INVALID_ARG);
+    name[TT_ST_MAX_NAME] = '\0'; /* the longest allowed name round-trips with its CRC */
+    tt_assert_ok(tt_st_add(b, name, TT_DTYPE_F32, 1, &one, &zero));
+    void *out;
+    tt_assert_ok(tt_st_write_memory(b, &out, &len));
+    tt_st_builder_free(b);
+    tt_assert_ok(tt_st_open_memory(&f, out, len));
+    assert_non_null(tt_st_find(f, name));
+    tt_st_close(f);
+    free(out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(roundtrip_memory_and_file),
@@ -395,6 +428,7 @@ int main(void) {
         cmocka_unit_test(bad_headers_are_refused),
         cmocka_unit_test(truncated_and_foreign_bytes_are_refused),
         cmocka_unit_test(flipped_bytes_are_detected),
+        cmocka_unit_test(long_names_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

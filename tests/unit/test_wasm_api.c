@@ -579,6 +579,89 @@ static void test_predict_and_foreign_model(void **state) {
     assert_int_equal(make_dataset(), 0);
 }
 
+/* A reproducer from ../shared/fuzz-repro (see its README), NULL when absent. */
+static void *repro(const char *name, size_t *len) {
+    const char *shared = getenv("TT_SHARED_DIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/fuzz-repro/%s", shared ? shared : "../shared", name);
+    void *bytes = NULL;
+    if (tt_file_read(path, TT_FILE_MAX, &bytes, len)) return NULL;
+    return bytes;
+}
+
+/* The fuzzing reproducers through the engine as the page drives it: each is a
+ * status with a reason people can read (under ASan: no over-read, no leak),
+ * the engine's classes and pictures stay as they were, and it goes on working. */
+static void test_fuzz_reproducers_are_statuses(void **state) {
+    size_t len;
+    uint8_t *b = repro("wasm-set-classes-leak-1.bin", &len);
+    if (!b) {
+        fprintf(stderr, "skipped: ../shared/fuzz-repro not found\n");
+        return;
+    }
+    int h = open_engine();
+    const char *before = tt_wasm_dataset_json(h);
+    char *was = malloc(strlen(before) + 1);
+    strcpy(was, before);
+    /* byte 0 is the harness's operation; the rest a class list with "name" twice */
+    char *json = calloc(len + 1, 1);
+    memcpy(json, b + 1, len - 1);
+    assert_int_not_equal(tt_wasm_set_classes(h, json), 0);
+    assert_non_null(strstr(tt_wasm_last_error(h), "without a value"));
+    assert_true(tt_wasm_set_classes(h, "[{\"id\":1,\"name\":\"a\",\"name\":\"b\"}]") < 0);
+    assert_non_null(strstr(tt_wasm_last_error(h), "given twice"));
+    assert_string_equal(tt_wasm_dataset_json(h), was);
+    free(json), free(b);
+
+    /* model files: the rest of the class_ids one, and two whole files */
+    char path[600];
+    snprintf(path, sizeof path, "%s/repro.safetensors", g_root);
+    static const struct {
+        const char *file;
+        int skip;
+        const char *reason;
+    } models[] = {
+        {"wasm-config-class-ids-leak-1.bin", 1, "head.logits.kernel"}, /* its config (repeated key) is ignored, not leaked */
+        {"model-head-alloc-dos-1.safetensors", 0, "head.hidden.kernel"},
+        {"model-head-json-oob-read-1.safetensors", 0, "without a value"},
+        {"export-head-dtype-overread-1.safetensors", 0, ""},
+    };
+    for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
+        assert_non_null(b = repro(models[i].file, &len));
+        tt_chunk c = {b + models[i].skip, len - models[i].skip};
+        tt_assert_ok(tt_file_write_atomic(path, &c, 1));
+        int rc = tt_wasm_load(h, path);
+        if (rc == 0 || !strstr(tt_wasm_last_error(h), models[i].reason))
+            fail_msg("%s: rc %d, message \"%s\" lacks \"%s\"", models[i].file, rc, tt_wasm_last_error(h), models[i].reason);
+        free(b);
+        unlink(path);
+    }
+
+    /* pictures: the DHT overflow, and one of 40 M pixels over the page's 16 M limit */
+    static const struct {
+        const char *file, *reason;
+    } pics[] = {
+        {"image-jpeg-dht-overflow-1.jpg", "Huffman table"},
+        {"slow-jpeg-6324x6324.jpg", "exceeds the limit of 16.0 megapixels"},
+        {"slow-png16-6324x6324.png", "exceeds the limit of 16.0 megapixels"},
+    };
+    for (size_t i = 0; i < sizeof pics / sizeof *pics; i++) {
+        assert_non_null(b = repro(pics[i].file, &len));
+        int rc = tt_wasm_add_image(h, 1, b, (int)len, pics[i].file);
+        if (rc >= 0 || !strstr(tt_wasm_last_error(h), pics[i].reason))
+            fail_msg("%s: rc %d, message \"%s\" lacks \"%s\"", pics[i].file, rc, tt_wasm_last_error(h), pics[i].reason);
+        free(b);
+    }
+    assert_string_equal(tt_wasm_dataset_json(h), was);
+    image_buf good = picture(0, 77);
+    int id = add(h, 1, &good, "after.png");
+    assert_true(id > 0);
+    assert_int_equal(tt_wasm_remove_image(h, id), 0);
+    image_buf_free(&good);
+    free(was);
+    tt_wasm_destroy(h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_refuses_bad_weights),
@@ -592,6 +675,7 @@ int main(void) {
         cmocka_unit_test(test_predict_and_foreign_model),
         cmocka_unit_test(test_augment_and_unfreeze),
         cmocka_unit_test(test_import_continues_training),
+        cmocka_unit_test(test_fuzz_reproducers_are_statuses),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -57,4 +57,10 @@ extern const uint8_t image_fx_progressive_jpg[];
 extern const size_t image_fx_progressive_jpg_len;
 uint8_t image_fx_progressive_value(int x, int y, int c);
 
+/* image_codecs.c: JPEG 4:2:0 / 4:2:2 and WebP lossy / lossless (RGBA) of
+ * image_fx_codec_value() at 64x48. */
+extern const uint8_t image_fx_jpg420[], image_fx_jpg422[], image_fx_webp_lossy[], image_fx_webp_lossless[];
+extern const size_t image_fx_jpg420_len, image_fx_jpg422_len, image_fx_webp_lossy_len, image_fx_webp_lossless_len;
+uint8_t image_fx_codec_value(int x, int y, int c);
+
 #endif

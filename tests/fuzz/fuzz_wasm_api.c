@@ -1,0 +1,65 @@
+/* libFuzzer: the engine's C API (src/wasm/api.c, built natively) as the
+ * worker drives it. Byte 0 picks the call, the rest is its input:
+ *   0 tt_wasm_set_classes(json)    1 tt_wasm_train_begin(config json)
+ *   2 tt_wasm_load(file)           3 tt_wasm_add_image(bytes)
+ * on a fresh engine (two classes set first for 1..3) over a small random
+ * MobileNetV2 and an emptied root directory. */
+#define _XOPEN_SOURCE 700
+#include <ftw.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mnv2_synth.h"
+#include "tabtrain/fileio.h"
+#include "wasm/api.h"
+
+static void *g_weights;
+static size_t g_weights_len;
+static char g_root[256];
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    if (ftw->level > 0) remove(path);
+    return 0;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    g_weights = tt_test_mnv2_synth(8, 16, 0, NULL, NULL, &g_weights_len);
+    snprintf(g_root, sizeof g_root, "/tmp/tt-fuzz-wasm-%d", (int)getpid());
+    mkdir(g_root, 0755);
+    return g_weights ? 0 : -1;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 1 || size > (1 << 20)) return 0;
+    nftw(g_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int h = tt_wasm_create(g_weights, (int)g_weights_len, g_root);
+    if (h <= 0) abort(); /* the engine itself must come up */
+    char *text = malloc(size);
+    memcpy(text, data + 1, size - 1);
+    text[size - 1] = '\0';
+    int op = data[0] % 4;
+    if (op) tt_wasm_set_classes(h, "[{\"id\":1,\"name\":\"a\"},{\"id\":2,\"name\":\"b\"}]");
+    if (op == 0) {
+        if (!tt_wasm_set_classes(h, text)) tt_wasm_dataset_json(h);
+    } else if (op == 1) {
+        tt_wasm_train_begin(h, text);
+    } else if (op == 2) {
+        char path[300];
+        snprintf(path, sizeof path, "%s/in.safetensors", g_root);
+        tt_chunk c = {data + 1, size - 1};
+        if (!tt_file_write_atomic(path, &c, 1) && !tt_wasm_load(h, path)) tt_wasm_model_json(h);
+    } else {
+        uint8_t *bytes = malloc(size - 1 ? size - 1 : 1);
+        memcpy(bytes, data + 1, size - 1);
+        int id = tt_wasm_add_image(h, 1, bytes, (int)size - 1, "in.png");
+        if (id > 0) tt_wasm_remove_image(h, id);
+        free(bytes);
+    }
+    tt_wasm_last_error(h);
+    free(text);
+    tt_wasm_destroy(h);
+    return 0;
+}
