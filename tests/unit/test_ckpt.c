@@ -370,12 +370,10 @@ static char *read_latest(const char *dir) {
     return text;
 }
 
-/* Trains with a directory; returns the trainer (finished). */
-static tt_trainer *train_with_dir(const char *dir, const tt_ckpt_policy *p, const tt_test_data *d,
-                                  int epochs) {
-    tt_trainer_config cfg = base_config();
-    cfg.epochs = epochs;
-    tt_trainer *t = tt_test_trainer(&cfg, d);
+/* Trains on cfg with a directory; returns the trainer (finished). */
+static tt_trainer *train_cfg_with_dir(const char *dir, const tt_ckpt_policy *p, const tt_test_data *d,
+                                      const tt_trainer_config *cfg) {
+    tt_trainer *t = tt_test_trainer(cfg, d);
     tt_ckpt_dir *cd;
     tt_assert_ok(tt_ckpt_dir_open(&cd, dir, p));
     tt_ckpt_meta m = the_meta();
@@ -386,6 +384,14 @@ static tt_trainer *train_with_dir(const char *dir, const tt_ckpt_policy *p, cons
     }
     tt_ckpt_dir_free(cd);
     return t;
+}
+
+/* The same on base_config() run for `epochs`. */
+static tt_trainer *train_with_dir(const char *dir, const tt_ckpt_policy *p, const tt_test_data *d,
+                                  int epochs) {
+    tt_trainer_config cfg = base_config();
+    cfg.epochs = epochs;
+    return train_cfg_with_dir(dir, p, d, &cfg);
 }
 
 /* f holds the trainer's kept best head (its 4 "best.*" tensors) under the
@@ -462,17 +468,8 @@ static void best_file_keeps_the_best_epoch_not_the_last(void **state) {
     const char *dir = scratch("best");
     tt_trainer_config cfg = base_config();
     cfg.epochs = 300, cfg.patience = 4, cfg.lr = 1e-2f, cfg.batch_size = 8, cfg.schedule = TT_SCHED_CONSTANT;
-    tt_trainer *t = tt_test_trainer(&cfg, &d);
     tt_ckpt_policy p = {.every_epochs = 1, .keep = 1};
-    tt_ckpt_dir *cd;
-    tt_assert_ok(tt_ckpt_dir_open(&cd, dir, &p));
-    tt_ckpt_meta m = the_meta();
-    while (!tt_trainer_finished(t)) {
-        int ended, saved;
-        tt_assert_ok(tt_trainer_step(t, &ended));
-        tt_assert_ok(tt_ckpt_dir_step(cd, t, &m, ended, &saved));
-    }
-    tt_ckpt_dir_free(cd);
+    tt_trainer *t = train_cfg_with_dir(dir, &p, &d, &cfg);
     int n, best = tt_trainer_best_epoch(t);
     tt_trainer_history(t, &n);
     if (!(best > 0 && best < n)) fail_msg("the run's best epoch %d is not before its last %d", best, n);
