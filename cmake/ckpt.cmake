@@ -9,7 +9,9 @@ if(NOT TT_WASM AND TARGET test_ckpt AND EXISTS /usr/bin/python3)
 endif()
 
 # End to end through the CLI with the real backbone (the import fixture):
-# SIGKILL crash/resume trials, and export + the PyTorch snippet of docs/export.md.
+# SIGKILL crash/resume trials, export + the PyTorch snippet of docs/export.md,
+# the ONNX export run in ONNX Runtime (onnxruntime-node from npm), and a run continued
+# in PyTorch with data parallelism.
 if(NOT TT_WASM AND TARGET tabtrain AND TEST import_npy_cli AND EXISTS /usr/bin/python3)
   # 30 seeded kills natively; the sanitizer build runs ~4x slower, so fewer there.
   set(TT_CRASH_TRIALS 30)
@@ -21,6 +23,16 @@ if(NOT TT_WASM AND TARGET tabtrain AND TEST import_npy_cli AND EXISTS /usr/bin/p
            $<TARGET_FILE:tabtrain> ${CMAKE_BINARY_DIR}/test-crash ${TT_CRASH_TRIALS} 1)
   add_test(NAME export_pytorch COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scripts/export_test.sh
            $<TARGET_FILE:tabtrain> ${CMAKE_BINARY_DIR}/test-export ${CMAKE_SOURCE_DIR})
-  set_tests_properties(ckpt_crash export_pytorch PROPERTIES
-    FIXTURES_REQUIRED tt_imported ENVIRONMENT "${TT_CKPT_MODEL_ENV}" TIMEOUT 300)
+  add_test(NAME export_onnx COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scripts/export_onnx.sh
+           $<TARGET_FILE:tabtrain> ${CMAKE_BINARY_DIR}/test-export-onnx ${CMAKE_SOURCE_DIR})
+  set_tests_properties(ckpt_crash export_pytorch export_onnx PROPERTIES
+    FIXTURES_REQUIRED tt_imported ENVIRONMENT "${TT_CKPT_MODEL_ENV}" TIMEOUT 300 SKIP_RETURN_CODE 77)
+  # tabtrain -> export -> python/tabtrain_ddp.py under torchrun (2 processes) -> tabtrain
+  # eval/predict; the sanitizers add nothing there (the C side is eval and predict).
+  if(NOT TT_SANITIZE)
+    add_test(NAME pytorch_ddp COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scripts/pytorch_ddp.sh
+             $<TARGET_FILE:tabtrain> ${CMAKE_BINARY_DIR}/test-pytorch-ddp ${CMAKE_SOURCE_DIR})
+    set_tests_properties(pytorch_ddp PROPERTIES
+      FIXTURES_REQUIRED tt_imported ENVIRONMENT "${TT_CKPT_MODEL_ENV}" TIMEOUT 600 SKIP_RETURN_CODE 77)
+  endif()
 endif()

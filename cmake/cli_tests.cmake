@@ -14,6 +14,9 @@ endif()
 
 if(TARGET tabtrain AND TEST import_npy_cli AND NOT TT_WASM)
   set(TT_CLI_ENV "TT_MODEL=${TT_TEST_MODEL}" "TT_SHARED_DIR=${TT_SHARED_DIR}")
+  if(TT_SANITIZE)
+    list(APPEND TT_CLI_ENV "TT_SANITIZED=1") # scripts skip what only measures the optimized build
+  endif()
   set(TT_CLI_TESTS cli_bad_files cli_fuzz_repro)
   if(NOT TT_SANITIZE)
     list(APPEND TT_CLI_TESTS cli_qabcs cli_fashion_scale cli_unfreeze cli_run_rules)

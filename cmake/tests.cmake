@@ -60,3 +60,9 @@ if(TARGET test_wasm_api)
   target_sources(test_wasm_api PRIVATE src/wasm/api.c)
   target_include_directories(test_wasm_api SYSTEM PRIVATE ${CMAKE_BINARY_DIR}/jsmn)
 endif()
+
+# test_onnx reads the ONNX bytes back through the generated onnx.proto code (cmake/onnx.cmake).
+if(TARGET test_onnx)
+  target_include_directories(test_onnx PRIVATE ${TT_ONNX_GEN})
+  target_include_directories(test_onnx SYSTEM PRIVATE ${TT_PROTOBUF_C_INCLUDE})
+endif()

@@ -1,6 +1,7 @@
 // The page: renders worker events and turns user actions into protocol commands.
 // It computes nothing; the worker (web/worker.js) owns the engine and storage.
 import { PROTOCOL_VERSION, CMD, EVT, PHASE, DEFAULT_TRAIN_CONFIG, msg } from './protocol.js';
+import { defaultThreads } from './engine-build.js';
 
 const $ = (sel) => document.querySelector(sel);
 const FILES_PER_MESSAGE = 16; // bounds page memory while big folders stream to the worker
@@ -55,6 +56,7 @@ function publish() {
     imported: w.imported ? { name: w.imported.name, classes: [...w.imported.classes], hidden: w.imported.hidden, unfreeze: w.imported.unfreeze } : null,
     memory: w.memory ? { wasmHeap: w.memory.wasmHeap } : null, // engine heap bytes (high-water mark)
     preparing: w.preparing ? { done: w.preparing.done, total: w.preparing.total } : null, // a run computing augmented views / tail inputs
+    threads: w.threads ? { threaded: w.threads.threaded, available: w.threads.available, current: w.threads.current } : null, // engine build and thread count
     errors: errors.map((e) => ({ ...e })),
     pendingCommands: pending.size, // > 0 while a command (e.g. a save) is still in flight
   });
@@ -135,6 +137,7 @@ function renderState() {
   eng.hidden = s.engine.status === 'loaded' || s.engine.status === 'loading';
   eng.textContent = s.engine.message;
   eng.classList.toggle('error', s.engine.status === 'error');
+  renderThreads(s.threads);
   renderClasses(s.classes);
   const hasEngine = s.engine.status === 'loaded';
   const idle = [PHASE.READY, PHASE.TRAINED, PHASE.PAUSED].includes(s.phase);
@@ -144,6 +147,7 @@ function renderState() {
   $('#pause').disabled = s.phase !== PHASE.TRAINING;
   $('#resume').disabled = s.phase !== PHASE.PAUSED;
   $('#export').disabled = !hasEngine || ![PHASE.TRAINED, PHASE.PAUSED].includes(s.phase) || !s.training.epochs; // an import alone has no run
+  $('#export-onnx').disabled = $('#export').disabled;
   $('#import').disabled = !hasEngine;
   $('#predict-file').disabled = !hasEngine || s.phase !== PHASE.TRAINED;
   $('#predict-webcam').disabled = $('#predict-file').disabled;
@@ -518,6 +522,19 @@ async function predict(bytes) {
 
 // ---- settings and controls ----------------------------------------------------------------
 
+$('#settings').elements.threads.value = defaultThreads();
+// The Threads setting applies from the next run; a single-threaded engine offers none.
+function renderThreads(t) {
+  if (!t) return;
+  const input = $('#settings').elements.threads;
+  input.disabled = !t.threaded;
+  input.max = t.available;
+  if (!t.threaded) input.value = 1;
+  $('#threads-note').textContent = t.threaded
+    ? `computing on ${t.current} ${t.current === 1 ? 'thread' : 'threads'}`
+    : `one thread: ${t.reason}`;
+}
+
 function trainConfig() {
   const f = $('#settings').elements;
   const num = (name, def) => { const v = Number(f[name].value); return Number.isFinite(v) && f[name].value !== '' ? v : def; };
@@ -528,6 +545,7 @@ function trainConfig() {
     augment: { flip: f.flip.checked, zoom: f.zoom.checked, shear: f.shear.checked, brightness: f.brightness.checked },
     augmentViews: num('augmentViews', d.augmentViews), initFromModel: !!workerState?.imported && f.initFromModel.checked,
     unfreeze: num('unfreeze', d.unfreeze), hiddenUnits: num('hiddenUnits', d.hiddenUnits), seed: num('seed', d.seed),
+    threads: num('threads', defaultThreads()),
   };
 }
 
@@ -558,7 +576,27 @@ $('#pause').addEventListener('click', () => command(CMD.PAUSE));
 $('#resume').addEventListener('click', () => command(CMD.RESUME));
 $('#export').addEventListener('click', async () => {
   const r = await command(CMD.EXPORT, { format: 'safetensors' });
-  if (r.ok) { download(r.name, r.bytes); download(r.json.name, r.json.bytes); }
+  if (r.ok) { download(r.name, r.bytes); download(r.json.name, r.json.bytes); showEmbedSnippet(r.name); }
+});
+// After an export: how to run that file in one's own page with the embed module (web/embed).
+function showEmbedSnippet(model) {
+  const help = $('#embed-help');
+  if (!help.dataset.available) return;
+  const names = (workerState?.classes ?? []).map((c) => c.name).join(', ');
+  $('#embed-snippet').textContent = `<img id="photo" src="photo.jpg">
+<script type="module">
+  import { load } from './tabtrain-embed.mjs';
+  const model = await load('${model}');
+  const result = await model.predict(document.getElementById('photo')); // or a <canvas>, a <video>, a File
+  console.log(result); // [{ className, probability }, ...]${names ? ` for ${names}` : ''}
+</script>`;
+  help.hidden = false;
+  help.open = true;
+}
+$('#embed-copy').addEventListener('click', () => navigator.clipboard?.writeText($('#embed-snippet').textContent));
+$('#export-onnx').addEventListener('click', async () => {
+  const r = await command(CMD.EXPORT, { format: 'onnx' });
+  if (r.ok) download(r.name, r.bytes);
 });
 $('#import').addEventListener('change', async (e) => {
   const f = e.target.files[0];
@@ -594,4 +632,37 @@ async function storageStatus() {
   } catch (err) { el.textContent = `Storage: ${persisted}; quota unknown (${err.message}).`; }
 }
 storageStatus();
+fetch('embed/tabtrain-embed-engine.wasm', { method: 'HEAD' }).then((r) => { if (r.ok) $('#embed-help').dataset.available = '1'; }, () => {});
 fetch('sample/manifest.json', { method: 'HEAD' }).then((r) => { if (r.ok) $('#use-sample').dataset.available = '1'; if (workerState) renderState(); }, () => {});
+
+// ---- offline and updates (web/sw.js) ----------------------------------------------------
+// The service worker keeps the app working offline and sends COOP/COEP on any host. A new
+// build installs beside the running one; the page offers a reload, and says so after it.
+function updateNotice(text, offerReload) {
+  $('#update-text').textContent = text;
+  $('#update-reload').hidden = !offerReload;
+  $('#update-notice').hidden = false;
+}
+if (sessionStorage.getItem('tabtrain-updated')) {
+  sessionStorage.removeItem('tabtrain-updated');
+  updateNotice('tabtrain was updated to its newest version.', false);
+}
+if ('serviceWorker' in navigator) {
+  const sw = navigator.serviceWorker;
+  const hadController = !!sw.controller;
+  let waiting = null;
+  const offer = (w) => { waiting = w; updateNotice('A new version of tabtrain is ready. Your classes, pictures and training are kept.', true); };
+  $('#update-reload').addEventListener('click', () => waiting?.postMessage('skip-waiting'));
+  sw.addEventListener('controllerchange', () => {
+    if (!hadController) return; // the first worker of this site: nothing changed for the page
+    sessionStorage.setItem('tabtrain-updated', '1');
+    location.reload();
+  });
+  sw.register('sw.js').then((reg) => {
+    if (reg.waiting && sw.controller) offer(reg.waiting);
+    reg.addEventListener('updatefound', () => {
+      const w = reg.installing;
+      w?.addEventListener('statechange', () => { if (w.state === 'installed' && sw.controller) offer(w); });
+    });
+  }, (err) => console.warn(`Offline use is not available: ${err.message}`));
+}

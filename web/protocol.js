@@ -18,7 +18,7 @@ export const CMD = Object.freeze({
   PAUSE: 'pause',                 // {}
   RESUME: 'resume',               // {}
   PREDICT: 'predict',             // {bytes:ArrayBuffer}      -> result {probs:[{name, p}]}
-  EXPORT: 'export',               // {format}                 -> result {name, bytes, json:{name, bytes}}
+  EXPORT: 'export',               // {format}                 -> result {name, bytes, json:{name, bytes}} ('onnx': no json)
   IMPORT: 'import',               // {name, bytes:ArrayBuffer}  -> result {resumable, model?:{kind, classes, hidden, unfreeze}}
   RESET: 'reset',                 // {}                       -> wipes dataset, features, checkpoints
 });

@@ -2,12 +2,12 @@
 // weights cache. It marshals page commands into engine calls and engine results into
 // events; it computes nothing itself (docs/protocol.md, docs/wasm-api.md).
 import { PROTOCOL_VERSION, CMD, EVT, PHASE, ERR, MAX_IMAGE_BYTES, MAX_CLASS_NAME, msg } from './protocol.js';
+import { pickEngineBuild, clampThreads } from './engine-build.js';
 
 const ROOT = '/tabtrain';                       // IDBFS mount point
 const CLASSES_PATH = `${ROOT}/dataset/classes.json`;
 const CKPT_PATH = `${ROOT}/ckpt/latest.safetensors`;
 const IMPORTED_PATH = `${ROOT}/ckpt/imported.safetensors`; // the last imported model, kept across visits
-const ENGINE_URL = new URL('./wasm/tabtrain.mjs', import.meta.url);
 const MANIFEST_URL = new URL('./models/manifest.json', import.meta.url);
 const DB_NAME = 'tabtrain';                     // weights cache + engine-less file store
 const PROGRESS_INTERVAL_MS = 100;
@@ -24,7 +24,9 @@ const state = {
   saved: null,          // {epoch, step} of the newest checkpoint that reached IndexedDB
   imported: null,       // {name, kind, classes, hidden, unfreeze} of the imported model
   preparing: null,      // {done, total} while a run computes its augmented views / tail inputs
+  threads: { threaded: false, available: 1, current: 1, reason: '' }, // the engine build (engine-build.js)
 };
+let engineBuild = null; // pickEngineBuild's choice
 let engine = null;      // {mod, h} once tt_wasm_create succeeded
 let store = null;       // file store: IDBFS through the engine, or IndexedDB without it
 let weightsBytes = null;
@@ -165,15 +167,18 @@ function idbStore() {
 // ---- engine ---------------------------------------------------------------------------
 
 async function loadEngine() {
-  let head;
-  try { head = await fetch(ENGINE_URL, { method: 'HEAD' }); } catch (e) { head = { ok: false }; }
-  if (!head.ok) {
+  const build = await pickEngineBuild(import.meta.url);
+  if (!build) {
     state.engine = { status: 'missing', message: 'The engine (wasm/tabtrain.mjs) is not part of this build; classes can be edited, training is unavailable.' };
     return null;
   }
   try {
-    const { default: factory } = await import(ENGINE_URL.href);
-    const mod = await factory({ locateFile: (f) => new URL(`./wasm/${f}`, import.meta.url).href });
+    const { default: factory } = await import(build.url.href);
+    // The threaded build starts its workers before it resolves: as many as the largest
+    // Threads setting needs besides this thread.
+    const mod = await factory({ locateFile: (f) => new URL(f, build.dir).href, ttWorkers: build.maxThreads - 1 });
+    engineBuild = build;
+    state.threads = { threaded: build.threaded, available: build.maxThreads, current: 1, reason: build.reason };
     const abi = mod._tt_wasm_abi_version();
     if (abi !== PROTOCOL_VERSION) throw new Error(`engine ABI ${abi}, this page needs ${PROTOCOL_VERSION}`);
     patchIdbfs(mod.FS.filesystems.IDBFS);
@@ -222,6 +227,8 @@ function startEngine(mod) {
     return PHASE.ENGINE_ERROR;
   }
   engine = { mod, h };
+  // From 1 thread (where the engine starts), so nothing to wait for.
+  setThreads(engineBuild.maxThreads).catch(() => { state.threads.reason = 'the browser could not start more threads'; });
   pushClassesToEngine();
   refreshCounts();
   // An imported model first (it may start the next run), then the run of an earlier visit.
@@ -260,6 +267,21 @@ function engineConfig(c) {
     val_fraction: c.valFraction, unfreeze: c.unfreeze, hidden_units: c.hiddenUnits, seed: c.seed,
     augment: aug, augment_views: c.augmentViews, init_from_model: !!c.initFromModel,
   };
+}
+
+// Runs the engine on the Threads setting's count (results do not depend on it). The
+// threads that stop hand their workers back only once this worker's event loop runs, so
+// going from one count above 1 to another passes through 1 and a turn of the loop.
+async function setThreads(requested) {
+  const n = clampThreads(requested, engineBuild);
+  if (n === state.threads.current) return;
+  if (n > 1 && state.threads.current > 1) {
+    check(engine.mod._tt_wasm_set_threads(engine.h, 1));
+    state.threads.current = 1;
+    await new Promise((r) => setTimeout(r));
+  }
+  check(engine.mod._tt_wasm_set_threads(engine.h, n));
+  state.threads.current = n;
 }
 
 function pushClassesToEngine() {
@@ -499,7 +521,8 @@ function checkpoint() {
   return store.sync().then(() => { state.saved = { epoch, step }; postState(); }, () => {});
 }
 
-// The export of `tabtrain export` (docs/export.md): backbone + head, and its JSON sidecar.
+// The export of `tabtrain export` (docs/export.md): backbone + head, and its JSON sidecar;
+// with format 'onnx', the same classifier as one ONNX model (`export --format onnx`).
 async function exportModel({ format = 'safetensors' }) {
   requireEngine();
   const { mod, h } = engine;
@@ -507,6 +530,7 @@ async function exportModel({ format = 'safetensors' }) {
   try {
     withString(mod, path, (p) => withString(mod, json, (j) => withString(mod, format, (f) => check(mod._tt_wasm_export(h, p, j, f)))));
     const bytes = mod.FS.readFile(path).slice().buffer;
+    if (format === 'onnx') return { name, bytes };
     return { name, bytes, json: { name: 'model.json', bytes: mod.FS.readFile(json).slice().buffer } };
   } finally {
     for (const p of [path, json]) if (mod.FS.analyzePath(p).exists) mod.FS.unlink(p);
@@ -613,6 +637,7 @@ const handlers = {
     requireEngine();
     notWhileTraining();
     if (state.classes.filter((c) => c.count > 0).length < 2) throw new CommandError(ERR.BAD_REQUEST, 'need at least two classes with images');
+    await setThreads(config.threads);
     withString(engine.mod, JSON.stringify(engineConfig(config)), (p) => check(engine.mod._tt_wasm_train_begin(engine.h, p)));
     paused = false;
     setPhase(PHASE.TRAINING);

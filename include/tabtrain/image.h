@@ -74,6 +74,11 @@ tt_status tt_image_decode(const void *bytes, size_t len, const tt_decode_opts *o
                           tt_image *out);
 void tt_image_free(tt_image *img);
 
+/* Non-premultiplied RGBA pixels (a canvas's getImageData) as an image, alpha
+ * composited over white exactly as tt_image_decode does. TT_ERR_LIMIT for an
+ * empty picture or one above the default pixel limit. */
+tt_status tt_image_from_rgba(const uint8_t *rgba, int width, int height, tt_image *out);
+
 /* EXIF orientation (1..8) from the payload of a JPEG APP1 segment (the bytes
  * after the length, starting "Exif\0\0"); 1 when absent or malformed. */
 int tt_exif_orientation(const void *app1, size_t len);

@@ -7,12 +7,27 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "tabtrain/fileio.h"
 #include "tabtrain/safetensors.h"
 
 #define TT_CLI_CHUNK 32
 
-tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path, int unfreeze, int max_batch) {
+int tt_cli_threads_arg(const char *cmd, int argc, char **argv, int *i, int *threads) {
+    if (strcmp(argv[*i], "--threads")) return 0;
+    const char *v = tt_cli_value(cmd, argc, argv, i);
+    long long n;
+    if (!v) return -1;
+    if (tt_cli_parse_int(v, 1, TT_POOL_MAX_THREADS, &n)) {
+        tt_cli_usage_error(cmd, "--threads %s: give a whole number from 1 to %d", v, TT_POOL_MAX_THREADS);
+        return -1;
+    }
+    *threads = (int)n;
+    return 1;
+}
+
+tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path, int unfreeze, int max_batch,
+                               int threads) {
     *b = (tt_cli_backbone){0};
     if (!path) path = getenv("TT_MODEL");
     if (!path || !*path) path = TT_CLI_DEFAULT_MODEL;
@@ -33,6 +48,9 @@ tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path, int unfreez
             st = tt_error(TT_ERR_NOMEM, "out of memory");
         if (!st) st = tt_mnv2_init(&b->model, f, TT_IMAGE_DEFAULT_SIZE);
         if (!st && unfreeze > 0) st = tt_tail_init(&b->tail, b->model, f, unfreeze, max_batch);
+        if (!st) st = tt_pool_init(&b->pool, threads ? threads : tt_pool_cores());
+        if (!st) st = tt_mnv2_set_pool(b->model, b->pool);
+        if (!st && b->tail) tt_tail_set_pool(b->tail, b->pool);
         tt_st_close(f);
     }
     free(bytes);
@@ -46,13 +64,15 @@ tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path, int unfreez
 void tt_cli_backbone_close(tt_cli_backbone *b) {
     tt_tail_free(b->tail);
     tt_mnv2_free(b->model);
+    tt_pool_free(b->pool);
     free(b->preprocess);
     free(b->labels);
     *b = (tt_cli_backbone){0};
 }
 
-tt_status tt_cli_model_backbone(tt_cli_backbone *b, const char *path, const tt_model *m, int max_batch) {
-    tt_status st = tt_cli_backbone_open(b, path, m->unfreeze, max_batch);
+tt_status tt_cli_model_backbone(tt_cli_backbone *b, const char *path, const tt_model *m, int max_batch,
+                                int threads) {
+    tt_status st = tt_cli_backbone_open(b, path, m->unfreeze, max_batch, threads);
     if (!st) st = tt_model_check_backbone(m, b->id);
     if (!st && b->tail) st = tt_model_load_tail(m, b->tail);
     return st;

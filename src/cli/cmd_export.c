@@ -10,17 +10,21 @@
 #include "cli/cli_data.h"
 #include "tabtrain/ckpt.h"
 #include "tabtrain/fileio.h"
+#include "tabtrain/onnx.h"
 
 static const char tt_export_usage[] =
-    "usage: tabtrain export --ckpt FILE --out DIR [--model BACKBONE]\n"
+    "usage: tabtrain export --ckpt FILE --out DIR [--model BACKBONE] [--format safetensors|onnx]\n"
     "\n"
     "Writes DIR/model.safetensors (backbone + trained head, tabtrain.kind \"export\") and\n"
     "DIR/model.json (classes, preprocessing, input size, tensor naming); see docs/export.md.\n"
+    "With --format onnx, writes DIR/model.onnx instead: the same classifier as a standard\n"
+    "ONNX model (NCHW input \"input\", outputs \"logits\" and \"probabilities\").\n"
     "  --ckpt FILE     a checkpoint (its best epoch's head) or a model file from train --out\n"
     "  --out DIR       created if missing\n"
+    "  --format F      safetensors (default) or onnx\n"
     "  --model FILE    the backbone it was trained on (default $TT_MODEL or " TT_CLI_DEFAULT_MODEL ")\n";
 
-static tt_status tt_export_run(const char *ckpt, const char *out, const char *model) {
+static tt_status tt_export_run(const char *ckpt, const char *out, const char *model, int onnx) {
     if (!model) model = getenv("TT_MODEL");
     if (!model || !*model) model = TT_CLI_DEFAULT_MODEL;
     tt_st_file *m = NULL, *bb = NULL, *ex = NULL;
@@ -40,6 +44,13 @@ static tt_status tt_export_run(const char *ckpt, const char *out, const char *mo
     struct stat sb;
     if (!st && mkdir(out, 0755) != 0 && (stat(out, &sb) != 0 || !S_ISDIR(sb.st_mode)))
         st = tt_error(TT_ERR_IO, "cannot create output directory %s", out);
+    if (!st && onnx) {
+        size_t onnx_len = 0;
+        snprintf(path, sizeof path, "%s/model.onnx", out);
+        if (!(st = tt_onnx_write_file(b, path, &onnx_len)))
+            printf("wrote %s (%zu bytes)\n", path, onnx_len);
+        goto done;
+    }
     if (!st) {
         snprintf(path, sizeof path, "%s/model.safetensors", out);
         st = tt_st_write_file(b, path);
@@ -55,6 +66,7 @@ static tt_status tt_export_run(const char *ckpt, const char *out, const char *mo
     if (!st)
         printf("wrote %s/model.safetensors (%zu tensors, head weights: %s) and %s/model.json\n", out,
                tt_st_count(ex), tt_st_metadata(ex, "tabtrain.weights"), out);
+done:
     tt_st_builder_free(b);
     tt_st_close(m), tt_st_close(bb), tt_st_close(ex);
     free(bytes), free(json);
@@ -62,7 +74,7 @@ static tt_status tt_export_run(const char *ckpt, const char *out, const char *mo
 }
 
 int tt_cmd_export(int argc, char **argv) {
-    const char *cmd = argv[0], *ckpt = NULL, *out = NULL, *model = NULL;
+    const char *cmd = argv[0], *ckpt = NULL, *out = NULL, *model = NULL, *format = "safetensors";
     if (tt_cli_wants_help(argc, argv)) {
         fputs(tt_export_usage, stdout);
         return TT_EXIT_OK;
@@ -71,11 +83,15 @@ int tt_cmd_export(int argc, char **argv) {
         const char **slot = !strcmp(argv[i], "--ckpt")    ? &ckpt
                           : !strcmp(argv[i], "--out")     ? &out
                           : !strcmp(argv[i], "--model")   ? &model
+                          : !strcmp(argv[i], "--format")  ? &format
                                                           : NULL;
         if (!slot) return tt_cli_usage_error(cmd, "unknown argument '%s'", argv[i]);
         if (!(*slot = tt_cli_value(cmd, argc, argv, &i))) return TT_EXIT_USAGE;
     }
     if (!ckpt || !out) return tt_cli_usage_error(cmd, "--ckpt FILE and --out DIR are required");
-    tt_status st = tt_export_run(ckpt, out, model);
+    int onnx = !strcmp(format, "onnx");
+    if (!onnx && strcmp(format, "safetensors"))
+        return tt_cli_usage_error(cmd, "--format is safetensors or onnx, not '%s'", format);
+    tt_status st = tt_export_run(ckpt, out, model, onnx);
     return st ? tt_cli_fail(cmd, st) : TT_EXIT_OK;
 }

@@ -47,12 +47,13 @@ static const char tt_train_usage[] =
     "  --cache-dir D         feature cache (./.tabtrain-cache); 'none' = do not persist\n"
     "  --dump-features P     also write P-train-x.npy, P-train-y.npy, P-val-x.npy, P-val-y.npy\n"
     "  --json                one JSON object per line on stdout (epochs, skipped files, summary)\n"
+    TT_CLI_THREADS_USAGE
     TT_CLI_CKPT_USAGE;
 
 typedef struct tt_train_args {
     const char *data, *files, *val, *model, *out, *cache_dir, *dump, *augment;
     double val_split;
-    int views, json, unfreeze;
+    int views, json, unfreeze, threads;
     tt_trainer_config cfg;
     tt_cli_ckpt ckpt;
 } tt_train_args;
@@ -74,6 +75,9 @@ static int tt_train_parse(int argc, char **argv, tt_train_args *a) {
             a->json = 1;
             continue;
         }
+        int th = tt_cli_threads_arg(cmd, argc, argv, &i, &a->threads);
+        if (th < 0) return TT_EXIT_USAGE;
+        if (th) continue;
         const char **str = !strcmp(k, "--data") ? &a->data : !strcmp(k, "--files") ? &a->files
                          : !strcmp(k, "--val") ? &a->val : !strcmp(k, "--model") ? &a->model
                          : !strcmp(k, "--out") ? &a->out : !strcmp(k, "--cache-dir") ? &a->cache_dir
@@ -254,7 +258,7 @@ static tt_status tt_train_run_all(tt_train_run *r) {
     tt_train_args *a = &r->args;
     tt_status st = tt_train_datasets(r);
     if (st) return st;
-    if ((st = tt_cli_backbone_open(&r->bb, a->model, a->unfreeze, a->cfg.batch_size))) return st;
+    if ((st = tt_cli_backbone_open(&r->bb, a->model, a->unfreeze, a->cfg.batch_size, a->threads))) return st;
     tt_featcache_config fcfg = tt_featcache_defaults();
     fcfg.unfreeze = a->unfreeze;
     fcfg.dir = a->cache_dir && strcmp(a->cache_dir, "none") ? a->cache_dir : NULL;

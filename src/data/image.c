@@ -548,6 +548,26 @@ static void orient(const uint8_t *src, int w, int h, int o, uint8_t *dst) {
     }
 }
 
+/* RGBA -> RGB with alpha composited over white; works in place (rgb == rgba:
+ * pixel i is read at 4i.. before 3i.. is written). */
+static void tt_over_white(const uint8_t *rgba, size_t n, uint8_t *rgb) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned a = rgba[4 * i + 3], k = 255 - a;
+        for (int c = 0; c < 3; c++) rgb[3 * i + c] = (uint8_t)((rgba[4 * i + c] * a + 255 * k + 127) / 255);
+    }
+}
+
+tt_status tt_image_from_rgba(const uint8_t *rgba, int width, int height, tt_image *out) {
+    memset(out, 0, sizeof *out);
+    if (!rgba || width <= 0 || height <= 0 || (uint64_t)width * (uint64_t)height > TT_IMAGE_DEFAULT_MAX_PIXELS)
+        return tt_error(TT_ERR_LIMIT, "picture of %dx%d pixels", width, height);
+    size_t n = (size_t)width * (size_t)height;
+    if (!(out->pixels = malloc(3 * n))) return tt_error(TT_ERR_NOMEM, "no memory for a %dx%d picture", width, height);
+    tt_over_white(rgba, n, out->pixels);
+    out->width = width, out->height = height;
+    return TT_OK;
+}
+
 tt_status tt_image_decode(const void *bytes, size_t len, const tt_decode_opts *opts,
                           tt_image *out) {
     if (!out || (!bytes && len)) return tt_error(TT_ERR_INVALID_ARG, "tt_image_decode: null argument");
@@ -591,10 +611,7 @@ tt_status tt_image_decode(const void *bytes, size_t len, const tt_decode_opts *o
                         (unsigned long long)wk.w, (unsigned long long)wk.h, w, h);
     }
     size_t n = (size_t)w * (size_t)h;
-    for (size_t i = 0; i < n; i++) { /* over white, in place: 3i <= 4i */
-        unsigned a = px[4 * i + 3], k = 255 - a;
-        for (int c = 0; c < 3; c++) px[3 * i + c] = (uint8_t)((px[4 * i + c] * a + 255 * k + 127) / 255);
-    }
+    tt_over_white(px, n, px);
     int o = wk.exif ? tt_exif_orientation(wk.exif, wk.exif_len) : 1;
     uint8_t *rgb;
     if (o == 1) { /* our own malloc'd buffer: shrink it to RGB */

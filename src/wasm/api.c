@@ -27,11 +27,13 @@
 #include "tabtrain/json.h"
 #include "tabtrain/mobilenet.h"
 #include "tabtrain/model_file.h"
+#include "tabtrain/onnx.h"
 #include "tabtrain/rng.h"
 #include "tabtrain/safetensors.h"
 #include "tabtrain/sha256.h"
 #include "tabtrain/status.h"
 #include "tabtrain/tail.h"
+#include "tabtrain/threadpool.h"
 #include "tabtrain/trainer.h"
 #include "wasm/api.h"
 
@@ -110,6 +112,7 @@ typedef struct wmodel {
 
 typedef struct tt_wasm {
     tt_mnv2 *net;
+    tt_pool *pool; /* threads of the backbone and of every tail; NULL = one */
     int dim, size;
     float *input; /* [size][size][3] */
     char *preprocess; /* backbone metadata, copied into checkpoints */
@@ -442,6 +445,7 @@ TT_EXPORT void tt_wasm_destroy(int h) {
     classes_free(w);
     tt_featcache_free(w->fc);
     tt_mnv2_free(w->net);
+    tt_pool_free(w->pool);
     free(w->input);
     free(w->preprocess);
     free(w->weights);
@@ -524,6 +528,30 @@ static int class_index(const tt_wasm *w, int id) {
 static const char *class_name(const tt_wasm *w, int id, const char *fallback) {
     int i = class_index(w, id);
     return i >= 0 ? w->classes[i].name : fallback;
+}
+
+TT_EXPORT int tt_wasm_set_threads(int h, int threads) {
+    tt_wasm *w = handle(h);
+    if (!w) return -TT_ERR_INVALID_ARG;
+    if (threads == tt_pool_threads(w->pool)) return 0;
+    if (threads < 1 || threads > TT_POOL_MAX_THREADS)
+        return fail(w, tt_error(TT_ERR_INVALID_ARG, "threads must be in [1, %d] (got %d)", TT_POOL_MAX_THREADS, threads));
+    /* The old threads go first (nothing may point at them then): in the
+     * browser the new ones come from the same pre-started workers. On
+     * failure the engine is left on one thread. */
+    tt_mnv2_set_pool(w->net, NULL);
+    if (w->run.tail) tt_tail_set_pool(w->run.tail, NULL);
+    if (w->model.tail) tt_tail_set_pool(w->model.tail, NULL);
+    tt_pool_free(w->pool);
+    w->pool = NULL;
+    tt_pool *pool;
+    tt_status st = tt_pool_init(&pool, threads);
+    if (!st && (st = tt_mnv2_set_pool(w->net, pool))) tt_pool_free(pool);
+    if (st) return fail(w, st);
+    if (w->run.tail) tt_tail_set_pool(w->run.tail, pool);
+    if (w->model.tail) tt_tail_set_pool(w->model.tail, pool);
+    w->pool = pool;
+    return 0;
 }
 
 TT_EXPORT int tt_wasm_set_classes(int h, const char *json) {
@@ -818,6 +846,7 @@ static tt_status run_build(tt_wasm *w, const wconfig *c, wrun *r) {
         tt_st_file *f;
         if (!(st = tt_st_open_memory(&f, w->weights, w->weights_len))) {
             st = tt_tail_init(&r->tail, w->net, f, r->unfreeze, r->cfg.batch_size);
+            if (r->tail) tt_tail_set_pool(r->tail, w->pool);
             tt_st_close(f);
         }
         if (!st) r->dim = tt_tail_get_info(r->tail).in_dim;
@@ -1119,6 +1148,7 @@ static tt_status model_load(tt_wasm *w, const tt_st_file *f, const wconfig *c) {
         tt_st_file *bb = NULL;
         if (!is_export) st = tt_st_open_memory(&bb, w->weights, w->weights_len);
         if (!st) st = tt_tail_init(&nm.tail, w->net, is_export ? f : bb, nm.m.unfreeze, 16);
+        if (nm.tail) tt_tail_set_pool(nm.tail, w->pool);
         if (!st && !is_export) st = tt_model_load_tail(&nm.m, nm.tail);
         tt_st_close(bb);
     }
@@ -1200,8 +1230,9 @@ TT_EXPORT const char *tt_wasm_model_json(int h) {
 /* The export of tabtrain/ckpt.h (docs/export.md), built as `tabtrain export` builds it:
  * from a checkpoint of the run (so its best epoch's head once there is one, the
  * current weights before) and the backbone this engine runs. `json` receives the
- * sidecar that names `path`'s file as its weights. */
-static tt_status run_export(tt_wasm *w, const char *path, const char *json) {
+ * sidecar that names `path`'s file as its weights; with `onnx`, `path` receives the
+ * ONNX model of tabtrain/onnx.h instead and `json` is not written. */
+static tt_status run_export(tt_wasm *w, const char *path, const char *json, int onnx) {
     void *ckpt = NULL;
     size_t ckpt_len = 0;
     tt_st_file *model = NULL, *bb = NULL, *ex = NULL;
@@ -1211,6 +1242,10 @@ static tt_status run_export(tt_wasm *w, const char *path, const char *json) {
     if (!st) st = tt_st_open_memory(&model, ckpt, ckpt_len);
     if (!st) st = tt_st_open_memory(&bb, w->weights, w->weights_len);
     if (!st) st = tt_ckpt_export(model, bb, w->backbone, &b);
+    if (!st && onnx) {
+        st = tt_onnx_write_file(b, path, NULL);
+        goto done;
+    }
     if (!st) st = tt_st_write_file(b, path);
     /* The JSON describes what was written, read back (and CRC-checked). */
     if (!st) st = tt_st_open_file(&ex, path);
@@ -1220,6 +1255,7 @@ static tt_status run_export(tt_wasm *w, const char *path, const char *json) {
         tt_chunk c = {sidecar, strlen(sidecar)};
         st = tt_file_write_atomic(json, &c, 1);
     }
+done:
     tt_st_builder_free(b);
     tt_st_close(ex), tt_st_close(bb), tt_st_close(model);
     free(ckpt), free(sidecar);
@@ -1229,9 +1265,10 @@ static tt_status run_export(tt_wasm *w, const char *path, const char *json) {
 TT_EXPORT int tt_wasm_export(int h, const char *path, const char *json, const char *format) {
     tt_wasm *w = handle(h);
     if (!w) return -TT_ERR_INVALID_ARG;
-    if (!format || strcmp(format, "safetensors"))
-        return fail(w, tt_error(TT_ERR_UNSUPPORTED, "export format \"%s\" (only \"safetensors\")", format ? format : ""));
-    tt_status st = path && json ? run_export(w, path, json) : tt_error(TT_ERR_INVALID_ARG, "no path");
+    int onnx = format && !strcmp(format, "onnx");
+    if (!format || (!onnx && strcmp(format, "safetensors")))
+        return fail(w, tt_error(TT_ERR_UNSUPPORTED, "export format \"%s\" (\"safetensors\" or \"onnx\")", format ? format : ""));
+    tt_status st = path && json ? run_export(w, path, json, onnx) : tt_error(TT_ERR_INVALID_ARG, "no path");
     return st ? fail(w, st) : 0;
 }
 

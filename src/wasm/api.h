@@ -9,6 +9,7 @@ int tt_wasm_abi_version(void);
 const char *tt_wasm_last_error(int h);
 int tt_wasm_create(const uint8_t *weights, int len, const char *root);
 void tt_wasm_destroy(int h);
+int tt_wasm_set_threads(int h, int threads);
 int tt_wasm_set_classes(int h, const char *json);
 int tt_wasm_add_image(int h, int class_id, const uint8_t *bytes, int len, const char *name);
 int tt_wasm_remove_image(int h, int image_id);

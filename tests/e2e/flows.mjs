@@ -32,8 +32,10 @@ export async function addPictures(page, root, classes, from, n) {
     window.tabtrainState.pendingCommands === 0, want, { timeout: 120_000 });
 }
 
-export async function setTraining(page, { epochs, hidden = 0, batch = 4, lr = 0.003, augment = [], copies = 2, unfreeze = 0 }) {
+// threads: the Threads setting (left at its default when not given).
+export async function setTraining(page, { epochs, hidden = 0, batch = 4, lr = 0.003, augment = [], copies = 2, unfreeze = 0, threads }) {
   await page.fill('#settings [name=epochs]', String(epochs));
+  if (threads !== undefined) await page.fill('#settings [name=threads]', String(threads));
   await page.fill('#settings [name=batchSize]', String(batch));
   await page.fill('#settings [name=learningRate]', String(lr));
   for (const a of ['flip', 'zoom', 'shear', 'brightness']) await page.setChecked(`#settings [name=${a}]`, augment.includes(a));

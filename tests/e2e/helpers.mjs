@@ -59,8 +59,10 @@ export function buildApp({ weights = fs.existsSync(REAL_WEIGHTS) ? REAL_WEIGHTS 
 }
 
 // Starts scripts/serve.mjs on a free port. `requests` is its access log ("GET /path 200").
-export async function startServer(root) {
-  const proc = spawn(process.execPath, [path.join(ROOT, 'scripts/serve.mjs'), '--root', root, '--port', '0', '--log'], { stdio: ['ignore', 'pipe', 'inherit'] });
+// isolation: false serves without COOP/COEP (the page then runs the single-threaded engine).
+export async function startServer(root, { isolation = true } = {}) {
+  const args = [path.join(ROOT, 'scripts/serve.mjs'), '--root', root, '--port', '0', '--log', ...(isolation ? [] : ['--no-isolation'])];
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const requests = [];
   let buf = '';
   const url = await new Promise((resolve, reject) => {

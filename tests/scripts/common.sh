@@ -20,8 +20,9 @@ PYEOF
 }
 # predict_vs_torch CKPT EXPORT_DIR IMAGE...: `tabtrain predict --json` on CKPT
 # into $W/predict.jsonl, and the PyTorch snippet of docs/export.md exactly as
-# documented (its first ```python block, saved as $W/snippet.py) on the export
-# into $W/torch.jsonl. Needs $SRC, the source tree.
+# documented (its first ```python block, saved as $W/snippet.py, which must be
+# python/tabtrain_torch.py byte for byte) on the export into $W/torch.jsonl.
+# Needs $SRC, the source tree.
 predict_vs_torch() {
   local ckpt=$1 ex=$2
   shift 2
@@ -31,6 +32,8 @@ text = open(sys.argv[1]).read()
 start = text.index("```python\n") + len("```python\n")
 open(sys.argv[2], "w").write(text[start:text.index("```", start)])
 PYEOF
+  cmp -s "$W/snippet.py" "$SRC/python/tabtrain_torch.py" ||
+    fail "docs/export.md's snippet and python/tabtrain_torch.py differ (they must be the same code)"
   "$TT" predict --ckpt "$ckpt" --json "$@" >"$W/predict.jsonl"
   "$PY" "$W/snippet.py" "$ex" "$@" >"$W/torch.jsonl"
 }
@@ -54,5 +57,23 @@ for c in ("animals", "food", "toys"):
         s = min(im.size)
         l, t = (im.width - s) // 2, (im.height - s) // 2
         im.crop((l, t, l + s, t + s)).resize((224, 224), Image.BILINEAR).save(f"{d}/{name}")
+PYEOF
+}
+# same_probs OURS.jsonl THEIRS.jsonl N WHAT: both JSON-lines files (path, class,
+# probabilities, as `predict --json` prints) hold the same N images in the same order,
+# with the same classes and probabilities within 1e-4; prints the largest difference.
+same_probs() {
+  "$PY" - "$@" <<'PYEOF'
+import json, sys
+ours = [json.loads(l) for l in open(sys.argv[1])]
+theirs = [json.loads(l) for l in open(sys.argv[2])]
+n, what = int(sys.argv[3]), sys.argv[4]
+assert len(ours) == len(theirs) == n, (len(ours), len(theirs), n)
+worst = 0.0
+for a, b in zip(ours, theirs):
+    assert a["path"] == b["path"] and a["class"] == b["class"], (a, b)
+    worst = max(worst, max(abs(x - y) for x, y in zip(a["probabilities"], b["probabilities"])))
+assert worst <= 1e-4, f"max |p_tabtrain - p_{what}| = {worst}"
+print(f"{n} images, same classes; max probability difference, tabtrain vs {what}: {worst:.2e}")
 PYEOF
 }

@@ -16,15 +16,4 @@ square_pngs "$PICS" 4 0
 "$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["format"]=="tabtrain-export" and len(j["classes"])==3 and j["input_size"]==224, j' "$W/ex/model.json"
 images=("$W"/data/*/*.png)
 predict_vs_torch "$W/ck/best.safetensors" "$W/ex" "${images[@]}"
-"$PY" - "$W/predict.jsonl" "$W/torch.jsonl" <<'PYEOF'
-import json, sys
-ours = [json.loads(l) for l in open(sys.argv[1])]
-torch = [json.loads(l) for l in open(sys.argv[2])]
-assert len(ours) == len(torch) == 12, (len(ours), len(torch))
-worst = 0.0
-for a, b in zip(ours, torch):
-    assert a["path"] == b["path"] and a["class"] == b["class"], (a, b)
-    worst = max(worst, max(abs(x - y) for x, y in zip(a["probabilities"], b["probabilities"])))
-assert worst <= 1e-4, f"max |p_tabtrain - p_torch| = {worst}"
-print(f"export_test: {len(ours)} images, same classes, max probability difference {worst:.2e}")
-PYEOF
+same_probs "$W/predict.jsonl" "$W/torch.jsonl" 12 torch

@@ -685,9 +685,32 @@ static void reduce_box_filters(void **state) {
     tt_image_free(&m);
 }
 
+/* Canvas pixels (tt_image_from_rgba) and the same pixels as a PNG file give
+ * the same RGB: transparent, half and opaque alpha over white alike. */
+static void rgba_pixels_match_the_decoder(void **state) {
+    (void)state;
+    enum { W = 13, H = 7 };
+    uint8_t px[W * H * 4];
+    image_fx_noise(px, sizeof px, 99);
+    for (int i = 0; i < W * H; i += 3) px[4 * i + 3] = (uint8_t)(i % 2 ? 0 : 255);
+    image_buf png = image_fx_stb("png", px, W, H, 4);
+    tt_image a, b;
+    tt_assert_ok(tt_image_decode(png.data, png.len, NULL, &a));
+    tt_assert_ok(tt_image_from_rgba(px, W, H, &b));
+    assert_int_equal(b.width, W);
+    assert_int_equal(b.height, H);
+    assert_memory_equal(a.pixels, b.pixels, (size_t)W * H * 3);
+    tt_image_free(&a), tt_image_free(&b);
+    image_buf_free(&png);
+    assert_int_equal(tt_image_from_rgba(px, 0, H, &b), TT_ERR_LIMIT);
+    assert_null(b.pixels);
+    assert_int_equal(tt_image_from_rgba(px, 100000, 100000, &b), TT_ERR_LIMIT);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(lossless_formats_roundtrip),
+        cmocka_unit_test(rgba_pixels_match_the_decoder),
         cmocka_unit_test(png_16bit_all_colour_types),
         cmocka_unit_test(png_palette_and_gif),
         cmocka_unit_test(jpeg_baseline_and_progressive),

@@ -14,6 +14,7 @@
 #include "support/image_fixtures.h"
 #include "tabtrain/fileio.h"
 #include "tabtrain/safetensors.h"
+#include "tabtrain/threadpool.h"
 #include "tt_test.h"
 #include "wasm/api.h"
 
@@ -168,6 +169,23 @@ static void test_bad_files_are_statuses(void **state) {
     tt_wasm_destroy(h);
 }
 
+static void test_thread_counts(void **state) {
+    (void)state;
+    int h = open_engine();
+    assert_int_equal(tt_wasm_set_threads(h, 0), -TT_ERR_INVALID_ARG);
+    assert_non_null(strstr(tt_wasm_last_error(h), "threads must be in [1, 64]"));
+    assert_int_equal(tt_wasm_set_threads(h, 1), 0);
+    if (tt_pool_threads_supported()) {
+        assert_int_equal(tt_wasm_set_threads(h, 3), 0);
+        assert_int_equal(tt_wasm_set_threads(h, 2), 0);
+    } else {
+        assert_int_equal(tt_wasm_set_threads(h, 2), -TT_ERR_UNSUPPORTED);
+        assert_non_null(strstr(tt_wasm_last_error(h), "one thread"));
+    }
+    assert_int_equal(tt_wasm_set_threads(0, 1), -TT_ERR_INVALID_ARG);
+    tt_wasm_destroy(h);
+}
+
 static void test_config_errors_name_the_key(void **state) {
     const struct {
         const char *json, *want;
@@ -243,11 +261,16 @@ static int trained_engine(char *out, char *json) {
     return h;
 }
 
-/* A run of `config` saved after 4 steps
- * (`mid`: the state then) and resumed by a new handle ends with the same exported bytes as the whole run.
- * Returns the resumed handle. */
+/* Thread counts for the parts of check_resume: 1, 2 and 3 where this build has
+ * threads (the results must not change), else 1. */
+static int threads_or_1(int n) { return tt_pool_threads_supported() ? n : 1; }
+
+/* A run of `config` saved after 4 steps (on 2 threads;
+ * `mid`: the state then) and resumed by a new handle (on 3) ends with the same exported bytes
+ * as the whole run (on 1). Returns the resumed handle. */
 static int check_resume(const char *config, const char *mid, const char *ckpt, const char *out) {
     int h = open_engine();
+    assert_int_equal(tt_wasm_set_threads(h, 1), 0);
     assert_int_equal(tt_wasm_train_begin(h, config), 0);
     run_to_end(h);
     void *whole, *resumed;
@@ -257,6 +280,7 @@ static int check_resume(const char *config, const char *mid, const char *ckpt, c
     assert_non_null(metrics);
     assert_non_null(strstr(metrics, "\"epochs\":4,\"class_ids\":[1,2],\"val_counts\":[1,1],\"epoch\":4"));
 
+    assert_int_equal(tt_wasm_set_threads(h, threads_or_1(2)), 0); /* between runs */
     assert_int_equal(tt_wasm_train_begin(h, config), 0);
     prepare(h);
     for (int i = 0; i < 4; i++) assert_true(tt_wasm_train_step(h, 0) >= 0);
@@ -265,6 +289,7 @@ static int check_resume(const char *config, const char *mid, const char *ckpt, c
     tt_wasm_destroy(h);
 
     h = open_engine();
+    assert_int_equal(tt_wasm_set_threads(h, threads_or_1(3)), 0);
     assert_int_equal(tt_wasm_load(h, ckpt), 0);
     assert_non_null(strstr(tt_wasm_train_state_json(h), "\"step\":4,"));
     run_to_end(h);
@@ -670,6 +695,7 @@ int main(void) {
         cmocka_unit_test(test_pictures_with_a_shared_beginning_are_different),
         cmocka_unit_test(test_val_counts_are_rows_of_the_confusion),
         cmocka_unit_test(test_equal_losses_stop_early),
+        cmocka_unit_test(test_thread_counts),
         cmocka_unit_test(test_config_errors_name_the_key),
         cmocka_unit_test(test_resume_is_bit_exact),
         cmocka_unit_test(test_predict_and_foreign_model),

@@ -53,6 +53,12 @@ void tt_test_numeric_grad(float *v, size_t n, float eps, tt_test_objective f, vo
 struct tt_trainer;
 void tt_test_assert_same_tensors(struct tt_trainer *a, struct tt_trainer *b, const char *what);
 
+/* A pool of `threads` threads kept for the whole test program (created on
+ * first use). NULL for 1 thread, and in a build that has no threads (there
+ * the thread-count tests compare the serial path with itself). */
+struct tt_pool;
+struct tt_pool *tt_test_pool(int threads);
+
 /* malloc that fails the test instead of returning NULL. */
 void *tt_test_malloc(size_t bytes);
 

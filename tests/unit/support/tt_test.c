@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "tabtrain/threadpool.h"
 #include "tabtrain/trainer.h"
 
 #include <math.h>
@@ -53,6 +54,13 @@ const char *tt_test_source_path(const char *rel) {
 const char *tt_test_binary_path(const char *rel) {
     static char buf[4096];
     return tt_env_path("TT_BINARY_DIR", ".", rel, buf, sizeof buf);
+}
+
+struct tt_pool *tt_test_pool(int threads) {
+    static tt_pool *pools[TT_POOL_MAX_THREADS + 1];
+    if (threads < 2 || threads > TT_POOL_MAX_THREADS || !tt_pool_threads_supported()) return NULL;
+    if (!pools[threads]) tt_assert_ok(tt_pool_init(&pools[threads], threads));
+    return pools[threads];
 }
 
 void *tt_test_malloc(size_t bytes) {
