@@ -50,6 +50,11 @@ foreach(src ${TT_TEST_SOURCES})
     TIMEOUT 900)
 endforeach()
 
+# test_fileio watches the fsync and rename calls of the atomic write (their order).
+if(TARGET test_fileio)
+  target_link_options(test_fileio PRIVATE -Wl,--wrap=fsync,--wrap=rename)
+endif()
+
 # The wasm API is plain C: its test builds it in every build (natively and under ASan too).
 foreach(t test_wasm_api test_cli_engine)
   if(TARGET ${t})

@@ -651,11 +651,43 @@ static void backbone_lr_sets_the_tail_step(void **state) {
     free_tuneset(&s);
 }
 
+/* Equal losses are no improvement. With lr 1e-30 no weight moves (every
+ * update is far below a float's resolution), so the validation loss is the
+ * same bits every epoch: the first epoch stays the best and patience 2 stops
+ * the run after epoch 3. A "<=" would move the best epoch forward each time
+ * and never stop. */
+static void equal_losses_keep_the_first_best_epoch(void **state) {
+    (void)state;
+    tt_test_data d = tt_test_data_make(D, C, 40, 30, 1.5f, 9);
+    static const int hidden[] = {0, 8};
+    for (int k = 0; k < 2; k++) {
+        tt_trainer_config cfg = tt_trainer_defaults();
+        cfg.epochs = 10, cfg.patience = 2, cfg.lr = 1e-30f, cfg.batch_size = 16, cfg.hidden = hidden[k];
+        tt_trainer *t = tt_test_trainer(&cfg, &d);
+        run_to_end(t);
+        int n;
+        const tt_epoch_metrics *h = tt_trainer_history(t, &n);
+        for (int e = 1; e < n; e++)
+            if (memcmp(&h[e].val_loss, &h[0].val_loss, sizeof(double)))
+                fail_msg("hidden %d: epoch %d val loss %.17g differs from epoch 1's %.17g", hidden[k], e + 1,
+                         h[e].val_loss, h[0].val_loss);
+        assert_int_equal(tt_trainer_best_epoch(t), 1);
+        if (n != 3) fail_msg("hidden %d: patience 2 on equal losses ran %d epochs, want 3", hidden[k], n);
+        tt_trainer_state s;
+        tt_trainer_get_state(t, &s);
+        assert_int_equal(s.bad_epochs, 2);
+        assert_int_equal(s.stopped, 1);
+        tt_trainer_free(t);
+    }
+    tt_test_data_free(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(learns_separable_clusters),
         cmocka_unit_test(same_seed_same_bits),
         cmocka_unit_test(early_stopping_keeps_the_best_epoch),
+        cmocka_unit_test(equal_losses_keep_the_first_best_epoch),
         cmocka_unit_test(resume_is_bit_exact),
         cmocka_unit_test(restore_rejects_inconsistent_state),
         cmocka_unit_test(bad_config_is_rejected_with_a_message),

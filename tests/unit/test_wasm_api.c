@@ -412,6 +412,78 @@ static void test_augment_and_unfreeze(void **state) {
     tt_st_close(ex);
 }
 
+/* Two pictures that share their first 120 KB are two pictures: the second is
+ * added to the same class, not refused as "the same picture". */
+static void test_pictures_with_a_shared_beginning_are_different(void **state) {
+    int h = open_engine();
+    image_buf twin[2];
+    image_fx_twin_bmps(twin);
+    int a = add(h, 1, &twin[0], "twin-a.bmp"), b = add(h, 1, &twin[1], "twin-b.bmp");
+    if (a <= 0 || b <= 0) fail_msg("twin pictures refused: %s", tt_wasm_last_error(h));
+    assert_non_null(strstr(tt_wasm_dataset_json(h), "{\"id\":1,\"count\":6}"));
+    assert_int_equal(tt_wasm_remove_image(h, a), 0);
+    assert_int_equal(tt_wasm_remove_image(h, b), 0);
+    image_buf_free(&twin[0]), image_buf_free(&twin[1]);
+    tt_wasm_destroy(h);
+}
+
+/* Reads `n` integers after `key` (an array of arrays is read flat). */
+static void json_ints(const char *js, const char *key, int *out, int n) {
+    const char *p = strstr(js, key);
+    if (!p) fail_msg("no %s in %s", key, js);
+    p += strlen(key);
+    for (int i = 0; i < n; i++) {
+        while (*p && !(*p >= '0' && *p <= '9')) p++;
+        if (!*p) fail_msg("%s: fewer than %d numbers in %s", key, n, js);
+        out[i] = (int)strtol(p, (char **)&p, 10);
+    }
+}
+
+/* Per-class validation counts are the confusion matrix's rows (true class) and
+ * each class's share of the split, also on a run that gets some wrong: four red
+ * pictures labelled blue make blue twice as big as red and cannot all be right. */
+static void test_val_counts_are_rows_of_the_confusion(void **state) {
+    int h = open_engine();
+    for (int i = 0; i < PER_CLASS; i++) {
+        image_buf b = picture(0, 30 + i);
+        char name[32];
+        snprintf(name, sizeof name, "red-as-blue-%d.png", i);
+        assert_true(add(h, 2, &b, name) > 0);
+        image_buf_free(&b);
+    }
+    assert_int_equal(tt_wasm_train_begin(h, "{\"epochs\":6,\"batch_size\":4,\"learning_rate\":0.003,"
+                                            "\"val_fraction\":0.5,\"seed\":3}"), 0);
+    run_to_end(h);
+    const char *js = tt_wasm_metrics_json(h);
+    assert_non_null(js);
+    int counts[2], conf[4];
+    json_ints(js, "\"val_counts\":", counts, 2);
+    json_ints(js, "\"confusion\":", conf, 4);
+    if (conf[1] + conf[2] == 0) fail_msg("the run got every validation picture right: %s", js);
+    for (int c = 0; c < 2; c++)
+        if (counts[c] != conf[2 * c] + conf[2 * c + 1])
+            fail_msg("class %d: val count %d is not its confusion row %d+%d: %s", c, counts[c], conf[2 * c],
+                     conf[2 * c + 1], js);
+    /* Half of each class (4 red, 8 blue) is held out. */
+    assert_int_equal(counts[0], 2);
+    assert_int_equal(counts[1], 4);
+    tt_wasm_destroy(h);
+    assert_int_equal(make_dataset(), 0);
+}
+
+/* Through the engine: equal validation losses (a learning rate of 1e-30 moves
+ * no weight) are no improvement, so patience 2 ends a 10-epoch run after 3. */
+static void test_equal_losses_stop_early(void **state) {
+    int h = open_engine();
+    assert_int_equal(tt_wasm_train_begin(h, "{\"epochs\":10,\"batch_size\":2,\"learning_rate\":1e-30,"
+                                            "\"val_fraction\":0.25,\"patience\":2}"), 0);
+    run_to_end(h);
+    const char *js = tt_wasm_train_state_json(h);
+    if (!strstr(js, "\"epoch\":3,\"epochs\":10,") || !strstr(js, "\"finished\":true"))
+        fail_msg("patience 2 on equal losses: %s", js);
+    tt_wasm_destroy(h);
+}
+
 /* Probabilities by class name from a predict JSON: {"classes":[..],"probs":[..]}. */
 static float prob_of(const char *js, const char *name) {
     char key[64];
@@ -715,6 +787,9 @@ int main(void) {
         cmocka_unit_test(test_sha256_hex),
         cmocka_unit_test(test_dataset_persists),
         cmocka_unit_test(test_bad_files_are_statuses),
+        cmocka_unit_test(test_pictures_with_a_shared_beginning_are_different),
+        cmocka_unit_test(test_val_counts_are_rows_of_the_confusion),
+        cmocka_unit_test(test_equal_losses_stop_early),
         cmocka_unit_test(test_thread_counts),
         cmocka_unit_test(test_config_errors_name_the_key),
         cmocka_unit_test(test_resume_is_bit_exact),

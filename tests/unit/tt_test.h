@@ -13,6 +13,10 @@
 #include "tabtrain/rng.h"
 #include "tabtrain/status.h"
 
+/* Setting TT_TEST_FILTER=PATTERN in the environment runs only the cases whose
+ * names match PATTERN (cmocka's * and ? wildcards) in a test binary that uses
+ * any helper below. */
+
 /* Fill x[0..n) with uniform values in [lo, hi) from a seeded stream. */
 void tt_test_fill(float *x, size_t n, uint64_t seed, float lo, float hi);
 

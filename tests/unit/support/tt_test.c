@@ -9,6 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* TT_TEST_FILTER=PATTERN runs only the cases whose names match (cmocka's * and
+ * ? wildcards): scripts/mutants runs just the cases a planted bug concerns. */
+__attribute__((constructor)) static void tt_test_filter_from_env(void) {
+    const char *p = getenv("TT_TEST_FILTER");
+    if (p && *p) cmocka_set_test_filter(p);
+}
+
 void tt_test_fill(float *x, size_t n, uint64_t seed, float lo, float hi) {
     tt_rng r;
     tt_rng_seed(&r, seed, TT_STREAM_TEST);
