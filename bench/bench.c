@@ -70,8 +70,18 @@ int tt_bench_parse_opts(int argc, char **argv, tt_bench_opts *opts) {
     return opts->sample_ms > 0 && opts->runs > 0 && opts->warmup >= 0 ? 0 : -1;
 }
 
+int tt_bench_pool(int argc, char **argv, tt_pool **pool, int *threads) {
+    *threads = 1;
+    *pool = NULL;
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--threads")) *threads = atoi(argv[++i]);
+    if (!tt_pool_init(pool, *threads)) return 0;
+    fprintf(stderr, "tabtrain-bench: --threads %d: %s\n", *threads, tt_last_error());
+    return -1;
+}
+
 static void tt_usage(void) {
-    fprintf(stderr, "usage: tabtrain-bench <name> [--ms X] [--runs N] [--warmup N] [...]\n");
+    fprintf(stderr, "usage: tabtrain-bench <name> [--threads N] [--ms X] [--runs N] [--warmup N] [...]\n");
     for (size_t i = 0; i < sizeof tt_benches / sizeof tt_benches[0]; i++)
         fprintf(stderr, "  %-8s %s\n", tt_benches[i].name, tt_benches[i].help);
 }

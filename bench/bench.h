@@ -8,6 +8,8 @@
 #ifndef TT_BENCH_H
 #define TT_BENCH_H
 
+#include "tabtrain/threadpool.h"
+
 #ifndef TT_ENGINE_NAME
 #define TT_ENGINE_NAME "tabtrain"
 #endif
@@ -23,6 +25,8 @@ typedef struct tt_bench_opts {
     double sample_ms; /* target duration of one timed sample */
     int runs;         /* timed samples (median reported) */
     int warmup;       /* untimed samples after calibration */
+    tt_pool *pool;    /* --threads (tt_bench_pool), for the kernel benchmarks */
+    int threads;
 } tt_bench_opts;
 
 typedef struct tt_bench_result {
@@ -42,6 +46,11 @@ tt_bench_result tt_bench_time(void (*fn)(void *), void *ctx, const tt_bench_opts
 /* Parses the common options --ms X, --runs N, --warmup N from argv[1..);
  * leaves others for the caller. Returns 0, or -1 on a bad value. */
 int tt_bench_parse_opts(int argc, char **argv, tt_bench_opts *opts);
+
+/* `--threads N` of every benchmark (default 1): the pool to pass down (NULL
+ * for 1) and its count in *threads, reported as "threads" in each line.
+ * Returns -1 after printing an error. */
+int tt_bench_pool(int argc, char **argv, tt_pool **pool, int *threads);
 
 int tt_bench_gemm(int argc, char **argv);
 int tt_bench_dwconv(int argc, char **argv);

@@ -43,7 +43,7 @@ static int tt_fail(tt_status st) {
 }
 
 int tt_bench_ckpt(int argc, char **argv) {
-    tt_bench_opts opts = {200.0, 5, 1};
+    tt_bench_opts opts = {200.0, 5, 1, NULL, 1};
     if (tt_bench_parse_opts(argc, argv, &opts)) return 2;
     int n = 1000, hidden = 0, saves = 20, dim = 1280, classes = 5;
     const char *dir = "/tmp/tabtrain-bench-ckpt";

@@ -31,15 +31,18 @@ static const char *tt_default_dir(char *buf, size_t cap) {
 
 int tt_bench_extract(int argc, char **argv) {
     const char *dir = NULL, *model = NULL;
-    int n = 32, batch = 16, runs = 3;
+    int n = 32, batch = 16, runs = 3, threads;
+    tt_pool *pool;
+    if (tt_bench_pool(argc, argv, &pool, &threads)) return 1;
     for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--threads")) continue;
         if (!strcmp(argv[i], "--dir")) dir = argv[i + 1];
         else if (!strcmp(argv[i], "--model")) model = argv[i + 1];
         else if (!strcmp(argv[i], "--n")) n = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--runs")) runs = atoi(argv[i + 1]);
         else {
-            fprintf(stderr, "extract: unknown option %s (--dir --n --batch --runs --model)\n", argv[i]);
+            fprintf(stderr, "extract: unknown option %s (--dir --n --batch --runs --model --threads)\n", argv[i]);
             return 2;
         }
     }
@@ -95,6 +98,7 @@ int tt_bench_extract(int argc, char **argv) {
     tt_status st = tt_st_open_file(&f, model);
     if (!st) {
         st = tt_mnv2_init(&net, f, TT_IMAGE_DEFAULT_SIZE);
+        if (!st) st = tt_mnv2_set_pool(net, pool);
         tt_st_close(f);
     }
     tt_featcache_config cfg = tt_featcache_defaults();
@@ -130,13 +134,14 @@ int tt_bench_extract(int argc, char **argv) {
     const char *stage[3] = {"decode_preprocess", "backbone", "pipeline"};
     double med[3] = {tt_bench_median(t_dec, runs), tt_bench_median(t_net, runs), tt_bench_median(t_all, runs)};
     for (int s = 0; s < 3; s++)
-        printf("{\"bench\":\"extract\",\"engine\":\"%s\",\"stage\":\"%s\",\"images\":%d,\"batch\":%d,"
+        printf("{\"bench\":\"extract\",\"engine\":\"%s\",\"stage\":\"%s\",\"images\":%d,\"batch\":%d,\"threads\":%d,"
                "\"ms_per_image\":%.3f,\"images_per_s\":%.2f,\"runs\":%d,\"source\":\"%s\",\"where\":\"%s\"}\n",
-               TT_ENGINE_NAME, stage[s], m, batch, med[s] / m, 1000.0 * m / med[s], runs, dir, TT_BENCH_WHERE);
+               TT_ENGINE_NAME, stage[s], m, batch, threads, med[s] / m, 1000.0 * m / med[s], runs, dir, TT_BENCH_WHERE);
     fflush(stdout);
     for (int i = 0; i < m; i++) free(bytes[i]);
     free(in), free(feats);
     tt_featcache_free(fc);
     tt_mnv2_free(net);
+    tt_pool_free(pool);
     return 0;
 }

@@ -13,6 +13,7 @@
 #include "tabtrain/rng.h"
 
 typedef struct gemm_ctx {
+    tt_pool *pool;
     int M, K, N;
     const float *A, *packed;
     float *C;
@@ -20,7 +21,7 @@ typedef struct gemm_ctx {
 
 static void gemm_call(void *p) {
     gemm_ctx *g = p;
-    tt_f32_gemm_packed(g->M, g->N, g->K, g->A, g->K, g->packed, g->C, g->N, NULL);
+    tt_f32_gemm_packed(g->pool, g->M, g->N, g->K, g->A, g->K, g->packed, g->C, g->N, NULL);
 }
 
 static float *random_matrix(size_t n, tt_rng *r) {
@@ -39,13 +40,13 @@ static int bench_one(const char *label, int M, int K, int N, const tt_bench_opts
     int ok = A && B && packed && C;
     if (ok) {
         tt_f32_gemm_pack_b(TT_NO_TRANS, K, N, B, N, packed);
-        gemm_ctx g = {M, K, N, A, packed, C};
+        gemm_ctx g = {opts->pool, M, K, N, A, packed, C};
         tt_bench_result t = tt_bench_time(gemm_call, &g, opts);
         double flop = 2.0 * M * K * N;
-        printf("{\"bench\":\"gemm\",\"engine\":\"%s\",\"isa\":\"%s\",\"kernel\":\"%s\",\"threads\":1,"
+        printf("{\"bench\":\"gemm\",\"engine\":\"%s\",\"isa\":\"%s\",\"kernel\":\"%s\",\"threads\":%d,"
                "\"op\":\"matMul\",\"label\":\"%s\",\"M\":%d,\"K\":%d,\"N\":%d,\"ms\":%.4g,"
                "\"gflops\":%.2f,\"best_gflops\":%.2f,\"reps\":%d,\"where\":\"%s\"}\n",
-               TT_ENGINE_NAME, TT_ISA_NAME, tt_f32_gemm_ukernel_name(), label, M, K, N, t.ms,
+               TT_ENGINE_NAME, TT_ISA_NAME, tt_f32_gemm_ukernel_name(), opts->threads, label, M, K, N, t.ms,
                flop / t.ms / 1e6, flop / t.best_ms / 1e6, t.reps, TT_BENCH_WHERE);
         fflush(stdout);
     } else {
@@ -70,7 +71,7 @@ static const struct {
 };
 
 int tt_bench_gemm(int argc, char **argv) {
-    tt_bench_opts opts = {200.0, 5, 1};
+    tt_bench_opts opts = {200.0, 5, 1, NULL, 1};
     const char *sizes = "256,512,1024", *shapes = NULL;
     int pw = 1;
     for (int i = 1; i < argc; i++) {
@@ -78,6 +79,7 @@ int tt_bench_gemm(int argc, char **argv) {
         else if (!strcmp(argv[i], "--shapes") && i + 1 < argc) shapes = argv[++i];
         else if (!strcmp(argv[i], "--no-pw")) pw = 0;
     }
+    if (tt_bench_pool(argc, argv, &opts.pool, &opts.threads)) return 1;
     if (tt_bench_parse_opts(argc, argv, &opts)) {
         fprintf(stderr, "bench gemm: bad --ms/--runs/--warmup\n");
         return 2;

@@ -1,5 +1,5 @@
-/* `tabtrain-bench mnv2 [--model PATH] [--batch 1,32] [--runs N] [--warmup N]`
- * MobileNetV2 224 forward to the 1280-d features, single thread, in the
+/* `tabtrain-bench mnv2 [--model PATH] [--batch 1,32] [--runs N] [--warmup N] [--threads N]`
+ * MobileNetV2 224 forward to the 1280-d features, in the
  * peers' line shape (../shared/peers/mnv2.mjs): ms_per_image is the median
  * timed run divided by the batch. Inputs are seeded uniform [0, 1) pixels,
  * made once outside the timing, as the peers do. */
@@ -37,7 +37,10 @@ int tt_bench_mnv2(int argc, char **argv) {
     }
     tt_st_file *f;
     tt_mnv2 *m;
-    if (tt_st_open_file(&f, model) || tt_mnv2_init(&m, f, 224)) {
+    tt_pool *pool;
+    int threads;
+    if (tt_bench_pool(argc, argv, &pool, &threads)) return 1;
+    if (tt_st_open_file(&f, model) || tt_mnv2_init(&m, f, 224) || tt_mnv2_set_pool(m, pool)) {
         fprintf(stderr, "bench mnv2: %s\n", tt_last_error());
         return 1;
     }
@@ -68,12 +71,12 @@ int tt_bench_mnv2(int argc, char **argv) {
             for (int k = 0; k < info.feature_dim; k++) sum += feat[k];
             double ms_img = t.ms / batch;
             printf("{\"bench\":\"mnv2\",\"engine\":\"%s\",\"impl\":\"fused\",\"isa\":\"%s\","
-                   "\"simd\":%s,\"threads\":1,\"batch\":%d,\"ms_per_image\":%.3f,"
+                   "\"simd\":%s,\"threads\":%d,\"batch\":%d,\"ms_per_image\":%.3f,"
                    "\"images_per_s\":%.3f,\"mflops_per_image\":%.3f,\"gflops\":%.3f,"
                    "\"ms_per_batch_median\":%.3f,\"ms_per_batch_min\":%.3f,\"runs\":%d,"
                    "\"feature_sum_img0\":%.2f,\"where\":\"%s\"}\n",
                    TT_ENGINE_NAME, TT_ISA_NAME, strcmp(TT_ISA_NAME, "scalar") ? "true" : "false",
-                   batch, ms_img, 1000.0 / ms_img, info.flops / 1e6, info.flops / ms_img / 1e6,
+                   threads, batch, ms_img, 1000.0 / ms_img, info.flops / 1e6, info.flops / ms_img / 1e6,
                    t.ms, t.best_ms, o.runs, sum, TT_BENCH_WHERE);
             fflush(stdout);
         }
@@ -81,5 +84,6 @@ int tt_bench_mnv2(int argc, char **argv) {
         free(feat);
     }
     tt_mnv2_free(m);
+    tt_pool_free(pool);
     return rc;
 }

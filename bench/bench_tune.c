@@ -1,4 +1,4 @@
-/* `tabtrain-bench tune [--model PATH] [--unfreeze 1,2] [--batch 32] [--steps 10] [--warmup 2]`
+/* `tabtrain-bench tune [--model PATH] [--unfreeze 1,2] [--batch 32] [--steps 10] [--warmup 2] [--threads N]`
  * Fine-tuning step time: the last K blocks + head conv of the pretrained
  * MobileNetV2 trained with a linear 5-class head (Adam) through the real
  * trainer, on cached activations of seeded random images. One JSON line per
@@ -28,7 +28,8 @@ static void tune_forward(void *p) {
     (void)tt_tail_forward(c->tail, c->batch, c->x);
 }
 
-static int tune_one(tt_mnv2 *m, const tt_st_file *f, int K, int batch, int steps, int warmup) {
+static int tune_one(tt_pool *pool, tt_mnv2 *m, const tt_st_file *f, int K, int batch, int steps,
+                    int warmup) {
     enum { CLASSES = 5 };
     int n = 2 * batch;
     tt_tail *tail = NULL;
@@ -38,6 +39,7 @@ static int tune_one(tt_mnv2 *m, const tt_st_file *f, int K, int batch, int steps
     double *ms = malloc((size_t)steps * sizeof(double));
     tt_status st = tt_tail_init(&tail, m, f, K, batch);
     if (st) goto done;
+    tt_tail_set_pool(tail, pool);
     tt_tail_info ti = tt_tail_get_info(tail);
     size_t px = (size_t)224 * 224 * 3;
     img = malloc((size_t)n * px * sizeof(float));
@@ -70,11 +72,11 @@ static int tune_one(tt_mnv2 *m, const tt_st_file *f, int K, int batch, int steps
     int ne;
     tt_trainer_history(t, &ne);
     double med = tt_bench_median(ms, steps);
-    printf("{\"bench\":\"tune_step\",\"engine\":\"%s\",\"isa\":\"%s\",\"threads\":1,"
+    printf("{\"bench\":\"tune_step\",\"engine\":\"%s\",\"isa\":\"%s\",\"threads\":%d,"
            "\"unfreeze\":%d,\"batch\":%d,\"classes\":%d,\"cached_floats_per_image\":%d,"
            "\"tail_params\":%zu,\"tail_workspace_mb\":%.1f,\"ms_per_step\":%.2f,"
            "\"ms_per_step_min\":%.2f,\"tail_forward_ms\":%.2f,\"steps\":%d,\"where\":\"%s\"}\n",
-           TT_ENGINE_NAME, TT_ISA_NAME, K, batch, CLASSES, ti.in_dim, ti.params,
+           TT_ENGINE_NAME, TT_ISA_NAME, tt_pool_threads(pool), K, batch, CLASSES, ti.in_dim, ti.params,
            (double)ti.workspace_bytes / (1 << 20), med, ms[0], fwd.ms, steps, TT_BENCH_WHERE);
     fflush(stdout);
 done:
@@ -101,7 +103,10 @@ int tt_bench_tune(int argc, char **argv) {
     }
     tt_st_file *f;
     tt_mnv2 *m;
-    if (tt_st_open_file(&f, model) || tt_mnv2_init(&m, f, 224)) {
+    tt_pool *pool;
+    int threads;
+    if (tt_bench_pool(argc, argv, &pool, &threads)) return 1;
+    if (tt_st_open_file(&f, model) || tt_mnv2_init(&m, f, 224) || tt_mnv2_set_pool(m, pool)) {
         fprintf(stderr, "bench tune: %s\n", tt_last_error());
         return 1;
     }
@@ -110,9 +115,10 @@ int tt_bench_tune(int argc, char **argv) {
         int K = atoi(p);
         p += strcspn(p, ",");
         p += *p == ',';
-        rc = tune_one(m, f, K, batch, steps, warmup);
+        rc = tune_one(pool, m, f, K, batch, steps, warmup);
     }
     tt_mnv2_free(m);
     tt_st_close(f);
+    tt_pool_free(pool);
     return rc;
 }

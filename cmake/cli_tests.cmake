@@ -17,9 +17,9 @@ if(TARGET tabtrain AND TEST import_npy_cli AND NOT TT_WASM)
   if(TT_SANITIZE)
     list(APPEND TT_CLI_ENV "TT_SANITIZED=1") # scripts skip what only measures the optimized build
   endif()
-  set(TT_CLI_TESTS cli_bad_files cli_fuzz_repro)
+  set(TT_CLI_TESTS cli_bad_files cli_fuzz_repro cli_old_ckpt)
   if(NOT TT_SANITIZE)
-    list(APPEND TT_CLI_TESTS cli_qabcs cli_fashion_scale cli_unfreeze)
+    list(APPEND TT_CLI_TESTS cli_qabcs cli_fashion_scale cli_unfreeze cli_run_rules)
   endif()
   foreach(t ${TT_CLI_TESTS})
     add_test(NAME ${t} COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scripts/${t}.sh

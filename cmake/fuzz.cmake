@@ -20,7 +20,7 @@ set(TT_FUZZ_REPRO_wasm_api wasm-set-classes-leak-1.bin wasm-config-class-ids-lea
 enable_testing()
 foreach(h ${TT_FUZZ_HARNESSES})
   add_executable(fuzz_${h} tests/fuzz/fuzz_${h}.c)
-  target_link_libraries(fuzz_${h} PRIVATE tabtrain_core)
+  target_link_libraries(fuzz_${h} PRIVATE tabtrain_app)
   target_include_directories(fuzz_${h} PRIVATE src tests/fuzz tests/unit)
   target_link_options(fuzz_${h} PRIVATE -fsanitize=fuzzer)
   set(corpus ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/${h})

@@ -19,7 +19,7 @@ if(TARGET tabtrain AND TARGET test_import AND EXISTS "${TT_NPY_DIR}/layers.tsv")
 endif()
 
 # Tests that run the pretrained network read the file the fixture wrote.
-foreach(t test_mobilenet test_tail test_cli_model test_wasm_api)
+foreach(t test_mobilenet test_tail test_cli_model test_wasm_api test_cli_engine)
   if(TARGET ${t} AND TEST import_npy_cli)
     set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT
       "TT_MODEL=${CMAKE_BINARY_DIR}/test-import/mobilenet_v2_1.0_224.safetensors")

@@ -21,7 +21,7 @@ file(GLOB TT_TEST_SOURCES CONFIGURE_DEPENDS tests/unit/test_*.c)
 file(GLOB TT_TEST_SUPPORT CONFIGURE_DEPENDS tests/unit/support/*.c)
 if(TT_TEST_SUPPORT)
   add_library(tt_test_support STATIC ${TT_TEST_SUPPORT})
-  target_link_libraries(tt_test_support PUBLIC tabtrain_core ${TT_CMOCKA_LIB})
+  target_link_libraries(tt_test_support PUBLIC tabtrain_app ${TT_CMOCKA_LIB})
   target_include_directories(tt_test_support PUBLIC tests/unit src)
   # stb_image_write for the image fixtures; only its own dir, never /usr/include (wasm).
   target_include_directories(tt_test_support SYSTEM PRIVATE ${TT_STB_DIR})
@@ -34,7 +34,7 @@ foreach(src ${TT_TEST_SOURCES})
   get_filename_component(name ${src} NAME_WE)
   add_executable(${name} ${src})
   target_include_directories(${name} PRIVATE src tests/unit)
-  target_link_libraries(${name} PRIVATE tabtrain_core ${TT_CMOCKA_LIB})
+  target_link_libraries(${name} PRIVATE tabtrain_app ${TT_CMOCKA_LIB})
   if(TT_TEST_SUPPORT)
     target_link_libraries(${name} PRIVATE tt_test_support)
   endif()
@@ -50,11 +50,18 @@ foreach(src ${TT_TEST_SOURCES})
     TIMEOUT 900)
 endforeach()
 
-# The wasm API is plain C: its test builds it in every build (natively and under ASan too).
-if(TARGET test_wasm_api)
-  target_sources(test_wasm_api PRIVATE src/wasm/api.c)
-  target_include_directories(test_wasm_api SYSTEM PRIVATE ${CMAKE_BINARY_DIR}/jsmn)
+# test_fileio watches the fsync and rename calls of the atomic write (their order).
+if(TARGET test_fileio)
+  target_link_options(test_fileio PRIVATE -Wl,--wrap=fsync,--wrap=rename)
 endif()
+
+# The wasm API is plain C: its test builds it in every build (natively and under ASan too).
+foreach(t test_wasm_api test_cli_engine)
+  if(TARGET ${t})
+    target_sources(${t} PRIVATE src/wasm/api.c)
+    target_include_directories(${t} SYSTEM PRIVATE ${CMAKE_BINARY_DIR}/jsmn)
+  endif()
+endforeach()
 
 # test_onnx reads the ONNX bytes back through the generated onnx.proto code (cmake/onnx.cmake).
 if(TARGET test_onnx)

@@ -64,12 +64,35 @@ function mnv2Table(rows) {
     const [where, engine, threads, batch] = k.split('|');
     if (engine === 'tfjs-wasm' && threads === '1') tf.set(`${where}|${batch}`, median(v));
   }
-  const out = ['| where | engine | threads | batch | ms/image median (min) | runs | vs tfjs-wasm (time ratio) |',
-               '|---|---|---|---|---|---|---|'];
+  const out = ['| where | engine | threads | batch | ms/image median (min) | runs | vs tfjs-wasm (time ratio) | vs 1 thread (time ratio) |',
+               '|---|---|---|---|---|---|---|---|'];
   for (const [k, v] of [...by].sort()) {
     const [where, engine, threads, batch] = k.split('|');
-    const t = tf.get(`${where}|${batch}`);
-    out.push(`| ${where} | ${engine} | ${threads} | ${batch} | ${fmt(median(v), 2)} (${fmt(Math.min(...v), 2)}) | ${v.length} | ${t ? fmt(median(v) / t, 2) : ''} |`);
+    const t = tf.get(`${where}|${batch}`), one = by.get(`${where}|${engine}|1|${batch}`);
+    out.push(`| ${where} | ${engine} | ${threads} | ${batch} | ${fmt(median(v), 2)} (${fmt(Math.min(...v), 2)}) | ${v.length} | ${t ? fmt(median(v) / t, 2) : ''} | ${one ? fmt(median(v) / median(one), 2) : ''} |`);
+  }
+  return out.join('\n');
+}
+
+// Any bench run at several thread counts: `metric` (a time) per (where, engine, what)
+// and thread count, median over repeats (min), and its ratio to 1 thread.
+function threadsTable(rows, metric, what) {
+  const by = new Map();
+  for (const r of rows) {
+    if (r[metric] === undefined) continue;
+    const key = `${r.where ?? 'node'}|${r.engine}|${what(r)}`;
+    if (!by.has(key)) by.set(key, new Map());
+    const t = by.get(key);
+    if (!t.has(r.threads ?? 1)) t.set(r.threads ?? 1, []);
+    t.get(r.threads ?? 1).push(r[metric]);
+  }
+  const out = [`| where | engine | case | threads | ${metric} median (min) | runs | vs 1 thread (time ratio) |`,
+               '|---|---|---|---|---|---|---|'];
+  for (const [k, t] of by) {
+    const [where, engine, c] = k.split('|');
+    const one = t.get(1);
+    for (const [n, v] of [...t].sort((a, b) => a[0] - b[0]))
+      out.push(`| ${where} | ${engine} | ${c} | ${n} | ${fmt(median(v), 2)} (${fmt(Math.min(...v), 2)}) | ${v.length} | ${one ? fmt(median(v) / median(one), 2) : ''} |`);
   }
   return out.join('\n');
 }
@@ -95,7 +118,12 @@ const benches = [...new Set(lines.map((l) => l.bench))];
 for (const b of benches) {
   const rows = lines.filter((l) => l.bench === b);
   console.log(`\n### ${b}\n`);
-  if (b === 'gemm') console.log(gemmTable(rows));
+  const threaded = rows.some((r) => (r.threads ?? 1) > 1);
+  if (b === 'gemm') {
+    console.log(gemmTable(rows.filter((r) => (r.threads ?? 1) === 1)));
+    if (threaded) console.log('\n' + threadsTable(rows.filter((r) => r.op === 'matMul'), 'ms', (r) => r.label));
+  } else if (b === 'tune_step') console.log(threadsTable(rows, 'ms_per_step', (r) => `unfreeze ${r.unfreeze}, batch ${r.batch}`));
+  else if (b === 'web-extract') console.log(threadsTable(rows, 'ms_per_image', (r) => `${r.images} sample pictures`));
   else if (b === 'mnv2') console.log(mnv2Table(rows));
   else if (b === 'head_train') console.log(headTable(rows));
   else for (const r of rows) console.log('    ' + JSON.stringify(r));

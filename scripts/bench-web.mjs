@@ -6,7 +6,9 @@
 //                    (split, trainer init, one epoch over the cached features, evaluation)
 //   then ../shared/peers/browser.mjs for TF.js (fused MobileNetV2, wasm SIMD, batch 1),
 //   run from build/peers (copy + `npm ci` there first).
-// usage: node scripts/bench-web.mjs [--no-peers] [--epochs N]
+// usage: node scripts/bench-web.mjs [--no-peers] [--epochs N] [--no-isolation]
+//   --no-isolation: served without COOP/COEP, so the page runs the single-threaded engine
+//   (else the threaded one on every core, at most 8); "threads" in each line says which.
 // Prints one JSON line per figure. Needs build/wasm/tabtrain.{mjs,wasm} and models/ weights.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -18,7 +20,7 @@ const epochs = Number(args[args.indexOf('--epochs') + 1]) || 10;
 if (h.ENGINE_SKIP || h.REAL_WEIGHTS_SKIP) { console.error(`bench-web: ${h.ENGINE_SKIP || h.REAL_WEIGHTS_SKIP}`); process.exit(1); }
 
 const app = h.buildApp();
-const srv = await h.startServer(app.root);
+const srv = await h.startServer(app.root, { isolation: !args.includes('--no-isolation') });
 const b = await h.launch();
 const emit = (o) => console.log(JSON.stringify({ engine: 'tabtrain-wasm', where: 'chromium', browser: b.context.browser()?.version() ?? 'chromium', ...o }));
 try {
@@ -34,7 +36,7 @@ try {
   const s = await h.state(page);
   const extractMs = (await page.evaluate(() => performance.now())) - t0;
   const images = s.classes.reduce((a, c) => a + c.count, 0);
-  emit({ bench: 'web-extract', images, rejected: total - images, ms: Math.round(extractMs), images_per_s: +(images / extractMs * 1e3).toFixed(2), ms_per_image: +(extractMs / images).toFixed(2) });
+  emit({ bench: 'web-extract', threads: s.threads?.current, images, rejected: total - images, ms: Math.round(extractMs), images_per_s: +(images / extractMs * 1e3).toFixed(2), ms_per_image: +(extractMs / images).toFixed(2) });
 
   await page.fill('#settings [name=epochs]', String(epochs));
   const t1 = await page.evaluate(() => { window.__tt.trainClick = performance.now(); return window.__tt.trainClick; });

@@ -1,6 +1,7 @@
 // The page: renders worker events and turns user actions into protocol commands.
 // It computes nothing; the worker (web/worker.js) owns the engine and storage.
-import { PROTOCOL_VERSION, CMD, EVT, PHASE, DEFAULT_TRAIN_CONFIG, msg } from './protocol.js';
+import { PROTOCOL_VERSION, CMD, EVT, PHASE, DEFAULT_TRAIN_CONFIG, BEST_ACCURACY_CONFIG, msg } from './protocol.js';
+import { defaultThreads } from './engine-build.js';
 
 const $ = (sel) => document.querySelector(sel);
 const FILES_PER_MESSAGE = 16; // bounds page memory while big folders stream to the worker
@@ -34,6 +35,9 @@ let workerState = null;
 let snapshot = null;
 const errors = [];
 const history = []; // one epoch event per finished epoch
+const intake = { total: 0, done: 0 }; // the batch of pictures being added (see sendFiles)
+let intakeTail = Promise.resolve();
+const intakeBusy = () => intake.done < intake.total;
 
 function deepFreeze(o) {
   Object.values(o).forEach((v) => { if (v && typeof v === 'object') deepFreeze(v); });
@@ -55,6 +59,10 @@ function publish() {
     imported: w.imported ? { name: w.imported.name, classes: [...w.imported.classes], hidden: w.imported.hidden, unfreeze: w.imported.unfreeze } : null,
     memory: w.memory ? { wasmHeap: w.memory.wasmHeap } : null, // engine heap bytes (high-water mark)
     preparing: w.preparing ? { done: w.preparing.done, total: w.preparing.total } : null, // a run computing augmented views / tail inputs
+    intake: { done: intake.done, total: intake.total }, // pictures added and answered for, in the current batch
+    waiting: w.waiting || 0, // pictures waiting for the engine (base model still loading)
+    storage: w.storage ? { mode: w.storage.mode, ownerOpenedAt: w.storage.owner?.openedAt ?? null, reason: w.storage.reason ?? null } : null, // 'owner' | 'reader' (another tab owns the data)
+    threads: w.threads ? { threaded: w.threads.threaded, available: w.threads.available, current: w.threads.current } : null, // engine build and thread count
     errors: errors.map((e) => ({ ...e })),
     pendingCommands: pending.size, // > 0 while a command (e.g. a save) is still in flight
   });
@@ -71,7 +79,7 @@ worker.onmessage = (e) => {
     case EVT.RESULT: { const resolve = pending.get(m.id); pending.delete(m.id); resolve?.(m); publish(); break; }
     case EVT.STATE: workerState = m.state; renderState(); publish(); break;
     case EVT.PROGRESS: renderProgress(m); break;
-    case EVT.EPOCH: history.push(m); renderEpochs(); break;
+    case EVT.EPOCH: while (history.at(-1)?.epoch >= m.epoch) history.pop(); history.push(m); renderEpochs(); if (workerState) renderState(); break;
     case EVT.ERROR: addError(m); break;
     default: addError({ code: 'protocol', message: `unknown event ${m.type}` }); return;
   }
@@ -87,16 +95,32 @@ worker.onerror = (e) => {
   publish();
 };
 
+// Newest first, with a count and a Clear button: the latest problem is always in view.
+let errorCount = 0;
 function addError({ code, message, file }) {
   errors.push({ code, message, ...(file ? { file } : {}) });
   if (errors.length > MAX_ERRORS) errors.shift();
+  errorCount++;
   const li = document.createElement('li');
   li.textContent = file ? `${file}: ${message}` : message;
-  $('#errors').append(li);
-  while ($('#errors').children.length > MAX_ERRORS) $('#errors').firstChild.remove();
-  $('#no-errors').hidden = true;
+  $('#errors').prepend(li);
+  while ($('#errors').children.length > MAX_ERRORS) $('#errors').lastChild.remove();
+  renderErrorCount();
   if (code === 'weights-corrupt') $('#weights-error-text').textContent = 'The downloaded model file is damaged or is not the expected file (details under Problems). Retry, or download it from another address.';
   if (code === 'weights-fetch') $('#weights-error-text').textContent = `The model could not be downloaded: ${message}. Check the connection and retry.`;
+  publish();
+}
+
+function renderErrorCount() {
+  $('#no-errors').hidden = errorCount > 0;
+  $('#clear-errors').hidden = errorCount === 0;
+  $('#errors-count').textContent = errorCount ? ` (${errorCount})` : '';
+}
+function clearErrors() {
+  errors.length = 0;
+  errorCount = 0;
+  $('#errors').replaceChildren();
+  renderErrorCount();
   publish();
 }
 
@@ -118,9 +142,63 @@ const PHASE_TEXT = {
 };
 const mb = (n) => `${(n / 1048576).toFixed(1)} MB`;
 
+// What the header says: the worker's phase, unless pictures are still on their way
+// (the worker is idle between two chunks of a batch, which is not "Ready").
+function phaseText(s) {
+  if (intakeBusy() && [PHASE.READY, PHASE.EXTRACTING, PHASE.TRAINED, PHASE.PAUSED].includes(s.phase)) return `Reading pictures… ${intake.done} of ${intake.total}`;
+  if (s.waiting && [PHASE.WEIGHTS_DOWNLOAD, PHASE.WEIGHTS_VERIFY, PHASE.STARTING].includes(s.phase)) return `${PHASE_TEXT[s.phase]} ${s.waiting} pictures will be read once it is ready.`;
+  if (s.phase === PHASE.TRAINED && s.imported && !s.training.epochs) return 'Model imported. Try it below, or train to continue from it.';
+  if (s.phase === PHASE.PAUSED && s.training.epochs) return `Paused after epoch ${s.training.epoch} of ${s.training.epochs}. Resume continues it.`;
+  return PHASE_TEXT[s.phase] || s.phase;
+}
+
+// Why a control is off, in words, beside it (and as its tooltip); '' when it is on.
+const READ_ONLY_WHY = 'This tab is read-only while another tab edits the data (see the top of the page).';
+function trainBlocker(s, hasEngine) {
+  if (!hasEngine) return 'Training needs the engine, which is not available.';
+  if (s.storage?.mode === 'reader') return READ_ONLY_WHY;
+  if (s.engineWaiting) return 'Train becomes available once the base model has loaded.';
+  if (intakeBusy()) return `Waiting for ${intake.total - intake.done} pictures to be read.`;
+  if (s.phase === PHASE.TRAINING) return 'Training is running; pause it to change the settings.';
+  if (![PHASE.READY, PHASE.TRAINED, PHASE.PAUSED].includes(s.phase)) return 'Wait until the current step has finished.';
+  if (s.classes.filter((c) => c.count > 0).length < 2) return 'Add pictures to at least two classes to train.';
+  return '';
+}
+function predictBlocker(s, hasEngine) {
+  if (!hasEngine) return 'Predicting needs the engine, which is not available.';
+  if (s.phase === PHASE.TRAINING) return 'Pause training to try the model.';
+  if (s.phase !== PHASE.TRAINED) return 'Available once a model is trained or imported.';
+  return '';
+}
+function explain(button, why, line) {
+  button.disabled = !!why;
+  button.title = why;
+  const el = $(line);
+  el.textContent = why;
+  el.hidden = !why;
+}
+
+// Another tab owns this profile's data: say which, and offer to take over (docs/protocol.md).
+const clock = (t) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+function renderOwner(st) {
+  const readOnly = st?.mode === 'reader';
+  document.body.classList.toggle('read-only', readOnly);
+  const box = $('#owner-notice');
+  box.hidden = !readOnly;
+  if (!readOnly) return;
+  const who = st.owner?.openedAt ? `another tab of this browser (opened at ${clock(st.owner.openedAt)})` : 'another tab of this browser';
+  $('#owner-text').textContent = st.reason === 'taken-over'
+    ? `At ${clock(st.since)} ${who} took over the classes and pictures; this tab saved its work and is now read-only.`
+    : st.reason === 'changed'
+      ? `The classes and pictures were changed by ${who}; this tab is now read-only so it cannot overwrite them.`
+      : `The classes and pictures are being edited in ${who}. This tab is read-only, so the two cannot overwrite each other.`;
+  $('#stay-read-only').hidden = box.dataset.dismissed === '1';
+}
+
 function renderState() {
   const s = workerState;
-  $('#phase').textContent = PHASE_TEXT[s.phase] || s.phase;
+  renderOwner(s.storage);
+  $('#phase').textContent = phaseText(s);
   document.body.dataset.phase = s.phase;
   const w = s.weights;
   if (w.status === 'ready') {
@@ -135,22 +213,45 @@ function renderState() {
   eng.hidden = s.engine.status === 'loaded' || s.engine.status === 'loading';
   eng.textContent = s.engine.message;
   eng.classList.toggle('error', s.engine.status === 'error');
+  renderThreads(s.threads);
   renderClasses(s.classes);
   const hasEngine = s.engine.status === 'loaded';
-  const idle = [PHASE.READY, PHASE.TRAINED, PHASE.PAUSED].includes(s.phase);
-  $('#use-sample').disabled = !hasEngine || !$('#use-sample').dataset.available;
-  $('#use-sample').title = hasEngine ? '' : 'Needs the engine';
-  $('#train').disabled = !hasEngine || !idle || s.classes.filter((c) => c.count > 0).length < 2;
+  const engineWaiting = hasEngine && [PHASE.STARTING, PHASE.WEIGHTS_DOWNLOAD, PHASE.WEIGHTS_VERIFY, PHASE.WEIGHTS_ERROR].includes(s.phase);
+  $('#use-sample').disabled = !hasEngine || !$('#use-sample').dataset.available || $('#use-sample').dataset.loading === '1';
+  $('#use-sample').title = !hasEngine ? 'Pictures cannot be read without the engine.' : !$('#use-sample').dataset.available ? 'This server has no sample pictures.' : '';
+  explain($('#train'), trainBlocker({ ...s, engineWaiting }, hasEngine), '#train-why');
   $('#pause').disabled = s.phase !== PHASE.TRAINING;
   $('#resume').disabled = s.phase !== PHASE.PAUSED;
   $('#export').disabled = !hasEngine || ![PHASE.TRAINED, PHASE.PAUSED].includes(s.phase) || !s.training.epochs; // an import alone has no run
   $('#export-onnx').disabled = $('#export').disabled;
-  $('#import').disabled = !hasEngine;
-  $('#predict-file').disabled = !hasEngine || s.phase !== PHASE.TRAINED;
+  const readOnly = s.storage?.mode === 'reader';
+  $('#import').disabled = !hasEngine || readOnly;
+  for (const el of [$('#add-class'), $('#new-class-name'), $('#reset'), $('#use-sample')]) {
+    if (readOnly) { el.disabled = true; el.title = READ_ONLY_WHY; } else if (el !== $('#use-sample')) { el.disabled = false; el.title = ''; }
+  }
+  if (readOnly) $('#resume').disabled = true;
+  explain($('#predict-file'), predictBlocker(s, hasEngine), '#predict-why');
   $('#predict-webcam').disabled = $('#predict-file').disabled;
+  $('#predict-webcam').title = $('#predict-file').title;
   renderImported(s.imported);
   renderPerClass();
+  // After a reload no progress event has come yet: the saved run's position.
+  const t = s.training;
+  const last = history.at(-1); // the saved run's last epoch (also when the data changed since)
+  if (!$('#epoch-text').textContent && [PHASE.PAUSED, PHASE.TRAINED].includes(s.phase)) {
+    if (t.epochs) {
+      $('#epoch-progress').value = t.steps ? t.step / t.steps : 0;
+      $('#epoch-text').textContent = `epoch ${t.epoch} of ${t.epochs}, step ${t.step} / ${t.steps}`;
+    } else if (last) {
+      $('#epoch-progress').value = last.epoch / last.epochs;
+      $('#epoch-text').textContent = `epoch ${last.epoch} of ${last.epochs}`;
+    }
+  }
+  // The space used changes with every save.
+  const savedKey = JSON.stringify([s.saved, s.classes.map((c) => c.count)]);
+  if (savedKey !== lastSavedKey) { lastSavedKey = savedKey; clearTimeout(storageTimer); storageTimer = setTimeout(storageStatus, 1000); }
 }
+let lastSavedKey = '', storageTimer = null;
 
 // An imported model: offer to continue from it, with the settings it needs.
 function renderImported(imp) {
@@ -158,7 +259,10 @@ function renderImported(imp) {
   const f = $('#settings').elements;
   if (!imp) { row.hidden = true; f.initFromModel.checked = false; return; }
   $('#imported-name').textContent = `(${imp.name}: ${imp.classes.join(', ')})`;
-  if (row.hidden) { // first time shown: match the model's head and tail
+  if (row.hidden && row.dataset.seen !== imp.name) { // first time this model is shown: match its head and tail
+    row.dataset.seen = imp.name;
+    if ($('#settings').dataset.restored === '1' && localStorage.getItem('tabtrain.imported') === imp.name) { row.hidden = false; return; }
+    try { localStorage.setItem('tabtrain.imported', imp.name); } catch { /* kept for the visit */ }
     f.initFromModel.checked = true;
     f.hiddenUnits.value = imp.hidden;
     f.unfreeze.value = imp.unfreeze;
@@ -170,7 +274,8 @@ function renderImported(imp) {
 function renderClasses(classes) {
   const list = $('#class-list');
   const byId = new Map([...list.children].map((li) => [Number(li.dataset.classId), li]));
-  const canAdd = workerState.engine.status === 'loaded';
+  const readOnly = workerState.storage?.mode === 'reader';
+  const canAdd = workerState.engine.status === 'loaded' && !readOnly;
   classes.forEach((c, i) => {
     let li = byId.get(c.id);
     if (!li) li = classItem(c.id);
@@ -179,12 +284,18 @@ function renderClasses(classes) {
     const input = li.querySelector('.class-name');
     if (document.activeElement !== input) input.value = c.name;
     input.setAttribute('aria-label', `Name of class ${i + 1}`);
+    li.querySelector('.delete').setAttribute('aria-label', `Delete class ${c.name}`);
+    li.querySelector('.webcam').setAttribute('aria-label', `Webcam photos for ${c.name}`);
+    li.querySelector('.file-button').setAttribute('aria-label', `Add pictures to ${c.name}`);
     li.querySelector('.class-count').textContent = `${c.count} picture${c.count === 1 ? '' : 's'}`;
     const file = li.querySelector('input[type=file]');
     file.dataset.classIndex = String(i);
     file.disabled = !canAdd;
     li.querySelector('.webcam').disabled = !canAdd;
-    li.querySelector('.drop-zone').textContent = canAdd ? 'Drop pictures or folders here' : 'Pictures can be added once the engine is available';
+    li.querySelector('.drop-zone').textContent = readOnly ? 'Read-only in this tab' : canAdd ? 'Drop pictures or folders here' : 'Pictures can be added once the engine is available';
+    input.readOnly = readOnly;
+    li.querySelector('.delete').disabled = readOnly;
+    li.querySelectorAll('.thumb .remove').forEach((b) => { b.disabled = readOnly; });
     if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
     li.refreshPictures();
   });
@@ -303,8 +414,7 @@ function renderProgress(m) {
     $('#weights-progress').value = frac;
     $('#weights-text').textContent = `${mb(m.done)} of ${mb(m.total)}`;
   } else if (m.phase === PHASE.EXTRACTING) {
-    $('#extract-progress').value = frac;
-    $('#extract-text').textContent = `${m.done} / ${m.total}`;
+    renderIntake(m.done);
   } else if (m.phase === PHASE.TRAINING && m.unit === 'views') {
     $('#epoch-progress').value = frac;
     $('#epoch-text').textContent = `preparing pictures (augmented copies, fine-tuning inputs): ${m.done} / ${m.total}`;
@@ -333,25 +443,44 @@ async function renderEpochs() {
   renderPerClass();
 }
 
+// A class of a run by id: its name today, or the name the run knew if it was deleted.
+function runClassName(c) {
+  const now = workerState?.classes.find((x) => x.id === c.id);
+  return now ? now.name : `${c.name} (deleted)`;
+}
+
+// The per-class table and the confusion matrix are labelled by the class ids the run
+// reported, never by position in today's class list.
 function renderPerClass() {
   const last = history[history.length - 1];
-  const classes = workerState?.classes || [];
+  const run = workerState?.run;
+  const runClasses = last?.classes || run?.classes || [];
+  const byId = new Map((last?.perClass || []).map((p) => [p.id, p]));
+  const current = workerState?.classes || [];
+  const rows = [
+    ...runClasses.map((c) => [runClassName(c), current.find((x) => x.id === c.id)?.count ?? 0, byId.get(c.id)?.acc]),
+    ...current.filter((c) => !runClasses.some((r) => r.id === c.id)).map((c) => [c.name, c.count, undefined]),
+  ];
   const tbody = $('#per-class tbody');
-  tbody.replaceChildren(...classes.map((c, i) => {
+  tbody.replaceChildren(...rows.map(([name, count, acc]) => {
     const tr = document.createElement('tr');
-    const acc = last?.perClass?.[i]?.acc;
-    for (const v of [c.name, String(c.count), acc == null ? '—' : `${(acc * 100).toFixed(1)}%`]) {
-      const td = document.createElement('td'); td.textContent = v; tr.append(td);
-    }
+    const cells = [name, String(count), acc == null ? (runClasses.length ? 'not in this run' : '—') : `${(acc * 100).toFixed(1)}%`];
+    for (const v of cells) { const td = document.createElement('td'); td.textContent = v; tr.append(td); }
     return tr;
   }));
+  const note = $('#run-classes');
+  if (run) {
+    note.textContent = `This run trained on ${runClasses.map(runClassName).join(', ')}.`
+      + (run.excluded?.length ? ` Left out, because they had no pictures: ${run.excluded.join(', ')}.` : '');
+    note.hidden = false;
+  } else note.hidden = true;
   const conf = $('#confusion tbody');
   if (!last?.confusion) { conf.replaceChildren(); return; }
   const head = document.createElement('tr');
-  head.append(document.createElement('th'), ...classes.map((c) => { const th = document.createElement('th'); th.scope = 'col'; th.textContent = c.name; return th; }));
+  head.append(document.createElement('th'), ...last.classes.map((c) => { const th = document.createElement('th'); th.scope = 'col'; th.textContent = runClassName(c); return th; }));
   conf.replaceChildren(head, ...last.confusion.map((row, i) => {
     const tr = document.createElement('tr');
-    const th = document.createElement('th'); th.scope = 'row'; th.textContent = classes[i]?.name ?? `#${i}`;
+    const th = document.createElement('th'); th.scope = 'row'; th.textContent = runClassName(last.classes[i]);
     tr.append(th, ...row.map((n) => { const td = document.createElement('td'); td.textContent = String(n); return td; }));
     return tr;
   }));
@@ -387,31 +516,73 @@ async function droppedFiles(dt) {
   return out;
 }
 
-async function sendFiles(classId, files) {
-  for (let i = 0; i < files.length; i += FILES_PER_MESSAGE) {
-    const chunk = [];
-    for (const f of files.slice(i, i + FILES_PER_MESSAGE)) {
-      try { chunk.push({ name: f.webkitRelativePath || f.name, bytes: await f.arrayBuffer() }); } catch (err) { addError({ code: 'file', file: f.name, message: `could not read: ${err.message || err}` }); }
+// ---- pictures on their way to the engine -------------------------------------------------
+// Every picture is counted from the moment it is chosen until the worker has answered for
+// it. Chunks go one at a time, in order, whatever class they are for, so the progress
+// counts the whole batch (everything added before the queue last emptied), and Train
+// waits until the batch is through.
+
+// Reserves `n` pictures in the batch before their bytes are at hand (the sample set's
+// files are still being fetched); sendFiles(..., {reserved: true}) then uses the slots.
+function reserveIntake(n) { intake.total += n; renderIntake(); }
+
+function sendFiles(classId, files, { reserved = false } = {}) {
+  if (!reserved) reserveIntake(files.length);
+  const run = intakeTail.then(() => sendChunks(classId, files));
+  intakeTail = run.catch(() => {});
+  return run;
+}
+
+async function sendChunks(classId, files) {
+  try {
+    for (let i = 0; i < files.length; i += FILES_PER_MESSAGE) {
+      const slice = files.slice(i, i + FILES_PER_MESSAGE);
+      const chunk = [];
+      for (const f of slice) {
+        try { chunk.push({ name: f.webkitRelativePath || f.name, bytes: await f.arrayBuffer() }); } catch (err) { addError({ code: 'file', file: f.name, message: `could not be read (${err.name || 'error'})` }); }
+      }
+      if (chunk.length) await command(CMD.IMAGES_ADD, { classId, files: chunk }, chunk.map((c) => c.bytes));
+      intake.done += slice.length;
+      renderIntake();
     }
-    if (chunk.length) await command(CMD.IMAGES_ADD, { classId, files: chunk }, chunk.map((c) => c.bytes));
+  } finally {
+    if (!intakeBusy()) { intake.total = intake.done; renderIntake(); }
   }
+}
+
+// The batch's progress; the worker reports within a chunk, the page adds the chunks before it.
+function renderIntake(inChunk = 0) {
+  const done = Math.min(intake.total, intake.done + inChunk);
+  $('#extract-progress').value = intake.total ? done / intake.total : 0;
+  $('#extract-text').textContent = intake.total ? `${done} / ${intake.total}` : '';
+  if (workerState) renderState();
+  publish();
 }
 
 async function useSample() {
   const btn = $('#use-sample');
+  btn.dataset.loading = '1';
   btn.disabled = true;
+  let reserved = 0;
   try {
     const manifest = await (await fetch('sample/manifest.json')).json();
+    reserved = manifest.classes.reduce((n, c) => n + c.files.length, 0);
+    reserveIntake(reserved);
     for (const cls of manifest.classes) {
-      let c = workerState.classes.find((x) => x.name === cls.name);
+      const c = workerState.classes.find((x) => x.name === cls.name);
       const classId = c ? c.id : (await command(CMD.CLASS_CREATE, { name: cls.name })).classId;
       if (classId === undefined) return;
       const files = await Promise.all(cls.files.map(async (f) => new File([await (await fetch(`sample/${f}`)).blob()], f)));
-      await sendFiles(classId, files);
+      reserved -= files.length;
+      sendFiles(classId, files, { reserved: true });
     }
   } catch (err) {
-    addError({ code: 'file', message: `sample dataset: ${err.message || err}` });
-  } finally { btn.disabled = false; renderState(); }
+    addError({ code: 'file', message: `The sample pictures could not be loaded (${err.message || err}).` });
+  } finally {
+    if (reserved) { intake.total -= reserved; renderIntake(); } // slots of pictures that never came
+    delete btn.dataset.loading;
+    renderState();
+  }
 }
 
 let webcamStream = null;
@@ -466,6 +637,7 @@ async function openWebcam(onPhoto, { live = false } = {}) {
   }
 }
 function closeWebcam() {
+  stopBurst();
   webcamSession++;
   webcamStream?.getTracks().forEach((t) => t.stop());
   webcamStream = null;
@@ -501,12 +673,23 @@ async function liveLoop() {
   }
 }
 
-// Shown under "Try it" and, while the webcam dialog predicts, inside it.
-async function predict(bytes) {
-  const r = await command(CMD.PREDICT, { bytes }, [bytes]);
-  if (!r.ok) return;
-  const rows = () => r.probs.sort((a, b) => b.p - a.p).map(({ name, p }) => {
+// Shown under "Try it" (with the picture and its name) and, while the webcam dialog
+// predicts, inside it. The top class is highlighted.
+async function predict(bytes, name = 'webcam frame') {
+  const preview = name === 'webcam frame' ? null : URL.createObjectURL(new Blob([bytes]));
+  const r = await send(CMD.PREDICT, { bytes }, [bytes]);
+  if (!r.ok) { addError({ code: r.error.code, file: name, message: r.error.message }); if (preview) URL.revokeObjectURL(preview); return; }
+  if (preview) {
+    const img = $('#predict-preview');
+    if (img.src) URL.revokeObjectURL(img.src);
+    img.src = preview;
+    img.alt = `The picture being predicted: ${name}`;
+    $('#predict-name').textContent = name;
+    $('#predict-picture').hidden = false;
+  }
+  const rows = () => r.probs.sort((a, b) => b.p - a.p).map(({ name, p }, i) => {
     const li = document.createElement('li');
+    if (i === 0) { li.classList.add('top'); li.setAttribute('aria-label', `Most likely: ${name}, ${(p * 100).toFixed(1)}%`); }
     const label = document.createElement('span'); label.textContent = name;
     const bar = document.createElement('progress'); bar.max = 1; bar.value = p;
     const pct = document.createElement('span'); pct.textContent = `${(p * 100).toFixed(1)}%`;
@@ -519,6 +702,50 @@ async function predict(bytes) {
 
 // ---- settings and controls ----------------------------------------------------------------
 
+$('#settings').elements.threads.value = defaultThreads();
+// The Threads setting applies from the next run; a single-threaded engine offers none.
+function renderThreads(t) {
+  if (!t) return;
+  const input = $('#settings').elements.threads;
+  input.disabled = !t.threaded;
+  input.max = t.available;
+  if (!t.threaded) input.value = 1;
+  $('#threads-note').textContent = t.threaded
+    ? `computing on ${t.current} ${t.current === 1 ? 'thread' : 'threads'}`
+    : `one thread: ${t.reason}`;
+}
+// The settings form is kept in this browser, so a reload does not reset it.
+const SETTINGS_KEY = 'tabtrain.settings';
+function saveSettings() {
+  const f = $('#settings').elements;
+  const v = {};
+  for (const el of f) if (el.name) v[el.name] = el.type === 'checkbox' ? el.checked : el.value;
+  try { localStorage.setItem(SETTINGS_KEY, JSON.stringify(v)); } catch { /* storage off: settings last the visit */ }
+}
+function restoreSettings() {
+  let v = null;
+  try { v = JSON.parse(localStorage.getItem(SETTINGS_KEY)); } catch { v = null; }
+  if (!v) return;
+  for (const el of $('#settings').elements) {
+    if (!el.name || !(el.name in v)) continue;
+    if (el.type === 'checkbox') el.checked = !!v[el.name]; else el.value = v[el.name];
+  }
+  $('#settings').dataset.restored = '1';
+}
+// The form shows DEFAULT_TRAIN_CONFIG (or a preset) field by field.
+const PRESETS = { recommended: DEFAULT_TRAIN_CONFIG, best: BEST_ACCURACY_CONFIG };
+function applyPreset(c) {
+  const f = $('#settings').elements;
+  for (const k of ['batchSize', 'epochs', 'learningRate', 'augmentViews', 'unfreeze', 'backboneLr', 'hiddenUnits', 'dropout', 'labelSmoothing', 'patience', 'seed']) f[k].value = String(c[k]);
+  for (const [k, on] of Object.entries(c.augment)) f[k].checked = on;
+}
+applyPreset(DEFAULT_TRAIN_CONFIG);
+restoreSettings();
+$('#settings').elements.preset.addEventListener('change', (e) => { if (PRESETS[e.target.value]) { applyPreset(PRESETS[e.target.value]); saveSettings(); } });
+$('#settings').addEventListener('input', (e) => { if (e.target.name !== 'preset') $('#settings').elements.preset.value = 'custom'; });
+$('#settings').addEventListener('change', saveSettings);
+$('#settings').addEventListener('input', saveSettings);
+
 function trainConfig() {
   const f = $('#settings').elements;
   const num = (name, def) => { const v = Number(f[name].value); return Number.isFinite(v) && f[name].value !== '' ? v : def; };
@@ -529,6 +756,9 @@ function trainConfig() {
     augment: { flip: f.flip.checked, zoom: f.zoom.checked, shear: f.shear.checked, brightness: f.brightness.checked },
     augmentViews: num('augmentViews', d.augmentViews), initFromModel: !!workerState?.imported && f.initFromModel.checked,
     unfreeze: num('unfreeze', d.unfreeze), hiddenUnits: num('hiddenUnits', d.hiddenUnits), seed: num('seed', d.seed),
+    backboneLr: num('backboneLr', d.backboneLr), dropout: num('dropout', d.dropout), labelSmoothing: num('labelSmoothing', d.labelSmoothing),
+    patience: num('patience', d.patience),
+    threads: num('threads', defaultThreads()),
   };
 }
 
@@ -548,13 +778,27 @@ $('#add-class-form').addEventListener('submit', async (e) => {
   await command(CMD.CLASS_CREATE, { name });
 });
 $('#use-sample').addEventListener('click', useSample);
+$('#take-over').addEventListener('click', async () => {
+  $('#take-over').disabled = true;
+  $('#owner-text').textContent = 'Asking the other tab to save its work and hand over…';
+  const r = await command(CMD.TAKE_OVER);
+  if (r.ok && r.reload) location.reload();
+  else $('#take-over').disabled = false;
+});
+$('#stay-read-only').addEventListener('click', () => { $('#owner-notice').dataset.dismissed = '1'; $('#stay-read-only').hidden = true; });
 $('#weights-retry').addEventListener('click', async () => {
   $('#weights-retry').disabled = true;
   const url = $('#weights-url').value.trim();
   await command(CMD.WEIGHTS_RETRY, url ? { url } : {});
   $('#weights-retry').disabled = false;
 });
-$('#train').addEventListener('click', () => { history.length = 0; command(CMD.TRAIN, { config: trainConfig() }); });
+$('#train').addEventListener('click', async () => {
+  // A paused run is discarded by a new one: ask first.
+  if (workerState?.phase === PHASE.PAUSED && !confirm('Start a new training run? The paused run will be discarded (Resume continues it instead).')) return;
+  history.length = 0;
+  const r = await command(CMD.TRAIN, { config: trainConfig() });
+  if (r.ok) $('#pause').focus(); // Train turns off: keep the keyboard focus on the control that now matters
+});
 $('#pause').addEventListener('click', () => command(CMD.PAUSE));
 $('#resume').addEventListener('click', () => command(CMD.RESUME));
 $('#export').addEventListener('click', async () => {
@@ -586,25 +830,74 @@ $('#import').addEventListener('change', async (e) => {
   e.target.value = '';
   if (f) { const bytes = await f.arrayBuffer(); await command(CMD.IMPORT, { name: f.name, bytes }, [bytes]); }
 });
-$('#reset').addEventListener('click', () => { if (confirm('Delete all classes, pictures and training?')) { history.length = 0; command(CMD.RESET); } });
+// The confirmation says what will happen, and it happens: training is paused first.
+$('#reset').addEventListener('click', async () => {
+  const training = workerState?.phase === PHASE.TRAINING;
+  if (!confirm(training ? 'Stop training and delete all classes, pictures and training?' : 'Delete all classes, pictures and training?')) return;
+  if (training) {
+    await command(CMD.PAUSE);
+    await new Promise((resolve) => { const t = setInterval(() => { if (workerState.phase !== PHASE.TRAINING) { clearInterval(t); resolve(); } }, 50); });
+  }
+  history.length = 0;
+  await command(CMD.RESET);
+  charts?.loss.setData([[], [], []]);
+  charts?.acc.setData([[], [], []]);
+  renderPerClass();
+});
+$('#clear-errors').addEventListener('click', clearErrors);
 $('#predict-file').addEventListener('change', async (e) => {
   const f = e.target.files[0];
   e.target.value = '';
-  if (f) await predict(await f.arrayBuffer());
+  if (f) await predict(await f.arrayBuffer(), f.name);
 });
 $('#predict-webcam').addEventListener('click', () => openWebcam(predict, { live: true }));
 $('#webcam-live').addEventListener('change', () => { if ($('#webcam-live').checked) liveLoop(); });
 // A drop that misses a drop zone must not make the browser open the file in place of the app.
 window.addEventListener('dragover', (e) => e.preventDefault());
 window.addEventListener('drop', (e) => e.preventDefault());
-$('#webcam-capture').addEventListener('click', capture);
+// Hold to record: while the button is held (pointer or Space/Enter), a burst of frames
+// (about 5 per second) goes to the class, as in Teachable Machine. A click takes one.
+const BURST_MS = 200;
+let burst = null;
+function startBurst(e) {
+  if (burst || $('#webcam-capture').disabled || (e.type === 'keydown' && (e.repeat || ![' ', 'Enter'].includes(e.key)))) return;
+  e.preventDefault();
+  burst = { taken: 0, timer: null };
+  const tick = async () => {
+    if (!burst) return;
+    await capture();
+    burst.taken++;
+    if (burst) burst.timer = setTimeout(tick, BURST_MS);
+  };
+  tick();
+}
+function stopBurst() { if (burst) { clearTimeout(burst.timer); burst = null; } }
+const shot = $('#webcam-capture');
+shot.addEventListener('pointerdown', startBurst);
+shot.addEventListener('keydown', startBurst);
+for (const ev of ['pointerup', 'pointerleave', 'pointercancel', 'keyup', 'blur']) shot.addEventListener(ev, stopBurst);
+shot.addEventListener('click', (e) => e.preventDefault()); // the press already took the photo
 $('#webcam-close').addEventListener('click', closeWebcam);
 $('#webcam-dialog').addEventListener('close', closeWebcam); // also Esc: the camera goes off however the dialog closes
 
 // ---- storage status ---------------------------------------------------------------------
 
+// A plain-http address other than localhost (a classroom server on the LAN) is not a
+// secure context: the browser withholds the camera, service workers (offline use) and
+// cross-origin isolation (threads). Say so once, and how the server can fix it.
+function originNotice() {
+  if (window.isSecureContext) return;
+  const el = $('#origin-notice');
+  el.textContent = `This page was opened over plain http at ${location.host}, which the browser does not treat as secure, `
+    + 'so it turns off the webcam (add picture files instead), offline use and multi-threaded training. Everything else works. '
+    + 'To get them, the person running the server can start it with --https and share the https:// address.';
+  el.hidden = false;
+}
+originNotice();
+
 async function storageStatus() {
   const el = $('#storage-status');
+  if (!window.isSecureContext) { el.textContent = 'Storage: pictures and training are kept in this browser; on a plain-http address it cannot tell how much space is left.'; return; }
   if (!navigator.storage?.estimate) { el.textContent = 'Storage: not available here (private window?) — nothing will be kept after closing the tab.'; return; }
   let persisted = 'unknown';
   try { persisted = (await navigator.storage.persist()) ? 'kept until you clear it' : 'may be cleared by the browser when space is low'; } catch (err) { persisted = `persistence request failed (${err.message})`; }

@@ -21,6 +21,7 @@ export const CMD = Object.freeze({
   EXPORT: 'export',               // {format}                 -> result {name, bytes, json:{name, bytes}} ('onnx': no json)
   IMPORT: 'import',               // {name, bytes:ArrayBuffer}  -> result {resumable, model?:{kind, classes, hidden, unfreeze}}
   RESET: 'reset',                 // {}                       -> wipes dataset, features, checkpoints
+  TAKE_OVER: 'storage.take-over', // {}                       -> result {reload}: the owning tab stepped down; reload to own the data
 });
 
 export const EVT = Object.freeze({
@@ -58,22 +59,33 @@ export const ERR = Object.freeze({
   FILE: 'file',                     // one input file rejected (reason in message, name in file)
   STORAGE: 'storage',               // IndexedDB / IDBFS / quota failure
   BUSY: 'busy',                     // command not allowed in the current phase
+  READ_ONLY: 'read-only',           // another tab owns the storage; this tab may only look
 });
 
+// What a new user gets: measured with the CLI by scripts/measure-defaults (README,
+// "Default settings"); `seed` and `valFraction` are the CLI's too (TT_DEFAULT_SEED,
+// TT_DEFAULT_VAL_FRACTION in tabtrain/dataset.h).
 export const DEFAULT_TRAIN_CONFIG = Object.freeze({
   batchSize: 32,
-  epochs: 10,
+  epochs: 30,
   learningRate: 0.001,
   optimizer: 'adam',
   valFraction: 0.2,
   // Each training picture also gets `augmentViews` randomly transformed copies (docs/wasm-api.md).
-  augment: Object.freeze({ flip: false, zoom: false, shear: false, brightness: false }),
-  augmentViews: 2,
+  augment: Object.freeze({ flip: true, zoom: true, shear: false, brightness: false }),
+  augmentViews: 3,
   unfreeze: 0,       // last K backbone blocks trained too (0 = head only, at most 5)
+  backboneLr: 0,     // their learning rate (0 = learningRate / 10)
   initFromModel: false, // start from the imported model's weights (classes matched by name)
-  hiddenUnits: 0,    // 0 = linear head; >0 adds one hidden ReLU layer
+  hiddenUnits: 256,  // 0 = linear head; >0 adds one hidden ReLU layer
+  dropout: 0.5,
+  labelSmoothing: 0.1,
+  patience: 6,       // early stopping: epochs without a better validation loss; the best epoch's weights are kept
   seed: 42,
 });
+
+// "Best accuracy (slower)": the defaults, and the last two blocks of the base model fine-tuned.
+export const BEST_ACCURACY_CONFIG = Object.freeze({ ...DEFAULT_TRAIN_CONFIG, unfreeze: 2, backboneLr: 0.0001 });
 
 // Per-file limits enforced by the worker before any bytes reach the engine.
 export const MAX_IMAGE_BYTES = 32 * 1024 * 1024;

@@ -2,17 +2,22 @@
 // weights cache. It marshals page commands into engine calls and engine results into
 // events; it computes nothing itself (docs/protocol.md, docs/wasm-api.md).
 import { PROTOCOL_VERSION, CMD, EVT, PHASE, ERR, MAX_IMAGE_BYTES, MAX_CLASS_NAME, msg } from './protocol.js';
+import { humane, pictureProblem, modelProblem } from './messages.js';
+import { pickEngineBuild, clampThreads } from './engine-build.js';
 
 const ROOT = '/tabtrain';                       // IDBFS mount point
 const CLASSES_PATH = `${ROOT}/dataset/classes.json`;
 const CKPT_PATH = `${ROOT}/ckpt/latest.safetensors`;
 const IMPORTED_PATH = `${ROOT}/ckpt/imported.safetensors`; // the last imported model, kept across visits
-const ENGINE_URL = new URL('./wasm/tabtrain.mjs', import.meta.url);
+const RUN_PATH = `${ROOT}/ckpt/run.json`;       // the page's record of that run: its classes, settings, epoch metrics
 const MANIFEST_URL = new URL('./models/manifest.json', import.meta.url);
 const DB_NAME = 'tabtrain';                     // weights cache + engine-less file store
 const PROGRESS_INTERVAL_MS = 100;
 const TRAIN_SLICE_MS = 100;                   // engine time per train_step call: bounds pause latency
 const CHECKPOINT_INTERVAL_MS = 2000;          // at most one checkpoint per this, at an epoch end
+// Return codes of the engine (src/wasm/api.h; tests/e2e/codes.test.mjs keeps them equal).
+const STEP = { DONE: 0, EPOCH: 1, FINISHED: 2, PREPARING: 3 };   // tt_wasm_train_step
+const LOAD = { RUN: 0, MODEL: 1 };                                 // tt_wasm_load
 
 const state = {
   phase: PHASE.STARTING,
@@ -24,7 +29,13 @@ const state = {
   saved: null,          // {epoch, step} of the newest checkpoint that reached IndexedDB
   imported: null,       // {name, kind, classes, hidden, unfreeze} of the imported model
   preparing: null,      // {done, total} while a run computes its augmented views / tail inputs
+  waiting: 0,           // pictures added before the engine was up, waiting for it
+  run: null,            // the last run: {classes:[{id, name}] it trained on, excluded:[names], config}
+  storage: { mode: 'starting', owner: null, since: null }, // 'owner' | 'reader'; owner: {openedAt} of the tab that owns it
+  threads: { threaded: false, available: 1, current: 1, reason: '' }, // the engine build (engine-build.js)
 };
+let runHistory = [];    // its epoch events, saved beside each checkpoint and replayed after a reload
+let engineBuild = null; // pickEngineBuild's choice
 let engine = null;      // {mod, h} once tt_wasm_create succeeded
 let store = null;       // file store: IDBFS through the engine, or IndexedDB without it
 let weightsBytes = null;
@@ -36,20 +47,19 @@ const postState = () => {
   post(EVT.STATE, { state: structuredClone(state) });
 };
 const setPhase = (p) => { state.phase = p; postState(); };
-const fail = (code, message, extra = {}) => post(EVT.ERROR, { code, message, ...extra });
+const fail = (code, message, extra = {}) => post(EVT.ERROR, { code, message: humane(message), ...extra });
 
 class CommandError extends Error {
-  constructor(code, message) { super(message); this.code = code; }
+  constructor(code, message, status = 0) { super(message); this.code = code; this.status = status; } // status: the engine's tt_status
 }
 
 // ---- one IndexedDB for the weights cache and the engine-less file store ------------------
 
 function openDb() {
   return new Promise((resolve, reject) => {
-    const rq = indexedDB.open(DB_NAME, 1);
+    const rq = indexedDB.open(DB_NAME, 2);
     rq.onupgradeneeded = () => {
-      rq.result.createObjectStore('weights');
-      rq.result.createObjectStore('files');
+      for (const name of ['weights', 'files', 'owner']) if (!rq.result.objectStoreNames.contains(name)) rq.result.createObjectStore(name);
     };
     rq.onsuccess = () => resolve(rq.result);
     rq.onerror = () => reject(rq.error || new Error('indexedDB.open failed (private mode?)'));
@@ -85,6 +95,7 @@ function enqueue(job) {
 // Plain words for the two failures users actually meet; IndexedDB keeps the previous
 // copy of every file whose write failed, so nothing older is lost.
 function storageMessage(e) {
+  if (e?.code === ERR.READ_ONLY) return e.message;
   const what = `${e?.name || ''} ${e?.message || e?.code || e}`;
   if (/quota/i.test(what) || e?.code === 22) return 'Storage is full (this site\'s quota is used up): the newest progress was not saved; the previous save is kept. Free some space or export the model.';
   if (/indexeddb|not allowed|security|invalidstate|unknownerror/i.test(what)) return `Saving is not available in this window (private browsing?): ${what.trim()}. Work continues but will not survive a reload.`;
@@ -128,12 +139,13 @@ function idbfsStore(FS) {
     kind: 'idbfs',
     load: () => enqueue(() => syncfs(true)),
     read(path) { try { return FS.readFile(path); } catch { return null; } },
-    write: (path, bytes) => enqueue(() => {
+    write: (path, bytes) => enqueue(async () => {
+      await mayWrite();
       FS.mkdirTree(path.slice(0, path.lastIndexOf('/')));
       FS.writeFile(path, bytes);
       return syncfs(false);
     }),
-    sync: () => enqueue(() => syncfs(false)),
+    sync: () => enqueue(async () => { await mayWrite(); return syncfs(false); }),
   };
 }
 
@@ -155,6 +167,7 @@ function idbStore() {
     }),
     read: (path) => files.get(path) || null,
     write: (path, bytes) => enqueue(async () => {
+      await mayWrite();
       await idb('files', 'readwrite', (s) => s.put(bytes, path));
       files.set(path, bytes);
     }),
@@ -162,18 +175,123 @@ function idbStore() {
   };
 }
 
+// ---- one writer per profile -------------------------------------------------------------
+// Each tab has its own worker with its own in-memory copy of the files, and an IDBFS
+// syncfs writes its whole tree (deleting what it does not know): two writers destroy
+// each other's work. So one tab owns the storage (a Web Lock held for the tab's life);
+// the others open read-only, say which tab owns it, and may ask to take over: the owner
+// saves, steps down to read-only and lets go; the taker reloads and reads the newest
+// files. Every write also checks a generation number first, so a tab that lost
+// ownership unnoticed (no Web Locks on an insecure origin) never writes a stale tree.
+const OWNER_LOCK = 'tabtrain-storage-owner';
+const TAKE_OVER_TIMEOUT_MS = 20_000;
+const RELOAD_GRACE_MS = 1500;
+const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('tabtrain-storage') : null;
+const TAB = { id: Math.random().toString(36).slice(2, 10), openedAt: Date.now() };
+let releaseOwnership = null; // lets go of the Web Lock
+let generation = 0;          // ours, while we own the storage
+let writesInFlight = 0;      // pictures being added: stepping down waits for them
+
+// Resolves true once this tab holds the lock (`wait`: queue for it), false if another has it.
+function claimLock(wait) {
+  if (!navigator.locks) return new Promise((resolve) => {
+    // No Web Locks (insecure origin): an owner that answers on the channel wins.
+    if (!channel) { resolve(true); return; }
+    let answered = false;
+    const on = (e) => { if (e.data?.type === 'owner') answered = true; };
+    channel.addEventListener('message', on);
+    channel.postMessage({ type: 'who' });
+    setTimeout(() => { channel.removeEventListener('message', on); resolve(!answered); }, 300);
+  });
+  // Not waiting still allows a moment: on a reload the previous page's worker may not
+  // have let go yet.
+  const signal = wait ? undefined : AbortSignal.timeout(RELOAD_GRACE_MS);
+  return new Promise((resolve) => {
+    navigator.locks.request(OWNER_LOCK, { signal }, () => {
+      resolve(true);
+      return new Promise((r) => { releaseOwnership = r; }); // held until we step down
+    }).catch(() => resolve(false));
+  });
+}
+
+const readGeneration = async () => (await idb('owner', 'readonly', (s) => s.get('generation')))?.value || 0;
+
+async function becomeOwner() {
+  generation = (await readGeneration()) + 1;
+  await idb('owner', 'readwrite', (s) => s.put({ value: generation, tab: TAB.id, openedAt: TAB.openedAt }, 'generation'));
+  state.storage = { mode: 'owner', owner: null, since: Date.now() };
+  channel?.postMessage({ type: 'owner', openedAt: TAB.openedAt });
+}
+
+function readOnlyError() {
+  return new CommandError(ERR.READ_ONLY, 'This tab is read-only: another tab of this browser is editing the classes and pictures. Use "Take over" to edit here.');
+}
+function requireOwner() { if (state.storage.mode !== 'owner') throw readOnlyError(); }
+
+// Checked inside the storage queue, right before anything is written.
+async function mayWrite() {
+  requireOwner();
+  const now = await readGeneration();
+  if (now !== generation) { // another tab owns it now: whatever this one holds is stale
+    leaveOwnership(null, 'changed');
+    throw readOnlyError();
+  }
+}
+
+// The owner lets go: training pauses (and saves), pictures being added finish, every
+// queued save reaches IndexedDB, then the lock is released and this tab is read-only.
+async function stepDown(by, reason = 'taken-over') {
+  if (state.storage.mode !== 'owner') return;
+  if (state.phase === PHASE.TRAINING) paused = true;
+  while (state.phase === PHASE.TRAINING || writesInFlight > 0) await new Promise((r) => setTimeout(r, 50));
+  await queueTail;
+  leaveOwnership(by, reason);
+}
+function leaveOwnership(by, reason) {
+  state.storage = { mode: 'reader', owner: by, since: Date.now(), reason };
+  releaseOwnership?.();
+  releaseOwnership = null;
+  postState();
+  channel?.postMessage({ type: 'stepped-down', tab: TAB.id });
+}
+
+channel?.addEventListener('message', (e) => {
+  const m = e.data || {};
+  if (m.type === 'who' && state.storage.mode === 'owner') channel.postMessage({ type: 'owner', openedAt: TAB.openedAt });
+  else if (m.type === 'owner' && state.storage.mode !== 'owner') { state.storage = { ...state.storage, owner: { openedAt: m.openedAt } }; postState(); }
+  else if (m.type === 'take-over' && state.storage.mode === 'owner') stepDown({ openedAt: m.openedAt }).catch((err) => fail(ERR.STORAGE, storageMessage(err)));
+});
+
+// A read-only tab asks the owner to step down and waits for the lock; the page then
+// reloads, so this tab starts from the files the owner saved last.
+async function takeOver() {
+  if (state.storage.mode === 'owner') return { reload: false };
+  const stepped = new Promise((resolve) => {
+    const on = (e) => { if (e.data?.type === 'stepped-down') { channel.removeEventListener('message', on); resolve(true); } };
+    channel?.addEventListener('message', on);
+  });
+  channel?.postMessage({ type: 'take-over', openedAt: TAB.openedAt });
+  const got = navigator.locks ? claimLock(true) : stepped;
+  const timeout = new Promise((resolve) => setTimeout(() => resolve(false), TAKE_OVER_TIMEOUT_MS));
+  if (!(await Promise.race([got, timeout]))) throw new CommandError(ERR.BUSY, 'The other tab did not hand over the data. Close it, then reload this tab.');
+  return { reload: true };
+}
+
 // ---- engine ---------------------------------------------------------------------------
 
 async function loadEngine() {
-  let head;
-  try { head = await fetch(ENGINE_URL, { method: 'HEAD' }); } catch (e) { head = { ok: false }; }
-  if (!head.ok) {
+  const build = await pickEngineBuild(import.meta.url);
+  if (!build) {
     state.engine = { status: 'missing', message: 'The engine (wasm/tabtrain.mjs) is not part of this build; classes can be edited, training is unavailable.' };
     return null;
   }
   try {
-    const { default: factory } = await import(ENGINE_URL.href);
-    const mod = await factory({ locateFile: (f) => new URL(`./wasm/${f}`, import.meta.url).href });
+    const { default: factory } = await import(build.url.href);
+    // The threaded build starts its workers before it resolves: as many as the largest
+    // Threads setting needs besides this thread.
+    const mod = await factory({ locateFile: (f) => new URL(f, build.dir).href, ttWorkers: build.maxThreads - 1 });
+    engineBuild = build;
+    state.threads = { threaded: build.threaded, available: build.maxThreads, current: 1, reason: build.reason };
     const abi = mod._tt_wasm_abi_version();
     if (abi !== PROTOCOL_VERSION) throw new Error(`engine ABI ${abi}, this page needs ${PROTOCOL_VERSION}`);
     patchIdbfs(mod.FS.filesystems.IDBFS);
@@ -201,7 +319,7 @@ function withString(mod, s, fn) {
 }
 function engineError(rc) {
   const { mod, h } = engine;
-  return new CommandError(ERR.ENGINE, mod.UTF8ToString(mod._tt_wasm_last_error(h)) || `engine status ${rc}`);
+  return new CommandError(ERR.ENGINE, mod.UTF8ToString(mod._tt_wasm_last_error(h)) || 'the engine failed', -rc);
 }
 function check(rc) { if (rc < 0) throw engineError(rc); return rc; }
 function jsonCall(fn) {
@@ -222,22 +340,25 @@ function startEngine(mod) {
     return PHASE.ENGINE_ERROR;
   }
   engine = { mod, h };
+  // From 1 thread (where the engine starts), so nothing to wait for.
+  setThreads(engineBuild.maxThreads).catch(() => { state.threads.reason = 'the browser could not start more threads'; });
   pushClassesToEngine();
   refreshCounts();
   // An imported model first (it may start the next run), then the run of an earlier visit.
   if (mod.FS.analyzePath(IMPORTED_PATH).exists) {
-    try { loadImported(); } catch (e) { fail(e.code, `imported model not restored: ${e.message}`); }
+    try { loadImported(); } catch (e) { fail(e.code, `The model imported on an earlier visit could not be opened again: it ${modelProblem(e.status, e.message)}`); }
   }
   if (!mod.FS.analyzePath(CKPT_PATH).exists) return state.imported ? PHASE.TRAINED : PHASE.READY;
   try {
     withString(mod, CKPT_PATH, (p) => check(mod._tt_wasm_load(h, p)));
   } catch (e) {
-    fail(e.code, `saved training not restored: ${e.message}`);
+    fail(e.code, 'The saved training could not be restored (the saved copy is damaged or from another version). Your classes and pictures are kept; train again.');
     return PHASE.READY;
   }
   const t = jsonCall(() => mod._tt_wasm_train_state_json(h));
   Object.assign(state.training, trainingFields(t));
   state.saved = { epoch: t.epoch, step: t.step };
+  restoreRun();
   return t.finished ? PHASE.TRAINED : PHASE.PAUSED;
 }
 
@@ -246,8 +367,36 @@ function startEngine(mod) {
 function loadImported() {
   const { mod, h } = engine;
   const rc = withString(mod, IMPORTED_PATH, (p) => check(mod._tt_wasm_load(h, p)));
-  if (rc === 1) state.imported = { ...jsonCall(() => mod._tt_wasm_model_json(h)), name: state.imported?.name || 'imported model' };
+  if (rc === LOAD.MODEL) state.imported = { ...jsonCall(() => mod._tt_wasm_model_json(h)), name: state.imported?.name || 'imported model' };
   return rc;
+}
+
+// The record of the checkpoint's run; its epochs are replayed as events, so the charts
+// and tables come back with it.
+function restoreRun() {
+  const bytes = store.read(RUN_PATH);
+  if (!bytes) return;
+  try {
+    const r = JSON.parse(new TextDecoder().decode(bytes));
+    state.run = { classes: r.classes, excluded: r.excluded, config: r.config };
+    runHistory = r.history; // written in the same sync as the checkpoint
+    for (const e of runHistory) post(EVT.EPOCH, e);
+  } catch { state.run = null; runHistory = []; } // a damaged record only loses the charts
+}
+function saveRun(mod) {
+  if (!state.run) return;
+  const json = JSON.stringify({ version: 1, ...state.run, history: runHistory });
+  mod.FS.writeFile(RUN_PATH, new TextEncoder().encode(json));
+}
+
+// An epoch's metrics as the page shows them: every array labelled by class id (a class
+// without pictures is not in the run; one deleted since keeps the name the run knew).
+function epochEvent(m) {
+  return {
+    epoch: m.epoch, epochs: m.epochs, trainLoss: m.train_loss, trainAcc: m.train_acc, valLoss: m.val_loss, valAcc: m.val_acc,
+    classes: m.class_ids.map((id, i) => ({ id, name: m.class_names[i] })),
+    perClass: m.class_ids.map((id, i) => ({ id, acc: m.per_class_acc[i], n: m.val_counts[i] })), confusion: m.confusion,
+  };
 }
 
 const trainingFields = (t) => ({ epoch: t.epoch, epochs: t.epochs, step: t.step, steps: t.steps, trainLoss: t.train_loss, valAcc: t.val_acc });
@@ -259,7 +408,23 @@ function engineConfig(c) {
     batch_size: c.batchSize, epochs: c.epochs, learning_rate: c.learningRate, optimizer: c.optimizer,
     val_fraction: c.valFraction, unfreeze: c.unfreeze, hidden_units: c.hiddenUnits, seed: c.seed,
     augment: aug, augment_views: c.augmentViews, init_from_model: !!c.initFromModel,
+    backbone_lr: c.backboneLr, dropout: c.dropout, label_smoothing: c.labelSmoothing, patience: c.patience,
   };
+}
+
+// Runs the engine on the Threads setting's count (results do not depend on it). The
+// threads that stop hand their workers back only once this worker's event loop runs, so
+// going from one count above 1 to another passes through 1 and a turn of the loop.
+async function setThreads(requested) {
+  const n = clampThreads(requested, engineBuild);
+  if (n === state.threads.current) return;
+  if (n > 1 && state.threads.current > 1) {
+    check(engine.mod._tt_wasm_set_threads(engine.h, 1));
+    state.threads.current = 1;
+    await new Promise((r) => setTimeout(r));
+  }
+  check(engine.mod._tt_wasm_set_threads(engine.h, n));
+  state.threads.current = n;
 }
 
 function pushClassesToEngine() {
@@ -277,23 +442,30 @@ function refreshCounts() {
 
 // ---- weights: manifest, IndexedDB cache, streamed download, verification -----------------
 
+// The engine's own SHA-256 (docs/wasm-api.md): crypto.subtle exists only in secure
+// contexts, and a classroom may serve the app over http on a LAN address. Only a page
+// without the engine (which cannot use the weights anyway) falls back to crypto.subtle.
 async function sha256Hex(bytes) {
+  const mod = engineModule;
+  if (mod) return withBytes(mod, bytes, (p, n) => mod.UTF8ToString(mod._tt_wasm_sha256_hex(p, n)));
+  if (!globalThis.crypto?.subtle) return null;
   const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
   return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 async function verify(bytes, manifest) {
   setPhase(PHASE.WEIGHTS_VERIFY);
-  if (bytes.byteLength !== manifest.size) return `size ${bytes.byteLength} != expected ${manifest.size}`;
+  if (bytes.byteLength !== manifest.size) return `it has ${bytes.byteLength} bytes instead of ${manifest.size}`;
   const got = await sha256Hex(bytes);
-  return got === manifest.sha256 ? null : `SHA-256 ${got} != expected ${manifest.sha256}`;
+  if (got === null) return null; // no engine and no crypto.subtle: nothing could use or check them
+  return got === manifest.sha256 ? null : 'its SHA-256 checksum is not the expected one';
 }
 
 async function download(url, manifest) {
   state.weights = { status: 'downloading', source: 'network', bytes: 0, total: manifest.size, sha256: manifest.sha256 };
   setPhase(PHASE.WEIGHTS_DOWNLOAD);
   const res = await fetch(url, { cache: 'no-store' });
-  if (!res.ok || !res.body) throw new CommandError(ERR.WEIGHTS_FETCH, `GET ${url}: HTTP ${res.status}`);
+  if (!res.ok || !res.body) throw new CommandError(ERR.WEIGHTS_FETCH, `the server answered ${res.status} ${res.statusText || ''} for the model file`.trim());
   // Preallocated to the manifest size: no re-copying, and an oversize body is caught early.
   const buf = new Uint8Array(manifest.size);
   const reader = res.body.getReader();
@@ -338,14 +510,14 @@ async function ensureWeights(url) {
     state.weights = { status: 'verifying', source: 'cache', bytes: cached.bytes.byteLength, total: manifest.size, sha256: manifest.sha256 };
     const bad = await verify(cached.bytes, manifest);
     if (!bad) { weightsBytes = cached.bytes; state.weights.status = 'ready'; return true; }
-    fail(ERR.WEIGHTS_CORRUPT, `cached weights damaged (${bad}); downloading again`);
+    fail(ERR.WEIGHTS_CORRUPT, `The copy of the base model stored on this device is damaged (${bad}); downloading it again.`);
   }
   try {
     const src = url || new URL(manifest.file, MANIFEST_URL).href;
     const bytes = await download(src, manifest);
     state.weights.status = 'verifying';
     const bad = await verify(bytes, manifest);
-    if (bad) throw new CommandError(ERR.WEIGHTS_CORRUPT, `downloaded weights rejected: ${bad}`);
+    if (bad) throw new CommandError(ERR.WEIGHTS_CORRUPT, `The downloaded base model is damaged or not the expected file: ${bad}.`);
     weightsBytes = bytes;
     state.weights.status = 'ready';
   } catch (e) {
@@ -370,6 +542,12 @@ let engineModule = null;
 // The store (and so the class list) comes first: class commands work while the
 // weights are still downloading.
 async function openStore() {
+  try {
+    if (await claimLock(false)) await becomeOwner();
+    else { state.storage = { mode: 'reader', owner: state.storage.owner, since: Date.now(), reason: 'opened' }; channel?.postMessage({ type: 'who' }); }
+  } catch (e) {
+    state.storage = { mode: 'owner', owner: null, since: Date.now() }; // no IndexedDB: nothing to share
+  }
   engineModule = await loadEngine();
   store = engineModule ? idbfsStore(engineModule.FS) : idbStore();
   try {
@@ -387,13 +565,23 @@ async function openStore() {
 }
 
 async function bringUp(weightsUrl) {
-  if (!(await ensureWeights(weightsUrl))) return;
+  if (!(await ensureWeights(weightsUrl))) {
+    if (state.phase !== PHASE.WEIGHTS_ERROR) engineSettled(); // a failed download may still be retried
+    return;
+  }
   let phase = state.engine.status === 'missing' ? PHASE.ENGINE_MISSING : PHASE.ENGINE_ERROR;
   if (engineModule && !engine) {
     try { phase = startEngine(engineModule); } catch (e) { state.engine = { status: 'error', message: e.message }; }
   } else if (engine) phase = PHASE.READY;
   setPhase(phase);
+  engineSettled();
 }
+
+// Pictures added while the base model is still downloading wait here (the page sends
+// them one chunk at a time, so at most a chunk's bytes are held) instead of being
+// refused: on slow classroom Wi-Fi that is the first thing people do.
+let engineSettled;
+const engineSettledPromise = new Promise((resolve) => { engineSettled = resolve; });
 
 // ---- commands --------------------------------------------------------------------------
 
@@ -402,10 +590,14 @@ function saveClasses() {
   return store.write(CLASSES_PATH, new TextEncoder().encode(json));
 }
 
-function className(name) {
+// A valid name for class `selfId` (0: a new class): not empty, not too long, and not the
+// name of another class (case aside), or results and exports could not tell them apart.
+function className(name, selfId = 0) {
   const n = String(name ?? '').trim();
-  if (!n) throw new CommandError(ERR.BAD_REQUEST, 'class name is empty');
-  if (n.length > MAX_CLASS_NAME) throw new CommandError(ERR.BAD_REQUEST, `class name longer than ${MAX_CLASS_NAME} characters`);
+  if (!n) throw new CommandError(ERR.BAD_REQUEST, 'A class needs a name.');
+  if (n.length > MAX_CLASS_NAME) throw new CommandError(ERR.BAD_REQUEST, `Class names can have at most ${MAX_CLASS_NAME} characters; this one is longer than ${MAX_CLASS_NAME}.`);
+  const same = state.classes.find((c) => c.id !== selfId && c.name.toLocaleLowerCase() === n.toLocaleLowerCase());
+  if (same) throw new CommandError(ERR.BAD_REQUEST, `There is already a class named "${same.name}"; choose another name.`);
   return n;
 }
 function findClass(id) {
@@ -420,7 +612,18 @@ function notWhileTraining() {
 // Allowed during training too: the run trains on its own copy of the features, and
 // new images join the next run.
 async function addImages({ classId, files }) {
+  requireOwner();
   findClass(classId);
+  writesInFlight++;
+  try { return await addImagesChecked(classId, files); } finally { writesInFlight--; }
+}
+async function addImagesChecked(classId, files) {
+  if (!engine && engineModule) {
+    state.waiting += files.length;
+    postState();
+    try { await engineSettledPromise; } finally { state.waiting -= files.length; }
+    findClass(classId); // deleted meanwhile?
+  }
   const phaseBefore = state.phase;
   const showPhase = engine && phaseBefore !== PHASE.TRAINING;
   if (showPhase) setPhase(PHASE.EXTRACTING);
@@ -428,19 +631,23 @@ async function addImages({ classId, files }) {
 }
 
 async function addImagesTo(classId, files) {
-  let added = 0;
+  let added = 0, duplicates = 0;
   const total = files.length;
   let last = 0;
   for (let i = 0; i < total; i++) {
     const { name, bytes } = files[i];
     const reject = (reason) => fail(ERR.FILE, reason, { file: name, classId });
-    if (!bytes || bytes.byteLength === 0) reject('empty file');
-    else if (bytes.byteLength > MAX_IMAGE_BYTES) reject(`larger than ${MAX_IMAGE_BYTES >> 20} MB`);
-    else if (!engine) reject('not processed: the engine is not available in this build');
+    if (!bytes || bytes.byteLength === 0) reject('is empty (0 bytes), so there is no picture in it.');
+    else if (bytes.byteLength > MAX_IMAGE_BYTES) reject(`is larger than ${MAX_IMAGE_BYTES >> 20} MB; pictures that big cannot be read here.`);
+    else if (!engine) reject(engineModule ? 'not added: the engine could not start (see above)' : 'not added: this copy of the app has no engine, so pictures cannot be read');
     else {
       const rc = withBytes(engine.mod, bytes, (p, n) => withString(engine.mod, name, (s) => engine.mod._tt_wasm_add_image(engine.h, classId, p, n, s)));
-      if (rc < 0) reject(engineError(rc).message);
-      else added++;
+      if (rc >= 0) added++;
+      else {
+        const e = engineError(rc);
+        if (/already in this class/.test(e.message)) duplicates++;
+        else reject(pictureProblem(e.status, e.message));
+      }
     }
     const now = performance.now();
     if (now - last >= PROGRESS_INTERVAL_MS || i === total - 1) {
@@ -449,6 +656,8 @@ async function addImagesTo(classId, files) {
     }
     if (engine && i % 8 === 7) await new Promise((r) => setTimeout(r)); // let pause/other commands in
   }
+  // One line for all of them: adding the sample set twice must not bury the list.
+  if (duplicates) fail(ERR.FILE, `${duplicates} picture${duplicates === 1 ? ' was' : 's were'} already in "${findClass(classId).name}" and ${duplicates === 1 ? 'was' : 'were'} skipped.`, { classId });
   if (added) { refreshCounts(); postState(); await store.sync(); }
   return { added, rejected: total - added };
 }
@@ -464,23 +673,22 @@ async function trainLoop() {
     const s = jsonCall(() => mod._tt_wasm_train_state_json(h));
     Object.assign(state.training, trainingFields(s));
     const now = performance.now();
-    // rc 3: the run is still computing its augmented views / tail inputs.
-    state.preparing = rc === 3 ? { done: s.prepared, total: s.to_prepare } : null;
-    if (now - lastProgress >= PROGRESS_INTERVAL_MS || rc === 2 || (rc === 0 && s.step === 0)) {
+    // The run is still computing its augmented views / tail inputs.
+    state.preparing = rc === STEP.PREPARING ? { done: s.prepared, total: s.to_prepare } : null;
+    if (now - lastProgress >= PROGRESS_INTERVAL_MS || rc === STEP.FINISHED || (rc === STEP.DONE && s.step === 0)) {
       lastProgress = now;
-      if (rc === 3 || s.step === 0) post(EVT.PROGRESS, { phase: PHASE.TRAINING, done: s.prepared, total: s.to_prepare, unit: 'views' });
+      if (rc === STEP.PREPARING || s.step === 0) post(EVT.PROGRESS, { phase: PHASE.TRAINING, done: s.prepared, total: s.to_prepare, unit: 'views' });
       else post(EVT.PROGRESS, { phase: PHASE.TRAINING, done: s.step, total: s.steps, unit: 'steps', epoch: s.epoch, epochs: s.epochs });
     }
-    if (rc === 1 || rc === 2) {
-      const m = jsonCall(() => mod._tt_wasm_metrics_json(h));
-      post(EVT.EPOCH, {
-        epoch: m.epoch, epochs: m.epochs, trainLoss: m.train_loss, trainAcc: m.train_acc, valLoss: m.val_loss, valAcc: m.val_acc,
-        perClass: m.class_ids.map((id, i) => ({ id, acc: m.per_class_acc[i], n: m.val_counts[i] })), confusion: m.confusion,
-      });
+    if (rc === STEP.EPOCH || rc === STEP.FINISHED) {
+      const e = epochEvent(jsonCall(() => mod._tt_wasm_metrics_json(h)));
+      runHistory = [...runHistory.filter((x) => x.epoch < e.epoch), e];
+      if (state.run) state.run.classes = e.classes;
+      post(EVT.EPOCH, e);
       postState();
-      if (rc === 1 && now - lastSave >= CHECKPOINT_INTERVAL_MS) { lastSave = now; checkpoint(); }
+      if (rc === STEP.EPOCH && now - lastSave >= CHECKPOINT_INTERVAL_MS) { lastSave = now; checkpoint(); }
     }
-    if (rc === 2) { await checkpoint(); setPhase(PHASE.TRAINED); return; }
+    if (rc === STEP.FINISHED) { await checkpoint(); setPhase(PHASE.TRAINED); return; }
     await new Promise((r) => setTimeout(r));
   }
   // Paused while the features were being prepared: nothing to save yet (they are cached).
@@ -494,6 +702,7 @@ async function trainLoop() {
 function checkpoint() {
   const { mod, h } = engine;
   withString(mod, CKPT_PATH, (p) => check(mod._tt_wasm_save(h, p)));
+  saveRun(mod);
   const { epoch, step } = state.training;
   // A failed sync is reported by the queue; `saved` keeps naming the last good one.
   return store.sync().then(() => { state.saved = { epoch, step }; postState(); }, () => {});
@@ -520,6 +729,7 @@ async function exportModel({ format = 'safetensors' }) {
 // added to them), and "Continue from the imported model" starts the next run from it.
 // The file is kept in IDBFS, so the import survives a reload.
 async function importModel({ name, bytes }) {
+  requireOwner();
   requireEngine();
   notWhileTraining();
   const { mod } = engine;
@@ -535,11 +745,11 @@ async function importModel({ name, bytes }) {
     state.imported = previous;
     if (mod.FS.analyzePath(tmp).exists) mod.FS.unlink(tmp);
     if (mod.FS.analyzePath(IMPORTED_PATH).exists) mod.FS.unlink(IMPORTED_PATH);
-    throw e;
+    throw e.status ? new CommandError(e.code, `"${name}" ${modelProblem(e.status, e.message)}`, e.status) : e;
   }
   const t = jsonCall(() => mod._tt_wasm_train_state_json(engine.h));
   Object.assign(state.training, trainingFields(t));
-  if (rc === 0) {
+  if (rc === LOAD.RUN) {
     mod.FS.unlink(IMPORTED_PATH); // it is the run's checkpoint now
     state.imported = previous;
     await checkpoint();
@@ -549,8 +759,8 @@ async function importModel({ name, bytes }) {
     pushClassesToEngine();
     await saveClasses();
   }
-  setPhase(rc === 0 && !t.finished ? PHASE.PAUSED : PHASE.TRAINED);
-  return rc === 0 ? { resumable: true } : { resumable: false, model: state.imported };
+  setPhase(rc === LOAD.RUN && !t.finished ? PHASE.PAUSED : PHASE.TRAINED);
+  return rc === LOAD.RUN ? { resumable: true } : { resumable: false, model: state.imported };
 }
 
 const handlers = {
@@ -561,7 +771,9 @@ const handlers = {
     await started;
     return { phase: state.phase };
   },
+  [CMD.TAKE_OVER]: takeOver,
   [CMD.CLASS_CREATE]: async ({ name }) => {
+    requireOwner();
     const c = { id: state.nextClassId++, name: className(name), count: 0 };
     state.classes.push(c);
     pushClassesToEngine();
@@ -570,13 +782,15 @@ const handlers = {
     return { classId: c.id };
   },
   [CMD.CLASS_RENAME]: async ({ classId, name }) => {
-    findClass(classId).name = className(name);
+    requireOwner();
+    findClass(classId).name = className(name, classId);
     pushClassesToEngine();
     postState();
     await saveClasses();
     return {};
   },
   [CMD.CLASS_DELETE]: async ({ classId }) => {
+    requireOwner();
     findClass(classId);
     notWhileTraining();
     state.classes = state.classes.filter((c) => c.id !== classId);
@@ -587,6 +801,7 @@ const handlers = {
   },
   [CMD.IMAGES_ADD]: (m) => addImages(m),
   [CMD.IMAGES_REMOVE]: async ({ imageIds }) => {
+    requireOwner();
     requireEngine();
     notWhileTraining();
     for (const id of imageIds) check(engine.mod._tt_wasm_remove_image(engine.h, id));
@@ -612,10 +827,17 @@ const handlers = {
     } finally { mod._free(lenPtr); }
   },
   [CMD.TRAIN]: async ({ config }) => {
+    requireOwner();
     requireEngine();
     notWhileTraining();
-    if (state.classes.filter((c) => c.count > 0).length < 2) throw new CommandError(ERR.BAD_REQUEST, 'need at least two classes with images');
+    const used = state.classes.filter((c) => c.count > 0);
+    if (used.length < 2) throw new CommandError(ERR.BAD_REQUEST, 'Add pictures to at least two classes to train.');
+    await setThreads(config.threads);
     withString(engine.mod, JSON.stringify(engineConfig(config)), (p) => check(engine.mod._tt_wasm_train_begin(engine.h, p)));
+    // The engine trains on the classes with pictures, in list order: recorded here so the
+    // results stay labelled when classes are renamed or deleted later.
+    state.run = { classes: used.map(({ id, name }) => ({ id, name })), excluded: state.classes.filter((c) => !c.count).map((c) => c.name), config };
+    runHistory = [];
     paused = false;
     setPhase(PHASE.TRAINING);
     trainLoop().catch((e) => { fail(e.code || ERR.ENGINE, e.message); setPhase(PHASE.READY); });
@@ -627,6 +849,7 @@ const handlers = {
     return {};
   },
   [CMD.RESUME]: () => {
+    requireOwner();
     requireEngine();
     if (state.phase !== PHASE.PAUSED) throw new CommandError(ERR.BUSY, 'not paused');
     paused = false;
@@ -642,6 +865,7 @@ const handlers = {
   [CMD.EXPORT]: exportModel,
   [CMD.IMPORT]: importModel,
   [CMD.RESET]: async () => {
+    requireOwner();
     notWhileTraining();
     if (engine) check(engine.mod._tt_wasm_reset(engine.h));
     state.classes = [];
@@ -650,6 +874,8 @@ const handlers = {
     state.saved = null;
     state.imported = null;
     state.preparing = null;
+    state.run = null;
+    runHistory = [];
     if (engine) state.phase = PHASE.READY;
     postState();
     await saveClasses();
@@ -671,7 +897,7 @@ self.onmessage = async (e) => {
     const out = (await handler(m)) || {};
     post(EVT.RESULT, { id: m.id, ok: true, ...out }, [out.bytes, out.json?.bytes].filter((x) => x instanceof ArrayBuffer));
   } catch (err) {
-    post(EVT.RESULT, { id: m.id, ok: false, error: { code: err.code || ERR.ENGINE, message: err.message || String(err) } });
+    post(EVT.RESULT, { id: m.id, ok: false, error: { code: err.code || ERR.ENGINE, message: humane(err.message || String(err)) } });
   }
 };
 

@@ -112,12 +112,6 @@ tt_status tt_ckpt_check(const tt_st_file *f, const char *classes_json, const cha
 tt_status tt_ckpt_trainer_config(const tt_st_file *f, tt_trainer_config *cfg, int *dim,
                                  int *classes);
 
-/* TT_ERR_MISMATCH naming the first training option (everything in
- * tt_trainer_config but `epochs`) that differs from the checkpoint's. A
- * resume may extend the run; with a schedule that depends on the total step
- * count (cosine) the continuation then differs from a run planned that long. */
-tt_status tt_ckpt_check_config(const tt_st_file *f, const tt_trainer_config *cfg);
-
 /* Fills the trainer's tensors and state from the file. The trainer must be
  * built with the same config and data (checked: shapes, sample count). */
 tt_status tt_ckpt_restore(tt_trainer *t, const tt_st_file *f);

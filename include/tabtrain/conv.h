@@ -15,6 +15,12 @@
  * into dw/db (+=), so gradients of a batch can be summed in slices; dx is
  * overwritten. Every optimized kernel has a `_ref` scalar twin with the same
  * contract for tests.
+ *
+ * Threads: the kernels that take a `tt_pool *` (NULL = the caller's thread)
+ * split their outputs over it, never a sum: the forward kernels by output
+ * rows, the backward ones by channels (dw, db and dx of a channel are one
+ * thread's), so every result is bit-identical for every thread count. The
+ * stem's `work` holds one gather row per thread (the `threads` of its size).
  */
 #ifndef TABTRAIN_CONV_H
 #define TABTRAIN_CONV_H
@@ -33,21 +39,23 @@ static inline int tt_same_out(int in, int stride) { return (in + stride - 1) / s
 /* 3×3 full convolution (the MobileNetV2 stem: Cin = 3, Cout = 32, stride 2).
  * x: [N][H][W][Cin], w: [Cout][3][3][Cin], y: [N][Ho][Wo][Cout]. `work`
  * holds tt_f32_conv3x3_work_size floats. */
-size_t tt_f32_conv3x3_work_size(int W, int Cin, int Cout, int stride);
-void tt_f32_conv3x3(int N, int H, int W, int Cin, int Cout, int stride, const float *x,
-                    const float *w, const float *bias, tt_act act, float *y, float *work);
+size_t tt_f32_conv3x3_work_size(int W, int Cin, int Cout, int stride, int threads);
+void tt_f32_conv3x3(tt_pool *pool, int N, int H, int W, int Cin, int Cout, int stride,
+                    const float *x, const float *w, const float *bias, tt_act act, float *y,
+                    float *work);
 void tt_f32_conv3x3_ref(int N, int H, int W, int Cin, int Cout, int stride, const float *x,
                         const float *w, const float *bias, tt_act act, float *y);
 
 /* 3×3 depthwise convolution, stride 1 or 2. x: [N][H][W][C], w: [3][3][C]. */
-void tt_f32_dwconv3x3(int N, int H, int W, int C, int stride, const float *x, const float *w,
-                      const float *bias, tt_act act, float *y);
+void tt_f32_dwconv3x3(tt_pool *pool, int N, int H, int W, int C, int stride, const float *x,
+                      const float *w, const float *bias, tt_act act, float *y);
 void tt_f32_dwconv3x3_ref(int N, int H, int W, int C, int stride, const float *x, const float *w,
                           const float *bias, tt_act act, float *y);
 /* dy: [N][Ho][Wo][C] w.r.t. the pre-activation output. dx (may be NULL)
  * is overwritten; dw [3][3][C] and db [C] (either may be NULL) accumulate. */
-void tt_f32_dwconv3x3_backward(int N, int H, int W, int C, int stride, const float *x,
-                               const float *w, const float *dy, float *dx, float *dw, float *db);
+void tt_f32_dwconv3x3_backward(tt_pool *pool, int N, int H, int W, int C, int stride,
+                               const float *x, const float *w, const float *dy, float *dx,
+                               float *dw, float *db);
 void tt_f32_dwconv3x3_backward_ref(int N, int H, int W, int C, int stride, const float *x,
                                    const float *w, const float *dy, float *dx, float *dw,
                                    float *db);
@@ -59,11 +67,12 @@ void tt_f32_dwconv3x3_backward_ref(int N, int H, int W, int C, int stride, const
  * tt_f32_gemm_work_size(max(M,Cin,Cout)...) floats, see
  * tt_f32_dense_backward_work_size. */
 size_t tt_f32_dense_backward_work_size(int M, int Cin, int Cout);
-void tt_f32_dense_backward(int M, int Cin, int Cout, const float *x, const float *w,
-                           const float *dy, float *dx, float *dw, float *db, float *work);
+void tt_f32_dense_backward(tt_pool *pool, int M, int Cin, int Cout, const float *x,
+                           const float *w, const float *dy, float *dx, float *dw, float *db,
+                           float *work);
 
 /* Global average pool: x [N][HW][C] -> y [N][C]; backward spreads dy/HW. */
-void tt_f32_global_avgpool(int N, int HW, int C, const float *x, float *y);
+void tt_f32_global_avgpool(tt_pool *pool, int N, int HW, int C, const float *x, float *y);
 void tt_f32_global_avgpool_ref(int N, int HW, int C, const float *x, float *y);
 void tt_f32_global_avgpool_backward(int N, int HW, int C, const float *dy, float *dx);
 
@@ -74,7 +83,7 @@ void tt_f32_softmax_ref(int rows, int cols, const float *x, float *y);
 /* Activation backward from the activation's OUTPUT y: dx = dy where the
  * unit was in its linear range (0 < y < 6 for ReLU6, y > 0 for ReLU), else 0.
  * dx may alias dy. */
-void tt_f32_relu6_backward(size_t n, const float *y, const float *dy, float *dx);
+void tt_f32_relu6_backward(tt_pool *pool, size_t n, const float *y, const float *dy, float *dx);
 void tt_f32_relu_backward(size_t n, const float *y, const float *dy, float *dx);
 
 /* In-place bias + activation over [rows][cols] (for layers whose producer

@@ -71,6 +71,11 @@ void tt_dataset_free(tt_dataset *ds);
 int tt_dataset_class_count(const tt_dataset *ds, int c);
 
 /* frac in [0, 1). tr and va get their own copies of names and paths. */
+/* The split itself, over labels alone (in [0, n_classes)): to_val[i] = 1 for the
+ * items held out — per class round(frac * count) of them (at least 1 when frac > 0
+ * and the class has 2, never all), drawn from the TT_STREAM_SPLIT stream of seed.
+ * tt_dataset_split keeps the items' order within each side. */
+tt_status tt_split_labels(const int32_t *labels, int n, int n_classes, float frac, uint64_t seed, uint8_t *to_val);
 tt_status tt_dataset_split(const tt_dataset *ds, float frac, uint64_t seed, tt_dataset *tr,
                            tt_dataset *va);
 

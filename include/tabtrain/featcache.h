@@ -46,17 +46,6 @@
  * tt_featcache_run returns non-OK only when it cannot go on at all (out of
  * memory, backbone failure).
  *
- * A feature set (tt_featset) is the training side of the same data for an
- * app that adds and removes photos one at a time: rows of features and
- * labels in the layout tt_trainer_init takes, an image's views adjacent,
- * images in the order they were added.
- *
- *   tt_featset set; tt_featset_init(&set, tt_featcache_dim(fc), views);
- *   tt_featset_add(&set, fc, label, bytes, len, &rq);   // rq.status: decode error, nothing added
- *   int i = tt_featset_find(&set, rq.hash);              // -1 when absent
- *   tt_featset_remove(&set, i);                          // keeps the others' order
- *   tt_features tr = {set.x, set.labels, set.n * set.views};   // trainer.h
- *
  * Memory-resident entries: every feature computed or loaded is also kept in
  * memory (dim floats + key per view) until tt_featcache_free, so a browser
  * adding images one at a time never re-reads the disk (the wasm layer keeps
@@ -134,24 +123,6 @@ void tt_featcache_key(const tt_featcache *fc, const uint8_t hash[TT_SHA256_SIZE]
 /* "<dir>/<key hex>.feat" into buf (cap >= strlen(dir) + 72); NULL without a dir. */
 const char *tt_featcache_path(const tt_featcache *fc, const uint8_t key[TT_SHA256_SIZE], char *buf,
                               size_t cap);
-
-typedef struct tt_featset {
-    int dim, views; /* rows per image = views */
-    int n, cap;     /* images */
-    uint8_t (*hash)[TT_SHA256_SIZE]; /* [n] */
-    int32_t *labels;                 /* [n * views] */
-    float *x;                        /* [n * views][dim] */
-} tt_featset;
-
-void tt_featset_init(tt_featset *s, int dim, int views);
-void tt_featset_free(tt_featset *s);
-/* Computes (or fetches) the image's views and appends them with `label`.
- * A bad image is not added: TT_OK is returned and rq->status says why
- * (rq->bytes/len are set from the arguments). Other statuses are fatal. */
-tt_status tt_featset_add(tt_featset *s, tt_featcache *fc, int32_t label, const void *bytes, size_t len,
-                         tt_feat_request *rq);
-int tt_featset_find(const tt_featset *s, const uint8_t hash[TT_SHA256_SIZE]);
-void tt_featset_remove(tt_featset *s, int index);
 
 /* Identity of a backbone file: "sha256:" + hex of its bytes (72 bytes with NUL). */
 #define TT_BACKBONE_ID_SIZE 72

@@ -17,11 +17,17 @@
  *
  * Every optimized entry point has a plain scalar reference with the same
  * contract (tt_f32_gemm_ref) that tests compare against.
+ *
+ * Threads: the entry points take a pool (tabtrain/threadpool.h; NULL runs
+ * on the caller's thread) and split C into row tiles × column panels, never
+ * K, so C is bit-identical for every thread count.
  */
 #ifndef TABTRAIN_GEMM_H
 #define TABTRAIN_GEMM_H
 
 #include <stddef.h>
+
+#include "tabtrain/threadpool.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -44,15 +50,15 @@ size_t tt_f32_gemm_packed_size(int K, int N);
  * B[n*ldb + k] (N×K, e.g. OHWI 1×1 conv weights [out][in]). */
 void tt_f32_gemm_pack_b(tt_trans trans_b, int K, int N, const float *B, int ldb, float *packed);
 /* C = epilogue(A · packedB); A is M×K with stride lda. */
-void tt_f32_gemm_packed(int M, int N, int K, const float *A, int lda, const float *packed, float *C,
-                        int ldc, const tt_epilogue *ep);
+void tt_f32_gemm_packed(tt_pool *pool, int M, int N, int K, const float *A, int lda,
+                        const float *packed, float *C, int ldc, const tt_epilogue *ep);
 
 /* Floats of `work` tt_f32_gemm needs for these sizes. */
 size_t tt_f32_gemm_work_size(int M, int N, int K);
 /* General form; ep may be NULL; beta is 0 or 1. */
-void tt_f32_gemm(tt_trans trans_a, tt_trans trans_b, int M, int N, int K, const float *A, int lda,
-                 const float *B, int ldb, float beta, float *C, int ldc, const tt_epilogue *ep,
-                 float *work);
+void tt_f32_gemm(tt_pool *pool, tt_trans trans_a, tt_trans trans_b, int M, int N, int K,
+                 const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                 const tt_epilogue *ep, float *work);
 
 /* Name of the micro-kernel this build runs, XNNPACK style
  * ("f32_gemm_6x8_wasmsimd"), for benchmark reports. */

@@ -1,6 +1,6 @@
 /* tabtrain/json.h — the JSON reading that metadata and API input need, and
  * the one JSON value tabtrain writes in several places (a list of names).
- * Other writing is tt_json_quote in safetensors.h plus snprintf.
+ * Other writing is tt_json_quote plus snprintf (or tabtrain/strbuf.h).
  *
  * One-call readers:
  *
@@ -38,6 +38,17 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Writes `s` as a quoted JSON string literal (quotes, backslashes and control
+ * characters escaped; UTF-8 kept as is) into dst[0..cap), NUL-terminated when
+ * cap > 0; returns the length it needs without the NUL, like snprintf. For
+ * metadata values that are themselves JSON (class names, configs). */
+size_t tt_json_quote(char *dst, size_t cap, const char *s);
+
+/* Strict JSON syntax of s[0..n) (RFC 8259; nesting at most 16 deep): what
+ * jsmn lets through (trailing commas, missing separators) is TT_ERR_FORMAT
+ * with the byte offset. The safetensors reader runs it on every header. */
+tt_status tt_json_validate(const char *s, size_t n);
 
 tt_status tt_json_string_array(const char *js, char ***out, int *n);
 void tt_json_free_strings(char **v, int n);

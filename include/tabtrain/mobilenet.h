@@ -33,6 +33,7 @@
 
 #include "tabtrain/safetensors.h"
 #include "tabtrain/status.h"
+#include "tabtrain/threadpool.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -55,6 +56,15 @@ typedef struct tt_mnv2_info {
 tt_status tt_mnv2_init(tt_mnv2 **out, const tt_st_file *weights, int input_size);
 void tt_mnv2_free(tt_mnv2 *m);
 tt_mnv2_info tt_mnv2_get_info(const tt_mnv2 *m);
+
+/* Runs the next passes on `pool`'s threads (tabtrain/threadpool.h; NULL:
+ * the caller's thread): a batch of at least as many images as threads one
+ * image per thread, fewer images with every layer split over the threads.
+ * The results are bit-identical for every thread count. The pool must
+ * outlive its use by the model; set it again (or NULL) before freeing it.
+ * Allocates a workspace per extra thread (~8.5 MB each at 224): not for a
+ * hot path. */
+tt_status tt_mnv2_set_pool(tt_mnv2 *m, tt_pool *pool);
 
 /* The depthwise stride of block `block` (0..16), fixed by the architecture
  * (what an ONNX writer needs without loading a network); 0 out of range. */

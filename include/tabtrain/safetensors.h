@@ -129,11 +129,6 @@ tt_status tt_st_add(tt_st_builder *b, const char *name, tt_dtype dtype, int ndim
                     const int64_t *shape, const void *data);
 /* Sets or replaces a key. Key and value must be valid UTF-8 without NUL. */
 tt_status tt_st_set_metadata(tt_st_builder *b, const char *key, const char *value);
-/* Writes `s` as a quoted JSON string literal (quotes, backslashes and control
- * characters escaped; UTF-8 kept as is) into dst[0..cap), NUL-terminated when
- * cap > 0; returns the length it needs without the NUL, like snprintf. For
- * metadata values that are themselves JSON (class names, configs). */
-size_t tt_json_quote(char *dst, size_t cap, const char *s);
 
 /* *out is malloc'd (free it); 8-aligned like any malloc block. */
 tt_status tt_st_write_memory(tt_st_builder *b, void **out, size_t *len);

@@ -77,6 +77,9 @@ void tt_tail_free(tt_tail *t);
 tt_tail_info tt_tail_get_info(const tt_tail *t);
 int tt_tail_params(tt_tail *t, tt_named_tensor **out);
 void tt_tail_zero_grad(tt_tail *t);
+/* Runs forward and backward on `pool`'s threads (NULL: the caller's); the
+ * features and every gradient are bit-identical for every thread count. */
+void tt_tail_set_pool(tt_tail *t, tt_pool *pool);
 
 /* x: [M][in_dim] with M <= max_batch. Returns the pooled features [M][F]
  * (the tail's buffer, valid until the next forward). */

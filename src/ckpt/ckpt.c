@@ -10,6 +10,7 @@
 
 #include "tabtrain/crc32.h"
 #include "tabtrain/json.h"
+#include "tabtrain/strbuf.h"
 
 /* Keys covered by tabtrain.meta_crc32, in this order: the safetensors layer
  * checks tensor bytes, this checks the state that lives in the header. */
@@ -21,49 +22,10 @@ static const char *const tt_meta_keys[] = {
 #define TT_PERM_TENSOR "state.perm"
 #define TT_CKPT_MAX_BATCH 65536
 
-/* ---- growable string -------------------------------------------------- */
-
-typedef struct tt_sb {
-    char *s;
-    size_t len, cap;
-    int oom;
-} tt_sb;
-
-static void tt_sb_printf(tt_sb *b, const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
-static int tt_sb_reserve(tt_sb *b, size_t n) {
-    if (b->oom) return 0;
-    if (b->len + n + 1 <= b->cap) return 1;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n + 1) cap *= 2;
-    char *s = realloc(b->s, cap);
-    if (!s) return b->oom = 1, 0;
-    b->s = s, b->cap = cap;
-    return 1;
-}
-
-static void tt_sb_printf(tt_sb *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || !tt_sb_reserve(b, (size_t)n)) return;
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-/* Round-trip digits (17 for doubles, 9 for floats); NaN and ±inf as null. */
-static void tt_sb_num(tt_sb *b, const char *key, double v, int digits) {
-    if (isfinite(v))
-        tt_sb_printf(b, "%s%.*g", key, digits, v);
-    else
-        tt_sb_printf(b, "%snull", key);
+/* A member "key" and its number: round-trip digits (17 for doubles, 9 for floats); NaN and ±inf as null. */
+static void tt_sb_num(tt_strbuf *b, const char *key, double v, int digits) {
+    tt_strbuf_printf(b, "%s", key);
+    tt_strbuf_num(b, v, digits == 9);
 }
 
 /* ---- JSON reading (tabtrain/json.h) --------------------------------------- */
@@ -83,54 +45,54 @@ static tt_status tt_meta_json(tt_json *j, const char *js, const char *what) {
 static const char *tt_optim_names[] = {"adam", "sgd"};
 static const char *tt_sched_names[] = {"constant", "cosine", "step"};
 
-static void tt_trainer_config_json(tt_sb *b, const tt_trainer_config *c) {
-    tt_sb_printf(b, "{\"epochs\":%d,\"batch_size\":%d,\"optimizer\":\"%s\"", c->epochs,
+static void tt_trainer_config_json(tt_strbuf *b, const tt_trainer_config *c) {
+    tt_strbuf_printf(b, "{\"epochs\":%d,\"batch_size\":%d,\"optimizer\":\"%s\"", c->epochs,
                  c->batch_size, tt_optim_names[c->optimizer == TT_OPTIM_SGD]);
     tt_sb_num(b, ",\"lr\":", c->lr, 9);
-    tt_sb_printf(b, ",\"schedule\":\"%s\",\"warmup_steps\":%d,\"step_epochs\":%d",
+    tt_strbuf_printf(b, ",\"schedule\":\"%s\",\"warmup_steps\":%d,\"step_epochs\":%d",
                  tt_sched_names[(unsigned)c->schedule < 3 ? c->schedule : 0], c->warmup_steps,
                  c->step_epochs);
     tt_sb_num(b, ",\"gamma\":", c->gamma, 9);
     tt_sb_num(b, ",\"weight_decay\":", c->weight_decay, 9);
     tt_sb_num(b, ",\"momentum\":", c->momentum, 9);
     tt_sb_num(b, ",\"label_smoothing\":", c->label_smoothing, 9);
-    tt_sb_printf(b, ",\"hidden\":%d", c->hidden);
+    tt_strbuf_printf(b, ",\"hidden\":%d", c->hidden);
     tt_sb_num(b, ",\"dropout\":", c->dropout, 9);
-    tt_sb_printf(b, ",\"patience\":%d,\"seed\":\"%" PRIu64 "\"", c->patience, c->seed);
+    tt_strbuf_printf(b, ",\"patience\":%d,\"seed\":\"%" PRIu64 "\"", c->patience, c->seed);
     tt_sb_num(b, ",\"backbone_lr\":", c->backbone_lr, 9);
-    tt_sb_printf(b, "}");
+    tt_strbuf_printf(b, "}");
 }
 
-static void tt_rng_json(tt_sb *b, const char *key, const tt_rng *r) {
-    tt_sb_printf(b, ",\"%s\":{\"state\":\"%" PRIu64 "\",\"inc\":\"%" PRIu64 "\"}", key, r->state,
+static void tt_rng_json(tt_strbuf *b, const char *key, const tt_rng *r) {
+    tt_strbuf_printf(b, ",\"%s\":{\"state\":\"%" PRIu64 "\",\"inc\":\"%" PRIu64 "\"}", key, r->state,
                  r->inc);
 }
 
-static void tt_state_json(tt_sb *b, const tt_trainer_state *s) {
-    tt_sb_printf(b,
+static void tt_state_json(tt_strbuf *b, const tt_trainer_state *s) {
+    tt_strbuf_printf(b,
                  "{\"n_train\":%d,\"dim\":%d,\"classes\":%d,\"unfreeze\":%d,\"epoch\":%d,"
                  "\"global_step\":%" PRId64 ",\"pos\":%d",
                  s->n_train, s->dim, s->classes, s->unfreeze, s->epoch, s->global_step, s->pos);
     tt_rng_json(b, "shuffle_rng", &s->shuffle_rng);
     tt_rng_json(b, "dropout_rng", &s->dropout_rng);
     tt_sb_num(b, ",\"epoch_loss_sum\":", s->epoch_loss_sum, 17);
-    tt_sb_printf(b, ",\"epoch_correct\":%" PRId64, s->epoch_correct);
+    tt_strbuf_printf(b, ",\"epoch_correct\":%" PRId64, s->epoch_correct);
     tt_sb_num(b, ",\"epoch_seconds\":", s->epoch_seconds, 17);
-    tt_sb_printf(b, ",\"best_epoch\":%d", s->best_epoch);
+    tt_strbuf_printf(b, ",\"best_epoch\":%d", s->best_epoch);
     tt_sb_num(b, ",\"best_loss\":", s->best_loss, 17);
-    tt_sb_printf(b, ",\"bad_epochs\":%d,\"stopped\":%d}", s->bad_epochs, s->stopped);
+    tt_strbuf_printf(b, ",\"bad_epochs\":%d,\"stopped\":%d}", s->bad_epochs, s->stopped);
 }
 
-static void tt_history_json(tt_sb *b, const tt_trainer_state *s) {
-    tt_sb_printf(b, "[");
+static void tt_history_json(tt_strbuf *b, const tt_trainer_state *s) {
+    tt_strbuf_printf(b, "[");
     for (int e = 0; e < s->n_history; e++) {
         size_t need = tt_epoch_metrics_json(&s->history[e], s->classes, NULL, 0);
-        if (!tt_sb_reserve(b, need + 1)) return;
+        if (!tt_strbuf_reserve(b, need + 1)) return;
         if (e) b->s[b->len++] = ',';
         tt_epoch_metrics_json(&s->history[e], s->classes, b->s + b->len, need + 1);
         b->len += need;
     }
-    tt_sb_printf(b, "]");
+    tt_strbuf_printf(b, "]");
 }
 
 static uint32_t tt_meta_crc(const char *const *values) {
@@ -148,12 +110,12 @@ static tt_status tt_ckpt_build(tt_trainer *t, const tt_ckpt_meta *m, tt_st_build
     tt_trainer_state s;
     tt_trainer_get_state(t, &s);
     tt_trainer_config cfg = *tt_trainer_get_config(t);
-    tt_sb sb[5] = {{0}}; /* head, trainer, history, state, config fallback */
+    tt_strbuf sb[5] = {{0}}; /* head, trainer, history, state, config fallback */
     /* The head's input: the features (of the tail, when fine-tuning), not the cached rows. */
-    tt_sb_printf(&sb[0], "{\"in_dim\":%d,\"hidden\":%d,\"classes\":%d",
+    tt_strbuf_printf(&sb[0], "{\"in_dim\":%d,\"hidden\":%d,\"classes\":%d",
                  tt_trainer_head(t)->cfg.in, cfg.hidden, s.classes);
     tt_sb_num(&sb[0], ",\"dropout\":", cfg.dropout, 9);
-    tt_sb_printf(&sb[0], ",\"unfreeze\":%d}", s.unfreeze);
+    tt_strbuf_printf(&sb[0], ",\"unfreeze\":%d}", s.unfreeze);
     tt_trainer_config_json(&sb[1], &cfg);
     tt_history_json(&sb[2], &s);
     tt_state_json(&sb[3], &s);
@@ -339,36 +301,6 @@ tt_status tt_ckpt_trainer_config(const tt_st_file *f, tt_trainer_config *cfg, in
     c.momentum = (float)v[3], c.label_smoothing = (float)v[4], c.dropout = (float)v[5];
     c.backbone_lr = (float)v[6];
     *cfg = c;
-    return TT_OK;
-}
-
-tt_status tt_ckpt_check_config(const tt_st_file *f, const tt_trainer_config *cfg) {
-    tt_trainer_config c;
-    int dim, classes;
-    tt_status st = tt_ckpt_trainer_config(f, &c, &dim, &classes);
-    if (st) return st;
-#define TT_SAME(field, fmt, cast)                                                               \
-    if (memcmp(&c.field, &cfg->field, sizeof c.field))                                          \
-        return tt_error(TT_ERR_MISMATCH,                                                        \
-                        "checkpoint was trained with " #field " = " fmt "; this run has " fmt   \
-                        " (only the epoch count may change on resume)",                         \
-                        (cast)c.field, (cast)cfg->field);
-    TT_SAME(batch_size, "%d", int)
-    TT_SAME(optimizer, "%d", int)
-    TT_SAME(lr, "%.9g", double)
-    TT_SAME(schedule, "%d", int)
-    TT_SAME(warmup_steps, "%d", int)
-    TT_SAME(step_epochs, "%d", int)
-    TT_SAME(gamma, "%.9g", double)
-    TT_SAME(weight_decay, "%.9g", double)
-    TT_SAME(momentum, "%.9g", double)
-    TT_SAME(label_smoothing, "%.9g", double)
-    TT_SAME(hidden, "%d", int)
-    TT_SAME(dropout, "%.9g", double)
-    TT_SAME(patience, "%d", int)
-    TT_SAME(seed, "%llu", unsigned long long)
-    TT_SAME(backbone_lr, "%.9g", double)
-#undef TT_SAME
     return TT_OK;
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "tabtrain/fileio.h"
+#include "tabtrain/strbuf.h"
 
 #define TT_PATH_MAX 4096
 #define TT_LATEST "latest"
@@ -32,12 +33,6 @@ typedef struct tt_ckpt_entry {
 
 tt_ckpt_policy tt_ckpt_policy_defaults(void) {
     return (tt_ckpt_policy){.every_epochs = 1, .every_steps = 0, .every_seconds = 0.0, .keep = 3};
-}
-
-static double tt_clock(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static tt_status tt_join(char *out, const char *dir, const char *name) {
@@ -121,7 +116,7 @@ tt_status tt_ckpt_dir_open(tt_ckpt_dir **out, const char *dir, const tt_ckpt_pol
     if (!c) return tt_error(TT_ERR_NOMEM, "checkpoints: no memory");
     strcpy(c->dir, dir);
     c->p = *p;
-    c->last_save = tt_clock();
+    c->last_save = tt_now_seconds();
     *out = c;
     return TT_OK;
 }
@@ -204,7 +199,7 @@ static tt_status tt_save_bytes(tt_ckpt_dir *d, tt_trainer *t, const void *bytes,
         (st = tt_write_bytes(latest, line, (size_t)n)))
         return st;
     strcpy(d->last, path);
-    d->last_save = tt_clock();
+    d->last_save = tt_now_seconds();
     return tt_rotate(d, (long long)pr.global_step);
 }
 
@@ -227,7 +222,7 @@ tt_status tt_ckpt_dir_step(tt_ckpt_dir *d, tt_trainer *t, const tt_ckpt_meta *m,
     int due = pr.finished ||
               (epoch_ended && p->every_epochs > 0 && pr.epoch % p->every_epochs == 0) ||
               (p->every_steps > 0 && pr.global_step % p->every_steps == 0) ||
-              (p->every_seconds > 0.0 && tt_clock() - d->last_save >= p->every_seconds);
+              (p->every_seconds > 0.0 && tt_now_seconds() - d->last_save >= p->every_seconds);
     int best = epoch_ended && pr.epoch > 0 && tt_trainer_best_epoch(t) == pr.epoch &&
                d->best_written != pr.epoch;
     if (!due && !best) return TT_OK;

@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/cli_data.h"
 #include "tabtrain/json.h"
+#include "tabtrain/run.h"
 
 void tt_cli_ckpt_init(tt_cli_ckpt *c) { *c = (tt_cli_ckpt){.policy = tt_ckpt_policy_defaults()}; }
 
@@ -48,7 +49,8 @@ static tt_status tt_cli_ckpt_resume(tt_cli_ckpt *c, tt_trainer *t) {
     tt_status st = tt_ckpt_dir_resume(c->dir, &f, path, sizeof path, note, sizeof note);
     if (st) return st;
     if (!(st = tt_ckpt_check(f, c->meta.classes_json, c->meta.backbone)) &&
-        !(st = tt_ckpt_check_config(f, tt_trainer_get_config(t))))
+        /* Files from before data ids: the sample count is still checked on restore. */
+        ((st = tt_run_check_file(f, c->cfg, c->data_id)) == TT_OK || st == TT_ERR_NOT_FOUND))
         st = tt_ckpt_restore(t, f);
     tt_st_close(f);
     if (st) {
@@ -71,8 +73,8 @@ static tt_status tt_cli_ckpt_resume(tt_cli_ckpt *c, tt_trainer *t) {
 }
 
 tt_status tt_cli_ckpt_begin(tt_cli_ckpt *c, tt_trainer *t, int n_classes, char *const *classes,
-                            const char *backbone_id, const char *preprocess, const char *config_json,
-                            int json) {
+                            const char *backbone_id, const char *preprocess, const tt_config *cfg,
+                            uint32_t data_id, const char *config_json, int json) {
     if (!c->dir) return TT_OK;
     if (!(c->classes_json = tt_json_string_list(classes, n_classes)))
         return tt_error(TT_ERR_NOMEM, "checkpoints: out of memory");
@@ -81,6 +83,8 @@ tt_status tt_cli_ckpt_begin(tt_cli_ckpt *c, tt_trainer *t, int n_classes, char *
                              .preprocess_json = preprocess,
                              .config_json = config_json};
     c->json = json;
+    c->cfg = cfg;
+    c->data_id = data_id;
     tt_status st = tt_ckpt_dir_open(&c->d, c->dir, &c->policy);
     if (st) return st;
     if (c->resume) return tt_cli_ckpt_resume(c, t);

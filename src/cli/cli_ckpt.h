@@ -16,6 +16,7 @@
 #define TT_CLI_CKPT_H
 
 #include "tabtrain/ckpt.h"
+#include "tabtrain/config.h"
 
 #define TT_CLI_CKPT_USAGE                                                                     \
     "  --ckpt-dir D          write checkpoints to D (ckpt-eEEEE-sSSSSSS.safetensors, best,\n" \
@@ -31,6 +32,8 @@ typedef struct tt_cli_ckpt {
     tt_ckpt_policy policy;
     tt_ckpt_dir *d;
     tt_ckpt_meta meta;
+    const tt_config *cfg; /* the run's settings and pictures, checked against the checkpoint's on resume */
+    uint32_t data_id;
     char *classes_json;
 } tt_cli_ckpt;
 
@@ -42,8 +45,8 @@ int tt_cli_ckpt_arg(tt_cli_ckpt *c, const char *cmd, int argc, char **argv, int 
 int tt_cli_ckpt_check_args(const tt_cli_ckpt *c, const char *cmd);
 /* After tt_trainer_init. The strings are kept by pointer and must outlive the run. */
 tt_status tt_cli_ckpt_begin(tt_cli_ckpt *c, tt_trainer *t, int n_classes, char *const *classes,
-                            const char *backbone_id, const char *preprocess, const char *config_json,
-                            int json);
+                            const char *backbone_id, const char *preprocess, const tt_config *cfg,
+                            uint32_t data_id, const char *config_json, int json);
 tt_status tt_cli_ckpt_step(tt_cli_ckpt *c, tt_trainer *t, int epoch_ended);
 void tt_cli_ckpt_free(tt_cli_ckpt *c);
 

@@ -7,12 +7,29 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
+#include "tabtrain/json.h"
 #include "tabtrain/fileio.h"
 #include "tabtrain/safetensors.h"
+#include "tabtrain/strbuf.h"
 
 #define TT_CLI_CHUNK 32
 
-tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path, int unfreeze, int max_batch) {
+int tt_cli_threads_arg(const char *cmd, int argc, char **argv, int *i, int *threads) {
+    if (strcmp(argv[*i], "--threads")) return 0;
+    const char *v = tt_cli_value(cmd, argc, argv, i);
+    long long n;
+    if (!v) return -1;
+    if (tt_cli_parse_int(v, 1, TT_POOL_MAX_THREADS, &n)) {
+        tt_cli_usage_error(cmd, "--threads %s: give a whole number from 1 to %d", v, TT_POOL_MAX_THREADS);
+        return -1;
+    }
+    *threads = (int)n;
+    return 1;
+}
+
+tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path, int unfreeze, int max_batch,
+                               int threads) {
     *b = (tt_cli_backbone){0};
     if (!path) path = getenv("TT_MODEL");
     if (!path || !*path) path = TT_CLI_DEFAULT_MODEL;
@@ -29,10 +46,13 @@ tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path, int unfreez
     if (!st) {
         const char *pp = tt_st_metadata(f, "tabtrain.preprocess");
         const char *lab = tt_st_metadata(f, "tabtrain.labels");
-        if ((pp && !(b->preprocess = strdup(pp))) || (lab && !(b->labels = strdup(lab))))
+        if ((pp && !(b->preprocess = tt_strdup(pp))) || (lab && !(b->labels = tt_strdup(lab))))
             st = tt_error(TT_ERR_NOMEM, "out of memory");
         if (!st) st = tt_mnv2_init(&b->model, f, TT_IMAGE_DEFAULT_SIZE);
         if (!st && unfreeze > 0) st = tt_tail_init(&b->tail, b->model, f, unfreeze, max_batch);
+        if (!st) st = tt_pool_init(&b->pool, threads ? threads : tt_pool_cores());
+        if (!st) st = tt_mnv2_set_pool(b->model, b->pool);
+        if (!st && b->tail) tt_tail_set_pool(b->tail, b->pool);
         tt_st_close(f);
     }
     free(bytes);
@@ -46,13 +66,15 @@ tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path, int unfreez
 void tt_cli_backbone_close(tt_cli_backbone *b) {
     tt_tail_free(b->tail);
     tt_mnv2_free(b->model);
+    tt_pool_free(b->pool);
     free(b->preprocess);
     free(b->labels);
     *b = (tt_cli_backbone){0};
 }
 
-tt_status tt_cli_model_backbone(tt_cli_backbone *b, const char *path, const tt_model *m, int max_batch) {
-    tt_status st = tt_cli_backbone_open(b, path, m->unfreeze, max_batch);
+tt_status tt_cli_model_backbone(tt_cli_backbone *b, const char *path, const tt_model *m, int max_batch,
+                                int threads) {
+    tt_status st = tt_cli_backbone_open(b, path, m->unfreeze, max_batch, threads);
     if (!st) st = tt_model_check_backbone(m, b->id);
     if (!st && b->tail) st = tt_model_load_tail(m, b->tail);
     return st;
@@ -76,11 +98,6 @@ const char *tt_cli_quote(char *buf, size_t cap, const char *s) {
     return buf;
 }
 
-double tt_cli_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 int tt_cli_parse_int(const char *s, long long lo, long long hi, long long *out) {
     char *end;
@@ -142,7 +159,7 @@ static void tt_cli_skip(int json, const char *what, const char *path, tt_status 
 }
 
 void tt_cli_feats_free(tt_cli_feats *f) {
-    free(f->x), free(f->y), free(f->item);
+    free(f->x), free(f->y), free(f->item), free(f->hash);
     *f = (tt_cli_feats){0};
 }
 
@@ -154,11 +171,12 @@ tt_status tt_cli_extract(tt_featcache *fc, const tt_dataset *ds, int views, int 
     out->x = malloc((rows ? rows : 1) * dim * sizeof(float));
     out->y = malloc((rows ? rows : 1) * sizeof(int32_t));
     out->item = malloc(((size_t)ds->n + 1) * sizeof(int));
+    out->hash = malloc(((size_t)ds->n + 1) * sizeof *out->hash);
     out->views = views, out->dim = dim;
     tt_feat_request rq[TT_CLI_CHUNK];
     void *bufs[TT_CLI_CHUNK];
     int idx[TT_CLI_CHUNK];
-    tt_status st = out->x && out->y && out->item ? TT_OK : tt_error(TT_ERR_NOMEM, "out of memory");
+    tt_status st = out->x && out->y && out->item && out->hash ? TT_OK : tt_error(TT_ERR_NOMEM, "out of memory");
     tt_cli_progress(json, what, 0, ds->n);
     for (int start = 0; !st && start < ds->n; start += TT_CLI_CHUNK) {
         int m = 0, end = start + TT_CLI_CHUNK < ds->n ? start + TT_CLI_CHUNK : ds->n;
@@ -187,6 +205,7 @@ tt_status tt_cli_extract(tt_featcache *fc, const tt_dataset *ds, int views, int 
             if (dst + (size_t)j * views * dim != out->x + row * dim)
                 memmove(out->x + row * dim, dst + (size_t)j * views * dim, (size_t)views * dim * sizeof(float));
             for (int v = 0; v < views; v++) out->y[row + v] = ds->items[idx[j]].label;
+            memcpy(out->hash[out->n], rq[j].hash, TT_SHA256_SIZE);
             out->item[out->n++] = idx[j];
         }
         tt_cli_progress(json, what, end, ds->n);

@@ -11,12 +11,14 @@
 #include "tabtrain/featcache.h"
 #include "tabtrain/mobilenet.h"
 #include "tabtrain/model_file.h"
+#include "tabtrain/sha256.h"
 #include "tabtrain/tail.h"
 
 #define TT_CLI_DEFAULT_MODEL "models/mobilenet_v2_1.0_224.safetensors"
 
 typedef struct tt_cli_backbone {
     tt_mnv2 *model;
+    tt_pool *pool;  /* the threads model and tail run on; NULL for one */
     tt_tail *tail; /* the last `unfreeze` blocks, trainable (tail.h); NULL when frozen */
     char id[TT_BACKBONE_ID_SIZE];
     char *preprocess; /* tabtrain.preprocess of the file, or NULL */
@@ -25,13 +27,22 @@ typedef struct tt_cli_backbone {
 } tt_cli_backbone;
 
 /* path NULL: $TT_MODEL, else TT_CLI_DEFAULT_MODEL. With unfreeze K > 0 also
- * the tail of the last K blocks, for batches of up to max_batch. */
-tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path, int unfreeze, int max_batch);
+ * the tail of the last K blocks, for batches of up to max_batch. Both run on
+ * `threads` threads (0: every core, tt_pool_cores). */
+tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path, int unfreeze, int max_batch,
+                               int threads);
 void tt_cli_backbone_close(tt_cli_backbone *b);
 
 /* The backbone a trained model (or checkpoint) needs: checks its identity
  * and, for a fine-tuned model, builds the tail and loads the saved weights. */
-tt_status tt_cli_model_backbone(tt_cli_backbone *b, const char *path, const tt_model *m, int max_batch);
+tt_status tt_cli_model_backbone(tt_cli_backbone *b, const char *path, const tt_model *m, int max_batch,
+                                int threads);
+
+/* `--threads N` of every command that computes: 1 when argv[*i] was it
+ * (value stored in *threads, 0 = every core), -1 after a usage error, 0 when
+ * it is another argument. Results do not depend on N. */
+#define TT_CLI_THREADS_USAGE "  --threads N           threads to compute on (default: every core; same results)\n"
+int tt_cli_threads_arg(const char *cmd, int argc, char **argv, int *i, int *threads);
 
 /* Probabilities [n][C] of feature-cache rows x [n][cache dim]: through the
  * backbone's tail first when it has one. */
@@ -47,6 +58,7 @@ typedef struct tt_cli_feats {
     float *x;
     int32_t *y;
     int *item;
+    uint8_t (*hash)[TT_SHA256_SIZE]; /* [n] SHA-256 of image i's encoded bytes */
     int n, views, dim;
     int skipped;
 } tt_cli_feats;
@@ -69,7 +81,6 @@ const char *tt_cli_quote(char *buf, size_t cap, const char *s);
 
 /* Peak resident set size in MiB (getrusage); negative where unknown (wasm). */
 double tt_cli_peak_rss_mb(void);
-double tt_cli_now(void);
 
 /* Whole-string numbers within [lo, hi]; 0 when valid. */
 int tt_cli_parse_int(const char *s, long long lo, long long hi, long long *out);

@@ -12,21 +12,25 @@
 #include "tabtrain/json.h"
 
 static const char tt_classify_usage[] =
-    "usage: tabtrain classify [--model PATH] [--top K] [--json] IMAGE...\n"
+    "usage: tabtrain classify [--model PATH] [--top K] [--json] [--threads N] IMAGE...\n"
     "\n"
     "Prints the top-K (default 5) ImageNet labels with probabilities for each image.\n"
     "  --model PATH  backbone with its logits layer and labels (default $TT_MODEL or\n"
     "                " TT_CLI_DEFAULT_MODEL ")\n"
     "  --json        one JSON object per image on stdout\n"
+    "  --threads N   threads to compute on (default: every core; same results)\n"
     "An image that cannot be read is reported on stderr; the others are still\n"
     "classified and the exit status is 1.\n";
 
 int tt_cmd_classify(int argc, char **argv) {
     const char *cmd = "classify", *model = NULL;
-    int json = 0, top = 5, first = argc;
+    int json = 0, top = 5, first = argc, threads = 0;
     if (tt_cli_wants_help(argc, argv)) return fputs(tt_classify_usage, stdout), TT_EXIT_OK;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--model")) {
+        int th = tt_cli_threads_arg(cmd, argc, argv, &i, &threads);
+        if (th) {
+            if (th < 0) return TT_EXIT_USAGE;
+        } else if (!strcmp(argv[i], "--model")) {
             if (!(model = tt_cli_value(cmd, argc, argv, &i))) return TT_EXIT_USAGE;
         } else if (!strcmp(argv[i], "--top")) {
             const char *v = tt_cli_value(cmd, argc, argv, &i);
@@ -45,7 +49,7 @@ int tt_cmd_classify(int argc, char **argv) {
     if (first >= argc) return tt_cli_usage_error(cmd, "no images given");
 
     tt_cli_backbone b;
-    tt_status st = tt_cli_backbone_open(&b, model, 0, 0);
+    tt_status st = tt_cli_backbone_open(&b, model, 0, 0, threads);
     if (st) return tt_cli_fail(cmd, st);
     tt_mnv2_info info = tt_mnv2_get_info(b.model);
     char **labels = NULL;

@@ -10,22 +10,26 @@
 #include "tabtrain/npy.h"
 
 static const char tt_embed_usage[] =
-    "usage: tabtrain embed [--model PATH] --out FILE.npy IMAGE...\n"
+    "usage: tabtrain embed [--model PATH] [--threads N] --out FILE.npy IMAGE...\n"
     "\n"
     "Writes the backbone features of the images as an N x F float32 NPY (row i =\n"
     "image i, in the order given). Preprocessing: decode, alpha over white,\n"
     "center crop, bilinear resize to the input size, x/127.5 - 1.\n"
     "  --model PATH  backbone (default $TT_MODEL or " TT_CLI_DEFAULT_MODEL ")\n"
     "  --out FILE    the NPY file, written atomically\n"
+    "  --threads N   threads to compute on (default: every core; same results)\n"
     "Any unreadable image fails the command and nothing is written, so rows\n"
     "always line up with the arguments.\n";
 
 int tt_cmd_embed(int argc, char **argv) {
     const char *cmd = "embed", *model = NULL, *out = NULL;
-    int first = argc;
+    int first = argc, threads = 0;
     if (tt_cli_wants_help(argc, argv)) return fputs(tt_embed_usage, stdout), TT_EXIT_OK;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--model")) {
+        int th = tt_cli_threads_arg(cmd, argc, argv, &i, &threads);
+        if (th) {
+            if (th < 0) return TT_EXIT_USAGE;
+        } else if (!strcmp(argv[i], "--model")) {
             if (!(model = tt_cli_value(cmd, argc, argv, &i))) return TT_EXIT_USAGE;
         } else if (!strcmp(argv[i], "--out")) {
             if (!(out = tt_cli_value(cmd, argc, argv, &i))) return TT_EXIT_USAGE;
@@ -41,7 +45,7 @@ int tt_cmd_embed(int argc, char **argv) {
     int n = argc - first;
 
     tt_cli_backbone b;
-    tt_status st = tt_cli_backbone_open(&b, model, 0, 0);
+    tt_status st = tt_cli_backbone_open(&b, model, 0, 0, threads);
     if (st) return tt_cli_fail(cmd, st);
     tt_mnv2_info info = tt_mnv2_get_info(b.model);
     size_t in_n = (size_t)info.input_size * info.input_size * 3;

@@ -11,18 +11,20 @@
 #include "tabtrain/trainer.h"
 
 static const char tt_eval_usage[] =
-    "usage: tabtrain eval --ckpt MODEL --data DIR [--json] [--model BACKBONE] [--cache-dir D]\n"
+    "usage: tabtrain eval --ckpt MODEL --data DIR [--json] [--model BACKBONE] [--cache-dir D] [--threads N]\n"
     "\n"
     "Evaluates MODEL (a model or checkpoint file from `tabtrain train`) on DIR/<class>/<image>.\n"
     "Class folders must be classes of the model; the backbone must be the one it was trained on.\n"
     "  --cache-dir D   reuse/extend a feature cache (default: none)\n"
-    "  --json          one JSON object: accuracy, per_class_acc, confusion [true][predicted]\n";
+    "  --json          one JSON object: accuracy, per_class_acc, confusion [true][predicted]\n"
+    "  --threads N     threads to compute on (default: every core; same results)\n";
 
 /* Rows per tail pass of a fine-tuned model: its workspace grows with the
  * batch (~142 MB at 32 for --unfreeze 5), evaluation needs no big batches. */
 #define TT_EVAL_TAIL_BATCH 8
 
-static tt_status tt_eval_run(const char *ckpt, const char *data, const char *model, const char *cache, int json) {
+static tt_status tt_eval_run(const char *ckpt, const char *data, const char *model, const char *cache, int json,
+                             int threads) {
     tt_model m = {0};
     tt_dataset ds = {0};
     tt_cli_backbone bb = {0};
@@ -35,7 +37,7 @@ static tt_status tt_eval_run(const char *ckpt, const char *data, const char *mod
     if (!st && (st = tt_dataset_match_classes(&ds, m.n_classes, m.classes))) {
         st = tt_error(st, "%s: %s", data, tt_last_error());
     }
-    if (!st) st = tt_cli_model_backbone(&bb, model, &m, TT_EVAL_TAIL_BATCH);
+    if (!st) st = tt_cli_model_backbone(&bb, model, &m, TT_EVAL_TAIL_BATCH, threads);
     tt_featcache_config fcfg = tt_featcache_defaults();
     fcfg.dir = cache;
     fcfg.unfreeze = m.unfreeze;
@@ -98,7 +100,7 @@ static tt_status tt_eval_run(const char *ckpt, const char *data, const char *mod
 
 int tt_cmd_eval(int argc, char **argv) {
     const char *cmd = argv[0], *ckpt = NULL, *data = NULL, *model = NULL, *cache = NULL;
-    int json = 0;
+    int json = 0, threads = 0;
     if (tt_cli_wants_help(argc, argv)) {
         fputs(tt_eval_usage, stdout);
         return TT_EXIT_OK;
@@ -108,12 +110,15 @@ int tt_cmd_eval(int argc, char **argv) {
             json = 1;
             continue;
         }
+        int th = tt_cli_threads_arg(cmd, argc, argv, &i, &threads);
+        if (th < 0) return TT_EXIT_USAGE;
+        if (th) continue;
         const char **slot = !strcmp(argv[i], "--ckpt") ? &ckpt : !strcmp(argv[i], "--data") ? &data
                           : !strcmp(argv[i], "--model") ? &model : !strcmp(argv[i], "--cache-dir") ? &cache : NULL;
         if (!slot) return tt_cli_usage_error(cmd, "unknown argument '%s'", argv[i]);
         if (!(*slot = tt_cli_value(cmd, argc, argv, &i))) return TT_EXIT_USAGE;
     }
     if (!ckpt || !data) return tt_cli_usage_error(cmd, "--ckpt and --data are required");
-    tt_status st = tt_eval_run(ckpt, data, model, cache, json);
+    tt_status st = tt_eval_run(ckpt, data, model, cache, json, threads);
     return st ? tt_cli_fail(cmd, st) : TT_EXIT_OK;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "tabtrain/json.h"
 #include "tabtrain/fileio.h"
 #include "tabtrain/npy.h"
 #include "tabtrain/safetensors.h"

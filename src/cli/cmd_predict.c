@@ -12,11 +12,12 @@
 #include "tabtrain/trainer.h"
 
 static const char tt_predict_usage[] =
-    "usage: tabtrain predict --ckpt MODEL [--json] [--top K] [--model BACKBONE] IMAGE...\n"
+    "usage: tabtrain predict --ckpt MODEL [--json] [--top K] [--model BACKBONE] [--threads N] IMAGE...\n"
     "\n"
     "Prints the most likely class of each image and the top K probabilities (default 3).\n"
     "  --json   one JSON object per image: path, class, prob, top [[class, p]...],\n"
-    "           probabilities (model class order); or path, status, error for a bad image\n";
+    "           probabilities (model class order); or path, status, error for a bad image\n"
+    "  --threads N  threads to compute on (default: every core; same results)\n";
 
 static void tt_predict_print(const tt_model *m, const char *path, const float *p, int top, int json) {
     int C = m->n_classes, order[256] = {0}, k = top < C ? top : C;
@@ -48,12 +49,15 @@ static void tt_predict_print(const tt_model *m, const char *path, const float *p
 
 int tt_cmd_predict(int argc, char **argv) {
     const char *cmd = argv[0], *ckpt = NULL, *model = NULL;
-    int json = 0, top = 3, first_image = argc;
+    int json = 0, top = 3, first_image = argc, threads = 0;
     if (tt_cli_wants_help(argc, argv)) {
         fputs(tt_predict_usage, stdout);
         return TT_EXIT_OK;
     }
     for (int i = 1; i < argc; i++) {
+        int th = tt_cli_threads_arg(cmd, argc, argv, &i, &threads);
+        if (th < 0) return TT_EXIT_USAGE;
+        if (th) continue;
         if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--ckpt") || !strcmp(argv[i], "--model")) {
             const char **slot = argv[i][2] == 'c' ? &ckpt : &model;
@@ -78,7 +82,7 @@ int tt_cmd_predict(int argc, char **argv) {
     tt_featcache *fc = NULL;
     tt_status st = tt_model_load_file(&m, ckpt, 1);
     if (st) return tt_cli_fail(cmd, st);
-    if (!(st = tt_cli_model_backbone(&bb, model, &m, 1))) {
+    if (!(st = tt_cli_model_backbone(&bb, model, &m, 1, threads))) {
         tt_featcache_config fcfg = tt_featcache_defaults();
         fcfg.unfreeze = m.unfreeze;
         st = tt_featcache_open(&fc, bb.model, bb.id, &fcfg);

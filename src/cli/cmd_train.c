@@ -13,54 +13,49 @@
 #include "cli/cli.h"
 #include "cli/cli_ckpt.h"
 #include "cli/cli_data.h"
+#include "tabtrain/config.h"
 #include "tabtrain/model_file.h"
 #include "tabtrain/npy.h"
+#include "tabtrain/run.h"
 #include "tabtrain/trainer.h"
+#include "tabtrain/strbuf.h"
 
-#define TT_STR_(x) #x
-#define TT_STR(x) TT_STR_(x)
-
-static const char tt_train_usage[] =
+static const char tt_train_usage_head[] =
     "usage: tabtrain train --data DIR [options]\n"
     "\n"
     "Trains a classifier head on a frozen MobileNetV2. DIR holds one folder per class\n"
     "(class names = folder names); or --files LIST.tsv with path<TAB>class lines.\n"
     "  --data DIR            training images, DIR/<class>/<image>\n"
     "  --files LIST          instead of --data: a path<TAB>class list\n"
-    "  --val DIR             validation images (classes must be training classes)\n"
-    "  --val-split F         else: stratified seeded split of the training set (0.15; 0 = none)\n"
-    "  --epochs N            10            --batch-size B   32\n"
-    "  --lr LR               0.001         --optimizer adam|sgd (adam)\n"
-    "  --momentum M          0.9 (sgd)     --weight-decay W  0\n"
-    "  --schedule constant|cosine|step (constant)\n"
-    "  --label-smoothing S   0             --hidden H        0 (linear head)\n"
-    "  --dropout P           0             --patience P      0 (no early stopping)\n"
-    "  --augment LIST        flip,zoom,shear,brightness (zoom 0.8-1.0, shear 10 deg,\n"
-    "                        brightness 0.8-1.2); each image then also gets K augmented views\n"
-    "  --augment-views K     views per image with --augment (1)\n"
-    "  --unfreeze K          also fine-tune the last K inverted-residual blocks and the final\n"
-    "                        1x1 conv (0 = frozen backbone; at most " TT_STR(TT_UNFREEZE_MAX) ")\n"
-    "  --backbone-lr X       learning rate of those layers (default lr/10)\n"
-    "  --seed S              1\n"
+    "  --val DIR             validation images (classes must be training classes);\n"
+    "                        else --val-fraction splits the training set\n"
     "  --model FILE          backbone (default $TT_MODEL or " TT_CLI_DEFAULT_MODEL ")\n"
     "  --out FILE            trained model (model.safetensors); best epoch's weights\n"
     "  --cache-dir D         feature cache (./.tabtrain-cache); 'none' = do not persist\n"
     "  --dump-features P     also write P-train-x.npy, P-train-y.npy, P-val-x.npy, P-val-y.npy\n"
     "  --json                one JSON object per line on stdout (epochs, skipped files, summary)\n"
-    TT_CLI_CKPT_USAGE;
+    TT_CLI_THREADS_USAGE
+    "training settings (docs/config.md; the same keys as the engine's JSON):\n";
+
+static void tt_train_usage(void) {
+    char *settings = tt_config_usage();
+    fputs(tt_train_usage_head, stdout);
+    fputs(settings ? settings : "", stdout);
+    fputs(TT_CLI_CKPT_USAGE, stdout);
+    free(settings);
+}
 
 typedef struct tt_train_args {
-    const char *data, *files, *val, *model, *out, *cache_dir, *dump, *augment;
-    double val_split;
-    int views, json, unfreeze;
-    tt_trainer_config cfg;
+    const char *data, *files, *val, *model, *out, *cache_dir, *dump;
+    int json, threads;
+    tt_config cfg;
     tt_cli_ckpt ckpt;
 } tt_train_args;
 
 static int tt_train_parse(int argc, char **argv, tt_train_args *a) {
     const char *cmd = argv[0];
-    *a = (tt_train_args){.out = "model.safetensors", .cache_dir = ".tabtrain-cache", .val_split = 0.15};
-    a->cfg = tt_trainer_defaults();
+    *a = (tt_train_args){.out = "model.safetensors", .cache_dir = ".tabtrain-cache"};
+    a->cfg = tt_config_defaults();
     tt_cli_ckpt_init(&a->ckpt);
     int views_set = 0;
     for (int i = 1; i < argc; i++) {
@@ -74,28 +69,23 @@ static int tt_train_parse(int argc, char **argv, tt_train_args *a) {
             a->json = 1;
             continue;
         }
+        int th = tt_cli_threads_arg(cmd, argc, argv, &i, &a->threads);
+        if (th < 0) return TT_EXIT_USAGE;
+        if (th) continue;
         const char **str = !strcmp(k, "--data") ? &a->data : !strcmp(k, "--files") ? &a->files
                          : !strcmp(k, "--val") ? &a->val : !strcmp(k, "--model") ? &a->model
                          : !strcmp(k, "--out") ? &a->out : !strcmp(k, "--cache-dir") ? &a->cache_dir
-                         : !strcmp(k, "--dump-features") ? &a->dump : !strcmp(k, "--augment") ? &a->augment : NULL;
-        const char *v;
-        if (!strncmp(k, "--", 2) && i + 1 >= argc) return tt_cli_usage_error(cmd, "%s needs a value", k);
+                         : !strcmp(k, "--dump-features") ? &a->dump : NULL;
+        const tt_setting *s = str || strncmp(k, "--", 2) ? NULL : tt_config_find(k);
+        if (!str && (!s || !s->cli)) return tt_cli_usage_error(cmd, "unknown argument '%s'", k);
+        const char *v = tt_cli_value(cmd, argc, argv, &i);
+        if (!v) return TT_EXIT_USAGE;
         if (str) {
-            if (!(*str = tt_cli_value(cmd, argc, argv, &i))) return TT_EXIT_USAGE;
+            *str = v;
             continue;
         }
-        if (!(v = tt_cli_value(cmd, argc, argv, &i))) return TT_EXIT_USAGE;
-        long long n;
-        double x;
-        int bad = 0;
-        if (!strcmp(k, "--epochs")) bad = tt_cli_parse_int(v, 1, 1000000, &n), a->cfg.epochs = (int)n;
-        else if (!strcmp(k, "--batch-size")) bad = tt_cli_parse_int(v, 1, 65536, &n), a->cfg.batch_size = (int)n;
-        else if (!strcmp(k, "--hidden")) bad = tt_cli_parse_int(v, 0, 65536, &n), a->cfg.hidden = (int)n;
-        else if (!strcmp(k, "--patience")) bad = tt_cli_parse_int(v, 0, 1000000, &n), a->cfg.patience = (int)n;
-        else if (!strcmp(k, "--augment-views")) bad = tt_cli_parse_int(v, 1, TT_FEATCACHE_MAX_VIEWS - 1, &n), a->views = (int)n, views_set = 1;
-        else if (!strcmp(k, "--seed")) bad = tt_cli_parse_int(v, 0, INT64_MAX, &n), a->cfg.seed = (uint64_t)n;
-        else if (!strcmp(k, "--unfreeze")) {
-            if (tt_cli_parse_int(v, 0, TT_UNFREEZE_MAX, &n))
+        if (tt_config_set(&a->cfg, s, v)) {
+            if (!strcmp(s->key, "unfreeze"))
                 return tt_cli_usage_error(cmd,
                                           "--unfreeze %s: K must be a whole number from 0 (frozen backbone) to %d. "
                                           "Memory grows with K: the feature cache keeps the activations entering "
@@ -103,31 +93,14 @@ static int tt_train_parse(int argc, char **argv, tt_train_args *a) {
                                           "K = 4..5) and the tail's training workspace at batch 32 grows from "
                                           "~48 MB (K = 1) to ~142 MB (K = 5), more with every earlier block",
                                           v, TT_UNFREEZE_MAX);
-            a->unfreeze = (int)n;
-        } else if (!strcmp(k, "--backbone-lr")) bad = tt_cli_parse_num(v, 1e-12, 1e3, &x), a->cfg.backbone_lr = (float)x;
-        else if (!strcmp(k, "--lr")) bad = tt_cli_parse_num(v, 1e-12, 1e3, &x), a->cfg.lr = (float)x;
-        else if (!strcmp(k, "--momentum")) bad = tt_cli_parse_num(v, 0, 0.999999, &x), a->cfg.momentum = (float)x;
-        else if (!strcmp(k, "--weight-decay")) bad = tt_cli_parse_num(v, 0, 100, &x), a->cfg.weight_decay = (float)x;
-        else if (!strcmp(k, "--label-smoothing")) bad = tt_cli_parse_num(v, 0, 0.999, &x), a->cfg.label_smoothing = (float)x;
-        else if (!strcmp(k, "--dropout")) bad = tt_cli_parse_num(v, 0, 0.99, &x), a->cfg.dropout = (float)x;
-        else if (!strcmp(k, "--val-split")) bad = tt_cli_parse_num(v, 0, 0.95, &a->val_split);
-        else if (!strcmp(k, "--optimizer")) {
-            if (!strcmp(v, "adam")) a->cfg.optimizer = TT_OPTIM_ADAM;
-            else if (!strcmp(v, "sgd")) a->cfg.optimizer = TT_OPTIM_SGD;
-            else bad = 1;
-        } else if (!strcmp(k, "--schedule")) {
-            if (!strcmp(v, "constant")) a->cfg.schedule = TT_SCHED_CONSTANT;
-            else if (!strcmp(v, "cosine")) a->cfg.schedule = TT_SCHED_COSINE;
-            else if (!strcmp(v, "step")) a->cfg.schedule = TT_SCHED_STEP;
-            else bad = 1;
-        } else
-            return tt_cli_usage_error(cmd, "unknown argument '%s'", k);
-        if (bad) return tt_cli_usage_error(cmd, "bad value '%s' for %s", v, k);
+            return tt_cli_usage_error(cmd, "bad value '%s' for %s: %s", v, k, tt_last_error());
+        }
+        views_set |= !strcmp(s->key, "augment_views");
     }
     if (!a->data == !a->files) return tt_cli_usage_error(cmd, "give exactly one of --data DIR and --files LIST");
-    if (views_set && !a->augment) return tt_cli_usage_error(cmd, "--augment-views needs --augment");
-    if (a->augment && !views_set) a->views = 1;
-    if (a->cfg.backbone_lr > 0 && !a->unfreeze) return tt_cli_usage_error(cmd, "--backbone-lr needs --unfreeze K");
+    if (views_set && !a->cfg.augment[0]) return tt_cli_usage_error(cmd, "--augment-views needs --augment");
+    if (a->val) a->cfg.val_fraction = 0; /* the split is given */
+    if (tt_config_validate(&a->cfg)) return tt_cli_usage_error(cmd, "%s", tt_last_error());
     return tt_cli_ckpt_check_args(&a->ckpt, cmd);
 }
 
@@ -170,28 +143,11 @@ static tt_status tt_train_datasets(tt_train_run *r) {
             return tt_error(st, "validation folder %s: %s", a->val, tt_last_error());
         }
         tt_dataset none;
-        st = tt_dataset_split(&r->all, 0.0f, a->cfg.seed, &r->tr, &none);
+        st = tt_dataset_split(&r->all, 0.0f, a->cfg.train.seed, &r->tr, &none);
         tt_dataset_free(&none);
         return st;
     }
-    return tt_dataset_split(&r->all, (float)a->val_split, a->cfg.seed, &r->tr, &r->va);
-}
-
-static char *tt_train_config_json(const tt_train_args *a) {
-    const tt_trainer_config *c = &a->cfg;
-    static const char *opt[] = {"adam", "sgd"}, *sched[] = {"constant", "cosine", "step"};
-    char *s = malloc(1024);
-    if (!s) return NULL;
-    snprintf(s, 1024,
-             "{\"epochs\":%d,\"batch_size\":%d,\"optimizer\":\"%s\",\"lr\":%.9g,\"momentum\":%.9g,"
-             "\"weight_decay\":%.9g,\"schedule\":\"%s\",\"label_smoothing\":%.9g,\"hidden\":%d,\"dropout\":%.9g,"
-             "\"patience\":%d,\"seed\":%llu,\"val_split\":%.9g,\"augment\":\"%s\",\"augment_views\":%d,"
-             "\"unfreeze\":%d,\"backbone_lr\":%.9g}",
-             c->epochs, c->batch_size, opt[c->optimizer], (double)c->lr, (double)c->momentum,
-             (double)c->weight_decay, sched[c->schedule], (double)c->label_smoothing, c->hidden,
-             (double)c->dropout, c->patience, (unsigned long long)c->seed, a->val ? 0.0 : a->val_split,
-             a->augment ? a->augment : "", a->views, a->unfreeze, (double)c->backbone_lr);
-    return s;
+    return tt_dataset_split(&r->all, a->cfg.val_fraction, a->cfg.train.seed, &r->tr, &r->va);
 }
 
 /* History for the model file: per-epoch records without wall time, so the
@@ -254,19 +210,18 @@ static tt_status tt_train_run_all(tt_train_run *r) {
     tt_train_args *a = &r->args;
     tt_status st = tt_train_datasets(r);
     if (st) return st;
-    if ((st = tt_cli_backbone_open(&r->bb, a->model, a->unfreeze, a->cfg.batch_size))) return st;
+    if ((st = tt_cli_backbone_open(&r->bb, a->model, a->cfg.unfreeze, a->cfg.train.batch_size, a->threads))) return st;
     tt_featcache_config fcfg = tt_featcache_defaults();
-    fcfg.unfreeze = a->unfreeze;
+    fcfg.unfreeze = a->cfg.unfreeze;
     fcfg.dir = a->cache_dir && strcmp(a->cache_dir, "none") ? a->cache_dir : NULL;
-    if (a->augment && tt_augment_parse(a->augment, &fcfg.aug))
-        return tt_error(TT_ERR_INVALID_ARG, "--augment: '%s' is not a list of flip,zoom,shear,brightness", a->augment);
+    if ((st = tt_augment_parse(a->cfg.augment, &fcfg.aug))) return st;
     if ((st = tt_featcache_open(&r->fc, r->bb.model, r->bb.id, &fcfg))) return st;
 
-    double t0 = tt_cli_now();
-    if ((st = tt_cli_extract(r->fc, &r->tr, 1 + a->views, a->json, "train", &r->ftr))) return st;
+    double t0 = tt_now_seconds();
+    if ((st = tt_cli_extract(r->fc, &r->tr, a->cfg.augment[0] ? 1 + a->cfg.augment_views : 1, a->json, "train", &r->ftr))) return st;
     if ((st = tt_cli_extract(r->fc, &r->va, 1, a->json, "val", &r->fva))) return st;
     tt_featcache_stats fs = tt_featcache_get_stats(r->fc);
-    double t_extract = tt_cli_now() - t0;
+    double t_extract = tt_now_seconds() - t0;
     int skipped = r->ftr.skipped + r->fva.skipped;
     if (!a->json)
         fprintf(stderr, "features: %d train + %d val images, %lld views cached, %lld computed%s, %.1f s; %d file%s skipped\n",
@@ -276,12 +231,15 @@ static tt_status tt_train_run_all(tt_train_run *r) {
     if (r->ftr.n == 0) return tt_error(TT_ERR_NOT_FOUND, "no usable training images");
 
     tt_features tr = {r->ftr.x, r->ftr.y, r->ftr.n * r->ftr.views}, va = {r->fva.x, r->fva.y, r->fva.n};
-    st = r->bb.tail ? tt_trainer_init_tail(&r->t, &a->cfg, r->bb.tail, r->all.n_classes, &tr, &va)
-                    : tt_trainer_init(&r->t, &a->cfg, r->ftr.dim, r->all.n_classes, &tr, &va);
+    st = r->bb.tail ? tt_trainer_init_tail(&r->t, &a->cfg.train, r->bb.tail, r->all.n_classes, &tr, &va)
+                    : tt_trainer_init(&r->t, &a->cfg.train, r->ftr.dim, r->all.n_classes, &tr, &va);
     if (st) return st;
-    if (!(r->config_json = tt_train_config_json(a))) return tt_error(TT_ERR_NOMEM, "out of memory");
+    uint32_t data_id = 0;
+    for (int i = 0; i < r->ftr.n; i++) data_id = tt_run_data_id(data_id, r->ftr.hash[i], r->ftr.y[(size_t)i * r->ftr.views]);
+    for (int i = 0; i < r->fva.n; i++) data_id = tt_run_data_id(data_id, r->fva.hash[i], r->fva.y[i]);
+    if (!(r->config_json = tt_run_config_json(&a->cfg, data_id, NULL, 0))) return tt_error(TT_ERR_NOMEM, "out of memory");
     if ((st = tt_cli_ckpt_begin(&a->ckpt, r->t, r->all.n_classes, r->all.classes, r->bb.id,
-                                r->bb.preprocess, r->config_json, a->json)))
+                                r->bb.preprocess, &a->cfg, data_id, r->config_json, a->json)))
         return st;
     tt_trainer_progress p;
     while (!tt_trainer_finished(r->t)) {
@@ -311,7 +269,7 @@ static tt_status tt_train_run_all(tt_train_run *r) {
     }
     tt_head *head = tt_trainer_head(r->t);
     tt_model_meta meta = {.kind = "model", .n_classes = r->all.n_classes, .classes = r->all.classes,
-                          .head = head->cfg, .unfreeze = a->unfreeze, .backbone_id = r->bb.id,
+                          .head = head->cfg, .unfreeze = a->cfg.unfreeze, .backbone_id = r->bb.id,
                           .preprocess = r->bb.preprocess, .config = r->config_json, .history = history};
     st = tt_model_save(a->out, &meta, head, r->bb.tail);
     free(history);
@@ -329,7 +287,7 @@ static tt_status tt_train_run_all(tt_train_run *r) {
                "\"skipped\":%d,\"cached\":%lld,\"computed\":%lld,\"recovered\":%lld,\"extract_seconds\":%.3f,"
                "\"epochs\":%d,\"best_epoch\":%d,\"best_val_acc\":%s,\"unfreeze\":%d,\"peak_rss_mb\":%s}\n",
                tt_cli_quote(qo, sizeof qo, a->out), r->all.n_classes, r->ftr.n, r->fva.n, skipped,
-               (long long)fs.hits, (long long)fs.computed, (long long)fs.recovered, t_extract, n_hist, best, va_s, a->unfreeze, rss_s);
+               (long long)fs.hits, (long long)fs.computed, (long long)fs.recovered, t_extract, n_hist, best, va_s, a->cfg.unfreeze, rss_s);
     } else {
         printf("wrote %s (best epoch %d", a->out, best);
         if (b && !isnan(b->val_acc)) printf(", val_acc %.4f", b->val_acc);
@@ -342,7 +300,7 @@ static tt_status tt_train_run_all(tt_train_run *r) {
 
 int tt_cmd_train(int argc, char **argv) {
     if (tt_cli_wants_help(argc, argv)) {
-        fputs(tt_train_usage, stdout);
+        tt_train_usage();
         return TT_EXIT_OK;
     }
     tt_train_run r = {0};

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tabtrain/safetensors.h"
 
 #define JSMN_STATIC
 #define JSMN_STRICT
@@ -61,6 +60,122 @@ static tt_status tt_json_check_objects(const char *js, const jsmntok_t *tok, int
     }
     free(next), free(stack), free(keys);
     return st;
+}
+
+/* Strict JSON syntax check before tokenizing: jsmn accepts some malformed
+ * input (trailing commas, missing separators), and this also bounds nesting
+ * so no later walk can be driven deep by a hostile header. */
+#define TT_JSON_MAX_DEPTH 16
+
+tt_status tt_json_validate(const char *s, size_t n) {
+    enum { VALUE, VALUE_OR_END, KEY, KEY_OR_END, COLON, AFTER } state = VALUE;
+    char stack[TT_JSON_MAX_DEPTH];
+    int depth = 0;
+    size_t i = 0;
+    for (;;) {
+        while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+        if (i == n) {
+            if (state == AFTER && depth == 0) return TT_OK;
+            return tt_error(TT_ERR_FORMAT, "JSON ends early");
+        }
+        char c = s[i];
+        if (state == AFTER) {
+            if (depth == 0) return tt_error(TT_ERR_FORMAT, "unexpected byte 0x%02x after the JSON object (byte %zu)", (unsigned char)c, i);
+            if (c == ',') state = stack[depth - 1] == '{' ? KEY : VALUE;
+            else if ((c == '}' && stack[depth - 1] == '{') || (c == ']' && stack[depth - 1] == '[')) depth--;
+            else goto bad;
+            i++;
+            continue;
+        }
+        if (state == COLON) {
+            if (c != ':') goto bad;
+            state = VALUE;
+            i++;
+            continue;
+        }
+        if ((state == KEY_OR_END && c == '}') || (state == VALUE_OR_END && c == ']')) {
+            depth--;
+            state = AFTER;
+            i++;
+            continue;
+        }
+        if ((state == KEY || state == KEY_OR_END) && c != '"') goto bad;
+        if (c == '"') {
+            for (i++; i < n && s[i] != '"'; i++) {
+                if ((unsigned char)s[i] < 0x20) goto bad;
+                if (s[i] == '\\') {
+                    if (++i >= n || !strchr("\"\\/bfnrtu", s[i])) goto bad;
+                    if (s[i] == 'u') {
+                        if (n - i < 5) goto bad;
+                        for (int k = 1; k <= 4; k++)
+                            if (!s[i + k] || !strchr("0123456789abcdefABCDEF", s[i + k])) goto bad;
+                        i += 4;
+                    }
+                }
+            }
+            if (i >= n) goto bad;
+            i++;
+            state = state == KEY || state == KEY_OR_END ? COLON : AFTER;
+        } else if (c == '{' || c == '[') {
+            if (depth == TT_JSON_MAX_DEPTH)
+                return tt_error(TT_ERR_LIMIT, "JSON nested deeper than %d", TT_JSON_MAX_DEPTH);
+            stack[depth++] = c;
+            state = c == '{' ? KEY_OR_END : VALUE_OR_END;
+            i++;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            if (c == '-') i++;
+            if (i < n && s[i] == '0') i++;
+            else if (i < n && s[i] >= '1' && s[i] <= '9') while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+            else goto bad;
+            if (i < n && s[i] == '.') {
+                size_t d = ++i;
+                while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+                if (i == d) goto bad;
+            }
+            if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+                if (++i < n && (s[i] == '+' || s[i] == '-')) i++;
+                size_t d = i;
+                while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+                if (i == d) goto bad;
+            }
+            state = AFTER;
+        } else {
+            static const char *const lits[] = {"true", "false", "null"};
+            size_t k = 0;
+            for (; k < 3; k++)
+                if (n - i >= strlen(lits[k]) && !memcmp(s + i, lits[k], strlen(lits[k]))) break;
+            if (k == 3) goto bad;
+            i += strlen(lits[k]);
+            state = AFTER;
+        }
+    }
+bad:
+    return tt_error(TT_ERR_FORMAT, "invalid JSON at byte %zu", i);
+}
+
+size_t tt_json_quote(char *dst, size_t cap, const char *s) {
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+#define TT_EMIT(ch) do { if (n + 1 < cap) dst[n] = (ch); n++; } while (0)
+    TT_EMIT('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char e = c == '"' ? '"' : c == '\\' ? '\\' : c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't'
+               : c == '\b' ? 'b' : c == '\f' ? 'f' : 0;
+        if (e) {
+            TT_EMIT('\\');
+            TT_EMIT(e);
+        } else if (c < 0x20) {
+            TT_EMIT('\\'); TT_EMIT('u'); TT_EMIT('0'); TT_EMIT('0');
+            TT_EMIT(hex[c >> 4]); TT_EMIT(hex[c & 15]);
+        } else {
+            TT_EMIT((char)c);
+        }
+    }
+    TT_EMIT('"');
+#undef TT_EMIT
+    if (cap) dst[n < cap ? n : cap - 1] = '\0';
+    return n;
 }
 
 tt_status tt_json_parse(tt_json *j, const char *js) {

@@ -10,18 +10,13 @@
 
 #include "tabtrain/fileio.h"
 #include "tabtrain/rng.h"
+#include "tabtrain/strbuf.h"
 
 typedef struct tt_strlist {
     char **v;
     int n, cap;
 } tt_strlist;
 
-static char *tt_strdup(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
 
 static char *tt_join(const char *a, const char *b) {
     size_t na = strlen(a), nb = strlen(b);
@@ -200,27 +195,37 @@ static tt_status tt_copy_classes(tt_dataset *d, int n, char *const *classes) {
     return TT_OK;
 }
 
+tt_status tt_split_labels(const int32_t *labels, int n, int n_classes, float frac, uint64_t seed, uint8_t *to_val) {
+    if (!(frac >= 0.0f && frac < 1.0f))
+        return tt_error(TT_ERR_INVALID_ARG, "validation split %g is not in [0, 1)", (double)frac);
+    memset(to_val, 0, (size_t)n);
+    uint32_t *idx = malloc(((size_t)n + 1) * sizeof *idx);
+    if (!idx) return tt_error(TT_ERR_NOMEM, "dataset: out of memory");
+    tt_rng rng;
+    tt_rng_seed(&rng, seed, TT_STREAM_SPLIT);
+    for (int c = 0; c < n_classes; c++) {
+        int m = 0;
+        for (int i = 0; i < n; i++)
+            if (labels[i] == c) idx[m++] = (uint32_t)i;
+        int k = (int)lrint((double)frac * m);
+        if (frac > 0 && m >= 2 && k < 1) k = 1;
+        if (k >= m) k = m - 1;
+        if (k <= 0) continue;
+        tt_rng_shuffle_u32(&rng, idx, (size_t)m);
+        for (int j = 0; j < k; j++) to_val[idx[j]] = 1;
+    }
+    free(idx);
+    return TT_OK;
+}
+
 tt_status tt_dataset_split(const tt_dataset *ds, float frac, uint64_t seed, tt_dataset *tr,
                            tt_dataset *va) {
     *tr = (tt_dataset){0}, *va = (tt_dataset){0};
-    if (!(frac >= 0.0f && frac < 1.0f))
-        return tt_error(TT_ERR_INVALID_ARG, "validation split %g is not in [0, 1)", (double)frac);
     uint8_t *to_val = calloc((size_t)ds->n + 1, 1);
-    uint32_t *idx = malloc(((size_t)ds->n + 1) * sizeof *idx);
-    tt_status st = to_val && idx ? TT_OK : tt_error(TT_ERR_NOMEM, "dataset: out of memory");
-    tt_rng rng;
-    tt_rng_seed(&rng, seed, TT_STREAM_SPLIT);
-    for (int c = 0; !st && c < ds->n_classes; c++) {
-        int n = 0;
-        for (int i = 0; i < ds->n; i++)
-            if (ds->items[i].label == c) idx[n++] = (uint32_t)i;
-        int k = (int)lrint((double)frac * n);
-        if (frac > 0 && n >= 2 && k < 1) k = 1;
-        if (k >= n) k = n - 1;
-        if (k <= 0) continue;
-        tt_rng_shuffle_u32(&rng, idx, (size_t)n);
-        for (int j = 0; j < k; j++) to_val[idx[j]] = 1;
-    }
+    int32_t *labels = malloc(((size_t)ds->n + 1) * sizeof *labels);
+    tt_status st = to_val && labels ? TT_OK : tt_error(TT_ERR_NOMEM, "dataset: out of memory");
+    for (int i = 0; !st && i < ds->n; i++) labels[i] = ds->items[i].label;
+    if (!st) st = tt_split_labels(labels, ds->n, ds->n_classes, frac, seed, to_val);
     int cap_t = 0, cap_v = 0;
     if (!st) st = tt_copy_classes(tr, ds->n_classes, ds->classes);
     if (!st) st = tt_copy_classes(va, ds->n_classes, ds->classes);
@@ -228,7 +233,7 @@ tt_status tt_dataset_split(const tt_dataset *ds, float frac, uint64_t seed, tt_d
         st = tt_dataset_push(to_val[i] ? va : tr, to_val[i] ? &cap_v : &cap_t, tt_strdup(ds->items[i].path),
                              ds->items[i].label);
     free(to_val);
-    free(idx);
+    free(labels);
     if (st) tt_dataset_free(tr), tt_dataset_free(va);
     return st;
 }

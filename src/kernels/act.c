@@ -33,8 +33,28 @@ void tt_f32_softmax_ref(int rows, int cols, const float *x, float *y) {
 }
 
 /* Plain loops: the compiler vectorizes these compare-selects on every ISA. */
-void tt_f32_relu6_backward(size_t n, const float *y, const float *dy, float *dx) {
-    for (size_t i = 0; i < n; i++) dx[i] = (y[i] > 0.0f && y[i] < 6.0f) ? dy[i] : 0.0f;
+typedef struct relu6b_job {
+    size_t n;
+    const float *y, *dy;
+    float *dx;
+} relu6b_job;
+
+enum { TT_ACT_BLOCK = 4096 };
+
+/* Items are blocks of TT_ACT_BLOCK elements. */
+static void relu6b_blocks(void *arg, int begin, int end, int worker) {
+    const relu6b_job *j = arg;
+    size_t i0 = (size_t)begin * TT_ACT_BLOCK, i1 = (size_t)end * TT_ACT_BLOCK;
+    if (i1 > j->n) i1 = j->n;
+    const float *y = j->y, *dy = j->dy;
+    float *dx = j->dx;
+    (void)worker;
+    for (size_t i = i0; i < i1; i++) dx[i] = (y[i] > 0.0f && y[i] < 6.0f) ? dy[i] : 0.0f;
+}
+
+void tt_f32_relu6_backward(tt_pool *pool, size_t n, const float *y, const float *dy, float *dx) {
+    relu6b_job j = {n, y, dy, dx};
+    tt_pool_for(pool, (int)((n + TT_ACT_BLOCK - 1) / TT_ACT_BLOCK), 4, relu6b_blocks, &j);
 }
 
 void tt_f32_relu_backward(size_t n, const float *y, const float *dy, float *dx) {

@@ -8,9 +8,8 @@
  * outside the image is skipped for the whole output row, and only the first
  * and last output columns take the single-pixel path with column flags.
  * SAME padding is at most 1 on each side, so the window's middle row and
- * column are always inside. */
-#include <string.h>
-
+ * column are always inside. Threads split the forward pass over output rows
+ * and the backward pass over channel tiles (see dwb_tiles). */
 #include "kernels/conv_common.h"
 
 typedef struct dw_geom {
@@ -111,28 +110,47 @@ TT_INLINE void dw_row(const float *r0, const float *r1, const float *r2, int W, 
         }
 }
 
-void tt_f32_dwconv3x3(int N, int H, int W, int C, int stride, const float *x, const float *w,
-                      const float *bias, tt_act act, float *y) {
-    dw_geom g = dw_make_geom(H, W, stride);
+typedef struct dw_job {
+    int H, W, C, stride;
+    dw_geom g;
+    const float *x, *w, *bias;
+    tt_act act;
+    float *y;
+} dw_job;
+
+/* Items are output rows n·Ho + oy, every channel of the row. */
+static void dw_rows(void *arg, int begin, int end, int worker) {
+    const dw_job *j = arg;
+    const int H = j->H, W = j->W, C = j->C, stride = j->stride;
+    const dw_geom *g = &j->g;
+    const float *w = j->w, *bias = j->bias;
+    const tt_act act = j->act;
     const size_t rowlen = (size_t)W * C;
-    for (int n = 0; n < N; n++)
-        for (int oy = 0; oy < g.Ho; oy++) {
-            int iy = oy * stride - g.pt; /* window's top row */
-            const float *r1 = x + ((size_t)n * H + iy + 1) * rowlen;
-            const float *r0 = iy >= 0 ? r1 - rowlen : NULL;
-            const float *r2 = iy + 2 < H ? r1 + rowlen : NULL;
-            float *yrow = y + ((size_t)n * g.Ho + oy) * g.Wo * C;
-            int c = 0;
+    (void)worker;
+    for (int i = begin; i < end; i++) {
+        int n = i / g->Ho, oy = i % g->Ho;
+        int iy = oy * stride - g->pt; /* window's top row */
+        const float *r1 = j->x + ((size_t)n * H + iy + 1) * rowlen;
+        const float *r0 = iy >= 0 ? r1 - rowlen : NULL;
+        const float *r2 = iy + 2 < H ? r1 + rowlen : NULL;
+        float *yrow = j->y + (size_t)i * g->Wo * C;
+        int c = 0;
 #define TT_DW_ROW(s, tail)                                                                      \
-    dw_row(r0 ? r0 + c : NULL, r1 + c, r2 ? r2 + c : NULL, W, C, s, &g, w + c, bias ? bias + c : NULL, \
+    dw_row(r0 ? r0 + c : NULL, r1 + c, r2 ? r2 + c : NULL, W, C, s, g, w + c, bias ? bias + c : NULL, \
            act, yrow + c, tail)
-            if (stride == 1)
-                for (; c + TT_VF_LANES <= C; c += TT_VF_LANES) TT_DW_ROW(1, 0);
-            else
-                for (; c + TT_VF_LANES <= C; c += TT_VF_LANES) TT_DW_ROW(2, 0);
-            if (c < C) TT_DW_ROW(stride, C - c);
+        if (stride == 1)
+            for (; c + TT_VF_LANES <= C; c += TT_VF_LANES) TT_DW_ROW(1, 0);
+        else
+            for (; c + TT_VF_LANES <= C; c += TT_VF_LANES) TT_DW_ROW(2, 0);
+        if (c < C) TT_DW_ROW(stride, C - c);
 #undef TT_DW_ROW
-        }
+    }
+}
+
+void tt_f32_dwconv3x3(tt_pool *pool, int N, int H, int W, int C, int stride, const float *x,
+                      const float *w, const float *bias, tt_act act, float *y) {
+    dw_job j = {H, W, C, stride, dw_make_geom(H, W, stride), x, w, bias, act, y};
+    tt_pool_for(pool, N * j.g.Ho, 1 + 8192 / (j.g.Wo * C + 1), dw_rows, &j);
 }
 
 void tt_f32_dwconv3x3_ref(int N, int H, int W, int C, int stride, const float *x, const float *w,
@@ -203,6 +221,8 @@ TT_INLINE void dwb_tile(int N, int H, int W, int C, int s, const dw_geom *g, con
         acc.g[k] = tt_vf_zero();
     }
     acc.gb = tt_vf_zero();
+    if (dx) /* this tile's channels of dx, before the scatter adds into them */
+        for (size_t p = 0; p < (size_t)N * H * W; p++) tt_vf_st(dx + p * Cz + c, tt_vf_zero(), tail);
     for (int n = 0; n < N; n++)
         for (int oy = 0; oy < g->Ho; oy++) {
             int iy = oy * s - g->pt; /* window's top row; iy + 1 is always inside */
@@ -229,18 +249,35 @@ TT_INLINE void dwb_tile(int N, int H, int W, int C, int s, const dw_geom *g, con
     if (db) tt_vf_st(db + c, tt_vf_add(tt_vf_ld(db + c, tail), acc.gb), tail);
 }
 
-void tt_f32_dwconv3x3_backward(int N, int H, int W, int C, int stride, const float *x,
-                               const float *w, const float *dy, float *dx, float *dw, float *db) {
-    dw_geom g = dw_make_geom(H, W, stride);
-    if (dx) memset(dx, 0, (size_t)N * H * W * C * sizeof(float));
-    int c = 0;
-    if (stride == 1)
-        for (; c + TT_VF_LANES <= C; c += TT_VF_LANES)
-            dwb_tile(N, H, W, C, 1, &g, x, w, dy, dx, dw, db, c, 0);
-    else
-        for (; c + TT_VF_LANES <= C; c += TT_VF_LANES)
-            dwb_tile(N, H, W, C, 2, &g, x, w, dy, dx, dw, db, c, 0);
-    if (c < C) dwb_tile(N, H, W, C, stride, &g, x, w, dy, dx, dw, db, c, C - c);
+typedef struct dwb_job {
+    int N, H, W, C, stride;
+    dw_geom g;
+    const float *x, *w, *dy;
+    float *dx, *dw, *db;
+} dwb_job;
+
+/* Items are channel tiles: a tile owns its channels of dx, dw and db, and
+ * sums its weight gradients over the whole batch in one fixed order, so the
+ * partition over threads cannot change a bit. */
+static void dwb_tiles(void *arg, int begin, int end, int worker) {
+    const dwb_job *j = arg;
+    (void)worker;
+    for (int i = begin; i < end; i++) {
+        int c = i * TT_VF_LANES, tail = j->C - c < TT_VF_LANES ? j->C - c : 0;
+        if (tail)
+            dwb_tile(j->N, j->H, j->W, j->C, j->stride, &j->g, j->x, j->w, j->dy, j->dx, j->dw, j->db, c, tail);
+        else if (j->stride == 1)
+            dwb_tile(j->N, j->H, j->W, j->C, 1, &j->g, j->x, j->w, j->dy, j->dx, j->dw, j->db, c, 0);
+        else
+            dwb_tile(j->N, j->H, j->W, j->C, 2, &j->g, j->x, j->w, j->dy, j->dx, j->dw, j->db, c, 0);
+    }
+}
+
+void tt_f32_dwconv3x3_backward(tt_pool *pool, int N, int H, int W, int C, int stride,
+                               const float *x, const float *w, const float *dy, float *dx,
+                               float *dw, float *db) {
+    dwb_job j = {N, H, W, C, stride, dw_make_geom(H, W, stride), x, w, dy, dx, dw, db};
+    tt_pool_for(pool, (C + TT_VF_LANES - 1) / TT_VF_LANES, 1, dwb_tiles, &j);
 }
 
 /* Written as a gather over input pixels (not the scatter above) so the two

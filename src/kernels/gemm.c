@@ -37,6 +37,7 @@
 
 #include "core/simd.h"
 #include "tabtrain/gemm.h"
+#include "tabtrain/threadpool.h"
 
 /* Tile rows per ISA, and the micro-kernel names: TT_GEMM_FN(4) is
  * tt_f32_gemm_4x8_wasmsimd. Every mr in 1..MR gets its own kernel so edge
@@ -227,54 +228,81 @@ void tt_f32_gemm_pack_b(tt_trans trans_b, int K, int N, const float *B, int ldb,
     }
 }
 
-static void tt_gemm_run(int M, int N, int K, const float *A, size_t lda, const float *packed,
-                        float *C, size_t ldc, const tt_epilogue *ep, int accumulate) {
+/* One GEMM split into items: item i is row tile (i % mtiles) of N block
+ * (i / mtiles). Tiles start at multiples of MR whatever the thread count, and
+ * K is never split, so every element of C comes out of the same kernel with
+ * the same summation order: the result is bit-identical for any pool. */
+typedef struct tt_gemm_job {
+    int M, N, K, nb, mtiles;
+    const float *A, *packed, *bias, *res;
+    float *C;
+    tt_gemm_params p;
+    const tt_gemm_ukernel *kernels;
+} tt_gemm_job;
+
+static void tt_gemm_items(void *arg, int begin, int end, int worker) {
+    static const float zeros[TT_GEMM_NR];
+    const tt_gemm_job *j = arg;
+    const tt_gemm_params *p = &j->p;
+    (void)worker;
+    for (int i = begin; i < end; i++) {
+        int n0 = i / j->mtiles * j->nb, m0 = i % j->mtiles * TT_GEMM_MR;
+        int nc = (j->N - n0 < j->nb ? j->N : n0 + j->nb) - n0;
+        int mr = j->M - m0 < TT_GEMM_MR ? j->M - m0 : TT_GEMM_MR;
+        const float *b = j->bias ? j->bias + n0 : zeros;
+        const float *w = j->packed + (size_t)(n0 / TT_GEMM_NR) * TT_GEMM_NR * (size_t)j->K;
+        const float *r = j->res ? j->res + (size_t)m0 * p->ldr + n0 : NULL;
+        j->kernels[mr](nc, j->A + (size_t)m0 * p->lda, w, b, j->C + (size_t)m0 * p->ldc + n0, r, p);
+    }
+}
+
+static void tt_gemm_run(tt_pool *pool, int M, int N, int K, const float *A, size_t lda,
+                        const float *packed, float *C, size_t ldc, const tt_epilogue *ep,
+                        int accumulate) {
     if (M <= 0 || N <= 0) return;
     /* Packed panels per N block so the block stays in L2. */
     size_t panel_bytes = (size_t)(K > 0 ? K : 1) * TT_GEMM_NR * sizeof(float);
     int block_panels = (int)(TT_GEMM_L2_BYTES / panel_bytes);
     if (block_panels < 1) block_panels = 1;
-    int nb = block_panels * TT_GEMM_NR;
+    /* With threads, small-M products (late layers: 7×7 = 49 rows) would
+     * have fewer row tiles than threads; narrower N blocks give them work. */
+    int threads = tt_pool_threads(pool), mtiles = (M + TT_GEMM_MR - 1) / TT_GEMM_MR;
+    int panels = (N + TT_GEMM_NR - 1) / TT_GEMM_NR;
+    if (threads > 1 && mtiles < 4 * threads) {
+        int want = (panels * mtiles + 4 * threads - 1) / (4 * threads);
+        if (want < block_panels) block_panels = want < 1 ? 1 : want;
+    }
 
-    static const float zeros[TT_GEMM_NR];
+    tt_gemm_job j = {M, N, K, block_panels * TT_GEMM_NR, mtiles, A, packed, NULL, NULL, C,
+                     {K, lda, ldc, 0, TT_GEMM_NR, NULL, 0.0f, 0.0f}, NULL};
     float bias_tail[TT_GEMM_NR] = {0};
-    tt_gemm_params p = {K, lda, ldc, 0, TT_GEMM_NR, bias_tail, 0.0f, 0.0f};
-    const float *bias = NULL, *res = NULL;
+    j.p.bias_tail = bias_tail;
     int clamp = 0;
     if (accumulate) {
-        res = C;
-        p.ldr = ldc;
+        j.res = C;
+        j.p.ldr = ldc;
     } else if (ep) {
-        bias = ep->bias;
-        res = ep->residual;
-        p.ldr = (size_t)ep->ldr;
+        j.bias = ep->bias;
+        j.res = ep->residual;
+        j.p.ldr = (size_t)ep->ldr;
         clamp = ep->act != TT_ACT_NONE;
-        p.vmax = ep->act == TT_ACT_RELU6 ? 6.0f : INFINITY;
+        j.p.vmax = ep->act == TT_ACT_RELU6 ? 6.0f : INFINITY;
     }
-    if (bias && N % TT_GEMM_NR)
-        memcpy(bias_tail, bias + N / TT_GEMM_NR * TT_GEMM_NR, (size_t)(N % TT_GEMM_NR) * sizeof(float));
-    if (!bias) p.bias_step = 0;
+    if (j.bias && N % TT_GEMM_NR)
+        memcpy(bias_tail, j.bias + N / TT_GEMM_NR * TT_GEMM_NR, (size_t)(N % TT_GEMM_NR) * sizeof(float));
+    if (!j.bias) j.p.bias_step = 0;
+    j.kernels = tt_gemm_ukernels[clamp];
 
-    const tt_gemm_ukernel *kernels = tt_gemm_ukernels[clamp];
-    const tt_gemm_ukernel full = kernels[TT_GEMM_MR];
-    for (int n0 = 0; n0 < N; n0 += nb) {
-        int nc = (N - n0 < nb ? N : n0 + nb) - n0;
-        const float *b = bias ? bias + n0 : zeros;
-        const float *w = packed + (size_t)(n0 / TT_GEMM_NR) * TT_GEMM_NR * (size_t)K;
-        for (int m0 = 0; m0 < M; m0 += TT_GEMM_MR) {
-            int mr = M - m0 < TT_GEMM_MR ? M - m0 : TT_GEMM_MR;
-            const float *a = A + (size_t)m0 * lda;
-            const float *r = res ? res + (size_t)m0 * p.ldr + n0 : NULL;
-            float *c = C + (size_t)m0 * ldc + n0;
-            if (mr == TT_GEMM_MR) full(nc, a, w, b, c, r, &p);
-            else kernels[mr](nc, a, w, b, c, r, &p);
-        }
-    }
+    /* Items of at least ~32k multiply-adds, so claiming one is noise. */
+    long item_macs = (long)TT_GEMM_MR * (N < j.nb ? N : j.nb) * (K > 0 ? K : 1);
+    int grain = (int)(32768 / item_macs) + 1;
+    int nblocks = (N + j.nb - 1) / j.nb;
+    tt_pool_for(pool, nblocks * mtiles, grain, tt_gemm_items, &j);
 }
 
-void tt_f32_gemm_packed(int M, int N, int K, const float *A, int lda, const float *packed, float *C,
-                        int ldc, const tt_epilogue *ep) {
-    tt_gemm_run(M, N, K, A, (size_t)lda, packed, C, (size_t)ldc, ep, 0);
+void tt_f32_gemm_packed(tt_pool *pool, int M, int N, int K, const float *A, int lda,
+                        const float *packed, float *C, int ldc, const tt_epilogue *ep) {
+    tt_gemm_run(pool, M, N, K, A, (size_t)lda, packed, C, (size_t)ldc, ep, 0);
 }
 
 /* Aᵀ is materialized as M×K after the packed B, so the one micro-kernel
@@ -283,19 +311,43 @@ size_t tt_f32_gemm_work_size(int M, int N, int K) {
     return tt_f32_gemm_packed_size(K, N) + (size_t)M * (size_t)K;
 }
 
-void tt_f32_gemm(tt_trans trans_a, tt_trans trans_b, int M, int N, int K, const float *A, int lda,
-                 const float *B, int ldb, float beta, float *C, int ldc, const tt_epilogue *ep,
-                 float *work) {
+typedef struct tt_gemm_prep {
+    tt_trans trans_b;
+    int M, N, K, lda, ldb, panels;
+    const float *A, *B;
+    float *packed, *at;
+} tt_gemm_prep;
+
+/* Items [0, panels) pack one B panel each; items past them transpose a
+ * block of 64 rows of Aᵀ. */
+static void tt_gemm_prep_items(void *arg, int begin, int end, int worker) {
+    const tt_gemm_prep *g = arg;
+    (void)worker;
+    for (int i = begin; i < end; i++) {
+        if (i < g->panels) {
+            int n0 = i * TT_GEMM_NR, nc = g->N - n0 < TT_GEMM_NR ? g->N - n0 : TT_GEMM_NR;
+            const float *b = g->trans_b ? g->B + (size_t)n0 * g->ldb : g->B + n0;
+            tt_f32_gemm_pack_b(g->trans_b, g->K, nc, b, g->ldb, g->packed + (size_t)i * TT_GEMM_NR * g->K);
+            continue;
+        }
+        int r0 = (i - g->panels) * 64, r1 = g->M - r0 < 64 ? g->M : r0 + 64;
+        for (int k = 0; k < g->K; k++)
+            for (int r = r0; r < r1; r++) g->at[(size_t)r * g->K + k] = g->A[(size_t)k * g->lda + r];
+    }
+}
+
+void tt_f32_gemm(tt_pool *pool, tt_trans trans_a, tt_trans trans_b, int M, int N, int K,
+                 const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc,
+                 const tt_epilogue *ep, float *work) {
     if (M <= 0 || N <= 0) return;
-    float *packed = work;
-    tt_f32_gemm_pack_b(trans_b, K, N, B, ldb, packed);
+    tt_gemm_prep g = {trans_b, M, N, K, lda, ldb, (N + TT_GEMM_NR - 1) / TT_GEMM_NR, A, B, work,
+                      work + tt_f32_gemm_packed_size(K, N)};
+    int items = g.panels + (trans_a ? (M + 63) / 64 : 0);
+    tt_pool_for(pool, items, 1 + 16384 / (K * TT_GEMM_NR + 1), tt_gemm_prep_items, &g);
     size_t a_ld = (size_t)lda;
     if (trans_a) {
-        float *at = work + tt_f32_gemm_packed_size(K, N);
-        for (int k = 0; k < K; k++)
-            for (int i = 0; i < M; i++) at[(size_t)i * K + k] = A[(size_t)k * lda + i];
-        A = at;
+        A = g.at;
         a_ld = (size_t)K;
     }
-    tt_gemm_run(M, N, K, A, a_ld, packed, C, (size_t)ldc, ep, beta != 0.0f);
+    tt_gemm_run(pool, M, N, K, A, a_ld, g.packed, C, (size_t)ldc, ep, beta != 0.0f);
 }

@@ -1,14 +1,27 @@
 /* Global average pooling over NHWC feature maps. */
 #include "kernels/conv_common.h"
 
-void tt_f32_global_avgpool(int N, int HW, int C, const float *x, float *y) {
-    tt_vf inv = tt_vf_set1(1.0f / (float)HW);
-    for (int n = 0; n < N; n++) {
-        const float *xn = x + (size_t)n * HW * C;
-        float *yn = y + (size_t)n * C;
-        int c = 0;
-        /* Four independent channel vectors per pass hide the add latency. */
-        for (; c + 4 * TT_VF_LANES <= C; c += 4 * TT_VF_LANES) {
+/* Channel blocks of 4 vectors: four independent sums hide the add latency. */
+#define TT_POOL_CB (4 * TT_VF_LANES)
+
+typedef struct gap_job {
+    int HW, C, blocks;
+    const float *x;
+    float *y;
+    tt_vf inv;
+} gap_job;
+
+/* Items are (image, channel block) pairs. */
+static void gap_items(void *arg, int begin, int end, int worker) {
+    const gap_job *j = arg;
+    const int HW = j->HW, C = j->C;
+    const tt_vf inv = j->inv;
+    (void)worker;
+    for (int i = begin; i < end; i++) {
+        int n = i / j->blocks, c = i % j->blocks * TT_POOL_CB;
+        const float *xn = j->x + (size_t)n * HW * C;
+        float *yn = j->y + (size_t)n * C;
+        if (c + TT_POOL_CB <= C) {
             tt_vf s0 = tt_vf_zero(), s1 = tt_vf_zero(), s2 = tt_vf_zero(), s3 = tt_vf_zero();
             for (int p = 0; p < HW; p++) {
                 const float *q = xn + (size_t)p * C + c;
@@ -21,6 +34,7 @@ void tt_f32_global_avgpool(int N, int HW, int C, const float *x, float *y) {
             tt_vf_store(yn + c + TT_VF_LANES, tt_vf_mul(s1, inv));
             tt_vf_store(yn + c + 2 * TT_VF_LANES, tt_vf_mul(s2, inv));
             tt_vf_store(yn + c + 3 * TT_VF_LANES, tt_vf_mul(s3, inv));
+            continue;
         }
         for (; c < C; c += TT_VF_LANES) {
             int tail = C - c < TT_VF_LANES ? C - c : 0;
@@ -29,6 +43,11 @@ void tt_f32_global_avgpool(int N, int HW, int C, const float *x, float *y) {
             tt_vf_st(yn + c, tt_vf_mul(s, inv), tail);
         }
     }
+}
+
+void tt_f32_global_avgpool(tt_pool *pool, int N, int HW, int C, const float *x, float *y) {
+    gap_job j = {HW, C, (C + TT_POOL_CB - 1) / TT_POOL_CB, x, y, tt_vf_set1(1.0f / (float)HW)};
+    tt_pool_for(pool, N * j.blocks, 1 + 16384 / (HW * TT_POOL_CB + 1), gap_items, &j);
 }
 
 void tt_f32_global_avgpool_ref(int N, int HW, int C, const float *x, float *y) {

@@ -27,16 +27,31 @@ typedef struct tt_block {
     tt_pw project;
 } tt_block;
 
+/* The buffers one image's pass runs in. */
+typedef struct tt_mnv2_ws {
+    float *act[2], *expanded, *dwout; /* ping-pong block I/O and block internals */
+    float *stem_work;                 /* the stem's scratch for one thread */
+} tt_mnv2_ws;
+
+/* Threads: a batch of at least as many images as threads is spread over
+ * them, one whole image per task, each thread in its own workspace (no
+ * synchronisation inside a pass); fewer images (batch 1: the browser adding
+ * a picture, prediction) run one at a time with every layer split over the
+ * threads. Each image's arithmetic is the same either way. */
 struct tt_mnv2 {
     int size, c0, h0; /* input side, stem channels, stem output side */
-    float *stem_w, *stem_b, *stem_work;
+    float *stem_w, *stem_b;
     tt_block blocks[TT_MNV2_BLOCKS];
     tt_pw head, logits;
     int head_hw;
-    float *act[2], *expanded, *dwout; /* ping-pong block I/O and block internals */
+    size_t ws_floats[5];             /* act, act, expanded, dwout, stem_work */
+    tt_mnv2_ws ws[TT_POOL_MAX_THREADS]; /* ws[0] in the arena, the others in `thread_ws` */
+    tt_pool *pool;                   /* NULL: the caller's thread */
+    float *thread_ws;                /* workspaces 1..threads-1 */
+    float *stem_work_threads;        /* stem scratch for a layer split over the threads */
     size_t params;
     size_t weight_bytes; /* measured by a first, copy-free pass over the source */
-    tt_arena *weights, *ws;
+    tt_arena *weights, *arena; /* weights; ws[0] */
 };
 
 typedef const tt_st_tensor *tt_tref;
@@ -206,24 +221,20 @@ tt_status tt_mnv2_init(tt_mnv2 **out, const tt_st_file *weights, int input_size)
         m->params = 0;
         st = tt_mnv2_build(m, weights);
     }
-    size_t act = 0, expanded = 0, dwout = 0, stem_work = 0;
+    size_t *sz = m->ws_floats;
     if (!st) {
-        tt_mnv2_buffer_sizes(m, &act, &expanded, &dwout);
-        stem_work = tt_f32_conv3x3_work_size(m->size, 3, m->c0, 2);
-        size_t bytes = 2 * tt_arena_size_of(act * sizeof(float)) +
-                       tt_arena_size_of(expanded * sizeof(float)) +
-                       tt_arena_size_of(dwout * sizeof(float)) +
-                       tt_arena_size_of(stem_work * sizeof(float) + 1);
-        st = tt_arena_init(&m->ws, bytes);
+        tt_mnv2_buffer_sizes(m, &sz[0], &sz[2], &sz[3]);
+        sz[1] = sz[0];
+        sz[4] = tt_f32_conv3x3_work_size(m->size, 3, m->c0, 2, 1);
+        size_t bytes = 0;
+        for (int i = 0; i < 5; i++) bytes += tt_arena_size_of(sz[i] * sizeof(float));
+        st = tt_arena_init(&m->arena, bytes);
     }
     if (!st) {
-        m->act[0] = tt_arena_alloc(m->ws, act * sizeof(float));
-        m->act[1] = tt_arena_alloc(m->ws, act * sizeof(float));
-        m->expanded = tt_arena_alloc(m->ws, expanded * sizeof(float));
-        m->dwout = tt_arena_alloc(m->ws, dwout * sizeof(float));
-        m->stem_work = tt_arena_alloc(m->ws, stem_work * sizeof(float) + 1);
-        if (!m->act[0] || !m->act[1] || !m->expanded || !m->dwout || !m->stem_work)
-            st = TT_ERR_NOMEM;
+        float **dst[5] = {&m->ws[0].act[0], &m->ws[0].act[1], &m->ws[0].expanded, &m->ws[0].dwout,
+                          &m->ws[0].stem_work};
+        for (int i = 0; i < 5 && !st; i++)
+            if (!(*dst[i] = tt_arena_alloc(m->arena, sz[i] * sizeof(float)))) st = TT_ERR_NOMEM;
     }
     if (st) {
         tt_mnv2_free(m);
@@ -236,7 +247,9 @@ tt_status tt_mnv2_init(tt_mnv2 **out, const tt_st_file *weights, int input_size)
 void tt_mnv2_free(tt_mnv2 *m) {
     if (!m) return;
     tt_arena_free(m->weights);
-    tt_arena_free(m->ws);
+    tt_arena_free(m->arena);
+    free(m->stem_work_threads);
+    free(m->thread_ws);
     free(m);
 }
 
@@ -257,36 +270,70 @@ int tt_mnv2_block_stride(int block) {
 
 tt_mnv2_info tt_mnv2_get_info(const tt_mnv2 *m) {
     tt_mnv2_info info = {m->size, m->head.cout, m->logits.cout, m->params, tt_mnv2_flops(m),
-                         tt_arena_capacity(m->ws) + tt_arena_used(m->weights)};
+                         tt_arena_capacity(m->arena) + tt_arena_used(m->weights)};
     return info;
 }
 
-static void tt_pw_run(const tt_pw *pw, int rows, const float *x, tt_act act, const float *residual,
-                      float *y) {
-    tt_epilogue ep = {pw->bias, act, residual, pw->cout};
-    tt_f32_gemm_packed(rows, pw->cout, pw->cin, x, pw->cin, pw->packed, y, pw->cout, &ep);
+tt_status tt_mnv2_set_pool(tt_mnv2 *m, tt_pool *pool) {
+    int threads = tt_pool_threads(pool);
+    free(m->stem_work_threads);
+    free(m->thread_ws);
+    m->stem_work_threads = m->thread_ws = NULL;
+    m->pool = NULL;
+    if (threads == 1) return TT_OK;
+    size_t per = 0, n = tt_f32_conv3x3_work_size(m->size, 3, m->c0, 2, threads);
+    for (int i = 0; i < 5; i++) per += m->ws_floats[i];
+    m->stem_work_threads = malloc(n * sizeof(float));
+    m->thread_ws = malloc(per * (size_t)(threads - 1) * sizeof(float));
+    if (!m->stem_work_threads || !m->thread_ws) {
+        free(m->stem_work_threads);
+        free(m->thread_ws);
+        m->stem_work_threads = m->thread_ws = NULL;
+        return tt_error(TT_ERR_NOMEM, "model: no memory for the workspaces of %d threads (%zu MB)",
+                        threads, per * (size_t)(threads - 1) * sizeof(float) >> 20);
+    }
+    float *p = m->thread_ws;
+    for (int t = 1; t < threads; t++) {
+        float **dst[5] = {&m->ws[t].act[0], &m->ws[t].act[1], &m->ws[t].expanded, &m->ws[t].dwout,
+                          &m->ws[t].stem_work};
+        for (int i = 0; i < 5; i++) {
+            *dst[i] = p;
+            p += m->ws_floats[i];
+        }
+    }
+    m->pool = pool;
+    return TT_OK;
 }
 
-static void tt_block_forward(const tt_block *b, const float *x, float *expanded, float *dwout,
-                             float *y) {
+static void tt_pw_run(tt_pool *pool, const tt_pw *pw, int rows, const float *x, tt_act act,
+                      const float *residual, float *y) {
+    tt_epilogue ep = {pw->bias, act, residual, pw->cout};
+    tt_f32_gemm_packed(pool, rows, pw->cout, pw->cin, x, pw->cin, pw->packed, y, pw->cout, &ep);
+}
+
+static void tt_block_forward(tt_pool *pool, const tt_block *b, const float *x, float *expanded,
+                             float *dwout, float *y) {
     const float *dw_in = x;
     if (b->expand.cout) {
-        tt_pw_run(&b->expand, b->h_in * b->w_in, x, TT_ACT_RELU6, NULL, expanded);
+        tt_pw_run(pool, &b->expand, b->h_in * b->w_in, x, TT_ACT_RELU6, NULL, expanded);
         dw_in = expanded;
     }
-    tt_f32_dwconv3x3(1, b->h_in, b->w_in, b->hid, b->stride, dw_in, b->dw_w, b->dw_b, TT_ACT_RELU6,
-                     dwout);
-    tt_pw_run(&b->project, b->h_out * b->w_out, dwout, TT_ACT_NONE, b->residual ? x : NULL, y);
+    tt_f32_dwconv3x3(pool, 1, b->h_in, b->w_in, b->hid, b->stride, dw_in, b->dw_w, b->dw_b,
+                     TT_ACT_RELU6, dwout);
+    tt_pw_run(pool, &b->project, b->h_out * b->w_out, dwout, TT_ACT_NONE, b->residual ? x : NULL,
+              y);
 }
 
-/* Stem and the first `nblocks` blocks of one image; returns the ping-pong
- * buffer that holds the activations entering block `nblocks`. */
-static float *tt_mnv2_run_blocks(tt_mnv2 *m, const float *image, int nblocks) {
-    float *cur = m->act[0], *nxt = m->act[1];
-    tt_f32_conv3x3(1, m->size, m->size, 3, m->c0, 2, image, m->stem_w, m->stem_b, TT_ACT_RELU6,
-                   cur, m->stem_work);
+/* Stem and the first `nblocks` blocks of one image in `ws`, its layers split
+ * over `pool` (NULL: this thread); returns the ping-pong buffer that holds
+ * the activations entering block `nblocks`. */
+static float *tt_mnv2_run_blocks(const tt_mnv2 *m, tt_pool *pool, const tt_mnv2_ws *ws,
+                                 const float *image, int nblocks) {
+    float *cur = ws->act[0], *nxt = ws->act[1];
+    tt_f32_conv3x3(pool, 1, m->size, m->size, 3, m->c0, 2, image, m->stem_w, m->stem_b,
+                   TT_ACT_RELU6, cur, pool ? m->stem_work_threads : ws->stem_work);
     for (int i = 0; i < nblocks; i++) {
-        tt_block_forward(&m->blocks[i], cur, m->expanded, m->dwout, nxt);
+        tt_block_forward(pool, &m->blocks[i], cur, ws->expanded, ws->dwout, nxt);
         float *t = cur;
         cur = nxt;
         nxt = t;
@@ -294,17 +341,53 @@ static float *tt_mnv2_run_blocks(tt_mnv2 *m, const float *image, int nblocks) {
     return cur;
 }
 
+/* One image to the pooled features, or (block >= 0) to the activations
+ * entering `block`. */
+static void tt_mnv2_image(const tt_mnv2 *m, tt_pool *pool, const tt_mnv2_ws *ws, const float *image,
+                          int block, float *out) {
+    if (block >= 0) {
+        const tt_block *b = &m->blocks[block];
+        float *cur = tt_mnv2_run_blocks(m, pool, ws, image, block);
+        memcpy(out, cur, (size_t)b->h_in * b->w_in * b->cin * sizeof(float));
+        return;
+    }
+    float *cur = tt_mnv2_run_blocks(m, pool, ws, image, TT_MNV2_BLOCKS);
+    float *nxt = cur == ws->act[0] ? ws->act[1] : ws->act[0];
+    tt_pw_run(pool, &m->head, m->head_hw, cur, TT_ACT_RELU6, NULL, nxt);
+    tt_f32_global_avgpool(pool, 1, m->head_hw, m->head.cout, nxt, out);
+}
+
+typedef struct tt_mnv2_job {
+    const tt_mnv2 *m;
+    const float *input;
+    float *out;
+    size_t in_stride, out_stride;
+    int block;
+} tt_mnv2_job;
+
+static void tt_mnv2_images(void *arg, int begin, int end, int worker) {
+    const tt_mnv2_job *j = arg;
+    for (int i = begin; i < end; i++)
+        tt_mnv2_image(j->m, NULL, &j->m->ws[worker], j->input + i * j->in_stride, j->block,
+                      j->out + i * j->out_stride);
+}
+
+static void tt_mnv2_run(tt_mnv2 *m, int n, const float *input, int block, float *out) {
+    size_t out_stride = block < 0 ? (size_t)m->head.cout
+                                  : (size_t)m->blocks[block].h_in * m->blocks[block].w_in * m->blocks[block].cin;
+    tt_mnv2_job j = {m, input, out, (size_t)m->size * m->size * 3, out_stride, block};
+    if (m->pool && n >= tt_pool_threads(m->pool)) {
+        tt_pool_for(m->pool, n, 1, tt_mnv2_images, &j);
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        tt_mnv2_image(m, m->pool, &m->ws[0], input + i * j.in_stride, block, out + i * out_stride);
+}
+
 tt_status tt_mnv2_features(tt_mnv2 *m, int n, const float *input, float *features) {
     if (n < 0 || (n && (!input || !features)))
         return tt_error(TT_ERR_INVALID_ARG, "tt_mnv2_features: bad arguments");
-    size_t in_stride = (size_t)m->size * m->size * 3;
-    for (int img = 0; img < n; img++) {
-        float *cur = tt_mnv2_run_blocks(m, input + img * in_stride, TT_MNV2_BLOCKS);
-        float *nxt = cur == m->act[0] ? m->act[1] : m->act[0];
-        tt_pw_run(&m->head, m->head_hw, cur, TT_ACT_RELU6, NULL, nxt);
-        tt_f32_global_avgpool(1, m->head_hw, m->head.cout, nxt,
-                              features + (size_t)img * m->head.cout);
-    }
+    tt_mnv2_run(m, n, input, -1, features);
     return TT_OK;
 }
 
@@ -313,7 +396,7 @@ tt_status tt_mnv2_logits(tt_mnv2 *m, int n, const float *features, float *logits
         return tt_error(TT_ERR_UNSUPPORTED, "model has no logits layer (a backbone without top)");
     if (n < 0 || (n && (!features || !logits)))
         return tt_error(TT_ERR_INVALID_ARG, "tt_mnv2_logits: bad arguments");
-    if (n) tt_pw_run(&m->logits, n, features, TT_ACT_NONE, NULL, logits);
+    if (n) tt_pw_run(m->pool, &m->logits, n, features, TT_ACT_NONE, NULL, logits);
     return TT_OK;
 }
 
@@ -331,12 +414,6 @@ tt_status tt_mnv2_forward_until(tt_mnv2 *m, int n, const float *input, int block
     if (block < 0 || block >= TT_MNV2_BLOCKS || n < 0 || (n && (!input || !out)))
         return tt_error(TT_ERR_INVALID_ARG, "tt_mnv2_forward_until: bad arguments (block %d, n %d)",
                         block, n);
-    const tt_block *stop = &m->blocks[block];
-    size_t in_stride = (size_t)m->size * m->size * 3;
-    size_t out_stride = (size_t)stop->h_in * stop->w_in * stop->cin;
-    for (int img = 0; img < n; img++) {
-        float *cur = tt_mnv2_run_blocks(m, input + img * in_stride, block);
-        memcpy(out + img * out_stride, cur, out_stride * sizeof(float));
-    }
+    tt_mnv2_run(m, n, input, block, out);
     return TT_OK;
 }

@@ -37,6 +37,7 @@ struct tt_tail {
     float *g[2], *gmid, *gexp; /* backward: block I/O grads, dwout/head grads, expanded grads */
     float *work;
     tt_arena *ws;
+    tt_pool *pool;
 };
 
 static size_t tt_zmax(size_t a, size_t b) { return a > b ? a : b; }
@@ -254,6 +255,8 @@ int tt_tail_params(tt_tail *t, tt_named_tensor **out) {
     return t->n_params;
 }
 
+void tt_tail_set_pool(tt_tail *t, tt_pool *pool) { t->pool = pool; }
+
 void tt_tail_zero_grad(tt_tail *t) { memset(t->grads_slab, 0, t->n_floats * sizeof(float)); }
 
 /* y[rows][cout] = act(x · Wᵀ + b) (+ residual), through the same packed GEMM
@@ -262,7 +265,7 @@ static void tt_pw_forward(tt_tail *t, int rows, int cin, int cout, const float *
                           const tt_tail_layer *L, tt_act act, const float *residual, float *y) {
     tt_f32_gemm_pack_b(TT_TRANS, cin, cout, L->w, cin, t->work);
     tt_epilogue ep = {L->b, act, residual, cout};
-    tt_f32_gemm_packed(rows, cout, cin, x, cin, t->work, y, cout, &ep);
+    tt_f32_gemm_packed(t->pool, rows, cout, cin, x, cin, t->work, y, cout, &ep);
 }
 
 /* dy is w.r.t. the pre-activation output; dx (may be NULL) is overwritten. */
@@ -270,7 +273,7 @@ static void tt_pw_backward(tt_tail *t, int rows, int cin, int cout, const float 
                            const tt_tail_layer *L, const float *dy, float *dx) {
     for (int r = 0; r < rows; r += TT_TAIL_ROWS) {
         int m = rows - r < TT_TAIL_ROWS ? rows - r : TT_TAIL_ROWS;
-        tt_f32_dense_backward(m, cin, cout, x + (size_t)r * cin, L->w, dy + (size_t)r * cout,
+        tt_f32_dense_backward(t->pool, m, cin, cout, x + (size_t)r * cin, L->w, dy + (size_t)r * cout,
                               dx ? dx + (size_t)r * cin : NULL, L->gw, L->gb, t->work);
     }
 }
@@ -287,7 +290,7 @@ const float *tt_tail_forward(tt_tail *t, int M, const float *x) {
                           b->expanded);
             dw_in = b->expanded;
         }
-        tt_f32_dwconv3x3(M, s->h_in, s->w_in, s->hid, s->stride, dw_in, b->dw.w, b->dw.b,
+        tt_f32_dwconv3x3(t->pool, M, s->h_in, s->w_in, s->hid, s->stride, dw_in, b->dw.w, b->dw.b,
                          TT_ACT_RELU6, b->dwout);
         tt_pw_forward(t, out_rows, s->hid, s->cout, b->dwout, &b->project, TT_ACT_NONE,
                       s->residual ? cur : NULL, b->out);
@@ -295,14 +298,14 @@ const float *tt_tail_forward(tt_tail *t, int M, const float *x) {
     }
     tt_pw_forward(t, M * t->head_hw, t->head_cin, t->F, cur, &t->head, TT_ACT_RELU6, NULL,
                   t->head_out);
-    tt_f32_global_avgpool(M, t->head_hw, t->F, t->head_out, t->feat);
+    tt_f32_global_avgpool(t->pool, M, t->head_hw, t->F, t->head_out, t->feat);
     return t->feat;
 }
 
 void tt_tail_backward(tt_tail *t, int M, const float *x, const float *dfeatures) {
     size_t head_rows = (size_t)M * t->head_hw;
     tt_f32_global_avgpool_backward(M, t->head_hw, t->F, dfeatures, t->gmid);
-    tt_f32_relu6_backward(head_rows * t->F, t->head_out, t->gmid, t->gmid);
+    tt_f32_relu6_backward(t->pool, head_rows * t->F, t->head_out, t->gmid, t->gmid);
     float *dy = t->g[0], *dx = t->g[1];
     tt_pw_backward(t, (int)head_rows, t->head_cin, t->F, t->blocks[t->nb - 1].out, &t->head,
                    t->gmid, dy);
@@ -313,14 +316,14 @@ void tt_tail_backward(tt_tail *t, int M, const float *x, const float *dfeatures)
         float *din = j ? dx : NULL; /* the cached input needs no gradient */
         size_t in_rows = (size_t)M * s->h_in * s->w_in, out_rows = (size_t)M * s->h_out * s->w_out;
         tt_pw_backward(t, (int)out_rows, s->hid, s->cout, b->dwout, &b->project, dy, t->gmid);
-        tt_f32_relu6_backward(out_rows * s->hid, b->dwout, t->gmid, t->gmid);
+        tt_f32_relu6_backward(t->pool, out_rows * s->hid, b->dwout, t->gmid, t->gmid);
         if (b->expand.w) {
-            tt_f32_dwconv3x3_backward(M, s->h_in, s->w_in, s->hid, s->stride, b->expanded,
+            tt_f32_dwconv3x3_backward(t->pool, M, s->h_in, s->w_in, s->hid, s->stride, b->expanded,
                                       b->dw.w, t->gmid, t->gexp, b->dw.gw, b->dw.gb);
-            tt_f32_relu6_backward(in_rows * s->hid, b->expanded, t->gexp, t->gexp);
+            tt_f32_relu6_backward(t->pool, in_rows * s->hid, b->expanded, t->gexp, t->gexp);
             tt_pw_backward(t, (int)in_rows, s->cin, s->hid, in, &b->expand, t->gexp, din);
         } else {
-            tt_f32_dwconv3x3_backward(M, s->h_in, s->w_in, s->hid, s->stride, in, b->dw.w,
+            tt_f32_dwconv3x3_backward(t->pool, M, s->h_in, s->w_in, s->hid, s->stride, in, b->dw.w,
                                       t->gmid, din, b->dw.gw, b->dw.gb);
         }
         if (!din) break;

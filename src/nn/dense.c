@@ -16,10 +16,10 @@ size_t tt_dense_work_size(int M, int in, int out) {
 void tt_dense_forward(int M, int in, int out, const float *x, const float *w, const float *b,
                       tt_act act, float *y, float *work) {
     tt_epilogue ep = {.bias = b, .act = act};
-    tt_f32_gemm(TT_NO_TRANS, TT_TRANS, M, out, in, x, in, w, in, 0.0f, y, out, &ep, work);
+    tt_f32_gemm(NULL, TT_NO_TRANS, TT_TRANS, M, out, in, x, in, w, in, 0.0f, y, out, &ep, work);
 }
 
 void tt_dense_backward(int M, int in, int out, const float *x, const float *w, const float *dy,
                        float *dx, float *dw, float *db, float *work) {
-    tt_f32_dense_backward(M, in, out, x, w, dy, dx, dw, db, work);
+    tt_f32_dense_backward(NULL, M, in, out, x, w, dy, dx, dw, db, work);
 }

@@ -8,6 +8,7 @@
 
 #include "tabtrain/arena.h"
 #include "tabtrain/tail.h"
+#include "tabtrain/strbuf.h"
 
 struct tt_trainer {
     tt_trainer_config cfg;
@@ -69,12 +70,6 @@ tt_trainer_config tt_trainer_defaults(void) {
         .backbone_lr = 0.0f,
     };
     return c;
-}
-
-static double tt_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static tt_status tt_check_features(const char *which, const tt_features *f, int dim, int classes) {
@@ -345,7 +340,7 @@ static void tt_end_epoch(tt_trainer *t, float lr, double t0) {
         t->bad_epochs++;
         if (t->cfg.patience > 0 && t->bad_epochs >= t->cfg.patience) t->stopped = 1;
     }
-    e->seconds = t->epoch_seconds + (tt_now() - t0);
+    e->seconds = t->epoch_seconds + (tt_now_seconds() - t0);
     t->epoch++;
     t->pos = 0;
     t->epoch_seconds = 0.0;
@@ -358,7 +353,7 @@ tt_status tt_trainer_step(tt_trainer *t, int *epoch_ended) {
     if (tt_trainer_finished(t))
         return tt_error(TT_ERR_INVALID_ARG, "trainer: training already finished after epoch %d%s",
                         t->epoch, t->stopped ? " (early stopping)" : "");
-    double t0 = tt_now();
+    double t0 = tt_now_seconds();
     int n = t->train.n, D = t->dim, C = t->classes;
     if (t->pos == 0) {
         for (int i = 0; i < n; i++) t->perm[i] = (uint32_t)i;
@@ -396,7 +391,7 @@ tt_status tt_trainer_step(tt_trainer *t, int *epoch_ended) {
     if (ended)
         tt_end_epoch(t, lr, t0);
     else
-        t->epoch_seconds += tt_now() - t0;
+        t->epoch_seconds += tt_now_seconds() - t0;
     if (epoch_ended) *epoch_ended = ended;
     return TT_OK;
 }

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "tabtrain/ckpt.h"
+#include "tabtrain/config.h"
+#include "tabtrain/run.h"
 #include "tabtrain/crc32.h"
 #include "tabtrain/dataset.h"
 #include "tabtrain/featcache.h"
@@ -33,7 +35,9 @@
 #include "tabtrain/sha256.h"
 #include "tabtrain/status.h"
 #include "tabtrain/tail.h"
+#include "tabtrain/threadpool.h"
 #include "tabtrain/trainer.h"
+#include "tabtrain/strbuf.h"
 #include "wasm/api.h"
 
 #if defined(__EMSCRIPTEN__)
@@ -44,7 +48,6 @@
 #endif
 
 #define TT_WASM_ABI 3
-#define TT_WASM_MAX_VIEWS 8
 #define TT_WASM_MAX_HANDLES 8
 #define TT_WASM_PATH 512
 /* A picture's decode costs up to ~16 bytes a pixel at its peak, and wasm
@@ -78,12 +81,7 @@ typedef struct witem {
  * be paused. */
 typedef struct wrun {
     tt_trainer *trainer; /* NULL until every row is prepared */
-    tt_trainer_config cfg;
-    float val_fraction;
-    char *augment;       /* tt_augment_parse list; "" = none */
-    int aug_views;       /* augmented views per training image (with augment) */
-    int unfreeze;        /* K of the tail, 0 = head only */
-    int init_from_model; /* the imported model's weights start the run */
+    tt_config cfg;
     int n_classes;
     int *class_ids; /* [n_classes], label index -> class id */
     char **class_names;
@@ -97,7 +95,8 @@ typedef struct wrun {
     tt_tail *tail;
     void *restore; /* a checkpoint to restore once prepared (tt_wasm_load) */
     size_t restore_len;
-    uint32_t data_crc; /* CRC-32 of the (image id, label) rows: which data the run trains on */
+    uint32_t data_id;  /* tt_run_data_id of its pictures: which data the run trains on */
+    uint32_t data_crc; /* CRC-32 of the (image id, label) rows: what checkpoints before data_id stored */
 } wrun;
 
 /* An imported model (a model, export or foreign checkpoint file): predicts, and
@@ -111,6 +110,7 @@ typedef struct wmodel {
 
 typedef struct tt_wasm {
     tt_mnv2 *net;
+    tt_pool *pool; /* threads of the backbone and of every tail; NULL = one */
     int dim, size;
     float *input; /* [size][size][3] */
     char *preprocess; /* backbone metadata, copied into checkpoints */
@@ -147,18 +147,7 @@ static int fail(tt_wasm *w, tt_status st) {
     return -(int)st;
 }
 
-static char *dupstr(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+static double now_ms(void) { return tt_now_seconds() * 1e3; }
 
 /* ---- JSON out: one growable buffer per handle ---------------------------------------- */
 
@@ -239,10 +228,6 @@ static tt_status jint(const tt_json *j, int i, const char *key, double lo, doubl
     return TT_OK;
 }
 
-static tt_status jbool(const tt_json *j, int i, const char *key, int *out) {
-    return tt_json_bool(j, i, out) ? TT_OK : tt_error(TT_ERR_INVALID_ARG, "\"%s\" must be true or false", key);
-}
-
 static tt_status jstring(const tt_json *j, int i, const char *key, char **out) {
     tt_status st = tt_json_string(j, i, out);
     return st == TT_ERR_FORMAT ? tt_error(TT_ERR_INVALID_ARG, "\"%s\": %s", key, tt_last_error()) : st;
@@ -314,7 +299,7 @@ static tt_status record_read(const char *path, wimage *im) {
     const char *id = tt_st_metadata(f, "tabtrain.image_id"), *cid = tt_st_metadata(f, "tabtrain.class_id");
     const char *name = tt_st_metadata(f, "tabtrain.name");
     if (!id || !cid || !name) st = tt_error(TT_ERR_FORMAT, "%s: image record without ids", path);
-    if (!st && !(im->name = dupstr(name))) st = tt_error(TT_ERR_NOMEM, "no memory");
+    if (!st && !(im->name = tt_strdup(name))) st = tt_error(TT_ERR_NOMEM, "no memory");
     if (!st) {
         im->id = atoi(id);
         im->class_id = atoi(cid);
@@ -402,7 +387,6 @@ static void run_free(wrun *r) {
     tt_trainer_free(r->trainer);
     tt_tail_free(r->tail);
     tt_featcache_free(r->fc);
-    free(r->augment);
     free(r->class_ids);
     names_free(r->class_names, r->n_classes);
     free(r->items);
@@ -428,6 +412,26 @@ static void classes_free(tt_wasm *w) {
 
 TT_EXPORT int tt_wasm_abi_version(void) { return TT_WASM_ABI; }
 
+/* The worker checks downloaded weights with the engine's own SHA-256: crypto.subtle
+ * exists only in secure contexts, and a classroom serving the app on a LAN address
+ * over http is not one. No handle: it runs before tt_wasm_create. The result is a
+ * static buffer, valid until the next call. */
+TT_EXPORT const char *tt_wasm_sha256_hex(const uint8_t *bytes, int len) {
+    static char hex[TT_SHA256_HEX];
+    uint8_t digest[TT_SHA256_SIZE];
+    if (len < 0 || (!bytes && len > 0)) return NULL;
+    tt_sha256(bytes, (size_t)len, digest);
+    tt_sha256_hex(digest, hex);
+    return hex;
+}
+
+/* The settings table as JSON (tabtrain/config.h): the page's form and defaults. */
+TT_EXPORT const char *tt_wasm_config_schema(void) {
+    static char *schema;
+    if (!schema) schema = tt_config_schema_json();
+    return schema;
+}
+
 TT_EXPORT const char *tt_wasm_last_error(int h) {
     tt_wasm *w = handle(h);
     return w ? w->err : g_create_error;
@@ -443,6 +447,7 @@ TT_EXPORT void tt_wasm_destroy(int h) {
     classes_free(w);
     tt_featcache_free(w->fc);
     tt_mnv2_free(w->net);
+    tt_pool_free(w->pool);
     free(w->input);
     free(w->preprocess);
     free(w->weights);
@@ -495,7 +500,7 @@ TT_EXPORT int tt_wasm_create(const uint8_t *weights, int len, const char *root) 
     if (!st) st = tt_mnv2_init(&w->net, f, TT_IMAGE_DEFAULT_SIZE);
     if (!st) {
         const char *pp = tt_st_metadata(f, "tabtrain.preprocess");
-        w->preprocess = dupstr(pp ? pp : "{}");
+        w->preprocess = tt_strdup(pp ? pp : "{}");
         tt_mnv2_info info = tt_mnv2_get_info(w->net);
         w->dim = info.feature_dim;
         w->size = info.input_size;
@@ -525,6 +530,30 @@ static int class_index(const tt_wasm *w, int id) {
 static const char *class_name(const tt_wasm *w, int id, const char *fallback) {
     int i = class_index(w, id);
     return i >= 0 ? w->classes[i].name : fallback;
+}
+
+TT_EXPORT int tt_wasm_set_threads(int h, int threads) {
+    tt_wasm *w = handle(h);
+    if (!w) return -TT_ERR_INVALID_ARG;
+    if (threads == tt_pool_threads(w->pool)) return 0;
+    if (threads < 1 || threads > TT_POOL_MAX_THREADS)
+        return fail(w, tt_error(TT_ERR_INVALID_ARG, "threads must be in [1, %d] (got %d)", TT_POOL_MAX_THREADS, threads));
+    /* The old threads go first (nothing may point at them then): in the
+     * browser the new ones come from the same pre-started workers. On
+     * failure the engine is left on one thread. */
+    tt_mnv2_set_pool(w->net, NULL);
+    if (w->run.tail) tt_tail_set_pool(w->run.tail, NULL);
+    if (w->model.tail) tt_tail_set_pool(w->model.tail, NULL);
+    tt_pool_free(w->pool);
+    w->pool = NULL;
+    tt_pool *pool;
+    tt_status st = tt_pool_init(&pool, threads);
+    if (!st && (st = tt_mnv2_set_pool(w->net, pool))) tt_pool_free(pool);
+    if (st) return fail(w, st);
+    if (w->run.tail) tt_tail_set_pool(w->run.tail, pool);
+    if (w->model.tail) tt_tail_set_pool(w->model.tail, pool);
+    w->pool = pool;
+    return 0;
 }
 
 TT_EXPORT int tt_wasm_set_classes(int h, const char *json) {
@@ -585,7 +614,7 @@ TT_EXPORT int tt_wasm_add_image(int h, int class_id, const uint8_t *bytes, int l
             st = tt_error(TT_ERR_INVALID_ARG, "the same picture as %s, already in this class", w->images[i].name);
     if (!st) st = images_reserve(w);
     if (st) return fail(w, st);
-    wimage im = {w->next_image_id, class_id, dupstr(name ? name : ""), {0}};
+    wimage im = {w->next_image_id, class_id, tt_strdup(name ? name : ""), {0}};
     memcpy(im.hash, rq.hash, TT_SHA256_SIZE);
     st = im.name ? record_write(w, &im, bytes, (size_t)len) : tt_error(TT_ERR_NOMEM, "no memory for the image");
     if (st) {
@@ -656,96 +685,60 @@ TT_EXPORT const uint8_t *tt_wasm_image(int h, int image_id, int *len) {
 
 /* ---- training config -------------------------------------------------------------------- */
 
-/* The engine config (docs/wasm-api.md). A checkpoint stores it with the run's
- * class ids and data CRC added, so a reload rebuilds the same rows. */
+/* The engine config: the settings table (tabtrain/config.h). A checkpoint
+ * stores it with the run's class ids and data CRC added, so a reload rebuilds
+ * the same rows. */
 typedef struct wconfig {
-    tt_trainer_config t;
-    float val_fraction;
-    char *augment; /* "" = none */
-    int aug_views, unfreeze, init_from_model;
+    tt_config cfg;
     int n_ids;
     int *class_ids;  /* only from a checkpoint */
     double data_crc; /* only from a checkpoint; -1 = absent */
 } wconfig;
 
 static void config_free(wconfig *c) {
-    free(c->augment);
     free(c->class_ids);
-    c->augment = NULL, c->class_ids = NULL;
+    c->class_ids = NULL;
 }
 
 static tt_status config_parse(const char *json, int from_ckpt, wconfig *c) {
     memset(c, 0, sizeof *c);
-    c->t = tt_trainer_defaults();
-    c->t.seed = 42;
-    c->val_fraction = 0.2f;
-    c->aug_views = 2;
+    c->cfg = tt_config_defaults();
     c->data_crc = -1;
+    tt_status st = tt_config_from_json(&c->cfg, json, from_ckpt);
+    if (!st) st = tt_config_validate(&c->cfg);
+    if (st || !from_ckpt) return st;
     tt_json p;
-    tt_status st = jparse(&p, json, "training config", "object");
-    if (st) return st;
-    double v = 0;
-    char name[64];
-    for (int f = 0; !st && f < tt_json_members(&p, 0); f++) {
-        int i = tt_json_member(&p, 0, f), k = i + 1;
-        if (tt_json_eq(&p, i, "batch_size")) st = jint(&p, k, "batch_size", 1, 4096, &c->t.batch_size);
-        else if (tt_json_eq(&p, i, "epochs")) st = jint(&p, k, "epochs", 1, 100000, &c->t.epochs);
-        else if (tt_json_eq(&p, i, "learning_rate")) { if (!(st = jnumber(&p, k, "learning_rate", &v))) c->t.lr = (float)v; }
-        else if (tt_json_eq(&p, i, "backbone_lr")) { if (!(st = jnumber(&p, k, "backbone_lr", &v))) c->t.backbone_lr = (float)v; }
-        else if (tt_json_eq(&p, i, "weight_decay")) { if (!(st = jnumber(&p, k, "weight_decay", &v))) c->t.weight_decay = (float)v; }
-        else if (tt_json_eq(&p, i, "optimizer")) {
-            if (tt_json_eq(&p, k, "adam")) c->t.optimizer = TT_OPTIM_ADAM;
-            else if (tt_json_eq(&p, k, "sgd")) c->t.optimizer = TT_OPTIM_SGD;
-            else st = tt_error(TT_ERR_INVALID_ARG, "\"optimizer\" must be \"adam\" or \"sgd\"");
-        } else if (tt_json_eq(&p, i, "val_fraction")) {
-            if (!(st = jnumber(&p, k, "val_fraction", &v))) {
-                if (!(v >= 0 && v < 1)) st = tt_error(TT_ERR_INVALID_ARG, "\"val_fraction\" must be in [0, 1)");
-                c->val_fraction = (float)v;
-            }
-        } else if (tt_json_eq(&p, i, "augment")) {
-            tt_augment a;
-            free(c->augment);
-            if (!(st = jstring(&p, k, "augment", &c->augment))) st = tt_augment_parse(c->augment, &a);
-        } else if (tt_json_eq(&p, i, "augment_views")) st = jint(&p, k, "augment_views", 1, TT_WASM_MAX_VIEWS, &c->aug_views);
-        else if (tt_json_eq(&p, i, "unfreeze")) st = jint(&p, k, "unfreeze", 0, TT_UNFREEZE_MAX, &c->unfreeze);
-        else if (tt_json_eq(&p, i, "init_from_model")) st = jbool(&p, k, "init_from_model", &c->init_from_model);
-        else if (tt_json_eq(&p, i, "hidden_units")) st = jint(&p, k, "hidden_units", 0, 4096, &c->t.hidden);
-        else if (tt_json_eq(&p, i, "dropout")) { if (!(st = jnumber(&p, k, "dropout", &v))) c->t.dropout = (float)v; }
-        else if (tt_json_eq(&p, i, "label_smoothing")) { if (!(st = jnumber(&p, k, "label_smoothing", &v))) c->t.label_smoothing = (float)v; }
-        else if (tt_json_eq(&p, i, "patience")) st = jint(&p, k, "patience", 0, 100000, &c->t.patience);
-        else if (tt_json_eq(&p, i, "seed")) { int s; if (!(st = jint(&p, k, "seed", 0, 2147483647, &s))) c->t.seed = (uint64_t)s; }
-        else if (from_ckpt && tt_json_eq(&p, i, "data_crc")) st = jnumber(&p, k, "data_crc", &c->data_crc);
-        else if (from_ckpt && tt_json_eq(&p, i, "class_ids") && tt_json_len(&p, k) >= 0) {
-            c->n_ids = tt_json_len(&p, k);
-            c->class_ids = malloc(((size_t)c->n_ids + 1) * sizeof *c->class_ids);
-            if (!c->class_ids) st = tt_error(TT_ERR_NOMEM, "no memory");
-            for (int j = 0; !st && j < c->n_ids; j++) st = jint(&p, tt_json_at(&p, k, j), "class_ids", 1, 1e9, &c->class_ids[j]);
-        } else st = tt_error(TT_ERR_INVALID_ARG, "unknown training config key %s", jkey(&p, i, name));
+    if (tt_json_parse(&p, json)) return TT_OK;
+    int k = tt_json_key(&p, 0, "class_ids");
+    tt_json_num(&p, tt_json_key(&p, 0, "data_crc"), &c->data_crc, 0);
+    if (tt_json_len(&p, k) >= 0) {
+        c->n_ids = tt_json_len(&p, k);
+        c->class_ids = malloc(((size_t)c->n_ids + 1) * sizeof *c->class_ids);
+        if (!c->class_ids) st = tt_error(TT_ERR_NOMEM, "no memory");
+        for (int j = 0; !st && j < c->n_ids; j++) st = jint(&p, tt_json_at(&p, k, j), "class_ids", 1, 1e9, &c->class_ids[j]);
     }
     tt_json_free(&p);
-    if (!st && !c->augment && !(c->augment = dupstr(""))) st = tt_error(TT_ERR_NOMEM, "no memory");
-    if (!st && c->t.backbone_lr != 0 && !c->unfreeze)
-        st = tt_error(TT_ERR_INVALID_ARG, "\"backbone_lr\" needs \"unfreeze\" > 0");
     if (st) config_free(c);
     return st;
 }
 
-/* The config as stored in a checkpoint: every key explicit, plus the class ids. */
-static const char *config_json(tt_wasm *w, const wrun *r) {
-    jout o = {w, 0, 0};
-    const tt_trainer_config *t = &r->cfg;
-    jput(&o, "{\"batch_size\":%d,\"epochs\":%d,\"learning_rate\":%.9g,\"backbone_lr\":%.9g,\"weight_decay\":%.9g,"
-             "\"optimizer\":\"%s\",\"val_fraction\":%.9g,\"augment\":",
-         t->batch_size, t->epochs, (double)t->lr, (double)t->backbone_lr, (double)t->weight_decay,
-         t->optimizer == TT_OPTIM_SGD ? "sgd" : "adam", (double)r->val_fraction);
-    jstr(&o, r->augment);
-    jput(&o, ",\"augment_views\":%d,\"unfreeze\":%d,\"init_from_model\":%s,\"hidden_units\":%d,\"dropout\":%.9g,"
-             "\"label_smoothing\":%.9g,\"patience\":%d,\"seed\":%llu,\"class_ids\":[",
-         r->aug_views, r->unfreeze, r->init_from_model ? "true" : "false", t->hidden, (double)t->dropout,
-         (double)t->label_smoothing, t->patience, (unsigned long long)t->seed);
-    for (int i = 0; i < r->n_classes; i++) jput(&o, "%s%d", i ? "," : "", r->class_ids[i]);
-    jput(&o, "],\"data_crc\":%u}", (unsigned)r->data_crc);
-    return jdone(&o);
+/* The class ids a checkpoint's run had: its own list (written by an engine),
+ * else this engine's classes of the same names (written by `tabtrain train`);
+ * 0 when some class is not here (the file is then only a model). */
+static int ckpt_class_ids(const tt_wasm *w, const tt_st_file *f, wconfig *c) {
+    if (c->class_ids) return 1;
+    char **names = NULL;
+    int n = 0, ok = !tt_json_string_array(tt_st_metadata(f, "tabtrain.classes"), &names, &n) && n > 0;
+    if (ok && !(c->class_ids = malloc((size_t)n * sizeof *c->class_ids))) ok = 0;
+    for (int i = 0; ok && i < n; i++) {
+        int k = 0;
+        while (k < w->n_classes && strcmp(w->classes[k].name, names[i])) k++;
+        if (k == w->n_classes) ok = 0;
+        else c->class_ids[i] = w->classes[k].id;
+    }
+    if (ok) c->n_ids = n;
+    tt_json_free_strings(names, n);
+    return ok;
 }
 
 /* ---- the run: plan, prepare, train ------------------------------------------------------ */
@@ -761,13 +754,9 @@ static float *run_row(const wrun *r, int item) {
  * Nothing is computed yet: run_prepare fills the rows. */
 static tt_status run_build(tt_wasm *w, const wconfig *c, wrun *r) {
     memset(r, 0, sizeof *r);
-    r->cfg = c->t;
-    r->val_fraction = c->val_fraction;
-    r->unfreeze = c->unfreeze;
-    r->init_from_model = c->init_from_model;
-    r->aug_views = c->aug_views;
-    r->rows_per_train = *c->augment ? 1 + c->aug_views : 1;
-    tt_status st = (r->augment = dupstr(c->augment)) ? TT_OK : tt_error(TT_ERR_NOMEM, "no memory");
+    r->cfg = c->cfg;
+    r->rows_per_train = c->cfg.augment[0] ? 1 + c->cfg.augment_views : 1;
+    tt_status st = TT_OK;
     int n = c->class_ids ? c->n_ids : w->n_classes;
     r->class_ids = malloc(((size_t)n + 1) * sizeof *r->class_ids);
     r->class_names = calloc((size_t)n + 1, sizeof *r->class_names);
@@ -778,54 +767,48 @@ static tt_status run_build(tt_wasm *w, const wconfig *c, wrun *r) {
         for (int j = 0; j < w->n_images; j++) count += w->images[j].class_id == id;
         if (!count && !c->class_ids) continue; /* an empty class cannot be learned: leave it out */
         r->class_ids[r->n_classes] = id;
-        if (!(r->class_names[r->n_classes++] = dupstr(class_name(w, id, "")))) st = tt_error(TT_ERR_NOMEM, "no memory");
+        if (!(r->class_names[r->n_classes++] = tt_strdup(class_name(w, id, "")))) st = tt_error(TT_ERR_NOMEM, "no memory");
     }
     if (!st && r->n_classes < 2) st = tt_error(TT_ERR_INVALID_ARG, "training needs at least two classes with images");
-    /* The split sees items named by their index into w->images. */
-    tt_dataset all = {0}, tr = {0}, va = {0};
-    all.n_classes = r->n_classes;
-    all.classes = r->class_names;
-    if (!st && !(all.items = calloc((size_t)w->n_images + 1, sizeof *all.items))) st = tt_error(TT_ERR_NOMEM, "no memory");
-    for (int j = 0; !st && j < w->n_images; j++) {
-        int label = -1;
+    /* The run's images (those of its classes) and their labels, split by labels alone. */
+    int *which = malloc(((size_t)w->n_images + 1) * sizeof *which), n_run = 0;
+    int32_t *labels = malloc(((size_t)w->n_images + 1) * sizeof *labels);
+    uint8_t *to_val = malloc((size_t)w->n_images + 1);
+    if (!st && (!which || !labels || !to_val)) st = tt_error(TT_ERR_NOMEM, "no memory");
+    for (int j = 0; !st && j < w->n_images; j++)
         for (int i = 0; i < r->n_classes; i++)
-            if (r->class_ids[i] == w->images[j].class_id) label = i;
-        if (label < 0) continue;
-        char num[16];
-        snprintf(num, sizeof num, "%d", j);
-        all.items[all.n].label = label;
-        if (!(all.items[all.n++].path = dupstr(num))) st = tt_error(TT_ERR_NOMEM, "no memory");
-    }
-    if (!st) st = tt_dataset_split(&all, r->val_fraction, r->cfg.seed, &tr, &va);
-    if (!st && !(r->items = malloc(((size_t)tr.n + va.n + 1) * sizeof *r->items))) st = tt_error(TT_ERR_NOMEM, "no memory");
-    for (int k = 0; !st && k < tr.n + va.n; k++) {
-        const tt_dataset_item *it = k < tr.n ? &tr.items[k] : &va.items[k - tr.n];
-        const wimage *im = &w->images[atoi(it->path)];
-        r->items[k].id = im->id;
-        r->items[k].label = it->label;
-        memcpy(r->items[k].hash, im->hash, TT_SHA256_SIZE);
-        int32_t row[2] = {im->id, it->label};
+            if (r->class_ids[i] == w->images[j].class_id) which[n_run] = j, labels[n_run++] = i;
+    if (!st) st = tt_split_labels(labels, n_run, r->n_classes, r->cfg.val_fraction, r->cfg.train.seed, to_val);
+    if (!st && !(r->items = malloc(((size_t)n_run + 1) * sizeof *r->items))) st = tt_error(TT_ERR_NOMEM, "no memory");
+    for (int side = 0; !st && side < 2; side++) /* training images, then validation images, each in id order */
+        for (int k = 0; k < n_run; k++) {
+            if (to_val[k] != side) continue;
+            const wimage *im = &w->images[which[k]];
+            witem *it = &r->items[side ? r->n_train + r->n_val++ : r->n_train++];
+            it->id = im->id;
+            it->label = labels[k];
+            memcpy(it->hash, im->hash, TT_SHA256_SIZE);
+        }
+    for (int k = 0; !st && k < r->n_train + r->n_val; k++) {
+        int32_t row[2] = {r->items[k].id, r->items[k].label};
         r->data_crc = tt_crc32(r->data_crc, row, sizeof row);
+        r->data_id = tt_run_data_id(r->data_id, r->items[k].hash, r->items[k].label);
     }
-    r->n_train = tr.n;
-    r->n_val = va.n;
-    for (int j = 0; j < all.n; j++) free(all.items[j].path);
-    free(all.items);
-    tt_dataset_free(&tr);
-    tt_dataset_free(&va);
+    free(which), free(labels), free(to_val);
     /* A tail starts from the backbone file's weights; its input is what the cache stores. */
     r->dim = w->dim;
-    if (!st && r->unfreeze) {
+    if (!st && r->cfg.unfreeze) {
         tt_st_file *f;
         if (!(st = tt_st_open_memory(&f, w->weights, w->weights_len))) {
-            st = tt_tail_init(&r->tail, w->net, f, r->unfreeze, r->cfg.batch_size);
+            st = tt_tail_init(&r->tail, w->net, f, r->cfg.unfreeze, r->cfg.train.batch_size);
+            if (r->tail) tt_tail_set_pool(r->tail, w->pool);
             tt_st_close(f);
         }
         if (!st) r->dim = tt_tail_get_info(r->tail).in_dim;
     }
-    if (!st && (r->unfreeze || *r->augment)) {
+    if (!st && (r->cfg.unfreeze || r->cfg.augment[0])) {
         tt_augment aug;
-        if (!(st = tt_augment_parse(r->augment, &aug))) st = cache_open(w, &aug, r->unfreeze, 0, &r->fc);
+        if (!(st = tt_augment_parse(r->cfg.augment, &aug))) st = cache_open(w, &aug, r->cfg.unfreeze, 0, &r->fc);
     }
     if (!st) {
         size_t rows = (size_t)r->n_train * r->rows_per_train + (size_t)r->n_val;
@@ -893,12 +876,12 @@ static tt_named_tensor *find_tensor(tt_named_tensor *ts, int n, const char *name
 static tt_status warm_start_check(const tt_wasm *w, const wconfig *c) {
     const wmodel *m = &w->model;
     if (!m->loaded) return tt_error(TT_ERR_INVALID_ARG, "\"init_from_model\": no model was imported");
-    if (m->m.head.cfg.hidden != c->t.hidden)
+    if (m->m.head.cfg.hidden != c->cfg.train.hidden)
         return tt_error(TT_ERR_MISMATCH, "the imported model has %d hidden units, this run %d: set the same to continue it",
-                        m->m.head.cfg.hidden, c->t.hidden);
-    if (m->m.unfreeze != c->unfreeze)
+                        m->m.head.cfg.hidden, c->cfg.train.hidden);
+    if (m->m.unfreeze != c->cfg.unfreeze)
         return tt_error(TT_ERR_MISMATCH, "the imported model fine-tuned %d backbone blocks, this run %d: set the same to "
-                        "continue it", m->m.unfreeze, c->unfreeze);
+                        "continue it", m->m.unfreeze, c->cfg.unfreeze);
     return TT_OK;
 }
 
@@ -910,7 +893,7 @@ static tt_status run_warm_start(tt_wasm *w, wrun *r) {
     tt_head *h = tt_trainer_head(r->trainer);
     tt_named_tensor *mine = h->params, *theirs = m->m.head.params;
     int np = h->n_params, matched = 0;
-    if (r->cfg.hidden) {
+    if (r->cfg.train.hidden) {
         for (int i = 0; i < 2; i++)
             memcpy(mine[i].data, theirs[i].data, tt_named_tensor_numel(&mine[i]) * sizeof(float));
     }
@@ -941,8 +924,8 @@ static tt_status run_start(tt_wasm *w, wrun *r) {
     size_t train_rows = (size_t)r->n_train * r->rows_per_train;
     tt_features ftr = {r->x, r->y, (int)train_rows};
     tt_features fva = {r->x + train_rows * r->dim, r->y + train_rows, r->n_val};
-    tt_status st = r->tail ? tt_trainer_init_tail(&r->trainer, &r->cfg, r->tail, r->n_classes, &ftr, &fva)
-                           : tt_trainer_init(&r->trainer, &r->cfg, r->dim, r->n_classes, &ftr, &fva);
+    tt_status st = r->tail ? tt_trainer_init_tail(&r->trainer, &r->cfg.train, r->tail, r->n_classes, &ftr, &fva)
+                           : tt_trainer_init(&r->trainer, &r->cfg.train, r->dim, r->n_classes, &ftr, &fva);
     if (!st && r->restore) {
         tt_st_file *f;
         if (!(st = tt_ckpt_open_memory(&f, r->restore, r->restore_len))) {
@@ -951,7 +934,7 @@ static tt_status run_start(tt_wasm *w, wrun *r) {
         }
         free(r->restore);
         r->restore = NULL;
-    } else if (!st && r->init_from_model) {
+    } else if (!st && r->cfg.init_from_model) {
         st = run_warm_start(w, r);
     }
     if (st) {
@@ -970,7 +953,7 @@ TT_EXPORT int tt_wasm_train_begin(int h, const char *config) {
     wconfig c;
     tt_status st = config_parse(config ? config : "{}", 0, &c);
     if (st) return fail(w, st);
-    if (c.init_from_model) st = warm_start_check(w, &c);
+    if (c.cfg.init_from_model) st = warm_start_check(w, &c);
     wrun r;
     if (!st) st = run_build(w, &c, &r);
     config_free(&c);
@@ -990,9 +973,9 @@ TT_EXPORT int tt_wasm_train_step(int h, int budget_ms) {
         tt_status st = run_prepare(w, r, budget_ms);
         if (!st && r->prepared == r->n_train + r->n_val) st = run_start(w, r);
         if (st) return fail(w, st);
-        return run_ready(r) ? 0 : 3;
+        return run_ready(r) ? TT_WASM_STEP_DONE : TT_WASM_STEP_PREPARING;
     }
-    if (tt_trainer_finished(r->trainer)) return 2;
+    if (tt_trainer_finished(r->trainer)) return TT_WASM_STEP_FINISHED;
     int ended = 0;
     do {
         tt_status st = tt_trainer_step(r->trainer, &ended);
@@ -1000,9 +983,9 @@ TT_EXPORT int tt_wasm_train_step(int h, int budget_ms) {
     } while (!ended && now_ms() - t0 < budget_ms);
     if (tt_trainer_finished(r->trainer)) {
         run_finish(r);
-        return 2;
+        return TT_WASM_STEP_FINISHED;
     }
-    return ended;
+    return ended ? TT_WASM_STEP_EPOCH : TT_WASM_STEP_DONE;
 }
 
 TT_EXPORT const char *tt_wasm_train_state_json(int h) {
@@ -1016,17 +999,17 @@ TT_EXPORT const char *tt_wasm_train_state_json(int h) {
                                              : r->n_train * r->rows_per_train + r->prepared - r->n_train;
         jput(&o, "{\"epoch\":0,\"epochs\":%d,\"step\":0,\"steps\":0,\"train_loss\":null,\"val_acc\":null,"
                  "\"prepared\":%d,\"to_prepare\":%d,\"finished\":%s}",
-             r->items ? r->cfg.epochs : 0, done, total, !r->items && w->model.loaded ? "true" : "false");
+             r->items ? r->cfg.train.epochs : 0, done, total, !r->items && w->model.loaded ? "true" : "false");
         return jdone(&o);
     }
     tt_trainer_progress pr;
     tt_trainer_progress_get(r->trainer, &pr);
     int nh;
     const tt_epoch_metrics *hist = tt_trainer_history(r->trainer, &nh);
-    int64_t steps = (int64_t)r->cfg.epochs * pr.steps_per_epoch;
+    int64_t steps = (int64_t)r->cfg.train.epochs * pr.steps_per_epoch;
     if (pr.finished) steps = pr.global_step; /* early stopping ends the plan */
     int rows = r->n_train * r->rows_per_train + r->n_val;
-    jput(&o, "{\"epoch\":%d,\"epochs\":%d,\"step\":%lld,\"steps\":%lld,\"train_loss\":", pr.epoch, r->cfg.epochs,
+    jput(&o, "{\"epoch\":%d,\"epochs\":%d,\"step\":%lld,\"steps\":%lld,\"train_loss\":", pr.epoch, r->cfg.train.epochs,
          (long long)pr.global_step, (long long)steps);
     jnum(&o, nh ? hist[nh - 1].train_loss : NAN);
     jput(&o, ",\"val_acc\":");
@@ -1047,7 +1030,15 @@ TT_EXPORT const char *tt_wasm_metrics_json(int h) {
     const tt_epoch_metrics *m = &hist[nh - 1];
     int C = w->run.n_classes;
     jout o = {w, 0, 0};
-    jput(&o, "{\"epochs\":%d,\"class_ids\":[", w->run.cfg.epochs);
+    /* Every array below is in the run's label order, named by class_ids: a class
+     * without pictures is not in the run, and one deleted since keeps the name
+     * the run recorded, so nothing is labelled by its position in today's list. */
+    jput(&o, "{\"class_names\":[");
+    for (int i = 0; i < C; i++) {
+        jput(&o, "%s", i ? "," : "");
+        jstr(&o, class_name(w, w->run.class_ids[i], w->run.class_names[i]));
+    }
+    jput(&o, "],\"epochs\":%d,\"class_ids\":[", w->run.cfg.train.epochs);
     for (int i = 0; i < C; i++) jput(&o, "%s%d", i ? "," : "", w->run.class_ids[i]);
     jput(&o, "],\"val_counts\":[");
     for (int i = 0; i < C; i++) {
@@ -1083,8 +1074,7 @@ static char *names_json(const tt_wasm *w, int n, const int *ids, char *const *fa
 static tt_status run_checkpoint(tt_wasm *w, const char *path, void **bytes, size_t *len) {
     if (!run_ready(&w->run))
         return tt_error(TT_ERR_INVALID_ARG, w->run.items ? "the run is still preparing its features" : "nothing trained to save");
-    const char *cfg = config_json(w, &w->run);
-    char *cfg_copy = cfg ? dupstr(cfg) : NULL;
+    char *cfg_copy = tt_run_config_json(&w->run.cfg, w->run.data_id, w->run.class_ids, w->run.n_classes);
     char *classes = names_json(w, w->run.n_classes, w->run.class_ids, w->run.class_names);
     tt_status st = TT_OK;
     if (!cfg_copy || !classes) st = tt_error(TT_ERR_NOMEM, "no memory for the checkpoint metadata");
@@ -1120,6 +1110,7 @@ static tt_status model_load(tt_wasm *w, const tt_st_file *f, const wconfig *c) {
         tt_st_file *bb = NULL;
         if (!is_export) st = tt_st_open_memory(&bb, w->weights, w->weights_len);
         if (!st) st = tt_tail_init(&nm.tail, w->net, is_export ? f : bb, nm.m.unfreeze, 16);
+        if (nm.tail) tt_tail_set_pool(nm.tail, w->pool);
         if (!st && !is_export) st = tt_model_load_tail(&nm.m, nm.tail);
         tt_st_close(bb);
     }
@@ -1148,7 +1139,7 @@ TT_EXPORT int tt_wasm_load(int h, const char *path) {
     const char *cj = tt_st_metadata(f, "tabtrain.config");
     wconfig c = {0};
     wrun r;
-    int rc = 1;
+    int rc = TT_WASM_LOAD_MODEL;
     if (kind && !strcmp(kind, "checkpoint")) {
         tt_st_close(f);
         if ((st = tt_ckpt_open_file(&f, path))) return fail(w, st); /* its own checks */
@@ -1157,18 +1148,18 @@ TT_EXPORT int tt_wasm_load(int h, const char *path) {
             return fail(w, st);
         }
         cj = tt_st_metadata(f, "tabtrain.config");
-        int dim, C;
-        /* Same classes and the very same rows, or the run is not this dataset's any more. */
-        if (cj && !config_parse(cj, 1, &c) && !tt_ckpt_trainer_config(f, &c.t, &dim, &C) && c.class_ids &&
+        /* Same classes and the very same pictures, or the run is not this dataset's any more. */
+        if (cj && !config_parse(cj, 1, &c) && !tt_config_from_file(f, &c.cfg) && ckpt_class_ids(w, f, &c) &&
             !run_build(w, &c, &r)) {
-            if (c.data_crc == r.data_crc && !tt_file_read(path, TT_FILE_MAX, &r.restore, &r.restore_len) &&
+            int fits = c.data_crc >= 0 ? c.data_crc == r.data_crc : !tt_run_check_file(f, &r.cfg, r.data_id);
+            if (fits && !tt_file_read(path, TT_FILE_MAX, &r.restore, &r.restore_len) &&
                 !run_prepare(w, &r, -1) && !run_start(w, &r))
-                rc = 0;
+                rc = TT_WASM_LOAD_RUN;
             else
                 run_free(&r);
         }
     } else if (cj) config_parse(cj, 1, &c); /* only for the class ids; a foreign config is fine */
-    if (rc == 0) {
+    if (rc == TT_WASM_LOAD_RUN) {
         run_free(&w->run);
         w->run = r;
     } else if (!(st = model_load(w, f, &c))) run_free(&w->run);

@@ -5,10 +5,27 @@
 
 #include <stdint.h>
 
+/* What tt_wasm_train_step returns besides a negative tt_status; web/worker.js
+ * names the same values (tests/e2e/codes.test.mjs checks that they agree). */
+enum {
+    TT_WASM_STEP_DONE = 0,      /* the budget ran out mid-epoch */
+    TT_WASM_STEP_EPOCH = 1,     /* an epoch ended (metrics are new) */
+    TT_WASM_STEP_FINISHED = 2,  /* the run is over */
+    TT_WASM_STEP_PREPARING = 3, /* still computing the run's rows, no step taken */
+};
+/* What tt_wasm_load returns besides a negative tt_status. */
+enum {
+    TT_WASM_LOAD_RUN = 0,   /* a checkpoint of this dataset: its run is restored */
+    TT_WASM_LOAD_MODEL = 1, /* a model that predicts and may start the next run */
+};
+
 int tt_wasm_abi_version(void);
+const char *tt_wasm_sha256_hex(const uint8_t *bytes, int len);
+const char *tt_wasm_config_schema(void);
 const char *tt_wasm_last_error(int h);
 int tt_wasm_create(const uint8_t *weights, int len, const char *root);
 void tt_wasm_destroy(int h);
+int tt_wasm_set_threads(int h, int threads);
 int tt_wasm_set_classes(int h, const char *json);
 int tt_wasm_add_image(int h, int class_id, const uint8_t *bytes, int len, const char *name);
 int tt_wasm_remove_image(int h, int image_id);

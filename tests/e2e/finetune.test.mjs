@@ -87,8 +87,8 @@ test('an imported export creates its classes and training continues from it', { 
 
     // New pictures, then one epoch at a vanishing learning rate from the import.
     await f.addPictures(page, app.root, CLASSES, PER_CLASS + 2, 3);
-    await page.fill('#settings [name=epochs]', '1');
-    await page.fill('#settings [name=learningRate]', '0.000000001');
+    await f.setTraining(page, { ...SETTINGS, epochs: 1, lr: 0.000000001 }); // this browser's form has the app's defaults
+    await page.setChecked('#settings [name=initFromModel]', true);
     await page.click('#train');
     await h.waitForPhase(page, 'trained', 120_000);
     const continued = await f.predict(page, whole.probeFile);

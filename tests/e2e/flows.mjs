@@ -32,8 +32,12 @@ export async function addPictures(page, root, classes, from, n) {
     window.tabtrainState.pendingCommands === 0, want, { timeout: 120_000 });
 }
 
-export async function setTraining(page, { epochs, hidden = 0, batch = 4, lr = 0.003, augment = [], copies = 2, unfreeze = 0 }) {
+// Fields not given are set to plain values (no dropout, smoothing or early stopping), so
+// a test's run does not change when the app's recommended defaults do.
+// threads: the Threads setting (left at its default when not given).
+export async function setTraining(page, { epochs, hidden = 0, batch = 4, lr = 0.003, augment = [], copies = 2, unfreeze = 0, dropout = 0, smoothing = 0, patience = 0, threads }) {
   await page.fill('#settings [name=epochs]', String(epochs));
+  if (threads !== undefined) await page.fill('#settings [name=threads]', String(threads));
   await page.fill('#settings [name=batchSize]', String(batch));
   await page.fill('#settings [name=learningRate]', String(lr));
   for (const a of ['flip', 'zoom', 'shear', 'brightness']) await page.setChecked(`#settings [name=${a}]`, augment.includes(a));
@@ -41,6 +45,9 @@ export async function setTraining(page, { epochs, hidden = 0, batch = 4, lr = 0.
   await page.evaluate(() => { document.querySelector('#settings details').open = true; }); // "Advanced"
   await page.fill('#settings [name=hiddenUnits]', String(hidden));
   await page.fill('#settings [name=unfreeze]', String(unfreeze));
+  await page.fill('#settings [name=dropout]', String(dropout));
+  await page.fill('#settings [name=labelSmoothing]', String(smoothing));
+  await page.fill('#settings [name=patience]', String(patience));
 }
 
 // Sends one picture to #predict-file and returns the worker's answer [{classId, name, p}].

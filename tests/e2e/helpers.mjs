@@ -59,10 +59,14 @@ export function buildApp({ weights = fs.existsSync(REAL_WEIGHTS) ? REAL_WEIGHTS 
 }
 
 // Starts scripts/serve.mjs on a free port. `requests` is its access log ("GET /path 200").
-export async function startServer(root) {
-  const proc = spawn(process.execPath, [path.join(ROOT, 'scripts/serve.mjs'), '--root', root, '--port', '0', '--log'], { stdio: ['ignore', 'pipe', 'inherit'] });
+// isolation: false serves without COOP/COEP (the page then runs the single-threaded engine);
+// `args`: more serve.mjs flags (--host, --https).
+export async function startServer(root, { isolation = true, args: extra = [] } = {}) {
+  const args = [path.join(ROOT, 'scripts/serve.mjs'), '--root', root, '--port', '0', '--log', ...(isolation ? [] : ['--no-isolation']), ...extra];
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const requests = [];
-  let buf = '';
+  let buf = '', exited = false;
+  proc.on('exit', () => { exited = true; });
   const url = await new Promise((resolve, reject) => {
     proc.on('exit', (code) => reject(new Error(`serve.mjs exited with ${code}`)));
     proc.stdout.on('data', (d) => {
@@ -79,7 +83,8 @@ export async function startServer(root) {
     url,
     requests,
     count: (re) => requests.filter((l) => re.test(l)).length,
-    close: () => new Promise((r) => { proc.once('exit', r); proc.kill(); }),
+    exited: () => exited,
+    close: () => new Promise((r) => { if (exited) r(); else { proc.once('exit', r); proc.kill(); } }),
   };
 }
 
@@ -88,11 +93,14 @@ export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic',
 
 // A persistent profile in a fresh temp dir; pages record console errors, page errors
 // and every 'tabtrain' event into window.__tt (see web/app.js). `args`: extra Chromium
-// flags (e.g. the fake webcam's).
-export async function launch({ args = [] } = {}) {
+// flags (e.g. the fake webcam's); `ignoreHTTPSErrors` accepts serve.mjs --https's self-signed certificate.
+// serviceWorkers: 'block' keeps web/sw.js out (it would make the page cross-origin
+// isolated from the second load on, whatever the server sends).
+export async function launch({ args = [], ignoreHTTPSErrors = false, serviceWorkers = 'allow' } = {}) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'tabtrain-e2e-profile-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...args], viewport: { width: 1280, height: 900 },
+    executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...args], viewport: { width: 1280, height: 900 }, ignoreHTTPSErrors,
+    serviceWorkers,
   });
   await context.addInitScript(() => {
     window.__tt = { events: [], longTasks: [] };

@@ -96,7 +96,7 @@ test('a dropped folder adds the pictures of it and its sub-folders to that class
     let s = await h.state(page);
     // Named by its path in the dropped folder; the hidden .DS_Store is not reported.
     assert.deepEqual(s.errors.map((e) => [e.code, e.file]), [['file', 'my pictures/sub/notes.txt']], JSON.stringify(s.errors));
-    assert.match(s.errors[0].message, /not a JPEG, PNG, BMP or GIF/);
+    assert.match(s.errors[0].message, /is not a picture tabtrain can read \(it reads JPEG, PNG, WebP, BMP or GIF/);
     assert.equal(await zone(0).evaluate((el) => el.classList.contains('over')), false, 'highlight gone after the drop');
     assert.equal(await page.locator('#errors li').count(), 1);
     await h.screenshot(page, 'input-folder-dropped');

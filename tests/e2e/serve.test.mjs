@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
+import net from 'node:net';
 import { startServer } from './helpers.mjs';
 
 let dir, srv;
@@ -59,4 +60,49 @@ test('no path leaves the root', async () => {
     assert.notEqual(r.status, 200, p);
     assert.ok(!r.body.includes('secret'), p);
   }
+});
+
+// Raw bytes on a socket: nothing a client sends may stop the server. Resolves with the
+// status line's code ('' when the server closed without one).
+function raw(bytes, { slowMs = 0 } = {}) {
+  const u = new URL(srv.url);
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(Number(u.port), '127.0.0.1');
+    let got = '';
+    sock.on('data', (d) => { got += d; });
+    sock.on('error', () => resolve(/^HTTP\/1\.1 (\d+)/.exec(got)?.[1] || ''));
+    sock.on('close', () => resolve(/^HTTP\/1\.1 (\d+)/.exec(got)?.[1] || ''));
+    sock.on('connect', async () => {
+      if (!slowMs) { sock.write(bytes); return; }
+      for (const ch of bytes) { if (sock.destroyed) return; sock.write(ch); await new Promise((r) => setTimeout(r, slowMs)); }
+    });
+    setTimeout(() => { sock.destroy(); reject(new Error(`no answer to ${JSON.stringify(bytes.slice(0, 60))}`)); }, 30_000);
+  });
+}
+const req = (target, method = 'GET', extra = '') => `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${extra}\r\n`;
+
+test('malformed requests get an error status and the server keeps serving', async () => {
+  const cases = [
+    [req('//'), /^(200|400)$/], [req('///etc/passwd'), /^(400|403|404)$/],
+    [req('/%'), /^400$/], [req('/%zz'), /^400$/], [req('/%E0%A4%A'), /^400$/], [req('/a%00b'), /^(400|403)$/],
+    [req('/' + 'a'.repeat(5000)), /^414$/], [req('/' + 'a/'.repeat(20000)), /^(400|414|431)$/],
+    [req('/%2e%2e%2fsecret.txt'), /^(403|404)$/], [req('/%252e%252e/secret.txt'), /^404$/], [req('/..%5csecret.txt'), /^(403|404)$/],
+    [req('/.%2e/.%2e/secret.txt'), /^(403|404)$/], [req('*', 'OPTIONS'), /^(400|405)$/], [req('http://evil.example/secret.txt'), /^400$/],
+    [req('/', 'HEAD'), /^200$/], [req('/', 'POST', 'Content-Length: 5\r\n') + 'hello', /^405$/],
+    [req('/', 'DELETE'), /^405$/], ['GARBAGE\r\n\r\n', /^(400|)$/], ['GET / HTTP/1.1\r\nBad Header\r\n\r\n', /^(400|)$/],
+    ['\x00\x01\x02\r\n\r\n', /^(400|)$/],
+  ];
+  for (const [bytes, want] of cases) {
+    const status = await raw(bytes);
+    assert.match(status, want, JSON.stringify(bytes.slice(0, 80)));
+    assert.equal((await get('/')).status, 200, `server down after ${JSON.stringify(bytes.slice(0, 80))}`);
+  }
+  assert.ok(!srv.exited(), 'serve.mjs exited');
+});
+
+test('a slow client does not hold up others', async () => {
+  const slow = raw(req('/sub/m.wasm'), { slowMs: 40 }); // ~2.5 s of headers, one byte at a time
+  for (let i = 0; i < 5; i++) assert.equal((await get('/')).status, 200);
+  assert.equal(await slow, '200');
+  assert.equal((await get('/nope')).status, 404);
 });

@@ -25,11 +25,12 @@ test('a JPEG that overflowed the old decoder and a 40 M-pixel one are named in t
     const { page } = b;
     await f.addClasses(page, app.root, CLASSES, 4);
     const good = f.pictures(app.root, CLASSES[0]).slice(4, 6);
+    const file = (p, name = path.basename(p), mimeType = 'image/png') => ({ name, mimeType, buffer: fs.readFileSync(p) });
     await page.setInputFiles('input[type=file][data-class-index="0"]', [
-      good[0],
-      { name: 'image-jpeg-dht-overflow-1.jpg', mimeType: 'image/jpeg', buffer: fs.readFileSync(DHT) },
-      { name: 'huge.jpg', mimeType: 'image/jpeg', buffer: fs.readFileSync(HUGE) },
-      good[1],
+      file(good[0]),
+      file(DHT, 'image-jpeg-dht-overflow-1.jpg', 'image/jpeg'),
+      file(HUGE, 'huge.jpg', 'image/jpeg'),
+      file(good[1]),
     ]);
     await page.waitForFunction(() => window.tabtrainState.errors.filter((e) => e.code === 'file').length === 2 &&
       window.tabtrainState.pendingCommands === 0, null, { timeout: 60_000 });

@@ -6,6 +6,7 @@
 
 #include "fuzz_build.h"
 #include "tabtrain/ckpt.h"
+#include "tabtrain/config.h"
 #include "tabtrain/trainer.h"
 
 enum { DIM = 8, CLASSES = 3, NTRAIN = 12, NVAL = 4 };
@@ -55,7 +56,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             int dim, classes;
             tt_ckpt_check(f, "[\"a\",\"b\",\"c\"]", "sha256:x");
             tt_ckpt_trainer_config(f, &c, &dim, &classes);
-            tt_ckpt_check_config(f, &cfg);
+            tt_config fc, want = tt_config_defaults();
+            want.train = cfg;
+            if (!tt_config_from_file(f, &fc)) tt_config_compare(&fc, &want); /* what a resume checks */
             if (!tt_ckpt_restore(t, f)) {
                 int ended;
                 for (int i = 0; i < 4 && !tt_trainer_finished(t); i++)

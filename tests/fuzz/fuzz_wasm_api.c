@@ -2,41 +2,36 @@
  * worker drives it. Byte 0 picks the call, the rest is its input:
  *   0 tt_wasm_set_classes(json)    1 tt_wasm_train_begin(config json)
  *   2 tt_wasm_load(file)           3 tt_wasm_add_image(bytes)
- * on a fresh engine (two classes set first for 1..3) over a small random
- * MobileNetV2 and an emptied root directory. */
-#define _XOPEN_SOURCE 700
-#include <ftw.h>
+ * on one engine over a small random MobileNetV2, brought back to empty by
+ * tt_wasm_reset before each input (two classes set first for 1..3). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mnv2_synth.h"
 #include "tabtrain/fileio.h"
 #include "wasm/api.h"
 
-static void *g_weights;
-static size_t g_weights_len;
 static char g_root[256];
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    if (ftw->level > 0) remove(path);
-    return 0;
-}
+static int h;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    g_weights = tt_test_mnv2_synth(8, 16, 0, NULL, NULL, &g_weights_len);
+    size_t len;
+    void *weights = tt_test_mnv2_synth(8, 16, 0, NULL, NULL, &len);
     snprintf(g_root, sizeof g_root, "/tmp/tt-fuzz-wasm-%d", (int)getpid());
     mkdir(g_root, 0755);
-    return g_weights ? 0 : -1;
+    h = weights ? tt_wasm_create(weights, (int)len, g_root) : 0;
+    free(weights);
+    if (h <= 0) abort(); /* the engine itself must come up */
+    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1 || size > (1 << 20)) return 0;
-    nftw(g_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    int h = tt_wasm_create(g_weights, (int)g_weights_len, g_root);
-    if (h <= 0) abort(); /* the engine itself must come up */
+    if (tt_wasm_reset(h)) abort();
     char *text = malloc(size);
     memcpy(text, data + 1, size - 1);
     text[size - 1] = '\0';
@@ -60,6 +55,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     tt_wasm_last_error(h);
     free(text);
-    tt_wasm_destroy(h);
     return 0;
 }

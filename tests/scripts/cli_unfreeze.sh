@@ -7,8 +7,10 @@
 #    predict agrees with eval;
 #  - 2 epochs + --resume to 4 == 4 epochs in one go (every checkpoint tensor:
 #    tail, head, both optimizers' state, best copies; and the model file
-#    bytes), plain and with --augment flip,zoom --augment-views 2; resuming
-#    with another K is refused;
+#    bytes), plain and with --augment flip,zoom --augment-views 2, with the
+#    thread count changed on the way: 4 epochs on 1 thread == 2 epochs on 2
+#    + resume on 3, features recomputed each time; resuming with another K is
+#    refused;
 #  - export of the fine-tuned checkpoint + the PyTorch snippet of
 #    docs/export.md reproduce predict (<= 1e-4), and the frozen backbone
 #    with the same head does not;
@@ -31,7 +33,7 @@ final() { echo "$1/$(cat "$1/latest")"; }
 
 # 1. training: loss falls, the tail is saved and has moved
 t0=$(date +%s%N)
-"$TT" train "${BASE[@]}" --epochs 4 --ckpt-dir "$W/ref" --out "$W/ref.safetensors" >"$W/ref.jsonl"
+"$TT" train "${BASE[@]}" --epochs 4 --ckpt-dir "$W/ref" --out "$W/ref.safetensors" --threads 1 >"$W/ref.jsonl"
 t1=$(date +%s%N)
 echo "train --unfreeze 1, 4 epochs of 18 images (first run, features included): $(( (t1 - t0) / 1000000 )) ms"
 [ "$(json "$W/ref.jsonl" "ev('done')[0]['unfreeze']")" = 1 ] || fail "done event does not say unfreeze 1"
@@ -78,14 +80,16 @@ for aug in plain augment; do
   extra=()
   [ "$aug" = augment ] && extra=(--augment flip,zoom --augment-views 2)
   if [ "$aug" = augment ]; then
-    "$TT" train "${BASE[@]}" "${extra[@]}" --epochs 4 --ckpt-dir "$W/$aug-ref" --out "$W/$aug-ref.safetensors" >/dev/null
+    "$TT" train "${BASE[@]}" "${extra[@]}" --epochs 4 --ckpt-dir "$W/$aug-ref" --out "$W/$aug-ref.safetensors" \
+      --threads 1 >/dev/null
   fi
   R=$W/ref; [ "$aug" = augment ] && R=$W/$aug-ref
-  "$TT" train "${BASE[@]}" "${extra[@]}" --epochs 2 --ckpt-dir "$W/$aug-half" --out "$W/$aug-half2.safetensors" >/dev/null
+  "$TT" train "${BASE[@]}" "${extra[@]}" --epochs 2 --ckpt-dir "$W/$aug-half" --out "$W/$aug-half2.safetensors" \
+    --threads 2 --cache-dir none >/dev/null
   "$TT" train "${BASE[@]}" "${extra[@]}" --epochs 4 --ckpt-dir "$W/$aug-half" --out "$W/$aug-half.safetensors" \
-    --resume >"$W/$aug-resume.jsonl"
+    --resume --threads 3 --cache-dir none >"$W/$aug-resume.jsonl"
   [ "$(json "$W/$aug-resume.jsonl" "ev('resume')[0]['epoch']")" = 2 ] || fail "$aug: did not resume from epoch 2"
-  "$PY" "$HERE/ckpt_same.py" "$(final "$R")" "$(final "$W/$aug-half")" || fail "$aug: 2 + 2 epochs != 4 epochs"
+  "$PY" "$HERE/ckpt_same.py" "$(final "$R")" "$(final "$W/$aug-half")" || fail "$aug: 2 (2 threads) + 2 (3 threads) epochs != 4 epochs (1 thread)"
   cmp "$R.safetensors" "$W/$aug-half.safetensors" || fail "$aug: resumed model file differs"
   if [ "$aug" = augment ] && cmp -s "$W/ref.safetensors" "$R.safetensors"; then fail "augmentation changed nothing"; fi
 done

@@ -63,7 +63,7 @@ static void dwconv_backward_matches_finite_differences(void **state) {
         tt_test_fill(c.r, ny, 40 + i, -1, 1);
         memset(dw, 0, nw * sizeof(float));
         memset(db, 0, nb * sizeof(float));
-        tt_f32_dwconv3x3_backward(c.N, c.H, c.W, c.C, c.s, c.x, c.w, c.r, dx, dw, db);
+        tt_f32_dwconv3x3_backward(NULL, c.N, c.H, c.W, c.C, c.s, c.x, c.w, c.r, dx, dw, db);
         tt_test_numeric_grad(c.x, nx, EPS, dw_loss, &c, gx);
         tt_test_numeric_grad(c.w, nw, EPS, dw_loss, &c, gw);
         tt_test_numeric_grad(c.b, nb, EPS, dw_loss, &c, gb);
@@ -117,7 +117,7 @@ static void dense_backward_matches_finite_differences(void **state) {
         tt_test_fill(db0, (size_t)c.Cout, 95 + i, -1, 1);
         memcpy(dw, dw0, nw * sizeof(float));
         memcpy(db, db0, (size_t)c.Cout * sizeof(float));
-        tt_f32_dense_backward(c.M, c.Cin, c.Cout, c.x, c.w, c.r, dx, dw, db, work);
+        tt_f32_dense_backward(NULL, c.M, c.Cin, c.Cout, c.x, c.w, c.r, dx, dw, db, work);
         for (size_t j = 0; j < nw; j++) dw[j] -= dw0[j];
         for (int j = 0; j < c.Cout; j++) db[j] -= db0[j];
         tt_test_numeric_grad(c.x, nx, EPS, dense_loss, &c, gx);
@@ -191,7 +191,7 @@ static void activation_backward_matches_finite_differences(void **state) {
         act_ctx c = {n, (tt_act)a, x, y, r};
         act_loss(&c); /* y = act(x) */
         if (a == TT_ACT_RELU6)
-            tt_f32_relu6_backward(n, y, r, dx);
+            tt_f32_relu6_backward(NULL, n, y, r, dx);
         else
             tt_f32_relu_backward(n, y, r, dx);
         tt_test_numeric_grad(x, n, EPS, act_loss, &c, gx);

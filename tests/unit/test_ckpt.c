@@ -11,6 +11,7 @@
 
 #include "support/synth_data.h"
 #include "tabtrain/ckpt.h"
+#include "tabtrain/config.h"
 #include "tabtrain/fileio.h"
 #include "tt_test.h"
 
@@ -311,17 +312,19 @@ static void other_classes_or_backbone_are_refused(void **state) {
     d.train.n = 59;
     int dim, cls;
     tt_assert_ok(tt_ckpt_trainer_config(f, &cfg, &dim, &cls));
-    /* Training options: only the epoch count may change. */
-    tt_trainer_config o = cfg;
-    o.epochs += 5;
-    tt_assert_ok(tt_ckpt_check_config(f, &o));
-    o = cfg;
-    o.lr *= 2;
-    assert_int_equal(tt_ckpt_check_config(f, &o), TT_ERR_MISMATCH);
+    /* Training options (the settings table, tabtrain/config.h): only the epoch count may change. */
+    tt_config saved, o;
+    tt_assert_ok(tt_config_from_file(f, &saved));
+    o = saved;
+    o.train.epochs += 5;
+    tt_assert_ok(tt_config_compare(&saved, &o));
+    o = saved;
+    o.train.lr *= 2;
+    assert_int_equal(tt_config_compare(&saved, &o), TT_ERR_MISMATCH);
     assert_non_null(strstr(tt_last_error(), "lr"));
-    o = cfg;
-    o.seed++;
-    assert_int_equal(tt_ckpt_check_config(f, &o), TT_ERR_MISMATCH);
+    o = saved;
+    o.train.seed++;
+    assert_int_equal(tt_config_compare(&saved, &o), TT_ERR_MISMATCH);
     assert_non_null(strstr(tt_last_error(), "seed"));
     tt_trainer *t = tt_test_trainer(&cfg, &d);
     assert_int_equal(tt_ckpt_restore(t, f), TT_ERR_MISMATCH);
@@ -352,12 +355,10 @@ static char *read_latest(const char *dir) {
     return text;
 }
 
-/* Trains with a directory; returns the trainer (finished). */
-static tt_trainer *train_with_dir(const char *dir, const tt_ckpt_policy *p, const tt_test_data *d,
-                                  int epochs) {
-    tt_trainer_config cfg = base_config();
-    cfg.epochs = epochs;
-    tt_trainer *t = tt_test_trainer(&cfg, d);
+/* Trains on cfg with a directory; returns the trainer (finished). */
+static tt_trainer *train_cfg_with_dir(const char *dir, const tt_ckpt_policy *p, const tt_test_data *d,
+                                      const tt_trainer_config *cfg) {
+    tt_trainer *t = tt_test_trainer(cfg, d);
     tt_ckpt_dir *cd;
     tt_assert_ok(tt_ckpt_dir_open(&cd, dir, p));
     tt_ckpt_meta m = the_meta();
@@ -368,6 +369,14 @@ static tt_trainer *train_with_dir(const char *dir, const tt_ckpt_policy *p, cons
     }
     tt_ckpt_dir_free(cd);
     return t;
+}
+
+/* The same on base_config() run for `epochs`. */
+static tt_trainer *train_with_dir(const char *dir, const tt_ckpt_policy *p, const tt_test_data *d,
+                                  int epochs) {
+    tt_trainer_config cfg = base_config();
+    cfg.epochs = epochs;
+    return train_cfg_with_dir(dir, p, d, &cfg);
 }
 
 /* f holds the trainer's kept best head (its 4 "best.*" tensors) under the
@@ -432,6 +441,35 @@ static void directory_rotates_and_tracks_best(void **state) {
         assert_int_equal(nf, 0);
         tt_ckpt_dir_free(cd);
     }
+    tt_test_data_free(&d);
+}
+
+/* When later epochs are worse (a small noisy training set overfits; early
+ * stopping ends the run), best.safetensors still holds the best epoch's state,
+ * not the last epoch's. */
+static void best_file_keeps_the_best_epoch_not_the_last(void **state) {
+    (void)state;
+    tt_test_data d = tt_test_data_make(D, C, 30, 200, 6.0f, 3);
+    const char *dir = scratch("best");
+    tt_trainer_config cfg = base_config();
+    cfg.epochs = 300, cfg.patience = 4, cfg.lr = 1e-2f, cfg.batch_size = 8, cfg.schedule = TT_SCHED_CONSTANT;
+    tt_ckpt_policy p = {.every_epochs = 1, .keep = 1};
+    tt_trainer *t = train_cfg_with_dir(dir, &p, &d, &cfg);
+    int n, best = tt_trainer_best_epoch(t);
+    tt_trainer_history(t, &n);
+    if (!(best > 0 && best < n)) fail_msg("the run's best epoch %d is not before its last %d", best, n);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/best.safetensors", dir);
+    tt_st_file *f;
+    tt_assert_ok(tt_ckpt_open_file(&f, path));
+    assert_best_head(f, t);
+    tt_trainer *r = restore_from(f, &d);
+    tt_trainer_progress pr;
+    tt_trainer_progress_get(r, &pr);
+    assert_int_equal(pr.epoch, best);
+    tt_trainer_free(r);
+    tt_st_close(f);
+    tt_trainer_free(t);
     tt_test_data_free(&d);
 }
 
@@ -504,6 +542,55 @@ static void resume_falls_back_and_says_so(void **state) {
     mkdir(empty, 0755);
     assert_int_equal(tt_ckpt_dir_resume(empty, &f, path, sizeof path, note, sizeof note),
                      TT_ERR_NOT_FOUND);
+    tt_test_data_free(&d);
+}
+
+/* After a fallback resume (the newest file is damaged), the next save deletes
+ * the damaged newer file, keeps the one just written and points `latest` at
+ * it, so the resume after that finds it. Rotation by "newest N by step" would
+ * keep the damaged file and, with few enough kept, delete the new one. */
+static void save_after_a_fallback_rotates_out_the_damaged_file(void **state) {
+    (void)state;
+    tt_test_data d = tt_test_data_make(D, C, 64, 30, 1.5f, 5);
+    const char *dir = scratch("fallback-save");
+    tt_ckpt_policy p = {.every_steps = 2, .keep = 2};
+    tt_trainer_free(train_with_dir(dir, &p, &d, 3)); /* keeps s10, s12 */
+    char path[4300], note[1024], target[4300];
+    snprintf(target, sizeof target, "%s/ckpt-e0003-s000012.safetensors", dir);
+    corrupt_file(target);
+    tt_st_file *f;
+    tt_assert_ok(tt_ckpt_dir_resume(dir, &f, path, sizeof path, note, sizeof note));
+    assert_non_null(strstr(path, "ckpt-e0002-s000010.safetensors"));
+    tt_trainer *t = restore_from(f, &d);
+    tt_st_close(f);
+    tt_ckpt_dir *cd;
+    tt_assert_ok(tt_ckpt_dir_open(&cd, dir, &p));
+    tt_ckpt_meta m = the_meta();
+    int ended, saved;
+    tt_assert_ok(tt_trainer_step(t, &ended));
+    tt_assert_ok(tt_ckpt_dir_save(cd, t, &m)); /* s11 */
+    file_exists(dir, "ckpt-e0003-s000012.safetensors", 0);
+    file_exists(dir, "ckpt-e0002-s000011.safetensors", 1);
+    file_exists(dir, "ckpt-e0002-s000010.safetensors", 1);
+    char *latest = read_latest(dir);
+    assert_string_equal(latest, "ckpt-e0002-s000011.safetensors\n");
+    free(latest);
+    tt_assert_ok(tt_ckpt_dir_resume(dir, &f, path, sizeof path, note, sizeof note));
+    assert_string_equal(note, "");
+    assert_non_null(strstr(path, "ckpt-e0002-s000011.safetensors"));
+    tt_st_close(f);
+    /* Training on writes a good s12 and rotates s10 out. */
+    tt_assert_ok(tt_trainer_step(t, &ended));
+    tt_assert_ok(tt_ckpt_dir_step(cd, t, &m, ended, &saved));
+    assert_int_equal(saved, 1);
+    assert_int_equal(count_files(dir, "ckpt-", ".safetensors"), 2);
+    file_exists(dir, "ckpt-e0002-s000010.safetensors", 0);
+    tt_assert_ok(tt_ckpt_dir_resume(dir, &f, path, sizeof path, note, sizeof note));
+    assert_string_equal(note, "");
+    assert_non_null(strstr(path, "ckpt-e0003-s000012.safetensors"));
+    tt_st_close(f);
+    tt_ckpt_dir_free(cd);
+    tt_trainer_free(t);
     tt_test_data_free(&d);
 }
 
@@ -666,7 +753,9 @@ int main(void) {
         cmocka_unit_test(damaged_files_are_refused),
         cmocka_unit_test(other_classes_or_backbone_are_refused),
         cmocka_unit_test(directory_rotates_and_tracks_best),
+        cmocka_unit_test(best_file_keeps_the_best_epoch_not_the_last),
         cmocka_unit_test(resume_falls_back_and_says_so),
+        cmocka_unit_test(save_after_a_fallback_rotates_out_the_damaged_file),
         cmocka_unit_test(failed_save_keeps_the_previous_checkpoint),
         cmocka_unit_test(export_combines_backbone_and_best_head),
         cmocka_unit_test(writes_fixture_for_python),

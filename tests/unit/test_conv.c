@@ -40,7 +40,7 @@ static void conv3x3_matches_reference(void **state) {
             float *b = tt_test_malloc((size_t)k->Cout * sizeof(float));
             float *y = tt_test_malloc((ny + GUARD) * sizeof(float));
             float *yr = tt_test_malloc((ny + GUARD) * sizeof(float));
-            size_t nwork = tt_f32_conv3x3_work_size(k->W, k->Cin, k->Cout, k->stride);
+            size_t nwork = tt_f32_conv3x3_work_size(k->W, k->Cin, k->Cout, k->stride, 1);
             float *work = tt_test_malloc(nwork * sizeof(float));
             tt_test_fill(x, nx, 10 + i, -2, 2);
             tt_test_fill(w, nw, 20 + i, -1, 1);
@@ -48,7 +48,7 @@ static void conv3x3_matches_reference(void **state) {
             tt_test_fill(yr, ny + GUARD, 40 + i, -1, 1);
             memcpy(y, yr, (ny + GUARD) * sizeof(float));
             for (size_t j = 0; j < ny; j++) y[j] = NAN;
-            tt_f32_conv3x3(k->N, k->H, k->W, k->Cin, k->Cout, k->stride, x, w, b, (tt_act)a, y, work);
+            tt_f32_conv3x3(NULL, k->N, k->H, k->W, k->Cin, k->Cout, k->stride, x, w, b, (tt_act)a, y, work);
             tt_f32_conv3x3_ref(k->N, k->H, k->W, k->Cin, k->Cout, k->stride, x, w, b, (tt_act)a, yr);
             char what[128];
             snprintf(what, sizeof what, "conv3x3 N%d %dx%dx%d->%d s%d act%d", k->N, k->H, k->W,
@@ -69,7 +69,7 @@ static void conv3x3_follows_tf_same_padding(void **state) {
                     int H = side + 1, W = side, Ho = (H + s - 1) / s, Wo = (W + s - 1) / s;
                     int pt = s == 1 ? 1 : H % 2, pl = s == 1 ? 1 : W % 2;
                     float x[6 * 5], w[9] = {0}, y[6 * 5], want[6 * 5], work[9 * 64];
-                    assert_true(tt_f32_conv3x3_work_size(W, 1, 1, s) <= 9 * 64);
+                    assert_true(tt_f32_conv3x3_work_size(W, 1, 1, s, 1) <= 9 * 64);
                     tt_test_fill(x, (size_t)H * W, 600 + tap, -1, 1);
                     w[tap] = 1.0f;
                     for (int oy = 0; oy < Ho; oy++)
@@ -79,7 +79,7 @@ static void conv3x3_follows_tf_same_padding(void **state) {
                             want[oy * Wo + ox] = in ? x[iy * W + ix] : 0.0f;
                         }
                     if (impl)
-                        tt_f32_conv3x3(1, H, W, 1, 1, s, x, w, NULL, TT_ACT_NONE, y, work);
+                        tt_f32_conv3x3(NULL, 1, H, W, 1, 1, s, x, w, NULL, TT_ACT_NONE, y, work);
                     else
                         tt_f32_conv3x3_ref(1, H, W, 1, 1, s, x, w, NULL, TT_ACT_NONE, y);
                     tt_test_assert_close(y, want, (size_t)Ho * Wo, 0.0f, 0.0f,
@@ -99,7 +99,7 @@ static void avgpool_matches_reference(void **state) {
         tt_test_fill(x, nx, 50 + i, -1, 1);
         tt_test_fill(yr, ny + GUARD, 60 + i, -1, 1);
         memcpy(y, yr, (ny + GUARD) * sizeof(float));
-        tt_f32_global_avgpool(N, HW, C, x, y);
+        tt_f32_global_avgpool(NULL, N, HW, C, x, y);
         tt_f32_global_avgpool_ref(N, HW, C, x, yr);
         tt_test_assert_close(y, yr, ny + GUARD, 1e-6f, 1e-5f, "global avgpool");
         free(x), free(y), free(yr);
@@ -141,12 +141,12 @@ static void activation_backward_masks_by_output(void **state) {
         want6[i] = (y[i] > 0.0f && y[i] < 6.0f) ? dy[i] : 0.0f;
         want[i] = y[i] > 0.0f ? dy[i] : 0.0f;
     }
-    tt_f32_relu6_backward(n, y, dy, dx);
+    tt_f32_relu6_backward(NULL, n, y, dy, dx);
     tt_test_assert_close(dx, want6, n, 0.0f, 0.0f, "relu6 backward");
     tt_f32_relu_backward(n, y, dy, dx);
     tt_test_assert_close(dx, want, n, 0.0f, 0.0f, "relu backward");
     memcpy(dx, dy, sizeof dx); /* aliasing dx = dy */
-    tt_f32_relu6_backward(n, y, dx, dx);
+    tt_f32_relu6_backward(NULL, n, y, dx, dx);
     tt_test_assert_close(dx, want6, n, 0.0f, 0.0f, "relu6 backward in place");
 }
 

@@ -49,7 +49,7 @@ static void run_forward(const dw_case *k, tt_act act, uint64_t seed) {
     float *yr = tt_test_malloc((ny + GUARD) * sizeof(float));
     memcpy(yr, y, (ny + GUARD) * sizeof(float));
     for (size_t i = 0; i < ny; i++) y[i] = NAN; /* every output must be written */
-    tt_f32_dwconv3x3(k->N, k->H, k->W, k->C, k->stride, x, w, b, act, y);
+    tt_f32_dwconv3x3(NULL, k->N, k->H, k->W, k->C, k->stride, x, w, b, act, y);
     tt_f32_dwconv3x3_ref(k->N, k->H, k->W, k->C, k->stride, x, w, b, act, yr);
     char what[128];
     snprintf(what, sizeof what, "dwconv N%d %dx%dx%d s%d act%d", k->N, k->H, k->W, k->C, k->stride,
@@ -88,7 +88,7 @@ static void dwconv_forward_without_bias(void **state) {
     size_t nx = 5 * 6 * 20, ny = nx;
     float *x = alloc_filled(nx, 1, -1, 1), *w = alloc_filled(9 * 20, 2, -1, 1);
     float *y = alloc_filled(ny, 3, 0, 1), *yr = alloc_filled(ny, 3, 0, 1);
-    tt_f32_dwconv3x3(k.N, k.H, k.W, k.C, 1, x, w, NULL, TT_ACT_NONE, y);
+    tt_f32_dwconv3x3(NULL, k.N, k.H, k.W, k.C, 1, x, w, NULL, TT_ACT_NONE, y);
     tt_f32_dwconv3x3_ref(k.N, k.H, k.W, k.C, 1, x, w, NULL, TT_ACT_NONE, yr);
     tt_test_assert_close(y, yr, ny + GUARD, 2e-5f, 1e-5f, "dwconv without bias");
     free(x), free(w), free(y), free(yr);
@@ -118,7 +118,7 @@ static void dwconv_follows_tf_same_padding(void **state) {
                                 want[(oy * Wo + ox) * C + c] = in ? x[(iy * W + ix) * C + c] : 0.0f;
                             }
                     if (impl)
-                        tt_f32_dwconv3x3(1, H, W, C, s, x, w, NULL, TT_ACT_NONE, y);
+                        tt_f32_dwconv3x3(NULL, 1, H, W, C, s, x, w, NULL, TT_ACT_NONE, y);
                     else
                         tt_f32_dwconv3x3_ref(1, H, W, C, s, x, w, NULL, TT_ACT_NONE, y);
                     tt_test_assert_close(y, want, (size_t)Ho * Wo * C, 0.0f, 0.0f,
@@ -135,7 +135,7 @@ static void run_backward(const dw_case *k, uint64_t seed, int want_dx, int want_
     float *dx = alloc_filled(nx, seed + 3, -1, 1), *dxr = alloc_filled(nx, seed + 3, -1, 1);
     float *dw = alloc_filled(nw, seed + 4, -1, 1), *dwr = alloc_filled(nw, seed + 4, -1, 1);
     float *db = alloc_filled(nb, seed + 5, -1, 1), *dbr = alloc_filled(nb, seed + 5, -1, 1);
-    tt_f32_dwconv3x3_backward(k->N, k->H, k->W, k->C, k->stride, x, w, dy, want_dx ? dx : NULL,
+    tt_f32_dwconv3x3_backward(NULL, k->N, k->H, k->W, k->C, k->stride, x, w, dy, want_dx ? dx : NULL,
                               want_dw ? dw : NULL, want_db ? db : NULL);
     tt_f32_dwconv3x3_backward_ref(k->N, k->H, k->W, k->C, k->stride, x, w, dy,
                                   want_dx ? dxr : NULL, want_dw ? dwr : NULL,

@@ -263,6 +263,44 @@ static void keys_separate_views_backbones_and_augmentation(void **state) {
     assert_string_equal(id, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+/* The key covers the whole file: two pictures whose first 120 KB are the same
+ * bytes get different hashes, different keys and their own features (hashing a
+ * prefix would hand the second the first one's features). */
+static void the_key_covers_the_whole_file(void **state) {
+    (void)state;
+    image_buf twin[2];
+    image_fx_twin_bmps(twin);
+    assert_int_equal(twin[0].len, twin[1].len);
+    assert_true(TWIN_BMP_SHARED > 65536);
+    assert_memory_equal(twin[0].data, twin[1].data, TWIN_BMP_SHARED);
+    tt_featcache_config c = config(NULL);
+    c.keep_in_memory = 1;
+    tt_featcache *fc;
+    tt_assert_ok(tt_featcache_open(&fc, g_model, "sha256:1111", &c));
+    tt_feat_request rq[2];
+    float *f = tt_test_malloc(2 * 1280 * sizeof(float)), *g = tt_test_malloc(1280 * sizeof(float));
+    for (int i = 0; i < 2; i++) rq[i] = (tt_feat_request){.bytes = twin[i].data, .len = twin[i].len};
+    tt_assert_ok(tt_featcache_run(fc, 2, rq, 1, f));
+    assert_int_equal(rq[0].status, TT_OK);
+    assert_int_equal(rq[1].status, TT_OK);
+    if (!memcmp(rq[0].hash, rq[1].hash, TT_SHA256_SIZE)) fail_msg("the two pictures have the same hash");
+    uint8_t k0[TT_SHA256_SIZE], k1[TT_SHA256_SIZE];
+    tt_featcache_key(fc, rq[0].hash, 0, k0);
+    tt_featcache_key(fc, rq[1].hash, 0, k1);
+    if (!memcmp(k0, k1, TT_SHA256_SIZE)) fail_msg("the two pictures have the same key");
+    assert_int_equal(rq[1].hits, 0); /* computed, not found under the first one's key */
+    if (!memcmp(f, f + 1280, 1280 * sizeof(float))) fail_msg("the two pictures got the same features");
+    /* Each one's features are its own: a fresh cache computes the second alone. */
+    tt_featcache *fresh;
+    tt_assert_ok(tt_featcache_open(&fresh, g_model, "sha256:1111", &c));
+    tt_assert_ok(tt_featcache_run(fresh, 1, &rq[1], 1, g));
+    assert_memory_equal(g, f + 1280, 1280 * sizeof(float));
+    tt_featcache_free(fresh);
+    tt_featcache_free(fc);
+    free(f), free(g);
+    image_buf_free(&twin[0]), image_buf_free(&twin[1]);
+}
+
 static void memory_mode_keeps_entries(void **state) {
     (void)state;
     fixture fx;
@@ -382,40 +420,6 @@ static void bad_images_fail_alone(void **state) {
     for (int i = 0; i < N_IMG; i++) image_buf_free(&good[i]);
 }
 
-static void feature_set_add_find_remove(void **state) {
-    (void)state;
-    fixture fx;
-    tt_featcache *fc = fixture_start(&fx, NULL, "sha256:eeee");
-    const float *ref = fx.f1;
-
-    tt_featset set;
-    tt_featset_init(&set, 1280, VIEWS);
-    tt_feat_request r;
-    for (int i = 0; i < N_IMG; i++) {
-        tt_assert_ok(tt_featset_add(&set, fc, i % 2, fx.img[i].data, fx.img[i].len, &r));
-        assert_int_equal(r.status, TT_OK);
-        assert_int_equal(r.hits, VIEWS); /* computed above: adding is free */
-    }
-    tt_assert_ok(tt_featset_add(&set, fc, 1, "junk", 4, &r));
-    assert_int_equal(r.status, TT_ERR_FORMAT);
-    assert_int_equal(set.n, N_IMG); /* the bad one was not added */
-    assert_int_equal(tt_featset_find(&set, fx.rq[3].hash), 3);
-    tt_featset_remove(&set, 1);
-    assert_int_equal(set.n, N_IMG - 1);
-    assert_int_equal(tt_featset_find(&set, fx.rq[1].hash), -1);
-    assert_int_equal(tt_featset_find(&set, fx.rq[3].hash), 2);
-    /* rows and labels of the others kept, in order */
-    const int left[] = {0, 2, 3, 4};
-    for (int k = 0; k < N_IMG - 1; k++) {
-        assert_memory_equal(set.x + (size_t)k * VIEWS * 1280, ref + (size_t)left[k] * VIEWS * 1280,
-                            sizeof(float) * VIEWS * 1280);
-        for (int v = 0; v < VIEWS; v++) assert_int_equal(set.labels[k * VIEWS + v], left[k] % 2);
-    }
-    tt_featset_free(&set);
-    tt_featcache_free(fc);
-    fixture_free(&fx);
-}
-
 /* --unfreeze K caches the tail's input: the activations entering block 17-K,
  * dim = that block's h·w·cin, under keys that include the block, so entries
  * of another K (or the pooled features) are never served. */
@@ -494,10 +498,10 @@ int main(void) {
         cmocka_unit_test(misses_hits_and_persistence),
         cmocka_unit_test(damaged_entries_are_recomputed),
         cmocka_unit_test(keys_separate_views_backbones_and_augmentation),
+        cmocka_unit_test(the_key_covers_the_whole_file),
         cmocka_unit_test(memory_mode_keeps_entries),
         cmocka_unit_test(memory_table_grows_and_reuses_rows),
         cmocka_unit_test(bad_images_fail_alone),
-        cmocka_unit_test(feature_set_add_find_remove),
         cmocka_unit_test(tail_inputs_are_keyed_by_unfreeze),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -100,6 +100,71 @@ static void failed_write_leaves_old_file(void **state) {
     assert_int_equal(temp_files_left(), 0);
 }
 
+/* fsync and rename as tt_file_write_atomic calls them, seen through the
+ * linker's --wrap=fsync,--wrap=rename (cmake/tests.cmake): what was synced is
+ * recorded by inode, so the file's fsync still matches after its rename. */
+int __real_fsync(int fd);
+int __real_rename(const char *from, const char *to);
+
+typedef struct {
+    char what;      /* 'f' fsync, 'r' rename */
+    dev_t dev;      /* fsync: the synced file or directory */
+    ino_t ino;
+    char to[4096];  /* rename: the target */
+} io_call;
+
+static io_call g_calls[8];
+static int g_n_calls, g_watching;
+
+int __wrap_fsync(int fd) {
+    struct stat sb;
+    if (g_watching && g_n_calls < 8 && fstat(fd, &sb) == 0)
+        g_calls[g_n_calls++] = (io_call){.what = 'f', .dev = sb.st_dev, .ino = sb.st_ino};
+    return __real_fsync(fd);
+}
+
+int __wrap_rename(const char *from, const char *to) {
+    if (g_watching && g_n_calls < 8) {
+        g_calls[g_n_calls] = (io_call){.what = 'r'};
+        snprintf(g_calls[g_n_calls++].to, sizeof g_calls[0].to, "%s", to);
+    }
+    return __real_rename(from, to);
+}
+
+static void assert_synced(int call, const char *path, const char *what) {
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    if (call >= g_n_calls || g_calls[call].what != 'f' || g_calls[call].dev != sb.st_dev ||
+        g_calls[call].ino != sb.st_ino)
+        fail_msg("call %d of %d is not the fsync of %s (%s)", call + 1, g_n_calls, what, path);
+}
+
+/* Durable replace: the data reaches the disk before the rename makes it
+ * visible, and the rename itself is made durable by syncing the target's
+ * parent directory (a crash after returning cannot bring the old file back). */
+static void atomic_write_syncs_file_then_renames_then_syncs_dir(void **state) {
+    (void)state;
+    const char *p = tmp_path("durable");
+    char path[4096], dir[4096];
+    snprintf(path, sizeof path, "%s", p);
+    snprintf(dir, sizeof dir, "%s", tt_test_binary_path("tmp-fileio"));
+    const tt_chunk c[] = {{"durable", 7}};
+    g_n_calls = 0, g_watching = 1;
+    tt_status st = tt_file_write_atomic(path, c, 1);
+    g_watching = 0;
+    tt_assert_ok(st);
+    assert_file_is(path, "durable");
+    assert_synced(0, path, "the file");
+    if (g_n_calls < 2 || g_calls[1].what != 'r' || strcmp(g_calls[1].to, path))
+        fail_msg("call 2 of %d is not the rename onto %s", g_n_calls, path);
+#ifdef __EMSCRIPTEN__
+    assert_int_equal(g_n_calls, 2); /* its file systems have no directory fsync (fileio.h) */
+#else
+    assert_synced(2, dir, "the target's directory");
+    assert_int_equal(g_n_calls, 3);
+#endif
+}
+
 /* Each run starts from an empty directory, so leftovers of an earlier
  * (possibly broken) run cannot decide this one. */
 static int clean_tmp_dir(void **state) {
@@ -122,6 +187,7 @@ int main(void) {
         cmocka_unit_test(read_reports_each_failure),
         cmocka_unit_test(atomic_write_replaces_from_chunks),
         cmocka_unit_test(failed_write_leaves_old_file),
+        cmocka_unit_test(atomic_write_syncs_file_then_renames_then_syncs_dir),
     };
     return cmocka_run_group_tests(tests, clean_tmp_dir, NULL);
 }

@@ -111,7 +111,7 @@ static void check(const problem *p, float beta, int ep_kind, int also_packed) {
     size_t work_n = tt_f32_gemm_work_size(p->M, p->N, p->K);
     float *work = tt_test_malloc(work_n * sizeof(float) + 1);
     memcpy(got, p->C0, p->c_len * sizeof(float));
-    tt_f32_gemm(p->ta, p->tb, p->M, p->N, p->K, p->A, p->lda, p->B, p->ldb, beta, got, p->ldc, epp,
+    tt_f32_gemm(NULL, p->ta, p->tb, p->M, p->N, p->K, p->A, p->lda, p->B, p->ldb, beta, got, p->ldc, epp,
                 work);
     tt_test_assert_close(got, want, p->c_len, tolerance(p->K), 1e-5f, what);
     free(work);
@@ -122,7 +122,7 @@ static void check(const problem *p, float beta, int ep_kind, int also_packed) {
         float *packed = tt_test_malloc(packed_n * sizeof(float) + 1);
         tt_f32_gemm_pack_b(p->tb, p->K, p->N, p->B, p->ldb, packed);
         memcpy(got, p->C0, p->c_len * sizeof(float));
-        tt_f32_gemm_packed(p->M, p->N, p->K, p->A, p->lda, packed, got, p->ldc, epp);
+        tt_f32_gemm_packed(NULL, p->M, p->N, p->K, p->A, p->lda, packed, got, p->ldc, epp);
         strncat(what, " packed", sizeof what - strlen(what) - 1);
         tt_test_assert_close(got, want, p->c_len, tolerance(p->K), 1e-5f, what);
         free(packed);
@@ -185,7 +185,7 @@ static void epilogue_order_bias_act_residual(void **state) {
     for (int i = 0; i < M * LDR; i++) res[i] = 0.5f;
     float *work = tt_test_malloc(tt_f32_gemm_work_size(M, N, K) * sizeof(float));
     tt_epilogue ep = {bias, TT_ACT_RELU6, res, LDR};
-    tt_f32_gemm(TT_NO_TRANS, TT_NO_TRANS, M, N, K, A, K, B, N, 0.0f, C, N, &ep, work);
+    tt_f32_gemm(NULL, TT_NO_TRANS, TT_NO_TRANS, M, N, K, A, K, B, N, 0.0f, C, N, &ep, work);
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
             float v = 3.0f + (float)j;

@@ -485,9 +485,12 @@ static void free_tuneset(tuneset *s) {
     free(s->bytes), free(s->x), free(s->y);
 }
 
+/* The tail runs on `threads` threads (tt_test_pool): results must not depend
+ * on it. */
 static tt_trainer *make_tail_trainer(const tt_trainer_config *cfg, const tuneset *s,
-                                     tt_tail **tail) {
+                                     tt_tail **tail, int threads) {
     tt_assert_ok(tt_tail_init(tail, s->m, s->f, s->K, cfg->batch_size));
+    tt_tail_set_pool(*tail, tt_test_pool(threads));
     tt_trainer *t;
     tt_assert_ok(tt_trainer_init_tail(&t, cfg, *tail, C, &s->train, &s->val));
     return t;
@@ -507,7 +510,8 @@ static void tail_training_learns_and_is_deterministic(void **state) {
         tt_trainer_config cfg = tt_trainer_defaults();
         cfg.epochs = 6, cfg.batch_size = 16, cfg.hidden = 16, cfg.lr = 1e-2f;
         tt_tail *ta, *tb, *fresh;
-        tt_trainer *a = make_tail_trainer(&cfg, &s, &ta), *b = make_tail_trainer(&cfg, &s, &tb);
+        /* the same run on 1 and on 3 threads */
+        tt_trainer *a = make_tail_trainer(&cfg, &s, &ta, 1), *b = make_tail_trainer(&cfg, &s, &tb, 3);
         run_to_end(a), run_to_end(b);
         int ne;
         const tt_epoch_metrics *h = tt_trainer_history(a, &ne), *hb = tt_trainer_history(b, &ne);
@@ -571,15 +575,16 @@ static void tail_resume_is_bit_exact(void **state) {
         cfg.dropout = 0.25f, cfg.schedule = TT_SCHED_COSINE, cfg.warmup_steps = 2;
         cfg.weight_decay = 1e-3f, cfg.backbone_lr = 5e-4f, cfg.seed = 3 + k;
         tt_tail *t1, *t2, *t3;
-        tt_trainer *whole = make_tail_trainer(&cfg, &s, &t1);
+        /* uninterrupted on 1 thread; saved from 2 threads, resumed on 3 */
+        tt_trainer *whole = make_tail_trainer(&cfg, &s, &t1, 1);
         run_to_end(whole);
-        tt_trainer *first = make_tail_trainer(&cfg, &s, &t2);
+        tt_trainer *first = make_tail_trainer(&cfg, &s, &t2, 2);
         for (int e = 0; e < cases[k].epochs_first; e++) tt_assert_ok(tt_trainer_run_epoch(first));
         for (int i = 0; i < cases[k].extra_steps; i++) tt_assert_ok(tt_trainer_step(first, NULL));
         snapshot z = take_snapshot(first);
         assert_int_equal(z.s.unfreeze, 2);
         tt_trainer_free(first), tt_tail_free(t2);
-        tt_trainer *second = make_tail_trainer(&cfg, &s, &t3); /* pretrained weights again */
+        tt_trainer *second = make_tail_trainer(&cfg, &s, &t3, 3); /* pretrained weights again */
         z.s.unfreeze = 1;
         assert_int_equal(tt_trainer_restore(second, &z.s), TT_ERR_MISMATCH);
         z.s.unfreeze = 2;
@@ -611,7 +616,7 @@ static void backbone_lr_sets_the_tail_step(void **state) {
         tt_trainer_config cfg = tt_trainer_defaults();
         cfg.epochs = 1, cfg.batch_size = 24, cfg.optimizer = TT_OPTIM_SGD, cfg.momentum = 0.0f;
         cfg.lr = runs[r].lr, cfg.backbone_lr = runs[r].backbone_lr;
-        tt_trainer *t = make_tail_trainer(&cfg, &s, &tail);
+        tt_trainer *t = make_tail_trainer(&cfg, &s, &tail, 1);
         tt_assert_ok(tt_trainer_step(t, NULL));
         tt_tail_params(tail, &p);
         after[r] = tt_test_malloc(nf * sizeof(float));
@@ -646,11 +651,43 @@ static void backbone_lr_sets_the_tail_step(void **state) {
     free_tuneset(&s);
 }
 
+/* Equal losses are no improvement. With lr 1e-30 no weight moves (every
+ * update is far below a float's resolution), so the validation loss is the
+ * same bits every epoch: the first epoch stays the best and patience 2 stops
+ * the run after epoch 3. A "<=" would move the best epoch forward each time
+ * and never stop. */
+static void equal_losses_keep_the_first_best_epoch(void **state) {
+    (void)state;
+    tt_test_data d = tt_test_data_make(D, C, 40, 30, 1.5f, 9);
+    static const int hidden[] = {0, 8};
+    for (int k = 0; k < 2; k++) {
+        tt_trainer_config cfg = tt_trainer_defaults();
+        cfg.epochs = 10, cfg.patience = 2, cfg.lr = 1e-30f, cfg.batch_size = 16, cfg.hidden = hidden[k];
+        tt_trainer *t = tt_test_trainer(&cfg, &d);
+        run_to_end(t);
+        int n;
+        const tt_epoch_metrics *h = tt_trainer_history(t, &n);
+        for (int e = 1; e < n; e++)
+            if (memcmp(&h[e].val_loss, &h[0].val_loss, sizeof(double)))
+                fail_msg("hidden %d: epoch %d val loss %.17g differs from epoch 1's %.17g", hidden[k], e + 1,
+                         h[e].val_loss, h[0].val_loss);
+        assert_int_equal(tt_trainer_best_epoch(t), 1);
+        if (n != 3) fail_msg("hidden %d: patience 2 on equal losses ran %d epochs, want 3", hidden[k], n);
+        tt_trainer_state s;
+        tt_trainer_get_state(t, &s);
+        assert_int_equal(s.bad_epochs, 2);
+        assert_int_equal(s.stopped, 1);
+        tt_trainer_free(t);
+    }
+    tt_test_data_free(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(learns_separable_clusters),
         cmocka_unit_test(same_seed_same_bits),
         cmocka_unit_test(early_stopping_keeps_the_best_epoch),
+        cmocka_unit_test(equal_losses_keep_the_first_best_epoch),
         cmocka_unit_test(resume_is_bit_exact),
         cmocka_unit_test(restore_rejects_inconsistent_state),
         cmocka_unit_test(bad_config_is_rejected_with_a_message),

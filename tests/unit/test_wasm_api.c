@@ -14,6 +14,8 @@
 #include "support/image_fixtures.h"
 #include "tabtrain/fileio.h"
 #include "tabtrain/safetensors.h"
+#include "tabtrain/sha256.h"
+#include "tabtrain/threadpool.h"
 #include "tt_test.h"
 #include "wasm/api.h"
 
@@ -113,6 +115,22 @@ static void test_create_refuses_bad_weights(void **state) {
     assert_int_equal(tt_wasm_abi_version(), 3);
 }
 
+/* FIPS 180-2 vectors, and the weights file's hash as the worker checks it. */
+static void test_sha256_hex(void **state) {
+    (void)state;
+    assert_string_equal(tt_wasm_sha256_hex((const uint8_t *)"abc", 3),
+                        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_string_equal(tt_wasm_sha256_hex(NULL, 0),
+                        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_null(tt_wasm_sha256_hex(NULL, 5));
+    assert_null(tt_wasm_sha256_hex((const uint8_t *)"abc", -1));
+    uint8_t d[TT_SHA256_SIZE];
+    char hex[TT_SHA256_HEX];
+    tt_sha256(g_weights, g_weights_len, d);
+    tt_sha256_hex(d, hex);
+    assert_string_equal(tt_wasm_sha256_hex(g_weights, (int)g_weights_len), hex);
+}
+
 /* The records written by setup come back in a new handle, in id order. */
 static void test_dataset_persists(void **state) {
     int h = open_engine();
@@ -165,6 +183,23 @@ static void test_bad_files_are_statuses(void **state) {
     }
     assert_non_null(strstr(tt_wasm_dataset_json(h), "{\"id\":1,\"count\":4}"));
     image_buf_free(&good);
+    tt_wasm_destroy(h);
+}
+
+static void test_thread_counts(void **state) {
+    (void)state;
+    int h = open_engine();
+    assert_int_equal(tt_wasm_set_threads(h, 0), -TT_ERR_INVALID_ARG);
+    assert_non_null(strstr(tt_wasm_last_error(h), "threads must be in [1, 64]"));
+    assert_int_equal(tt_wasm_set_threads(h, 1), 0);
+    if (tt_pool_threads_supported()) {
+        assert_int_equal(tt_wasm_set_threads(h, 3), 0);
+        assert_int_equal(tt_wasm_set_threads(h, 2), 0);
+    } else {
+        assert_int_equal(tt_wasm_set_threads(h, 2), -TT_ERR_UNSUPPORTED);
+        assert_non_null(strstr(tt_wasm_last_error(h), "one thread"));
+    }
+    assert_int_equal(tt_wasm_set_threads(0, 1), -TT_ERR_INVALID_ARG);
     tt_wasm_destroy(h);
 }
 
@@ -243,11 +278,16 @@ static int trained_engine(char *out, char *json) {
     return h;
 }
 
-/* A run of `config` saved after 4 steps
- * (`mid`: the state then) and resumed by a new handle ends with the same exported bytes as the whole run.
- * Returns the resumed handle. */
+/* Thread counts for the parts of check_resume: 1, 2 and 3 where this build has
+ * threads (the results must not change), else 1. */
+static int threads_or_1(int n) { return tt_pool_threads_supported() ? n : 1; }
+
+/* A run of `config` saved after 4 steps (on 2 threads;
+ * `mid`: the state then) and resumed by a new handle (on 3) ends with the same exported bytes
+ * as the whole run (on 1). Returns the resumed handle. */
 static int check_resume(const char *config, const char *mid, const char *ckpt, const char *out) {
     int h = open_engine();
+    assert_int_equal(tt_wasm_set_threads(h, 1), 0);
     assert_int_equal(tt_wasm_train_begin(h, config), 0);
     run_to_end(h);
     void *whole, *resumed;
@@ -257,6 +297,7 @@ static int check_resume(const char *config, const char *mid, const char *ckpt, c
     assert_non_null(metrics);
     assert_non_null(strstr(metrics, "\"epochs\":4,\"class_ids\":[1,2],\"val_counts\":[1,1],\"epoch\":4"));
 
+    assert_int_equal(tt_wasm_set_threads(h, threads_or_1(2)), 0); /* between runs */
     assert_int_equal(tt_wasm_train_begin(h, config), 0);
     prepare(h);
     for (int i = 0; i < 4; i++) assert_true(tt_wasm_train_step(h, 0) >= 0);
@@ -265,6 +306,7 @@ static int check_resume(const char *config, const char *mid, const char *ckpt, c
     tt_wasm_destroy(h);
 
     h = open_engine();
+    assert_int_equal(tt_wasm_set_threads(h, threads_or_1(3)), 0);
     assert_int_equal(tt_wasm_load(h, ckpt), 0);
     assert_non_null(strstr(tt_wasm_train_state_json(h), "\"step\":4,"));
     run_to_end(h);
@@ -368,6 +410,78 @@ static void test_augment_and_unfreeze(void **state) {
     assert_true(memcmp(a->data, b->data, a->nbytes) != 0);
     tt_st_close(bb);
     tt_st_close(ex);
+}
+
+/* Two pictures that share their first 120 KB are two pictures: the second is
+ * added to the same class, not refused as "the same picture". */
+static void test_pictures_with_a_shared_beginning_are_different(void **state) {
+    int h = open_engine();
+    image_buf twin[2];
+    image_fx_twin_bmps(twin);
+    int a = add(h, 1, &twin[0], "twin-a.bmp"), b = add(h, 1, &twin[1], "twin-b.bmp");
+    if (a <= 0 || b <= 0) fail_msg("twin pictures refused: %s", tt_wasm_last_error(h));
+    assert_non_null(strstr(tt_wasm_dataset_json(h), "{\"id\":1,\"count\":6}"));
+    assert_int_equal(tt_wasm_remove_image(h, a), 0);
+    assert_int_equal(tt_wasm_remove_image(h, b), 0);
+    image_buf_free(&twin[0]), image_buf_free(&twin[1]);
+    tt_wasm_destroy(h);
+}
+
+/* Reads `n` integers after `key` (an array of arrays is read flat). */
+static void json_ints(const char *js, const char *key, int *out, int n) {
+    const char *p = strstr(js, key);
+    if (!p) fail_msg("no %s in %s", key, js);
+    p += strlen(key);
+    for (int i = 0; i < n; i++) {
+        while (*p && !(*p >= '0' && *p <= '9')) p++;
+        if (!*p) fail_msg("%s: fewer than %d numbers in %s", key, n, js);
+        out[i] = (int)strtol(p, (char **)&p, 10);
+    }
+}
+
+/* Per-class validation counts are the confusion matrix's rows (true class) and
+ * each class's share of the split, also on a run that gets some wrong: four red
+ * pictures labelled blue make blue twice as big as red and cannot all be right. */
+static void test_val_counts_are_rows_of_the_confusion(void **state) {
+    int h = open_engine();
+    for (int i = 0; i < PER_CLASS; i++) {
+        image_buf b = picture(0, 30 + i);
+        char name[32];
+        snprintf(name, sizeof name, "red-as-blue-%d.png", i);
+        assert_true(add(h, 2, &b, name) > 0);
+        image_buf_free(&b);
+    }
+    assert_int_equal(tt_wasm_train_begin(h, "{\"epochs\":6,\"batch_size\":4,\"learning_rate\":0.003,"
+                                            "\"val_fraction\":0.5,\"seed\":3}"), 0);
+    run_to_end(h);
+    const char *js = tt_wasm_metrics_json(h);
+    assert_non_null(js);
+    int counts[2], conf[4];
+    json_ints(js, "\"val_counts\":", counts, 2);
+    json_ints(js, "\"confusion\":", conf, 4);
+    if (conf[1] + conf[2] == 0) fail_msg("the run got every validation picture right: %s", js);
+    for (int c = 0; c < 2; c++)
+        if (counts[c] != conf[2 * c] + conf[2 * c + 1])
+            fail_msg("class %d: val count %d is not its confusion row %d+%d: %s", c, counts[c], conf[2 * c],
+                     conf[2 * c + 1], js);
+    /* Half of each class (4 red, 8 blue) is held out. */
+    assert_int_equal(counts[0], 2);
+    assert_int_equal(counts[1], 4);
+    tt_wasm_destroy(h);
+    assert_int_equal(make_dataset(), 0);
+}
+
+/* Through the engine: equal validation losses (a learning rate of 1e-30 moves
+ * no weight) are no improvement, so patience 2 ends a 10-epoch run after 3. */
+static void test_equal_losses_stop_early(void **state) {
+    int h = open_engine();
+    assert_int_equal(tt_wasm_train_begin(h, "{\"epochs\":10,\"batch_size\":2,\"learning_rate\":1e-30,"
+                                            "\"val_fraction\":0.25,\"patience\":2}"), 0);
+    run_to_end(h);
+    const char *js = tt_wasm_train_state_json(h);
+    if (!strstr(js, "\"epoch\":3,\"epochs\":10,") || !strstr(js, "\"finished\":true"))
+        fail_msg("patience 2 on equal losses: %s", js);
+    tt_wasm_destroy(h);
 }
 
 /* Probabilities by class name from a predict JSON: {"classes":[..],"probs":[..]}. */
@@ -488,7 +602,10 @@ static void test_predict_and_foreign_model(void **state) {
     }
     assert_null(tt_wasm_predict(h, (const uint8_t *)"xx", 2));
     assert_int_equal(tt_wasm_export(h, out, json, "safetensors"), 0);
-    assert_true(tt_wasm_export(h, out, json, "onnx") < 0);
+    char onnx[700];
+    snprintf(onnx, sizeof onnx, "%s.onnx", out);
+    assert_int_equal(tt_wasm_export(h, onnx, json, "onnx"), 0); /* main's ONNX export (h/travel) works here too */
+    assert_true(tt_wasm_export(h, onnx, json, "pmml") < 0);
     tt_wasm_destroy(h);
     check_export(out, json);
 
@@ -505,6 +622,80 @@ static void test_predict_and_foreign_model(void **state) {
     assert_non_null(strstr(tt_wasm_dataset_json(h), "\"images\":[]"));
     tt_wasm_destroy(h);
     assert_int_equal(make_dataset(), 0);
+}
+
+/* Metrics name their classes by id: a class without pictures first in the list is
+ * not in the run (nothing shifts), a rename shows the new name, a deleted class keeps
+ * the name the run recorded. */
+static void test_metrics_labelled_by_class_id(void **state) {
+    (void)state;
+    int h = open_engine();
+    assert_int_equal(tt_wasm_set_classes(h, "[{\"id\":9,\"name\":\"EMPTY\"},{\"id\":1,\"name\":\"red\"},{\"id\":2,\"name\":\"blue\"}]"), 0);
+    assert_int_equal(tt_wasm_train_begin(h, "{\"epochs\":2,\"batch_size\":2,\"val_fraction\":0.5}"), 0);
+    run_to_end(h);
+    const char *m = tt_wasm_metrics_json(h);
+    assert_non_null(m);
+    assert_non_null(strstr(m, "{\"class_names\":[\"red\",\"blue\"],\"epochs\":2,\"class_ids\":[1,2],\"val_counts\":[2,2],"));
+    assert_int_equal(tt_wasm_set_classes(h, "[{\"id\":2,\"name\":\"navy\"},{\"id\":1,\"name\":\"red\"}]"), 0);
+    assert_non_null(strstr(tt_wasm_metrics_json(h), "{\"class_names\":[\"red\",\"navy\"],\"epochs\":2,\"class_ids\":[1,2],"));
+    assert_int_equal(tt_wasm_set_classes(h, "[{\"id\":2,\"name\":\"navy\"}]"), 0); /* deletes red's pictures */
+    assert_non_null(strstr(tt_wasm_metrics_json(h), "{\"class_names\":[\"red\",\"navy\"],\"epochs\":2,\"class_ids\":[1,2],"));
+    tt_wasm_destroy(h);
+    assert_int_equal(make_dataset(), 0);
+}
+
+/* Both tensors files hold the same tensors, byte for byte. */
+static void assert_same_tensors(const char *a, const char *b) {
+    tt_st_file *fa, *fb;
+    tt_assert_ok(tt_st_open_file(&fa, a));
+    tt_assert_ok(tt_st_open_file(&fb, b));
+    size_t n = tt_st_count(fa);
+    assert_int_equal(n, tt_st_count(fb));
+    for (size_t i = 0; i < n; i++) {
+        const tt_st_tensor *x = tt_st_tensor_at(fa, i), *y;
+        tt_assert_ok(tt_st_get(fb, x->name, x->dtype, &y));
+        assert_int_equal(x->nbytes, y->nbytes);
+        if (memcmp(x->data, y->data, x->nbytes)) fail_msg("%s differs between %s and %s", x->name, a, b);
+    }
+    tt_st_close(fa);
+    tt_st_close(fb);
+}
+
+/* A checkpoint the engine wrote before the application layer (tests/fixtures/v0:
+ * classes blue = 1, red = 2, their 4 pictures each added in name order, config
+ * {"epochs":2,"batch_size":2,"learning_rate":0.003,"hidden_units":4,
+ * "val_fraction":0.25,"seed":7}, saved after epoch 1) restores the run, which
+ * ends with the tensors that old run ended with. */
+static void test_old_checkpoint_resumes(void **state) {
+    char root[512], path[700], out[700];
+    snprintf(root, sizeof root, "%s", tt_test_binary_path("test-wasm-api-v0"));
+    mkdir(root, 0755);
+    const char *subs[] = {"dataset", "features", "ckpt"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", root, subs[i]);
+        clear_dir(path);
+    }
+    int h = tt_wasm_create(g_weights, (int)g_weights_len, root);
+    assert_true(h > 0);
+    assert_int_equal(tt_wasm_set_classes(h, "[{\"id\":1,\"name\":\"blue\"},{\"id\":2,\"name\":\"red\"}]"), 0);
+    const char *names[2] = {"blue", "red"};
+    for (int c = 0; c < 2; c++)
+        for (int i = 0; i < 4; i++) {
+            char rel[100];
+            snprintf(rel, sizeof rel, "tests/fixtures/v0/data/%s/%s-%d.png", names[c], names[c], i);
+            void *b;
+            size_t len;
+            tt_assert_ok(tt_file_read(tt_test_source_path(rel), TT_FILE_MAX, &b, &len));
+            assert_true(tt_wasm_add_image(h, c + 1, b, (int)len, strrchr(rel, '/') + 1) > 0);
+            free(b);
+        }
+    snprintf(path, sizeof path, "%s", tt_test_source_path("tests/fixtures/v0/engine-ckpt-e0001.safetensors"));
+    assert_int_equal(tt_wasm_load(h, path), 0);
+    assert_non_null(strstr(tt_wasm_train_state_json(h), "\"epoch\":1,\"epochs\":2,\"step\":3,"));
+    run_to_end(h);
+    snprintf(out, sizeof out, "%s/ckpt/end.safetensors", root);
+    assert_int_equal(tt_wasm_save(h, out), 0);
+    assert_same_tensors(tt_test_source_path("tests/fixtures/v0/engine-ckpt-e0002.safetensors"), out);
 }
 
 /* A reproducer from ../shared/fuzz-repro (see its README), NULL when absent. */
@@ -593,13 +784,20 @@ static void test_fuzz_reproducers_are_statuses(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_refuses_bad_weights),
+        cmocka_unit_test(test_sha256_hex),
         cmocka_unit_test(test_dataset_persists),
         cmocka_unit_test(test_bad_files_are_statuses),
+        cmocka_unit_test(test_pictures_with_a_shared_beginning_are_different),
+        cmocka_unit_test(test_val_counts_are_rows_of_the_confusion),
+        cmocka_unit_test(test_equal_losses_stop_early),
+        cmocka_unit_test(test_thread_counts),
         cmocka_unit_test(test_config_errors_name_the_key),
         cmocka_unit_test(test_resume_is_bit_exact),
         cmocka_unit_test(test_predict_and_foreign_model),
         cmocka_unit_test(test_augment_and_unfreeze),
         cmocka_unit_test(test_import_continues_training),
+        cmocka_unit_test(test_metrics_labelled_by_class_id),
+        cmocka_unit_test(test_old_checkpoint_resumes),
         cmocka_unit_test(test_fuzz_reproducers_are_statuses),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

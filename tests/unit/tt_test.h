@@ -13,6 +13,10 @@
 #include "tabtrain/rng.h"
 #include "tabtrain/status.h"
 
+/* Setting TT_TEST_FILTER=PATTERN in the environment runs only the cases whose
+ * names match PATTERN (cmocka's * and ? wildcards) in a test binary that uses
+ * any helper below. */
+
 /* Fill x[0..n) with uniform values in [lo, hi) from a seeded stream. */
 void tt_test_fill(float *x, size_t n, uint64_t seed, float lo, float hi);
 
@@ -48,6 +52,12 @@ void tt_test_numeric_grad(float *v, size_t n, float eps, tt_test_objective f, vo
  * names the case in the failure message. */
 struct tt_trainer;
 void tt_test_assert_same_tensors(struct tt_trainer *a, struct tt_trainer *b, const char *what);
+
+/* A pool of `threads` threads kept for the whole test program (created on
+ * first use). NULL for 1 thread, and in a build that has no threads (there
+ * the thread-count tests compare the serial path with itself). */
+struct tt_pool;
+struct tt_pool *tt_test_pool(int threads);
 
 /* malloc that fails the test instead of returning NULL. */
 void *tt_test_malloc(size_t bytes);

@@ -52,6 +52,18 @@ image_buf image_fx_stb(const char *fmt, const uint8_t *px, int w, int h, int com
     return b;
 }
 
+void image_fx_twin_bmps(image_buf out[2]) {
+    enum { W = 256, H = 256, TOP = 96 };
+    uint8_t *px = tt_test_malloc(W * H * 3);
+    for (int k = 0; k < 2; k++) {
+        image_fx_noise(px, W * H * 3, 4242);
+        for (size_t i = 0; i < (size_t)W * TOP * 3; i++)
+            px[i] = (uint8_t)((int)(i % 3) == (k ? 2 : 0) ? 200 + px[i] % 56 : px[i] % 40);
+        out[k] = image_fx_stb("bmp", px, W, H, 3);
+    }
+    free(px);
+}
+
 static void png_chunk(image_buf *b, const char *type, const uint8_t *data, size_t n) {
     put32be(b, (uint32_t)n);
     size_t at = b->len;

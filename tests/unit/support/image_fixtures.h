@@ -38,6 +38,13 @@ image_buf image_fx_exif(int big_endian, unsigned orientation);
 /* A copy of `jpeg` with an APP1 segment carrying `payload` after the SOI. */
 image_buf image_fx_insert_app1(const image_buf *jpeg, const uint8_t *payload, size_t n);
 
+/* Two 256x256 24-bit BMPs whose bottom 160 rows are the same noise and whose
+ * top 96 rows differ (reddish, bluish). BMP stores rows bottom-up, so the two
+ * files share their first TWIN_BMP_SHARED bytes (more than 64 KiB) and differ
+ * after that: a content key must read the whole file to tell them apart. */
+#define TWIN_BMP_SHARED (54 + 160 * 256 * 3)
+void image_fx_twin_bmps(image_buf out[2]);
+
 /* Random 8-bit pixels from a seeded stream. */
 void image_fx_noise(uint8_t *px, size_t n, uint64_t seed);
 

@@ -2,11 +2,19 @@
 
 #include <string.h>
 
+#include "tabtrain/threadpool.h"
 #include "tabtrain/trainer.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+/* TT_TEST_FILTER=PATTERN runs only the cases whose names match (cmocka's * and
+ * ? wildcards): scripts/mutants runs just the cases a planted bug concerns. */
+__attribute__((constructor)) static void tt_test_filter_from_env(void) {
+    const char *p = getenv("TT_TEST_FILTER");
+    if (p && *p) cmocka_set_test_filter(p);
+}
 
 void tt_test_fill(float *x, size_t n, uint64_t seed, float lo, float hi) {
     tt_rng r;
@@ -46,6 +54,13 @@ const char *tt_test_source_path(const char *rel) {
 const char *tt_test_binary_path(const char *rel) {
     static char buf[4096];
     return tt_env_path("TT_BINARY_DIR", ".", rel, buf, sizeof buf);
+}
+
+struct tt_pool *tt_test_pool(int threads) {
+    static tt_pool *pools[TT_POOL_MAX_THREADS + 1];
+    if (threads < 2 || threads > TT_POOL_MAX_THREADS || !tt_pool_threads_supported()) return NULL;
+    if (!pools[threads]) tt_assert_ok(tt_pool_init(&pools[threads], threads));
+    return pools[threads];
 }
 
 void *tt_test_malloc(size_t bytes) {

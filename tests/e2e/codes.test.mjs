@@ -1,0 +1,34 @@
+// The worker's names for the engine's return codes equal the enums of src/wasm/api.h
+// (and every enum value has its name in the worker): the worker keeps no numbers of its own.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+
+const root = new URL('../../', import.meta.url);
+const header = fs.readFileSync(new URL('src/wasm/api.h', root), 'utf8');
+const worker = fs.readFileSync(new URL('web/worker.js', root), 'utf8');
+
+// {STEP: {DONE: 0, ...}, LOAD: {...}} from `TT_WASM_<GROUP>_<NAME> = <n>` lines.
+function headerCodes() {
+  const out = {};
+  for (const [, group, name, n] of header.matchAll(/TT_WASM_(STEP|LOAD)_([A-Z]+)\s*=\s*(\d+)/g)) (out[group] ??= {})[name] = Number(n);
+  return out;
+}
+
+// `const STEP = { DONE: 0, ... };` from the worker's source.
+function workerCodes(group) {
+  const m = worker.match(new RegExp(`const ${group} = \\{([^}]*)\\}`));
+  assert.ok(m, `web/worker.js has no const ${group}`);
+  return Object.fromEntries([...m[1].matchAll(/([A-Z]+):\s*(\d+)/g)].map(([, k, v]) => [k, Number(v)]));
+}
+
+test('worker return-code names equal src/wasm/api.h', () => {
+  const want = headerCodes();
+  assert.deepEqual(Object.keys(want).sort(), ['LOAD', 'STEP']);
+  for (const group of Object.keys(want)) assert.deepEqual(workerCodes(group), want[group], group);
+});
+
+test('the worker compares engine return codes only by name', () => {
+  const bare = [...worker.matchAll(/\brc\s*===?\s*\d/g)].map((m) => m[0]);
+  assert.deepEqual(bare, []);
+});
