@@ -23,7 +23,7 @@ rc=0
   >"$W/resume.jsonl" 2>"$W/err.txt" || rc=$?
 cat "$W/err.txt"
 [ "$rc" != 0 ] || fail "a resume with --weight-decay 0.01 after a run without it was accepted"
-grep -q "weight_decay" "$W/err.txt" || fail "the refusal does not name weight_decay"
+grep -qE "weight[-_]decay" "$W/err.txt" || fail "the refusal does not name the weight decay"
 [ "$(json "$W/resume.jsonl" "len(ev('epoch'))")" = 0 ] || fail "the refused resume trained"
 "$TT" train "${common[@]}" --epochs 3 --ckpt-dir "$W/ckpt" --resume --out "$W/m.safetensors" >"$W/resume.jsonl" 2>"$W/err.txt" \
   || { cat "$W/err.txt"; fail "resume with the same options"; }
