@@ -7,7 +7,11 @@ if(TARGET tabtrain AND TARGET test_import AND EXISTS "${TT_NPY_DIR}/layers.tsv")
   file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/test-import)
   add_test(NAME import_npy_cli COMMAND tabtrain import-npy --dir ${TT_NPY_DIR}
            --labels ${TT_SHARED_DIR}/models/tflite/imagenet_labels.txt
-           --out ${CMAKE_BINARY_DIR}/test-import/mobilenet_v2_1.0_224.safetensors)
+           --out ${CMAKE_BINARY_DIR}/test-import/mobilenet_v2_1.0_224.safetensors
+           # A fixed provenance text, not this checkout's path: the file's bytes, and so the
+           # backbone id that checkpoints record, must not depend on where the tree lies. It is
+           # the text the tests/fixtures/v0 checkpoints' backbone was imported with.
+           --source "/work/wt-app/../shared/models/mobilenet_v2_1.0_224")
   set_tests_properties(import_npy_cli PROPERTIES FIXTURES_SETUP tt_imported TIMEOUT 120)
   set_tests_properties(test_import PROPERTIES FIXTURES_REQUIRED tt_imported)
   if(NOT TT_WASM)

@@ -471,8 +471,9 @@ static void test_val_counts_are_rows_of_the_confusion(void **state) {
     assert_int_equal(make_dataset(), 0);
 }
 
-/* Through the engine: equal validation losses (a learning rate of 1e-12 moves
- * no weight) are no improvement, so patience 2 ends a 10-epoch run after 3. */
+/* Through the engine: equal validation losses (a learning rate of 1e-12, the
+ * settings table's floor, moves no logit by an ulp, as in cli_run_rules.sh) are
+ * no improvement, so patience 2 ends a 10-epoch run after 3. */
 static void test_equal_losses_stop_early(void **state) {
     int h = open_engine();
     assert_int_equal(tt_wasm_train_begin(h, "{\"epochs\":10,\"batch_size\":2,\"learning_rate\":1e-12,"
