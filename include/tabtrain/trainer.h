@@ -93,7 +93,7 @@ typedef struct tt_trainer_config {
     int hidden;                /* 0 = linear head */
     float dropout;             /* [0, 1): 0 */
     int patience;              /* early stopping; 0 = off */
-    uint64_t seed;             /* 1 */
+    uint64_t seed;             /* 42 (the settings table's default) */
     float backbone_lr;         /* with a tail: its base lr; 0 = lr / 10 */
 } tt_trainer_config;
 

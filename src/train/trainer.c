@@ -66,7 +66,7 @@ tt_trainer_config tt_trainer_defaults(void) {
         .hidden = 0,
         .dropout = 0.0f,
         .patience = 0,
-        .seed = 1,
+        .seed = 42,
         .backbone_lr = 0.0f,
     };
     return c;

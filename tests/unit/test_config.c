@@ -17,8 +17,8 @@ static void test_defaults_follow_the_table(void **state) {
     assert_int_equal(c.train.epochs, 10);
     assert_int_equal(c.train.batch_size, 32);
     assert_true(c.train.lr == 1e-3f);
-    assert_int_equal(c.train.seed, 1);
-    assert_true(c.val_fraction == 0.15f);
+    assert_int_equal(c.train.seed, 42);
+    assert_true(c.val_fraction == 0.2f);
     assert_string_equal(c.augment, "");
     assert_int_equal(c.augment_views, 1);
     assert_int_equal(c.init_from_model, 0);

@@ -24,6 +24,7 @@ static void learns_separable_clusters(void **state) {
     tt_test_data d = tt_test_data_make(D, C, 800, 200, 0.75f, 1);
     tt_trainer_config base = tt_trainer_defaults();
     base.epochs = 4;
+    base.seed = 1; /* the seed these thresholds were set with (the default was 1 then) */
     tt_trainer_config cfgs[4] = {base, base, base, base};
     cfgs[1].optimizer = TT_OPTIM_SGD, cfgs[1].lr = 1e-3f, cfgs[1].hidden = 32,
     cfgs[1].dropout = 0.3f;
@@ -99,6 +100,7 @@ static void early_stopping_keeps_the_best_epoch(void **state) {
     tt_test_data d = tt_test_data_make(D, C, 30, 200, 6.0f, 3);
     tt_trainer_config cfg = tt_trainer_defaults();
     cfg.epochs = 300, cfg.patience = 4, cfg.lr = 1e-2f, cfg.batch_size = 8;
+    cfg.seed = 1; /* the run this data was chosen for: a dip, then rising val loss */
     tt_trainer *t = tt_test_trainer(&cfg, &d);
     run_to_end(t);
     int n, best = tt_trainer_best_epoch(t);
