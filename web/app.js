@@ -862,12 +862,14 @@ let burst = null;
 function startBurst(e) {
   if (burst || $('#webcam-capture').disabled || (e.type === 'keydown' && (e.repeat || ![' ', 'Enter'].includes(e.key)))) return;
   e.preventDefault();
-  burst = { taken: 0, timer: null };
+  const b = burst = { taken: 0, timer: null };
+  // The button may be released while a frame is being captured: this burst then ends
+  // after that frame (stopBurst has cleared `burst`), never a newer burst's timer.
   const tick = async () => {
-    if (!burst) return;
+    if (burst !== b) return;
     await capture();
-    burst.taken++;
-    if (burst) burst.timer = setTimeout(tick, BURST_MS);
+    b.taken++;
+    if (burst === b) b.timer = setTimeout(tick, BURST_MS);
   };
   tick();
 }

@@ -74,7 +74,11 @@ test('scripts/serve --https on a LAN address: a secure context with the self-sig
       assert.deepEqual(s.errors, []);
       assert.ok(await page.locator('#origin-notice').isHidden());
       assert.equal(await page.evaluate(() => typeof navigator.mediaDevices?.getUserMedia), 'function', 'no camera API on the https origin');
-      assert.deepEqual(b.consoleErrors, []);
+      // Chromium fetches no service worker script over a certificate it does not trust
+      // (ignoreHTTPSErrors stands for the student who clicked through the warning), so it
+      // logs that registration failed and the app runs without offline use, as the README
+      // says; nothing else may be logged.
+      assert.deepEqual(b.consoleErrors.filter((m) => m !== 'An unknown error occurred when fetching the script.'), []);
     } finally { await b.close(); }
   } finally { await tls.close(); }
 });
