@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/simd.h"
 
 typedef struct tt_command {
     const char *name;
@@ -17,7 +18,9 @@ static const tt_command tt_commands[] = {TT_CLI_COMMANDS(TT_CLI_ENTRY)};
 static void tt_usage(FILE *out) {
     fprintf(out,
             "usage: tabtrain <command> [options]\n"
-            "       tabtrain <command> --help\n\ncommands:\n");
+            "       tabtrain <command> --help\n"
+            "       tabtrain --version     the kernels this build runs (results are bit-exact per kernel set)\n"
+            "\ncommands:\n");
     for (size_t i = 0; i < sizeof tt_commands / sizeof *tt_commands; i++)
         fprintf(out, "  %-12s %s\n", tt_commands[i].name, tt_commands[i].summary);
 }
@@ -28,6 +31,10 @@ int main(int argc, char **argv) {
         return TT_EXIT_USAGE;
     }
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "--version")) {
+        printf("tabtrain (kernels: %s)\n", TT_ISA_NAME);
+        return TT_EXIT_OK;
+    }
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         if (!strcmp(cmd, "help") && argc > 2) { /* `tabtrain help X` == `tabtrain X --help` */
             char help[] = "--help";

@@ -155,14 +155,7 @@ static void assert_same_run(const char *a, const char *b) {
     tt_st_file *fa, *fb;
     tt_assert_ok(tt_st_open_file(&fa, a));
     tt_assert_ok(tt_st_open_file(&fb, b));
-    size_t n = tt_st_count(fa);
-    assert_int_equal(n, tt_st_count(fb));
-    for (size_t i = 0; i < n; i++) {
-        const tt_st_tensor *x = tt_st_tensor_at(fa, i), *y;
-        tt_assert_ok(tt_st_get(fb, x->name, x->dtype, &y));
-        assert_int_equal(x->nbytes, y->nbytes);
-        if (memcmp(x->data, y->data, x->nbytes)) fail_msg("tensor %s differs between %s and %s", x->name, a, b);
-    }
+    tt_test_assert_same_st(fa, fb, 0);
     assert_non_null(tt_st_find(fa, "head.hidden.kernel"));
     assert_non_null(tt_st_find(fa, "state.perm"));
     const char *keys[] = {"tabtrain.classes", "tabtrain.head", "tabtrain.backbone", "tabtrain.preprocess",

@@ -53,6 +53,13 @@ void tt_test_numeric_grad(float *v, size_t n, float eps, tt_test_objective f, vo
 struct tt_trainer;
 void tt_test_assert_same_tensors(struct tt_trainer *a, struct tt_trainer *b, const char *what);
 
+/* Both safetensors files hold the same tensors (names, dtypes, sizes). rtol 0:
+ * the same bytes. rtol > 0, for files written by other kernels (whose float
+ * rounding differs): F32 tensors within rtol x the tensor's largest magnitude,
+ * every other tensor still byte for byte. */
+struct tt_st_file;
+void tt_test_assert_same_st(const struct tt_st_file *a, const struct tt_st_file *b, double rtol);
+
 /* A pool of `threads` threads kept for the whole test program (created on
  * first use). NULL for 1 thread, and in a build that has no threads (there
  * the thread-count tests compare the serial path with itself). */

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "tabtrain/safetensors.h"
 #include "tabtrain/threadpool.h"
 #include "tabtrain/trainer.h"
 
@@ -90,5 +91,26 @@ void tt_test_assert_same_tensors(tt_trainer *a, tt_trainer *b, const char *what)
         assert_string_equal(ta[i].name, tb[i].name);
         if (memcmp(ta[i].data, tb[i].data, tt_named_tensor_numel(&ta[i]) * sizeof(float)))
             fail_msg("%s: tensor %s differs", what, ta[i].name);
+    }
+}
+
+void tt_test_assert_same_st(const tt_st_file *a, const tt_st_file *b, double rtol) {
+    size_t n = tt_st_count(a);
+    assert_int_equal(n, tt_st_count(b));
+    for (size_t i = 0; i < n; i++) {
+        const tt_st_tensor *x = tt_st_tensor_at(a, i), *y = tt_st_find(b, x->name);
+        if (!y) fail_msg("tensor %s is missing from the second file", x->name);
+        assert_int_equal(x->dtype, y->dtype);
+        assert_int_equal(x->nbytes, y->nbytes);
+        if (!memcmp(x->data, y->data, x->nbytes)) continue;
+        if (rtol <= 0 || x->dtype != TT_DTYPE_F32) fail_msg("tensor %s differs", x->name);
+        const float *u = x->data, *v = y->data;
+        size_t m = x->nbytes / sizeof(float);
+        double scale = 0, diff = 0;
+        for (size_t k = 0; k < m; k++) {
+            scale = fmax(scale, fabs(u[k]));
+            diff = fmax(diff, isfinite(v[k]) ? fabs((double)u[k] - v[k]) : INFINITY);
+        }
+        if (diff > rtol * scale) fail_msg("tensor %s differs by %g (scale %g, rtol %g)", x->name, diff, scale, rtol);
     }
 }
