@@ -22,10 +22,11 @@ function send(type, fields = {}, transfer = []) {
   });
 }
 
-// Runs a command and turns a refusal into an entry in the problems list.
+// Runs a command and turns a refusal into an entry in the problems list (unless the
+// worker already listed it, as it does for storage failures).
 async function command(type, fields, transfer) {
   const r = await send(type, fields, transfer);
-  if (!r.ok) addError({ code: r.error.code, message: r.error.message });
+  if (!r.ok && !r.error.reported) addError({ code: r.error.code, message: r.error.message });
   return r;
 }
 

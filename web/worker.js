@@ -86,9 +86,17 @@ async function idb(storeName, mode, fn) {
 // starts while a write it should include is half done. A failed job is reported and
 // does not stall the jobs behind it.
 let queueTail = Promise.resolve();
+// A failed job is reported here, once, in plain words; its caller gets the same words,
+// marked as reported, so a command that waited for it does not list it a second time.
 function enqueue(job) {
-  const run = queueTail.then(job);
-  queueTail = run.catch((e) => fail(ERR.STORAGE, storageMessage(e)));
+  const run = queueTail.then(job).catch((e) => {
+    fail(ERR.STORAGE, storageMessage(e));
+    if (e instanceof CommandError) throw e; // a refusal (read-only tab): the command says it too, as its own
+    const err = new CommandError(ERR.STORAGE, storageMessage(e));
+    err.reported = true;
+    throw err;
+  });
+  queueTail = run.catch(() => {});
   return run;
 }
 
@@ -897,7 +905,7 @@ self.onmessage = async (e) => {
     const out = (await handler(m)) || {};
     post(EVT.RESULT, { id: m.id, ok: true, ...out }, [out.bytes, out.json?.bytes].filter((x) => x instanceof ArrayBuffer));
   } catch (err) {
-    post(EVT.RESULT, { id: m.id, ok: false, error: { code: err.code || ERR.ENGINE, message: humane(err.message || String(err)) } });
+    post(EVT.RESULT, { id: m.id, ok: false, error: { code: err.code || ERR.ENGINE, message: humane(err.message || String(err)), reported: !!err.reported } });
   }
 };
 

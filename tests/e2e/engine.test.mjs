@@ -210,7 +210,9 @@ test('a corrupt picture and a non-image are reported while training goes on', { 
 // reads it then). 3 MB: the weights (14 MB) cannot be cached, a linear head's
 // checkpoint (60 KB) fits, a 512-unit head's (10 MB) does not.
 test('storage full: plain messages, the session goes on, the previous checkpoint survives', { skip }, async () => {
-  const b = await h.launch();
+  // The quota below is sized for the pictures and the first run's checkpoint: the service
+  // worker's copy of the app (several MB of engine builds) would take it all first.
+  const b = await h.launch({ serviceWorkers: 'block' });
   try {
     const { page, context } = b;
     const cdp = await context.newCDPSession(page);
