@@ -70,6 +70,18 @@ tt_status tt_cli_extract(tt_featcache *fc, const tt_dataset *ds, int views, int 
                          tt_cli_feats *out);
 void tt_cli_feats_free(tt_cli_feats *f);
 
+/* The feature cache's place (--cache-dir D, or NULL for the default):
+ * D, else $XDG_CACHE_HOME/tabtrain, else $HOME/.cache/tabtrain — never the
+ * working directory. on = 0 for "none" or when neither variable is set (then
+ * nothing persists). Features go to <root>/features, training copies to
+ * <root>/copies (featcache.h). -1 when the path is too long. */
+typedef struct tt_cli_cache {
+    char root[4096], features[4200], copies[4200];
+    int on;
+} tt_cli_cache;
+int tt_cli_cache_resolve(const char *arg, tt_cli_cache *c);
+void tt_cli_cache_apply(const tt_cli_cache *c, tt_featcache_config *cfg);
+
 /* A one-line bar on stderr, only when stderr is a terminal and !json; it
  * erases itself when done reaches total. _clear erases it early (before
  * printing other lines). */

@@ -15,7 +15,7 @@ tt_status tt_cli_image_input(const char *path, int size, float *input) {
     tt_status st = tt_file_read(path, TT_CLI_MAX_IMAGE_BYTES, &bytes, &len);
     if (st) return st;
     tt_image img;
-    st = tt_image_decode(bytes, len, NULL, &img);
+    st = tt_image_training_copy(bytes, len, NULL, size, &img);
     free(bytes);
     if (st) return tt_error(st, "%s: %s", path, tt_last_error());
     st = tt_image_to_input(&img, size, input);

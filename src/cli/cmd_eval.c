@@ -15,7 +15,8 @@ static const char tt_eval_usage[] =
     "\n"
     "Evaluates MODEL (a model or checkpoint file from `tabtrain train`) on DIR/<class>/<image>.\n"
     "Class folders must be classes of the model; the backbone must be the one it was trained on.\n"
-    "  --cache-dir D   reuse/extend a feature cache (default: none)\n"
+    "  --cache-dir D   feature cache (default: train's, $XDG_CACHE_HOME/tabtrain else\n"
+    "                  ~/.cache/tabtrain); 'none' = do not persist\n"
     "  --json          one JSON object: accuracy, per_class_acc, confusion [true][predicted]\n"
     "  --threads N     threads to compute on (default: every core; same results)\n";
 
@@ -39,7 +40,9 @@ static tt_status tt_eval_run(const char *ckpt, const char *data, const char *mod
     }
     if (!st) st = tt_cli_model_backbone(&bb, model, &m, TT_EVAL_TAIL_BATCH, threads);
     tt_featcache_config fcfg = tt_featcache_defaults();
-    fcfg.dir = cache;
+    tt_cli_cache where = {0};
+    if (!st && tt_cli_cache_resolve(cache, &where)) st = tt_error(TT_ERR_INVALID_ARG, "--cache-dir: path too long");
+    tt_cli_cache_apply(&where, &fcfg);
     fcfg.unfreeze = m.unfreeze;
     if (!st) st = tt_featcache_open(&fc, bb.model, bb.id, &fcfg);
     if (!st) st = tt_cli_extract(fc, &ds, 1, json, "eval", &f);

@@ -31,7 +31,8 @@ static const char tt_train_usage_head[] =
     "                        else --val-fraction splits the training set\n"
     "  --model FILE          backbone (default $TT_MODEL or " TT_CLI_DEFAULT_MODEL ")\n"
     "  --out FILE            trained model (model.safetensors); best epoch's weights\n"
-    "  --cache-dir D         feature cache (./.tabtrain-cache); 'none' = do not persist\n"
+    "  --cache-dir D         feature cache and training copies (default $XDG_CACHE_HOME/tabtrain,\n"
+    "                        else ~/.cache/tabtrain; see `tabtrain cache`); 'none' = do not persist\n"
     "  --dump-features P     also write P-train-x.npy, P-train-y.npy, P-val-x.npy, P-val-y.npy\n"
     "  --json                one JSON object per line on stdout (epochs, skipped files, summary)\n"
     TT_CLI_THREADS_USAGE
@@ -54,7 +55,7 @@ typedef struct tt_train_args {
 
 static int tt_train_parse(int argc, char **argv, tt_train_args *a) {
     const char *cmd = argv[0];
-    *a = (tt_train_args){.out = "model.safetensors", .cache_dir = ".tabtrain-cache"};
+    *a = (tt_train_args){.out = "model.safetensors"};
     a->cfg = tt_config_defaults();
     tt_cli_ckpt_init(&a->ckpt);
     int views_set = 0;
@@ -108,6 +109,7 @@ static int tt_train_parse(int argc, char **argv, tt_train_args *a) {
 typedef struct tt_train_run {
     tt_train_args args;
     tt_cli_backbone bb;
+    tt_cli_cache cache;
     tt_featcache *fc;
     tt_dataset all, tr, va;
     tt_cli_feats ftr, fva;
@@ -213,7 +215,8 @@ static tt_status tt_train_run_all(tt_train_run *r) {
     if ((st = tt_cli_backbone_open(&r->bb, a->model, a->cfg.unfreeze, a->cfg.train.batch_size, a->threads))) return st;
     tt_featcache_config fcfg = tt_featcache_defaults();
     fcfg.unfreeze = a->cfg.unfreeze;
-    fcfg.dir = a->cache_dir && strcmp(a->cache_dir, "none") ? a->cache_dir : NULL;
+    if (tt_cli_cache_resolve(a->cache_dir, &r->cache)) return tt_error(TT_ERR_INVALID_ARG, "--cache-dir: path too long");
+    tt_cli_cache_apply(&r->cache, &fcfg);
     if ((st = tt_augment_parse(a->cfg.augment, &fcfg.aug))) return st;
     if ((st = tt_featcache_open(&r->fc, r->bb.model, r->bb.id, &fcfg))) return st;
 

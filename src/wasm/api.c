@@ -47,21 +47,27 @@
 #define TT_EXPORT
 #endif
 
-#define TT_WASM_ABI 3
+#define TT_WASM_ABI 4
 #define TT_WASM_MAX_HANDLES 8
 #define TT_WASM_PATH 512
 /* A picture's decode costs up to ~16 bytes a pixel at its peak, and wasm
  * memory never shrinks: the page decodes at most 16 M pixels (the CLI 40 M). */
 #define TT_WASM_MAX_PIXELS (16u * 1000u * 1000u)
+/* A thumbnail is the training copy shrunk to a short side of 96..191 px (the
+ * page draws 72-px tiles, 144 device pixels on a 2x screen), as a JPEG. */
+#define TT_WASM_THUMB_SIDE 96
+#define TT_WASM_THUMB_QUALITY 82
 
 typedef struct wclass {
     int id;
     char *name;
 } wclass;
 
-/* An image of the dataset. Its encoded bytes live in its record file
- * (root/dataset/img-<id>.safetensors) and are read back only when a feature
- * the cache lacks must be computed (an augmented view, a tail input). */
+/* An image of the dataset: its record file (root/dataset/img-<id>.safetensors)
+ * holds ids, name and hash, not the picture. The worker keeps the bytes (the
+ * original, the training copy, the thumbnail: web/pictures.js) and gives the
+ * engine a copy back only when a feature the cache lacks must be computed
+ * (an augmented view, a tail input): tt_wasm_needed_image / tt_wasm_give_image. */
 typedef struct wimage {
     int id, class_id;
     char *name;
@@ -129,7 +135,14 @@ typedef struct tt_wasm {
     wmodel model;
     char *out; /* last JSON returned */
     size_t out_cap;
-    uint8_t *picture; /* last image bytes returned (tt_wasm_image) */
+    /* What tt_wasm_add_image made besides features, for the worker to store
+     * (tt_wasm_part): the training copy (PNG) and the thumbnail (JPEG). */
+    void *part[2];
+    size_t part_len[2];
+    /* A picture the run asked for (need) and the worker gave back (given). */
+    int need, given_id;
+    void *given;
+    size_t given_len;
     char err[1024];
 } tt_wasm;
 
@@ -254,15 +267,18 @@ static tt_status images_reserve(tt_wasm *w) {
     return TT_OK;
 }
 
-/* One file per image: tensor "image" (the encoded bytes, U8) and its ids and
- * name. Atomic (tmp + rename), so a record is whole or absent. */
-static tt_status record_write(const tt_wasm *w, const wimage *im, const uint8_t *bytes, size_t len) {
-    char path[TT_WASM_PATH + 64], num[32];
+/* One small file per image: tensor "sha256" (the hash of the original, U8[32])
+ * and its ids and name; the picture's bytes are not in it (records written
+ * before ABI 4 held them as tensor "image": record_read still reads those,
+ * tt_wasm_upgrade_record turns them into this). Atomic (tmp + rename), so a
+ * record is whole or absent. */
+static tt_status record_build(const wimage *im, tt_st_builder **out) {
+    char num[32];
     tt_st_builder *b;
     tt_status st = tt_st_builder_new(&b);
     if (st) return st;
-    int64_t shape[1] = {(int64_t)len};
-    if (!(st = tt_st_add(b, "image", TT_DTYPE_U8, 1, shape, bytes)) &&
+    int64_t shape[1] = {TT_SHA256_SIZE};
+    if (!(st = tt_st_add(b, "sha256", TT_DTYPE_U8, 1, shape, im->hash)) &&
         !(st = tt_st_set_metadata(b, "tabtrain.kind", "image"))) {
         snprintf(num, sizeof num, "%d", im->id);
         st = tt_st_set_metadata(b, "tabtrain.image_id", num);
@@ -272,39 +288,49 @@ static tt_status record_write(const tt_wasm *w, const wimage *im, const uint8_t 
         st = tt_st_set_metadata(b, "tabtrain.class_id", num);
     }
     if (!st) st = tt_st_set_metadata(b, "tabtrain.name", im->name);
-    if (!st) {
-        record_path(w, im->id, path, sizeof path);
-        st = tt_st_write_file(b, path);
-    }
+    if (st) tt_st_builder_free(b);
+    else *out = b;
+    return st;
+}
+
+static tt_status record_write(const tt_wasm *w, const wimage *im) {
+    char path[TT_WASM_PATH + 64];
+    tt_st_builder *b;
+    tt_status st = record_build(im, &b);
+    if (st) return st;
+    record_path(w, im->id, path, sizeof path);
+    st = tt_st_write_file(b, path);
     tt_st_builder_free(b);
     return st;
 }
 
-/* Opens a record; *bytes points into *f (close it after use). */
-static tt_status record_open(const char *path, tt_st_file **f, const tt_st_tensor **bytes) {
-    tt_status st = tt_st_open_file(f, path);
+/* An image record's ids, name and hash (*im; name malloc'd). `old`, if not
+ * NULL, receives the picture of a record from before ABI 4 (pointing into f). */
+static tt_status record_parse(const tt_st_file *f, const char *what, wimage *im, const tt_st_tensor **old) {
+    const char *kind = tt_st_metadata(f, "tabtrain.kind");
+    if (!kind || strcmp(kind, "image")) return tt_error(TT_ERR_FORMAT, "%s: not an image record", what);
+    const tt_st_tensor *hash = NULL, *pic = NULL;
+    tt_status st = tt_st_get(f, "sha256", TT_DTYPE_U8, &hash);
+    if (st == TT_ERR_NOT_FOUND) st = tt_st_get(f, "image", TT_DTYPE_U8, &pic);
+    else if (!st && hash->nbytes != TT_SHA256_SIZE) st = tt_error(TT_ERR_FORMAT, "%s: a hash of %zu bytes", what, hash->nbytes);
     if (st) return st;
-    const char *kind = tt_st_metadata(*f, "tabtrain.kind");
-    if (!kind || strcmp(kind, "image")) st = tt_error(TT_ERR_FORMAT, "%s: not an image record", path);
-    if (!st) st = tt_st_get(*f, "image", TT_DTYPE_U8, bytes);
-    if (st) tt_st_close(*f), *f = NULL;
-    return st;
+    const char *id = tt_st_metadata(f, "tabtrain.image_id"), *cid = tt_st_metadata(f, "tabtrain.class_id");
+    const char *name = tt_st_metadata(f, "tabtrain.name");
+    if (!id || !cid || !name) return tt_error(TT_ERR_FORMAT, "%s: image record without ids", what);
+    if (!(im->name = tt_strdup(name))) return tt_error(TT_ERR_NOMEM, "no memory");
+    im->id = atoi(id);
+    im->class_id = atoi(cid);
+    if (hash) memcpy(im->hash, hash->data, TT_SHA256_SIZE);
+    else tt_sha256(pic->data, pic->nbytes, im->hash);
+    if (old) *old = pic;
+    return TT_OK;
 }
 
 static tt_status record_read(const char *path, wimage *im) {
     tt_st_file *f;
-    const tt_st_tensor *t;
-    tt_status st = record_open(path, &f, &t);
+    tt_status st = tt_st_open_file(&f, path);
     if (st) return st;
-    const char *id = tt_st_metadata(f, "tabtrain.image_id"), *cid = tt_st_metadata(f, "tabtrain.class_id");
-    const char *name = tt_st_metadata(f, "tabtrain.name");
-    if (!id || !cid || !name) st = tt_error(TT_ERR_FORMAT, "%s: image record without ids", path);
-    if (!st && !(im->name = tt_strdup(name))) st = tt_error(TT_ERR_NOMEM, "no memory");
-    if (!st) {
-        im->id = atoi(id);
-        im->class_id = atoi(cid);
-        tt_sha256(t->data, t->nbytes, im->hash);
-    }
+    st = record_parse(f, path, im, NULL);
     tt_st_close(f);
     return st;
 }
@@ -452,7 +478,7 @@ TT_EXPORT void tt_wasm_destroy(int h) {
     free(w->preprocess);
     free(w->weights);
     free(w->out);
-    free(w->picture);
+    free(w->part[0]), free(w->part[1]), free(w->given);
     free(w);
     g_handles[h - 1] = NULL;
 }
@@ -596,34 +622,71 @@ TT_EXPORT int tt_wasm_set_classes(int h, const char *json) {
     return 0;
 }
 
-/* Decodes (the check that the file is an image), caches the plain view's
- * features, then writes the record: a record always has its features. */
+static void parts_free(tt_wasm *w) {
+    for (int i = 0; i < 2; i++) free(w->part[i]), w->part[i] = NULL, w->part_len[i] = 0;
+}
+
+/* The training copy (lossless PNG) and thumbnail (JPEG) of a picture: what
+ * the worker keeps besides the original (tt_wasm_part). */
+static tt_status parts_make(const tt_image *copy, void *part[2], size_t len[2]) {
+    tt_image thumb;
+    tt_status st = tt_image_encode_png(copy, &part[0], &len[0]);
+    if (!st && !(st = tt_image_reduce(copy, TT_WASM_THUMB_SIDE, &thumb))) {
+        st = tt_image_encode_jpeg(&thumb, TT_WASM_THUMB_QUALITY, &part[1], &len[1]);
+        tt_image_free(&thumb);
+    }
+    return st;
+}
+
+/* Decodes the picture once into its training copy (the check that the file is
+ * an image), caches the plain view's features from it, makes the parts the
+ * worker stores, then writes the record: a record always has its features. */
 TT_EXPORT int tt_wasm_add_image(int h, int class_id, const uint8_t *bytes, int len, const char *name) {
     tt_wasm *w = handle(h);
     if (!w) return -TT_ERR_INVALID_ARG;
+    parts_free(w);
     if (class_index(w, class_id) < 0) return fail(w, tt_error(TT_ERR_INVALID_ARG, "no class with id %d", class_id));
     if (!bytes || len <= 0) return fail(w, tt_error(TT_ERR_FORMAT, "empty file"));
     if (!w->fc) return fail(w, tt_error(TT_ERR_IO, "the feature cache could not be reopened after a reset"));
-    tt_feat_request rq = {.bytes = bytes, .len = (size_t)len};
-    float *feat = malloc((size_t)w->dim * sizeof *feat);
-    tt_status st = feat ? tt_featcache_run(w->fc, 1, &rq, 1, feat) : tt_error(TT_ERR_NOMEM, "no memory");
-    free(feat);
-    if (!st && rq.status) st = tt_error(rq.status, "%s", rq.error);
+    tt_image copy;
+    tt_status st = tt_image_training_copy(bytes, (size_t)len, &(tt_decode_opts){TT_WASM_MAX_PIXELS, 0}, w->size, &copy);
+    if (st) return fail(w, st);
+    tt_feat_request rq = {.image = &copy, .hashed = 1};
+    tt_sha256(bytes, (size_t)len, rq.hash);
     for (int i = 0; !st && i < w->n_images; i++)
         if (w->images[i].class_id == class_id && !memcmp(w->images[i].hash, rq.hash, TT_SHA256_SIZE))
             st = tt_error(TT_ERR_INVALID_ARG, "the same picture as %s, already in this class", w->images[i].name);
+    float *feat = st ? NULL : malloc((size_t)w->dim * sizeof *feat);
+    if (!st) st = feat ? tt_featcache_run(w->fc, 1, &rq, 1, feat) : tt_error(TT_ERR_NOMEM, "no memory");
+    free(feat);
+    if (!st && rq.status) st = tt_error(rq.status, "%s", rq.error);
+    if (!st) st = parts_make(&copy, w->part, w->part_len);
+    tt_image_free(&copy);
     if (!st) st = images_reserve(w);
-    if (st) return fail(w, st);
+    if (st) {
+        parts_free(w);
+        return fail(w, st);
+    }
     wimage im = {w->next_image_id, class_id, tt_strdup(name ? name : ""), {0}};
     memcpy(im.hash, rq.hash, TT_SHA256_SIZE);
-    st = im.name ? record_write(w, &im, bytes, (size_t)len) : tt_error(TT_ERR_NOMEM, "no memory for the image");
+    st = im.name ? record_write(w, &im) : tt_error(TT_ERR_NOMEM, "no memory for the image");
     if (st) {
         free(im.name);
+        parts_free(w);
         return fail(w, st);
     }
     w->next_image_id++;
     w->images[w->n_images++] = im; /* ids only grow: the list stays sorted */
     return im.id;
+}
+
+/* Part `which` (0: training copy, PNG; 1: thumbnail, JPEG) of the picture the
+ * last tt_wasm_add_image added; valid until the next call that makes parts. */
+TT_EXPORT const uint8_t *tt_wasm_part(int h, int which, int *len) {
+    tt_wasm *w = handle(h);
+    if (!w || !len || which < 0 || which > 1) return NULL;
+    *len = (int)w->part_len[which];
+    return w->part[which];
 }
 
 TT_EXPORT int tt_wasm_remove_image(int h, int image_id) {
@@ -655,32 +718,69 @@ TT_EXPORT const char *tt_wasm_dataset_json(int h) {
     return jdone(&o);
 }
 
-/* The encoded bytes of an image, as added (thumbnails after a reload): valid
- * until the next call on the handle; *len receives their count. */
-TT_EXPORT const uint8_t *tt_wasm_image(int h, int image_id, int *len) {
-    tt_wasm *w = handle(h);
-    if (!w || !len) return NULL;
-    *len = 0;
-    if (image_index(w, image_id) < 0) {
-        fail(w, tt_error(TT_ERR_NOT_FOUND, "no image with id %d", image_id));
-        return NULL;
+/* Moves a record written before ABI 4 (the picture inside it) to this layout,
+ * without a handle (no weights needed): the worker migrates a profile before
+ * the engine starts. Returns JSON {"id", "original": [ptr, len] (the picture,
+ * inside `record`), "record", "copy", "thumb": [ptr, len]} — the new record,
+ * the training copy and the thumbnail, valid until the next call — or
+ * {"id", "current": true} for a record already in this layout; NULL on error
+ * (tt_wasm_last_error(0)). */
+TT_EXPORT const char *tt_wasm_upgrade_record(const uint8_t *record, int len) {
+    static char out[256];
+    static void *made[3];
+    static size_t made_len[3];
+    for (int i = 0; i < 3; i++) free(made[i]), made[i] = NULL, made_len[i] = 0;
+    g_create_error[0] = 0;
+    tt_st_file *f = NULL;
+    const tt_st_tensor *pic = NULL;
+    wimage im = {0};
+    tt_image copy = {0};
+    tt_st_builder *b = NULL;
+    tt_status st = record && len > 0 ? tt_st_open_memory(&f, record, (size_t)len) : tt_error(TT_ERR_INVALID_ARG, "no record");
+    if (!st) st = record_parse(f, "image record", &im, &pic);
+    if (!st && pic) {
+        st = tt_image_training_copy(pic->data, pic->nbytes, &(tt_decode_opts){TT_WASM_MAX_PIXELS, 0},
+                                    TT_IMAGE_DEFAULT_SIZE, &copy);
+        if (!st) st = parts_make(&copy, &made[1], &made_len[1]);
+        if (!st) st = record_build(&im, &b);
+        if (!st) st = tt_st_write_memory(b, &made[0], &made_len[0]);
     }
-    char path[TT_WASM_PATH + 64];
-    tt_st_file *f;
-    const tt_st_tensor *t;
-    record_path(w, image_id, path, sizeof path);
-    tt_status st = record_open(path, &f, &t);
-    if (st) {
-        fail(w, st);
-        return NULL;
-    }
-    free(w->picture);
-    if ((w->picture = malloc(t->nbytes + 1))) {
-        memcpy(w->picture, t->data, t->nbytes);
-        *len = (int)t->nbytes;
-    } else fail(w, tt_error(TT_ERR_NOMEM, "no memory for image %d", image_id));
+    if (!st && pic)
+        snprintf(out, sizeof out, "{\"id\":%d,\"original\":[%lu,%zu],\"record\":[%lu,%zu],\"copy\":[%lu,%zu],\"thumb\":[%lu,%zu]}",
+                 im.id, (unsigned long)(uintptr_t)pic->data, pic->nbytes, (unsigned long)(uintptr_t)made[0], made_len[0],
+                 (unsigned long)(uintptr_t)made[1], made_len[1], (unsigned long)(uintptr_t)made[2], made_len[2]);
+    else if (!st)
+        snprintf(out, sizeof out, "{\"id\":%d,\"current\":true}", im.id);
+    tt_st_builder_free(b);
+    tt_image_free(&copy);
+    free(im.name);
     tt_st_close(f);
-    return w->picture;
+    if (st) {
+        fail(NULL, st);
+        return NULL;
+    }
+    return out;
+}
+
+/* The picture the run needs next (its views are not all cached), 0 if none:
+ * tt_wasm_train_step returned TT_WASM_STEP_NEED_IMAGE. */
+TT_EXPORT int tt_wasm_needed_image(int h) {
+    tt_wasm *w = handle(h);
+    return w ? w->need : 0;
+}
+
+/* The worker gives back image `image_id`'s training copy (or its original:
+ * both give the same features); kept until the run has used it. */
+TT_EXPORT int tt_wasm_give_image(int h, int image_id, const uint8_t *bytes, int len) {
+    tt_wasm *w = handle(h);
+    if (!w) return -TT_ERR_INVALID_ARG;
+    if (!bytes || len <= 0) return fail(w, tt_error(TT_ERR_INVALID_ARG, "no bytes for image %d", image_id));
+    void *p = malloc((size_t)len);
+    if (!p) return fail(w, tt_error(TT_ERR_NOMEM, "no memory for image %d", image_id));
+    memcpy(p, bytes, (size_t)len);
+    free(w->given);
+    w->given = p, w->given_len = (size_t)len, w->given_id = image_id;
+    return 0;
 }
 
 /* ---- training config -------------------------------------------------------------------- */
@@ -823,13 +923,16 @@ static tt_status run_build(tt_wasm *w, const wconfig *c, wrun *r) {
 }
 
 /* Fills rows until they are all there or budget_ms has passed (< 0: no limit;
- * at least one image per call).
- * Cached views are looked up by hash; a miss reads the image's record back and
- * runs the cache (decode, augment, backbone). */
+ * at least one image per call), or a picture is needed.
+ * Cached views are looked up by hash; a miss needs the picture's training copy,
+ * which only the worker has: w->need names it and preparing stops until
+ * tt_wasm_give_image brings it (then the cache decodes, augments, runs the
+ * backbone, and the bytes are dropped). */
 static tt_status run_prepare(tt_wasm *w, wrun *r, int budget_ms) {
     tt_featcache *fc = r->fc ? r->fc : w->fc;
     double t0 = now_ms();
     tt_status st = TT_OK;
+    w->need = 0;
     for (int first = 1; !st && r->prepared < r->n_train + r->n_val && (first || budget_ms < 0 || now_ms() - t0 < budget_ms);
          first = 0) {
         const witem *it = &r->items[r->prepared];
@@ -841,19 +944,16 @@ static tt_status run_prepare(tt_wasm *w, wrun *r, int budget_ms) {
             hits += hit;
         }
         if (!st && hits < views) {
-            char path[TT_WASM_PATH + 64];
-            tt_st_file *f;
-            const tt_st_tensor *bytes;
-            record_path(w, it->id, path, sizeof path);
-            if ((st = record_open(path, &f, &bytes))) {
-                st = tt_error(st, "image %d of the run cannot be read back (%s); start training again", it->id,
-                              tt_last_error());
+            if (!w->given || w->given_id != it->id) {
+                w->need = it->id;
                 break;
             }
-            tt_feat_request rq = {.bytes = bytes->data, .len = bytes->nbytes};
+            tt_feat_request rq = {.bytes = w->given, .len = w->given_len, .hashed = 1};
+            memcpy(rq.hash, it->hash, TT_SHA256_SIZE);
             st = tt_featcache_run(fc, 1, &rq, views, dst);
             if (!st && rq.status) st = tt_error(rq.status, "image %d no longer decodes: %s", it->id, rq.error);
-            tt_st_close(f);
+            free(w->given);
+            w->given = NULL, w->given_len = 0, w->given_id = 0;
         }
         for (int v = 0; v < views; v++) r->y[(dst - r->x) / r->dim + v] = it->label;
         if (!st) r->prepared++;
@@ -973,7 +1073,7 @@ TT_EXPORT int tt_wasm_train_step(int h, int budget_ms) {
         tt_status st = run_prepare(w, r, budget_ms);
         if (!st && r->prepared == r->n_train + r->n_val) st = run_start(w, r);
         if (st) return fail(w, st);
-        return run_ready(r) ? TT_WASM_STEP_DONE : TT_WASM_STEP_PREPARING;
+        return run_ready(r) ? TT_WASM_STEP_DONE : w->need ? TT_WASM_STEP_NEED_IMAGE : TT_WASM_STEP_PREPARING;
     }
     if (tt_trainer_finished(r->trainer)) return TT_WASM_STEP_FINISHED;
     int ended = 0;
@@ -1128,7 +1228,10 @@ static tt_status model_load(tt_wasm *w, const tt_st_file *f, const wconfig *c) {
 
 /* A checkpoint of this browser's dataset restores the run (0), which then continues
  * bit-identically; anything else that holds a head (a checkpoint of other data, a
- * model or export file) is imported (1): it predicts and may start the next run. */
+ * model or export file) is imported (1): it predicts and may start the next run.
+ * A restored run whose rows need a picture the cache lacks is left preparing
+ * (tt_wasm_needed_image names it); tt_wasm_train_step finishes preparing once
+ * it is given, and restores the checkpoint's state then. */
 TT_EXPORT int tt_wasm_load(int h, const char *path) {
     tt_wasm *w = handle(h);
     if (!w) return -TT_ERR_INVALID_ARG;
@@ -1152,8 +1255,8 @@ TT_EXPORT int tt_wasm_load(int h, const char *path) {
         if (cj && !config_parse(cj, 1, &c) && !tt_config_from_file(f, &c.cfg) && ckpt_class_ids(w, f, &c) &&
             !run_build(w, &c, &r)) {
             int fits = c.data_crc >= 0 ? c.data_crc == r.data_crc : !tt_run_check_file(f, &r.cfg, r.data_id);
-            if (fits && !tt_file_read(path, TT_FILE_MAX, &r.restore, &r.restore_len) &&
-                !run_prepare(w, &r, -1) && !run_start(w, &r))
+            if (fits && !tt_file_read(path, TT_FILE_MAX, &r.restore, &r.restore_len) && !run_prepare(w, &r, -1) &&
+                (w->need || !run_start(w, &r)))
                 rc = TT_WASM_LOAD_RUN;
             else
                 run_free(&r);
@@ -1250,7 +1353,8 @@ TT_EXPORT const char *tt_wasm_predict(int h, const uint8_t *bytes, int len) {
         return NULL;
     }
     tt_image img;
-    tt_status st = bytes && len > 0 ? tt_image_decode(bytes, (size_t)len, &(tt_decode_opts){TT_WASM_MAX_PIXELS}, &img) : tt_error(TT_ERR_FORMAT, "empty file");
+    tt_status st = bytes && len > 0 ? tt_image_training_copy(bytes, (size_t)len, &(tt_decode_opts){TT_WASM_MAX_PIXELS, 0}, w->size, &img)
+                                    : tt_error(TT_ERR_FORMAT, "empty file");
     if (st) {
         fail(w, st);
         return NULL;

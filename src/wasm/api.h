@@ -12,6 +12,7 @@ enum {
     TT_WASM_STEP_EPOCH = 1,     /* an epoch ended (metrics are new) */
     TT_WASM_STEP_FINISHED = 2,  /* the run is over */
     TT_WASM_STEP_PREPARING = 3, /* still computing the run's rows, no step taken */
+    TT_WASM_STEP_NEED_IMAGE = 4, /* preparing waits for a picture: tt_wasm_needed_image, tt_wasm_give_image */
 };
 /* What tt_wasm_load returns besides a negative tt_status. */
 enum {
@@ -30,7 +31,10 @@ int tt_wasm_set_classes(int h, const char *json);
 int tt_wasm_add_image(int h, int class_id, const uint8_t *bytes, int len, const char *name);
 int tt_wasm_remove_image(int h, int image_id);
 const char *tt_wasm_dataset_json(int h);
-const uint8_t *tt_wasm_image(int h, int image_id, int *len);
+const uint8_t *tt_wasm_part(int h, int which, int *len);
+int tt_wasm_needed_image(int h);
+int tt_wasm_give_image(int h, int image_id, const uint8_t *bytes, int len);
+const char *tt_wasm_upgrade_record(const uint8_t *record, int len);
 int tt_wasm_train_begin(int h, const char *config_json);
 int tt_wasm_train_step(int h, int budget_ms);
 const char *tt_wasm_train_state_json(int h);

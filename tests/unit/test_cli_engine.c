@@ -95,11 +95,39 @@ static int engine_with_pictures(const char *root, void *weights, size_t weights_
     return h;
 }
 
+/* The picture the engine asks for, as the worker gives it back: here the
+ * original file (image id 1..8 = blue-0..3, red-0..3, the order they were
+ * added in), which gives the features its training copy would. */
+static void give(int h) {
+    int id = tt_wasm_needed_image(h);
+    assert_true(id >= 1 && id <= 8);
+    char rel[100];
+    const char *name = id <= 4 ? "blue" : "red";
+    snprintf(rel, sizeof rel, "tests/fixtures/v0/data/%s/%s-%d.png", name, name, (id - 1) % 4);
+    void *b;
+    size_t len;
+    tt_assert_ok(tt_file_read(tt_test_source_path(rel), TT_FILE_MAX, &b, &len));
+    assert_int_equal(tt_wasm_give_image(h, id, b, (int)len), 0);
+    free(b);
+}
+
+/* A loaded run whose rows need pictures is prepared before it shows the
+ * checkpoint's progress, as the worker does after tt_wasm_load. */
+static void finish_loading(int h) {
+    while (tt_wasm_needed_image(h)) {
+        give(h);
+        int rc;
+        while ((rc = tt_wasm_train_step(h, 1000)) == TT_WASM_STEP_PREPARING) {}
+        if (rc < 0) fail_msg("preparing: %s", tt_wasm_last_error(h));
+    }
+}
+
 /* Runs the engine's run to its end, saving after epoch 1 to `e1` (if not NULL) and at the end to `end`. */
 static void engine_run(int h, const char *e1, const char *end) {
     int rc, epoch = 0;
     while ((rc = tt_wasm_train_step(h, 1000)) != TT_WASM_STEP_FINISHED) {
         if (rc < 0) fail_msg("train_step: %s", tt_wasm_last_error(h));
+        if (rc == TT_WASM_STEP_NEED_IMAGE) give(h);
         if (rc == TT_WASM_STEP_EPOCH && ++epoch == 1 && e1) assert_int_equal(tt_wasm_save(h, e1), 0);
     }
     if (tt_wasm_save(h, end)) fail_msg("save: %s", tt_wasm_last_error(h));
@@ -204,6 +232,7 @@ static void test_same_model_both_ways(void **state) {
     path_in(root, sizeof root, "engine2");
     h = engine_with_pictures(root, weights, wlen);
     assert_int_equal(tt_wasm_load(h, cli_e1), TT_WASM_LOAD_RUN);
+    finish_loading(h);
     assert_non_null(strstr(tt_wasm_train_state_json(h), "\"epoch\":1,"));
     snprintf(end, sizeof end, "%s/ckpt/end.safetensors", root);
     engine_run(h, NULL, end);

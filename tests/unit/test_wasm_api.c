@@ -14,6 +14,7 @@
 #include "core/simd.h"
 #include "support/image_fixtures.h"
 #include "tabtrain/fileio.h"
+#include "tabtrain/image.h"
 #include "tabtrain/safetensors.h"
 #include "tabtrain/sha256.h"
 #include "tabtrain/threadpool.h"
@@ -53,15 +54,63 @@ static void clear_dir(const char *dir) {
     mkdir(dir, 0755);
 }
 
-static int open_engine(void) {
-    int h = tt_wasm_create(g_weights, (int)g_weights_len, g_root);
-    if (h <= 0) fail_msg("tt_wasm_create: %s", tt_wasm_last_error(0));
-    assert_int_equal(tt_wasm_set_classes(h, CLASSES), 0);
+/* The worker's side of the pictures (web/pictures.js), played by files: the
+ * training copy each added picture came with is kept as <root>/pictures/<id>,
+ * and given back whenever the engine asks for it. */
+static const char *g_handle_root[16];
+
+static int create(const char *root) {
+    int h = tt_wasm_create(g_weights, (int)g_weights_len, root);
+    if (h > 0 && h < 16) g_handle_root[h] = root;
     return h;
 }
 
+static void picture_path(int h, int id, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s/pictures/%d", g_handle_root[h], id);
+}
+
+static int add_bytes(int h, int class_id, const void *bytes, size_t len, const char *name) {
+    int id = tt_wasm_add_image(h, class_id, bytes, (int)len, name);
+    if (id <= 0) return id;
+    char path[700];
+    int n = 0;
+    const uint8_t *copy = tt_wasm_part(h, 0, &n);
+    if (!copy || n <= 0) fail_msg("no training copy for image %d", id);
+    tt_chunk c = {copy, (size_t)n};
+    picture_path(h, id, path, sizeof path);
+    tt_assert_ok(tt_file_write_atomic(path, &c, 1));
+    return id;
+}
+
 static int add(int h, int class_id, const image_buf *b, const char *name) {
-    return tt_wasm_add_image(h, class_id, b->data, (int)b->len, name);
+    return add_bytes(h, class_id, b->data, b->len, name);
+}
+
+/* Gives the engine the picture it asks for, as the worker does. */
+static void give(int h) {
+    int id = tt_wasm_needed_image(h);
+    char path[700];
+    void *bytes;
+    size_t len;
+    if (id <= 0) fail_msg("the engine needs no picture (%d)", id);
+    picture_path(h, id, path, sizeof path);
+    tt_assert_ok(tt_file_read(path, TT_FILE_MAX, &bytes, &len));
+    assert_int_equal(tt_wasm_give_image(h, id, bytes, (int)len), 0);
+    free(bytes);
+}
+
+/* tt_wasm_train_step with every picture it needs given. */
+static int step(int h, int budget_ms) {
+    int rc;
+    while ((rc = tt_wasm_train_step(h, budget_ms)) == TT_WASM_STEP_NEED_IMAGE) give(h);
+    return rc;
+}
+
+static int open_engine(void) {
+    int h = create(g_root);
+    if (h <= 0) fail_msg("tt_wasm_create: %s", tt_wasm_last_error(0));
+    assert_int_equal(tt_wasm_set_classes(h, CLASSES), 0);
+    return h;
 }
 
 /* The dataset every test starts from: PER_CLASS pictures of each class under g_root. */
@@ -69,12 +118,12 @@ static int make_dataset(void) {
     snprintf(g_root, sizeof g_root, "%s", tt_test_binary_path("test-wasm-api"));
     mkdir(g_root, 0755);
     char dir[600];
-    const char *subs[] = {"dataset", "features", "ckpt"};
-    for (int i = 0; i < 3; i++) {
+    const char *subs[] = {"dataset", "features", "ckpt", "pictures"};
+    for (int i = 0; i < 4; i++) {
         snprintf(dir, sizeof dir, "%s/%s", g_root, subs[i]);
         clear_dir(dir);
     }
-    int h = tt_wasm_create(g_weights, (int)g_weights_len, g_root);
+    int h = create(g_root);
     if (h <= 0 || tt_wasm_set_classes(h, CLASSES)) return -1;
     for (int c = 0; c < 2; c++)
         for (int i = 0; i < PER_CLASS; i++) {
@@ -113,7 +162,7 @@ static void test_create_refuses_bad_weights(void **state) {
     assert_int_equal(tt_wasm_create(junk, sizeof junk, g_root), 0);
     assert_true(strlen(tt_wasm_last_error(0)) > 0);
     assert_int_equal(tt_wasm_create(g_weights, (int)g_weights_len, NULL), 0);
-    assert_int_equal(tt_wasm_abi_version(), 3);
+    assert_int_equal(tt_wasm_abi_version(), 4);
 }
 
 /* FIPS 180-2 vectors, and the weights file's hash as the worker checks it. */
@@ -140,18 +189,8 @@ static void test_dataset_persists(void **state) {
     assert_non_null(strstr(js, "\"classes\":[{\"id\":1,\"count\":4},{\"id\":2,\"count\":4}]"));
     assert_non_null(strstr(js, "{\"id\":1,\"class\":1,\"name\":\"red-0.png\"}"));
     assert_non_null(strstr(js, "{\"id\":8,\"class\":2,\"name\":\"blue-3.png\"}"));
-    /* The bytes as added come back (thumbnails after a reload). */
-    image_buf b = picture(1, 3);
-    int len = -1;
-    const uint8_t *bytes = tt_wasm_image(h, 8, &len);
-    assert_non_null(bytes);
-    assert_int_equal(len, b.len);
-    assert_memory_equal(bytes, b.data, b.len);
-    image_buf_free(&b);
-    assert_null(tt_wasm_image(h, 99, &len));
-    assert_int_equal(len, 0);
     /* The same picture twice in one class is refused; in another class it is welcome. */
-    b = picture(0, 1);
+    image_buf b = picture(0, 1);
     assert_true(add(h, 1, &b, "again.png") < 0);
     assert_non_null(strstr(tt_wasm_last_error(h), "red-1.png"));
     int id = add(h, 2, &b, "red-in-blue.png");
@@ -258,13 +297,13 @@ static void exported_head(int h, const char *path, void **data, size_t *len) {
 /* Until the run's rows are prepared (no training step taken yet). */
 static void prepare(int h) {
     int rc;
-    while ((rc = tt_wasm_train_step(h, 1000)) == 3) {}
+    while ((rc = step(h, 1000)) == TT_WASM_STEP_PREPARING) {}
     if (rc) fail_msg("preparing: %d %s", rc, tt_wasm_last_error(h));
 }
 
 static void run_to_end(int h) {
     int rc;
-    while ((rc = tt_wasm_train_step(h, 5)) != 2)
+    while ((rc = step(h, 5)) != 2)
         if (rc < 0) fail_msg("train_step: %s", tt_wasm_last_error(h));
 }
 
@@ -301,7 +340,7 @@ static int check_resume(const char *config, const char *mid, const char *ckpt, c
     assert_int_equal(tt_wasm_set_threads(h, threads_or_1(2)), 0); /* between runs */
     assert_int_equal(tt_wasm_train_begin(h, config), 0);
     prepare(h);
-    for (int i = 0; i < 4; i++) assert_true(tt_wasm_train_step(h, 0) >= 0);
+    for (int i = 0; i < 4; i++) assert_true(step(h, 0) >= 0);
     assert_non_null(strstr(tt_wasm_train_state_json(h), mid));
     assert_int_equal(tt_wasm_save(h, ckpt), 0);
     tt_wasm_destroy(h);
@@ -365,7 +404,7 @@ static void test_augment_and_unfreeze(void **state) {
     int h = open_engine();
     assert_int_equal(tt_wasm_train_begin(h, config), 0);
     assert_non_null(strstr(tt_wasm_train_state_json(h), "\"prepared\":0,\"to_prepare\":20,"));
-    assert_int_equal(tt_wasm_train_step(h, 0), 3); /* one image (3 rows) per call at least */
+    assert_int_equal(step(h, 0), 3); /* one image (3 rows) per call at least */
     assert_non_null(strstr(tt_wasm_train_state_json(h), "\"prepared\":3,\"to_prepare\":20,"));
     tt_wasm_destroy(h);
     /* plain views + 6 training images x 3 tail inputs + 2 validation images x 1 */
@@ -655,12 +694,12 @@ static void test_old_checkpoint_resumes(void **state) {
     char root[512], path[700], out[700];
     snprintf(root, sizeof root, "%s", tt_test_binary_path("test-wasm-api-v0"));
     mkdir(root, 0755);
-    const char *subs[] = {"dataset", "features", "ckpt"};
-    for (int i = 0; i < 3; i++) {
+    const char *subs[] = {"dataset", "features", "ckpt", "pictures"};
+    for (int i = 0; i < 4; i++) {
         snprintf(path, sizeof path, "%s/%s", root, subs[i]);
         clear_dir(path);
     }
-    int h = tt_wasm_create(g_weights, (int)g_weights_len, root);
+    int h = create(root);
     assert_true(h > 0);
     assert_int_equal(tt_wasm_set_classes(h, "[{\"id\":1,\"name\":\"blue\"},{\"id\":2,\"name\":\"red\"}]"), 0);
     const char *names[2] = {"blue", "red"};
@@ -671,7 +710,7 @@ static void test_old_checkpoint_resumes(void **state) {
             void *b;
             size_t len;
             tt_assert_ok(tt_file_read(tt_test_source_path(rel), TT_FILE_MAX, &b, &len));
-            assert_true(tt_wasm_add_image(h, c + 1, b, (int)len, strrchr(rel, '/') + 1) > 0);
+            assert_true(add_bytes(h, c + 1, b, len, strrchr(rel, '/') + 1) > 0);
             free(b);
         }
     snprintf(path, sizeof path, "%s", tt_test_source_path("tests/fixtures/v0/engine-ckpt-e0001.safetensors"));
@@ -778,11 +817,158 @@ static void test_fuzz_reproducers_are_statuses(void **state) {
     tt_wasm_destroy(h);
 }
 
+
+/* Records hold no picture (the worker keeps the bytes); adding makes the training
+ * copy (a lossless PNG of tt_image_training_copy) and a small JPEG thumbnail; a
+ * run asks for pictures one at a time (never one it has cached views of) and
+ * waits while given the wrong one; the original and its copy give the same run. */
+static void test_pictures_stay_with_the_worker(void **state) {
+    (void)state;
+    char path[700];
+    snprintf(path, sizeof path, "%s/dataset/img-00000001.safetensors", g_root);
+    void *rec;
+    size_t rec_len;
+    tt_assert_ok(tt_file_read(path, TT_FILE_MAX, &rec, &rec_len));
+    assert_true(rec_len < 600);
+    free(rec);
+
+    int h = open_engine();
+    uint8_t px[640 * 480 * 3];
+    image_fx_noise(px, sizeof px, 31);
+    image_buf jpg = image_fx_stb("jpg80", px, 640, 480, 3);
+    int id = add(h, 1, &jpg, "big.jpg");
+    assert_true(id > 0);
+    int n[2];
+    const uint8_t *part[2] = {tt_wasm_part(h, 0, &n[0]), tt_wasm_part(h, 1, &n[1])};
+    assert_null(tt_wasm_part(h, 2, &n[0]));
+    tt_image copy, want, thumb;
+    tt_assert_ok(tt_image_decode(part[0], (size_t)n[0], NULL, &copy));
+    tt_assert_ok(tt_image_training_copy(jpg.data, jpg.len, NULL, 224, &want));
+    assert_int_equal(copy.width, 320);
+    assert_int_equal(copy.height, 240);
+    assert_memory_equal(copy.pixels, want.pixels, 3 * 320 * 240);
+    tt_assert_ok(tt_image_decode(part[1], (size_t)n[1], NULL, &thumb));
+    assert_int_equal(thumb.height, 120); /* 240 / 2: a short side in [96, 192) */
+    assert_true(n[1] < n[0] / 4);
+    tt_image_free(&copy), tt_image_free(&want), tt_image_free(&thumb);
+    assert_int_equal(tt_wasm_remove_image(h, id), 0);
+    image_buf_free(&jpg);
+    tt_wasm_destroy(h);
+
+    /* Without cached features every picture of the run is asked for, once. */
+    static const char *config = "{\"epochs\":2,\"batch_size\":2,\"learning_rate\":0.003,\"val_fraction\":0.25,"
+                                "\"seed\":3,\"augment\":\"flip,zoom\",\"augment_views\":1}";
+    char out[600];
+    snprintf(out, sizeof out, "%s/model.safetensors", g_root);
+    void *result[2];
+    size_t result_len[2];
+    for (int originals = 0; originals < 2; originals++) {
+        snprintf(path, sizeof path, "%s/features", g_root);
+        clear_dir(path);
+        h = open_engine();
+        assert_int_equal(tt_wasm_train_begin(h, config), 0);
+        int asked[2 * PER_CLASS + 1] = {0}, rc;
+        while ((rc = tt_wasm_train_step(h, 0)) == TT_WASM_STEP_PREPARING || rc == TT_WASM_STEP_NEED_IMAGE) {
+            if (rc == TT_WASM_STEP_PREPARING) continue;
+            int need = tt_wasm_needed_image(h);
+            assert_true(need >= 1 && need <= 2 * PER_CLASS);
+            assert_int_equal(asked[need]++, 0);
+            /* another picture than the one asked for changes nothing */
+            image_buf other = picture(1, 9);
+            assert_int_equal(tt_wasm_give_image(h, need == 1 ? 2 : 1, other.data, (int)other.len), 0);
+            image_buf_free(&other);
+            assert_int_equal(tt_wasm_train_step(h, 0), TT_WASM_STEP_NEED_IMAGE);
+            assert_int_equal(tt_wasm_needed_image(h), need);
+            if (originals) {
+                image_buf b = picture(need > PER_CLASS, (need - 1) % PER_CLASS);
+                assert_int_equal(tt_wasm_give_image(h, need, b.data, (int)b.len), 0);
+                image_buf_free(&b);
+            } else give(h);
+        }
+        assert_true(rc >= 0);
+        for (int i = 1; i <= 2 * PER_CLASS; i++) assert_int_equal(asked[i], 1);
+        run_to_end(h);
+        exported_head(h, out, &result[originals], &result_len[originals]);
+        tt_wasm_destroy(h);
+    }
+    assert_int_equal(result_len[0], result_len[1]);
+    assert_memory_equal(result[0], result[1], result_len[0]);
+    free(result[0]), free(result[1]);
+    assert_int_equal(make_dataset(), 0);
+}
+
+/* A record written before ABI 4 holds the picture: the engine still reads it
+ * (its hash from the bytes), and tt_wasm_upgrade_record splits it into the
+ * original, a record of this layout, the training copy and the thumbnail. */
+static void test_old_records_upgrade(void **state) {
+    (void)state;
+    image_buf pic = picture(1, 21);
+    tt_st_builder *b;
+    tt_assert_ok(tt_st_builder_new(&b));
+    int64_t shape[1] = {(int64_t)pic.len};
+    tt_assert_ok(tt_st_add(b, "image", TT_DTYPE_U8, 1, shape, pic.data));
+    tt_assert_ok(tt_st_set_metadata(b, "tabtrain.kind", "image"));
+    tt_assert_ok(tt_st_set_metadata(b, "tabtrain.image_id", "42"));
+    tt_assert_ok(tt_st_set_metadata(b, "tabtrain.class_id", "2"));
+    tt_assert_ok(tt_st_set_metadata(b, "tabtrain.name", "old.png"));
+    void *old;
+    size_t old_len;
+    tt_assert_ok(tt_st_write_memory(b, &old, &old_len));
+    tt_st_builder_free(b);
+    char path[700];
+    snprintf(path, sizeof path, "%s/dataset/img-00000042.safetensors", g_root);
+    tt_chunk c = {old, old_len};
+    tt_assert_ok(tt_file_write_atomic(path, &c, 1));
+    int h = open_engine();
+    assert_non_null(strstr(tt_wasm_dataset_json(h), "{\"id\":42,\"class\":2,\"name\":\"old.png\"}"));
+    assert_true(add(h, 2, &pic, "again.png") < 0); /* the same picture: its hash came from the bytes */
+    tt_wasm_destroy(h);
+
+    const char *js = tt_wasm_upgrade_record(old, (int)old_len);
+    assert_non_null(js);
+    unsigned long p[4];
+    size_t n[4];
+    int id = 0;
+    assert_int_equal(sscanf(js, "{\"id\":%d,\"original\":[%lu,%zu],\"record\":[%lu,%zu],\"copy\":[%lu,%zu],\"thumb\":[%lu,%zu]}",
+                            &id, &p[0], &n[0], &p[1], &n[1], &p[2], &n[2], &p[3], &n[3]), 9);
+    assert_int_equal(id, 42);
+    assert_int_equal(n[0], pic.len);
+    assert_memory_equal((const void *)(uintptr_t)p[0], pic.data, pic.len);
+    tt_st_file *f;
+    const tt_st_tensor *t;
+    tt_assert_ok(tt_st_open_memory(&f, (const void *)(uintptr_t)p[1], n[1]));
+    tt_assert_ok(tt_st_get(f, "sha256", TT_DTYPE_U8, &t));
+    uint8_t d[TT_SHA256_SIZE];
+    tt_sha256(pic.data, pic.len, d);
+    assert_memory_equal(t->data, d, TT_SHA256_SIZE);
+    assert_string_equal(tt_st_metadata(f, "tabtrain.name"), "old.png");
+    tt_st_close(f);
+    tt_image copy, want;
+    tt_assert_ok(tt_image_decode((const void *)(uintptr_t)p[2], n[2], NULL, &copy));
+    tt_assert_ok(tt_image_training_copy(pic.data, pic.len, NULL, 224, &want));
+    assert_int_equal(copy.width * copy.height, want.width * want.height);
+    assert_memory_equal(copy.pixels, want.pixels, 3 * (size_t)want.width * want.height);
+    tt_image_free(&copy), tt_image_free(&want);
+    /* the new record is current; damage is a status */
+    void *rec = malloc(n[1]);
+    memcpy(rec, (const void *)(uintptr_t)p[1], n[1]);
+    js = tt_wasm_upgrade_record(rec, (int)n[1]);
+    assert_non_null(js);
+    assert_string_equal(js, "{\"id\":42,\"current\":true}");
+    assert_null(tt_wasm_upgrade_record(rec, 20));
+    assert_true(strlen(tt_wasm_last_error(0)) > 0);
+    free(rec), free(old);
+    image_buf_free(&pic);
+    unlink(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_refuses_bad_weights),
         cmocka_unit_test(test_sha256_hex),
         cmocka_unit_test(test_dataset_persists),
+        cmocka_unit_test(test_pictures_stay_with_the_worker),
+        cmocka_unit_test(test_old_records_upgrade),
         cmocka_unit_test(test_bad_files_are_statuses),
         cmocka_unit_test(test_pictures_with_a_shared_beginning_are_different),
         cmocka_unit_test(test_val_counts_are_rows_of_the_confusion),
