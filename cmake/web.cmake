@@ -10,7 +10,8 @@ set(TT_WASM_EXPORTS
   _malloc _free _tt_wasm_abi_version _tt_wasm_sha256_hex _tt_wasm_config_schema _tt_wasm_last_error _tt_wasm_create _tt_wasm_destroy
   _tt_wasm_set_threads _tt_wasm_set_classes _tt_wasm_add_image _tt_wasm_remove_image _tt_wasm_dataset_json
   _tt_wasm_train_begin _tt_wasm_train_step _tt_wasm_train_state_json _tt_wasm_metrics_json
-  _tt_wasm_save _tt_wasm_load _tt_wasm_model_json _tt_wasm_image _tt_wasm_predict _tt_wasm_export _tt_wasm_reset)
+  _tt_wasm_save _tt_wasm_load _tt_wasm_model_json _tt_wasm_part _tt_wasm_needed_image _tt_wasm_give_image
+  _tt_wasm_upgrade_record _tt_wasm_predict _tt_wasm_export _tt_wasm_reset)
 string(REPLACE ";" "," TT_WASM_EXPORTS_CSV "${TT_WASM_EXPORTS}")
 
 add_executable(tabtrain_wasm ${TT_WASM_SOURCES})

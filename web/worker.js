@@ -4,6 +4,8 @@
 import { PROTOCOL_VERSION, CMD, EVT, PHASE, ERR, MAX_IMAGE_BYTES, MAX_CLASS_NAME, msg } from './protocol.js';
 import { humane, pictureProblem, modelProblem } from './messages.js';
 import { pickEngineBuild, clampThreads } from './engine-build.js';
+import { openPictures } from './pictures.js';
+import { migrateProfile } from './migrate.js';
 
 const ROOT = '/tabtrain';                       // IDBFS mount point
 const CLASSES_PATH = `${ROOT}/dataset/classes.json`;
@@ -16,7 +18,7 @@ const PROGRESS_INTERVAL_MS = 100;
 const TRAIN_SLICE_MS = 100;                   // engine time per train_step call: bounds pause latency
 const CHECKPOINT_INTERVAL_MS = 2000;          // at most one checkpoint per this, at an epoch end
 // Return codes of the engine (src/wasm/api.h; tests/e2e/codes.test.mjs keeps them equal).
-const STEP = { DONE: 0, EPOCH: 1, FINISHED: 2, PREPARING: 3 };   // tt_wasm_train_step
+const STEP = { DONE: 0, EPOCH: 1, FINISHED: 2, PREPARING: 3, NEED_IMAGE: 4 }; // tt_wasm_train_step
 const LOAD = { RUN: 0, MODEL: 1 };                                 // tt_wasm_load
 
 const state = {
@@ -38,6 +40,7 @@ let runHistory = [];    // its epoch events, saved beside each checkpoint and re
 let engineBuild = null; // pickEngineBuild's choice
 let engine = null;      // {mod, h} once tt_wasm_create succeeded
 let store = null;       // file store: IDBFS through the engine, or IndexedDB without it
+let pictures = null;    // picture bytes (web/pictures.js): OPFS, or IndexedDB records
 let weightsBytes = null;
 let paused = false;
 
@@ -339,7 +342,7 @@ function requireEngine() {
   if (!engine) throw new CommandError(ERR.ENGINE_MISSING, state.engine.message || 'engine not ready');
 }
 
-function startEngine(mod) {
+async function startEngine(mod) {
   for (const d of ['dataset', 'features', 'ckpt']) mod.FS.mkdirTree(`${ROOT}/${d}`);
   const h = withBytes(mod, weightsBytes, (p, n) => withString(mod, ROOT, (r) => mod._tt_wasm_create(p, n, r)));
   weightsBytes = null; // the engine keeps its own copy (tails and exports need the file)
@@ -359,6 +362,7 @@ function startEngine(mod) {
   if (!mod.FS.analyzePath(CKPT_PATH).exists) return state.imported ? PHASE.TRAINED : PHASE.READY;
   try {
     withString(mod, CKPT_PATH, (p) => check(mod._tt_wasm_load(h, p)));
+    await finishLoading();
   } catch (e) {
     fail(e.code, 'The saved training could not be restored (the saved copy is damaged or from another version). Your classes and pictures are kept; train again.');
     return PHASE.READY;
@@ -559,6 +563,13 @@ async function openStore() {
   engineModule = await loadEngine();
   store = engineModule ? idbfsStore(engineModule.FS) : idbStore();
   try {
+    pictures = await openPictures();
+    state.pictures = { store: pictures.kind };
+    if (engineModule && state.storage.mode === 'owner') await migrate();
+  } catch (e) {
+    fail(ERR.STORAGE, `the picture store could not be opened: ${storageMessage(e)}`);
+  }
+  try {
     await store.load();
     const saved = store.read(CLASSES_PATH);
     if (saved) {
@@ -572,6 +583,55 @@ async function openStore() {
   postState();
 }
 
+// Pictures of a profile from before ABI 4 leave IDBFS before it is loaded (web/migrate.js).
+async function migrate() {
+  const moved = await migrateProfile({
+    mod: engineModule, root: ROOT, pictures,
+    progress: (done, total) => {
+      state.migrating = { done, total };
+      if (state.phase !== PHASE.MIGRATING) setPhase(PHASE.MIGRATING);
+      post(EVT.PROGRESS, { phase: PHASE.MIGRATING, done, total, unit: 'images' });
+    },
+    problem: (file, message) => fail(ERR.FILE, `could not be moved to the new storage (${message}); it stays where it was.`, { file }),
+  });
+  if (state.migrating) { state.migrating = null; setPhase(PHASE.STARTING); }
+  return moved;
+}
+
+// The run asks for a picture it has no cached views of: its training copy (the original
+// of a picture stored before copies existed gives the same features).
+async function giveNeeded() {
+  const { mod, h } = engine;
+  const id = mod._tt_wasm_needed_image(h);
+  const bytes = (await pictures?.get(id, 'copy')) || (await pictures?.get(id, 'original'));
+  if (!bytes) throw new CommandError(ERR.STORAGE, `Picture ${id} of this run is not on this device any more; train again.`);
+  withBytes(mod, bytes, (p, n) => check(mod._tt_wasm_give_image(h, id, p, n)));
+}
+
+// A restored run whose views are not all cached computes them before it is usable.
+async function finishLoading() {
+  const { mod, h } = engine;
+  while (mod._tt_wasm_needed_image(h)) {
+    await giveNeeded();
+    let rc;
+    do {
+      rc = check(mod._tt_wasm_train_step(h, TRAIN_SLICE_MS));
+      const s = jsonCall(() => mod._tt_wasm_train_state_json(h));
+      post(EVT.PROGRESS, { phase: PHASE.TRAINING, done: s.prepared, total: s.to_prepare, unit: 'views' });
+      await new Promise((r) => setTimeout(r));
+    } while (rc === STEP.PREPARING);
+  }
+}
+
+// Picture files whose record never reached storage (the tab closed in between) or whose
+// image is gone; run after start-up, off the path to ready.
+async function sweepPictures() {
+  if (!engine || !pictures || state.storage.mode !== 'owner') return;
+  const known = new Set(jsonCall(() => engine.mod._tt_wasm_dataset_json(engine.h)).images.map((im) => im.id));
+  const stray = [...await pictures.ids()].filter((id) => !known.has(id));
+  if (stray.length) await pictures.remove(stray);
+}
+
 async function bringUp(weightsUrl) {
   if (!(await ensureWeights(weightsUrl))) {
     if (state.phase !== PHASE.WEIGHTS_ERROR) engineSettled(); // a failed download may still be retried
@@ -579,10 +639,11 @@ async function bringUp(weightsUrl) {
   }
   let phase = state.engine.status === 'missing' ? PHASE.ENGINE_MISSING : PHASE.ENGINE_ERROR;
   if (engineModule && !engine) {
-    try { phase = startEngine(engineModule); } catch (e) { state.engine = { status: 'error', message: e.message }; }
+    try { phase = await startEngine(engineModule); } catch (e) { state.engine = { status: 'error', message: e.message }; }
   } else if (engine) phase = PHASE.READY;
   setPhase(phase);
   engineSettled();
+  sweepPictures().catch((e) => fail(ERR.STORAGE, storageMessage(e)));
 }
 
 // Pictures added while the base model is still downloading wait here (the page sends
@@ -650,8 +711,17 @@ async function addImagesTo(classId, files) {
     else if (!engine) reject(engineModule ? 'not added: the engine could not start (see above)' : 'not added: this copy of the app has no engine, so pictures cannot be read');
     else {
       const rc = withBytes(engine.mod, bytes, (p, n) => withString(engine.mod, name, (s) => engine.mod._tt_wasm_add_image(engine.h, classId, p, n, s)));
-      if (rc >= 0) added++;
-      else {
+      if (rc >= 0) {
+        // The engine made the training copy and thumbnail; all three go to the picture
+        // store before the record is synced, or the picture is not added at all.
+        try {
+          await pictures.put(rc, { original: bytes, copy: enginePart(0), thumb: enginePart(1) });
+          added++;
+        } catch (e) {
+          check(engine.mod._tt_wasm_remove_image(engine.h, rc));
+          reject(`not added: ${storageMessage(e)}`);
+        }
+      } else {
         const e = engineError(rc);
         if (/already in this class/.test(e.message)) duplicates++;
         else reject(pictureProblem(e.status, e.message));
@@ -670,6 +740,18 @@ async function addImagesTo(classId, files) {
   return { added, rejected: total - added };
 }
 
+// The training copy (0; null when not worth keeping) or thumbnail (1) the last add made,
+// copied out of the wasm heap.
+function enginePart(which) {
+  const { mod, h } = engine;
+  const lenPtr = mod._malloc(4);
+  try {
+    const p = mod._tt_wasm_part(h, which, lenPtr);
+    if (!p) return null; // no copy: the original is as small as one
+    return mod.HEAPU8.slice(p, p + mod.HEAP32[lenPtr >> 2]).buffer;
+  } finally { mod._free(lenPtr); }
+}
+
 // Slices of engine time with the message loop in between (pause, predict and state
 // requests get through). Epoch ends report metrics and, at most every
 // CHECKPOINT_INTERVAL_MS, save a checkpoint; the end of the run and a pause always do.
@@ -678,6 +760,7 @@ async function trainLoop() {
   let lastProgress = 0, lastSave = performance.now();
   while (!paused) {
     const rc = check(mod._tt_wasm_train_step(h, TRAIN_SLICE_MS));
+    if (rc === STEP.NEED_IMAGE) { await giveNeeded(); continue; }
     const s = jsonCall(() => mod._tt_wasm_train_state_json(h));
     Object.assign(state.training, trainingFields(s));
     const now = performance.now();
@@ -758,6 +841,8 @@ async function importModel({ name, bytes }) {
   const t = jsonCall(() => mod._tt_wasm_train_state_json(engine.h));
   Object.assign(state.training, trainingFields(t));
   if (rc === LOAD.RUN) {
+    await finishLoading();
+    Object.assign(state.training, trainingFields(jsonCall(() => mod._tt_wasm_train_state_json(engine.h))));
     mod.FS.unlink(IMPORTED_PATH); // it is the run's checkpoint now
     state.imported = previous;
     await checkpoint();
@@ -801,10 +886,12 @@ const handlers = {
     requireOwner();
     findClass(classId);
     notWhileTraining();
+    const gone = engine ? jsonCall(() => engine.mod._tt_wasm_dataset_json(engine.h)).images.filter((im) => im.class === classId).map((im) => im.id) : [];
     state.classes = state.classes.filter((c) => c.id !== classId);
-    pushClassesToEngine();
+    pushClassesToEngine(); // the engine drops the class's images
     postState();
     await saveClasses();
+    await pictures?.remove(gone);
     return {};
   },
   [CMD.IMAGES_ADD]: (m) => addImages(m),
@@ -816,6 +903,7 @@ const handlers = {
     refreshCounts();
     postState();
     await store.sync();
+    await pictures.remove(imageIds); // after the records: a crash in between leaves strays, swept at start
     return {};
   },
   [CMD.IMAGES_LIST]: ({ classId }) => {
@@ -824,15 +912,12 @@ const handlers = {
     const ds = jsonCall(() => engine.mod._tt_wasm_dataset_json(engine.h));
     return { images: ds.images.filter((im) => im.class === classId).map(({ id, name }) => ({ id, name })) };
   },
-  [CMD.IMAGES_GET]: ({ imageId }) => {
-    requireEngine();
-    const { mod, h } = engine;
-    const lenPtr = mod._malloc(4);
-    try {
-      const p = mod._tt_wasm_image(h, imageId, lenPtr);
-      if (!p) throw engineError(-1);
-      return { bytes: mod.HEAPU8.slice(p, p + mod.HEAP32[lenPtr >> 2]).buffer };
-    } finally { mod._free(lenPtr); }
+  // The small stored thumbnail by default; {original: true}: the picture as it was added.
+  [CMD.IMAGES_GET]: async ({ imageId, original = false }) => {
+    if (!pictures) throw new CommandError(ERR.STORAGE, 'the picture store is not available');
+    const bytes = await pictures.get(imageId, original ? 'original' : 'thumb');
+    if (!bytes) throw new CommandError(ERR.BAD_REQUEST, `no picture with id ${imageId} on this device`);
+    return { bytes };
   },
   [CMD.TRAIN]: async ({ config }) => {
     requireOwner();
@@ -876,6 +961,7 @@ const handlers = {
     requireOwner();
     notWhileTraining();
     if (engine) check(engine.mod._tt_wasm_reset(engine.h));
+    await pictures?.clear();
     state.classes = [];
     state.nextClassId = 1;
     state.training = { epoch: 0, epochs: 0, step: 0, steps: 0, trainLoss: null, valAcc: null };

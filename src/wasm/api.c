@@ -627,10 +627,14 @@ static void parts_free(tt_wasm *w) {
 }
 
 /* The training copy (lossless PNG) and thumbnail (JPEG) of a picture: what
- * the worker keeps besides the original (tt_wasm_part). */
-static tt_status parts_make(const tt_image *copy, void *part[2], size_t len[2]) {
+ * the worker keeps besides the original (tt_wasm_part). A copy that would not
+ * be smaller than the original (a picture already about the backbone's size)
+ * is not kept: the original gives the same pixels (tt_image_training_copy) at
+ * no more cost, and the worker gives that back instead. */
+static tt_status parts_make(const tt_image *copy, size_t original_len, void *part[2], size_t len[2]) {
     tt_image thumb;
     tt_status st = tt_image_encode_png(copy, &part[0], &len[0]);
+    if (!st && len[0] >= original_len) free(part[0]), part[0] = NULL, len[0] = 0;
     if (!st && !(st = tt_image_reduce(copy, TT_WASM_THUMB_SIDE, &thumb))) {
         st = tt_image_encode_jpeg(&thumb, TT_WASM_THUMB_QUALITY, &part[1], &len[1]);
         tt_image_free(&thumb);
@@ -660,7 +664,7 @@ TT_EXPORT int tt_wasm_add_image(int h, int class_id, const uint8_t *bytes, int l
     if (!st) st = feat ? tt_featcache_run(w->fc, 1, &rq, 1, feat) : tt_error(TT_ERR_NOMEM, "no memory");
     free(feat);
     if (!st && rq.status) st = tt_error(rq.status, "%s", rq.error);
-    if (!st) st = parts_make(&copy, w->part, w->part_len);
+    if (!st) st = parts_make(&copy, (size_t)len, w->part, w->part_len);
     tt_image_free(&copy);
     if (!st) st = images_reserve(w);
     if (st) {
@@ -681,9 +685,11 @@ TT_EXPORT int tt_wasm_add_image(int h, int class_id, const uint8_t *bytes, int l
 }
 
 /* Part `which` (0: training copy, PNG; 1: thumbnail, JPEG) of the picture the
- * last tt_wasm_add_image added; valid until the next call that makes parts. */
+ * last tt_wasm_add_image added; valid until the next call that makes parts.
+ * No copy (NULL, *len 0) when the original is no bigger than one. */
 TT_EXPORT const uint8_t *tt_wasm_part(int h, int which, int *len) {
     tt_wasm *w = handle(h);
+    if (len) *len = 0;
     if (!w || !len || which < 0 || which > 1) return NULL;
     *len = (int)w->part_len[which];
     return w->part[which];
@@ -722,7 +728,8 @@ TT_EXPORT const char *tt_wasm_dataset_json(int h) {
  * without a handle (no weights needed): the worker migrates a profile before
  * the engine starts. Returns JSON {"id", "original": [ptr, len] (the picture,
  * inside `record`), "record", "copy", "thumb": [ptr, len]} — the new record,
- * the training copy and the thumbnail, valid until the next call — or
+ * the training copy ([0, 0] when not worth keeping, see parts_make) and the
+ * thumbnail, valid until the next call — or
  * {"id", "current": true} for a record already in this layout; NULL on error
  * (tt_wasm_last_error(0)). */
 TT_EXPORT const char *tt_wasm_upgrade_record(const uint8_t *record, int len) {
@@ -741,7 +748,7 @@ TT_EXPORT const char *tt_wasm_upgrade_record(const uint8_t *record, int len) {
     if (!st && pic) {
         st = tt_image_training_copy(pic->data, pic->nbytes, &(tt_decode_opts){TT_WASM_MAX_PIXELS, 0},
                                     TT_IMAGE_DEFAULT_SIZE, &copy);
-        if (!st) st = parts_make(&copy, &made[1], &made_len[1]);
+        if (!st) st = parts_make(&copy, pic->nbytes, &made[1], &made_len[1]);
         if (!st) st = record_build(&im, &b);
         if (!st) st = tt_st_write_memory(b, &made[0], &made_len[0]);
     }

@@ -11,7 +11,7 @@ const worker = fs.readFileSync(new URL('web/worker.js', root), 'utf8');
 // {STEP: {DONE: 0, ...}, LOAD: {...}} from `TT_WASM_<GROUP>_<NAME> = <n>` lines.
 function headerCodes() {
   const out = {};
-  for (const [, group, name, n] of header.matchAll(/TT_WASM_(STEP|LOAD)_([A-Z]+)\s*=\s*(\d+)/g)) (out[group] ??= {})[name] = Number(n);
+  for (const [, group, name, n] of header.matchAll(/TT_WASM_(STEP|LOAD)_([A-Z_]+)\s*=\s*(\d+)/g)) (out[group] ??= {})[name] = Number(n);
   return out;
 }
 
@@ -19,7 +19,7 @@ function headerCodes() {
 function workerCodes(group) {
   const m = worker.match(new RegExp(`const ${group} = \\{([^}]*)\\}`));
   assert.ok(m, `web/worker.js has no const ${group}`);
-  return Object.fromEntries([...m[1].matchAll(/([A-Z]+):\s*(\d+)/g)].map(([, k, v]) => [k, Number(v)]));
+  return Object.fromEntries([...m[1].matchAll(/([A-Z_]+):\s*(\d+)/g)].map(([, k, v]) => [k, Number(v)]));
 }
 
 test('worker return-code names equal src/wasm/api.h', () => {
