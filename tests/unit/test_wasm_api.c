@@ -836,8 +836,8 @@ static void test_pictures_stay_with_the_worker(void **state) {
     /* a 1280x960 photo: gradients and a little sensor noise */
     uint8_t *px = malloc(1280 * 960 * 3);
     image_fx_noise(px, 1280 * 960 * 3, 31);
-    for (int k = 0; k < 1280 * 960 * 3; k++) px[k] = (uint8_t)((k % 3 ? (k / 3) % 1280 / 6 : (k / 3840) / 5) + px[k] % 16);
-    image_buf jpg = image_fx_stb("jpg80", px, 1280, 960, 3);
+    for (int k = 0; k < 1280 * 960 * 3; k++) px[k] = (uint8_t)((k % 3 ? (k / 3) % 1280 / 6 : (k / 3840) / 5) + px[k] % 48);
+    image_buf jpg = image_fx_stb("jpg", px, 1280, 960, 3);
     free(px);
     int id = add(h, 1, &jpg, "big.jpg");
     assert_true(id > 0);
@@ -847,7 +847,7 @@ static void test_pictures_stay_with_the_worker(void **state) {
     assert_null(tt_wasm_part(h, 2, &none));
     assert_int_equal(none, 0);
     tt_image copy, want, thumb;
-    if (!part[0] || (size_t)n[0] >= jpg.len) fail_msg("a copy of %d bytes for a JPEG of %zu", n[0], jpg.len);
+    if (!part[0] || 2 * (size_t)n[0] >= jpg.len) fail_msg("a copy of %d bytes for a JPEG of %zu", n[0], jpg.len);
     tt_assert_ok(tt_image_decode(part[0], (size_t)n[0], NULL, &copy));
     tt_assert_ok(tt_image_training_copy(jpg.data, jpg.len, NULL, 224, &want));
     assert_int_equal(copy.width, 320);
@@ -949,12 +949,14 @@ static void test_old_records_upgrade(void **state) {
     assert_memory_equal(t->data, d, TT_SHA256_SIZE);
     assert_string_equal(tt_st_metadata(f, "tabtrain.name"), "old.png");
     tt_st_close(f);
-    tt_image copy, want;
-    tt_assert_ok(tt_image_decode((const void *)(uintptr_t)p[2], n[2], NULL, &copy));
-    tt_assert_ok(tt_image_training_copy(pic.data, pic.len, NULL, 224, &want));
-    assert_int_equal(copy.width * copy.height, want.width * want.height);
-    assert_memory_equal(copy.pixels, want.pixels, 3 * (size_t)want.width * want.height);
-    tt_image_free(&copy), tt_image_free(&want);
+    /* a picture this small keeps no copy (its original is given back); the thumbnail
+     * is the picture itself, a short side under 96 px */
+    assert_int_equal(n[2], 0);
+    tt_image thumb;
+    tt_assert_ok(tt_image_decode((const void *)(uintptr_t)p[3], n[3], NULL, &thumb));
+    assert_int_equal(thumb.width, 48);
+    assert_int_equal(thumb.height, 40);
+    tt_image_free(&thumb);
     /* the new record is current; damage is a status */
     void *rec = malloc(n[1]);
     memcpy(rec, (const void *)(uintptr_t)p[1], n[1]);
