@@ -67,7 +67,7 @@ typedef struct tt_image {
 
 typedef struct tt_decode_opts {
     uint64_t max_pixels; /* width*height above this is TT_ERR_LIMIT; 0 = default */
-    int min_side;        /* > 0: a JPEG is decoded at the smallest libjpeg scale n/8 (n = 1..8) whose
+    int min_side;        /* > 0: a JPEG is decoded at the smallest libjpeg scale n/8 (n = 1, 2, 4, 8) whose
                             short side is still >= min_side (DCT-domain scaling); 0 and the other
                             formats: full size. The limit above applies to the full size. */
 } tt_decode_opts;

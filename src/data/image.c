@@ -248,14 +248,16 @@ static void tt_jpeg_progress(j_common_ptr c) {
     }
 }
 
-/* The smallest n in 1..8 such that the image decoded at scale n/8 keeps a short
- * side of at least min_side (8: full size). libjpeg-turbo scales in the DCT
- * domain: at 1/8 it needs only each block's DC coefficient, so a 12-megapixel
- * photo decodes several times faster and into 1/64 of the pixels. */
+/* The smallest n of 1, 2, 4, 8 such that the image decoded at scale n/8 keeps
+ * a short side of at least min_side (8: full size). libjpeg-turbo scales in
+ * the DCT domain: at 1/8 it needs only each block's DC coefficient, so a
+ * 12-megapixel photo decodes several times faster and into 1/64 of the
+ * pixels. Powers of two only: they are the scales other libjpeg users offer
+ * too (PIL's Image.draft), so docs/export.md can reproduce the pixels. */
 static int jpeg_scale(uint64_t w, uint64_t h, int min_side) {
     uint64_t side = w < h ? w : h;
     int n = 1;
-    while (min_side > 0 && n < 8 && (side * (uint64_t)n + 7) / 8 < (uint64_t)min_side) n++;
+    while (min_side > 0 && n < 8 && (side * (uint64_t)n + 7) / 8 < (uint64_t)min_side) n *= 2;
     return min_side > 0 ? n : 8;
 }
 

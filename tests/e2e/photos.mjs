@@ -83,3 +83,32 @@ export async function addPhotos(page, classes, timeout = 900_000) {
   await page.waitForFunction((w) => window.tabtrainState.classes.every((c, i) => c.count === w[i]) && window.tabtrainState.pendingCommands === 0,
     want, { timeout, polling: 250 });
 }
+
+// SHA-256 of every picture as it was added, {"<class>/<name>": hex}, read back through a
+// second worker of the app in this page (another tab's, read-only: the page's worker owns
+// the storage): IMAGES_GET {original: true} of every image of every class.
+export function readOriginals(page, protocolVersion) {
+  return page.evaluate(async (v) => {
+    const w = new Worker(new URL('worker.js', location.href), { type: 'module' });
+    let id = 0, ready;
+    const waiting = new Map();
+    const up = new Promise((r) => { ready = r; });
+    w.onmessage = ({ data: m }) => {
+      if (m.type === 'state' && ['ready', 'trained', 'paused'].includes(m.state.phase)) ready(m.state);
+      if (m.type === 'result') { waiting.get(m.id)?.(m); waiting.delete(m.id); }
+    };
+    const call = (type, f) => new Promise((r) => { waiting.set(++id, r); w.postMessage({ v, type, id, ...f }); });
+    const st = await up;
+    const out = {};
+    for (const c of st.classes) {
+      for (const im of (await call('images.list', { classId: c.id })).images) {
+        const r = await call('images.get', { imageId: im.id, original: true });
+        if (!r.ok) throw new Error(`image ${im.id}: ${r.error.message}`);
+        const d = new Uint8Array(await crypto.subtle.digest('SHA-256', r.bytes));
+        out[`${c.name}/${im.name}`] = Array.from(d, (x) => x.toString(16).padStart(2, '0')).join('');
+      }
+    }
+    w.terminate();
+    return out;
+  }, protocolVersion);
+}

@@ -1,0 +1,148 @@
+// A profile written by the app before pictures left IDBFS (engine ABI 3: every picture
+// inside its record, IDBFS holding them all in the worker's memory) opens in this build
+// and is migrated on first start (web/migrate.js), with a progress line: the same
+// classes and pictures (every original byte for byte), the imported model, the paused
+// run at the same epoch (it then resumes and finishes), thumbnails; IDBFS keeps only
+// the small records. The old app is that version's own code, built from git into
+// build/e2e/old-<commit> (its engine at -O0: quick to compile, fast enough for 14
+// pictures) and kept there for the next run; both apps are served on one origin, in
+// turn, to one browser profile.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import * as h from './helpers.mjs';
+import { addClasses, exportFiles, pictures, predict, setTraining } from './flows.mjs';
+import { PHOTOS_SKIP, generatePhotos, readOriginals } from './photos.mjs';
+import { PROTOCOL_VERSION } from '../../web/protocol.js';
+
+// main before the picture store: the last version whose profiles hold pictures in IDBFS.
+const OLD = 'c90af89c51e5d9f82058717253686937930babec';
+const CLASSES = ['animals', 'food', 'instrument'];
+const PER_CLASS = 4;
+
+function oldCommitMissing() {
+  try { execFileSync('git', ['-C', h.ROOT, 'cat-file', '-e', `${OLD}^{commit}`], { stdio: 'ignore' }); return false; } catch { return `commit ${OLD.slice(0, 7)} not in this clone (shallow?)`; }
+}
+const skip = h.ENGINE_SKIP || h.REAL_WEIGHTS_SKIP || PHOTOS_SKIP || oldCommitMissing() ||
+  (!fs.existsSync(path.join(h.ROOT, 'build/deps/wasm/lib/libjpeg.a')) && 'build/deps/wasm missing (scripts/setup)');
+
+// The old version's web app: its sources from git, its engine built with Emscripten at -O0
+// against the same decoder builds, assembled by its own scripts/build-web.
+function oldApp() {
+  const dir = path.join(h.ROOT, 'build/e2e', `old-${OLD.slice(0, 12)}`);
+  const web = path.join(dir, 'web');
+  if (fs.existsSync(path.join(web, 'wasm/tabtrain.wasm'))) return web;
+  const src = path.join(dir, 'src');
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(src, { recursive: true });
+  execFileSync('bash', ['-c', `git -C "${h.ROOT}" archive ${OLD} | tar -x -C "${src}"`]);
+  const env = { ...process.env, NODE_PATH: process.env.NODE_PATH || '/usr/share/nodejs' };
+  const deps = path.join(h.ROOT, 'build/deps');
+  execFileSync('emcmake', ['cmake', '-S', src, '-B', path.join(dir, 'build'), '-DCMAKE_BUILD_TYPE=Debug', '-DTT_WASM_THREADS=OFF',
+    '-DTT_BUILD_TESTS=OFF', `-DTT_WASM_DEPS=${deps}/wasm`, `-DTT_PROTOBUF_C_SOURCE=${deps}/protobuf-c`, `-DTT_CMOCKA_SOURCE=${deps}/cmocka`], { env, stdio: 'pipe' });
+  execFileSync('cmake', ['--build', path.join(dir, 'build'), '-j', '2', '--target', 'tabtrain_wasm'], { env, stdio: 'pipe' });
+  fs.symlinkSync(path.join(h.ROOT, 'node_modules'), path.join(src, 'node_modules'));
+  execFileSync('bash', [path.join(src, 'scripts/build-web'), '--out', web, '--weights', path.join(h.ROOT, 'models', h.WEIGHTS_NAME)], {
+    env: { ...env, TT_WASM_DIR: path.join(dir, 'build/engine'), TT_WASM_MT_DIR: path.join(dir, 'none'), TT_EMBED_DIR: path.join(dir, 'none') }, stdio: 'pipe' });
+  return web;
+}
+
+let oldRoot, app, photos;
+before(async () => {
+  if (skip) return;
+  const t0 = Date.now();
+  oldRoot = oldApp();
+  console.log(`# the old app (${OLD.slice(0, 7)}) is built (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  app = h.buildApp();
+  photos = await generatePhotos(2, 2);
+});
+after(() => app?.cleanup());
+
+test('a profile of the version before the picture store migrates on first start: nothing lost, run resumes', { skip, timeout: 900_000 }, async () => {
+  const srvOld = await h.startServer(oldRoot, { isolation: false });
+  const port = new URL(srvOld.url).port;
+  let srvNew;
+  const b = await h.launch({ serviceWorkers: 'block' }); // the old shell must not be served from a cache
+  try {
+    const { page } = b;
+    // 1. The old version: 14 pictures (two of them 12-megapixel photos), an imported
+    //    model, a run paused after its first epoch.
+    await page.goto(srvOld.url);
+    await h.waitForPhase(page, 'ready', 300_000);
+    await addClasses(page, oldRoot, CLASSES, PER_CLASS);
+    const big = [photos.classes.class1[0], photos.classes.class2[0]];
+    for (const [i, f] of big.entries()) await page.setInputFiles(`input[type=file][data-class-index="${i}"]`, f);
+    await page.waitForFunction(() => window.tabtrainState.classes.map((c) => c.count).join() === '5,5,4' && window.tabtrainState.pendingCommands === 0, null, { timeout: 300_000 });
+    await setTraining(page, { epochs: 1 });
+    await page.click('#train');
+    await h.waitForPhase(page, 'trained', 300_000);
+    const exported = await exportFiles(page);
+    const file = path.join(path.dirname(oldRoot), 'model.safetensors');
+    fs.writeFileSync(file, exported.weights);
+    await page.setInputFiles('#import', file);
+    await page.waitForFunction(() => window.tabtrainState.imported && window.tabtrainState.pendingCommands === 0, null, { timeout: 60_000 });
+    await setTraining(page, { epochs: 3 });
+    await page.click('#train');
+    await page.waitForFunction(() => window.__tt.events.some((e) => e.type === 'epoch' && e.epoch === 1 && e.epochs === 3), null, { timeout: 300_000 });
+    await page.click('#pause');
+    await h.waitForPhase(page, 'paused', 120_000);
+    await h.settled(page);
+    const was = await h.state(page);
+    assert.equal(was.protocol, 3, 'the profile is written by the old version');
+    const probe = pictures(oldRoot, 'food')[PER_CLASS + 1];
+    const probsBefore = await predict(page, probe);
+
+    // 2. This version on the same origin and profile: migration, then everything as it was.
+    await srvOld.close();
+    srvNew = await h.startServer(app.root, { isolation: false, args: ['--port', port] });
+    await page.reload();
+    const s = await h.waitForPhase(page, 'paused', 300_000);
+    assert.equal(s.protocol, PROTOCOL_VERSION);
+    const progress = await page.evaluate(() => window.__tt.events.filter((e) => e.type === 'progress' && e.phase === 'migrating').map((e) => [e.done, e.total]));
+    assert.deepEqual(progress.at(-1), [14, 14], `migration progress ${JSON.stringify(progress)}`);
+    assert.deepEqual(s.errors, []);
+    assert.equal(s.pictures.store, 'opfs');
+    assert.deepEqual(s.classes.map((c) => [c.name, c.count]), was.classes.map((c) => [c.name, c.count]));
+    assert.deepEqual(s.imported, was.imported);
+    assert.equal(s.epoch, 1);
+    assert.deepEqual(s.saved, was.saved);
+    const probsAfter = await predict(page, probe);
+    for (const [i, p] of probsBefore.entries()) assert.ok(Math.abs(probsAfter[i].p - p.p) < 1e-5, `${p.name}: ${probsAfter[i].p} vs ${p.p}`);
+    // IDBFS keeps the index only: small records, no picture, the layout mark.
+    const idbfs = await page.evaluate(() => new Promise((resolve, reject) => {
+      const rq = indexedDB.open('/tabtrain');
+      rq.onerror = () => reject(rq.error);
+      rq.onsuccess = () => {
+        const store = rq.result.transaction('FILE_DATA').objectStore('FILE_DATA');
+        const keys = store.getAllKeys(), values = store.getAll();
+        values.onsuccess = () => resolve(Object.fromEntries(keys.result.map((k, i) => [k, values.result[i].contents?.byteLength ?? -1])));
+      };
+    }));
+    const records = Object.entries(idbfs).filter(([k]) => /\/dataset\/img-\d+\.safetensors$/.test(k));
+    assert.equal(records.length, 14);
+    assert.ok(records.every(([, n]) => n < 2048), `records of ${records.map(([, n]) => n).join(', ')} bytes`);
+    assert.ok('/tabtrain/layout' in idbfs);
+    const want = {};
+    for (const name of CLASSES) for (const f of pictures(oldRoot, name).slice(0, PER_CLASS)) want[`${name}/${path.basename(f)}`] = h.sha256(fs.readFileSync(f));
+    for (const [i, f] of big.entries()) want[`${CLASSES[i]}/${path.basename(f)}`] = h.sha256(fs.readFileSync(f));
+    assert.deepEqual(await readOriginals(page, PROTOCOL_VERSION), want);
+    await page.evaluate(() => { document.querySelector('details.pictures').open = true; });
+    await page.waitForSelector('.thumb[data-drawn="1"]', { timeout: 30_000 });
+
+    // 3. A second start reads the mark and moves nothing; the run resumes to its end.
+    await page.reload();
+    await h.waitForPhase(page, 'paused', 120_000);
+    assert.deepEqual(await page.evaluate(() => window.__tt.events.filter((e) => e.type === 'progress' && e.phase === 'migrating').length), 0);
+    await page.click('#resume');
+    const done = await h.waitForPhase(page, 'trained', 300_000);
+    assert.equal(done.epoch, 3);
+    assert.deepEqual((await h.state(page)).errors, []);
+    await h.screenshot(page, 'migrated-profile');
+  } finally {
+    await b.close();
+    await srvOld.close();
+    await srvNew?.close();
+  }
+});
