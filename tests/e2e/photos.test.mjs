@@ -17,7 +17,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as h from './helpers.mjs';
 import { predict, setTraining, top } from './flows.mjs';
-import { PHOTOS_SKIP, generatePhotos, memoryMB, sampleMemory, addPhotos } from './photos.mjs';
+import { PHOTOS_SKIP, generatePhotos, memoryMB, sampleMemory, addPhotos, readOriginals } from './photos.mjs';
+import { PROTOCOL_VERSION } from '../../web/protocol.js';
 
 const PER_CLASS = 100, CLASSES = 3;
 const skip = h.ENGINE_SKIP || h.REAL_WEIGHTS_SKIP || PHOTOS_SKIP;
@@ -77,7 +78,7 @@ test(`${CLASSES * PER_CLASS} phone photos: bounded memory, reload under 3 s, tra
     // Training with an augmented copy per photo: the run asks for every training copy.
     await setTraining(page, { epochs: 4, augment: ['flip'], copies: 1 });
     await page.click('#train');
-    await page.waitForFunction(() => window.__tt.events.some((e) => e.type === 'epoch' && e.epoch >= 1), null, { timeout: 900_000 });
+    await page.waitForFunction(() => window.tabtrainState.saved?.epoch >= 1, null, { timeout: 900_000 }); // a checkpoint reached storage
     await page.reload();
     const paused = await h.waitForPhase(page, ['paused', 'trained'], 120_000);
     assert.equal(paused.phase, 'paused');
@@ -89,29 +90,7 @@ test(`${CLASSES * PER_CLASS} phone photos: bounded memory, reload under 3 s, tra
 
     // Every original, byte for byte, read back by another tab's worker (read-only: this
     // tab owns the storage).
-    const digests = await page.evaluate(async (v) => {
-      const w = new Worker(new URL('worker.js', location.href), { type: 'module' });
-      let id = 0;
-      const waiting = new Map();
-      let ready;
-      const engineUp = new Promise((r) => { ready = r; });
-      w.onmessage = ({ data: m }) => {
-        if (m.type === 'state' && ['ready', 'trained', 'paused'].includes(m.state.phase)) ready(m.state);
-        if (m.type === 'result') { waiting.get(m.id)?.(m); waiting.delete(m.id); }
-      };
-      const call = (type, f) => new Promise((r) => { waiting.set(++id, r); w.postMessage({ v, type, id, ...f }); });
-      const st = await engineUp;
-      const out = {};
-      for (const c of st.classes) {
-        for (const im of (await call('images.list', { classId: c.id })).images) {
-          const r = await call('images.get', { imageId: im.id, original: true });
-          const d = new Uint8Array(await crypto.subtle.digest('SHA-256', r.bytes));
-          out[`${c.name}/${im.name}`] = Array.from(d, (x) => x.toString(16).padStart(2, '0')).join('');
-        }
-      }
-      w.terminate();
-      return out;
-    }, (await import('../../web/protocol.js')).PROTOCOL_VERSION);
+    const digests = await readOriginals(page, PROTOCOL_VERSION);
     const want = Object.fromEntries(Object.entries(added).flatMap(([name, files]) => files.map((f) => [`${name}/${path.basename(f)}`, h.sha256(fs.readFileSync(f))])));
     assert.equal(Object.keys(digests).length, CLASSES * PER_CLASS);
     assert.deepEqual(digests, want);
