@@ -58,28 +58,28 @@ try {
     await new Promise((r) => setTimeout(r, 2000));
     emit({ bench: 'web-reload', photos: n, ms: reloadMs, mem_growth_mb: Math.round(memoryMB(b.profile) - idle) });
   } else {
-  const total = JSON.parse(fs.readFileSync(path.join(app.root, 'sample/manifest.json'), 'utf8')).classes.reduce((a, c) => a + c.files.length, 0);
+    const total = JSON.parse(fs.readFileSync(path.join(app.root, 'sample/manifest.json'), 'utf8')).classes.reduce((a, c) => a + c.files.length, 0);
 
-  const t0 = await page.evaluate(() => performance.now());
-  await page.click('#use-sample');
-  await page.waitForFunction((n) => window.tabtrainState.classes.reduce((a, c) => a + c.count, 0) + window.tabtrainState.errors.length >= n &&
-    window.tabtrainState.pendingCommands === 0, total, { timeout: 900_000, polling: 50 });
-  const s = await h.state(page);
-  const extractMs = (await page.evaluate(() => performance.now())) - t0;
-  const images = s.classes.reduce((a, c) => a + c.count, 0);
-  emit({ bench: 'web-extract', threads: s.threads?.current, images, rejected: total - images, ms: Math.round(extractMs), images_per_s: +(images / extractMs * 1e3).toFixed(2), ms_per_image: +(extractMs / images).toFixed(2) });
+    const t0 = await page.evaluate(() => performance.now());
+    await page.click('#use-sample');
+    await page.waitForFunction((n) => window.tabtrainState.classes.reduce((a, c) => a + c.count, 0) + window.tabtrainState.errors.length >= n &&
+      window.tabtrainState.pendingCommands === 0, total, { timeout: 900_000, polling: 50 });
+    const s = await h.state(page);
+    const extractMs = (await page.evaluate(() => performance.now())) - t0;
+    const images = s.classes.reduce((a, c) => a + c.count, 0);
+    emit({ bench: 'web-extract', threads: s.threads?.current, images, rejected: total - images, ms: Math.round(extractMs), images_per_s: +(images / extractMs * 1e3).toFixed(2), ms_per_image: +(extractMs / images).toFixed(2) });
 
-  await page.fill('#settings [name=epochs]', String(epochs));
-  const t1 = await page.evaluate(() => { window.__tt.trainClick = performance.now(); return window.__tt.trainClick; });
-  await page.click('#train');
-  await page.waitForFunction(() => window.__tt.events.some((e) => e.type === 'epoch'), null, { timeout: 300_000, polling: 10 });
-  const first = await page.evaluate(() => { const e = window.__tt.events.find((x) => x.type === 'epoch'); return { at: performance.now(), e }; });
-  await h.waitForPhase(page, 'trained', 600_000);
-  const t2 = await page.evaluate(() => performance.now());
-  const ev = await page.evaluate(() => window.__tt.events.filter((e) => e.type === 'epoch'));
-  emit({ bench: 'web-first-epoch', images, train_images: ev[0].perClass ? images - ev[0].perClass.reduce((a, c) => a + c.n, 0) : null,
-    ms_to_first_epoch: Math.round(first.at - t1), epochs, ms_all_epochs: Math.round(t2 - t1),
-    final_val_acc: ev.at(-1).valAcc, final_train_loss: ev.at(-1).trainLoss, max_long_task_ms: Math.round(Math.max(0, ...await page.evaluate(() => window.__tt.longTasks))) });
+    await page.fill('#settings [name=epochs]', String(epochs));
+    const t1 = await page.evaluate(() => { window.__tt.trainClick = performance.now(); return window.__tt.trainClick; });
+    await page.click('#train');
+    await page.waitForFunction(() => window.__tt.events.some((e) => e.type === 'epoch'), null, { timeout: 300_000, polling: 10 });
+    const first = await page.evaluate(() => { const e = window.__tt.events.find((x) => x.type === 'epoch'); return { at: performance.now(), e }; });
+    await h.waitForPhase(page, 'trained', 600_000);
+    const t2 = await page.evaluate(() => performance.now());
+    const ev = await page.evaluate(() => window.__tt.events.filter((e) => e.type === 'epoch'));
+    emit({ bench: 'web-first-epoch', images, train_images: ev[0].perClass ? images - ev[0].perClass.reduce((a, c) => a + c.n, 0) : null,
+      ms_to_first_epoch: Math.round(first.at - t1), epochs, ms_all_epochs: Math.round(t2 - t1),
+      final_val_acc: ev.at(-1).valAcc, final_train_loss: ev.at(-1).trainLoss, max_long_task_ms: Math.round(Math.max(0, ...await page.evaluate(() => window.__tt.longTasks))) });
   }
 } finally {
   await b.close();
