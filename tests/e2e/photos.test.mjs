@@ -72,7 +72,7 @@ test(`${CLASSES * PER_CLASS} phone photos: bounded memory, reload under 3 s, tra
     s = await h.state(page);
     assert.deepEqual(s.classes.map((c) => c.count), [PER_CLASS, PER_CLASS, PER_CLASS]);
     // Thumbnails, lazily, from the stored ones.
-    await page.evaluate(() => { document.querySelector('details.pictures').open = true; });
+    await page.evaluate(() => { const d = document.querySelector('details.pictures'); d.open = true; d.scrollIntoView(); });
     await page.waitForSelector('.thumb[data-drawn="1"]', { timeout: 30_000 });
 
     // Training with an augmented copy per photo: the run asks for every training copy.
