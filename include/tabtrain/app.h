@@ -94,7 +94,7 @@ typedef struct tt_app_train {
     const tt_ckpt_policy *policy; /* NULL: the app's */
     const uint8_t *val;           /* [project images] 1 = validation picture; NULL: cfg's split */
     int all_classes;              /* every class, also empty ones (folders are classes); else those with pictures */
-    tt_run_skip_fn skip;          /* pictures that fail to decode are left out (NULL: an error) */
+    tt_rows_skip_fn skip;          /* pictures that fail to decode are left out (NULL: an error) */
     void *skip_ctx;
 } tt_app_train;
 

@@ -26,6 +26,7 @@
 #include "tabtrain/backbone.h"
 #include "tabtrain/head.h"
 #include "tabtrain/model_file.h"
+#include "tabtrain/rows.h"
 #include "tabtrain/safetensors.h"
 #include "tabtrain/status.h"
 #include "tabtrain/tail.h"
@@ -45,6 +46,11 @@ tt_status tt_classifier_load(tt_classifier *c, const tt_st_file *f, const tt_bac
 tt_status tt_classifier_load_file(tt_classifier *c, const char *path, const tt_backbone *b, int max_batch);
 void tt_classifier_free(tt_classifier *c);
 
+/* The row the feature cache would hold for one encoded picture, decoded with
+ * at most max_pixels: its pooled features [b->dim], or (tail != NULL) the
+ * activations entering the tail [in_dim]. Nothing is cached. */
+tt_status tt_picture_row(const tt_backbone *b, tt_tail *tail, const void *bytes, size_t len, uint64_t max_pixels,
+                         float *x);
 /* Probabilities [n][classes] of feature-cache rows x: the pooled features, or
  * (tail != NULL) the activations entering the tail. */
 tt_status tt_predict_rows(tt_head *head, tt_tail *tail, int n, const float *x, float *probs);
@@ -52,6 +58,14 @@ tt_status tt_predict_rows(tt_head *head, tt_tail *tail, int n, const float *x, f
  * max_pixels; nothing is cached (a webcam frame is seen once). */
 tt_status tt_predict_picture(const tt_backbone *b, tt_head *head, tt_tail *tail, const void *bytes, size_t len,
                              uint64_t max_pixels, float *probs);
+
+/* The confusion matrix [classes][classes] (rows: the true class) of the
+ * classifier on every picture of src's project, each labelled by the
+ * classifier's class of its class's name (TT_ERR_MISMATCH naming a class the
+ * classifier lacks). Rows come from src's cache (of the classifier's
+ * unfreeze), `batch` pictures at a time; *n receives the pictures used (those
+ * src->skip left out are not). */
+tt_status tt_classifier_evaluate(tt_classifier *c, const tt_rows_src *src, int batch, int32_t *confusion, int *n);
 
 /* The export of a checkpoint (its best epoch's head when it has one) or a
  * model file over the backbone file it was trained on (tt_ckpt_export). */

@@ -56,6 +56,7 @@
 #include "tabtrain/config.h"
 #include "tabtrain/featcache.h"
 #include "tabtrain/project.h"
+#include "tabtrain/rows.h"
 #include "tabtrain/safetensors.h"
 #include "tabtrain/sha256.h"
 #include "tabtrain/status.h"
@@ -90,17 +91,13 @@ typedef enum tt_run_event {
     TT_RUN_PREPARING = 3, /* still computing rows, no step taken */
 } tt_run_event;
 
-/* A picture left out while preparing: its image id, whether it was a
- * validation picture, and why. */
-typedef void (*tt_run_skip_fn)(void *ctx, int image_id, int is_val, tt_status st, const char *reason);
-
 /* What the run works with, borrowed for its life. */
 typedef struct tt_run_env {
     const tt_project *project; /* the pictures; their bytes on a cache miss */
     tt_backbone *backbone;
     tt_featcache *cache; /* of the run's augment and unfreeze settings */
     int batch;           /* pictures per backbone call while preparing (>= 1) */
-    tt_run_skip_fn skip; /* NULL: a picture that fails to decode is an error */
+    tt_rows_skip_fn skip; /* NULL: a picture that fails to decode is an error */
     void *skip_ctx;
 } tt_run_env;
 

@@ -245,54 +245,22 @@ tt_status tt_run_new(tt_run **out, const tt_run_env *env, const tt_run_plan *pla
 
 /* ---- prepare --------------------------------------------------------------------------- */
 
-/* Rows of planned items [k0, k1), all on one side (so with one view count):
- * cached views by hash, the rest computed from the pictures' bytes; kept
+/* Rows of planned items [k0, k1), all on one side (so with one view count); kept
  * items are compacted to the next free rows. */
 static tt_status tt_run_prepare_batch(tt_run *r, int k0, int k1) {
-    int views = k0 < r->train_plan ? r->rows_per_train : 1, n = k1 - k0, misses = 0;
+    int views = k0 < r->train_plan ? r->rows_per_train : 1, n = k1 - k0;
     size_t per = (size_t)views * r->dim;
     float *base = r->x + r->rows * r->dim; /* item k0 + j lands at base + j * per before compaction */
-    tt_feat_request *rq = calloc((size_t)n, sizeof *rq);
-    int *miss = malloc((size_t)n * sizeof *miss);
-    void **bytes = calloc((size_t)n, sizeof *bytes);
-    uint8_t *bad = calloc((size_t)n, 1);
-    tt_status st = rq && miss && bytes && bad ? TT_OK : tt_error(TT_ERR_NOMEM, "no memory to prepare the run");
+    int *ids = malloc((size_t)n * sizeof *ids);
+    uint8_t(*hash)[TT_SHA256_SIZE] = malloc((size_t)n * sizeof *hash);
+    uint8_t *bad = malloc((size_t)n);
+    tt_status st = ids && hash && bad ? TT_OK : tt_error(TT_ERR_NOMEM, "no memory to prepare the run");
     for (int j = 0; !st && j < n; j++) {
-        const tt_run_item *it = &r->items[k0 + j];
-        int hits = 0;
-        for (int v = 0; !st && v < views; v++) {
-            int hit;
-            st = tt_featcache_lookup(r->env.cache, it->hash, v, base + j * per + (size_t)v * r->dim, &hit);
-            hits += hit;
-        }
-        if (st || hits == views) continue;
-        tt_status rs = tt_project_picture(r->env.project, it->id, &bytes[misses], &rq[misses].len);
-        if (rs == TT_ERR_NOMEM) st = rs;
-        else if (rs && r->env.skip) {
-            r->env.skip(r->env.skip_ctx, it->id, k0 >= r->train_plan, rs, tt_last_error());
-            bad[j] = 1;
-        } else if (rs) {
-            st = tt_error(rs, "picture %d of the run cannot be read back (%s); start training again", it->id, tt_last_error());
-        } else {
-            rq[misses].bytes = bytes[misses];
-            miss[misses++] = j;
-        }
+        ids[j] = r->items[k0 + j].id;
+        memcpy(hash[j], r->items[k0 + j].hash, TT_SHA256_SIZE);
     }
-    float *computed = NULL;
-    if (!st && misses && !(computed = malloc((size_t)misses * per * sizeof *computed)))
-        st = tt_error(TT_ERR_NOMEM, "no memory to prepare the run");
-    if (!st && misses) st = tt_featcache_run(r->env.cache, misses, rq, views, computed);
-    for (int m = 0; !st && m < misses; m++) {
-        const tt_run_item *it = &r->items[k0 + miss[m]];
-        if (rq[m].status && r->env.skip) {
-            r->env.skip(r->env.skip_ctx, it->id, k0 >= r->train_plan, rq[m].status, rq[m].error);
-            bad[miss[m]] = 1;
-        } else if (rq[m].status) {
-            st = tt_error(rq[m].status, "picture %d of the run no longer decodes: %s", it->id, rq[m].error);
-        } else {
-            memcpy(base + miss[m] * per, computed + m * per, per * sizeof *computed);
-        }
-    }
+    tt_rows_src src = {r->env.cache, r->env.project, r->env.skip, r->env.skip_ctx, k0 >= r->train_plan};
+    if (!st) st = tt_rows_fill(&src, n, ids, (const uint8_t(*)[TT_SHA256_SIZE])hash, views, base, bad);
     for (int j = 0; !st && j < n; j++) {
         if (bad[j]) continue;
         tt_run_item it = r->items[k0 + j];
@@ -307,8 +275,7 @@ static tt_status tt_run_prepare_batch(tt_run *r, int k0, int k1) {
         else r->n_val++;
     }
     if (!st) r->next = k1;
-    for (int m = 0; m < misses; m++) free(bytes[m]);
-    free(computed), free(rq), free(miss), free(bytes), free(bad);
+    free(ids), free(hash), free(bad);
     return st;
 }
 

@@ -285,7 +285,16 @@ TT_EXPORT const char *tt_wasm_train_state_json(int h) {
     else tt_strbuf_printf(o, "null");
     tt_strbuf_printf(o, ",\"note\":");
     tt_strbuf_quote(o, w->note);
-    tt_strbuf_printf(o, "}");
+    const int *ids = NULL;
+    char *const *names = NULL;
+    int C = r ? tt_run_classes(r, &ids, &names) : 0;
+    tt_strbuf_printf(o, ",\"run_classes\":[");
+    for (int i = 0; i < C; i++) {
+        tt_strbuf_printf(o, "%s{\"id\":%d,\"name\":", i ? "," : "", ids[i]);
+        tt_strbuf_quote(o, tt_app_class_name(w->app, ids[i], names[i]));
+        tt_strbuf_printf(o, "}");
+    }
+    tt_strbuf_printf(o, "]}");
     return jdone(w);
 }
 

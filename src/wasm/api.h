@@ -12,17 +12,23 @@
  * events (tabtrain/run.h); web/worker.js names the same values
  * (tests/e2e/codes.test.mjs checks that they agree). */
 enum {
-    TT_WASM_STEP_DONE = TT_RUN_STEPPED,        /* the budget ran out mid-epoch */
-    TT_WASM_STEP_EPOCH = TT_RUN_EPOCH,         /* an epoch ended (metrics are new) */
-    TT_WASM_STEP_FINISHED = TT_RUN_FINISHED,   /* the run is over */
-    TT_WASM_STEP_PREPARING = TT_RUN_PREPARING, /* still computing the run's rows, no step taken */
+    TT_WASM_STEP_DONE = 0,      /* the budget ran out mid-epoch */
+    TT_WASM_STEP_EPOCH = 1,     /* an epoch ended (metrics are new) */
+    TT_WASM_STEP_FINISHED = 2,  /* the run is over */
+    TT_WASM_STEP_PREPARING = 3, /* still computing the run's rows, no step taken */
 };
 /* What tt_wasm_load and tt_wasm_resume return besides a negative tt_status. */
 enum {
-    TT_WASM_LOAD_RUN = TT_APP_LOADED_RUN,     /* a checkpoint of this project's pictures: its run continues */
-    TT_WASM_LOAD_MODEL = TT_APP_LOADED_MODEL, /* a model that predicts and may start the next run */
-    TT_WASM_LOAD_NONE = TT_APP_LOADED_NONE,   /* tt_wasm_resume: no checkpoint to continue */
+    TT_WASM_LOAD_RUN = 0,   /* a checkpoint of this project's pictures: its run continues */
+    TT_WASM_LOAD_MODEL = 1, /* a model that predicts and may start the next run */
+    TT_WASM_LOAD_NONE = 2,  /* tt_wasm_resume: no checkpoint to continue */
 };
+_Static_assert(TT_WASM_STEP_DONE == (int)TT_RUN_STEPPED && TT_WASM_STEP_EPOCH == (int)TT_RUN_EPOCH &&
+                   TT_WASM_STEP_FINISHED == (int)TT_RUN_FINISHED && TT_WASM_STEP_PREPARING == (int)TT_RUN_PREPARING,
+               "the engine returns the run's events");
+_Static_assert(TT_WASM_LOAD_RUN == (int)TT_APP_LOADED_RUN && TT_WASM_LOAD_MODEL == (int)TT_APP_LOADED_MODEL &&
+                   TT_WASM_LOAD_NONE == (int)TT_APP_LOADED_NONE,
+               "the engine returns what a checkpoint became");
 
 int tt_wasm_abi_version(void);
 const char *tt_wasm_sha256_hex(const uint8_t *bytes, int len);
