@@ -2,7 +2,7 @@
 // weights cache. It marshals page commands into engine calls and engine results into
 // events; it computes nothing itself (docs/protocol.md, docs/wasm-api.md).
 import { PROTOCOL_VERSION, CMD, EVT, PHASE, ERR, MAX_IMAGE_BYTES, MAX_CLASS_NAME, msg } from './protocol.js';
-import { humane, pictureProblem, modelProblem } from './messages.js';
+import { humane, pictureProblem, modelProblem, useSettingLabels } from './messages.js';
 import { pickEngineBuild, clampThreads } from './engine-build.js';
 
 const ROOT = '/tabtrain';                       // IDBFS mount point
@@ -306,6 +306,8 @@ async function loadEngine() {
     mod.FS.mkdirTree(ROOT);
     mod.FS.mount(mod.FS.filesystems.IDBFS, {}, ROOT);
     state.engine = { status: 'loaded', message: '' };
+    state.schema = JSON.parse(mod.UTF8ToString(mod._tt_wasm_config_schema())); // the page's settings form
+    useSettingLabels(state.schema.settings);
     return mod;
   } catch (e) {
     state.engine = { status: 'error', message: `engine failed to start: ${e.message || e}` };
@@ -408,17 +410,6 @@ function epochEvent(m) {
 }
 
 const trainingFields = (t) => ({ epoch: t.epoch, epochs: t.epochs, step: t.step, steps: t.steps, trainLoss: t.train_loss, valAcc: t.val_acc });
-
-// The page's camelCase config becomes the engine's snake_case JSON (docs/wasm-api.md).
-function engineConfig(c) {
-  const aug = Object.entries(c.augment || {}).filter(([, on]) => on).map(([k]) => k).join(',');
-  return {
-    batch_size: c.batchSize, epochs: c.epochs, learning_rate: c.learningRate, optimizer: c.optimizer,
-    val_fraction: c.valFraction, unfreeze: c.unfreeze, hidden_units: c.hiddenUnits, seed: c.seed,
-    augment: aug, augment_views: c.augmentViews, init_from_model: !!c.initFromModel,
-    backbone_lr: c.backboneLr, dropout: c.dropout, label_smoothing: c.labelSmoothing, patience: c.patience,
-  };
-}
 
 // Runs the engine on the Threads setting's count (results do not depend on it). The
 // threads that stop hand their workers back only once this worker's event loop runs, so
@@ -734,7 +725,7 @@ async function exportModel({ format = 'safetensors' }) {
 
 // A checkpoint of this dataset continues its run (paused); any other model file is
 // imported: it predicts, its classes are created here when missing (so pictures can be
-// added to them), and "Continue from the imported model" starts the next run from it.
+// added to them), and the next run may start from its weights.
 // The file is kept in IDBFS, so the import survives a reload.
 async function importModel({ name, bytes }) {
   requireOwner();
@@ -840,11 +831,12 @@ const handlers = {
     notWhileTraining();
     const used = state.classes.filter((c) => c.count > 0);
     if (used.length < 2) throw new CommandError(ERR.BAD_REQUEST, 'Add pictures to at least two classes to train.');
-    await setThreads(config.threads);
-    withString(engine.mod, JSON.stringify(engineConfig(config)), (p) => check(engine.mod._tt_wasm_train_begin(engine.h, p)));
+    const { threads, ...settings } = config; // the engine's config JSON (docs/config.md), and the page's thread count
+    await setThreads(threads);
+    withString(engine.mod, JSON.stringify(settings), (p) => check(engine.mod._tt_wasm_train_begin(engine.h, p)));
     // The engine trains on the classes with pictures, in list order: recorded here so the
     // results stay labelled when classes are renamed or deleted later.
-    state.run = { classes: used.map(({ id, name }) => ({ id, name })), excluded: state.classes.filter((c) => !c.count).map((c) => c.name), config };
+    state.run = { classes: used.map(({ id, name }) => ({ id, name })), excluded: state.classes.filter((c) => !c.count).map((c) => c.name), config: settings };
     runHistory = [];
     paused = false;
     setPhase(PHASE.TRAINING);
