@@ -206,12 +206,15 @@ async function frameBytes() {
   canvas.getContext('2d').drawImage(v, 0, 0);
   return (await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.9 })).arrayBuffer();
 }
+// The photo goes to its class (or to the model) without waiting for the engine to read
+// it: a held button keeps its pace however slow the device is, and the pictures queue
+// (input.js counts them until they are read).
 async function capture() {
   const bytes = await frameBytes();
   if (!bytes) { $('#webcam-status').textContent = 'The camera is not ready yet.'; return; }
   webcamPhotos++;
   $('#webcam-status').textContent = webcamPhotos === 1 ? 'Photo taken.' : `${webcamPhotos} photos taken.`;
-  await webcamTarget?.(bytes);
+  webcamTarget?.(bytes);
 }
 // Live: predict frame after frame (the next as soon as the previous answer is in, at
 // most ~3 per second) until unticked or the dialog closes.

@@ -159,12 +159,14 @@ export function renderImported(imp) {
   const importRows = schema.settings.filter((s) => s.group === 'import');
   if (!imp) { row.hidden = true; setValues(Object.fromEntries(importRows.map((s) => [s.key, false]))); return; }
   $('#imported-name').textContent = `(${imp.name}: ${imp.classes.join(', ')})`;
-  if (row.hidden && row.dataset.seen !== imp.name) { // first time this model is shown: match its head and tail
-    row.dataset.seen = imp.name;
+  // The model by what it is (its file name is not kept across reloads).
+  const id = JSON.stringify([imp.kind, imp.classes, imp.hidden, imp.unfreeze]);
+  if (row.hidden && row.dataset.seen !== id) { // first time this model is shown: match its head and tail
+    row.dataset.seen = id;
     let known = null;
     try { known = localStorage.getItem(IMPORTED_KEY); } catch { /* kept for the visit */ }
-    if (restored && known === imp.name) { row.hidden = false; return; } // the form kept the user's choice
-    try { localStorage.setItem(IMPORTED_KEY, imp.name); } catch { /* kept for the visit */ }
+    if (restored && known === id) { row.hidden = false; return; } // the form kept the user's choice
+    try { localStorage.setItem(IMPORTED_KEY, id); } catch { /* kept for the visit */ }
     setValues({ ...Object.fromEntries(importRows.map((s) => [s.key, true])), ...Object.fromEntries(schema.settings.filter((s) => s.key in imp).map((s) => [s.key, imp[s.key]])) });
     showPreset();
     save();
