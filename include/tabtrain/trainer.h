@@ -79,7 +79,7 @@ extern "C" {
 #endif
 
 typedef struct tt_trainer_config {
-    int epochs;                /* 10 */
+    int epochs;                /* 30 (defaults: the settings table's, src/app/config.c) */
     int batch_size;            /* 32 */
     tt_optim_kind optimizer;   /* TT_OPTIM_ADAM */
     float lr;                  /* 1e-3 */
@@ -89,10 +89,10 @@ typedef struct tt_trainer_config {
     float gamma;               /* step: factor (0.1) */
     float weight_decay;        /* decoupled, kernels only: 0 */
     float momentum;            /* SGD: 0.9 */
-    float label_smoothing;     /* [0, 1): 0 */
-    int hidden;                /* 0 = linear head */
-    float dropout;             /* [0, 1): 0 */
-    int patience;              /* early stopping; 0 = off */
+    float label_smoothing;     /* [0, 1): 0.1 */
+    int hidden;                /* 256; 0 = linear head */
+    float dropout;             /* [0, 1): 0.5 */
+    int patience;              /* early stopping: 6; 0 = off */
     uint64_t seed;             /* 42 (the settings table's default) */
     float backbone_lr;         /* with a tail: its base lr; 0 = lr / 10 */
 } tt_trainer_config;
