@@ -2,7 +2,7 @@
 // Every message is a plain object {v: PROTOCOL_VERSION, type, ...}. Commands carry an
 // `id` chosen by the page; the worker answers each command with exactly one RESULT of
 // the same id. Events (state, progress, epoch, error) are pushed without being asked.
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 export const CMD = Object.freeze({
   HELLO: 'hello',                 // {}                       -> result {protocol, engine}
@@ -87,9 +87,9 @@ export const DEFAULT_TRAIN_CONFIG = Object.freeze({
 // "Best accuracy (slower)": the defaults, and the last two blocks of the base model fine-tuned.
 export const BEST_ACCURACY_CONFIG = Object.freeze({ ...DEFAULT_TRAIN_CONFIG, unfreeze: 2, backboneLr: 0.0001 });
 
-// Per-file limits enforced by the worker before any bytes reach the engine.
+// Per-file limit enforced by the worker before any bytes reach the engine (class names
+// are checked by the engine's project store, tabtrain/project.h).
 export const MAX_IMAGE_BYTES = 32 * 1024 * 1024;
-export const MAX_CLASS_NAME = 64;
 
 export function msg(type, fields = {}) {
   return { v: PROTOCOL_VERSION, type, ...fields };

@@ -349,8 +349,12 @@ tt_status tt_featcache_lookup(tt_featcache *fc, const uint8_t hash[TT_SHA256_SIZ
     uint8_t key[TT_SHA256_SIZE];
     tt_featcache_key(fc, hash, view, key);
     *hit = tt_mem_get(fc, key, dst);
-    if (*hit || !(*hit = tt_disk_get(fc, key, dst))) return TT_OK;
-    return fc->cfg.keep_in_memory ? tt_mem_put(fc, key, dst) : TT_OK;
+    if (!*hit && (*hit = tt_disk_get(fc, key, dst)) && fc->cfg.keep_in_memory) {
+        tt_status st = tt_mem_put(fc, key, dst);
+        if (st) return st;
+    }
+    fc->stats.hits += *hit;
+    return TT_OK;
 }
 
 tt_status tt_featcache_run(tt_featcache *fc, int n, tt_feat_request *rq, int views, float *feats) {
@@ -400,7 +404,6 @@ tt_status tt_featcache_run(tt_featcache *fc, int n, tt_feat_request *rq, int vie
             memcpy(fc->keys[fc->pending], key, TT_SHA256_SIZE);
             if (++fc->pending == fc->cfg.batch) st = tt_flush(fc);
         }
-        fc->stats.hits += r->hits;
         tt_image_free(&img);
         tt_image_free(&small);
     }
