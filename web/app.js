@@ -227,6 +227,8 @@ function renderState() {
   $('#export-onnx').disabled = $('#export').disabled;
   const readOnly = s.storage?.mode === 'reader';
   $('#import').disabled = !hasEngine || readOnly;
+  $('#project-save').disabled = !s.classes.length || s.phase === PHASE.TRAINING || s.phase === PHASE.EXTRACTING;
+  $('#project-open').disabled = !hasEngine || readOnly || s.phase === PHASE.TRAINING;
   for (const el of [$('#add-class'), $('#new-class-name'), $('#reset'), $('#use-sample')]) {
     if (readOnly) { el.disabled = true; el.title = READ_ONLY_WHY; } else if (el !== $('#use-sample')) { el.disabled = false; el.title = ''; }
   }
@@ -740,6 +742,16 @@ function applyPreset(c) {
   for (const k of ['batchSize', 'epochs', 'learningRate', 'augmentViews', 'unfreeze', 'backboneLr', 'hiddenUnits', 'dropout', 'labelSmoothing', 'patience', 'seed']) f[k].value = String(c[k]);
   for (const [k, on] of Object.entries(c.augment)) f[k].checked = on;
 }
+// An opened project's settings (the engine's keys, docs/config.md) into the form.
+function applyEngineSettings(s) {
+  const c = trainConfig();
+  const keys = { batch_size: 'batchSize', epochs: 'epochs', lr: 'learningRate', augment_views: 'augmentViews', unfreeze: 'unfreeze', backbone_lr: 'backboneLr', hidden: 'hiddenUnits', dropout: 'dropout', label_smoothing: 'labelSmoothing', patience: 'patience', seed: 'seed' };
+  for (const [k, field] of Object.entries(keys)) if (typeof s[k] === 'number') c[field] = s[k];
+  if (typeof s.augment === 'string') for (const k of Object.keys(c.augment)) c.augment[k] = s.augment.split(',').includes(k);
+  applyPreset(c);
+  $('#settings').elements.preset.value = 'custom';
+  saveSettings();
+}
 applyPreset(DEFAULT_TRAIN_CONFIG);
 restoreSettings();
 $('#settings').elements.preset.addEventListener('change', (e) => { if (PRESETS[e.target.value]) { applyPreset(PRESETS[e.target.value]); saveSettings(); } });
@@ -830,6 +842,22 @@ $('#import').addEventListener('change', async (e) => {
   const f = e.target.files[0];
   e.target.value = '';
   if (f) { const bytes = await f.arrayBuffer(); await command(CMD.IMPORT, { name: f.name, bytes }, [bytes]); }
+});
+// Project files (docs/project-file.md): the worker writes and checks them; an opened
+// project replaces this one only once the whole file has been checked.
+$('#project-save').addEventListener('click', async () => {
+  const r = await command(CMD.PROJECT_SAVE, { config: trainConfig() });
+  if (r.ok) download('tabtrain-project.zip', r.blob);
+});
+$('#project-open').addEventListener('change', async (e) => {
+  const f = e.target.files[0];
+  e.target.value = '';
+  if (!f || (workerState?.classes.length && !confirm(`Open "${f.name}"? It replaces the classes, pictures and training here (save this project first to keep them).`))) return;
+  history.length = 0;
+  charts?.loss.setData([[], [], []]);
+  charts?.acc.setData([[], [], []]);
+  const r = await command(CMD.PROJECT_OPEN, { file: f });
+  if (r.ok) applyEngineSettings(r.settings);
 });
 // The confirmation says what will happen, and it happens: training is paused first.
 $('#reset').addEventListener('click', async () => {
