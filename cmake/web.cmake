@@ -12,7 +12,7 @@ set(TT_WASM_EXPORTS
   _tt_wasm_class_delete _tt_wasm_import_classes _tt_wasm_add_image _tt_wasm_remove_image _tt_wasm_dataset_json
   _tt_wasm_image _tt_wasm_train_begin _tt_wasm_train_step _tt_wasm_resume _tt_wasm_save _tt_wasm_train_state_json
   _tt_wasm_metrics_json _tt_wasm_history_json _tt_wasm_load _tt_wasm_model_json _tt_wasm_predict _tt_wasm_export
-  _tt_wasm_reset)
+  _tt_wasm_reset _tt_wasm_check_image _tt_wasm_check_checkpoint)
 string(REPLACE ";" "," TT_WASM_EXPORTS_CSV "${TT_WASM_EXPORTS}")
 
 add_executable(tabtrain_wasm ${TT_WASM_SOURCES})

@@ -21,6 +21,8 @@ export const CMD = Object.freeze({
   EXPORT: 'export',               // {format}                 -> result {name, bytes, json:{name, bytes}} ('onnx': no json)
   IMPORT: 'import',               // {name, bytes:ArrayBuffer}  -> result {resumable, model?:{kind, classes, hidden, unfreeze}}
   RESET: 'reset',                 // {}                       -> wipes dataset, features, checkpoints
+  PROJECT_SAVE: 'project.save',   // {config}                 -> result {blob:Blob (.zip), pictures, checkpoint} (docs/project-file.md)
+  PROJECT_OPEN: 'project.open',   // {file:File}              -> result {classes, pictures, skipped, resumed:{epoch, step, finished}|null, settings}
   TAKE_OVER: 'storage.take-over', // {}                       -> result {reload}: the owning tab stepped down; reload to own the data
 });
 

@@ -7,6 +7,7 @@
 //   weights.js   the base model's download, cache and check
 //   engine.js    the engine's C API and its marshalling
 //   training.js  the training loop, checkpoints made durable, resuming after a reload
+//   project.js   project files: Save project / Open project (.zip)
 import { PROTOCOL_VERSION, CMD, EVT, PHASE, ERR, MAX_IMAGE_BYTES } from './protocol.js';
 import { humane, pictureProblem, modelProblem } from './messages.js';
 import { state, session, post, postState, setPhase, fail, CommandError } from './worker/context.js';
@@ -15,6 +16,7 @@ import { ensureWeights } from './worker/weights.js';
 import * as engine from './worker/engine.js';
 import { LOAD } from './worker/engine.js';
 import { trainLoop, startTraining, adoptRun, resumeAtStart } from './worker/training.js';
+import { saveProject, openProject } from './worker/project.js';
 
 const IMPORTED_PATH = `${engine.ROOT}/ckpt/imported.safetensors`; // the last imported model, kept across visits
 const PROGRESS_INTERVAL_MS = 100;
@@ -278,19 +280,26 @@ const handlers = {
   [CMD.RESET]: async () => {
     requireOwner();
     notWhileTraining();
-    if (engine.hasProject()) engine.reset();
-    refreshClasses();
-    state.training = { epoch: 0, epochs: 0, step: 0, steps: 0, trainLoss: null, valAcc: null };
-    state.saved = null;
-    state.imported = null;
-    state.preparing = null;
-    state.run = null;
-    if (engine.hasWeights()) state.phase = PHASE.READY;
-    postState();
-    await syncFiles();
+    await resetProject();
     return {};
   },
+  [CMD.PROJECT_SAVE]: ({ config }) => saveProject({ settings: (({ threads, ...settings }) => settings)(config), app: `tabtrain (protocol ${PROTOCOL_VERSION})` }),
+  [CMD.PROJECT_OPEN]: ({ file }) => { requireOwner(); return openProject({ file }, { resetProject, refreshClasses }); },
 };
+
+// Forgets the project, the run and an imported model, here and in storage.
+async function resetProject() {
+  if (engine.hasProject()) engine.reset();
+  refreshClasses();
+  state.training = { epoch: 0, epochs: 0, step: 0, steps: 0, trainLoss: null, valAcc: null };
+  state.saved = null;
+  state.imported = null;
+  state.preparing = null;
+  state.run = null;
+  if (engine.hasWeights()) state.phase = PHASE.READY;
+  postState();
+  await syncFiles();
+}
 
 self.onmessage = async (e) => {
   const m = e.data;

@@ -272,40 +272,51 @@ tt_status tt_app_train_begin(tt_app *a, const tt_app_train *t) {
     return tt_app_plan(a, t, t->cfg, &plan, 1);
 }
 
-/* The class ids a checkpoint's run had: its own list (written by an engine with a
- * lasting project), else the project's classes of the same names (written by
- * `tabtrain train`). NULL when some class is not here: the file is then only a model. */
+/* The class ids a checkpoint's run had. Its own id list (written by an engine
+ * with a lasting project) when those classes still have the names it recorded;
+ * else the project's classes of the same names (written by `tabtrain train`, or
+ * by another profile: an opened project file gets new ids); else its ids when
+ * they all exist (classes renamed since). NULL when neither fits: the file is
+ * then only a model. */
 static int *tt_app_ckpt_classes(const tt_app *a, const tt_st_file *f, int *n) {
     *n = 0;
+    char **names = NULL;
+    int m = 0, *ids = NULL, *by_id = NULL, id_ok = 0, name_ok = 0, same = 0;
+    if (tt_json_string_array(tt_st_metadata(f, "tabtrain.classes"), &names, &m) || m <= 0) return NULL;
+    if (!(ids = malloc((size_t)m * sizeof *ids)) || !(by_id = malloc((size_t)m * sizeof *by_id))) {
+        free(ids);
+        tt_json_free_strings(names, m);
+        return NULL;
+    }
     const char *cj = tt_st_metadata(f, "tabtrain.config");
     tt_json j;
-    int *ids = NULL, ok = 0;
     if (cj && !tt_json_parse(&j, cj)) {
-        int k = tt_json_key(&j, 0, "class_ids"), m = tt_json_len(&j, k);
-        if (m > 0 && (ids = malloc((size_t)m * sizeof *ids))) {
-            ok = 1;
-            for (int i = 0; ok && i < m; i++) ok = tt_json_int(&j, tt_json_at(&j, k, i), &ids[i]);
-            *n = m;
+        int k = tt_json_key(&j, 0, "class_ids");
+        id_ok = tt_json_len(&j, k) == m;
+        same = id_ok;
+        for (int i = 0; id_ok && i < m; i++) {
+            int c = -1;
+            id_ok = tt_json_int(&j, tt_json_at(&j, k, i), &by_id[i]) &&
+                    (c = tt_project_class_index(a->project, by_id[i])) >= 0;
+            same = same && id_ok && !strcmp(tt_project_class_at(a->project, c)->name, names[i]);
         }
         tt_json_free(&j);
-        if (ids) {
-            if (ok) return ids;
-            free(ids);
-            return NULL;
-        }
     }
-    char **names = NULL;
-    int m = 0;
-    ok = !tt_json_string_array(tt_st_metadata(f, "tabtrain.classes"), &names, &m) && m > 0 &&
-         (ids = malloc((size_t)m * sizeof *ids));
-    for (int i = 0; ok && i < m; i++) {
+    name_ok = 1;
+    for (int i = 0; name_ok && i < m; i++) {
         int k = 0;
         while (k < tt_project_n_classes(a->project) && strcmp(tt_project_class_at(a->project, k)->name, names[i])) k++;
-        if (k == tt_project_n_classes(a->project)) ok = 0;
+        if (k == tt_project_n_classes(a->project)) name_ok = 0;
         else ids[i] = tt_project_class_at(a->project, k)->id;
     }
     tt_json_free_strings(names, m);
-    if (!ok) {
+    if (same || (!name_ok && id_ok)) {
+        free(ids);
+        *n = m;
+        return by_id;
+    }
+    free(by_id);
+    if (!name_ok) {
         free(ids);
         return NULL;
     }

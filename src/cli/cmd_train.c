@@ -15,6 +15,7 @@
 #include "tabtrain/app.h"
 #include "tabtrain/config.h"
 #include "tabtrain/npy.h"
+#include "tabtrain/project_file.h"
 #include "tabtrain/strbuf.h"
 
 static const char tt_train_usage_head[] =
@@ -50,6 +51,7 @@ typedef struct tt_train_args {
     const char *data, *files, *val, *model, *out, *cache_dir, *dump;
     int json, threads;
     tt_config cfg;
+    unsigned char given[64]; /* [setting row] set on the command line */
     tt_cli_ckpt ckpt;
 } tt_train_args;
 
@@ -108,10 +110,16 @@ static int tt_train_parse(int argc, char **argv, tt_train_args *a) {
             return tt_cli_usage_error(cmd, "bad value '%s' for %s: %s", v, k, tt_last_error());
         }
         views_set |= !strcmp(s->key, "augment_views");
+        int n_rows;
+        a->given[s - tt_config_settings(&n_rows)] = 1;
     }
     if (!a->data == !a->files) return tt_cli_usage_error(cmd, "give exactly one of --data DIR and --files LIST");
     if (views_set && !a->cfg.augment[0]) return tt_cli_usage_error(cmd, "--augment-views needs --augment");
-    if (a->val) a->cfg.val_fraction = 0; /* the split is given */
+    if (a->val) { /* the split is given */
+        a->cfg.val_fraction = 0;
+        int n_rows;
+        a->given[tt_config_find("val_fraction") - tt_config_settings(&n_rows)] = 1;
+    }
     if (tt_config_validate(&a->cfg)) return tt_cli_usage_error(cmd, "%s", tt_last_error());
     return tt_cli_ckpt_check_args(&a->ckpt, cmd);
 }
@@ -135,7 +143,11 @@ static void tt_train_free(tt_train_run *r) {
 static tt_status tt_train_datasets(tt_train_run *r) {
     tt_train_args *a = &r->args;
     tt_status st = a->data ? tt_dataset_scan_dir(&r->all, a->data) : tt_dataset_load_list(&r->all, a->files);
+    int project = 0;
+    if (!st && a->data) st = tt_project_file_order(&r->all, a->data, &project);
     if (st) return st;
+    if (project && !a->json)
+        fprintf(stderr, "classes and pictures in the order of the project file next to %s\n", a->data);
     if (r->all.n_classes < 2)
         return tt_error(TT_ERR_INVALID_ARG, "%s: need at least 2 classes, found %d", a->data ? a->data : a->files,
                         r->all.n_classes);
@@ -274,9 +286,29 @@ static tt_status tt_train_loop(tt_train_run *r) {
     return TT_OK;
 }
 
+/* --resume: the settings not on the command line are the checkpoint's, so a
+ * plain --resume continues any run (the page's too, whatever its settings);
+ * those given must still match it, as tt_app_resume checks. */
+static tt_status tt_train_resume_settings(tt_train_args *a) {
+    tt_st_file *f = NULL;
+    char path[4200], note[4096];
+    tt_status st = tt_ckpt_dir_resume(a->ckpt.dir, &f, path, sizeof path, note, sizeof note);
+    if (st) return st;
+    tt_config saved = tt_config_defaults();
+    st = tt_config_from_file(f, &saved);
+    tt_st_close(f);
+    if (st) return st;
+    int n;
+    const tt_setting *rows = tt_config_settings(&n);
+    for (int i = 0; i < n && i < (int)sizeof a->given; i++)
+        if (!a->given[i]) tt_config_copy_setting(&a->cfg, &saved, &rows[i]);
+    return tt_config_validate(&a->cfg);
+}
+
 static tt_status tt_train_run_all(tt_train_run *r) {
     tt_train_args *a = &r->args;
-    tt_status st = tt_train_datasets(r);
+    tt_status st = a->ckpt.resume ? tt_train_resume_settings(a) : TT_OK;
+    if (!st) st = tt_train_datasets(r);
     if (!st) st = tt_cli_ckpt_check_dir(&a->ckpt);
     tt_app_config ac = {.cache_dir = a->cache_dir && strcmp(a->cache_dir, "none") ? a->cache_dir : NULL,
                         .prepare_batch = TT_CLI_PICTURES, .policy = a->ckpt.policy};

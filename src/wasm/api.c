@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "tabtrain/app.h"
+#include "tabtrain/image.h"
 #include "tabtrain/json.h"
 #include "tabtrain/sha256.h"
 #include "tabtrain/strbuf.h"
@@ -428,4 +429,34 @@ TT_EXPORT int tt_wasm_reset(int h) {
     if (!w) return -TT_ERR_INVALID_ARG;
     w->note[0] = 0;
     return status(w, tt_app_reset(w->app));
+}
+
+/* ---- project files (web/project-file.js) --------------------------------------------------- */
+
+/* Whether bytes decode as a picture the page would add (the same pixel limit),
+ * without storing or computing anything: a project file is checked whole
+ * before any of it is imported. 0 or a negative tt_status. */
+TT_EXPORT int tt_wasm_check_image(int h, const uint8_t *bytes, int len) {
+    tt_wasm *w = handle(h);
+    if (!w) return -TT_ERR_INVALID_ARG;
+    if (len <= 0 || !bytes) return fail(w, tt_error(TT_ERR_FORMAT, "not a picture: the file is empty"));
+    tt_image img;
+    tt_decode_opts o = {.max_pixels = TT_WASM_MAX_PIXELS};
+    tt_status st = tt_image_decode(bytes, (size_t)len, &o, &img);
+    if (!st) tt_image_free(&img);
+    return status(w, st);
+}
+
+/* Whether bytes are a checkpoint that verifies (every CRC) and was trained on
+ * this backbone: what resuming from it will check first. */
+TT_EXPORT int tt_wasm_check_checkpoint(int h, const uint8_t *bytes, int len) {
+    tt_wasm *w = handle(h);
+    if (!w) return -TT_ERR_INVALID_ARG;
+    const tt_backbone *bb = tt_app_backbone(w->app);
+    if (!bb) return fail(w, tt_error(TT_ERR_INVALID_ARG, "the base model is not loaded yet"));
+    tt_st_file *f = NULL;
+    tt_status st = len > 0 && bytes ? tt_ckpt_open_memory(&f, bytes, (size_t)len) : tt_error(TT_ERR_FORMAT, "empty file");
+    if (!st) st = tt_ckpt_check(f, NULL, bb->id);
+    tt_st_close(f);
+    return status(w, st);
 }

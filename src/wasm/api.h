@@ -58,5 +58,7 @@ const char *tt_wasm_model_json(int h);
 const char *tt_wasm_predict(int h, const uint8_t *bytes, int len);
 int tt_wasm_export(int h, const char *path, const char *json, const char *format);
 int tt_wasm_reset(int h);
+int tt_wasm_check_image(int h, const uint8_t *bytes, int len);
+int tt_wasm_check_checkpoint(int h, const uint8_t *bytes, int len);
 
 #endif

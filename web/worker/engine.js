@@ -143,6 +143,15 @@ export function addImage(classId, bytes, name) {
   const rc = withBytes(bytes, (p, n) => withString(name, (s) => mod._tt_wasm_add_image(h, classId, p, n, s)));
   return rc >= 0 ? { id: rc } : { error: engineError(rc) };
 }
+// A project file's checks before anything of it is stored: null, or the engine's refusal.
+export function checkImage(bytes) {
+  const rc = withBytes(bytes, (p, n) => mod._tt_wasm_check_image(h, p, n));
+  return rc < 0 ? engineError(rc) : null;
+}
+export function checkCheckpoint(bytes) {
+  const rc = withBytes(bytes, (p, n) => mod._tt_wasm_check_checkpoint(h, p, n));
+  return rc < 0 ? engineError(rc) : null;
+}
 export const removeImage = (id) => check(mod._tt_wasm_remove_image(h, id));
 export function image(id) {
   const lenPtr = mod._malloc(4);
