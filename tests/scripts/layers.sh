@@ -12,10 +12,10 @@ cd "${1:-$(dirname "$0")/../..}"
 declare -A LAYER=(
   [arena]=core [crc32]=core [fileio]=core [json]=core [npy]=core [rng]=core [safetensors]=core
   [sha256]=core [status]=core [strbuf]=core [threadpool]=core
-  [gemm]=kernels [conv]=kernels [nn]=nn [mobilenet]=model [head]=model [tail]=model
+  [gemm]=kernels [conv]=kernels [nn]=nn [nn_irb]=nn [mobilenet]=model [head]=model [tail]=model
   [dataset]=data [image]=data [ckpt]=ckpt [model_file]=ckpt [onnx]=ckpt
   [trainer]=train [optim]=train
-  [app]=app [backbone]=app [classifier]=app [config]=app [featcache]=app [project]=app [rows]=app [run]=app
+  [app]=app [backbone]=app [classifier]=app [config]=app [featcache]=app [project]=app [project_file]=app [rows]=app [run]=app
 )
 # What each layer may include. data knows nothing of the network but the input
 # contract (224x224x3 in [-1, 1]); ckpt stores named tensors and metadata and

@@ -14,13 +14,20 @@
 
 static void test_defaults_follow_the_table(void **state) {
     tt_config c = tt_config_defaults();
-    assert_int_equal(c.train.epochs, 10);
+    /* What a new user gets (scripts/measure-defaults, README "Default settings"). */
+    assert_int_equal(c.train.epochs, 30);
     assert_int_equal(c.train.batch_size, 32);
     assert_true(c.train.lr == 1e-3f);
     assert_int_equal(c.train.seed, 42);
     assert_true(c.val_fraction == 0.2f);
-    assert_string_equal(c.augment, "");
-    assert_int_equal(c.augment_views, 1);
+    assert_int_equal(c.train.hidden, 256);
+    assert_true(c.train.dropout == 0.5f);
+    assert_true(c.train.label_smoothing == 0.1f);
+    assert_int_equal(c.train.patience, 6);
+    assert_string_equal(c.augment, "flip,zoom");
+    assert_int_equal(c.augment_views, 3);
+    assert_int_equal(c.unfreeze, 0);
+    assert_true(c.train.backbone_lr == 0); /* lr / 10 */
     assert_int_equal(c.init_from_model, 0);
     /* The trainer's own defaults agree with the table where both have one. */
     tt_trainer_config t = tt_trainer_defaults();

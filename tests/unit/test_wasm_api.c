@@ -762,7 +762,7 @@ static void test_checkpoint_policy(void **state) {
     char out[600], ckpt[700], path[800];
     snprintf(out, sizeof out, "%s/model.safetensors", g_root);
     int h = open_engine();
-    assert_int_equal(tt_wasm_train_begin(h, config), 0);
+    assert_int_equal(train_begin(h, config), 0);
     int rc;
     while ((rc = tt_wasm_train_step(h, 5)) != TT_WASM_STEP_FINISHED) {
         if (rc < 0) fail_msg("train_step: %s", tt_wasm_last_error(h));
@@ -809,7 +809,7 @@ static void test_checkpoint_policy(void **state) {
 static void test_single_checkpoint_file_migrates(void **state) {
     char ckpt[700], old[700], path[700];
     int h = open_engine();
-    assert_int_equal(tt_wasm_train_begin(h, CONFIG), 0);
+    assert_int_equal(train_begin(h, CONFIG), 0);
     prepare(h);
     for (int i = 0; i < 5; i++) assert_true(tt_wasm_train_step(h, 0) >= 0);
     assert_int_equal(tt_wasm_save(h), 0);
