@@ -131,6 +131,13 @@ tt_featcache *tt_app_run_cache(const tt_app *a);
  * id it was trained as (0: not a class of this project). */
 const tt_classifier *tt_app_model(const tt_app *a, const int **class_ids);
 
+/* The loaded model's run as its file recorded it (a checkpoint of this project
+ * whose pictures changed since, or a model file): per class the id it was trained
+ * as ([n_classes], allocated; a class deleted since keeps its id, 0 when the file
+ * has none), its epochs setting (0: unknown) and its epoch records (h->n 0 when it
+ * has none, or no model is loaded). The caller frees ids and h. */
+tt_status tt_app_model_history(const tt_app *a, tt_epoch_history *h, int **ids, int *epochs);
+
 /* What predicts: the run once it can (its best epoch when finished), else the
  * imported model. n classes; ids per class (0: not a project class), names
  * as the files recorded them (see tt_app_class_name for today's). */

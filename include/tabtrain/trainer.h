@@ -185,6 +185,21 @@ double tt_confusion_accuracy(int C, const int32_t *confusion);
 /* acc[c] = confusion[c][c] / Σ confusion[c][·]; NaN when the row is empty. */
 void tt_confusion_per_class(int C, const int32_t *confusion, float *acc);
 
+/* A run's epoch records read back: tabtrain.history of a checkpoint or model
+ * file (an array of tt_epoch_metrics_json records for C classes) at token arr
+ * of j (tabtrain/json.h). Each record's per_class_acc and confusion point into
+ * the arrays h owns; tt_epoch_history_free releases them. A record that lacks
+ * a field, or arrays of another class count, are TT_ERR_FORMAT. */
+typedef struct tt_epoch_history {
+    int n;
+    tt_epoch_metrics *epochs; /* [n] */
+    float *per_class_acc;     /* [n][C] */
+    int32_t *confusion;       /* [n][C][C] */
+} tt_epoch_history;
+struct tt_json;
+tt_status tt_epoch_history_read(tt_epoch_history *h, const struct tt_json *j, int arr, int C);
+void tt_epoch_history_free(tt_epoch_history *h);
+
 /* One epoch record as a one-line JSON object (no newline) with the fields of
  * tt_epoch_metrics: {"epoch":1,"step":25,"lr":0.001,"train_loss":..,
  * "train_acc":..,"val_loss":..,"val_acc":..,"seconds":..,

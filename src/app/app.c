@@ -486,6 +486,31 @@ const tt_classifier *tt_app_model(const tt_app *a, const int **class_ids) {
     return a->model_loaded ? &a->model : NULL;
 }
 
+tt_status tt_app_model_history(const tt_app *a, tt_epoch_history *h, int **ids, int *epochs) {
+    *h = (tt_epoch_history){0}, *ids = NULL, *epochs = 0;
+    if (!a->model_loaded || !a->model.m.history) return TT_OK;
+    int C = a->model.m.n_classes;
+    tt_config cfg = tt_config_defaults();
+    if (a->model.m.config && !tt_config_from_json(&cfg, a->model.m.config, 1)) *epochs = cfg.train.epochs;
+    if (!(*ids = calloc((size_t)C, sizeof **ids))) return tt_error(TT_ERR_NOMEM, "no memory");
+    tt_json j;
+    if (a->model.m.config && !tt_json_parse(&j, a->model.m.config)) {
+        int k = tt_json_key(&j, 0, "class_ids");
+        for (int i = 0; i < C && i < tt_json_len(&j, k); i++) tt_json_int(&j, tt_json_at(&j, k, i), &(*ids)[i]);
+        tt_json_free(&j);
+    }
+    tt_status st = tt_json_parse(&j, a->model.m.history);
+    if (!st) {
+        st = tt_epoch_history_read(h, &j, 0, C);
+        tt_json_free(&j);
+    }
+    if (st) {
+        free(*ids);
+        *ids = NULL;
+    }
+    return st;
+}
+
 /* ---- use -------------------------------------------------------------------------------------- */
 
 tt_status tt_app_labels(const tt_app *a, int *n, const int **ids, char *const **names) {

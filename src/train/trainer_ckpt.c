@@ -224,6 +224,40 @@ static int tt_history_read(const tt_json *j, int rec, int C, tt_epoch_metrics *e
     return ok;
 }
 
+tt_status tt_epoch_history_read(tt_epoch_history *h, const tt_json *j, int arr, int C) {
+    *h = (tt_epoch_history){0};
+    int n = tt_json_len(j, arr);
+    /* Each record holds C*C + C numbers, each a token of the JSON: the text's own
+     * length bounds the arrays before they are allocated (and keeps E*C*C from
+     * wrapping a 32-bit size_t). */
+    if (n < 0 || C <= 0 || (uint64_t)n * ((uint64_t)C * C + C) > (uint64_t)j->n)
+        return tt_error(TT_ERR_FORMAT, "tabtrain.history is not a list of epoch records for %d classes", C);
+    if (!n) return TT_OK;
+    size_t E = (size_t)n;
+    h->epochs = calloc(E, sizeof *h->epochs);
+    h->per_class_acc = calloc(E * C, sizeof *h->per_class_acc);
+    h->confusion = calloc(E * C * C, sizeof *h->confusion);
+    if (!h->epochs || !h->per_class_acc || !h->confusion) {
+        tt_epoch_history_free(h);
+        return tt_error(TT_ERR_NOMEM, "no memory for the training history");
+    }
+    int ok = 1;
+    for (int e = 0; ok && e < n; e++)
+        ok = tt_history_read(j, tt_json_at(j, arr, e), C, &h->epochs[e], h->per_class_acc + (size_t)e * C,
+                             h->confusion + (size_t)e * C * C);
+    if (!ok) {
+        tt_epoch_history_free(h);
+        return tt_error(TT_ERR_FORMAT, "tabtrain.history: an epoch record lacks a field or has one of the wrong type");
+    }
+    h->n = n;
+    return TT_OK;
+}
+
+void tt_epoch_history_free(tt_epoch_history *h) {
+    free(h->epochs), free(h->per_class_acc), free(h->confusion);
+    *h = (tt_epoch_history){0};
+}
+
 tt_status tt_ckpt_restore(tt_trainer *t, const tt_st_file *f) {
     tt_trainer_state s;
     tt_trainer_get_state(t, &s); /* for the expected sizes */
@@ -266,26 +300,10 @@ tt_status tt_ckpt_restore(tt_trainer *t, const tt_st_file *f) {
     /* best_loss is +inf until the first epoch ends (never NaN: a NaN loss never improves). */
     if (isnan(r.best_loss)) r.best_loss = INFINITY;
     r.perm = perm->data;
-    r.n_history = tt_json_len(&jh, 0);
-    ok = ok && r.n_history == r.epoch && r.classes == C && r.epoch >= 0;
-    /* Each record holds C*C + C numbers, each a token of the history's JSON:
-     * the file's own length bounds the arrays before they are allocated
-     * (and keeps E*C*C from wrapping a 32-bit size_t). */
-    ok = ok && (uint64_t)r.n_history * ((uint64_t)C * C + C) <= (uint64_t)jh.n;
-    tt_epoch_metrics *hist = NULL;
-    float *pc = NULL;
-    int32_t *conf = NULL;
-    if (ok && r.n_history > 0) {
-        size_t E = (size_t)r.n_history;
-        hist = calloc(E, sizeof *hist);
-        pc = calloc(E * C, sizeof *pc);
-        conf = calloc(E * C * C, sizeof *conf);
-        if (!hist || !pc || !conf) st = tt_error(TT_ERR_NOMEM, "checkpoint: no memory for history");
-        for (int e = 0; !st && ok && e < r.n_history; e++)
-            ok = tt_history_read(&jh, tt_json_at(&jh, 0, e), C, &hist[e], pc + (size_t)e * C,
-                                 conf + (size_t)e * C * C);
-    }
-    r.history = hist;
+    tt_epoch_history hist = {0};
+    ok = ok && r.classes == C && r.epoch >= 0 && !tt_epoch_history_read(&hist, &jh, 0, C) && hist.n == r.epoch;
+    r.n_history = hist.n;
+    r.history = hist.epochs;
     tt_json_free(&js), tt_json_free(&jh);
     if (!st && !ok)
         st = tt_error(TT_ERR_FORMAT, "checkpoint: tabtrain.state or tabtrain.history lacks a "
@@ -299,7 +317,7 @@ tt_status tt_ckpt_restore(tt_trainer *t, const tt_st_file *f) {
     int nt = tt_trainer_tensors(t, &ts);
     if (!st) st = tt_ckpt_load_tensors(f, ts, nt);
     if (!st) st = tt_trainer_restore(t, &r);
-    free(hist), free(pc), free(conf);
+    tt_epoch_history_free(&hist);
     return st;
 }
 

@@ -297,16 +297,14 @@ TT_EXPORT const char *tt_wasm_train_state_json(int h) {
 /* One epoch's metrics: every array in the run's label order, named by class_ids;
  * a class without pictures is not in the run, and one deleted since keeps the
  * name the run recorded, so nothing is labelled by its position in today's list. */
-static void metrics(tt_wasm *w, tt_strbuf *o, tt_run *r, const tt_epoch_metrics *m) {
-    const int *ids;
-    char *const *names;
-    int C = tt_run_classes(r, &ids, &names);
+static void metrics(tt_wasm *w, tt_strbuf *o, int C, const int *ids, char *const *names, int epochs,
+                    const tt_epoch_metrics *m) {
     tt_strbuf_printf(o, "{\"class_names\":[");
     for (int i = 0; i < C; i++) {
         tt_strbuf_printf(o, "%s", i ? "," : "");
         tt_strbuf_quote(o, tt_app_class_name(w->app, ids[i], names[i]));
     }
-    tt_strbuf_printf(o, "],\"epochs\":%d,\"class_ids\":[", tt_run_config(r)->train.epochs);
+    tt_strbuf_printf(o, "],\"epochs\":%d,\"class_ids\":[", epochs);
     for (int i = 0; i < C; i++) tt_strbuf_printf(o, "%s%d", i ? "," : "", ids[i]);
     tt_strbuf_printf(o, "],\"val_counts\":[");
     for (int i = 0; i < C; i++) {
@@ -323,21 +321,42 @@ static void metrics(tt_wasm *w, tt_strbuf *o, tt_run *r, const tt_epoch_metrics 
     }
 }
 
-/* The last finished epoch's metrics (all = 0), or every epoch's as an array (all = 1). */
+/* The last finished epoch's metrics (all = 0), or every epoch's as an array
+ * (all = 1): the run's, or without one the loaded model's as its file recorded
+ * them (a checkpoint whose pictures changed since keeps its charts and tables). */
 static const char *history(int h, int all) {
     TT_WASM_HANDLE(h, NULL);
     tt_run *r = tt_app_run(w->app);
-    int nh = 0;
-    const tt_epoch_metrics *hist = r && tt_run_trainer(r) ? tt_trainer_history(tt_run_trainer(r), &nh) : NULL;
-    if (!nh && !all) return snprintf(w->err, sizeof w->err, "no finished epoch yet"), NULL;
-    tt_strbuf *o = jbegin(w);
-    if (all) tt_strbuf_printf(o, "[");
-    for (int e = all ? 0 : nh - 1; e < nh; e++) {
-        if (all && e) tt_strbuf_printf(o, ",");
-        metrics(w, o, r, &hist[e]);
+    int nh = 0, C = 0, epochs = 0, *model_ids = NULL;
+    const int *ids = NULL;
+    char *const *names = NULL;
+    tt_epoch_history mh = {0};
+    const tt_epoch_metrics *hist = NULL;
+    if (r && tt_run_trainer(r)) {
+        hist = tt_trainer_history(tt_run_trainer(r), &nh);
+        C = tt_run_classes(r, &ids, &names);
+        epochs = tt_run_config(r)->train.epochs;
+    } else if (!r && tt_app_model(w->app, NULL)) {
+        tt_status st = tt_app_model_history(w->app, &mh, &model_ids, &epochs);
+        if (st) return fail(w, st), NULL;
+        hist = mh.epochs, nh = mh.n, ids = model_ids;
+        C = tt_app_model(w->app, NULL)->m.n_classes, names = tt_app_model(w->app, NULL)->m.classes;
     }
-    if (all) tt_strbuf_printf(o, "]");
-    return jdone(w);
+    const char *out = NULL;
+    if (!nh && !all) snprintf(w->err, sizeof w->err, "no finished epoch yet");
+    else {
+        tt_strbuf *o = jbegin(w);
+        if (all) tt_strbuf_printf(o, "[");
+        for (int e = all ? 0 : nh - 1; e < nh; e++) {
+            if (all && e) tt_strbuf_printf(o, ",");
+            metrics(w, o, C, ids, names, epochs, &hist[e]);
+        }
+        if (all) tt_strbuf_printf(o, "]");
+        out = jdone(w);
+    }
+    tt_epoch_history_free(&mh);
+    free(model_ids);
+    return out;
 }
 
 TT_EXPORT const char *tt_wasm_metrics_json(int h) { return history(h, 0); }

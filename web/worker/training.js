@@ -135,8 +135,8 @@ export async function resumeAtStart() {
   requested = s.saved;
   // The single checkpoint file of an older profile became the directory's: the owner keeps that.
   if (state.storage.mode === 'owner') await syncFiles().catch(() => {});
-  if (rc === LOAD.MODEL) return PHASE.TRAINED; // its pictures changed since: it predicts
-  replayHistory();
+  replayHistory(); // also when its pictures changed since (LOAD.MODEL): the run's charts and tables stay
+  if (rc === LOAD.MODEL) return PHASE.TRAINED; // it predicts
   if (s.note) fail(ERR.STORAGE, resumeNote(s.saved));
   return s.finished ? PHASE.TRAINED : PHASE.PAUSED;
 }
