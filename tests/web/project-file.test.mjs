@@ -43,9 +43,10 @@ async function saveProject({ images = IMAGES, reads } = {}) {
   });
   const files = images.map((im, i) => ({ path: manifest.images[i].path, size: im.size, read: async () => { reads?.push(i); return picture(i); } }));
   const latestLine = strToU8('ckpt-e0002-s000014.safetensors\n');
-  files.push({ path: 'checkpoints/ckpt-e0002-s000014.safetensors', size: CKPT.length, read: async () => CKPT });
+  // Sizes are optional (the worker knows them only once it reads the bytes).
+  files.push({ path: 'checkpoints/ckpt-e0002-s000014.safetensors', read: async () => CKPT });
   files.push({ path: 'checkpoints/best.safetensors', size: BEST.length, read: async () => BEST });
-  files.push({ path: 'checkpoints/latest', size: latestLine.length, read: async () => latestLine });
+  files.push({ path: 'checkpoints/latest', read: async () => latestLine });
   const chunks = [];
   await writeProject(manifest, files, async (c) => { chunks.push(c); reads?.push('sink'); });
   return { manifest, blob: new Blob(chunks) };
