@@ -36,14 +36,12 @@ export function modelProblem(status, raw = '') {
   }
 }
 
-// Engine config keys as the settings form names them.
-const SETTING = {
-  batch_size: 'Batch size', epochs: 'Epochs', learning_rate: 'Learning rate', optimizer: 'optimizer',
-  val_fraction: 'validation share', augment: 'Augmentation', augment_views: 'Copies per picture',
-  unfreeze: 'Unfreeze last K blocks', hidden_units: 'Hidden units', seed: 'Seed', backbone_lr: 'base model learning rate',
-  init_from_model: 'Continue from the imported model', label_smoothing: 'label smoothing', patience: 'early stopping',
-  dropout: 'dropout', weight_decay: 'weight decay',
-};
+// Engine setting keys as the settings form names them: the labels of the engine's
+// settings table (tt_wasm_config_schema), set once the engine has loaded.
+let SETTING = {};
+export function useSettingLabels(settings) {
+  SETTING = Object.fromEntries(settings.map((s) => [s.key, s.label]));
+}
 
 // Rewrites what a developer would write into what a person can act on: internal paths
 // become what they hold, keys become setting names, byte dumps and huge numbers go.
@@ -57,6 +55,7 @@ export function humane(text) {
     .replace(/\b0x[0-9a-f]+\b/gi, '')
     .replace(/\b(sha256:)?[0-9a-f]{16,}\b/gi, '')
     .replace(/\b\d{10,}\b/g, 'a huge number')
+    .replace(/^([a-z]+(?:_[a-z]+)*)(?= must be | needs |: )/, (m, key) => (SETTING[key] ? `"${SETTING[key]}"` : m))
     .replace(/"?\b([a-z]+(?:_[a-z]+)+)\b"?/g, (m, key) => (SETTING[key] ? `"${SETTING[key]}"` : key.replace(/_/g, ' ')))
     .replace(/\b(TypeError|RangeError|ReferenceError): /g, '')
     .replace(/\s{2,}/g, ' ')

@@ -14,7 +14,7 @@ export const CMD = Object.freeze({
   IMAGES_REMOVE: 'images.remove', // {imageIds:[int]}
   IMAGES_LIST: 'images.list',     // {classId}                -> result {images:[{id, name}]}
   IMAGES_GET: 'images.get',       // {imageId}                -> result {bytes:ArrayBuffer} (the picture as added)
-  TRAIN: 'train',                 // {config}
+  TRAIN: 'train',                 // {config: the engine's config JSON (docs/config.md) + threads}
   PAUSE: 'pause',                 // {}
   RESUME: 'resume',               // {}
   PREDICT: 'predict',             // {bytes:ArrayBuffer}      -> result {probs:[{name, p}]}
@@ -63,31 +63,6 @@ export const ERR = Object.freeze({
   BUSY: 'busy',                     // command not allowed in the current phase
   READ_ONLY: 'read-only',           // another tab owns the storage; this tab may only look
 });
-
-// What a new user gets: measured with the CLI by scripts/measure-defaults (README,
-// "Default settings"); `seed` and `valFraction` are the CLI's too (TT_DEFAULT_SEED,
-// TT_DEFAULT_VAL_FRACTION in tabtrain/dataset.h).
-export const DEFAULT_TRAIN_CONFIG = Object.freeze({
-  batchSize: 32,
-  epochs: 30,
-  learningRate: 0.001,
-  optimizer: 'adam',
-  valFraction: 0.2,
-  // Each training picture also gets `augmentViews` randomly transformed copies (docs/wasm-api.md).
-  augment: Object.freeze({ flip: true, zoom: true, shear: false, brightness: false }),
-  augmentViews: 3,
-  unfreeze: 0,       // last K backbone blocks trained too (0 = head only, at most 5)
-  backboneLr: 0,     // their learning rate (0 = learningRate / 10)
-  initFromModel: false, // start from the imported model's weights (classes matched by name)
-  hiddenUnits: 256,  // 0 = linear head; >0 adds one hidden ReLU layer
-  dropout: 0.5,
-  labelSmoothing: 0.1,
-  patience: 6,       // early stopping: epochs without a better validation loss; the best epoch's weights are kept
-  seed: 42,
-});
-
-// "Best accuracy (slower)": the defaults, and the last two blocks of the base model fine-tuned.
-export const BEST_ACCURACY_CONFIG = Object.freeze({ ...DEFAULT_TRAIN_CONFIG, unfreeze: 2, backboneLr: 0.0001 });
 
 // Per-file limit enforced by the worker before any bytes reach the engine (class names
 // are checked by the engine's project store, tabtrain/project.h).

@@ -166,7 +166,7 @@ async function exportModel({ format = 'safetensors' }) {
 
 // A checkpoint of this project continues its run (paused); any other model file is
 // imported: it predicts, its classes are created here when missing (so pictures can be
-// added to them), and "Continue from the imported model" starts the next run from it.
+// added to them), and the next run may start from its weights.
 // The file is kept in IDBFS, so the import survives a reload.
 async function importModel({ name, bytes }) {
   requireOwner();
@@ -250,8 +250,9 @@ const handlers = {
     requireOwner();
     engine.requireEngine();
     notWhileTraining();
-    await engine.setThreads(config.threads);
-    startTraining(engineConfig(config));
+    const { threads, ...settings } = config; // the engine's config JSON (docs/config.md), and the page's thread count
+    await engine.setThreads(threads);
+    startTraining(settings);
     trainLoop().catch((e) => { fail(e.code || ERR.ENGINE, e.message); setPhase(PHASE.READY); });
     return {};
   },
@@ -282,7 +283,7 @@ const handlers = {
     await resetProject();
     return {};
   },
-  [CMD.PROJECT_SAVE]: ({ config }) => saveProject({ settings: engineConfig(config), app: `tabtrain (protocol ${PROTOCOL_VERSION})` }),
+  [CMD.PROJECT_SAVE]: ({ config }) => saveProject({ settings: (({ threads, ...settings }) => settings)(config), app: `tabtrain (protocol ${PROTOCOL_VERSION})` }),
   [CMD.PROJECT_OPEN]: ({ file }) => { requireOwner(); return openProject({ file }, { resetProject, refreshClasses }); },
 };
 
@@ -298,17 +299,6 @@ async function resetProject() {
   if (engine.hasWeights()) state.phase = PHASE.READY;
   postState();
   await syncFiles();
-}
-
-// The page's camelCase config becomes the engine's snake_case JSON (docs/config.md).
-function engineConfig(c) {
-  const aug = Object.entries(c.augment || {}).filter(([, on]) => on).map(([k]) => k).join(',');
-  return {
-    batch_size: c.batchSize, epochs: c.epochs, lr: c.learningRate, optimizer: c.optimizer,
-    val_fraction: c.valFraction, unfreeze: c.unfreeze, hidden: c.hiddenUnits, seed: c.seed,
-    augment: aug, augment_views: c.augmentViews, init_from_model: !!c.initFromModel,
-    backbone_lr: c.backboneLr, dropout: c.dropout, label_smoothing: c.labelSmoothing, patience: c.patience,
-  };
 }
 
 self.onmessage = async (e) => {

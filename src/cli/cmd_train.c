@@ -33,11 +33,15 @@ static const char tt_train_usage_head[] =
     "  --dump-features P     also write P-train-x.npy, P-train-y.npy, P-val-x.npy, P-val-y.npy\n"
     "  --json                one JSON object per line on stdout (epochs, skipped files, summary)\n"
     TT_CLI_THREADS_USAGE
-    "training settings (docs/config.md; the same keys as the engine's JSON):\n";
+    "  --preset NAME         start from a preset of the settings below (the page's menu):\n";
 
 static void tt_train_usage(void) {
     char *settings = tt_config_usage();
     fputs(tt_train_usage_head, stdout);
+    int n;
+    const tt_preset *p = tt_config_presets(&n);
+    for (int i = 0; i < n; i++) printf("                          %s: %s\n", p[i].key, p[i].help);
+    fputs("training settings (docs/config.md; the same keys as the engine's JSON):\n", stdout);
     fputs(settings ? settings : "", stdout);
     fputs(TT_CLI_CKPT_USAGE, stdout);
     free(settings);
@@ -59,9 +63,17 @@ static int tt_train_parse(int argc, char **argv, tt_train_args *a) {
     *a = (tt_train_args){.out = "model.safetensors", .cache_dir = ".tabtrain-cache"};
     a->cfg = tt_config_defaults();
     tt_cli_ckpt_init(&a->ckpt);
+    /* A preset first, wherever it stands: the flags given with it change it. */
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--preset") && tt_config_apply_preset(&a->cfg, argv[i + 1]))
+            return tt_cli_usage_error(cmd, "--preset: %s", tt_last_error());
     int views_set = 0;
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i];
+        if (!strcmp(k, "--preset")) {
+            if (!tt_cli_value(cmd, argc, argv, &i)) return TT_EXIT_USAGE;
+            continue;
+        }
         int ck = tt_cli_ckpt_arg(&a->ckpt, cmd, argc, argv, &i);
         if (ck) {
             if (ck < 0) return TT_EXIT_USAGE;

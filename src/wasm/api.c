@@ -44,6 +44,16 @@ static tt_wasm *g_handles[TT_WASM_MAX_HANDLES];
 static char g_open_error[1024];
 
 static tt_wasm *handle(int h) { return h > 0 && h <= TT_WASM_MAX_HANDLES ? g_handles[h - 1] : NULL; }
+/* The handle's engine as `w`, or return `none` for a handle that is not one. */
+#define TT_WASM_HANDLE(h, none) \
+    tt_wasm *w = handle(h);     \
+    if (!w) return none
+/* The body of a call that is one app call: its status. */
+#define TT_WASM_STATUS(call)                    \
+    {                                           \
+        TT_WASM_HANDLE(h, -TT_ERR_INVALID_ARG); \
+        return status(w, call);                 \
+    }
 
 /* Captures the library's message into the handle; returns -(int)st. */
 static int fail(tt_wasm *w, tt_status st) {
@@ -65,6 +75,17 @@ static const char *jdone(tt_wasm *w) {
     if (!w->out.oom && w->out.s) return w->out.s;
     snprintf(w->err, sizeof w->err, "out of memory building JSON");
     return NULL;
+}
+
+/* ,"key":[{"id","name"}...] of classes by id: today's name, or the one recorded. */
+static void jclasses(tt_wasm *w, tt_strbuf *o, const char *key, int n, const int *ids, char *const *names) {
+    tt_strbuf_printf(o, "\"%s\":[", key);
+    for (int i = 0; i < n; i++) {
+        tt_strbuf_printf(o, "%s{\"id\":%d,\"name\":", i ? "," : "", ids[i]);
+        tt_strbuf_quote(o, tt_app_class_name(w->app, ids[i], names[i]));
+        tt_strbuf_printf(o, "}");
+    }
+    tt_strbuf_printf(o, "]");
 }
 
 /* ---- lifecycle ----------------------------------------------------------------------- */
@@ -112,7 +133,8 @@ TT_EXPORT int tt_wasm_open(const char *root) {
     g_open_error[0] = 0;
     int slot = 0;
     while (slot < TT_WASM_MAX_HANDLES && g_handles[slot]) slot++;
-    if (slot == TT_WASM_MAX_HANDLES) return fail(NULL, tt_error(TT_ERR_LIMIT, "more than %d engine instances", TT_WASM_MAX_HANDLES)), 0;
+    if (slot == TT_WASM_MAX_HANDLES)
+        return fail(NULL, tt_error(TT_ERR_LIMIT, "more than %d engine instances", TT_WASM_MAX_HANDLES)), 0;
     if (!root) return fail(NULL, tt_error(TT_ERR_INVALID_ARG, "tt_wasm_open: need a root path")), 0;
     tt_wasm *w = calloc(1, sizeof *w);
     if (!w) return fail(NULL, tt_error(TT_ERR_NOMEM, "no memory for the engine")), 0;
@@ -131,60 +153,43 @@ TT_EXPORT int tt_wasm_open(const char *root) {
 }
 
 TT_EXPORT int tt_wasm_set_weights(int h, const uint8_t *weights, int len) {
-    tt_wasm *w = handle(h);
-    if (!w) return -TT_ERR_INVALID_ARG;
+    TT_WASM_HANDLE(h, -TT_ERR_INVALID_ARG);
     tt_backbone *b;
-    tt_status st = len > 0 ? tt_backbone_open(&b, weights, (size_t)len, 1) : tt_error(TT_ERR_INVALID_ARG, "no weights given");
+    tt_status st = len > 0 ? tt_backbone_open(&b, weights, (size_t)len, 1)
+                           : tt_error(TT_ERR_INVALID_ARG, "no weights given");
     if (!st) st = tt_app_set_backbone(w->app, b);
     return status(w, st);
 }
 
-TT_EXPORT int tt_wasm_set_threads(int h, int threads) {
-    tt_wasm *w = handle(h);
-    return w ? status(w, tt_app_set_threads(w->app, threads)) : -TT_ERR_INVALID_ARG;
-}
+TT_EXPORT int tt_wasm_set_threads(int h, int threads) TT_WASM_STATUS(tt_app_set_threads(w->app, threads))
 
 /* ---- classes and pictures -------------------------------------------------------------- */
 
 TT_EXPORT int tt_wasm_class_create(int h, const char *name) {
-    tt_wasm *w = handle(h);
-    if (!w) return -TT_ERR_INVALID_ARG;
+    TT_WASM_HANDLE(h, -TT_ERR_INVALID_ARG);
     int id;
     tt_status st = tt_app_class_add(w->app, name, &id);
     return st ? fail(w, st) : id;
 }
 
-TT_EXPORT int tt_wasm_class_rename(int h, int id, const char *name) {
-    tt_wasm *w = handle(h);
-    return w ? status(w, tt_app_class_rename(w->app, id, name)) : -TT_ERR_INVALID_ARG;
-}
+TT_EXPORT int tt_wasm_class_rename(int h, int id, const char *name)
+    TT_WASM_STATUS(tt_app_class_rename(w->app, id, name))
 
-TT_EXPORT int tt_wasm_class_delete(int h, int id) {
-    tt_wasm *w = handle(h);
-    return w ? status(w, tt_app_class_delete(w->app, id)) : -TT_ERR_INVALID_ARG;
-}
+TT_EXPORT int tt_wasm_class_delete(int h, int id) TT_WASM_STATUS(tt_app_class_delete(w->app, id))
 
-TT_EXPORT int tt_wasm_import_classes(int h) {
-    tt_wasm *w = handle(h);
-    return w ? status(w, tt_app_import_classes(w->app)) : -TT_ERR_INVALID_ARG;
-}
+TT_EXPORT int tt_wasm_import_classes(int h) TT_WASM_STATUS(tt_app_import_classes(w->app))
 
 TT_EXPORT int tt_wasm_add_image(int h, int class_id, const uint8_t *bytes, int len, const char *name) {
-    tt_wasm *w = handle(h);
-    if (!w) return -TT_ERR_INVALID_ARG;
+    TT_WASM_HANDLE(h, -TT_ERR_INVALID_ARG);
     int id;
     tt_status st = tt_app_image_add(w->app, class_id, bytes, len > 0 ? (size_t)len : 0, name, &id);
     return st ? fail(w, st) : id;
 }
 
-TT_EXPORT int tt_wasm_remove_image(int h, int image_id) {
-    tt_wasm *w = handle(h);
-    return w ? status(w, tt_app_image_remove(w->app, image_id)) : -TT_ERR_INVALID_ARG;
-}
+TT_EXPORT int tt_wasm_remove_image(int h, int image_id) TT_WASM_STATUS(tt_app_image_remove(w->app, image_id))
 
 TT_EXPORT const char *tt_wasm_dataset_json(int h) {
-    tt_wasm *w = handle(h);
-    if (!w) return NULL;
+    TT_WASM_HANDLE(h, NULL);
     const tt_project *p = tt_app_project(w->app);
     tt_strbuf *o = jbegin(w);
     tt_strbuf_printf(o, "{\"classes\":[");
@@ -223,8 +228,7 @@ TT_EXPORT const uint8_t *tt_wasm_image(int h, int image_id, int *len) {
 /* ---- training ---------------------------------------------------------------------------- */
 
 TT_EXPORT int tt_wasm_train_begin(int h, const char *config) {
-    tt_wasm *w = handle(h);
-    if (!w) return -TT_ERR_INVALID_ARG;
+    TT_WASM_HANDLE(h, -TT_ERR_INVALID_ARG);
     tt_config cfg = tt_config_defaults();
     tt_status st = tt_config_from_json(&cfg, config ? config : "{}", 0);
     if (!st) st = tt_config_validate(&cfg);
@@ -234,8 +238,7 @@ TT_EXPORT int tt_wasm_train_begin(int h, const char *config) {
 }
 
 TT_EXPORT int tt_wasm_train_step(int h, int budget_ms) {
-    tt_wasm *w = handle(h);
-    if (!w) return -TT_ERR_INVALID_ARG;
+    TT_WASM_HANDLE(h, -TT_ERR_INVALID_ARG);
     tt_run_event ev;
     tt_status st = tt_app_train_step(w->app, budget_ms / 1e3, &ev, NULL);
     return st ? fail(w, st) : (int)ev;
@@ -245,22 +248,17 @@ TT_EXPORT int tt_wasm_train_step(int h, int budget_ms) {
  * pictures changed: it predicts), _NONE; the state's "note" says when a
  * damaged newer file was passed over. */
 TT_EXPORT int tt_wasm_resume(int h) {
-    tt_wasm *w = handle(h);
-    if (!w) return -TT_ERR_INVALID_ARG;
+    TT_WASM_HANDLE(h, -TT_ERR_INVALID_ARG);
     tt_app_loaded kind;
     char path[512];
     tt_status st = tt_app_resume(w->app, &(tt_app_train){0}, &kind, path, sizeof path, w->note, sizeof w->note);
     return st ? fail(w, st) : (int)kind;
 }
 
-TT_EXPORT int tt_wasm_save(int h) {
-    tt_wasm *w = handle(h);
-    return w ? status(w, tt_app_save(w->app)) : -TT_ERR_INVALID_ARG;
-}
+TT_EXPORT int tt_wasm_save(int h) TT_WASM_STATUS(tt_app_save(w->app))
 
 TT_EXPORT const char *tt_wasm_train_state_json(int h) {
-    tt_wasm *w = handle(h);
-    if (!w) return NULL;
+    TT_WASM_HANDLE(h, NULL);
     tt_run *r = tt_app_run(w->app);
     tt_trainer *t = r ? tt_run_trainer(r) : NULL;
     int done = 0, total = 0, ready = 0, epoch = 0, finished = !r && tt_app_model(w->app, NULL), nh = 0, se = 0;
@@ -281,7 +279,8 @@ TT_EXPORT const char *tt_wasm_train_state_json(int h) {
     tt_strbuf_num(o, nh ? hist[nh - 1].train_loss : NAN, 0);
     tt_strbuf_printf(o, ",\"val_acc\":");
     tt_strbuf_num(o, nh ? hist[nh - 1].val_acc : NAN, 0);
-    tt_strbuf_printf(o, ",\"prepared\":%d,\"to_prepare\":%d,\"finished\":%s,\"saved\":", done, total, finished ? "true" : "false");
+    tt_strbuf_printf(o, ",\"prepared\":%d,\"to_prepare\":%d,\"finished\":%s,\"saved\":", done, total,
+                     finished ? "true" : "false");
     if (r && tt_run_saved_position(r, &se, &ss)) tt_strbuf_printf(o, "{\"epoch\":%d,\"step\":%lld}", se, (long long)ss);
     else tt_strbuf_printf(o, "null");
     tt_strbuf_printf(o, ",\"note\":");
@@ -289,13 +288,9 @@ TT_EXPORT const char *tt_wasm_train_state_json(int h) {
     const int *ids = NULL;
     char *const *names = NULL;
     int C = r ? tt_run_classes(r, &ids, &names) : 0;
-    tt_strbuf_printf(o, ",\"run_classes\":[");
-    for (int i = 0; i < C; i++) {
-        tt_strbuf_printf(o, "%s{\"id\":%d,\"name\":", i ? "," : "", ids[i]);
-        tt_strbuf_quote(o, tt_app_class_name(w->app, ids[i], names[i]));
-        tt_strbuf_printf(o, "}");
-    }
-    tt_strbuf_printf(o, "]}");
+    tt_strbuf_printf(o, ",");
+    jclasses(w, o, "run_classes", C, ids, names);
+    tt_strbuf_printf(o, "}");
     return jdone(w);
 }
 
@@ -330,8 +325,7 @@ static void metrics(tt_wasm *w, tt_strbuf *o, tt_run *r, const tt_epoch_metrics 
 
 /* The last finished epoch's metrics (all = 0), or every epoch's as an array (all = 1). */
 static const char *history(int h, int all) {
-    tt_wasm *w = handle(h);
-    if (!w) return NULL;
+    TT_WASM_HANDLE(h, NULL);
     tt_run *r = tt_app_run(w->app);
     int nh = 0;
     const tt_epoch_metrics *hist = r && tt_run_trainer(r) ? tt_trainer_history(tt_run_trainer(r), &nh) : NULL;
@@ -354,8 +348,7 @@ TT_EXPORT const char *tt_wasm_history_json(int h) { return history(h, 1); }
 /* A checkpoint of this project's pictures restores its run (0), which then
  * continues bit-identically; anything else that holds a head is imported (1). */
 TT_EXPORT int tt_wasm_load(int h, const char *path) {
-    tt_wasm *w = handle(h);
-    if (!w) return -TT_ERR_INVALID_ARG;
+    TT_WASM_HANDLE(h, -TT_ERR_INVALID_ARG);
     tt_app_loaded kind;
     tt_status st = tt_app_load(w->app, path, &kind);
     if (!st) w->note[0] = 0;
@@ -364,8 +357,7 @@ TT_EXPORT int tt_wasm_load(int h, const char *path) {
 
 /* What an import brought: {"kind","classes":[names],"hidden","unfreeze"}. */
 TT_EXPORT const char *tt_wasm_model_json(int h) {
-    tt_wasm *w = handle(h);
-    if (!w) return NULL;
+    TT_WASM_HANDLE(h, NULL);
     const tt_classifier *c = tt_app_model(w->app, NULL);
     if (!c) return snprintf(w->err, sizeof w->err, "no imported model"), NULL;
     tt_strbuf *o = jbegin(w);
@@ -381,11 +373,11 @@ TT_EXPORT const char *tt_wasm_model_json(int h) {
 }
 
 TT_EXPORT int tt_wasm_export(int h, const char *path, const char *json, const char *format) {
-    tt_wasm *w = handle(h);
-    if (!w) return -TT_ERR_INVALID_ARG;
+    TT_WASM_HANDLE(h, -TT_ERR_INVALID_ARG);
     int onnx = format && !strcmp(format, "onnx");
     if (!format || (!onnx && strcmp(format, "safetensors")))
-        return fail(w, tt_error(TT_ERR_UNSUPPORTED, "export format \"%s\" (\"safetensors\" or \"onnx\")", format ? format : ""));
+        return fail(w, tt_error(TT_ERR_UNSUPPORTED, "export format \"%s\" (\"safetensors\" or \"onnx\")",
+                                format ? format : ""));
     if (!path || !json) return fail(w, tt_error(TT_ERR_INVALID_ARG, "no path"));
     return status(w, tt_app_export(w->app, path, onnx ? NULL : json));
 }
@@ -394,8 +386,7 @@ TT_EXPORT int tt_wasm_export(int h, const char *path, const char *json, const ch
 
 /* Class probabilities of one picture: {"classes":[{"id","name"}],"probs":[..]}. */
 TT_EXPORT const char *tt_wasm_predict(int h, const uint8_t *bytes, int len) {
-    tt_wasm *w = handle(h);
-    if (!w) return NULL;
+    TT_WASM_HANDLE(h, NULL);
     int C;
     const int *ids;
     char *const *names;
@@ -408,13 +399,9 @@ TT_EXPORT const char *tt_wasm_predict(int h, const uint8_t *bytes, int len) {
         return fail(w, st), NULL;
     }
     tt_strbuf *o = jbegin(w);
-    tt_strbuf_printf(o, "{\"classes\":[");
-    for (int i = 0; i < C; i++) {
-        tt_strbuf_printf(o, "%s{\"id\":%d,\"name\":", i ? "," : "", ids[i]);
-        tt_strbuf_quote(o, tt_app_class_name(w->app, ids[i], names[i]));
-        tt_strbuf_printf(o, "}");
-    }
-    tt_strbuf_printf(o, "],\"probs\":[");
+    tt_strbuf_printf(o, "{");
+    jclasses(w, o, "classes", C, ids, names);
+    tt_strbuf_printf(o, ",\"probs\":[");
     for (int i = 0; i < C; i++) {
         if (i) tt_strbuf_printf(o, ",");
         tt_strbuf_num(o, probs[i], 0);
@@ -425,8 +412,7 @@ TT_EXPORT const char *tt_wasm_predict(int h, const uint8_t *bytes, int len) {
 }
 
 TT_EXPORT int tt_wasm_reset(int h) {
-    tt_wasm *w = handle(h);
-    if (!w) return -TT_ERR_INVALID_ARG;
+    TT_WASM_HANDLE(h, -TT_ERR_INVALID_ARG);
     w->note[0] = 0;
     return status(w, tt_app_reset(w->app));
 }

@@ -24,10 +24,13 @@ after(async () => { await srv?.close(); app?.cleanup(); });
 
 // The engine's files in IndexedDB (IDBFS: database "/tabtrain", store FILE_DATA, keyed by
 // path), edited by `edit` in a page of the same origin that runs no worker. `edit` gets
-// {keys, get(key), put(key, entry), del(key)} and its result is returned.
-async function editFiles(page, edit, arg) {
+// {keys, get(key), put(key, entry), del(key)} and its result is returned. What that page
+// logs (the favicon it lacks) is not the app's: it is dropped from b.consoleErrors.
+async function editFiles(b, edit, arg) {
+  const { page } = b;
+  const logged = b.consoleErrors.length;
   await page.goto(new URL('models/manifest.json', srv.url).href);
-  return page.evaluate(async ({ src, arg }) => {
+  const out = await page.evaluate(async ({ src, arg }) => {
     const db = await new Promise((res, rej) => { const r = indexedDB.open('/tabtrain'); r.onsuccess = () => res(r.result); r.onerror = () => rej(r.error); });
     const run = (mode, fn) => new Promise((res, rej) => {
       const tx = db.transaction('FILE_DATA', mode);
@@ -45,6 +48,8 @@ async function editFiles(page, edit, arg) {
     db.close();
     return out;
   }, { src: edit.toString(), arg });
+  b.consoleErrors.splice(logged);
+  return out;
 }
 
 const stepOf = (name) => Number(/-s(\d+)\.safetensors$/.exec(name)[1]);
@@ -64,7 +69,7 @@ test('a damaged newest checkpoint: the reload continues from the one before and 
     await page.waitForFunction((s) => window.tabtrainState.saved?.step === s, paused.step);
     await h.settled(page);
 
-    const files = await editFiles(page, async (files) => {
+    const files = await editFiles(b, async (files) => {
       const latest = new TextDecoder().decode((await files.get('/tabtrain/ckpt/latest')).contents).trim();
       const entry = await files.get(`/tabtrain/ckpt/${latest}`);
       entry.contents[entry.contents.length >> 1] ^= 0x40;
@@ -139,7 +144,7 @@ test('a profile of before the project store keeps its classes, pictures and run'
     await h.settled(page);
 
     // This build's files: the project index and the pictures.
-    const now = await editFiles(page, async (files) => {
+    const now = await editFiles(b, async (files) => {
       const text = (k) => new TextDecoder().decode(k.contents);
       const project = JSON.parse(text(await files.get('/tabtrain/project.json')));
       const pictures = {};
@@ -153,7 +158,7 @@ test('a profile of before the project store keeps its classes, pictures and run'
       bytes: Array.from(oldRecord(im.id, im.class_id, im.name, Buffer.from(now.pictures[im.id]))),
     }));
     const classesJson = JSON.stringify({ version: 1, nextId: now.project.next_class_id, classes: now.project.classes });
-    await editFiles(page, async (files, { records, classesJson, latest }) => {
+    await editFiles(b, async (files, { records, classesJson, latest }) => {
       const file = (bytes) => ({ timestamp: new Date(), mode: 0o100644, contents: new Uint8Array(bytes) });
       await files.put('/tabtrain/dataset', { timestamp: new Date(), mode: 0o40755 });
       for (const r of records) await files.put(r.path, file(r.bytes));
@@ -173,7 +178,7 @@ test('a profile of before the project store keeps its classes, pictures and run'
     await h.settled(page);
 
     // IndexedDB now holds the migrated layout, with every picture's bytes as added.
-    const after = await editFiles(page, async (files) => {
+    const after = await editFiles(b, async (files) => {
       const project = JSON.parse(new TextDecoder().decode((await files.get('/tabtrain/project.json')).contents));
       const sums = {}; // "class/name" -> SHA-256 of the stored bytes
       const cls = Object.fromEntries(project.classes.map((c) => [c.id, c.name]));

@@ -21,8 +21,10 @@
 #include "wasm/api.h"
 
 #define EPOCHS "3"
+/* Every setting whose default is not what this test runs is named (src/app/config.c). */
 static const char *CONFIG = "{\"epochs\":" EPOCHS ",\"batch_size\":2,\"lr\":0.003,\"hidden\":4,\"dropout\":0.25,"
-                            "\"val_fraction\":0.25,\"seed\":7,\"augment\":\"flip,brightness\",\"augment_views\":1}";
+                            "\"val_fraction\":0.25,\"seed\":7,\"augment\":\"flip,brightness\",\"augment_views\":1,"
+                            "\"label_smoothing\":0,\"patience\":0,\"unfreeze\":0}";
 
 static const char *model_path(void) {
     const char *p = getenv("TT_MODEL");
@@ -53,9 +55,10 @@ static void cli_train(const char *ckpt_dir, const char *out, const char *extra) 
     char *argv[40] = {"train", "--data", (char *)tt_test_source_path("tests/fixtures/v0/data"), "--model",
                       (char *)model_path(), "--epochs", EPOCHS, "--batch-size", "2", "--lr", "0.003", "--hidden",
                       "4", "--dropout", "0.25", "--val-fraction", "0.25", "--seed", "7", "--augment",
-                      "flip,brightness", "--augment-views", "1", "--cache-dir", "none", "--ckpt-dir",
-                      (char *)ckpt_dir, "--keep", "5", "--out", (char *)out, "--json"};
-    int argc = 31;
+                      "flip,brightness", "--augment-views", "1", "--label-smoothing", "0", "--patience", "0",
+                      "--unfreeze", "0", "--cache-dir", "none", "--ckpt-dir", (char *)ckpt_dir, "--keep", "5",
+                      "--out", (char *)out, "--json"};
+    int argc = 37;
     if (extra) argv[argc++] = (char *)extra;
     fflush(stdout);
     int saved = dup(1);

@@ -5,6 +5,7 @@ import { ERR, PROTOCOL_VERSION } from '../protocol.js';
 import { pickEngineBuild, clampThreads } from '../engine-build.js';
 import { state, heap, CommandError } from './context.js';
 import { patchIdbfs } from './storage.js';
+import { useSettingLabels } from '../messages.js';
 
 export const ROOT = '/tabtrain'; // the IDBFS mount: the engine's project, features and checkpoints
 // Return codes of the engine (src/wasm/api.h; tests/e2e/codes.test.mjs keeps them equal).
@@ -36,6 +37,8 @@ export async function loadEngine() {
     m.FS.mkdirTree(ROOT);
     m.FS.mount(m.FS.filesystems.IDBFS, {}, ROOT);
     state.engine = { status: 'loaded', message: '' };
+    state.schema = JSON.parse(m.UTF8ToString(m._tt_wasm_config_schema())); // the page's settings form
+    useSettingLabels(state.schema.settings);
     mod = m;
     heap.bytes = () => mod.HEAPU8.length;
     return mod;

@@ -133,6 +133,8 @@ export async function resumeAtStart() {
   mirror(s);
   state.saved = s.saved;
   requested = s.saved;
+  // The single checkpoint file of an older profile became the directory's: the owner keeps that.
+  if (state.storage.mode === 'owner') await syncFiles().catch(() => {});
   if (rc === LOAD.MODEL) return PHASE.TRAINED; // its pictures changed since: it predicts
   replayHistory();
   if (s.note) fail(ERR.STORAGE, resumeNote(s.saved));
