@@ -281,6 +281,8 @@ export async function validateProject(file, { checkPicture, checkCheckpoint, pro
     if (!name || [...name].length > LIMITS.classNameChars) bad(`This project file is damaged: class ${i + 1} has no usable name.`);
     if (seen.has(name.toLowerCase())) bad(`This project file is damaged: two classes are called "${name}".`);
     seen.add(name.toLowerCase());
+    if (typeof c.folder !== 'string' || !c.folder || c.folder.includes('/') || unsafePath(c.folder) || c.folder === '.')
+      bad(`This project file is damaged: class "${name}" has no usable folder.`);
   });
   if (m.classes.length < 1) bad('This project file has no classes.');
   const missing = [];
@@ -288,6 +290,10 @@ export async function validateProject(file, { checkPicture, checkCheckpoint, pro
     if (!isObj(im) || typeof im.path !== 'string' || !Number.isInteger(im.class) || im.class < 0 || im.class >= m.classes.length)
       bad(`This project file is damaged: picture ${i + 1} in project.json has no path or class.`);
     if (!im.path.startsWith('images/') || unsafePath(im.path)) bad(`This project file is refused: picture path "${im.path.slice(0, 80)}" is not under images/.`);
+    // The folder is the class for the command line: both must read the same label.
+    const folder = m.classes[im.class].folder;
+    if (!im.path.startsWith(`images/${folder}/`) || im.path.slice(8 + folder.length).includes('/'))
+      bad(`This project file is damaged: picture "${im.path.slice(0, 80)}" is not in the folder of its class (images/${folder}/).`);
     const e = entries.get(im.path.toLowerCase());
     if (!e || e.name.endsWith('/')) missing.push(im.path);
     const name = typeof im.name === 'string' && im.name ? im.name : im.path.slice(im.path.lastIndexOf('/') + 1);
