@@ -119,7 +119,6 @@ $('#import').addEventListener('change', async (e) => {
   e.target.value = '';
   if (f) { const bytes = await f.arrayBuffer(); await command(CMD.IMPORT, { name: f.name, bytes }, [bytes]); }
 });
-// The confirmation says what will happen, and it happens: training is paused first.
 // Project files (docs/project-file.md): the worker writes and checks them; an opened
 // project replaces this one only once the whole file has been checked.
 $('#project-save').addEventListener('click', async () => {
@@ -135,6 +134,7 @@ $('#project-open').addEventListener('change', async (e) => {
   const r = await command(CMD.PROJECT_OPEN, { file: f });
   if (r.ok) applySettings(r.settings);
 });
+// The confirmation says what will happen, and it happens: training is paused first.
 $('#reset').addEventListener('click', async () => {
   const training = page.worker?.phase === PHASE.TRAINING;
   if (!confirm(training ? 'Stop training and delete all classes, pictures and training?' : 'Delete all classes, pictures and training?')) return;

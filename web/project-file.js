@@ -96,23 +96,25 @@ export function layoutPaths(classes, images) {
 // Writes the project as a zip, one entry at a time, to sink(chunk) (awaited, so the
 // caller may write each chunk to storage before the next picture is read).
 //   manifest      project.json's object (makeManifest)
-//   files         [{path, size, read: async () => Uint8Array}] in the order they go in:
+//   files         [{path, size?, read: async () => Uint8Array}] in the order they go in:
 //                 pictures (stored: JPEG/PNG/WebP do not compress) and checkpoint files
 // Each file's bytes are read when its turn comes and dropped after, so at most one
-// picture is in memory. The sizes are checked first: no zip64 (LIMITS.total).
+// picture is in memory. There is no zip64 (LIMITS.total): the sizes given are checked
+// before anything is read, and the bytes written as they go.
 export async function writeProject(manifest, files, sink) {
   const json = strToU8(JSON.stringify(manifest, null, 1));
+  const overhead = (f) => 30 + 16 + 46 + 2 * strToU8(f.path).length; // local header, descriptor, directory record
+  const tooBig = (n) => bad(`This project is ${(n / 2 ** 30).toFixed(1)} GB; a project file can hold up to 4 GB. Remove some pictures (or export the model instead).`);
   let total = json.length + 22;
-  for (const f of files) total += f.size + 30 + 16 + 46 + 2 * strToU8(f.path).length;
-  if (total > LIMITS.total)
-    bad(`This project is ${(total / 2 ** 30).toFixed(1)} GB; a project file can hold up to 4 GB. Remove some pictures (or export the model instead).`);
-  let chunks = [], failed = null;
+  for (const f of files) total += (f.size ?? 0) + overhead(f);
+  if (total > LIMITS.total) tooBig(total);
+  let chunks = [], failed = null, written = 0;
   const zip = new Zip((err, chunk) => { if (err) failed = err; else chunks.push(chunk); });
   const flush = async () => {
     if (failed) throw failed;
     const out = chunks;
     chunks = [];
-    for (const c of out) await sink(c);
+    for (const c of out) { written += c.length; await sink(c); }
   };
   const manifestEntry = new ZipDeflate(MANIFEST, { level: 6 });
   zip.add(manifestEntry);
@@ -120,7 +122,8 @@ export async function writeProject(manifest, files, sink) {
   await flush();
   for (const f of files) {
     const bytes = await f.read();
-    if (bytes.length !== f.size) bad(`${f.path} changed while the project was being saved; save it again.`);
+    if (f.size !== undefined && bytes.length !== f.size) bad(`${f.path} changed while the project was being saved; save it again.`);
+    if (written + bytes.length + overhead(f) > LIMITS.total) tooBig(written + bytes.length);
     const entry = new ZipPassThrough(f.path); // counts the size and CRC as it passes
     zip.add(entry);
     entry.push(bytes, true);
@@ -278,6 +281,8 @@ export async function validateProject(file, { checkPicture, checkCheckpoint, pro
     if (!name || [...name].length > LIMITS.classNameChars) bad(`This project file is damaged: class ${i + 1} has no usable name.`);
     if (seen.has(name.toLowerCase())) bad(`This project file is damaged: two classes are called "${name}".`);
     seen.add(name.toLowerCase());
+    if (typeof c.folder !== 'string' || !c.folder || c.folder.includes('/') || unsafePath(c.folder) || c.folder === '.')
+      bad(`This project file is damaged: class "${name}" has no usable folder.`);
   });
   if (m.classes.length < 1) bad('This project file has no classes.');
   const missing = [];
@@ -285,6 +290,10 @@ export async function validateProject(file, { checkPicture, checkCheckpoint, pro
     if (!isObj(im) || typeof im.path !== 'string' || !Number.isInteger(im.class) || im.class < 0 || im.class >= m.classes.length)
       bad(`This project file is damaged: picture ${i + 1} in project.json has no path or class.`);
     if (!im.path.startsWith('images/') || unsafePath(im.path)) bad(`This project file is refused: picture path "${im.path.slice(0, 80)}" is not under images/.`);
+    // The folder is the class for the command line: both must read the same label.
+    const folder = m.classes[im.class].folder;
+    if (!im.path.startsWith(`images/${folder}/`) || im.path.slice(8 + folder.length).includes('/'))
+      bad(`This project file is damaged: picture "${im.path.slice(0, 80)}" is not in the folder of its class (images/${folder}/).`);
     const e = entries.get(im.path.toLowerCase());
     if (!e || e.name.endsWith('/')) missing.push(im.path);
     const name = typeof im.name === 'string' && im.name ? im.name : im.path.slice(im.path.lastIndexOf('/') + 1);

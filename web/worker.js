@@ -283,8 +283,16 @@ const handlers = {
     await resetProject();
     return {};
   },
-  [CMD.PROJECT_SAVE]: ({ config }) => saveProject({ settings: (({ threads, ...settings }) => settings)(config), app: `tabtrain (protocol ${PROTOCOL_VERSION})` }),
-  [CMD.PROJECT_OPEN]: ({ file }) => { requireOwner(); return openProject({ file }, { resetProject, refreshClasses }); },
+  [CMD.PROJECT_SAVE]: ({ config }) => saveProject({ settings: (({ threads, ...settings }) => settings)(config), app: `tabtrain (protocol ${PROTOCOL_VERSION})` }, projectStorage),
+  [CMD.PROJECT_OPEN]: ({ file }) => { requireOwner(); return openProject({ file }, projectStorage); },
+};
+
+// Where project files (worker/project.js) read and add pictures: as the page's own commands do.
+const projectStorage = {
+  readPicture: (id) => new Uint8Array(engine.image(id)),
+  addPicture: (classId, bytes, name) => engine.addImage(classId, bytes, name),
+  resetProject,
+  refreshClasses,
 };
 
 // Forgets the project, the run and an imported model, here and in storage.

@@ -43,9 +43,10 @@ async function saveProject({ images = IMAGES, reads } = {}) {
   });
   const files = images.map((im, i) => ({ path: manifest.images[i].path, size: im.size, read: async () => { reads?.push(i); return picture(i); } }));
   const latestLine = strToU8('ckpt-e0002-s000014.safetensors\n');
-  files.push({ path: 'checkpoints/ckpt-e0002-s000014.safetensors', size: CKPT.length, read: async () => CKPT });
+  // Sizes are optional (the worker knows them only once it reads the bytes).
+  files.push({ path: 'checkpoints/ckpt-e0002-s000014.safetensors', read: async () => CKPT });
   files.push({ path: 'checkpoints/best.safetensors', size: BEST.length, read: async () => BEST });
-  files.push({ path: 'checkpoints/latest', size: latestLine.length, read: async () => latestLine });
+  files.push({ path: 'checkpoints/latest', read: async () => latestLine });
   const chunks = [];
   await writeProject(manifest, files, async (c) => { chunks.push(c); reads?.push('sink'); });
   return { manifest, blob: new Blob(chunks) };
@@ -162,7 +163,9 @@ test('missing parts: a listed picture or checkpoint that is not in the zip; no c
   await refused(zipOf({ ...goodFiles(), 'project.json': JSON.stringify({ ...manifestOf(), images: undefined }) }), /lacks its list of classes or pictures/);
   await refused(zipOf(goodFiles({ classes: [] })), /lacks its list|has no classes|no class/);
   await refused(zipOf(goodFiles({ images: [{ path: 'images/a/1.png', class: 5 }] })), /picture 1 in project\.json has no path or class/);
-  await refused(zipOf(goodFiles({ classes: [{ name: 'a' }, { name: 'A' }] })), /two classes are called "A"/);
+  await refused(zipOf(goodFiles({ classes: [{ name: 'a', folder: 'a' }, { name: 'A', folder: 'b' }] })), /two classes are called "A"/);
+  await refused(zipOf(goodFiles({ classes: [{ name: 'a', folder: 'a' }, { name: 'b', folder: '..' }] })), /class "b" has no usable folder/);
+  await refused(zipOf(goodFiles({ images: [{ path: 'images/a/1.png', class: 1 }] })), /picture "images\/a\/1\.png" is not in the folder of its class \(images\/b\/\)/);
 });
 
 test('a picture that does not decode, a checkpoint that does not verify: named, and the rest not handed on', async () => {

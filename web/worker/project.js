@@ -35,10 +35,14 @@ function checkpointFiles() {
   return { latest, best: FS.analyzePath(`${CKPT}/best.safetensors`).exists ? 'best.safetensors' : null };
 }
 
+// The worker's picture storage, the one place this module meets it (the worker passes it):
+//   readPicture(id) -> Uint8Array        a picture's bytes as added
+//   addPicture(classId, bytes, name)     the worker's own adding -> {id} or {error}
+
 // settings: the page's form as the engine's config JSON (docs/config.md). Returns a Blob:
 // each entry's zip bytes become a Blob part as soon as they are written, so the worker
 // holds at most one picture, and the browser keeps the parts (on disk when large).
-export async function saveProject({ settings, app }) {
+export async function saveProject({ settings, app }, { readPicture }) {
   engine.requireProject();
   if (state.phase === PHASE.TRAINING) throw new CommandError(ERR.BUSY, 'pause training first: a project is saved with its run paused');
   const { classes, images } = engine.dataset();
@@ -53,7 +57,7 @@ export async function saveProject({ settings, app }) {
     ckpt,
   });
   const FS = engine.fs();
-  const files = images.map((im, i) => ({ path: manifest.images[i].path, read: async () => new Uint8Array(engine.image(im.id)) }));
+  const files = images.map((im, i) => ({ path: manifest.images[i].path, read: async () => readPicture(im.id) }));
   if (ckpt) {
     for (const f of [ckpt.latest, ckpt.best].filter(Boolean)) files.push({ path: `${CKPT_DIR}/${f}`, read: async () => FS.readFile(`${CKPT}/${f}`) });
     files.push({ path: `${CKPT_DIR}/latest`, read: async () => new TextEncoder().encode(`${ckpt.latest}\n`) });
@@ -63,20 +67,20 @@ export async function saveProject({ settings, app }) {
   return { blob: new Blob(parts, { type: 'application/zip' }), pictures: images.length, checkpoint: manifest.run };
 }
 
-// Checks the file whole, then replaces the project with it. resetProject: the worker's
-// reset (engine and page state); refreshClasses: the page's class list from the engine.
-export async function openProject({ file }, { resetProject, refreshClasses }) {
+// Checks the file whole, then replaces the project with it. storage: addPicture (above),
+// resetProject (the worker's reset: engine, stored files, page state), refreshClasses.
+export async function openProject({ file }, storage) {
   engine.requireEngine();
   if (state.phase === PHASE.TRAINING) throw new CommandError(ERR.BUSY, 'pause training first');
   const before = state.phase;
   setPhase(PHASE.EXTRACTING);
-  try { return await openChecked(file, { resetProject, refreshClasses }); } catch (e) {
+  try { return await openChecked(file, storage); } catch (e) {
     if (state.phase === PHASE.EXTRACTING) setPhase(before);
     throw e;
   }
 }
 
-async function openChecked(file, { resetProject, refreshClasses }) {
+async function openChecked(file, { resetProject, refreshClasses, addPicture }) {
   let plan;
   try {
     plan = await validateProject(file, {
@@ -95,7 +99,7 @@ async function openChecked(file, { resetProject, refreshClasses }) {
   const report = progress('images');
   let skipped = 0;
   for (const [i, p] of plan.pictures.entries()) {
-    const r = engine.addImage(ids[p.classIndex], await readEntry(file, p.entry), p.name);
+    const r = await addPicture(ids[p.classIndex], await readEntry(file, p.entry), p.name);
     if (!r.id) skipped++; // the same picture twice in a class: the file was made by hand
     report(i + 1, plan.pictures.length);
     if (i % 8 === 7) await tick();
