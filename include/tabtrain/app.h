@@ -131,12 +131,42 @@ tt_featcache *tt_app_run_cache(const tt_app *a);
  * id it was trained as (0: not a class of this project). */
 const tt_classifier *tt_app_model(const tt_app *a, const int **class_ids);
 
-/* The loaded model's run as its file recorded it (a checkpoint of this project
- * whose pictures changed since, or a model file): per class the id it was trained
- * as ([n_classes], allocated; a class deleted since keeps its id, 0 when the file
- * has none), its epochs setting (0: unknown) and its epoch records (h->n 0 when it
- * has none, or no model is loaded). The caller frees ids and h. */
-tt_status tt_app_model_history(const tt_app *a, tt_epoch_history *h, int **ids, int *epochs);
+/* Where training stands, for a front end to show. */
+typedef struct tt_app_progress {
+    int epoch, epochs;        /* finished epochs (while a resumed run prepares: its checkpoint's), planned */
+    int64_t step, steps;      /* optimizer steps done, planned (== step once finished) */
+    int prepared, to_prepare; /* rows of the run computed / needed */
+    int finished;             /* also for an imported model without a run */
+    int saved;                /* a checkpoint of the run exists: */
+    int saved_epoch;          /*   the newest one's position */
+    int64_t saved_step;
+    const tt_epoch_metrics *last; /* the last finished epoch, NULL before */
+} tt_app_progress;
+void tt_app_progress_get(const tt_app *a, tt_app_progress *p);
+
+/* The finished epochs a front end charts, each array in the label order of
+ * class_ids: the run's, or without a run the loaded model's as its file
+ * recorded them (a checkpoint whose pictures changed since keeps its charts:
+ * a class deleted since keeps its id, 0 when the file has none). Valid until
+ * the app changes; tt_app_history_free releases what the model's needed. */
+typedef struct tt_app_history {
+    int n;                          /* epochs */
+    const tt_epoch_metrics *epochs; /* [n] */
+    int n_classes, planned_epochs;  /* planned_epochs: 0 when unknown */
+    const int *class_ids;           /* [n_classes] */
+    char *const *class_names;       /* [n_classes], as recorded (tt_app_class_name: today's) */
+    tt_epoch_history own;           /* the model's, parsed */
+    int *own_ids;
+} tt_app_history;
+tt_status tt_app_history_get(const tt_app *a, tt_app_history *h);
+void tt_app_history_free(tt_app_history *h);
+
+/* Whether bytes would be accepted, without storing or computing anything (a
+ * project file is checked whole before any of it is imported): a picture
+ * under the app's pixel limit; a checkpoint that verifies (every CRC) and was
+ * trained on this backbone. */
+tt_status tt_app_check_picture(const tt_app *a, const void *bytes, size_t len);
+tt_status tt_app_check_checkpoint(const tt_app *a, const void *bytes, size_t len);
 
 /* What predicts: the run once it can (its best epoch when finished), else the
  * imported model. n classes; ids per class (0: not a project class), names

@@ -486,28 +486,87 @@ const tt_classifier *tt_app_model(const tt_app *a, const int **class_ids) {
     return a->model_loaded ? &a->model : NULL;
 }
 
-tt_status tt_app_model_history(const tt_app *a, tt_epoch_history *h, int **ids, int *epochs) {
-    *h = (tt_epoch_history){0}, *ids = NULL, *epochs = 0;
-    if (!a->model_loaded || !a->model.m.history) return TT_OK;
-    int C = a->model.m.n_classes;
+void tt_app_progress_get(const tt_app *a, tt_app_progress *p) {
+    *p = (tt_app_progress){0};
+    tt_run *r = a->run;
+    tt_trainer *t = r ? tt_run_trainer(r) : NULL;
+    if (!r) {
+        p->finished = a->model_loaded;
+        return;
+    }
+    int ready;
+    tt_run_prepared(r, &p->prepared, &p->to_prepare, &ready);
+    p->epochs = tt_run_config(r)->train.epochs;
+    p->saved = tt_run_saved_position(r, &p->saved_epoch, &p->saved_step);
+    if (!t) {
+        tt_run_restore_position(r, &p->epoch, &p->step, &p->finished);
+        return;
+    }
+    tt_trainer_progress pr;
+    tt_trainer_progress_get(t, &pr);
+    int nh;
+    const tt_epoch_metrics *hist = tt_trainer_history(t, &nh);
+    p->epoch = pr.epoch, p->step = pr.global_step, p->finished = pr.finished;
+    p->steps = pr.finished ? pr.global_step : (int64_t)p->epochs * pr.steps_per_epoch;
+    p->last = nh ? &hist[nh - 1] : NULL;
+}
+
+tt_status tt_app_history_get(const tt_app *a, tt_app_history *h) {
+    *h = (tt_app_history){0};
+    tt_run *r = a->run;
+    if (r && tt_run_trainer(r)) {
+        h->epochs = tt_trainer_history(tt_run_trainer(r), &h->n);
+        h->n_classes = tt_run_classes(r, &h->class_ids, &h->class_names);
+        h->planned_epochs = tt_run_config(r)->train.epochs;
+        return TT_OK;
+    }
+    if (r || !a->model_loaded || !a->model.m.history) return TT_OK;
+    const tt_model *m = &a->model.m;
+    int C = m->n_classes;
     tt_config cfg = tt_config_defaults();
-    if (a->model.m.config && !tt_config_from_json(&cfg, a->model.m.config, 1)) *epochs = cfg.train.epochs;
-    if (!(*ids = calloc((size_t)C, sizeof **ids))) return tt_error(TT_ERR_NOMEM, "no memory");
+    if (m->config && !tt_config_from_json(&cfg, m->config, 1)) h->planned_epochs = cfg.train.epochs;
+    if (!(h->own_ids = calloc((size_t)C, sizeof *h->own_ids))) return tt_error(TT_ERR_NOMEM, "no memory");
     tt_json j;
-    if (a->model.m.config && !tt_json_parse(&j, a->model.m.config)) {
+    if (m->config && !tt_json_parse(&j, m->config)) {
         int k = tt_json_key(&j, 0, "class_ids");
-        for (int i = 0; i < C && i < tt_json_len(&j, k); i++) tt_json_int(&j, tt_json_at(&j, k, i), &(*ids)[i]);
+        for (int i = 0; i < C && i < tt_json_len(&j, k); i++) tt_json_int(&j, tt_json_at(&j, k, i), &h->own_ids[i]);
         tt_json_free(&j);
     }
-    tt_status st = tt_json_parse(&j, a->model.m.history);
+    tt_status st = tt_json_parse(&j, m->history);
     if (!st) {
-        st = tt_epoch_history_read(h, &j, 0, C);
+        st = tt_epoch_history_read(&h->own, &j, 0, C);
         tt_json_free(&j);
     }
     if (st) {
-        free(*ids);
-        *ids = NULL;
+        tt_app_history_free(h);
+        return st;
     }
+    h->n = h->own.n, h->epochs = h->own.epochs;
+    h->n_classes = C, h->class_ids = h->own_ids, h->class_names = m->classes;
+    return TT_OK;
+}
+
+void tt_app_history_free(tt_app_history *h) {
+    tt_epoch_history_free(&h->own);
+    free(h->own_ids);
+    *h = (tt_app_history){0};
+}
+
+tt_status tt_app_check_picture(const tt_app *a, const void *bytes, size_t len) {
+    if (!len || !bytes) return tt_error(TT_ERR_FORMAT, "not a picture: the file is empty");
+    tt_image img;
+    tt_decode_opts o = {.max_pixels = a->cfg.max_pixels};
+    tt_status st = tt_image_decode(bytes, len, &o, &img);
+    if (!st) tt_image_free(&img);
+    return st;
+}
+
+tt_status tt_app_check_checkpoint(const tt_app *a, const void *bytes, size_t len) {
+    if (!a->bb) return tt_error(TT_ERR_INVALID_ARG, "the base model is not loaded yet");
+    tt_st_file *f = NULL;
+    tt_status st = len && bytes ? tt_ckpt_open_memory(&f, bytes, len) : tt_error(TT_ERR_FORMAT, "empty file");
+    if (!st) st = tt_ckpt_check(f, NULL, a->bb->id);
+    tt_st_close(f);
     return st;
 }
 

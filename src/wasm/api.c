@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "tabtrain/app.h"
-#include "tabtrain/image.h"
 #include "tabtrain/json.h"
 #include "tabtrain/sha256.h"
 #include "tabtrain/strbuf.h"
@@ -259,34 +258,23 @@ TT_EXPORT int tt_wasm_save(int h) TT_WASM_STATUS(tt_app_save(w->app))
 
 TT_EXPORT const char *tt_wasm_train_state_json(int h) {
     TT_WASM_HANDLE(h, NULL);
-    tt_run *r = tt_app_run(w->app);
-    tt_trainer *t = r ? tt_run_trainer(r) : NULL;
-    int done = 0, total = 0, ready = 0, epoch = 0, finished = !r && tt_app_model(w->app, NULL), nh = 0, se = 0;
-    int64_t step = 0, steps = 0, ss = 0;
-    const tt_epoch_metrics *hist = t ? tt_trainer_history(t, &nh) : NULL;
-    if (r) tt_run_prepared(r, &done, &total, &ready);
-    if (t) {
-        tt_trainer_progress pr;
-        tt_trainer_progress_get(t, &pr);
-        epoch = pr.epoch, step = pr.global_step, finished = pr.finished;
-        steps = pr.finished ? pr.global_step : (int64_t)tt_run_config(r)->train.epochs * pr.steps_per_epoch;
-    } else if (r) {
-        tt_run_restore_position(r, &epoch, &step, &finished);
-    }
+    tt_app_progress p;
+    tt_app_progress_get(w->app, &p);
     tt_strbuf *o = jbegin(w);
-    tt_strbuf_printf(o, "{\"epoch\":%d,\"epochs\":%d,\"step\":%lld,\"steps\":%lld,\"train_loss\":", epoch,
-                     r ? tt_run_config(r)->train.epochs : 0, (long long)step, (long long)steps);
-    tt_strbuf_num(o, nh ? hist[nh - 1].train_loss : NAN, 0);
+    tt_strbuf_printf(o, "{\"epoch\":%d,\"epochs\":%d,\"step\":%lld,\"steps\":%lld,\"train_loss\":", p.epoch,
+                     p.epochs, (long long)p.step, (long long)p.steps);
+    tt_strbuf_num(o, p.last ? p.last->train_loss : NAN, 0);
     tt_strbuf_printf(o, ",\"val_acc\":");
-    tt_strbuf_num(o, nh ? hist[nh - 1].val_acc : NAN, 0);
-    tt_strbuf_printf(o, ",\"prepared\":%d,\"to_prepare\":%d,\"finished\":%s,\"saved\":", done, total,
-                     finished ? "true" : "false");
-    if (r && tt_run_saved_position(r, &se, &ss)) tt_strbuf_printf(o, "{\"epoch\":%d,\"step\":%lld}", se, (long long)ss);
+    tt_strbuf_num(o, p.last ? p.last->val_acc : NAN, 0);
+    tt_strbuf_printf(o, ",\"prepared\":%d,\"to_prepare\":%d,\"finished\":%s,\"saved\":", p.prepared, p.to_prepare,
+                     p.finished ? "true" : "false");
+    if (p.saved) tt_strbuf_printf(o, "{\"epoch\":%d,\"step\":%lld}", p.saved_epoch, (long long)p.saved_step);
     else tt_strbuf_printf(o, "null");
     tt_strbuf_printf(o, ",\"note\":");
     tt_strbuf_quote(o, w->note);
     const int *ids = NULL;
     char *const *names = NULL;
+    tt_run *r = tt_app_run(w->app);
     int C = r ? tt_run_classes(r, &ids, &names) : 0;
     tt_strbuf_printf(o, ",");
     jclasses(w, o, "run_classes", C, ids, names);
@@ -297,15 +285,15 @@ TT_EXPORT const char *tt_wasm_train_state_json(int h) {
 /* One epoch's metrics: every array in the run's label order, named by class_ids;
  * a class without pictures is not in the run, and one deleted since keeps the
  * name the run recorded, so nothing is labelled by its position in today's list. */
-static void metrics(tt_wasm *w, tt_strbuf *o, int C, const int *ids, char *const *names, int epochs,
-                    const tt_epoch_metrics *m) {
+static void metrics(tt_wasm *w, tt_strbuf *o, const tt_app_history *hi, const tt_epoch_metrics *m) {
+    int C = hi->n_classes;
     tt_strbuf_printf(o, "{\"class_names\":[");
     for (int i = 0; i < C; i++) {
         tt_strbuf_printf(o, "%s", i ? "," : "");
-        tt_strbuf_quote(o, tt_app_class_name(w->app, ids[i], names[i]));
+        tt_strbuf_quote(o, tt_app_class_name(w->app, hi->class_ids[i], hi->class_names[i]));
     }
-    tt_strbuf_printf(o, "],\"epochs\":%d,\"class_ids\":[", epochs);
-    for (int i = 0; i < C; i++) tt_strbuf_printf(o, "%s%d", i ? "," : "", ids[i]);
+    tt_strbuf_printf(o, "],\"epochs\":%d,\"class_ids\":[", hi->planned_epochs);
+    for (int i = 0; i < C; i++) tt_strbuf_printf(o, "%s%d", i ? "," : "", hi->class_ids[i]);
     tt_strbuf_printf(o, "],\"val_counts\":[");
     for (int i = 0; i < C; i++) {
         int n = 0;
@@ -321,41 +309,25 @@ static void metrics(tt_wasm *w, tt_strbuf *o, int C, const int *ids, char *const
     }
 }
 
-/* The last finished epoch's metrics (all = 0), or every epoch's as an array
- * (all = 1): the run's, or without one the loaded model's as its file recorded
- * them (a checkpoint whose pictures changed since keeps its charts and tables). */
+/* The last finished epoch's metrics (all = 0), or every epoch's as an array (all = 1). */
 static const char *history(int h, int all) {
     TT_WASM_HANDLE(h, NULL);
-    tt_run *r = tt_app_run(w->app);
-    int nh = 0, C = 0, epochs = 0, *model_ids = NULL;
-    const int *ids = NULL;
-    char *const *names = NULL;
-    tt_epoch_history mh = {0};
-    const tt_epoch_metrics *hist = NULL;
-    if (r && tt_run_trainer(r)) {
-        hist = tt_trainer_history(tt_run_trainer(r), &nh);
-        C = tt_run_classes(r, &ids, &names);
-        epochs = tt_run_config(r)->train.epochs;
-    } else if (!r && tt_app_model(w->app, NULL)) {
-        tt_status st = tt_app_model_history(w->app, &mh, &model_ids, &epochs);
-        if (st) return fail(w, st), NULL;
-        hist = mh.epochs, nh = mh.n, ids = model_ids;
-        C = tt_app_model(w->app, NULL)->m.n_classes, names = tt_app_model(w->app, NULL)->m.classes;
-    }
+    tt_app_history hi;
+    tt_status st = tt_app_history_get(w->app, &hi);
+    if (st) return fail(w, st), NULL;
     const char *out = NULL;
-    if (!nh && !all) snprintf(w->err, sizeof w->err, "no finished epoch yet");
+    if (!hi.n && !all) snprintf(w->err, sizeof w->err, "no finished epoch yet");
     else {
         tt_strbuf *o = jbegin(w);
-        if (all) tt_strbuf_printf(o, "[");
-        for (int e = all ? 0 : nh - 1; e < nh; e++) {
-            if (all && e) tt_strbuf_printf(o, ",");
-            metrics(w, o, C, ids, names, epochs, &hist[e]);
+        tt_strbuf_printf(o, all ? "[" : "");
+        for (int e = all ? 0 : hi.n - 1; e < hi.n; e++) {
+            tt_strbuf_printf(o, e > 0 && all ? "," : "");
+            metrics(w, o, &hi, &hi.epochs[e]);
         }
-        if (all) tt_strbuf_printf(o, "]");
+        tt_strbuf_printf(o, all ? "]" : "");
         out = jdone(w);
     }
-    tt_epoch_history_free(&mh);
-    free(model_ids);
+    tt_app_history_free(&hi);
     return out;
 }
 
@@ -438,30 +410,11 @@ TT_EXPORT int tt_wasm_reset(int h) {
 
 /* ---- project files (web/project-file.js) --------------------------------------------------- */
 
-/* Whether bytes decode as a picture the page would add (the same pixel limit),
- * without storing or computing anything: a project file is checked whole
+/* Whether bytes are a picture the page would add, or a checkpoint that
+ * verifies on this backbone, storing nothing: a project file is checked whole
  * before any of it is imported. 0 or a negative tt_status. */
-TT_EXPORT int tt_wasm_check_image(int h, const uint8_t *bytes, int len) {
-    tt_wasm *w = handle(h);
-    if (!w) return -TT_ERR_INVALID_ARG;
-    if (len <= 0 || !bytes) return fail(w, tt_error(TT_ERR_FORMAT, "not a picture: the file is empty"));
-    tt_image img;
-    tt_decode_opts o = {.max_pixels = TT_WASM_MAX_PIXELS};
-    tt_status st = tt_image_decode(bytes, (size_t)len, &o, &img);
-    if (!st) tt_image_free(&img);
-    return status(w, st);
-}
+TT_EXPORT int tt_wasm_check_image(int h, const uint8_t *bytes, int len)
+    TT_WASM_STATUS(tt_app_check_picture(w->app, bytes, len > 0 ? (size_t)len : 0))
 
-/* Whether bytes are a checkpoint that verifies (every CRC) and was trained on
- * this backbone: what resuming from it will check first. */
-TT_EXPORT int tt_wasm_check_checkpoint(int h, const uint8_t *bytes, int len) {
-    tt_wasm *w = handle(h);
-    if (!w) return -TT_ERR_INVALID_ARG;
-    const tt_backbone *bb = tt_app_backbone(w->app);
-    if (!bb) return fail(w, tt_error(TT_ERR_INVALID_ARG, "the base model is not loaded yet"));
-    tt_st_file *f = NULL;
-    tt_status st = len > 0 && bytes ? tt_ckpt_open_memory(&f, bytes, (size_t)len) : tt_error(TT_ERR_FORMAT, "empty file");
-    if (!st) st = tt_ckpt_check(f, NULL, bb->id);
-    tt_st_close(f);
-    return status(w, st);
-}
+TT_EXPORT int tt_wasm_check_checkpoint(int h, const uint8_t *bytes, int len)
+    TT_WASM_STATUS(tt_app_check_checkpoint(w->app, bytes, len > 0 ? (size_t)len : 0))

@@ -747,6 +747,17 @@ static void test_metrics_labelled_by_class_id(void **state) {
     assert_non_null(strstr(tt_wasm_metrics_json(h), "{\"class_names\":[\"red\",\"navy\"],\"epochs\":2,\"class_ids\":[2,3],"));
     assert_int_equal(tt_wasm_class_delete(h, 2), 0); /* red, with its pictures */
     assert_non_null(strstr(tt_wasm_metrics_json(h), "{\"class_names\":[\"red\",\"navy\"],\"epochs\":2,\"class_ids\":[2,3],"));
+    /* After a reload the run's pictures have changed (red is gone): its checkpoint only
+     * predicts, and its epochs come back as the run reported them (the page's charts). */
+    char *history = strdup(tt_wasm_history_json(h));
+    assert_non_null(strstr(history, "\"epoch\":2,"));
+    tt_wasm_destroy(h);
+    h = open_engine();
+    assert_int_equal(tt_wasm_resume(h), TT_WASM_LOAD_MODEL);
+    assert_string_equal(tt_wasm_history_json(h), history);
+    assert_non_null(strstr(tt_wasm_metrics_json(h), "{\"class_names\":[\"red\",\"navy\"],\"epochs\":2,\"class_ids\":[2,3],\"val_counts\":[2,2],\"epoch\":2,"));
+    assert_non_null(strstr(tt_wasm_train_state_json(h), "\"finished\":true"));
+    free(history);
     tt_wasm_destroy(h);
     assert_int_equal(make_dataset(), 0);
 }
