@@ -59,12 +59,14 @@ static int tt_cmp_entry(const void *a, const void *b) {
     return (x->epoch < y->epoch) - (x->epoch > y->epoch);
 }
 
-/* The ckpt-* files of `dir`, newest first; *out is malloc'd (NULL when none). */
+/* The ckpt-* files of `dir`, newest first; *out is malloc'd (NULL when none). A
+ * directory not made yet holds none (a run killed before its first save): a
+ * resume then says "no valid checkpoint", like any other empty directory. */
 static tt_status tt_list(const char *dir, tt_ckpt_entry **out, int *n) {
     *out = NULL, *n = 0;
     DIR *d = opendir(dir);
-    if (!d) return tt_error(errno == ENOENT ? TT_ERR_NOT_FOUND : TT_ERR_IO,
-                            "checkpoint directory %s: %s", dir, strerror(errno));
+    if (!d && errno == ENOENT) return TT_OK;
+    if (!d) return tt_error(TT_ERR_IO, "checkpoint directory %s: %s", dir, strerror(errno));
     int cap = 0;
     tt_status st = TT_OK;
     struct dirent *de;
