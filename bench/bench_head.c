@@ -53,6 +53,7 @@ int tt_bench_head(int argc, char **argv) {
     tt_synthetic_features(n, dim, classes, 0.75f, seed, x, y);
     tt_trainer_config cfg = tt_trainer_defaults();
     cfg.epochs = epochs, cfg.batch_size = batch, cfg.lr = (float)lr, cfg.seed = seed;
+    cfg.hidden = 0, cfg.dropout = 0.0f, cfg.label_smoothing = 0.0f, cfg.patience = 0; /* a linear head, as the peers' */
     tt_features train = {x, y, n};
     double acc = 0.0, loss = 0.0;
     int rc = 0;

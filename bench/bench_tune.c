@@ -56,6 +56,7 @@ static int tune_one(tt_pool *pool, tt_mnv2 *m, const tt_st_file *f, int K, int b
     if ((st = tt_mnv2_forward_until(m, n, img, ti.first_block, x))) goto done;
     tt_trainer_config cfg = tt_trainer_defaults();
     cfg.batch_size = batch;
+    cfg.hidden = 0, cfg.dropout = 0.0f, cfg.label_smoothing = 0.0f, cfg.patience = 0; /* the tail's cost, a linear head */
     cfg.epochs = (steps + warmup) / 2 + 2;
     tt_features train = {x, y, n};
     if ((st = tt_trainer_init_tail(&t, &cfg, tail, CLASSES, &train, NULL))) goto done;

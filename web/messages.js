@@ -36,29 +36,35 @@ export function modelProblem(status, raw = '') {
   }
 }
 
-// Engine config keys as the settings form names them.
-const SETTING = {
-  batch_size: 'Batch size', epochs: 'Epochs', learning_rate: 'Learning rate', optimizer: 'optimizer',
-  val_fraction: 'validation share', augment: 'Augmentation', augment_views: 'Copies per picture',
-  unfreeze: 'Unfreeze last K blocks', hidden_units: 'Hidden units', seed: 'Seed', backbone_lr: 'base model learning rate',
-  init_from_model: 'Continue from the imported model', label_smoothing: 'label smoothing', patience: 'early stopping',
-  dropout: 'dropout', weight_decay: 'weight decay',
-};
+// Engine setting keys as the settings form names them: the labels of the engine's
+// settings table (tt_wasm_config_schema), set once the engine has loaded.
+let SETTING = {};
+export function useSettingLabels(settings) {
+  SETTING = Object.fromEntries(settings.map((s) => [s.key, s.label]));
+}
 
 // Rewrites what a developer would write into what a person can act on: internal paths
 // become what they hold, keys become setting names, byte dumps and huge numbers go.
 export function humane(text) {
   return String(text ?? '')
     .replace(/"?\/tabtrain\/ckpt\/[^\s"',;)]*"?/g, 'the saved training')
-    .replace(/"?\/tabtrain\/dataset\/[^\s"',;)]*"?/g, 'a saved picture')
+    .replace(/"?\/tabtrain\/(dataset|pictures)\/[^\s"',;)]*"?/g, 'a saved picture')
     .replace(/"?\/tabtrain\/features\/[^\s"',;)]*"?/g, 'the picture cache')
     .replace(/"?\/(tabtrain|tmp)\/[^\s"',;)]*"?/g, 'a file of this app')
     .replace(/\s*\((first bytes|bytes)[^)]*\)/gi, '')
     .replace(/\b0x[0-9a-f]+\b/gi, '')
     .replace(/\b(sha256:)?[0-9a-f]{16,}\b/gi, '')
     .replace(/\b\d{10,}\b/g, 'a huge number')
+    .replace(/^([a-z]+(?:_[a-z]+)*)(?= must be | needs |: )/, (m, key) => (SETTING[key] ? `"${SETTING[key]}"` : m))
     .replace(/"?\b([a-z]+(?:_[a-z]+)+)\b"?/g, (m, key) => (SETTING[key] ? `"${SETTING[key]}"` : key.replace(/_/g, ' ')))
     .replace(/\b(TypeError|RangeError|ReferenceError): /g, '')
     .replace(/\s{2,}/g, ' ')
     .trim();
+}
+
+// After a reload the newest saved copy of the training failed its check (a damaged
+// file); training goes on from `at` = {epoch, step}, the copy before it.
+export function resumeNote(at) {
+  const where = at ? ` (${at.epoch} epoch${at.epoch === 1 ? '' : 's'} done)` : '';
+  return `The newest saved copy of the training was damaged, so training continues from the copy saved before it${where}. Nothing else was lost.`;
 }

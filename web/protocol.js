@@ -2,7 +2,7 @@
 // Every message is a plain object {v: PROTOCOL_VERSION, type, ...}. Commands carry an
 // `id` chosen by the page; the worker answers each command with exactly one RESULT of
 // the same id. Events (state, progress, epoch, error) are pushed without being asked.
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 export const CMD = Object.freeze({
   HELLO: 'hello',                 // {}                       -> result {protocol, engine}
@@ -14,13 +14,15 @@ export const CMD = Object.freeze({
   IMAGES_REMOVE: 'images.remove', // {imageIds:[int]}
   IMAGES_LIST: 'images.list',     // {classId}                -> result {images:[{id, name}]}
   IMAGES_GET: 'images.get',       // {imageId, original?}     -> result {bytes:ArrayBuffer}: its small thumbnail (JPEG), or with original: true the picture as added
-  TRAIN: 'train',                 // {config}
+  TRAIN: 'train',                 // {config: the engine's config JSON (docs/config.md) + threads}
   PAUSE: 'pause',                 // {}
   RESUME: 'resume',               // {}
   PREDICT: 'predict',             // {bytes:ArrayBuffer}      -> result {probs:[{name, p}]}
   EXPORT: 'export',               // {format}                 -> result {name, bytes, json:{name, bytes}} ('onnx': no json)
   IMPORT: 'import',               // {name, bytes:ArrayBuffer}  -> result {resumable, model?:{kind, classes, hidden, unfreeze}}
   RESET: 'reset',                 // {}                       -> wipes dataset, features, checkpoints
+  PROJECT_SAVE: 'project.save',   // {config}                 -> result {blob:Blob (.zip), pictures, checkpoint} (docs/project-file.md)
+  PROJECT_OPEN: 'project.open',   // {file:File}              -> result {classes, pictures, skipped, resumed:{epoch, step, finished}|null, settings}
   TAKE_OVER: 'storage.take-over', // {}                       -> result {reload}: the owning tab stepped down; reload to own the data
 });
 
@@ -63,34 +65,9 @@ export const ERR = Object.freeze({
   READ_ONLY: 'read-only',           // another tab owns the storage; this tab may only look
 });
 
-// What a new user gets: measured with the CLI by scripts/measure-defaults (README,
-// "Default settings"); `seed` and `valFraction` are the CLI's too (TT_DEFAULT_SEED,
-// TT_DEFAULT_VAL_FRACTION in tabtrain/dataset.h).
-export const DEFAULT_TRAIN_CONFIG = Object.freeze({
-  batchSize: 32,
-  epochs: 30,
-  learningRate: 0.001,
-  optimizer: 'adam',
-  valFraction: 0.2,
-  // Each training picture also gets `augmentViews` randomly transformed copies (docs/wasm-api.md).
-  augment: Object.freeze({ flip: true, zoom: true, shear: false, brightness: false }),
-  augmentViews: 3,
-  unfreeze: 0,       // last K backbone blocks trained too (0 = head only, at most 5)
-  backboneLr: 0,     // their learning rate (0 = learningRate / 10)
-  initFromModel: false, // start from the imported model's weights (classes matched by name)
-  hiddenUnits: 256,  // 0 = linear head; >0 adds one hidden ReLU layer
-  dropout: 0.5,
-  labelSmoothing: 0.1,
-  patience: 6,       // early stopping: epochs without a better validation loss; the best epoch's weights are kept
-  seed: 42,
-});
-
-// "Best accuracy (slower)": the defaults, and the last two blocks of the base model fine-tuned.
-export const BEST_ACCURACY_CONFIG = Object.freeze({ ...DEFAULT_TRAIN_CONFIG, unfreeze: 2, backboneLr: 0.0001 });
-
-// Per-file limits enforced by the worker before any bytes reach the engine.
+// Per-file limit enforced by the worker before any bytes reach the engine (class names
+// are checked by the engine's project store, tabtrain/project.h).
 export const MAX_IMAGE_BYTES = 32 * 1024 * 1024;
-export const MAX_CLASS_NAME = 64;
 
 export function msg(type, fields = {}) {
   return { v: PROTOCOL_VERSION, type, ...fields };

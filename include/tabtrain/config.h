@@ -65,6 +65,7 @@ typedef struct tt_setting {
     const char *alias;   /* key older files used, or NULL */
     int may_change;      /* may differ on resume (epochs) */
     int cli;             /* has a CLI flag (init_from_model has none) */
+    const char *group;   /* where the page's form shows it: "basic", "advanced", "import" */
     const char *label;   /* for people (the page's form) */
     const char *help;
 } tt_setting;
@@ -88,6 +89,8 @@ tt_status tt_config_from_json(tt_config *c, const char *json, int lenient);
 tt_status tt_config_validate(const tt_config *c);
 /* Every setting, canonical keys, numbers that round-trip; malloc'd (NULL: no memory). */
 char *tt_config_to_json(const tt_config *c);
+/* Setting s of src into dst (a resume takes the settings not given from the file). */
+void tt_config_copy_setting(tt_config *dst, const tt_config *src, const tt_setting *s);
 /* TT_ERR_MISMATCH naming the first setting that differs (and may not change
  * on resume), with both values. augment_views counts only with augment. */
 tt_status tt_config_compare(const tt_config *saved, const tt_config *run);
@@ -95,8 +98,22 @@ tt_status tt_config_compare(const tt_config *saved, const tt_config *run);
  * tabtrain.trainer (files from before this table carry some settings only
  * there), then its tabtrain.config (aliases mapped, unknown keys skipped). */
 tt_status tt_config_from_file(const tt_st_file *f, tt_config *c);
-/* {"settings":[{"key","type","label","help","default","min","max","choices"},...]}
- * for the page's form; malloc'd. */
+/* A named set of settings on top of the defaults ("best": fine-tunes the last
+ * blocks), defined once here for every front end: the page's preset menu and
+ * `tabtrain train --preset`. */
+typedef struct tt_preset {
+    const char *key;      /* "recommended" (the defaults), "best" */
+    const char *label;    /* for people */
+    const char *help;
+    const char *settings; /* JSON object of the settings it changes */
+} tt_preset;
+const tt_preset *tt_config_presets(int *n);
+/* The preset named `key` applied to c (the other settings stay); TT_ERR_INVALID_ARG
+ * naming the presets when there is none of that name. */
+tt_status tt_config_apply_preset(tt_config *c, const char *key);
+
+/* {"settings":[{"key","type","group","label","help","default","min","max","choices"},...],
+ *  "presets":[{"key","label","help","settings":{...}},...]} for the page's form; malloc'd. */
 char *tt_config_schema_json(void);
 /* `--help` lines for every setting with a CLI flag, defaults included; malloc'd. */
 char *tt_config_usage(void);

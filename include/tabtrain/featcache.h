@@ -3,7 +3,7 @@
  *
  *   tt_featcache *fc;
  *   tt_featcache_config cfg = tt_featcache_defaults();
- *   cfg.dir = ".tabtrain-cache";           // NULL: memory only (nothing persisted)
+ *   cfg.dir = "/home/me/.cache/tabtrain/features"; // NULL: memory only (nothing persisted)
  *   cfg.aug = aug;  cfg.views = 4;         // view 0 plain, views 1..4 augmented
  *   tt_featcache_open(&fc, backbone, "sha256:<hex of the backbone file>", &cfg);
  *   tt_feat_request rq[16] = {{bytes, len}, ...};
@@ -33,9 +33,9 @@
  * A request gives the original's bytes, or (rq.hashed = 1, rq.hash set to
  * the original's SHA-256) the copy's bytes or its decoded pixels (rq.image):
  * all three give the same features. With cfg.copies set, the first decode
- * of an original writes its copy there as "<hash hex>.png" and later misses
+ * of a picture writes its copy there as "<hash hex>.png" and later misses
  * decode that small file instead (the CLI); the browser keeps its copies
- * itself and passes them back as rq.image / bytes.
+ * itself (tabtrain/project.h) and passes them back as rq.image / bytes.
  *
  * Lookups go memory first, then `dir`/<key hex>.feat: 16-byte header
  * ("TTFEAT1\0", u32 dim, u32 CRC-32 of the rest), the 32-byte key, dim f32.

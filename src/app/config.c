@@ -16,47 +16,57 @@
 #define TT_MAX_VIEWS 8            /* augmented views: memory grows with each (browser) */
 #define TT_SEED_MAX 9007199254740991.0 /* 2^53 - 1: exact in a JSON number */
 
-/* X(key, TYPE, field, default, min, max, choices, alias, may_change, cli, label, help)
- * CHOICE defaults are the index into choices; TEXT defaults a string. */
+/* X(key, TYPE, field, default, min, max, choices, alias, may_change, cli, group, label, help)
+ * CHOICE defaults are the index into choices; TEXT is a list of some of its choices,
+ * comma-separated, its default a string. The defaults are what a new user gets, in the
+ * page and on the command line: measured by scripts/measure-defaults (README, "Default
+ * settings"). group places a setting in the page's form: "basic" in view, "advanced"
+ * under Advanced, "import" only when a model was imported; label is its name there. */
 #define TT_CONFIG_SETTINGS(X)                                                                                  \
-    X(epochs, INT, train.epochs, 10, 1, 1000000, NULL, NULL, 1, 1, "Epochs",                                   \
-      "passes over the training pictures")                                                                     \
-    X(batch_size, INT, train.batch_size, 32, 1, 65536, NULL, NULL, 0, 1, "Batch size",                        \
+    X(epochs, INT, train.epochs, 30, 1, 1000000, NULL, NULL, 1, 1, "basic", "Epochs",                          \
+      "passes over the training pictures (at most: early stopping may end the run sooner)")                    \
+    X(batch_size, INT, train.batch_size, 32, 1, 65536, NULL, NULL, 0, 1, "basic", "Batch size",                \
       "pictures per optimizer step")                                                                           \
-    X(optimizer, CHOICE, train.optimizer, 0, 0, 1, "adam|sgd", NULL, 0, 1, "Optimizer", "adam or sgd")        \
-    X(lr, FLOAT, train.lr, 1e-3, 1e-12, 1e3, NULL, "learning_rate", 0, 1, "Learning rate",                   \
+    X(optimizer, CHOICE, train.optimizer, 0, 0, 1, "adam|sgd", NULL, 0, 1, "advanced", "Optimizer",            \
+      "adam or sgd")                                                                                           \
+    X(lr, FLOAT, train.lr, 1e-3, 1e-12, 1e3, NULL, "learning_rate", 0, 1, "basic", "Learning rate",            \
       "step size of the optimizer")                                                                            \
-    X(momentum, FLOAT, train.momentum, 0.9, 0, 0.999999, NULL, NULL, 0, 1, "Momentum", "sgd only")            \
-    X(weight_decay, FLOAT, train.weight_decay, 0, 0, 100, NULL, NULL, 0, 1, "Weight decay",                   \
-      "decoupled, on kernels only")                                                                            \
-    X(schedule, CHOICE, train.schedule, 0, 0, 2, "constant|cosine|step", NULL, 0, 1, "Schedule",              \
-      "learning-rate schedule")                                                                                \
-    X(warmup_steps, INT, train.warmup_steps, 0, 0, 1e9, NULL, NULL, 0, 1, "Warm-up steps",                    \
-      "cosine: linear warm-up steps")                                                                          \
-    X(step_epochs, INT, train.step_epochs, 10, 1, 1000000, NULL, NULL, 0, 1, "Decay every",                   \
+    X(momentum, FLOAT, train.momentum, 0.9, 0, 0.999999, NULL, NULL, 0, 1, "advanced", "Momentum", "sgd only") \
+    X(weight_decay, FLOAT, train.weight_decay, 0, 0, 100, NULL, NULL, 0, 1, "advanced", "Weight decay",        \
+      "shrinks the weights a little at each step (decoupled, weights only, not biases)")                       \
+    X(schedule, CHOICE, train.schedule, 0, 0, 2, "constant|cosine|step", NULL, 0, 1, "advanced",               \
+      "Learning-rate schedule", "constant, cosine decay, or step decay")                                       \
+    X(warmup_steps, INT, train.warmup_steps, 0, 0, 1e9, NULL, NULL, 0, 1, "advanced", "Warm-up steps",         \
+      "cosine: steps of linear warm-up")                                                                       \
+    X(step_epochs, INT, train.step_epochs, 10, 1, 1000000, NULL, NULL, 0, 1, "advanced", "Decay every",        \
       "step: decay the rate every N epochs")                                                                   \
-    X(gamma, FLOAT, train.gamma, 0.1, 0, 1, NULL, NULL, 0, 1, "Decay factor", "step: factor of each decay")   \
-    X(label_smoothing, FLOAT, train.label_smoothing, 0, 0, 0.999, NULL, NULL, 0, 1, "Label smoothing",        \
-      "share of the target spread over the other classes")                                                     \
-    X(hidden, INT, train.hidden, 0, 0, 65536, NULL, "hidden_units", 0, 1, "Hidden units",                     \
-      "units of a hidden layer in the head; 0 = linear head")                                                  \
-    X(dropout, FLOAT, train.dropout, 0, 0, 0.99, NULL, NULL, 0, 1, "Dropout", "dropout before the logits")    \
-    X(patience, INT, train.patience, 0, 0, 1000000, NULL, NULL, 0, 1, "Patience",                             \
-      "stop after N epochs without improvement; 0 = never")                                                    \
-    X(seed, U64, train.seed, 42, 0, TT_SEED_MAX, NULL, NULL, 0, 1, "Seed",                                     \
+    X(gamma, FLOAT, train.gamma, 0.1, 0, 1, NULL, NULL, 0, 1, "advanced", "Decay factor",                      \
+      "step: factor of each decay")                                                                            \
+    X(label_smoothing, FLOAT, train.label_smoothing, 0.1, 0, 0.999, NULL, NULL, 0, 1, "advanced",              \
+      "Label smoothing", "share of the target spread over the other classes, against overconfidence")          \
+    X(hidden, INT, train.hidden, 256, 0, 65536, NULL, "hidden_units", 0, 1, "advanced", "Hidden units",        \
+      "units of a hidden layer in the head; 0 = no hidden layer")                                              \
+    X(dropout, FLOAT, train.dropout, 0.5, 0, 0.99, NULL, NULL, 0, 1, "advanced", "Dropout",                    \
+      "share of the hidden units switched off at random in each step, against overfitting")                    \
+    X(patience, INT, train.patience, 6, 0, 1000000, NULL, NULL, 0, 1, "advanced", "Early stopping patience",   \
+      "stop after N epochs without a better validation loss and keep the best epoch; 0 = never")               \
+    X(seed, U64, train.seed, 42, 0, TT_SEED_MAX, NULL, NULL, 0, 1, "advanced", "Seed",                         \
       "fixes the split, the order, augmentation, dropout and initialisation")                                  \
-    X(backbone_lr, FLOAT, train.backbone_lr, 0, 0, 1e3, NULL, NULL, 0, 1, "Backbone learning rate",            \
-      "with unfreeze: learning rate of those layers; 0 = lr / 10")                                            \
-    X(val_fraction, FLOAT, val_fraction, 0.2, 0, 0.95, NULL, "val_split", 0, 1, "Validation share",          \
-      "share of each class held out for validation (stratified, seeded); 0 = none")                           \
-    X(augment, TEXT, augment, "", 0, 0, NULL, NULL, 0, 1, "Augmentation",                                     \
-      "list of flip,zoom,shear,brightness; each training picture also gets augmented views")                   \
-    X(augment_views, INT, augment_views, 1, 0, TT_MAX_VIEWS, NULL, NULL, 0, 1, "Augmented views",             \
-      "augmented views per training picture (with augment)")                                                   \
-    X(unfreeze, INT, unfreeze, 0, 0, TT_UNFREEZE_MAX, NULL, NULL, 0, 1, "Fine-tuned blocks",                  \
-      "also fine-tune the last K backbone blocks and the final 1x1 conv; 0 = frozen backbone")                 \
-    X(init_from_model, BOOL, init_from_model, 0, 0, 1, NULL, NULL, 0, 0, "Start from the imported model",     \
-      "the imported model's weights start the run")
+    X(backbone_lr, FLOAT, train.backbone_lr, 0, 0, 1e3, NULL, NULL, 0, 1, "advanced",                          \
+      "Base model learning rate", "with fine-tuned blocks: their learning rate; 0 = a tenth of the learning rate") \
+    X(val_fraction, FLOAT, val_fraction, 0.2, 0, 0.95, NULL, "val_split", 0, 1, "advanced", "Validation share", \
+      "share of each class held out for validation (stratified, seeded); 0 = none")                            \
+    X(augment, TEXT, augment, "flip,zoom", 0, 0, "flip|zoom|shear|brightness", NULL, 0, 1, "basic",            \
+      "Augmentation", "each training picture also gets randomly transformed copies: some of flip,zoom,shear,"  \
+      "brightness; none = off")                                                                                \
+    X(augment_views, INT, augment_views, 3, 0, TT_MAX_VIEWS, NULL, NULL, 0, 1, "basic", "Copies per picture",  \
+      "transformed copies of each training picture (with augmentation), computed once")                        \
+    X(unfreeze, INT, unfreeze, 0, 0, TT_UNFREEZE_MAX, NULL, NULL, 0, 1, "advanced",                            \
+      "Fine-tuned blocks of the base model",                                                                   \
+      "also fine-tune the last K blocks of the base model and its final 1x1 convolution; slower, more memory; " \
+      "0 = base model frozen")                                                                                 \
+    X(init_from_model, BOOL, init_from_model, 0, 0, 1, NULL, NULL, 0, 0, "import",                             \
+      "Continue from the imported model", "the imported model's weights start the run")
 
 #define TT_NUMDEF_INT(v) (double)(v)
 #define TT_NUMDEF_FLOAT(v) (double)(v)
@@ -71,9 +81,9 @@
 #define TT_TEXTDEF_BOOL(v) NULL
 #define TT_TEXTDEF_TEXT(v) v
 
-#define TT_ROW(key, T, field, def, lo, hi, choices, alias, may, cli, label, help)                          \
+#define TT_ROW(key, T, field, def, lo, hi, choices, alias, may, cli, group, label, help)                          \
     {#key, TT_SETTING_##T, offsetof(tt_config, field), TT_NUMDEF_##T(def), lo, hi, TT_TEXTDEF_##T(def),    \
-     choices, alias, may, cli, label, help},
+     choices, alias, may, cli, group, label, help},
 static const tt_setting tt_settings[] = {TT_CONFIG_SETTINGS(TT_ROW)};
 #undef TT_ROW
 #define TT_N_SETTINGS ((int)(sizeof tt_settings / sizeof *tt_settings))
@@ -177,7 +187,8 @@ tt_config tt_config_defaults(void) {
 }
 
 tt_status tt_config_set(tt_config *c, const tt_setting *s, const char *text) {
-    if (s->type == TT_SETTING_TEXT) return tt_store_text(c, s, text);
+    /* A list is on by default (augment): "none" turns it off on a command line. */
+    if (s->type == TT_SETTING_TEXT) return tt_store_text(c, s, strcmp(text, "none") ? text : "");
     if (s->type == TT_SETTING_CHOICE) {
         int k = tt_choice(s, text, strlen(text));
         return k < 0 ? tt_range_error(s, text) : tt_store_number(c, s, k, text);
@@ -297,6 +308,10 @@ static size_t tt_field_size(const tt_setting *s) {
     }
 }
 
+void tt_config_copy_setting(tt_config *dst, const tt_config *src, const tt_setting *s) {
+    memcpy((char *)dst + s->offset, (const char *)src + s->offset, tt_field_size(s));
+}
+
 tt_status tt_config_compare(const tt_config *saved, const tt_config *run) {
     for (int i = 0; i < TT_N_SETTINGS; i++) {
         const tt_setting *s = &tt_settings[i];
@@ -335,8 +350,50 @@ tt_status tt_config_from_file(const tt_st_file *f, tt_config *c) {
 }
 
 static const char *tt_type_name(tt_setting_type t) {
-    static const char *names[] = {"int", "number", "int", "choice", "text", "bool"};
+    static const char *names[] = {"int", "number", "int", "choice", "list", "bool"};
     return names[t];
+}
+
+/* The recommended preset is the defaults themselves; the others change a few settings. */
+static const tt_preset tt_presets[] = {
+    {"recommended", "Recommended", "the defaults: the head trains on the base model's features", "{}"},
+    {"best", "Best accuracy (slower)",
+     "the defaults, and the last 2 blocks of the base model fine-tuned at a tenth of the learning rate: "
+     "slower to prepare and to train, more memory",
+     "{\"unfreeze\":2,\"backbone_lr\":0.0001}"},
+};
+#define TT_N_PRESETS ((int)(sizeof tt_presets / sizeof *tt_presets))
+
+const tt_preset *tt_config_presets(int *n) {
+    *n = TT_N_PRESETS;
+    return tt_presets;
+}
+
+tt_status tt_config_apply_preset(tt_config *c, const char *key) {
+    for (int i = 0; i < TT_N_PRESETS; i++)
+        if (key && !strcmp(key, tt_presets[i].key)) return tt_config_from_json(c, tt_presets[i].settings, 0);
+    tt_strbuf names = {0};
+    for (int i = 0; i < TT_N_PRESETS; i++) tt_strbuf_printf(&names, "%s%s", i ? ", " : "", tt_presets[i].key);
+    tt_status st = tt_error(TT_ERR_INVALID_ARG, "no preset named \"%s\" (there are %s)", key ? key : "",
+                            names.s ? names.s : "none");
+    tt_strbuf_free(&names);
+    return st;
+}
+
+/* The names of a CHOICE or list setting as a JSON array. */
+static void tt_put_choices(tt_strbuf *b, const tt_setting *s) {
+    tt_strbuf_printf(b, "[");
+    int k = 0;
+    for (const char *p = s->choices; p; k++) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        char name[32];
+        snprintf(name, sizeof name, "%.*s", (int)len, p);
+        tt_strbuf_printf(b, "%s", k ? "," : "");
+        tt_strbuf_quote(b, name);
+        p = bar ? bar + 1 : NULL;
+    }
+    tt_strbuf_printf(b, "]");
 }
 
 char *tt_config_schema_json(void) {
@@ -345,7 +402,8 @@ char *tt_config_schema_json(void) {
     tt_strbuf_printf(&b, "{\"settings\":[");
     for (int i = 0; i < TT_N_SETTINGS; i++) {
         const tt_setting *s = &tt_settings[i];
-        tt_strbuf_printf(&b, "%s{\"key\":\"%s\",\"type\":\"%s\",\"label\":", i ? "," : "", s->key, tt_type_name(s->type));
+        tt_strbuf_printf(&b, "%s{\"key\":\"%s\",\"type\":\"%s\",\"group\":\"%s\",\"label\":", i ? "," : "", s->key,
+                         tt_type_name(s->type), s->group);
         tt_strbuf_quote(&b, s->label);
         tt_strbuf_printf(&b, ",\"help\":");
         tt_strbuf_quote(&b, s->help);
@@ -355,16 +413,20 @@ char *tt_config_schema_json(void) {
         else tt_put_value(&b, &d, s, 1);
         if (s->type == TT_SETTING_INT || s->type == TT_SETTING_U64 || s->type == TT_SETTING_FLOAT)
             tt_strbuf_printf(&b, ",\"min\":%.17g,\"max\":%.17g", s->lo, s->hi);
-        if (s->type == TT_SETTING_CHOICE) {
-            tt_strbuf_printf(&b, ",\"choices\":[");
-            for (int k = 0; k <= (int)s->hi; k++) {
-                char name[32];
-                tt_strbuf_printf(&b, "%s", k ? "," : "");
-                tt_strbuf_quote(&b, tt_choice_name(s, k, name, sizeof name));
-            }
-            tt_strbuf_printf(&b, "]");
+        if (s->choices) {
+            tt_strbuf_printf(&b, ",\"choices\":");
+            tt_put_choices(&b, s);
         }
         tt_strbuf_printf(&b, "}");
+    }
+    tt_strbuf_printf(&b, "],\"presets\":[");
+    for (int i = 0; i < TT_N_PRESETS; i++) {
+        const tt_preset *p = &tt_presets[i];
+        tt_strbuf_printf(&b, "%s{\"key\":\"%s\",\"label\":", i ? "," : "", p->key);
+        tt_strbuf_quote(&b, p->label);
+        tt_strbuf_printf(&b, ",\"help\":");
+        tt_strbuf_quote(&b, p->help);
+        tt_strbuf_printf(&b, ",\"settings\":%s}", p->settings);
     }
     tt_strbuf_printf(&b, "]}");
     return tt_strbuf_take(&b);

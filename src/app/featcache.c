@@ -354,8 +354,12 @@ tt_status tt_featcache_lookup(tt_featcache *fc, const uint8_t hash[TT_SHA256_SIZ
     uint8_t key[TT_SHA256_SIZE];
     tt_featcache_key(fc, hash, view, key);
     *hit = tt_mem_get(fc, key, dst);
-    if (*hit || !(*hit = tt_disk_get(fc, key, dst))) return TT_OK;
-    return fc->cfg.keep_in_memory ? tt_mem_put(fc, key, dst) : TT_OK;
+    if (!*hit && (*hit = tt_disk_get(fc, key, dst)) && fc->cfg.keep_in_memory) {
+        tt_status st = tt_mem_put(fc, key, dst);
+        if (st) return st;
+    }
+    fc->stats.hits += *hit;
+    return TT_OK;
 }
 
 /* ---- training copies (cfg.copies) ---- */
@@ -412,7 +416,7 @@ static tt_status tt_request_copy(tt_featcache *fc, tt_feat_request *r, tt_image 
     if (tt_copy_get(fc, r->hash, img)) return TT_OK;
     tt_decode_opts dopts = {fc->cfg.max_pixels, 0};
     tt_status st = tt_image_training_copy(r->bytes, r->len, &dopts, fc->size, img);
-    if (!st && !r->hashed) tt_copy_put(fc, r->hash, img);
+    if (!st) tt_copy_put(fc, r->hash, img);
     return st;
 }
 
@@ -463,7 +467,6 @@ tt_status tt_featcache_run(tt_featcache *fc, int n, tt_feat_request *rq, int vie
             memcpy(fc->keys[fc->pending], key, TT_SHA256_SIZE);
             if (++fc->pending == fc->cfg.batch) st = tt_flush(fc);
         }
-        fc->stats.hits += r->hits;
         tt_image_free(&img);
     }
     if (!st) st = tt_flush(fc);

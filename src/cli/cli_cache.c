@@ -27,3 +27,8 @@ void tt_cli_cache_apply(const tt_cli_cache *c, tt_featcache_config *cfg) {
     cfg->dir = c->on ? c->features : NULL;
     cfg->copies = c->on ? c->copies : NULL;
 }
+
+void tt_cli_cache_app(const tt_cli_cache *c, tt_app_config *cfg) {
+    cfg->cache_dir = c->on ? c->features : NULL;
+    cfg->copies_dir = c->on ? c->copies : NULL;
+}

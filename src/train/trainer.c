@@ -50,9 +50,11 @@ struct tt_trainer {
     int32_t *confusion;        /* [epochs][classes][classes] */
 };
 
+/* The settings table's defaults (src/app/config.c, test_config keeps them equal): what
+ * a new user of any front end gets, measured by scripts/measure-defaults. */
 tt_trainer_config tt_trainer_defaults(void) {
     tt_trainer_config c = {
-        .epochs = 10,
+        .epochs = 30,
         .batch_size = 32,
         .optimizer = TT_OPTIM_ADAM,
         .lr = 1e-3f,
@@ -62,10 +64,10 @@ tt_trainer_config tt_trainer_defaults(void) {
         .gamma = 0.1f,
         .weight_decay = 0.0f,
         .momentum = 0.9f,
-        .label_smoothing = 0.0f,
-        .hidden = 0,
-        .dropout = 0.0f,
-        .patience = 0,
+        .label_smoothing = 0.1f,
+        .hidden = 256,
+        .dropout = 0.5f,
+        .patience = 6,
         .seed = 42,
         .backbone_lr = 0.0f,
     };

@@ -134,7 +134,7 @@ test('results are labelled by class id: an empty class is left out, a deleted cl
     assert.deepEqual(r.confusion, t.confusion);
     // The settings, the charts and the run's position come back too.
     assert.equal(await page.locator('#settings [name=epochs]').inputValue(), '4');
-    assert.equal(await page.locator('#settings [name=learningRate]').inputValue(), '0.003');
+    assert.equal(await page.locator('#settings [name=lr]').inputValue(), '0.003');
     assert.equal(await page.locator('#loss-chart canvas').count(), 1);
     assert.match(await page.locator('#epoch-text').textContent(), /epoch 4 of 4/);
     assert.deepEqual(b.consoleErrors, []);

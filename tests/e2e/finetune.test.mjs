@@ -81,20 +81,20 @@ test('an imported export creates its classes and training continues from it', { 
     // The import predicts as the browser that trained it did.
     const imported = await f.predict(page, whole.probeFile);
     for (const [i, p] of imported.entries()) assert.ok(Math.abs(p.p - whole.probe[i].p) < 1e-4, `${JSON.stringify(imported)} vs ${JSON.stringify(whole.probe)}`);
-    assert.ok(await page.isChecked('#settings [name=initFromModel]'));
+    assert.ok(await page.isChecked('#settings [name=init_from_model]'));
     assert.equal(await page.inputValue('#settings [name=unfreeze]'), '1');
     await h.screenshot(page, 'finetune-imported');
 
     // New pictures, then one epoch at a vanishing learning rate from the import.
     await f.addPictures(page, app.root, CLASSES, PER_CLASS + 2, 3);
     await f.setTraining(page, { ...SETTINGS, epochs: 1, lr: 0.000000001 }); // this browser's form has the app's defaults
-    await page.setChecked('#settings [name=initFromModel]', true);
+    await page.setChecked('#settings [name=init_from_model]', true);
     await page.click('#train');
     await h.waitForPhase(page, 'trained', 120_000);
     const continued = await f.predict(page, whole.probeFile);
     for (const [i, p] of continued.entries()) assert.ok(Math.abs(p.p - whole.probe[i].p) < 1e-3, `${JSON.stringify(continued)} vs ${JSON.stringify(whole.probe)}`);
     // From scratch, the same run predicts otherwise: the import is what carried over.
-    await page.setChecked('#settings [name=initFromModel]', false);
+    await page.setChecked('#settings [name=init_from_model]', false);
     await page.click('#train');
     await h.waitForPhase(page, 'trained', 120_000);
     const scratch = await f.predict(page, whole.probeFile);

@@ -38,15 +38,15 @@ export async function addPictures(page, root, classes, from, n) {
 export async function setTraining(page, { epochs, hidden = 0, batch = 4, lr = 0.003, augment = [], copies = 2, unfreeze = 0, dropout = 0, smoothing = 0, patience = 0, threads }) {
   await page.fill('#settings [name=epochs]', String(epochs));
   if (threads !== undefined) await page.fill('#settings [name=threads]', String(threads));
-  await page.fill('#settings [name=batchSize]', String(batch));
-  await page.fill('#settings [name=learningRate]', String(lr));
-  for (const a of ['flip', 'zoom', 'shear', 'brightness']) await page.setChecked(`#settings [name=${a}]`, augment.includes(a));
-  await page.fill('#settings [name=augmentViews]', String(copies));
+  await page.fill('#settings [name=batch_size]', String(batch));
+  await page.fill('#settings [name=lr]', String(lr));
+  for (const a of ['flip', 'zoom', 'shear', 'brightness']) await page.setChecked(`#settings [name=augment][value=${a}]`, augment.includes(a));
+  await page.fill('#settings [name=augment_views]', String(copies));
   await page.evaluate(() => { document.querySelector('#settings details').open = true; }); // "Advanced"
-  await page.fill('#settings [name=hiddenUnits]', String(hidden));
+  await page.fill('#settings [name=hidden]', String(hidden));
   await page.fill('#settings [name=unfreeze]', String(unfreeze));
   await page.fill('#settings [name=dropout]', String(dropout));
-  await page.fill('#settings [name=labelSmoothing]', String(smoothing));
+  await page.fill('#settings [name=label_smoothing]', String(smoothing));
   await page.fill('#settings [name=patience]', String(patience));
 }
 

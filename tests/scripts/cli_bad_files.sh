@@ -26,7 +26,7 @@ cp "$D/food/$first" "$D/food/.hidden.png"
 cp "$D/food/$first" "$D/animals/nested-folder/inside.png"
 mkdir -p "$D/.trash"; cp "$D/food/$first" "$D/.trash/x.png"
 
-"$TT" train --data "$D" --epochs 3 --val-split 0.2 --json --cache-dir "$W/cache" --out "$W/m.safetensors" \
+"$TT" train "${PLAIN[@]}" --data "$D" --epochs 3 --val-split 0.2 --json --cache-dir "$W/cache" --out "$W/m.safetensors" \
   >"$W/out.jsonl" 2>"$W/err.txt" || { cat "$W/err.txt"; fail "train stopped on bad files"; }
 cat "$W/out.jsonl"
 got=$(json "$W/out.jsonl" "sorted((l['path'].split('/')[-1], l['status']) for l in ev('skipped'))")
@@ -40,7 +40,7 @@ n=$(json "$W/out.jsonl" "ev('done')[0]['train_images'] + ev('done')[0]['val_imag
 [ -s "$W/m.safetensors" ] || fail "no model written"
 
 # Human output: one stderr line per bad file with its reason, and the summary.
-"$TT" train --data "$D" --epochs 1 --cache-dir "$W/cache" --out "$W/m2.safetensors" >"$W/out.txt" 2>"$W/err.txt"
+"$TT" train "${PLAIN[@]}" --data "$D" --epochs 1 --cache-dir "$W/cache" --out "$W/m2.safetensors" >"$W/out.txt" 2>"$W/err.txt"
 cat "$W/err.txt"
 [ "$(grep -c '^skipped .*: TT_ERR_' "$W/err.txt")" = 6 ] || fail "human mode: expected 6 'skipped' lines"
 grep -q "huge.png: TT_ERR_LIMIT: .*exceeds the limit" "$W/err.txt" || fail "huge file reason missing"

@@ -28,7 +28,7 @@ for n in (1000, 2000):
             f.write(png(img[16 + 784 * i:16 + 784 * (i + 1)]))
 PYEOF
 for n in 1000 2000; do
-  "$TT" train --data "$W/n$n" --epochs 3 --cache-dir "$W/cache$n" --json --out "$W/m$n.safetensors" >"$W/n$n.jsonl"
+  "$TT" train "${PLAIN[@]}" --data "$W/n$n" --epochs 3 --cache-dir "$W/cache$n" --json --out "$W/m$n.safetensors" >"$W/n$n.jsonl"
   echo "N=$n: $(json "$W/n$n.jsonl" "{k: ev('done')[0][k] for k in ('train_images', 'val_images', 'computed', 'extract_seconds', 'best_val_acc', 'peak_rss_mb')}")"
 done
 r1=$(json "$W/n1000.jsonl" "ev('done')[0]['peak_rss_mb']")

@@ -21,7 +21,7 @@ for who in cli engine; do
   mkdir -p "$D"
   cp "$FX/$who-ckpt-e0001.safetensors" "$D/ckpt-e0001-s000003.safetensors"
   echo ckpt-e0001-s000003.safetensors >"$D/latest"
-  "$TT" train "${ARGS[@]}" --ckpt-dir "$D" --resume --out "$W/$who.safetensors" >"$W/$who.log" 2>&1 ||
+  "$TT" train "${PLAIN[@]}" "${ARGS[@]}" --ckpt-dir "$D" --resume --out "$W/$who.safetensors" >"$W/$who.log" 2>&1 ||
     { cat "$W/$who.log"; fail "$who: the old epoch-1 checkpoint does not resume"; }
   "$PY" "$HERE/ckpt_same.py" "${TOL[@]}" "$FX/$who-ckpt-e0002.safetensors" "$D/$(cat "$D/latest")" ||
     fail "$who: resumed run differs from the old run"

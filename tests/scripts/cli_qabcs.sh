@@ -33,7 +33,7 @@ print(LogisticRegression(max_iter=5000).fit(X, y).score(Xv, yv))''')
 PYEOF
 ours=() probes=()
 for seed in 1 2 3; do
-  "$TT" train --data "$W/data" --seed "$seed" "${HEAD[@]}" --cache-dir "$cache" --json \
+  "$TT" train "${PLAIN[@]}" --data "$W/data" --seed "$seed" "${HEAD[@]}" --cache-dir "$cache" --json \
     --dump-features "$W/f$seed" --out "$W/m$seed.safetensors" >"$W/train$seed.jsonl"
   ours+=("$(json "$W/train$seed.jsonl" "ev('done')[0]['best_val_acc']")")
   probes+=("$("$PY" "$W/probe.py" "$W/f$seed")")
@@ -45,7 +45,7 @@ case "$verdict" in *OK) ;; *) fail "validation accuracy below the logistic-regre
 [ "$(json "$W/train1.jsonl" "ev('done')[0]['computed']")" -gt 250 ] || fail "first run did not compute features"
 
 # 2. cached second run, same bytes
-"$TT" train --data "$W/data" --seed 1 "${HEAD[@]}" --cache-dir "$cache" --json --out "$W/again.safetensors" >"$W/again.jsonl"
+"$TT" train "${PLAIN[@]}" --data "$W/data" --seed 1 "${HEAD[@]}" --cache-dir "$cache" --json --out "$W/again.safetensors" >"$W/again.jsonl"
 [ "$(json "$W/again.jsonl" "ev('done')[0]['computed']")" = 0 ] || fail "second run recomputed features"
 cmp "$W/m1.safetensors" "$W/again.safetensors" || fail "same seed gave another model file"
 
@@ -65,7 +65,7 @@ cat "$W/eval.jsonl"
 mkdir -p "$W/other/misc" && cp "$QABCS/misc/$(ls "$QABCS/misc" | sed -n 1p)" "$W/other/misc/"
 if "$TT" eval --ckpt "$W/m1.safetensors" --data "$W/other" 2>"$W/err.txt"; then fail "eval accepted an unknown class"; fi
 grep -q "class 'misc' not among the model's classes ('animals', 'food', 'instrument', 'toys')" "$W/err.txt" || { cat "$W/err.txt"; fail "eval: unclear class error"; }
-if "$TT" train --data "$W/data" --val "$W/other" --cache-dir "$cache" 2>"$W/err.txt"; then fail "train accepted --val with an unknown class"; fi
+if "$TT" train "${PLAIN[@]}" --data "$W/data" --val "$W/other" --cache-dir "$cache" 2>"$W/err.txt"; then fail "train accepted --val with an unknown class"; fi
 grep -q "validation folder .*other: class 'misc' not among" "$W/err.txt" || { cat "$W/err.txt"; fail "train --val: unclear class error"; }
 echo "garbage" >"$W/held/bad.jpg"
 rc=0; "$TT" predict --ckpt "$W/m1.safetensors" "$W/held/bad.jpg" "$W"/held/toys/* >"$W/pred.txt" 2>"$W/err.txt" || rc=$?

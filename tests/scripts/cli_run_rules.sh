@@ -16,21 +16,21 @@ for c in animals food; do
 done
 common=(--data "$D" --val-split 0.25 --batch-size 4 --cache-dir "$W/cache" --json)
 
-"$TT" train "${common[@]}" --epochs 2 --ckpt-dir "$W/ckpt" --out "$W/m.safetensors" >"$W/first.jsonl" 2>"$W/err.txt" \
+"$TT" train "${PLAIN[@]}" "${common[@]}" --epochs 2 --ckpt-dir "$W/ckpt" --out "$W/m.safetensors" >"$W/first.jsonl" 2>"$W/err.txt" \
   || { cat "$W/err.txt"; fail "first run"; }
 rc=0
-"$TT" train "${common[@]}" --epochs 3 --ckpt-dir "$W/ckpt" --resume --weight-decay 0.01 --out "$W/m.safetensors" \
+"$TT" train "${PLAIN[@]}" "${common[@]}" --epochs 3 --ckpt-dir "$W/ckpt" --resume --weight-decay 0.01 --out "$W/m.safetensors" \
   >"$W/resume.jsonl" 2>"$W/err.txt" || rc=$?
 cat "$W/err.txt"
 [ "$rc" != 0 ] || fail "a resume with --weight-decay 0.01 after a run without it was accepted"
 grep -qE "weight[-_]decay" "$W/err.txt" || fail "the refusal does not name the weight decay"
 [ "$(json "$W/resume.jsonl" "len(ev('epoch'))")" = 0 ] || fail "the refused resume trained"
-"$TT" train "${common[@]}" --epochs 3 --ckpt-dir "$W/ckpt" --resume --out "$W/m.safetensors" >"$W/resume.jsonl" 2>"$W/err.txt" \
+"$TT" train "${PLAIN[@]}" "${common[@]}" --epochs 3 --ckpt-dir "$W/ckpt" --resume --out "$W/m.safetensors" >"$W/resume.jsonl" 2>"$W/err.txt" \
   || { cat "$W/err.txt"; fail "resume with the same options"; }
 [ "$(json "$W/resume.jsonl" "(ev('resume')[0]['epoch'], [e['epoch'] for e in ev('epoch')])")" = "(2, [3])" ] \
   || fail "resume: $(cat "$W/resume.jsonl")"
 
-"$TT" train "${common[@]}" --epochs 10 --lr 1e-12 --patience 2 --out "$W/flat.safetensors" >"$W/flat.jsonl" 2>"$W/err.txt" \
+"$TT" train "${PLAIN[@]}" "${common[@]}" --epochs 10 --lr 1e-12 --patience 2 --out "$W/flat.safetensors" >"$W/flat.jsonl" 2>"$W/err.txt" \
   || { cat "$W/err.txt"; fail "run with lr 1e-12"; }
 [ "$(json "$W/flat.jsonl" "len(set(e['val_loss'] for e in ev('epoch')))")" = 1 ] || fail "val losses differ: $(cat "$W/flat.jsonl")"
 [ "$(json "$W/flat.jsonl" "(ev('done')[0]['epochs'], ev('done')[0]['best_epoch'])")" = "(3, 1)" ] \
@@ -57,7 +57,7 @@ PYEOF
 # Twice: the first run computes both (one batch), the second reads both back
 # from the cache, each under its own key.
 for run in 1 2; do
-  "$TT" train --data "$T" --val-split 0 --epochs 1 --cache-dir "$W/twin-cache" --dump-features "$W/twins$run" --json \
+  "$TT" train "${PLAIN[@]}" --data "$T" --val-split 0 --epochs 1 --cache-dir "$W/twin-cache" --dump-features "$W/twins$run" --json \
     --out "$W/twins.safetensors" >"$W/twins.jsonl" 2>"$W/err.txt" || { cat "$W/err.txt"; fail "twins run $run"; }
   want=$([ $run = 1 ] && echo "(0, 2)" || echo "(2, 0)")
   [ "$(json "$W/twins.jsonl" "(ev('done')[0]['cached'], ev('done')[0]['computed'])")" = "$want" ] \

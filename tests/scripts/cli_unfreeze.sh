@@ -33,7 +33,7 @@ final() { echo "$1/$(cat "$1/latest")"; }
 
 # 1. training: loss falls, the tail is saved and has moved
 t0=$(date +%s%N)
-"$TT" train "${BASE[@]}" --epochs 4 --ckpt-dir "$W/ref" --out "$W/ref.safetensors" --threads 1 >"$W/ref.jsonl"
+"$TT" train "${PLAIN[@]}" "${BASE[@]}" --epochs 4 --ckpt-dir "$W/ref" --out "$W/ref.safetensors" --threads 1 >"$W/ref.jsonl"
 t1=$(date +%s%N)
 echo "train --unfreeze 1, 4 epochs of 18 images (first run, features included): $(( (t1 - t0) / 1000000 )) ms"
 [ "$(json "$W/ref.jsonl" "ev('done')[0]['unfreeze']")" = 1 ] || fail "done event does not say unfreeze 1"
@@ -80,13 +80,13 @@ for aug in plain augment; do
   extra=()
   [ "$aug" = augment ] && extra=(--augment flip,zoom --augment-views 2)
   if [ "$aug" = augment ]; then
-    "$TT" train "${BASE[@]}" "${extra[@]}" --epochs 4 --ckpt-dir "$W/$aug-ref" --out "$W/$aug-ref.safetensors" \
+    "$TT" train "${PLAIN[@]}" "${BASE[@]}" "${extra[@]}" --epochs 4 --ckpt-dir "$W/$aug-ref" --out "$W/$aug-ref.safetensors" \
       --threads 1 >/dev/null
   fi
   R=$W/ref; [ "$aug" = augment ] && R=$W/$aug-ref
-  "$TT" train "${BASE[@]}" "${extra[@]}" --epochs 2 --ckpt-dir "$W/$aug-half" --out "$W/$aug-half2.safetensors" \
+  "$TT" train "${PLAIN[@]}" "${BASE[@]}" "${extra[@]}" --epochs 2 --ckpt-dir "$W/$aug-half" --out "$W/$aug-half2.safetensors" \
     --threads 2 --cache-dir none >/dev/null
-  "$TT" train "${BASE[@]}" "${extra[@]}" --epochs 4 --ckpt-dir "$W/$aug-half" --out "$W/$aug-half.safetensors" \
+  "$TT" train "${PLAIN[@]}" "${BASE[@]}" "${extra[@]}" --epochs 4 --ckpt-dir "$W/$aug-half" --out "$W/$aug-half.safetensors" \
     --resume --threads 3 --cache-dir none >"$W/$aug-resume.jsonl"
   [ "$(json "$W/$aug-resume.jsonl" "ev('resume')[0]['epoch']")" = 2 ] || fail "$aug: did not resume from epoch 2"
   "$PY" "$HERE/ckpt_same.py" "$(final "$R")" "$(final "$W/$aug-half")" || fail "$aug: 2 (2 threads) + 2 (3 threads) epochs != 4 epochs (1 thread)"
@@ -106,7 +106,7 @@ assert json.loads(meta["tabtrain.state"])["unfreeze"] == 1
 assert abs(json.loads(meta["tabtrain.trainer"])["backbone_lr"] - 0.001) < 1e-9
 PYEOF
 base 2
-if "$TT" train "${BASE[@]}" --epochs 4 --ckpt-dir "$W/plain-half" --out "$W/k2.safetensors" --resume \
+if "$TT" train "${PLAIN[@]}" "${BASE[@]}" --epochs 4 --ckpt-dir "$W/plain-half" --out "$W/k2.safetensors" --resume \
     >/dev/null 2>"$W/k2.err"; then
   fail "resumed a --unfreeze 1 checkpoint with --unfreeze 2"
 fi
@@ -140,7 +140,7 @@ PYEOF
 
 # 5. clear errors
 for k in -1 6; do
-  "$TT" train --data "$W/data" --unfreeze "$k" >/dev/null 2>"$W/badk.err" && fail "--unfreeze $k accepted" || rc=$?
+  "$TT" train "${PLAIN[@]}" --data "$W/data" --unfreeze "$k" >/dev/null 2>"$W/badk.err" && fail "--unfreeze $k accepted" || rc=$?
   [ "$rc" = 2 ] && grep -q "K must be a whole number from 0 (frozen backbone) to 5" "$W/badk.err" ||
     fail "--unfreeze $k: exit $rc, $(cat "$W/badk.err")"
 done

@@ -6,6 +6,7 @@ PY=/usr/bin/python3
 QABCS=/usr/share/qabcs/abcs/all/pics
 rm -rf "$W"
 mkdir -p "$W"
+source "$(dirname "${BASH_SOURCE[0]}")/plain.sh"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 need() { [ -e "$1" ] || { echo "skipped: $1 missing (scripts/setup installs it)"; exit 77; }; }
 # json FILE EXPR: evaluates a Python expression over the JSON lines of FILE

@@ -10,6 +10,7 @@
 set -euo pipefail
 T=$1 W=$2 TRIALS=${3:-30} SEED=${4:-1}
 HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/plain.sh"
 PY=/usr/bin/python3
 PICS=${QABCS_PICS:-/usr/share/qabcs/abcs/all/pics}
 : "${TT_MODEL:?TT_MODEL must name the backbone file}"
@@ -25,10 +26,10 @@ ARGS=(--data "$W/data" --batch-size 2 --hidden 8 --dropout 0.25 --augment flip
 final() { "$PY" -c 'import sys; print(open(sys.argv[1]+"/latest").read().strip())' "$1"; }
 
 t0=$(date +%s%N)
-"$T" train "${ARGS[@]}" --epochs 6 --ckpt-dir "$W/ref" --out "$W/ref.safetensors" >"$W/ref.log"
+"$T" train "${PLAIN[@]}" "${ARGS[@]}" --epochs 6 --ckpt-dir "$W/ref" --out "$W/ref.safetensors" >"$W/ref.log"
 # The cache is warm now; time one uninterrupted run to spread the kills over it.
 t1=$(date +%s%N)
-"$T" train "${ARGS[@]}" --epochs 6 --ckpt-dir "$W/ref2" --out "$W/ref2.safetensors" >"$W/ref2.log"
+"$T" train "${PLAIN[@]}" "${ARGS[@]}" --epochs 6 --ckpt-dir "$W/ref2" --out "$W/ref2.safetensors" >"$W/ref2.log"
 t2=$(date +%s%N)
 run_ms=$(( (t2 - t1) / 1000000 ))
 "$PY" "$HERE/ckpt_same.py" "$W/ref/$(final "$W/ref")" "$W/ref2/$(final "$W/ref2")" >/dev/null
@@ -36,8 +37,8 @@ cmp "$W/ref.safetensors" "$W/ref2.safetensors"
 echo "crash_test: reference run $run_ms ms (first, with feature extraction: $(( (t1 - t0) / 1000000 )) ms)"
 
 # 3 epochs, then --resume with --epochs 6: the same as 6 in one go (constant learning rate).
-"$T" train "${ARGS[@]}" --epochs 3 --ckpt-dir "$W/half" --out "$W/half3.safetensors" >/dev/null
-"$T" train "${ARGS[@]}" --epochs 6 --ckpt-dir "$W/half" --out "$W/half.safetensors" --resume >/dev/null
+"$T" train "${PLAIN[@]}" "${ARGS[@]}" --epochs 3 --ckpt-dir "$W/half" --out "$W/half3.safetensors" >/dev/null
+"$T" train "${PLAIN[@]}" "${ARGS[@]}" --epochs 6 --ckpt-dir "$W/half" --out "$W/half.safetensors" --resume >/dev/null
 "$PY" "$HERE/ckpt_same.py" "$W/ref/$(final "$W/ref")" "$W/half/$(final "$W/half")"
 cmp "$W/ref.safetensors" "$W/half.safetensors"
 
@@ -47,7 +48,7 @@ for ((i = 1; i <= TRIALS; i++)); do
   D="$W/t"
   rm -rf "$D" "$W/t.safetensors"
   delay_ms=$(( RANDOM % (run_ms + 1) ))
-  "$T" train "${ARGS[@]}" --epochs 6 --ckpt-dir "$D" --out "$W/t.safetensors" >"$W/kill.log" 2>&1 &
+  "$T" train "${PLAIN[@]}" "${ARGS[@]}" --epochs 6 --ckpt-dir "$D" --out "$W/t.safetensors" >"$W/kill.log" 2>&1 &
   pid=$!
   sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
   if kill -KILL "$pid" 2>/dev/null; then killed=$((killed + 1)); fi
@@ -57,7 +58,7 @@ for ((i = 1; i <= TRIALS; i++)); do
   if [ "$rc" = 0 ]; then
     finished_early=$((finished_early + 1))
   else
-    if "$T" train "${ARGS[@]}" --epochs 6 --ckpt-dir "$D" --out "$W/t.safetensors" --resume >"$W/resume.log" 2>"$W/resume.err"; then
+    if "$T" train "${PLAIN[@]}" "${ARGS[@]}" --epochs 6 --ckpt-dir "$D" --out "$W/t.safetensors" --resume >"$W/resume.log" 2>"$W/resume.err"; then
       step=$(grep -o '"event":"resume"[^}]*' "$W/resume.log" | grep -o '"step":[0-9]*' | grep -o '[0-9]*$')
       if [ "$step" -lt "$last_saved" ]; then
         echo "crash_test: trial $i: killed after step $last_saved was reported saved, resumed from $step" >&2
@@ -71,7 +72,7 @@ for ((i = 1; i <= TRIALS; i++)); do
         exit 1
       fi
       no_ckpt=$((no_ckpt + 1))
-      "$T" train "${ARGS[@]}" --epochs 6 --ckpt-dir "$D" --out "$W/t.safetensors" --fresh >"$W/resume.log"
+      "$T" train "${PLAIN[@]}" "${ARGS[@]}" --epochs 6 --ckpt-dir "$D" --out "$W/t.safetensors" --fresh >"$W/resume.log"
     fi
   fi
   if ! "$PY" "$HERE/ckpt_same.py" "$W/ref/$(final "$W/ref")" "$D/$(final "$D")" >"$W/same.log"; then

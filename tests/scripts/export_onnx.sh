@@ -11,7 +11,7 @@ SRC=$3
 : "${TT_MODEL:?TT_MODEL must name the backbone file}"
 [ -d "$SRC/node_modules/onnxruntime-node" ] || { echo "skipped: onnxruntime-node missing (npm ci)"; exit 77; }
 square_pngs "${QABCS_PICS:-$QABCS}" 4 0
-"$TT" train --data "$W/data" --epochs 3 --hidden 8 --unfreeze 1 --batch-size 4 --cache-dir "$W/cache" \
+"$TT" train "${PLAIN[@]}" --data "$W/data" --epochs 3 --hidden 8 --unfreeze 1 --batch-size 4 --cache-dir "$W/cache" \
   --ckpt-dir "$W/ck" --out "$W/model.safetensors" >"$W/train.log"
 "$TT" export --ckpt "$W/ck/best.safetensors" --out "$W/ex" --format onnx
 [ -f "$W/ex/model.onnx" ] && [ ! -e "$W/ex/model.safetensors" ] || fail "expected only model.onnx in $W/ex"

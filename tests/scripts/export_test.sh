@@ -10,7 +10,7 @@ SRC=$3
 PICS=${QABCS_PICS:-$QABCS}
 : "${TT_MODEL:?TT_MODEL must name the backbone file}"
 square_pngs "$PICS" 4 0
-"$TT" train --data "$W/data" --epochs 3 --hidden 8 --batch-size 4 --cache-dir "$W/cache" \
+"$TT" train "${PLAIN[@]}" --data "$W/data" --epochs 3 --hidden 8 --batch-size 4 --cache-dir "$W/cache" \
   --ckpt-dir "$W/ck" --out "$W/model.safetensors" >"$W/train.log"
 "$TT" export --ckpt "$W/ck/best.safetensors" --out "$W/ex"
 "$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["format"]=="tabtrain-export" and len(j["classes"])==3 and j["input_size"]==224, j' "$W/ex/model.json"

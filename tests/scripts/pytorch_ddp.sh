@@ -16,9 +16,9 @@ command -v torchrun >/dev/null || { echo "skipped: torchrun missing (python3-tor
 square_pngs "${QABCS_PICS:-$QABCS}" 8 4
 FIRST=3 MORE=12
 common=(--data "$W/data" --val "$W/val" --batch-size 8 --lr 0.01 --cache-dir "$W/cache")
-"$TT" train "${common[@]}" --epochs $FIRST --ckpt-dir "$W/ck" --out "$W/first.safetensors" >"$W/first.log"
+"$TT" train "${PLAIN[@]}" "${common[@]}" --epochs $FIRST --ckpt-dir "$W/ck" --out "$W/first.safetensors" >"$W/first.log"
 "$TT" export --ckpt "$W/first.safetensors" --out "$W/ex" >/dev/null
-"$TT" train "${common[@]}" --epochs $((FIRST + MORE)) --out "$W/whole.safetensors" >"$W/whole.log"
+"$TT" train "${PLAIN[@]}" "${common[@]}" --epochs $((FIRST + MORE)) --out "$W/whole.safetensors" >"$W/whole.log"
 # Debian's torch 1.13 on Python 3.11 cannot parse torchrun's default --redirects/--tee "0"
 # (Python 3.11 no longer lists a zero-valued flag), so name stdout explicitly.
 torchrun --nproc_per_node 2 --redirects 1 --tee 1 "$SRC/python/tabtrain_ddp.py" \

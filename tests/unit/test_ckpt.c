@@ -542,6 +542,12 @@ static void resume_falls_back_and_says_so(void **state) {
     mkdir(empty, 0755);
     assert_int_equal(tt_ckpt_dir_resume(empty, &f, path, sizeof path, note, sizeof note),
                      TT_ERR_NOT_FOUND);
+    /* A run killed before its first save never made its directory: the same answer. */
+    const char *never = scratch("never-made");
+    rmdir(never);
+    assert_int_equal(tt_ckpt_dir_resume(never, &f, path, sizeof path, note, sizeof note),
+                     TT_ERR_NOT_FOUND);
+    assert_non_null(strstr(tt_last_error(), "no valid checkpoint"));
     tt_test_data_free(&d);
 }
 

@@ -14,13 +14,20 @@
 
 static void test_defaults_follow_the_table(void **state) {
     tt_config c = tt_config_defaults();
-    assert_int_equal(c.train.epochs, 10);
+    /* What a new user gets (scripts/measure-defaults, README "Default settings"). */
+    assert_int_equal(c.train.epochs, 30);
     assert_int_equal(c.train.batch_size, 32);
     assert_true(c.train.lr == 1e-3f);
     assert_int_equal(c.train.seed, 42);
     assert_true(c.val_fraction == 0.2f);
-    assert_string_equal(c.augment, "");
-    assert_int_equal(c.augment_views, 1);
+    assert_int_equal(c.train.hidden, 256);
+    assert_true(c.train.dropout == 0.5f);
+    assert_true(c.train.label_smoothing == 0.1f);
+    assert_int_equal(c.train.patience, 6);
+    assert_string_equal(c.augment, "flip,zoom");
+    assert_int_equal(c.augment_views, 3);
+    assert_int_equal(c.unfreeze, 0);
+    assert_true(c.train.backbone_lr == 0); /* lr / 10 */
     assert_int_equal(c.init_from_model, 0);
     /* The trainer's own defaults agree with the table where both have one. */
     tt_trainer_config t = tt_trainer_defaults();
@@ -78,7 +85,7 @@ static void test_json_strict_and_lenient(void **state) {
     assert_int_equal(c.init_from_model, 1);
     assert_int_equal(tt_config_from_json(&c, "{\"epochs\":3,\"class_ids\":[1]}", 0), TT_ERR_INVALID_ARG);
     assert_non_null(strstr(tt_last_error(), "class_ids"));
-    assert_int_equal(c.train.epochs, 10); /* all or nothing */
+    assert_int_equal(c.train.epochs, tt_config_defaults().train.epochs); /* all or nothing */
     tt_assert_ok(tt_config_from_json(&c, "{\"epochs\":3,\"class_ids\":[1],\"data_crc\":5}", 1));
     assert_int_equal(c.train.epochs, 3);
     /* The trainer record writes the seed as a decimal string. */
@@ -137,8 +144,10 @@ static void test_round_trip_and_compare(void **state) {
         if (!strstr(tt_last_error(), tt_config_flag(&s[i], flag, sizeof flag))) fail_msg("%s: %s", s[i].key, tt_last_error());
     }
     /* Views only count with an augment list. */
-    tt_config a = tt_config_defaults(), b = a;
-    b.augment_views = 2;
+    tt_config a = tt_config_defaults();
+    a.augment[0] = 0;
+    tt_config b = a;
+    b.augment_views = a.augment_views + 1;
     tt_assert_ok(tt_config_compare(&a, &b));
 }
 
@@ -164,9 +173,25 @@ static void test_schema(void **state) {
             assert_true(tt_json_eq(&j, tt_json_key(&j, row, "default"), "adam"));
             found++;
         }
+        if (tt_json_eq(&j, tt_json_key(&j, row, "key"), "augment")) {
+            assert_true(tt_json_eq(&j, tt_json_key(&j, row, "type"), "list"));
+            assert_int_equal(tt_json_len(&j, tt_json_key(&j, row, "choices")), 4);
+            assert_true(tt_json_eq(&j, tt_json_key(&j, row, "default"), tt_config_defaults().augment));
+            found++;
+        }
         assert_true(tt_json_key(&j, row, "label") >= 0 && tt_json_key(&j, row, "help") >= 0);
+        int g = tt_json_key(&j, row, "group");
+        assert_true(tt_json_eq(&j, g, "basic") || tt_json_eq(&j, g, "advanced") || tt_json_eq(&j, g, "import"));
     }
-    assert_int_equal(found, 2);
+    assert_int_equal(found, 3);
+    /* The presets, each with the settings it changes. */
+    int presets = tt_json_key(&j, 0, "presets"), np;
+    tt_config_presets(&np);
+    assert_int_equal(tt_json_len(&j, presets), np);
+    int best = tt_json_at(&j, presets, 1);
+    assert_true(tt_json_eq(&j, tt_json_key(&j, best, "key"), "best"));
+    double k;
+    assert_true(tt_json_num(&j, tt_json_key(&j, tt_json_key(&j, best, "settings"), "unfreeze"), &k, 0) && k == 2);
     tt_json_free(&j);
     free(js);
     char *usage = tt_config_usage();
@@ -174,6 +199,40 @@ static void test_schema(void **state) {
     assert_non_null(strstr(usage, "--lr X"));
     assert_null(strstr(usage, "init-from-model"));
     free(usage);
+}
+
+/* A preset is the defaults and the settings it names, for every front end; "none"
+ * turns the augment list (on by default) off from a command line. */
+static void test_presets(void **state) {
+    int n;
+    const tt_preset *p = tt_config_presets(&n);
+    assert_true(n >= 2);
+    assert_string_equal(p[0].key, "recommended");
+    tt_config d = tt_config_defaults(), c = d;
+    char *dj = tt_config_to_json(&d);
+    tt_assert_ok(tt_config_apply_preset(&c, "recommended"));
+    char *cj = tt_config_to_json(&c);
+    assert_string_equal(cj, dj);
+    free(cj);
+    for (int i = 0; i < n; i++) {
+        c = tt_config_defaults();
+        tt_assert_ok(tt_config_apply_preset(&c, p[i].key));
+        tt_assert_ok(tt_config_validate(&c));
+    }
+    c = tt_config_defaults();
+    tt_assert_ok(tt_config_apply_preset(&c, "best"));
+    assert_int_equal(c.unfreeze, 2);
+    assert_true(c.train.backbone_lr == 1e-4f);
+    c.unfreeze = d.unfreeze, c.train.backbone_lr = d.train.backbone_lr;
+    cj = tt_config_to_json(&c);
+    assert_string_equal(cj, dj); /* nothing else */
+    free(cj), free(dj);
+    assert_int_equal(tt_config_apply_preset(&c, "fastest"), TT_ERR_INVALID_ARG);
+    assert_non_null(strstr(tt_last_error(), "recommended, best"));
+    assert_true(d.augment[0]);
+    tt_assert_ok(tt_config_set(&d, tt_config_find("--augment"), "none"));
+    assert_string_equal(d.augment, "");
+    tt_assert_ok(tt_config_validate(&d));
 }
 
 /* The configs of the checkpoints written before the table: the CLI's
@@ -184,6 +243,8 @@ static void test_old_files(void **state) {
     tt_config want = tt_config_defaults();
     want.train.epochs = 2, want.train.batch_size = 2, want.train.hidden = 4, want.train.seed = 7;
     want.train.lr = 0.003f, want.val_fraction = 0.25f;
+    /* What those files were made with where today's defaults differ. */
+    want.train.dropout = 0, want.train.label_smoothing = 0, want.train.patience = 0, want.augment[0] = 0;
     for (int i = 0; i < 2; i++) {
         tt_st_file *f;
         tt_assert_ok(tt_st_open_file(&f, tt_test_source_path(files[i])));
@@ -202,7 +263,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_follow_the_table), cmocka_unit_test(test_cli_text),
         cmocka_unit_test(test_json_strict_and_lenient),   cmocka_unit_test(test_round_trip_and_compare),
-        cmocka_unit_test(test_schema),                    cmocka_unit_test(test_old_files),
+        cmocka_unit_test(test_schema),                    cmocka_unit_test(test_presets),
+        cmocka_unit_test(test_old_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -329,7 +329,7 @@ static void rejects_bad_files_with_a_reason(void **state) {
     (void)state;
     uint8_t px[16 * 12 * 3];
     image_fx_noise(px, sizeof px, 500);
-    image_buf random = {0}, text = {0}, jpeg_huge = {0}, bmp_huge = {0}, gif_huge = {0};
+    image_buf random = {0}, text = {0}, jpeg_huge = {0}, bmp_huge = {0}, gif_huge = {0}, gif_text = {0};
     image_buf_put(&random, px, sizeof px);
     const char *txt = "label,path\ncat,images/cat.jpg\n";
     image_buf_put(&text, txt, strlen(txt));
@@ -345,6 +345,8 @@ static void rejects_bad_files_with_a_reason(void **state) {
     uint8_t idx[4] = {0}, pal[128][3] = {{0}};
     gif_huge = image_fx_gif(2, 2, idx, (const uint8_t(*)[3])pal, -1);
     memcpy(gif_huge.data + 6, "\xFF\xFF\xFF\xFF", 4);
+    const char *fake = "GIF89a but not really a picture"; /* its "canvas" reads as 25120x29813 */
+    image_buf_put(&gif_text, fake, strlen(fake));
     struct { const char *what; image_buf b; tt_status st; const char *msg; } cases[] = {
         {"zero-length", {0}, TT_ERR_FORMAT, "empty"},
         {"random bytes", random, TT_ERR_FORMAT, "not a JPEG, PNG, BMP or GIF"},
@@ -357,6 +359,7 @@ static void rejects_bad_files_with_a_reason(void **state) {
         {"JPEG 60000x60000", jpeg_huge, TT_ERR_LIMIT, "exceeds the limit"},
         {"BMP 20000x20000", bmp_huge, TT_ERR_LIMIT, "exceeds the limit"},
         {"GIF 65535x65535", gif_huge, TT_ERR_LIMIT, "exceeds the limit"},
+        {"text after a GIF signature", gif_text, TT_ERR_CORRUPT, "GIF: unknown block"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tt_image img = {7, 7, (uint8_t *)px};
