@@ -1,12 +1,14 @@
-// A profile written by the app before pictures left IDBFS (engine ABI 3: every picture
-// inside its record, IDBFS holding them all in the worker's memory) opens in this build
-// and is migrated on first start (web/migrate.js), with a progress line: the same
-// classes and pictures (every original byte for byte), the imported model, the run's
-// checkpoint (restored: it predicts as before), thumbnails, and training goes on; IDBFS
-// keeps only the small records. The old app is that version's own code, built from git into
-// build/e2e/old-<commit> (its engine at -O1 -DNDEBUG, quicker to compile than a release
-// build) and kept there for the next run; both apps are served on one origin, in
-// turn, to one browser profile.
+// A profile written by the app before pictures left IDBFS opens in this build and is
+// migrated on first start (web/migrate.js), with a progress line: the same classes and
+// pictures (every original byte for byte), the imported model, the run's checkpoint
+// (restored: it predicts as before), thumbnails, and training goes on; IDBFS keeps only
+// the project's index. Two older versions wrote such profiles, each IDBFS holding every
+// picture in the worker's memory:
+//   - engine ABI 3, before the project store: every picture inside its record;
+//   - engine ABI 4, the project store: project.json and every picture as pictures/<id>.
+// An old app is that version's own code, built from git into build/e2e/old-<commit> (its
+// engine at -O1 -DNDEBUG, quicker to compile than a release build) and kept there for
+// the next run; both apps are served on one origin, in turn, to one browser profile.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -17,20 +19,22 @@ import { exportFiles, pictures, predict, setTraining } from './flows.mjs';
 import { PHOTOS_SKIP, generatePhotos, readOriginals } from './photos.mjs';
 import { PROTOCOL_VERSION } from '../../web/protocol.js';
 
-// main before the picture store: the last version whose profiles hold pictures in IDBFS.
-const OLD = 'c90af89c51e5d9f82058717253686937930babec';
+const OLDS = [
+  { commit: 'c90af89c51e5d9f82058717253686937930babec', protocol: 3, what: 'before the project store (pictures inside the records)' },
+  { commit: 'efe083a831a9ba0963b1b945360e2a4f4ccb8b3e', protocol: 4, what: 'of the project store (pictures as IDBFS files)' },
+];
 const CLASSES = ['animals', 'food', 'instrument'];
 const PER_CLASS = 3, EPOCHS = 3;
 
-function oldCommitMissing() {
-  try { execFileSync('git', ['-C', h.ROOT, 'cat-file', '-e', `${OLD}^{commit}`], { stdio: 'ignore' }); return false; } catch { return `commit ${OLD.slice(0, 7)} not in this clone (shallow?)`; }
+function commitMissing(commit) {
+  try { execFileSync('git', ['-C', h.ROOT, 'cat-file', '-e', `${commit}^{commit}`], { stdio: 'ignore' }); return false; } catch { return `commit ${commit.slice(0, 7)} not in this clone (shallow?)`; }
 }
-const skip = h.ENGINE_SKIP || h.REAL_WEIGHTS_SKIP || PHOTOS_SKIP || oldCommitMissing() ||
+const skip = h.ENGINE_SKIP || h.REAL_WEIGHTS_SKIP || PHOTOS_SKIP ||
   (!fs.existsSync(path.join(h.ROOT, 'build/deps/wasm/lib/libjpeg.a')) && 'build/deps/wasm missing (scripts/setup)');
 
 // The old version's web app: its sources from git, its engine built with Emscripten at -O1
 // against the same decoder builds, assembled by its own scripts/build-web.
-function oldApp() {
+function oldApp(OLD) {
   const dir = path.join(h.ROOT, 'build/e2e', `old-${OLD.slice(0, 12)}`);
   const web = path.join(dir, 'web');
   if (fs.existsSync(path.join(web, 'wasm/tabtrain.wasm'))) return web;
@@ -49,18 +53,18 @@ function oldApp() {
   return web;
 }
 
-let oldRoot, app, photos;
+let app, photos;
 before(async () => {
   if (skip) return;
-  const t0 = Date.now();
-  oldRoot = oldApp();
-  console.log(`# the old app (${OLD.slice(0, 7)}) is built (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
   app = h.buildApp();
   photos = await generatePhotos(2, 2);
 });
 after(() => app?.cleanup());
 
-test('a profile of the version before the picture store migrates on first start: nothing lost, run resumes', { skip, timeout: 900_000 }, async () => {
+for (const { commit: OLD, protocol, what } of OLDS) test(`a profile ${what} migrates on first start: nothing lost, run resumes`, { skip: skip || commitMissing(OLD), timeout: 1_800_000 }, async () => {
+  const t0 = Date.now();
+  const oldRoot = oldApp(OLD);
+  console.log(`# the old app (${OLD.slice(0, 7)}) is built (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
   const srvOld = await h.startServer(oldRoot, { isolation: false });
   const port = new URL(srvOld.url).port;
   let srvNew;
@@ -95,7 +99,7 @@ test('a profile of the version before the picture store migrates on first start:
     await h.waitForPhase(page, 'trained', 300_000);
     await h.settled(page);
     const was = await h.state(page);
-    assert.equal(was.protocol, 3, 'the profile is written by the old version');
+    assert.equal(was.protocol, protocol, 'the profile is written by the old version');
     const probe = pictures(oldRoot, 'food')[PER_CLASS + 1];
     const probsBefore = await predict(page, probe);
 
@@ -117,7 +121,7 @@ test('a profile of the version before the picture store migrates on first start:
     assert.deepEqual(s.saved, was.saved);
     const probsAfter = await predict(page, probe);
     for (const [i, p] of probsBefore.entries()) assert.ok(Math.abs(probsAfter[i].p - p.p) < 1e-5, `${p.name}: ${probsAfter[i].p} vs ${p.p}`);
-    // IDBFS keeps the index only: small records, no picture, the layout mark.
+    // IDBFS keeps the index only: project.json, no record, no picture, the layout mark.
     const idbfs = await page.evaluate(() => new Promise((resolve, reject) => {
       const rq = indexedDB.open('/tabtrain');
       rq.onerror = () => reject(rq.error);
@@ -127,9 +131,9 @@ test('a profile of the version before the picture store migrates on first start:
         values.onsuccess = () => resolve(Object.fromEntries(keys.result.map((k, i) => [k, values.result[i].contents?.byteLength ?? -1])));
       };
     }));
-    const records = Object.entries(idbfs).filter(([k]) => /\/dataset\/img-\d+\.safetensors$/.test(k));
-    assert.equal(records.length, 11);
-    assert.ok(records.every(([, n]) => n < 2048), `records of ${records.map(([, n]) => n).join(', ')} bytes`);
+    const pictureKeys = Object.keys(idbfs).filter((k) => /\/dataset\/img-\d+\.safetensors$|\/pictures\/\d+$/.test(k));
+    assert.deepEqual(pictureKeys, []);
+    assert.ok(idbfs['/tabtrain/project.json'] > 0 && idbfs['/tabtrain/project.json'] < 200 * 11, `project.json of ${idbfs['/tabtrain/project.json']} bytes`);
     assert.ok('/tabtrain/layout' in idbfs);
     const want = {};
     for (const name of CLASSES) for (const f of pictures(oldRoot, name).slice(0, PER_CLASS)) want[`${name}/${path.basename(f)}`] = h.sha256(fs.readFileSync(f));

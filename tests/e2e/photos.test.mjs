@@ -9,11 +9,13 @@
 //     in under 3 s; thumbnails come from the stored thumbnails;
 //   - training with augmented copies asks for the training copies, a reload in the
 //     middle of it resumes, prediction works, and every original comes back byte for
-//     byte (read back by a second tab's worker, IMAGES_GET {original: true}; the
-//     project export of issue 13 does not exist yet).
+//     byte: read back by a second tab's worker (IMAGES_GET {original: true}), and in
+//     the project file "Save project" writes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as h from './helpers.mjs';
 import { predict, setTraining, top } from './flows.mjs';
@@ -94,6 +96,17 @@ test(`${CLASSES * PER_CLASS} phone photos: bounded memory, reload under 3 s, tra
     const want = Object.fromEntries(Object.entries(added).flatMap(([name, files]) => files.map((f) => [`${name}/${path.basename(f)}`, h.sha256(fs.readFileSync(f))])));
     assert.equal(Object.keys(digests).length, CLASSES * PER_CLASS);
     assert.deepEqual(digests, want);
+    // ... and in the project file, read from the picture store one picture at a time.
+    const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 600_000 }), page.click('#project-save')]);
+    const zip = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tt-photos-')), 'project.zip');
+    fs.copyFileSync(await dl.path(), zip);
+    const inZip = JSON.parse(execFileSync('python3', ['-c', [
+      'import sys, json, hashlib, zipfile',
+      'z = zipfile.ZipFile(sys.argv[1])',
+      'print(json.dumps(sorted(hashlib.sha256(z.read(n)).hexdigest() for n in z.namelist() if n.startswith("images/"))))',
+    ].join('\n'), zip], { maxBuffer: 1 << 24 }).toString());
+    fs.rmSync(path.dirname(zip), { recursive: true, force: true });
+    assert.deepEqual(inZip, Object.values(want).sort());
     assert.deepEqual((await h.state(page)).errors, []);
     await h.screenshot(page, 'photos-300');
   } finally { await b.close(); }
