@@ -226,7 +226,7 @@ tt_status tt_app_image_add(tt_app *a, int class_id, const void *bytes, size_t le
     st = feat ? tt_featcache_run(a->fc, 1, &rq, 1, feat) : tt_error(TT_ERR_NOMEM, "no memory");
     free(feat);
     if (!st && rq.status) st = tt_error(rq.status, "%s", rq.error);
-    tt_picture pic = {bytes, len};
+    tt_picture pic = {.original = bytes, .original_len = len};
     void *png = NULL, *jpeg = NULL;
     if (!st) st = tt_app_parts(&copy, len, &png, &pic.copy_len, &jpeg, &pic.thumb_len);
     tt_image_free(&copy);
@@ -601,8 +601,9 @@ void tt_app_history_free(tt_app_history *h) {
 tt_status tt_app_check_picture(const tt_app *a, const void *bytes, size_t len) {
     if (!len || !bytes) return tt_error(TT_ERR_FORMAT, "not a picture: the file is empty");
     tt_image img;
+    /* as adding it would decode it: into the training copy (a JPEG at a DCT scale) */
     tt_decode_opts o = {.max_pixels = a->cfg.max_pixels};
-    tt_status st = tt_image_decode(bytes, len, &o, &img);
+    tt_status st = tt_image_training_copy(bytes, len, &o, a->bb ? a->bb->size : TT_IMAGE_DEFAULT_SIZE, &img);
     if (!st) tt_image_free(&img);
     return st;
 }

@@ -325,7 +325,7 @@ static tt_status tt_migrate_record(tt_project *p, const char *path) {
     tt_project_image im = {0};
     st = tt_grow((void **)&p->images, &p->cap_images, p->n_images, sizeof *p->images);
     if (!st) st = tt_record_parse(f, path, &im, &t);
-    if (!st && t && p->pics.put) st = p->pics.put(p->pics.ctx, im.id, &(tt_picture){t->data, t->nbytes});
+    if (!st && t && p->pics.put) st = p->pics.put(p->pics.ctx, im.id, &(tt_picture){.original = t->data, .original_len = t->nbytes});
     if (!st) p->images[p->n_images++] = im;
     else free(im.name);
     tt_st_close(f);

@@ -59,7 +59,7 @@ static tt_status tt_eval_run(const char *ckpt, const char *data, const char *mod
         acc = malloc((size_t)C * sizeof *acc);
         if (!conf || !acc) st = tt_error(TT_ERR_NOMEM, "out of memory");
     }
-    tt_rows_src src = {fc, p, tt_cli_skip_image, &skips, 1};
+    tt_rows_src src = {fc, p, tt_cli_skip_image, &skips, 1, NULL};
     if (!st) st = tt_classifier_evaluate(&c, &src, TT_EVAL_PICTURES, conf, &n);
     if (!st && n == 0) st = tt_error(TT_ERR_NOT_FOUND, "%s: no usable images", data);
     if (!st) {

@@ -97,10 +97,10 @@ static void test_pictures_persist(void **state) {
     hash_of("second picture", h2);
     /* one comes with a training copy and a thumbnail: the copy is what it is read back as */
     tt_assert_ok(tt_project_image_add(p, a, "one.png", h1, &(tt_picture){"first picture", 13, "its copy", 8, "thumb", 5}, &one));
-    tt_assert_ok(tt_project_image_add(p, a, "two \"quoted\".png", h2, &(tt_picture){"second picture", 14}, &two));
-    assert_refused(tt_project_image_add(p, a, "again.png", h1, &(tt_picture){"first picture", 13}, &three),
+    tt_assert_ok(tt_project_image_add(p, a, "two \"quoted\".png", h2, &(tt_picture){.original = "second picture", .original_len = 14}, &two));
+    assert_refused(tt_project_image_add(p, a, "again.png", h1, &(tt_picture){.original = "first picture", .original_len = 13}, &three),
                    "the same picture as one.png");
-    tt_assert_ok(tt_project_image_add(p, b, "one-in-b.png", h1, &(tt_picture){"first picture", 13}, &three)); /* another class: welcome */
+    tt_assert_ok(tt_project_image_add(p, b, "one-in-b.png", h1, &(tt_picture){.original = "first picture", .original_len = 13}, &three)); /* another class: welcome */
     assert_true(one < two && two < three);
     assert_true(tt_project_hash_shared(p, one) && !tt_project_hash_shared(p, two));
     tt_project_free(p);
