@@ -18,7 +18,7 @@ listing() { find "$RO" -printf '%p %s %T@\n' | sort; }
 before=$(listing)
 run() { (cd "$RO" && env "$@"); }
 
-run XDG_CACHE_HOME="$W/xdg" HOME="$W/home" "$TT" train --data "$D" --epochs 2 --val-fraction 0.25 --augment flip \
+run XDG_CACHE_HOME="$W/xdg" HOME="$W/home" "$TT" train "${PLAIN[@]}" --data "$D" --epochs 2 --val-fraction 0.25 --augment flip \
   --augment-views 1 --json --out "$W/m.safetensors" >"$W/out1.jsonl" 2>"$W/err1.txt" || { cat "$W/err1.txt"; fail "train"; }
 [ "$(listing)" = "$before" ] || fail "train wrote into the working directory: $(ls -la "$RO")"
 C=$W/xdg/tabtrain
@@ -28,7 +28,7 @@ C=$W/xdg/tabtrain
 [ "$(json "$W/out1.jsonl" "ev('done')[0]['computed']")" = 14 ] || fail "first run computed $(json "$W/out1.jsonl" "ev('done')[0]['computed']")"
 
 # The second run and eval are served from the cache; eval writes nothing new.
-run XDG_CACHE_HOME="$W/xdg" HOME="$W/home" "$TT" train --data "$D" --epochs 2 --val-fraction 0.25 --augment flip \
+run XDG_CACHE_HOME="$W/xdg" HOME="$W/home" "$TT" train "${PLAIN[@]}" --data "$D" --epochs 2 --val-fraction 0.25 --augment flip \
   --augment-views 1 --json --out "$W/m2.safetensors" >"$W/out2.jsonl" 2>"$W/err2.txt" || { cat "$W/err2.txt"; fail "train 2"; }
 [ "$(json "$W/out2.jsonl" "(ev('done')[0]['cached'], ev('done')[0]['computed'])")" = "(14, 0)" ] || fail "second run: $(json "$W/out2.jsonl" "ev('done')[0]")"
 cmp -s "$W/m.safetensors" "$W/m2.safetensors" || fail "the cached run trained other bits"
@@ -37,13 +37,13 @@ run XDG_CACHE_HOME="$W/xdg" HOME="$W/home" "$TT" eval --ckpt "$W/m.safetensors" 
 [ "$(listing)" = "$before" ] || fail "eval wrote into the working directory"
 
 # Without XDG_CACHE_HOME: ~/.cache/tabtrain; with neither: no cache at all.
-run -u XDG_CACHE_HOME HOME="$W/home" "$TT" train --data "$D" --epochs 1 --out "$W/m3.safetensors" >/dev/null 2>&1 || fail "train 3"
+run -u XDG_CACHE_HOME HOME="$W/home" "$TT" train "${PLAIN[@]}" --data "$D" --epochs 1 --out "$W/m3.safetensors" >/dev/null 2>&1 || fail "train 3"
 [ "$(ls "$W/home/.cache/tabtrain/features" | wc -l)" = 8 ] || fail "~/.cache/tabtrain not used"
-run -u XDG_CACHE_HOME -u HOME "$TT" train --data "$D" --epochs 1 --out "$W/m4.safetensors" >/dev/null 2>&1 || fail "train 4"
+run -u XDG_CACHE_HOME -u HOME "$TT" train "${PLAIN[@]}" --data "$D" --epochs 1 --out "$W/m4.safetensors" >/dev/null 2>&1 || fail "train 4"
 run -u XDG_CACHE_HOME -u HOME "$TT" cache --info | grep -q "no cache" || fail "cache --info without a home"
 [ "$(listing)" = "$before" ] || fail "a run without a cache directory wrote into the working directory"
 # --cache-dir elsewhere
-run -u XDG_CACHE_HOME -u HOME "$TT" train --data "$D" --epochs 1 --cache-dir "$W/mine" --out "$W/m5.safetensors" >/dev/null 2>&1 || fail "train 5"
+run -u XDG_CACHE_HOME -u HOME "$TT" train "${PLAIN[@]}" --data "$D" --epochs 1 --cache-dir "$W/mine" --out "$W/m5.safetensors" >/dev/null 2>&1 || fail "train 5"
 [ "$(ls "$W/mine/features" | wc -l)" = 8 ] || fail "--cache-dir not used"
 
 # cache --info / --clear
