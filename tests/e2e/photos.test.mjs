@@ -23,6 +23,8 @@ import { PHOTOS_SKIP, generatePhotos, memoryMB, sampleMemory, addPhotos, readOri
 import { PROTOCOL_VERSION } from '../../web/protocol.js';
 
 const PER_CLASS = 100, CLASSES = 3;
+// Enough epochs that the reload lands mid-run: the engine trains 300 photos' rows fast.
+const EPOCHS = 40;
 const skip = h.ENGINE_SKIP || h.REAL_WEIGHTS_SKIP || PHOTOS_SKIP;
 let app, srv, photos, added;
 before(async () => {
@@ -78,16 +80,16 @@ test(`${CLASSES * PER_CLASS} phone photos: bounded memory, reload under 3 s, tra
     await page.waitForSelector('.thumb[data-drawn="1"]', { timeout: 30_000 });
 
     // Training with an augmented copy per photo: the run asks for every training copy.
-    await setTraining(page, { epochs: 4, augment: ['flip'], copies: 1 });
+    await setTraining(page, { epochs: EPOCHS, augment: ['flip'], copies: 1 });
     await page.click('#train');
     await page.waitForFunction(() => window.tabtrainState.saved?.epoch >= 1, null, { timeout: 900_000 }); // a checkpoint reached storage
     await page.reload();
     const paused = await h.waitForPhase(page, ['paused', 'trained'], 120_000);
     assert.equal(paused.phase, 'paused');
-    assert.ok(paused.epoch >= 1 && paused.epoch < 4, `resumes at epoch ${paused.epoch}`);
+    assert.ok(paused.epoch >= 1 && paused.epoch < EPOCHS, `resumes at epoch ${paused.epoch}`);
     await page.click('#resume');
     const done = await h.waitForPhase(page, 'trained', 900_000);
-    assert.equal(done.epoch, 4);
+    assert.equal(done.epoch, EPOCHS);
     for (const [name, files] of Object.entries(photos.classes)) assert.equal(top(await predict(page, files[PER_CLASS])), name, `a held-out photo of ${name}`);
 
     // Every original, byte for byte, read back by another tab's worker (read-only: this
