@@ -23,8 +23,8 @@ import { PHOTOS_SKIP, generatePhotos, memoryMB, sampleMemory, addPhotos, readOri
 import { PROTOCOL_VERSION } from '../../web/protocol.js';
 
 const PER_CLASS = 100, CLASSES = 3;
-// Enough epochs that the reload lands mid-run: the engine trains 300 photos' rows fast.
-const EPOCHS = 40;
+// Enough epochs that the reload lands mid-run: an epoch of the 300 photos' rows takes ~0.1 s.
+const EPOCHS = 300;
 const skip = h.ENGINE_SKIP || h.REAL_WEIGHTS_SKIP || PHOTOS_SKIP;
 let app, srv, photos, added;
 before(async () => {
