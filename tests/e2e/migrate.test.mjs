@@ -26,6 +26,17 @@ const OLDS = [
 const CLASSES = ['animals', 'food', 'instrument'];
 const PER_CLASS = 3, EPOCHS = 3;
 
+// The settings form of the ABI 3 app, before the page built it from the engine's schema.
+async function setTrainingBeforeSchema(page, { epochs, augment = [], copies = 2 }) {
+  await page.fill('#settings [name=epochs]', String(epochs));
+  await page.fill('#settings [name=batchSize]', '4');
+  await page.fill('#settings [name=learningRate]', '0.003');
+  for (const a of ['flip', 'zoom', 'shear', 'brightness']) await page.setChecked(`#settings [name=${a}]`, augment.includes(a));
+  await page.fill('#settings [name=augmentViews]', String(copies));
+  await page.evaluate(() => { document.querySelector('#settings details').open = true; }); // "Advanced"
+  for (const [name, v] of [['hiddenUnits', 0], ['unfreeze', 0], ['dropout', 0], ['labelSmoothing', 0], ['patience', 0]]) await page.fill(`#settings [name=${name}]`, String(v));
+}
+
 function commitMissing(commit) {
   try { execFileSync('git', ['-C', h.ROOT, 'cat-file', '-e', `${commit}^{commit}`], { stdio: 'ignore' }); return false; } catch { return `commit ${commit.slice(0, 7)} not in this clone (shallow?)`; }
 }
@@ -86,7 +97,8 @@ for (const { commit: OLD, protocol, what } of OLDS) test(`a profile ${what} migr
     const big = [photos.classes.class1[0], photos.classes.class2[0]];
     for (const [i, f] of big.entries()) await add(CLASSES[i], f);
     await page.waitForFunction(() => window.tabtrainState.classes.map((c) => c.count).join() === '4,4,3' && window.tabtrainState.pendingCommands === 0, null, { timeout: 600_000 });
-    await setTraining(page, { epochs: 1 });
+    const setOld = protocol === 3 ? setTrainingBeforeSchema : setTraining;
+    await setOld(page, { epochs: 1 });
     await page.click('#train');
     await h.waitForPhase(page, 'trained', 300_000);
     const exported = await exportFiles(page);
@@ -94,7 +106,7 @@ for (const { commit: OLD, protocol, what } of OLDS) test(`a profile ${what} migr
     fs.writeFileSync(file, exported.weights);
     await page.setInputFiles('#import', file);
     await page.waitForFunction(() => window.tabtrainState.imported && window.tabtrainState.pendingCommands === 0, null, { timeout: 60_000 });
-    await setTraining(page, { epochs: EPOCHS, augment: ['flip'], copies: 1 });
+    await setOld(page, { epochs: EPOCHS, augment: ['flip'], copies: 1 });
     await page.click('#train');
     await h.waitForPhase(page, 'trained', 300_000);
     await h.settled(page);
