@@ -47,7 +47,7 @@
 #define TT_EXPORT
 #endif
 
-#define TT_WASM_ABI 3
+#define TT_WASM_ABI 4
 #define TT_WASM_MAX_HANDLES 8
 #define TT_WASM_PATH 512
 /* A picture's decode costs up to ~16 bytes a pixel at its peak, and wasm

@@ -150,7 +150,7 @@ static void test_create_refuses_bad_weights(void **state) {
     assert_int_equal(tt_wasm_create(junk, sizeof junk, g_root), 0);
     assert_true(strlen(tt_wasm_last_error(0)) > 0);
     assert_int_equal(tt_wasm_create(g_weights, (int)g_weights_len, NULL), 0);
-    assert_int_equal(tt_wasm_abi_version(), 3);
+    assert_int_equal(tt_wasm_abi_version(), 4);
 }
 
 /* FIPS 180-2 vectors, and the weights file's hash as the worker checks it. */
