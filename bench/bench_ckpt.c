@@ -12,6 +12,7 @@
 
 #include "bench.h"
 #include "tabtrain/ckpt.h"
+#include "tabtrain/trainer.h"
 
 typedef struct {
     tt_trainer *t, *fresh;

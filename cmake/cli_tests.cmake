@@ -19,7 +19,7 @@ if(TARGET tabtrain AND TEST import_npy_cli AND NOT TT_WASM)
   endif()
   set(TT_CLI_TESTS cli_bad_files cli_fuzz_repro cli_old_ckpt)
   if(NOT TT_SANITIZE)
-    list(APPEND TT_CLI_TESTS cli_qabcs cli_fashion_scale cli_unfreeze cli_run_rules)
+    list(APPEND TT_CLI_TESTS cli_qabcs cli_fashion_scale cli_unfreeze cli_run_rules cli_project)
   endif()
   foreach(t ${TT_CLI_TESTS})
     add_test(NAME ${t} COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scripts/${t}.sh

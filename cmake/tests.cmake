@@ -68,3 +68,8 @@ if(TARGET test_onnx)
   target_include_directories(test_onnx PRIVATE ${TT_ONNX_GEN})
   target_include_directories(test_onnx SYSTEM PRIVATE ${TT_PROTOBUF_C_INCLUDE})
 endif()
+
+# The include arrows between the layers of src/ point one way (tests/scripts/layers.sh).
+if(NOT TT_WASM)
+  add_test(NAME layers COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scripts/layers.sh ${CMAKE_SOURCE_DIR})
+endif()

@@ -7,10 +7,12 @@
 # ENVIRONMENT includes node so scripts can drive the exact same module outside a
 # browser (see docs/wasm-api.md for the globals the 3.1.6 ES6 output needs there).
 set(TT_WASM_EXPORTS
-  _malloc _free _tt_wasm_abi_version _tt_wasm_sha256_hex _tt_wasm_config_schema _tt_wasm_last_error _tt_wasm_create _tt_wasm_destroy
-  _tt_wasm_set_threads _tt_wasm_set_classes _tt_wasm_add_image _tt_wasm_remove_image _tt_wasm_dataset_json
-  _tt_wasm_train_begin _tt_wasm_train_step _tt_wasm_train_state_json _tt_wasm_metrics_json
-  _tt_wasm_save _tt_wasm_load _tt_wasm_model_json _tt_wasm_image _tt_wasm_predict _tt_wasm_export _tt_wasm_reset)
+  _malloc _free _tt_wasm_abi_version _tt_wasm_sha256_hex _tt_wasm_config_schema _tt_wasm_last_error _tt_wasm_open
+  _tt_wasm_set_weights _tt_wasm_destroy _tt_wasm_set_threads _tt_wasm_class_create _tt_wasm_class_rename
+  _tt_wasm_class_delete _tt_wasm_import_classes _tt_wasm_add_image _tt_wasm_remove_image _tt_wasm_dataset_json
+  _tt_wasm_image _tt_wasm_train_begin _tt_wasm_train_step _tt_wasm_resume _tt_wasm_save _tt_wasm_train_state_json
+  _tt_wasm_metrics_json _tt_wasm_history_json _tt_wasm_load _tt_wasm_model_json _tt_wasm_predict _tt_wasm_export
+  _tt_wasm_reset _tt_wasm_check_image _tt_wasm_check_checkpoint)
 string(REPLACE ";" "," TT_WASM_EXPORTS_CSV "${TT_WASM_EXPORTS}")
 
 add_executable(tabtrain_wasm ${TT_WASM_SOURCES})

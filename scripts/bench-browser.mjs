@@ -4,7 +4,10 @@
 // page served on 127.0.0.1 (COOP/COEP as for the app) with the real weights
 // written into its in-memory file system.
 //   node scripts/bench-browser.mjs [--batch 1,32] [--model models/...safetensors] [--threads N]
-// --threads N > 1 runs the threaded build (build/wasm-mt) in the cross-origin-isolated page.
+//                                  [--wasm-dir DIR] [--variant NAME]
+// --threads N > 1 runs the threaded build (build/wasm-mt) in the cross-origin-isolated page;
+// --wasm-dir runs the tabtrain-bench-web build in DIR instead (another kernel variant),
+// reported as "variant" NAME.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +18,8 @@ const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? args
 const batch = opt('--batch', '1,32');
 const model = path.resolve(ROOT, opt('--model', 'models/mobilenet_v2_1.0_224.safetensors'));
 const threads = opt('--threads', '1');
-const wasmDir = path.join(ROOT, threads === '1' ? 'build/wasm' : 'build/wasm-mt');
+const wasmDir = path.resolve(ROOT, opt('--wasm-dir', threads === '1' ? 'build/wasm' : 'build/wasm-mt'));
+const variant = opt('--variant', null);
 const files = ['tabtrain-bench-web.js', 'tabtrain-bench-web.wasm', ...(threads === '1' ? [] : ['tabtrain-bench-web.worker.js'])];
 for (const f of [model, ...files.map((f) => path.join(wasmDir, f))])
   if (!fs.existsSync(f)) { console.error(`bench-browser: missing ${f} (scripts/build wasm wasm-mt, scripts/fetch-model)`); process.exit(1); }
@@ -39,7 +43,9 @@ try {
   }, [batch, threads]);
   let ok = false;
   for (const l of lines) {
-    if (l.startsWith('{')) { console.log(l); ok = true; } else console.error(l);
+    if (!l.startsWith('{')) { console.error(l); continue; }
+    console.log(variant ? JSON.stringify({ ...JSON.parse(l), variant }) : l);
+    ok = true;
   }
   if (!ok) process.exitCode = 1;
 } finally {

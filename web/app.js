@@ -15,7 +15,7 @@ import { $, page, onRedraw, rerender } from './app/state.js';
 import { command, listen } from './app/rpc.js';
 import { addError, clearErrors } from './app/problems.js';
 import { renderState, renderProgress, renderEpochs, renderPerClass, clearCharts } from './app/render.js';
-import { trainConfig } from './app/settings.js';
+import { trainConfig, applySettings } from './app/settings.js';
 import { useSample, attachClassInput, attachWebcam } from './app/input.js';
 import { predict } from './app/predict.js';
 import { originNotice, storageStatus, offline } from './app/status.js';
@@ -118,6 +118,21 @@ $('#import').addEventListener('change', async (e) => {
   const f = e.target.files[0];
   e.target.value = '';
   if (f) { const bytes = await f.arrayBuffer(); await command(CMD.IMPORT, { name: f.name, bytes }, [bytes]); }
+});
+// Project files (docs/project-file.md): the worker writes and checks them; an opened
+// project replaces this one only once the whole file has been checked.
+$('#project-save').addEventListener('click', async () => {
+  const r = await command(CMD.PROJECT_SAVE, { config: trainConfig(!!page.worker?.imported) });
+  if (r.ok) download('tabtrain-project.zip', r.blob);
+});
+$('#project-open').addEventListener('change', async (e) => {
+  const f = e.target.files[0];
+  e.target.value = '';
+  if (!f || (page.worker?.classes.length && !confirm(`Open "${f.name}"? It replaces the classes, pictures and training here (save this project first to keep them).`))) return;
+  page.history.length = 0;
+  clearCharts();
+  const r = await command(CMD.PROJECT_OPEN, { file: f });
+  if (r.ok) applySettings(r.settings);
 });
 // The confirmation says what will happen, and it happens: training is paused first.
 $('#reset').addEventListener('click', async () => {

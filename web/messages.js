@@ -48,7 +48,7 @@ export function useSettingLabels(settings) {
 export function humane(text) {
   return String(text ?? '')
     .replace(/"?\/tabtrain\/ckpt\/[^\s"',;)]*"?/g, 'the saved training')
-    .replace(/"?\/tabtrain\/dataset\/[^\s"',;)]*"?/g, 'a saved picture')
+    .replace(/"?\/tabtrain\/(dataset|pictures)\/[^\s"',;)]*"?/g, 'a saved picture')
     .replace(/"?\/tabtrain\/features\/[^\s"',;)]*"?/g, 'the picture cache')
     .replace(/"?\/(tabtrain|tmp)\/[^\s"',;)]*"?/g, 'a file of this app')
     .replace(/\s*\((first bytes|bytes)[^)]*\)/gi, '')
@@ -60,4 +60,11 @@ export function humane(text) {
     .replace(/\b(TypeError|RangeError|ReferenceError): /g, '')
     .replace(/\s{2,}/g, ' ')
     .trim();
+}
+
+// After a reload the newest saved copy of the training failed its check (a damaged
+// file); training goes on from `at` = {epoch, step}, the copy before it.
+export function resumeNote(at) {
+  const where = at ? ` (${at.epoch} epoch${at.epoch === 1 ? '' : 's'} done)` : '';
+  return `The newest saved copy of the training was damaged, so training continues from the copy saved before it${where}. Nothing else was lost.`;
 }

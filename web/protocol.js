@@ -21,6 +21,8 @@ export const CMD = Object.freeze({
   EXPORT: 'export',               // {format}                 -> result {name, bytes, json:{name, bytes}} ('onnx': no json)
   IMPORT: 'import',               // {name, bytes:ArrayBuffer}  -> result {resumable, model?:{kind, classes, hidden, unfreeze}}
   RESET: 'reset',                 // {}                       -> wipes dataset, features, checkpoints
+  PROJECT_SAVE: 'project.save',   // {config}                 -> result {blob:Blob (.zip), pictures, checkpoint} (docs/project-file.md)
+  PROJECT_OPEN: 'project.open',   // {file:File}              -> result {classes, pictures, skipped, resumed:{epoch, step, finished}|null, settings}
   TAKE_OVER: 'storage.take-over', // {}                       -> result {reload}: the owning tab stepped down; reload to own the data
 });
 
@@ -62,9 +64,9 @@ export const ERR = Object.freeze({
   READ_ONLY: 'read-only',           // another tab owns the storage; this tab may only look
 });
 
-// Per-file limits enforced by the worker before any bytes reach the engine.
+// Per-file limit enforced by the worker before any bytes reach the engine (class names
+// are checked by the engine's project store, tabtrain/project.h).
 export const MAX_IMAGE_BYTES = 32 * 1024 * 1024;
-export const MAX_CLASS_NAME = 64;
 
 export function msg(type, fields = {}) {
   return { v: PROTOCOL_VERSION, type, ...fields };

@@ -1,14 +1,20 @@
-/* tabtrain/ckpt.h — checkpoints: atomic, verified, exactly resumable.
+/* tabtrain/ckpt.h — checkpoint files: atomic, verified, in a directory with
+ * rotation, `best` and `latest`. This layer stores named tensors and
+ * metadata; what a trainer puts in them is the trainer's (tabtrain/trainer.h,
+ * "Checkpoints": tt_ckpt_save_*, tt_ckpt_restore, tt_ckpt_dir_step), and
+ * ckpt/ includes nothing of train/.
  *
  * A checkpoint is one safetensors file (tabtrain/safetensors.h, so every
- * tensor is CRC-protected and the format version is checked on open) holding
- * every tensor tt_trainer_tensors() lists — parameters "head.*", optimizer
- * state "adam_m.*"/"adam_v.*" or "sgd_u.*", best weights "best.head.*"; with
- * a fine-tuned tail (--unfreeze K) also "backbone.<layer>.*" and their
- * "adam_m.backbone.*", ..., "best.backbone.*" — plus the current epoch's data
- * order as the I32 tensor "state.perm" [n_train], plus any extra tensors the
- * caller passes. Metadata (all strings; JSON where noted; doubles with 17 significant
- * digits, floats with 9, NaN/inf as null, u64 as decimal strings):
+ * tensor is CRC-protected and the format version is checked on open). A
+ * trainer's holds every tensor tt_trainer_tensors() lists — parameters
+ * "head.*", optimizer state "adam_m.*"/"adam_v.*" or "sgd_u.*", best weights
+ * "best.head.*"; with a fine-tuned tail (--unfreeze K) also
+ * "backbone.<layer>.*" and their "adam_m.backbone.*", ..., "best.backbone.*" —
+ * plus the current epoch's data order as the I32 tensor "state.perm"
+ * [n_train], plus any extra tensors the caller passes. Metadata (all strings;
+ * JSON where noted; doubles with 17 significant digits, floats with 9,
+ * NaN/inf as null, u64 as decimal strings), with tabtrain.meta_crc32 over
+ * them all:
  *   tabtrain.kind        "checkpoint"
  *   tabtrain.classes     JSON array of class names
  *   tabtrain.head        {"in_dim","hidden","classes","dropout","unfreeze"}: in_dim is
@@ -22,21 +28,17 @@
  *   tabtrain.state       JSON: position, RNG words, running sums, early stopping
  * docs/checkpoints.md documents every field for other tools.
  *
- * Saving and loading one file
- *   tt_ckpt_meta m = {.classes_json = "[\"cat\",\"dog\"]", .backbone = id};
- *   tt_ckpt_save_file(t, &m, "run/ckpt.safetensors");   // tmp + fsync + rename + dir fsync
- *   tt_ckpt_save_memory(t, &m, &bytes, &len);            // browser; free(bytes)
+ * Writing and reading one file
+ *   tt_st_builder *b;
+ *   tt_ckpt_begin(&b, &meta, &docs);     // the metadata and its CRC
+ *   tt_st_add(b, ...);                   // the tensors, by reference
+ *   tt_st_write_memory(b, &bytes, &len);
  *
  *   tt_st_file *f;
  *   tt_ckpt_open_file(&f, path);          // CRC + version + kind "checkpoint"
  *   tt_ckpt_check(f, classes_json, id);   // TT_ERR_MISMATCH: other classes/backbone
- *   tt_trainer_config cfg; int dim, classes;
- *   tt_ckpt_trainer_config(f, &cfg, &dim, &classes);
- *   tt_trainer_init(&t, &cfg, dim, classes, &train, &val);   // same data
- *   tt_ckpt_restore(t, f);                // continues bit-identically
- *   tt_st_close(f);
- *
- * On a tt_ckpt_restore error the trainer may be partly overwritten: free it.
+ *   tt_json j; tt_ckpt_json(&j, f, "tabtrain.state");   // tabtrain/json.h
+ *   tt_ckpt_load_tensors(f, tensors, n);  // shapes checked first
  *
  * Directory management (native files, or Emscripten's MEMFS/IDBFS)
  *   dir/ckpt-e0005-s000420.safetensors   epoch 5 completed, global step 420
@@ -53,10 +55,9 @@
  *
  *   tt_ckpt_policy p = tt_ckpt_policy_defaults();   // every epoch, keep 3
  *   tt_ckpt_dir *d; tt_ckpt_dir_open(&d, "run", &p);
- *   while (!tt_trainer_finished(t)) {
- *       tt_trainer_step(t, &ended);
- *       tt_ckpt_dir_step(d, t, &m, ended, &saved);   // policy + best + final
- *   }
+ *   after every step at position pos:
+ *       tt_ckpt_dir_due(d, &pos, ended, &due, &best);
+ *       if (due || best) tt_ckpt_dir_write(d, &pos, bytes, len, due, best);
  *   tt_ckpt_dir_free(d);
  *
  *   Resume: tt_ckpt_dir_resume(dir, &f, path, cap, note, note_cap) opens the
@@ -75,7 +76,6 @@
 #include "tabtrain/nn.h"
 #include "tabtrain/safetensors.h"
 #include "tabtrain/status.h"
-#include "tabtrain/trainer.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -93,9 +93,16 @@ typedef struct tt_ckpt_meta {
     int n_extra;
 } tt_ckpt_meta;
 
-tt_status tt_ckpt_save_file(tt_trainer *t, const tt_ckpt_meta *m, const char *path);
-/* *out is malloc'd; free it. */
-tt_status tt_ckpt_save_memory(tt_trainer *t, const tt_ckpt_meta *m, void **out, size_t *len);
+/* The JSON documents a trainer's checkpoint carries (train/ writes them). */
+typedef struct tt_ckpt_docs {
+    const char *head, *trainer, *history, *state; /* tabtrain.head, .trainer, .history, .state */
+} tt_ckpt_docs;
+
+/* A builder with a checkpoint's metadata: kind "checkpoint", the caller's
+ * facts m (may be NULL), the documents d (the config falls back to
+ * d->trainer) and the CRC over them. The tensors are added to it, then it is
+ * written (tt_st_write_*) and freed. */
+tt_status tt_ckpt_begin(tt_st_builder **out, const tt_ckpt_meta *m, const tt_ckpt_docs *d);
 
 /* tt_st_open_* plus: "tabtrain.kind" must be "checkpoint" and the state
  * metadata must be present. Errors: TT_ERR_CORRUPT (CRC, naming the tensor),
@@ -107,14 +114,9 @@ tt_status tt_ckpt_open_memory(tt_st_file **out, const void *bytes, size_t len);
  * from the expected ones (NULL = don't check). */
 tt_status tt_ckpt_check(const tt_st_file *f, const char *classes_json, const char *backbone);
 
-/* The trainer config, the head's input width and the class count the
- * checkpoint was saved with. */
-tt_status tt_ckpt_trainer_config(const tt_st_file *f, tt_trainer_config *cfg, int *dim,
-                                 int *classes);
-
-/* Fills the trainer's tensors and state from the file. The trainer must be
- * built with the same config and data (checked: shapes, sample count). */
-tt_status tt_ckpt_restore(tt_trainer *t, const tt_st_file *f);
+/* Metadata value `key` of f as a JSON document (tabtrain/json.h), with errors that name it. */
+struct tt_json;
+tt_status tt_ckpt_json(struct tt_json *j, const tt_st_file *f, const char *key);
 
 /* Copies the extra tensors named in `dst` (shapes must match) from the file. */
 tt_status tt_ckpt_load_tensors(const tt_st_file *f, const tt_named_tensor *dst, int n);
@@ -150,14 +152,22 @@ typedef struct tt_ckpt_dir tt_ckpt_dir;
 tt_status tt_ckpt_dir_open(tt_ckpt_dir **out, const char *dir, const tt_ckpt_policy *p);
 void tt_ckpt_dir_free(tt_ckpt_dir *d);
 
-/* Call after every tt_trainer_step. Saves a ckpt-* file when the policy says
- * so or the trainer has finished, and best.safetensors when the epoch that
- * just ended is the best so far. *saved (may be NULL) is set to 1 when a
- * ckpt-* file was written. */
-tt_status tt_ckpt_dir_step(tt_ckpt_dir *d, tt_trainer *t, const tt_ckpt_meta *m, int epoch_ended,
-                           int *saved);
-/* Unconditional: write ckpt-eEEEE-sSSSSSS, verify, update `latest`, rotate. */
-tt_status tt_ckpt_dir_save(tt_ckpt_dir *d, tt_trainer *t, const tt_ckpt_meta *m);
+/* Where a run stands when a checkpoint of it is taken. */
+typedef struct tt_ckpt_pos {
+    int epoch;      /* completed epochs */
+    int64_t step;   /* global step */
+    int finished;   /* the run is over (always saved) */
+    int best_epoch; /* the best epoch so far (1-based; 0 = none) */
+} tt_ckpt_pos;
+
+/* What the policy asks after a step that left the run at p (epoch_ended: the
+ * step finished an epoch): a ckpt-* file (*due: the policy's interval, or the
+ * end), best.safetensors (*best: the epoch that just ended is the best so far). */
+void tt_ckpt_dir_due(const tt_ckpt_dir *d, const tt_ckpt_pos *p, int epoch_ended, int *due, int *best);
+/* Writes the checkpoint bytes of position p: best.safetensors when `best`;
+ * when `due` ckpt-eEEEE-sSSSSSS (kept if a verified file of that step is
+ * there), verified, then `latest`, then rotation. */
+tt_status tt_ckpt_dir_write(tt_ckpt_dir *d, const tt_ckpt_pos *p, const void *bytes, size_t len, int due, int best);
 /* *n = checkpoint files in the directory (ckpt-*, best, latest); with
  * `clear` they are deleted too (a deliberate fresh start). */
 tt_status tt_ckpt_dir_files(const tt_ckpt_dir *d, int *n, int clear);

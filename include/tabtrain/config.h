@@ -89,6 +89,8 @@ tt_status tt_config_from_json(tt_config *c, const char *json, int lenient);
 tt_status tt_config_validate(const tt_config *c);
 /* Every setting, canonical keys, numbers that round-trip; malloc'd (NULL: no memory). */
 char *tt_config_to_json(const tt_config *c);
+/* Setting s of src into dst (a resume takes the settings not given from the file). */
+void tt_config_copy_setting(tt_config *dst, const tt_config *src, const tt_setting *s);
 /* TT_ERR_MISMATCH naming the first setting that differs (and may not change
  * on resume), with both values. augment_views counts only with augment. */
 tt_status tt_config_compare(const tt_config *saved, const tt_config *run);

@@ -74,7 +74,7 @@ void tt_f32_dense_backward(tt_pool *pool, int M, int Cin, int Cout, const float 
 /* Global average pool: x [N][HW][C] -> y [N][C]; backward spreads dy/HW. */
 void tt_f32_global_avgpool(tt_pool *pool, int N, int HW, int C, const float *x, float *y);
 void tt_f32_global_avgpool_ref(int N, int HW, int C, const float *x, float *y);
-void tt_f32_global_avgpool_backward(int N, int HW, int C, const float *dy, float *dx);
+void tt_f32_global_avgpool_backward(tt_pool *pool, int N, int HW, int C, const float *dy, float *dx);
 
 /* Row-wise softmax of x [rows][cols] into y (may alias x); max-subtracted. */
 void tt_f32_softmax(int rows, int cols, const float *x, float *y);
@@ -85,6 +85,9 @@ void tt_f32_softmax_ref(int rows, int cols, const float *x, float *y);
  * dx may alias dy. */
 void tt_f32_relu6_backward(tt_pool *pool, size_t n, const float *y, const float *dy, float *dx);
 void tt_f32_relu_backward(size_t n, const float *y, const float *dy, float *dx);
+
+/* y[i] += x[i] (a skip connection's gradient). */
+void tt_f32_add_inplace(tt_pool *pool, size_t n, const float *x, float *y);
 
 /* In-place bias + activation over [rows][cols] (for layers whose producer
  * did not fuse them). */

@@ -49,6 +49,10 @@ size_t tt_f32_gemm_packed_size(int K, int N);
 /* Pack op(B): trans_b = TT_NO_TRANS reads B[k*ldb + n] (K×N); TT_TRANS reads
  * B[n*ldb + k] (N×K, e.g. OHWI 1×1 conv weights [out][in]). */
 void tt_f32_gemm_pack_b(tt_trans trans_b, int K, int N, const float *B, int ldb, float *packed);
+/* The same packing split over `pool` by panels (weights that change every
+ * step: the fine-tuned tail packs its layers once per forward). */
+void tt_f32_gemm_pack(tt_pool *pool, tt_trans trans_b, int K, int N, const float *B, int ldb,
+                      float *packed);
 /* C = epilogue(A · packedB); A is M×K with stride lda. */
 void tt_f32_gemm_packed(tt_pool *pool, int M, int N, int K, const float *A, int lda,
                         const float *packed, float *C, int ldc, const tt_epilogue *ep);

@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tabtrain/nn_irb.h"
 #include "tabtrain/safetensors.h"
 #include "tabtrain/status.h"
 #include "tabtrain/threadpool.h"
@@ -82,10 +83,7 @@ tt_status tt_mnv2_logits(tt_mnv2 *m, int n, const float *features, float *logits
 /* Geometry of inverted-residual block `block` (0..16): channels in, hidden
  * (expanded; = cin for block 0, which has no expansion), out; depthwise
  * stride; whether the block adds its input; input and output sides. */
-typedef struct tt_mnv2_block_shape {
-    int cin, hid, cout, stride, residual;
-    int h_in, w_in, h_out, w_out;
-} tt_mnv2_block_shape;
+typedef tt_irb_shape tt_mnv2_block_shape;
 
 tt_status tt_mnv2_block_shape_get(const tt_mnv2 *m, int block, tt_mnv2_block_shape *out);
 

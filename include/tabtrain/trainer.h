@@ -68,6 +68,7 @@
 
 #include <stdint.h>
 
+#include "tabtrain/ckpt.h"
 #include "tabtrain/head.h"
 #include "tabtrain/optim.h"
 #include "tabtrain/rng.h"
@@ -184,6 +185,21 @@ double tt_confusion_accuracy(int C, const int32_t *confusion);
 /* acc[c] = confusion[c][c] / Σ confusion[c][·]; NaN when the row is empty. */
 void tt_confusion_per_class(int C, const int32_t *confusion, float *acc);
 
+/* A run's epoch records read back: tabtrain.history of a checkpoint or model
+ * file (an array of tt_epoch_metrics_json records for C classes) at token arr
+ * of j (tabtrain/json.h). Each record's per_class_acc and confusion point into
+ * the arrays h owns; tt_epoch_history_free releases them. A record that lacks
+ * a field, or arrays of another class count, are TT_ERR_FORMAT. */
+typedef struct tt_epoch_history {
+    int n;
+    tt_epoch_metrics *epochs; /* [n] */
+    float *per_class_acc;     /* [n][C] */
+    int32_t *confusion;       /* [n][C][C] */
+} tt_epoch_history;
+struct tt_json;
+tt_status tt_epoch_history_read(tt_epoch_history *h, const struct tt_json *j, int arr, int C);
+void tt_epoch_history_free(tt_epoch_history *h);
+
 /* One epoch record as a one-line JSON object (no newline) with the fields of
  * tt_epoch_metrics: {"epoch":1,"step":25,"lr":0.001,"train_loss":..,
  * "train_acc":..,"val_loss":..,"val_acc":..,"seconds":..,
@@ -197,6 +213,36 @@ size_t tt_epoch_metrics_json(const tt_epoch_metrics *m, int classes, char *buf, 
  * labels uniform. For tests and benchmarks. */
 void tt_synthetic_features(int n, int dim, int classes, float sigma, uint64_t seed, float *x,
                            int32_t *labels);
+
+/* ---- Checkpoints: a trainer in the files of tabtrain/ckpt.h ----
+ *
+ *   tt_ckpt_meta m = {.classes_json = "[\"cat\",\"dog\"]", .backbone = id};
+ *   tt_ckpt_save_file(t, &m, "run/ckpt.safetensors");   // tmp + fsync + rename + dir fsync
+ *   tt_ckpt_save_memory(t, &m, &bytes, &len);            // browser; free(bytes)
+ *
+ *   tt_st_file *f;
+ *   tt_ckpt_open_file(&f, path);          // CRC + version + kind "checkpoint"
+ *   tt_ckpt_trainer_config(f, &cfg, &dim, &classes);
+ *   tt_trainer_init(&t, &cfg, dim, classes, &train, &val);   // same data
+ *   tt_ckpt_restore(t, f);                // continues bit-identically
+ *   tt_st_close(f);
+ *
+ * On a tt_ckpt_restore error the trainer may be partly overwritten: free it.
+ * In a checkpoint directory, tt_ckpt_dir_step after every step saves what
+ * the directory's policy asks for (a ckpt-* file, best.safetensors, always
+ * the end), tt_ckpt_dir_save a ckpt-* file now. */
+tt_status tt_ckpt_save_file(tt_trainer *t, const tt_ckpt_meta *m, const char *path);
+/* *out is malloc'd; free it. */
+tt_status tt_ckpt_save_memory(tt_trainer *t, const tt_ckpt_meta *m, void **out, size_t *len);
+/* The trainer config, the head's input width and the class count the
+ * checkpoint was saved with. */
+tt_status tt_ckpt_trainer_config(const tt_st_file *f, tt_trainer_config *cfg, int *dim, int *classes);
+/* Fills the trainer's tensors and state from the file. The trainer must be
+ * built with the same config and data (checked: shapes, sample count). */
+tt_status tt_ckpt_restore(tt_trainer *t, const tt_st_file *f);
+/* *saved (may be NULL) is set to 1 when a ckpt-* file was written. */
+tt_status tt_ckpt_dir_step(tt_ckpt_dir *d, tt_trainer *t, const tt_ckpt_meta *m, int epoch_ended, int *saved);
+tt_status tt_ckpt_dir_save(tt_ckpt_dir *d, tt_trainer *t, const tt_ckpt_meta *m);
 
 #ifdef __cplusplus
 }

@@ -308,6 +308,10 @@ static size_t tt_field_size(const tt_setting *s) {
     }
 }
 
+void tt_config_copy_setting(tt_config *dst, const tt_config *src, const tt_setting *s) {
+    memcpy((char *)dst + s->offset, (const char *)src + s->offset, tt_field_size(s));
+}
+
 tt_status tt_config_compare(const tt_config *saved, const tt_config *run) {
     for (int i = 0; i < TT_N_SETTINGS; i++) {
         const tt_setting *s = &tt_settings[i];

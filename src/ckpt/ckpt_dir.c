@@ -174,12 +174,10 @@ static tt_status tt_rotate(tt_ckpt_dir *d, long long step) {
     return st;
 }
 
-static tt_status tt_save_bytes(tt_ckpt_dir *d, tt_trainer *t, const void *bytes, size_t len) {
-    tt_trainer_progress pr;
-    tt_trainer_progress_get(t, &pr);
+/* The ckpt-* file of position p, verified, then `latest`, then rotation. */
+static tt_status tt_save_bytes(tt_ckpt_dir *d, const tt_ckpt_pos *p, const void *bytes, size_t len) {
     char name[64], path[TT_PATH_MAX], line[80];
-    snprintf(name, sizeof name, "ckpt-e%04d-s%06lld.safetensors", pr.epoch,
-             (long long)pr.global_step);
+    snprintf(name, sizeof name, "ckpt-e%04d-s%06lld.safetensors", p->epoch, (long long)p->step);
     tt_status st = tt_join(path, d->dir, name);
     if (st) return st;
     /* The same step is the same training state (a save right after a resume):
@@ -200,43 +198,25 @@ static tt_status tt_save_bytes(tt_ckpt_dir *d, tt_trainer *t, const void *bytes,
         return st;
     strcpy(d->last, path);
     d->last_save = tt_now_seconds();
-    return tt_rotate(d, (long long)pr.global_step);
+    return tt_rotate(d, (long long)p->step);
 }
 
-tt_status tt_ckpt_dir_save(tt_ckpt_dir *d, tt_trainer *t, const tt_ckpt_meta *m) {
-    void *bytes;
-    size_t len;
-    tt_status st = tt_ckpt_save_memory(t, m, &bytes, &len);
-    if (st) return st;
-    st = tt_save_bytes(d, t, bytes, len);
-    free(bytes);
-    return st;
+void tt_ckpt_dir_due(const tt_ckpt_dir *d, const tt_ckpt_pos *p, int epoch_ended, int *due, int *best) {
+    const tt_ckpt_policy *c = &d->p;
+    *due = p->finished || (epoch_ended && c->every_epochs > 0 && p->epoch % c->every_epochs == 0) ||
+           (c->every_steps > 0 && p->step % c->every_steps == 0) ||
+           (c->every_seconds > 0.0 && tt_now_seconds() - d->last_save >= c->every_seconds);
+    *best = epoch_ended && p->epoch > 0 && p->best_epoch == p->epoch && d->best_written != p->epoch;
 }
 
-tt_status tt_ckpt_dir_step(tt_ckpt_dir *d, tt_trainer *t, const tt_ckpt_meta *m, int epoch_ended,
-                           int *saved) {
-    if (saved) *saved = 0;
-    tt_trainer_progress pr;
-    tt_trainer_progress_get(t, &pr);
-    const tt_ckpt_policy *p = &d->p;
-    int due = pr.finished ||
-              (epoch_ended && p->every_epochs > 0 && pr.epoch % p->every_epochs == 0) ||
-              (p->every_steps > 0 && pr.global_step % p->every_steps == 0) ||
-              (p->every_seconds > 0.0 && tt_now_seconds() - d->last_save >= p->every_seconds);
-    int best = epoch_ended && pr.epoch > 0 && tt_trainer_best_epoch(t) == pr.epoch &&
-               d->best_written != pr.epoch;
-    if (!due && !best) return TT_OK;
-    void *bytes;
-    size_t len;
-    tt_status st = tt_ckpt_save_memory(t, m, &bytes, &len);
-    if (st) return st;
+tt_status tt_ckpt_dir_write(tt_ckpt_dir *d, const tt_ckpt_pos *p, const void *bytes, size_t len, int due, int best) {
+    tt_status st = TT_OK;
     if (best) {
         char path[TT_PATH_MAX];
         if (!(st = tt_join(path, d->dir, TT_BEST)) && !(st = tt_write_bytes(path, bytes, len)))
-            d->best_written = pr.epoch;
+            d->best_written = p->epoch;
     }
-    if (!st && due && !(st = tt_save_bytes(d, t, bytes, len)) && saved) *saved = 1;
-    free(bytes);
+    if (!st && due) st = tt_save_bytes(d, p, bytes, len);
     return st;
 }
 

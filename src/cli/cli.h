@@ -22,7 +22,8 @@
     X(train, "train", "train a classifier head on folder-per-class images")                    \
     X(eval, "eval", "accuracy, per-class accuracy and confusion matrix of a model on a folder") \
     X(predict, "predict", "class and probabilities of images")                                 \
-    X(export, "export", "backbone + trained head as one safetensors file + JSON (for PyTorch, the web)")
+    X(export, "export", "backbone + trained head as one safetensors file + JSON (for PyTorch, the web)") \
+    X(project, "project", "write DIR/project.json so the page opens the folder (zipped) as a project")
 
 #define TT_CLI_DECLARE(fn, name, summary) int tt_cmd_##fn(int argc, char **argv);
 TT_CLI_COMMANDS(TT_CLI_DECLARE)

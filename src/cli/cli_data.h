@@ -1,42 +1,25 @@
-/* cli_data.h — what train, eval and predict share: finding and opening the
- * backbone, turning a dataset into feature rows through the feature cache
- * (reporting and skipping bad files), progress bars and peak memory. */
+/* cli_data.h — what the commands share: finding the backbone file, reading
+ * image files for the app's functions, reporting a skipped file, progress
+ * bars, peak memory and number parsing. The work itself is the app's
+ * (tabtrain/app.h, run.h, classifier.h). */
 #ifndef TT_CLI_DATA_H
 #define TT_CLI_DATA_H
 
 #include <stdint.h>
 #include <stdio.h>
 
-#include "tabtrain/dataset.h"
-#include "tabtrain/featcache.h"
-#include "tabtrain/mobilenet.h"
-#include "tabtrain/model_file.h"
-#include "tabtrain/sha256.h"
+#include "tabtrain/backbone.h"
+#include "tabtrain/project.h"
+#include "tabtrain/status.h"
 #include "tabtrain/tail.h"
 
 #define TT_CLI_DEFAULT_MODEL "models/mobilenet_v2_1.0_224.safetensors"
 
-typedef struct tt_cli_backbone {
-    tt_mnv2 *model;
-    tt_pool *pool;  /* the threads model and tail run on; NULL for one */
-    tt_tail *tail; /* the last `unfreeze` blocks, trainable (tail.h); NULL when frozen */
-    char id[TT_BACKBONE_ID_SIZE];
-    char *preprocess; /* tabtrain.preprocess of the file, or NULL */
-    char *labels;     /* tabtrain.labels (JSON array, ImageNet classes), or NULL */
-    char path[4096];
-} tt_cli_backbone;
-
-/* path NULL: $TT_MODEL, else TT_CLI_DEFAULT_MODEL. With unfreeze K > 0 also
- * the tail of the last K blocks, for batches of up to max_batch. Both run on
- * `threads` threads (0: every core, tt_pool_cores). */
-tt_status tt_cli_backbone_open(tt_cli_backbone *b, const char *path, int unfreeze, int max_batch,
-                               int threads);
-void tt_cli_backbone_close(tt_cli_backbone *b);
-
-/* The backbone a trained model (or checkpoint) needs: checks its identity
- * and, for a fine-tuned model, builds the tail and loads the saved weights. */
-tt_status tt_cli_model_backbone(tt_cli_backbone *b, const char *path, const tt_model *m, int max_batch,
-                                int threads);
+/* The backbone at path (NULL: $TT_MODEL, else TT_CLI_DEFAULT_MODEL) on
+ * `threads` threads (0: every core); a missing file says how to get one. */
+tt_status tt_cli_backbone(tt_backbone **b, const char *path, int threads);
+/* The path tt_cli_backbone reads for `path`. */
+const char *tt_cli_backbone_path(const char *path);
 
 /* `--threads N` of every command that computes: 1 when argv[*i] was it
  * (value stored in *threads, 0 = every core), -1 after a usage error, 0 when
@@ -44,31 +27,20 @@ tt_status tt_cli_model_backbone(tt_cli_backbone *b, const char *path, const tt_m
 #define TT_CLI_THREADS_USAGE "  --threads N           threads to compute on (default: every core; same results)\n"
 int tt_cli_threads_arg(const char *cmd, int argc, char **argv, int *i, int *threads);
 
-/* Probabilities [n][C] of feature-cache rows x [n][cache dim]: through the
- * backbone's tail first when it has one. */
-tt_status tt_cli_predict(tt_cli_backbone *b, tt_head *head, int n, const float *x, float *probs);
+/* The cache row of an image file (tt_picture_row): its features, or with a
+ * tail the activations entering it; errors name the file. */
+tt_status tt_cli_file_row(const tt_backbone *b, tt_tail *tail, const char *path, float *x);
 
-/* Reads and decodes an image file and preprocesses it for the backbone
- * (center crop, bilinear resize, [-1, 1]) into input[size][size][3]. */
-tt_status tt_cli_image_input(const char *path, int size, float *input);
-
-/* Feature rows of a dataset: x [n * views][dim] (an image's views adjacent),
- * labels per row, item[i] = the dataset index of image i. */
-typedef struct tt_cli_feats {
-    float *x;
-    int32_t *y;
-    int *item;
-    uint8_t (*hash)[TT_SHA256_SIZE]; /* [n] SHA-256 of image i's encoded bytes */
-    int n, views, dim;
-    int skipped;
-} tt_cli_feats;
-
-/* Runs every item through fc (chunks of 32 files read lazily), prints one
- * line per bad file (stderr, or a {"event":"skipped",...} JSON line on
- * stdout) and drops it. `what` names the set in messages and the bar. */
-tt_status tt_cli_extract(tt_featcache *fc, const tt_dataset *ds, int views, int json, const char *what,
-                         tt_cli_feats *out);
-void tt_cli_feats_free(tt_cli_feats *f);
+/* Files left out: one line each (stderr, or a {"event":"skipped",...} JSON
+ * line on stdout), counted. The callbacks of tt_project_add_dataset and of
+ * tt_rows_src report through it. */
+typedef struct tt_cli_skips {
+    int json;
+    const tt_project *project; /* names the file of an image id */
+    int count;
+} tt_cli_skips;
+void tt_cli_skip_file(void *skips, const char *path, tt_status st, const char *reason);
+void tt_cli_skip_image(void *skips, int image_id, int is_val, tt_status st, const char *reason);
 
 /* A one-line bar on stderr, only when stderr is a terminal and !json; it
  * erases itself when done reaches total. _clear erases it early (before

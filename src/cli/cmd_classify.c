@@ -48,40 +48,38 @@ int tt_cmd_classify(int argc, char **argv) {
     }
     if (first >= argc) return tt_cli_usage_error(cmd, "no images given");
 
-    tt_cli_backbone b;
-    tt_status st = tt_cli_backbone_open(&b, model, 0, 0, threads);
+    tt_backbone *b;
+    tt_status st = tt_cli_backbone(&b, model, threads);
     if (st) return tt_cli_fail(cmd, st);
-    tt_mnv2_info info = tt_mnv2_get_info(b.model);
+    const char *path = tt_cli_backbone_path(model);
+    tt_mnv2_info info = tt_mnv2_get_info(b->net);
     char **labels = NULL;
     int nlabels = 0;
-    const char *lj = b.labels;
+    const char *lj = b->labels;
     if (!info.num_classes) {
-        st = tt_error(TT_ERR_UNSUPPORTED, "%s has no logits layer: it is a backbone without top", b.path);
+        st = tt_error(TT_ERR_UNSUPPORTED, "%s has no logits layer: it is a backbone without top", path);
     } else if (!lj) {
-        st = tt_error(TT_ERR_FORMAT, "%s has no tabtrain.labels metadata", b.path);
+        st = tt_error(TT_ERR_FORMAT, "%s has no tabtrain.labels metadata", path);
     } else if ((st = tt_json_string_array(lj, &labels, &nlabels))) {
-        st = tt_error(st, "%s: tabtrain.labels: %s", b.path, tt_last_error());
+        st = tt_error(st, "%s: tabtrain.labels: %s", path, tt_last_error());
     } else if (nlabels != info.num_classes) {
-        st = tt_error(TT_ERR_MISMATCH, "%s: %d labels for %d logits", b.path, nlabels,
+        st = tt_error(TT_ERR_MISMATCH, "%s: %d labels for %d logits", path, nlabels,
                       info.num_classes);
     }
-    size_t in_n = (size_t)info.input_size * info.input_size * 3;
-    float *input = malloc(in_n * sizeof(float));
     float *feat = malloc((size_t)info.feature_dim * sizeof(float));
     float *prob = malloc((size_t)info.num_classes * sizeof(float) + 1);
     int *order = malloc((size_t)info.num_classes * sizeof(int) + 1);
-    if (!st && (!input || !feat || !prob || !order)) st = tt_error(TT_ERR_NOMEM, "out of memory");
+    if (!st && (!feat || !prob || !order)) st = tt_error(TT_ERR_NOMEM, "out of memory");
     if (st) {
-        tt_json_free_strings(labels, nlabels), free(input), free(feat), free(prob), free(order);
-        tt_cli_backbone_close(&b);
+        tt_json_free_strings(labels, nlabels), free(feat), free(prob), free(order);
+        tt_backbone_free(b);
         return tt_cli_fail(cmd, st);
     }
     if (top > info.num_classes) top = info.num_classes;
     int failed = 0;
     for (int i = first; i < argc; i++) {
-        st = tt_cli_image_input(argv[i], info.input_size, input);
-        if (!st) st = tt_mnv2_features(b.model, 1, input, feat);
-        if (!st) st = tt_mnv2_logits(b.model, 1, feat, prob);
+        st = tt_cli_file_row(b, NULL, argv[i], feat);
+        if (!st) st = tt_mnv2_logits(b->net, 1, feat, prob);
         if (st) {
             fprintf(stderr, "tabtrain classify: %s: %s\n", tt_status_name(st), tt_last_error());
             failed = 1;
@@ -115,7 +113,7 @@ int tt_cmd_classify(int argc, char **argv) {
         }
         fflush(stdout);
     }
-    tt_json_free_strings(labels, nlabels), free(input), free(feat), free(prob), free(order);
-    tt_cli_backbone_close(&b);
+    tt_json_free_strings(labels, nlabels), free(feat), free(prob), free(order);
+    tt_backbone_free(b);
     return failed ? TT_EXIT_FAIL : TT_EXIT_OK;
 }

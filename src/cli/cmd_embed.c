@@ -44,24 +44,18 @@ int tt_cmd_embed(int argc, char **argv) {
     if (first >= argc) return tt_cli_usage_error(cmd, "no images given");
     int n = argc - first;
 
-    tt_cli_backbone b;
-    tt_status st = tt_cli_backbone_open(&b, model, 0, 0, threads);
+    tt_backbone *b;
+    tt_status st = tt_cli_backbone(&b, model, threads);
     if (st) return tt_cli_fail(cmd, st);
-    tt_mnv2_info info = tt_mnv2_get_info(b.model);
-    size_t in_n = (size_t)info.input_size * info.input_size * 3;
-    float *input = malloc(in_n * sizeof(float));
-    float *feat = malloc((size_t)n * info.feature_dim * sizeof(float));
-    if (!input || !feat) st = tt_error(TT_ERR_NOMEM, "out of memory for %d images", n);
+    int dim = b->dim;
+    float *feat = malloc((size_t)n * dim * sizeof(float));
+    if (!feat) st = tt_error(TT_ERR_NOMEM, "out of memory for %d images", n);
     /* One image at a time: only the features of all images are kept. */
-    for (int i = 0; !st && i < n; i++) {
-        st = tt_cli_image_input(argv[first + i], info.input_size, input);
-        if (!st) st = tt_mnv2_features(b.model, 1, input, feat + (size_t)i * info.feature_dim);
-    }
-    if (!st) st = tt_npy_write_f32(out, feat, 2, (int64_t[]){n, info.feature_dim});
-    free(input);
+    for (int i = 0; !st && i < n; i++) st = tt_cli_file_row(b, NULL, argv[first + i], feat + (size_t)i * dim);
+    if (!st) st = tt_npy_write_f32(out, feat, 2, (int64_t[]){n, dim});
     free(feat);
-    tt_cli_backbone_close(&b);
+    tt_backbone_free(b);
     if (st) return tt_cli_fail(cmd, st);
-    fprintf(stderr, "tabtrain embed: wrote %s (%d x %d)\n", out, n, info.feature_dim);
+    fprintf(stderr, "tabtrain embed: wrote %s (%d x %d)\n", out, n, dim);
     return TT_EXIT_OK;
 }

@@ -7,7 +7,8 @@
 
 #include "cli/cli.h"
 #include "cli/cli_data.h"
-#include "tabtrain/model_file.h"
+#include "tabtrain/classifier.h"
+#include "tabtrain/dataset.h"
 #include "tabtrain/trainer.h"
 
 static const char tt_eval_usage[] =
@@ -19,51 +20,56 @@ static const char tt_eval_usage[] =
     "  --json          one JSON object: accuracy, per_class_acc, confusion [true][predicted]\n"
     "  --threads N     threads to compute on (default: every core; same results)\n";
 
-/* Rows per tail pass of a fine-tuned model: its workspace grows with the
- * batch (~142 MB at 32 for --unfreeze 5), evaluation needs no big batches. */
+/* Rows per head and tail pass of the model: a fine-tuned model's workspace grows
+ * with the batch (~142 MB at 32 for --unfreeze 5), evaluation needs no big batches. */
 #define TT_EVAL_TAIL_BATCH 8
+/* Pictures read and computed per call of the feature cache. */
+#define TT_EVAL_PICTURES 32
 
 static tt_status tt_eval_run(const char *ckpt, const char *data, const char *model, const char *cache, int json,
                              int threads) {
-    tt_model m = {0};
     tt_dataset ds = {0};
-    tt_cli_backbone bb = {0};
+    tt_backbone *bb = NULL;
+    tt_classifier c = {0};
+    tt_project *p = NULL;
     tt_featcache *fc = NULL;
-    tt_cli_feats f = {0};
-    float *probs = NULL, *acc = NULL;
+    float *acc = NULL;
     int32_t *conf = NULL;
-    tt_status st = tt_model_load_file(&m, ckpt, 64);
+    tt_cli_skips skips = {.json = json};
+    int n = 0;
+    tt_status st = tt_cli_backbone(&bb, model, threads);
+    if (!st) st = tt_classifier_load_file(&c, ckpt, bb, TT_EVAL_TAIL_BATCH);
     if (!st) st = tt_dataset_scan_dir(&ds, data);
-    if (!st && (st = tt_dataset_match_classes(&ds, m.n_classes, m.classes))) {
+    if (!st && (st = tt_dataset_match_classes(&ds, c.m.n_classes, c.m.classes))) {
         st = tt_error(st, "%s: %s", data, tt_last_error());
     }
-    if (!st) st = tt_cli_model_backbone(&bb, model, &m, TT_EVAL_TAIL_BATCH, threads);
+    if (!st) st = tt_project_open(&p, NULL, NULL);
+    skips.project = p;
+    if (!st) st = tt_project_add_dataset(p, &ds, tt_cli_skip_file, &skips, NULL);
     tt_featcache_config fcfg = tt_featcache_defaults();
     fcfg.dir = cache;
-    fcfg.unfreeze = m.unfreeze;
-    if (!st) st = tt_featcache_open(&fc, bb.model, bb.id, &fcfg);
-    if (!st) st = tt_cli_extract(fc, &ds, 1, json, "eval", &f);
-    int C = m.n_classes;
+    fcfg.unfreeze = c.m.unfreeze;
+    if (!st) st = tt_featcache_open(&fc, bb->net, bb->id, &fcfg);
+    int C = c.m.n_classes;
     if (!st) {
-        probs = malloc(((size_t)f.n + 1) * C * sizeof(float));
         conf = calloc((size_t)C * C, sizeof *conf);
         acc = malloc((size_t)C * sizeof *acc);
-        if (!probs || !conf || !acc) st = tt_error(TT_ERR_NOMEM, "out of memory");
+        if (!conf || !acc) st = tt_error(TT_ERR_NOMEM, "out of memory");
     }
-    if (!st && f.n == 0) st = tt_error(TT_ERR_NOT_FOUND, "%s: no usable images", data);
-    if (!st) st = tt_cli_predict(&bb, &m.head, f.n, f.x, probs);
+    tt_rows_src src = {fc, p, tt_cli_skip_image, &skips, 1};
+    if (!st) st = tt_classifier_evaluate(&c, &src, TT_EVAL_PICTURES, conf, &n);
+    if (!st && n == 0) st = tt_error(TT_ERR_NOT_FOUND, "%s: no usable images", data);
     if (!st) {
-        tt_confusion_add(C, f.n, probs, f.y, conf);
         tt_confusion_per_class(C, conf, acc);
         double total = tt_confusion_accuracy(C, conf);
         if (json) {
             char q[1024];
-            printf("{\"event\":\"eval\",\"images\":%d,\"skipped\":%d,\"accuracy\":%.17g,\"classes\":[", f.n, f.skipped, total);
-            for (int c = 0; c < C; c++) printf("%s%s", c ? "," : "", tt_cli_quote(q, sizeof q, m.classes[c]));
+            printf("{\"event\":\"eval\",\"images\":%d,\"skipped\":%d,\"accuracy\":%.17g,\"classes\":[", n, skips.count, total);
+            for (int k = 0; k < C; k++) printf("%s%s", k ? "," : "", tt_cli_quote(q, sizeof q, c.m.classes[k]));
             printf("],\"per_class_acc\":[");
-            for (int c = 0; c < C; c++) {
-                if (isnan(acc[c])) printf("%snull", c ? "," : "");
-                else printf("%s%.9g", c ? "," : "", (double)acc[c]);
+            for (int k = 0; k < C; k++) {
+                if (isnan(acc[k])) printf("%snull", k ? "," : "");
+                else printf("%s%.9g", k ? "," : "", (double)acc[k]);
             }
             printf("],\"confusion\":[");
             for (int i = 0; i < C; i++) {
@@ -73,28 +79,28 @@ static tt_status tt_eval_run(const char *ckpt, const char *data, const char *mod
             }
             printf("]}\n");
         } else {
-            printf("accuracy %.4f on %d images (%d skipped)\n\n%-20s %8s %6s\n", total, f.n, f.skipped, "class", "accuracy", "n");
-            for (int c = 0; c < C; c++) {
-                int n = 0;
-                for (int j = 0; j < C; j++) n += conf[c * C + j];
-                printf("%-20s %8.4f %6d\n", m.classes[c], (double)acc[c], n);
+            printf("accuracy %.4f on %d images (%d skipped)\n\n%-20s %8s %6s\n", total, n, skips.count, "class", "accuracy", "n");
+            for (int k = 0; k < C; k++) {
+                int m = 0;
+                for (int j = 0; j < C; j++) m += conf[k * C + j];
+                printf("%-20s %8.4f %6d\n", c.m.classes[k], (double)acc[k], m);
             }
             printf("\nconfusion (rows: true class, columns: predicted)\n%-20s", "");
-            for (int j = 0; j < C; j++) printf(" %6.6s", m.classes[j]);
+            for (int j = 0; j < C; j++) printf(" %6.6s", c.m.classes[j]);
             printf("\n");
             for (int i = 0; i < C; i++) {
-                printf("%-20s", m.classes[i]);
+                printf("%-20s", c.m.classes[i]);
                 for (int j = 0; j < C; j++) printf(" %6d", conf[i * C + j]);
                 printf("\n");
             }
         }
     }
-    free(probs), free(conf), free(acc);
-    tt_cli_feats_free(&f);
+    free(conf), free(acc);
     tt_featcache_free(fc);
-    tt_cli_backbone_close(&bb);
+    tt_project_free(p);
+    tt_classifier_free(&c);
+    tt_backbone_free(bb);
     tt_dataset_free(&ds);
-    tt_model_free(&m);
     return st;
 }
 

@@ -8,9 +8,8 @@
 
 #include "cli/cli.h"
 #include "cli/cli_data.h"
-#include "tabtrain/ckpt.h"
+#include "tabtrain/classifier.h"
 #include "tabtrain/fileio.h"
-#include "tabtrain/onnx.h"
 
 static const char tt_export_usage[] =
     "usage: tabtrain export --ckpt FILE --out DIR [--model BACKBONE] [--format safetensors|onnx]\n"
@@ -25,51 +24,31 @@ static const char tt_export_usage[] =
     "  --model FILE    the backbone it was trained on (default $TT_MODEL or " TT_CLI_DEFAULT_MODEL ")\n";
 
 static tt_status tt_export_run(const char *ckpt, const char *out, const char *model, int onnx) {
-    if (!model) model = getenv("TT_MODEL");
-    if (!model || !*model) model = TT_CLI_DEFAULT_MODEL;
-    tt_st_file *m = NULL, *bb = NULL, *ex = NULL;
+    model = tt_cli_backbone_path(model);
+    tt_st_file *m = NULL;
     tt_st_builder *b = NULL;
     void *bytes = NULL;
-    char *json = NULL, id[TT_BACKBONE_ID_SIZE], path[4200];
+    char path[4200], json[4200];
     size_t len;
     tt_status st = tt_st_open_file(&m, ckpt);
     if (!st && (st = tt_file_read(model, TT_FILE_MAX, &bytes, &len)) == TT_ERR_NOT_FOUND)
         st = tt_error(st, "backbone %s not found (pass --model FILE or set TT_MODEL)", model);
-    if (!st) {
-        tt_backbone_identity(bytes, len, id);
-        st = tt_st_open_memory(&bb, bytes, len);
-    }
-    if (!st) st = tt_ckpt_export(m, bb, id, &b);
+    if (!st) st = tt_export_build(m, bytes, len, &b);
     /* Only once the export is built: a refused file leaves no directory behind. */
     struct stat sb;
     if (!st && mkdir(out, 0755) != 0 && (stat(out, &sb) != 0 || !S_ISDIR(sb.st_mode)))
         st = tt_error(TT_ERR_IO, "cannot create output directory %s", out);
-    if (!st && onnx) {
-        size_t onnx_len = 0;
-        snprintf(path, sizeof path, "%s/model.onnx", out);
-        if (!(st = tt_onnx_write_file(b, path, &onnx_len)))
-            printf("wrote %s (%zu bytes)\n", path, onnx_len);
-        goto done;
-    }
-    if (!st) {
-        snprintf(path, sizeof path, "%s/model.safetensors", out);
-        st = tt_st_write_file(b, path);
-    }
-    /* The JSON describes what landed on disk, read back (and CRC-checked). */
-    if (!st) st = tt_st_open_file(&ex, path);
-    if (!st) st = tt_ckpt_export_json(ex, "model.safetensors", &json);
-    if (!st) {
-        snprintf(path, sizeof path, "%s/model.json", out);
-        tt_chunk c = {json, strlen(json)};
-        st = tt_file_write_atomic(path, &c, 1);
-    }
-    if (!st)
-        printf("wrote %s/model.safetensors (%zu tensors, head weights: %s) and %s/model.json\n", out,
-               tt_st_count(ex), tt_st_metadata(ex, "tabtrain.weights"), out);
-done:
+    snprintf(path, sizeof path, "%s/model.%s", out, onnx ? "onnx" : "safetensors");
+    snprintf(json, sizeof json, "%s/model.json", out);
+    tt_export_info info;
+    if (!st) st = tt_export_write(b, path, onnx ? NULL : json, &info);
+    if (!st && onnx) printf("wrote %s (%zu bytes)\n", path, info.bytes);
+    else if (!st)
+        printf("wrote %s/model.safetensors (%zu tensors, head weights: %s) and %s/model.json\n", out, info.tensors,
+               info.weights, out);
     tt_st_builder_free(b);
-    tt_st_close(m), tt_st_close(bb), tt_st_close(ex);
-    free(bytes), free(json);
+    tt_st_close(m);
+    free(bytes);
     return st;
 }
 

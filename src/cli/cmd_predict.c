@@ -8,8 +8,8 @@
 #include "cli/cli.h"
 #include "cli/cli_data.h"
 #include "tabtrain/fileio.h"
-#include "tabtrain/model_file.h"
-#include "tabtrain/trainer.h"
+#include "tabtrain/classifier.h"
+#include "tabtrain/image.h"
 
 static const char tt_predict_usage[] =
     "usage: tabtrain predict --ckpt MODEL [--json] [--top K] [--model BACKBONE] [--threads N] IMAGE...\n"
@@ -77,53 +77,37 @@ int tt_cmd_predict(int argc, char **argv) {
     }
     if (!ckpt) return tt_cli_usage_error(cmd, "--ckpt is required");
     if (first_image >= argc) return tt_cli_usage_error(cmd, "no images given");
-    tt_model m;
-    tt_cli_backbone bb = {0};
-    tt_featcache *fc = NULL;
-    tt_status st = tt_model_load_file(&m, ckpt, 1);
-    if (st) return tt_cli_fail(cmd, st);
-    if (!(st = tt_cli_model_backbone(&bb, model, &m, 1, threads))) {
-        tt_featcache_config fcfg = tt_featcache_defaults();
-        fcfg.unfreeze = m.unfreeze;
-        st = tt_featcache_open(&fc, bb.model, bb.id, &fcfg);
-    }
+    tt_backbone *bb = NULL;
+    tt_classifier c = {0};
+    tt_status st = tt_cli_backbone(&bb, model, threads);
+    if (!st) st = tt_classifier_load_file(&c, ckpt, bb, 1);
     int failed = 0;
-    int dim = fc ? tt_featcache_dim(fc) : 1;
-    float *feat = malloc((size_t)dim * sizeof(float));
-    float *probs = malloc((size_t)m.n_classes * sizeof(float));
-    if (!st && (!feat || !probs)) st = tt_error(TT_ERR_NOMEM, "out of memory");
+    float *probs = malloc(((size_t)c.m.n_classes + 1) * sizeof(float));
+    if (!st && !probs) st = tt_error(TT_ERR_NOMEM, "out of memory");
     for (int i = first_image; !st && i < argc; i++) {
         const char *path = argv[i];
         void *bytes = NULL;
         size_t len = 0;
-        tt_feat_request rq = {0};
         tt_status fs = tt_file_read(path, TT_DATASET_MAX_FILE, &bytes, &len);
-        if (!fs) {
-            rq.bytes = bytes, rq.len = len;
-            st = tt_featcache_run(fc, 1, &rq, 1, feat);
-            fs = rq.status;
-        }
-        char reason[300];
-        snprintf(reason, sizeof reason, "%s", bytes ? rq.error : tt_last_error());
+        if (!fs) fs = tt_predict_picture(bb, &c.m.head, c.tail, bytes, len, TT_IMAGE_DEFAULT_MAX_PIXELS, probs);
         free(bytes);
+        if (fs == TT_ERR_NOMEM) st = fs;
         if (st) break;
         if (fs) {
             failed++;
             char q[4200], qr[700];
             if (json)
                 printf("{\"path\":%s,\"status\":\"%s\",\"error\":%s}\n", tt_cli_quote(q, sizeof q, path),
-                       tt_status_name(fs), tt_cli_quote(qr, sizeof qr, reason));
-            else fprintf(stderr, "tabtrain predict: %s: %s: %s\n", path, tt_status_name(fs), reason);
+                       tt_status_name(fs), tt_cli_quote(qr, sizeof qr, tt_last_error()));
+            else fprintf(stderr, "tabtrain predict: %s: %s: %s\n", path, tt_status_name(fs), tt_last_error());
             continue;
         }
-        if ((st = tt_cli_predict(&bb, &m.head, 1, feat, probs))) break;
-        tt_predict_print(&m, path, probs, top, json);
+        tt_predict_print(&c.m, path, probs, top, json);
     }
     fflush(stdout);
-    free(feat), free(probs);
-    tt_featcache_free(fc);
-    tt_cli_backbone_close(&bb);
-    tt_model_free(&m);
+    free(probs);
+    tt_classifier_free(&c);
+    tt_backbone_free(bb);
     if (st) return tt_cli_fail(cmd, st);
     return failed ? TT_EXIT_FAIL : TT_EXIT_OK;
 }

@@ -1,10 +1,9 @@
 /* tabtrain train — folder-per-class photos in, a self-contained model file out.
- * Features come from the content-keyed cache (featcache.h), so a second run
- * over the same photos skips the backbone; the head is trained by the
- * step-driven trainer (trainer.h), with a hook after every step where
- * checkpointing plugs in. With --unfreeze K the cache holds the activations
- * entering the last K blocks instead, and those blocks (tail.h) are trained
- * with the head and saved with it as "backbone.*". */
+ * The folder is read into the app's project (tabtrain/project.h) and trained
+ * by the app's run (tabtrain/run.h, app.h) — the same run the browser's
+ * engine drives: features from the content-keyed cache (a second run over the
+ * same photos skips the backbone), the split, the trainer, the checkpoint
+ * policy. This file parses the options and prints what happens. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,11 +12,10 @@
 #include "cli/cli.h"
 #include "cli/cli_ckpt.h"
 #include "cli/cli_data.h"
+#include "tabtrain/app.h"
 #include "tabtrain/config.h"
-#include "tabtrain/model_file.h"
 #include "tabtrain/npy.h"
-#include "tabtrain/run.h"
-#include "tabtrain/trainer.h"
+#include "tabtrain/project_file.h"
 #include "tabtrain/strbuf.h"
 
 static const char tt_train_usage_head[] =
@@ -53,8 +51,12 @@ typedef struct tt_train_args {
     const char *data, *files, *val, *model, *out, *cache_dir, *dump;
     int json, threads;
     tt_config cfg;
+    unsigned char given[64]; /* [setting row] set on the command line */
     tt_cli_ckpt ckpt;
 } tt_train_args;
+
+/* Pictures read and computed per call of the feature cache while preparing. */
+#define TT_CLI_PICTURES 32
 
 static int tt_train_parse(int argc, char **argv, tt_train_args *a) {
     const char *cmd = argv[0];
@@ -108,10 +110,16 @@ static int tt_train_parse(int argc, char **argv, tt_train_args *a) {
             return tt_cli_usage_error(cmd, "bad value '%s' for %s: %s", v, k, tt_last_error());
         }
         views_set |= !strcmp(s->key, "augment_views");
+        int n_rows;
+        a->given[s - tt_config_settings(&n_rows)] = 1;
     }
     if (!a->data == !a->files) return tt_cli_usage_error(cmd, "give exactly one of --data DIR and --files LIST");
     if (views_set && !a->cfg.augment[0]) return tt_cli_usage_error(cmd, "--augment-views needs --augment");
-    if (a->val) a->cfg.val_fraction = 0; /* the split is given */
+    if (a->val) { /* the split is given */
+        a->cfg.val_fraction = 0;
+        int n_rows;
+        a->given[tt_config_find("val_fraction") - tt_config_settings(&n_rows)] = 1;
+    }
     if (tt_config_validate(&a->cfg)) return tt_cli_usage_error(cmd, "%s", tt_last_error());
     return tt_cli_ckpt_check_args(&a->ckpt, cmd);
 }
@@ -119,33 +127,27 @@ static int tt_train_parse(int argc, char **argv, tt_train_args *a) {
 /* Everything one training run holds. */
 typedef struct tt_train_run {
     tt_train_args args;
-    tt_cli_backbone bb;
-    tt_featcache *fc;
-    tt_dataset all, tr, va;
-    tt_cli_feats ftr, fva;
-    tt_trainer *t;
-    char *config_json;
+    tt_dataset all, va;
+    tt_app *app;
+    uint8_t *val; /* [project images] 1 = from --val */
+    tt_cli_skips skips;
+    double extract_seconds;
 } tt_train_run;
 
-/* Called after every optimizer step; the checkpoint hook goes here. */
-static tt_status tt_train_after_step(tt_train_run *run, int epoch_ended) {
-    return tt_cli_ckpt_step(&run->args.ckpt, run->t, epoch_ended);
-}
-
 static void tt_train_free(tt_train_run *r) {
-    tt_cli_ckpt_free(&r->args.ckpt);
-    tt_trainer_free(r->t);
-    tt_cli_feats_free(&r->ftr), tt_cli_feats_free(&r->fva);
-    tt_dataset_free(&r->all), tt_dataset_free(&r->tr), tt_dataset_free(&r->va);
-    tt_featcache_free(r->fc);
-    tt_cli_backbone_close(&r->bb);
-    free(r->config_json);
+    tt_app_free(r->app);
+    tt_dataset_free(&r->all), tt_dataset_free(&r->va);
+    free(r->val);
 }
 
 static tt_status tt_train_datasets(tt_train_run *r) {
     tt_train_args *a = &r->args;
     tt_status st = a->data ? tt_dataset_scan_dir(&r->all, a->data) : tt_dataset_load_list(&r->all, a->files);
+    int project = 0;
+    if (!st && a->data) st = tt_project_file_order(&r->all, a->data, &project);
     if (st) return st;
+    if (project && !a->json)
+        fprintf(stderr, "classes and pictures in the order of the project file next to %s\n", a->data);
     if (r->all.n_classes < 2)
         return tt_error(TT_ERR_INVALID_ARG, "%s: need at least 2 classes, found %d", a->data ? a->data : a->files,
                         r->all.n_classes);
@@ -154,60 +156,55 @@ static tt_status tt_train_datasets(tt_train_run *r) {
         if ((st = tt_dataset_match_classes(&r->va, r->all.n_classes, r->all.classes))) {
             return tt_error(st, "validation folder %s: %s", a->val, tt_last_error());
         }
-        tt_dataset none;
-        st = tt_dataset_split(&r->all, 0.0f, a->cfg.train.seed, &r->tr, &none);
-        tt_dataset_free(&none);
-        return st;
-    }
-    return tt_dataset_split(&r->all, a->cfg.val_fraction, a->cfg.train.seed, &r->tr, &r->va);
-}
-
-/* History for the model file: per-epoch records without wall time, so the
- * same seed gives the same file bytes. */
-static char *tt_train_history_json(const tt_epoch_metrics *h, int n, int classes) {
-    size_t cap = 3, at = 0;
-    for (int i = 0; i < n; i++) {
-        tt_epoch_metrics m = h[i];
-        m.seconds = NAN;
-        cap += tt_epoch_metrics_json(&m, classes, NULL, 0) + 1;
-    }
-    char *s = malloc(cap);
-    if (!s) return NULL;
-    s[at++] = '[';
-    for (int i = 0; i < n; i++) {
-        tt_epoch_metrics m = h[i];
-        m.seconds = NAN;
-        if (i) s[at++] = ',';
-        at += tt_epoch_metrics_json(&m, classes, s + at, cap - at);
-    }
-    s[at++] = ']', s[at] = 0;
-    return s;
-}
-
-static tt_status tt_train_dump(const tt_train_run *r) {
-    const char *which[2] = {"train", "val"};
-    const tt_cli_feats *f[2] = {&r->ftr, &r->fva};
-    for (int k = 0; k < 2; k++) {
-        int64_t rows = (int64_t)f[k]->n * f[k]->views;
-        char path[4200];
-        float *y = malloc(((size_t)rows + 1) * sizeof(float));
-        if (!y) return tt_error(TT_ERR_NOMEM, "out of memory");
-        for (int64_t i = 0; i < rows; i++) y[i] = (float)f[k]->y[i];
-        int64_t sx[2] = {rows, f[k]->dim}, sy[1] = {rows};
-        snprintf(path, sizeof path, "%s-%s-x.npy", r->args.dump, which[k]);
-        tt_status st = tt_npy_write_f32(path, f[k]->x ? f[k]->x : y, 2, sx);
-        snprintf(path, sizeof path, "%s-%s-y.npy", r->args.dump, which[k]);
-        if (!st) st = tt_npy_write_f32(path, y, 1, sy);
-        free(y);
-        if (st) return st;
     }
     return TT_OK;
 }
 
-static void tt_train_print_epoch(const tt_train_run *r, const tt_epoch_metrics *m) {
+/* The folder (and --val's) as the app's project; the validation pictures marked. */
+static tt_status tt_train_project(tt_train_run *r) {
+    tt_project *p = tt_app_project(r->app);
+    r->skips = (tt_cli_skips){r->args.json, p, 0};
+    int first_val;
+    tt_status st = tt_project_add_dataset(p, &r->all, tt_cli_skip_file, &r->skips, NULL);
+    if (st || !r->args.val) return st;
+    if ((st = tt_project_add_dataset(p, &r->va, tt_cli_skip_file, &r->skips, &first_val))) return st;
+    int n = tt_project_n_images(p);
+    if (!(r->val = malloc((size_t)n + 1))) return tt_error(TT_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n; i++) r->val[i] = tt_project_image_at(p, i)->id >= first_val;
+    return TT_OK;
+}
+
+static tt_status tt_train_dump(const tt_train_run *r) {
+    const tt_run *run = tt_app_run(r->app);
+    const char *which[2] = {"train", "val"};
+    const float *x;
+    const int32_t *labels;
+    int dim, n_train, n_val;
+    tt_run_rows(run, &x, &labels, &dim);
+    tt_run_counts(run, &n_train, &n_val);
+    int64_t rows[2] = {(int64_t)n_train * tt_run_views(run), n_val};
+    for (int k = 0; k < 2; k++) {
+        char path[4200];
+        float *y = malloc(((size_t)rows[k] + 1) * sizeof(float));
+        if (!y) return tt_error(TT_ERR_NOMEM, "out of memory");
+        for (int64_t i = 0; i < rows[k]; i++) y[i] = (float)labels[i];
+        int64_t sx[2] = {rows[k], dim}, sy[1] = {rows[k]};
+        snprintf(path, sizeof path, "%s-%s-x.npy", r->args.dump, which[k]);
+        tt_status st = tt_npy_write_f32(path, rows[k] ? x : y, 2, sx);
+        snprintf(path, sizeof path, "%s-%s-y.npy", r->args.dump, which[k]);
+        if (!st) st = tt_npy_write_f32(path, y, 1, sy);
+        free(y);
+        if (st) return st;
+        x += rows[k] * dim;
+        labels += rows[k];
+    }
+    return TT_OK;
+}
+
+static void tt_train_print_epoch(const tt_train_run *r, const tt_epoch_metrics *m, int classes) {
     if (r->args.json) {
         char buf[1 << 16];
-        size_t n = tt_epoch_metrics_json(m, r->all.n_classes, buf, sizeof buf);
+        size_t n = tt_epoch_metrics_json(m, classes, buf, sizeof buf);
         if (n < sizeof buf) printf("{\"event\":\"epoch\",%s\n", buf + 1);
         fflush(stdout);
         return;
@@ -218,76 +215,127 @@ static void tt_train_print_epoch(const tt_train_run *r, const tt_epoch_metrics *
     fflush(stdout);
 }
 
-static tt_status tt_train_run_all(tt_train_run *r) {
-    tt_train_args *a = &r->args;
-    tt_status st = tt_train_datasets(r);
-    if (st) return st;
-    if ((st = tt_cli_backbone_open(&r->bb, a->model, a->cfg.unfreeze, a->cfg.train.batch_size, a->threads))) return st;
-    tt_featcache_config fcfg = tt_featcache_defaults();
-    fcfg.unfreeze = a->cfg.unfreeze;
-    fcfg.dir = a->cache_dir && strcmp(a->cache_dir, "none") ? a->cache_dir : NULL;
-    if ((st = tt_augment_parse(a->cfg.augment, &fcfg.aug))) return st;
-    if ((st = tt_featcache_open(&r->fc, r->bb.model, r->bb.id, &fcfg))) return st;
-
+/* The run's rows, with a bar; the summary line of the features. */
+static tt_status tt_train_prepare(tt_train_run *r) {
+    tt_run *run = tt_app_run(r->app);
     double t0 = tt_now_seconds();
-    if ((st = tt_cli_extract(r->fc, &r->tr, a->cfg.augment[0] ? 1 + a->cfg.augment_views : 1, a->json, "train", &r->ftr))) return st;
-    if ((st = tt_cli_extract(r->fc, &r->va, 1, a->json, "val", &r->fva))) return st;
-    tt_featcache_stats fs = tt_featcache_get_stats(r->fc);
-    double t_extract = tt_now_seconds() - t0;
-    int skipped = r->ftr.skipped + r->fva.skipped;
-    if (!a->json)
-        fprintf(stderr, "features: %d train + %d val images, %lld views cached, %lld computed%s, %.1f s; %d file%s skipped\n",
-                r->ftr.n, r->fva.n, (long long)fs.hits, (long long)fs.computed,
-                fs.recovered ? " (damaged cache entries recomputed)" : "", t_extract, skipped, skipped == 1 ? "" : "s");
-    if (a->dump && (st = tt_train_dump(r))) return st;
-    if (r->ftr.n == 0) return tt_error(TT_ERR_NOT_FOUND, "no usable training images");
-
-    tt_features tr = {r->ftr.x, r->ftr.y, r->ftr.n * r->ftr.views}, va = {r->fva.x, r->fva.y, r->fva.n};
-    st = r->bb.tail ? tt_trainer_init_tail(&r->t, &a->cfg.train, r->bb.tail, r->all.n_classes, &tr, &va)
-                    : tt_trainer_init(&r->t, &a->cfg.train, r->ftr.dim, r->all.n_classes, &tr, &va);
+    int done, total, ready = 0;
+    tt_status st = TT_OK;
+    while (!st && !ready) {
+        tt_run_event ev;
+        st = tt_app_train_step(r->app, 0, &ev, NULL);
+        tt_run_prepared(run, &done, &total, &ready);
+        tt_cli_progress(r->args.json, "features", done, total);
+    }
+    tt_cli_progress_clear(r->args.json);
+    r->extract_seconds = tt_now_seconds() - t0;
     if (st) return st;
-    uint32_t data_id = 0;
-    for (int i = 0; i < r->ftr.n; i++) data_id = tt_run_data_id(data_id, r->ftr.hash[i], r->ftr.y[(size_t)i * r->ftr.views]);
-    for (int i = 0; i < r->fva.n; i++) data_id = tt_run_data_id(data_id, r->fva.hash[i], r->fva.y[i]);
-    if (!(r->config_json = tt_run_config_json(&a->cfg, data_id, NULL, 0))) return tt_error(TT_ERR_NOMEM, "out of memory");
-    if ((st = tt_cli_ckpt_begin(&a->ckpt, r->t, r->all.n_classes, r->all.classes, r->bb.id,
-                                r->bb.preprocess, &a->cfg, data_id, r->config_json, a->json)))
-        return st;
+    tt_featcache_stats fs = tt_featcache_get_stats(tt_app_run_cache(r->app));
+    int n_train, n_val;
+    tt_run_counts(run, &n_train, &n_val);
+    if (!r->args.json)
+        fprintf(stderr, "features: %d train + %d val images, %lld views cached, %lld computed%s, %.1f s; %d file%s skipped\n",
+                n_train, n_val, (long long)fs.hits, (long long)fs.computed,
+                fs.recovered ? " (damaged cache entries recomputed)" : "", r->extract_seconds, r->skips.count,
+                r->skips.count == 1 ? "" : "s");
+    return r->args.dump ? tt_train_dump(r) : TT_OK;
+}
+
+static void tt_train_resumed(const tt_train_run *r, const char *path, const char *note) {
     tt_trainer_progress p;
-    while (!tt_trainer_finished(r->t)) {
-        int ended;
-        if ((st = tt_trainer_step(r->t, &ended))) return st;
-        if ((st = tt_train_after_step(r, ended))) return st;
-        tt_trainer_progress_get(r->t, &p);
-        if (!ended) {
+    tt_trainer_progress_get(tt_run_trainer(tt_app_run(r->app)), &p);
+    if (r->args.json) {
+        char qp[8500], qn[8300];
+        printf("{\"event\":\"resume\",\"path\":%s,\"epoch\":%d,\"step\":%lld,\"note\":%s}\n",
+               tt_cli_quote(qp, sizeof qp, path), p.epoch, (long long)p.global_step, tt_cli_quote(qn, sizeof qn, note));
+        fflush(stdout);
+    } else {
+        if (note[0]) fprintf(stderr, "tabtrain train: warning: %s\n", note);
+        fprintf(stderr, "resuming from %s (epoch %d done, step %lld)\n", path, p.epoch, (long long)p.global_step);
+    }
+}
+
+static tt_status tt_train_loop(tt_train_run *r) {
+    tt_run *run = tt_app_run(r->app);
+    tt_trainer *t = tt_run_trainer(run);
+    int classes = tt_run_classes(run, NULL, NULL);
+    tt_run_event ev = TT_RUN_STEPPED;
+    while (ev != TT_RUN_FINISHED) {
+        int saved;
+        tt_status st = tt_app_train_step(r->app, 0, &ev, &saved);
+        if (st) return st;
+        tt_trainer_progress p;
+        tt_trainer_progress_get(t, &p);
+        if (saved && r->args.json) {
+            char q[8500];
+            printf("{\"event\":\"checkpoint\",\"path\":%s,\"epoch\":%d,\"step\":%lld}\n",
+                   tt_cli_quote(q, sizeof q, tt_run_saved_path(run)), p.epoch, (long long)p.global_step);
+            fflush(stdout);
+        }
+        if (ev == TT_RUN_STEPPED) {
             char what[32];
             snprintf(what, sizeof what, "epoch %d", p.epoch + 1);
-            tt_cli_progress(a->json, what, p.step_in_epoch, p.steps_per_epoch);
+            tt_cli_progress(r->args.json, what, p.step_in_epoch, p.steps_per_epoch);
             continue;
         }
         int n;
-        const tt_epoch_metrics *h = tt_trainer_history(r->t, &n);
-        tt_cli_progress_clear(a->json);
-        tt_train_print_epoch(r, &h[n - 1]);
+        const tt_epoch_metrics *h = tt_trainer_history(t, &n);
+        tt_cli_progress_clear(r->args.json);
+        tt_train_print_epoch(r, &h[n - 1], classes);
     }
-    tt_trainer_use_best(r->t);
+    return TT_OK;
+}
 
-    int n_hist;
-    const tt_epoch_metrics *h = tt_trainer_history(r->t, &n_hist);
-    char *history = tt_train_history_json(h, n_hist, r->all.n_classes);
-    if (!history || !r->config_json) {
-        free(history);
-        return tt_error(TT_ERR_NOMEM, "out of memory");
-    }
-    tt_head *head = tt_trainer_head(r->t);
-    tt_model_meta meta = {.kind = "model", .n_classes = r->all.n_classes, .classes = r->all.classes,
-                          .head = head->cfg, .unfreeze = a->cfg.unfreeze, .backbone_id = r->bb.id,
-                          .preprocess = r->bb.preprocess, .config = r->config_json, .history = history};
-    st = tt_model_save(a->out, &meta, head, r->bb.tail);
-    free(history);
+/* --resume: the settings not on the command line are the checkpoint's, so a
+ * plain --resume continues any run (the page's too, whatever its settings);
+ * those given must still match it, as tt_app_resume checks. */
+static tt_status tt_train_resume_settings(tt_train_args *a) {
+    tt_st_file *f = NULL;
+    char path[4200], note[4096];
+    tt_status st = tt_ckpt_dir_resume(a->ckpt.dir, &f, path, sizeof path, note, sizeof note);
     if (st) return st;
+    tt_config saved = tt_config_defaults();
+    st = tt_config_from_file(f, &saved);
+    tt_st_close(f);
+    if (st) return st;
+    int n;
+    const tt_setting *rows = tt_config_settings(&n);
+    for (int i = 0; i < n && i < (int)sizeof a->given; i++)
+        if (!a->given[i]) tt_config_copy_setting(&a->cfg, &saved, &rows[i]);
+    return tt_config_validate(&a->cfg);
+}
 
-    int best = tt_trainer_best_epoch(r->t);
+static tt_status tt_train_run_all(tt_train_run *r) {
+    tt_train_args *a = &r->args;
+    tt_status st = a->ckpt.resume ? tt_train_resume_settings(a) : TT_OK;
+    if (!st) st = tt_train_datasets(r);
+    if (!st) st = tt_cli_ckpt_check_dir(&a->ckpt);
+    tt_app_config ac = {.cache_dir = a->cache_dir && strcmp(a->cache_dir, "none") ? a->cache_dir : NULL,
+                        .prepare_batch = TT_CLI_PICTURES, .policy = a->ckpt.policy};
+    if (!st) st = tt_app_open(&r->app, &ac, NULL);
+    tt_backbone *bb;
+    if (!st && !(st = tt_cli_backbone(&bb, a->model, a->threads))) st = tt_app_set_backbone(r->app, bb);
+    if (!st) st = tt_train_project(r);
+    if (st) return st;
+    tt_app_train t = {.cfg = &a->cfg, .ckpt_dir = a->ckpt.dir, .policy = &a->ckpt.policy, .val = r->val,
+                      .all_classes = 1, .skip = tt_cli_skip_image, .skip_ctx = &r->skips};
+    char path[4200], note[4096];
+    tt_app_loaded kind;
+    st = a->ckpt.resume ? tt_app_resume(r->app, &t, &kind, path, sizeof path, note, sizeof note)
+                        : tt_app_train_begin(r->app, &t);
+    if (!st) st = tt_train_prepare(r);
+    if (st) return st;
+    if (a->ckpt.resume) tt_train_resumed(r, path, note);
+    if ((st = tt_train_loop(r))) return st;
+
+    tt_run *run = tt_app_run(r->app);
+    if ((st = tt_run_save_model(run, a->out))) return st;
+    tt_trainer *tr = tt_run_trainer(run);
+    int n_hist, n_train, n_val, classes = tt_run_classes(run, NULL, NULL);
+    const tt_epoch_metrics *h = tt_trainer_history(tr, &n_hist);
+    tt_run_counts(run, &n_train, &n_val);
+    tt_featcache_stats fs = tt_featcache_get_stats(tt_app_run_cache(r->app));
+    int best = tt_trainer_best_epoch(tr);
     const tt_epoch_metrics *b = best ? &h[best - 1] : NULL;
     double rss = tt_cli_peak_rss_mb();
     char qo[4200];
@@ -298,13 +346,13 @@ static tt_status tt_train_run_all(tt_train_run *r) {
         printf("{\"event\":\"done\",\"model\":%s,\"classes\":%d,\"train_images\":%d,\"val_images\":%d,"
                "\"skipped\":%d,\"cached\":%lld,\"computed\":%lld,\"recovered\":%lld,\"extract_seconds\":%.3f,"
                "\"epochs\":%d,\"best_epoch\":%d,\"best_val_acc\":%s,\"unfreeze\":%d,\"peak_rss_mb\":%s}\n",
-               tt_cli_quote(qo, sizeof qo, a->out), r->all.n_classes, r->ftr.n, r->fva.n, skipped,
-               (long long)fs.hits, (long long)fs.computed, (long long)fs.recovered, t_extract, n_hist, best, va_s, a->cfg.unfreeze, rss_s);
+               tt_cli_quote(qo, sizeof qo, a->out), classes, n_train, n_val, r->skips.count, (long long)fs.hits,
+               (long long)fs.computed, (long long)fs.recovered, r->extract_seconds, n_hist, best, va_s, a->cfg.unfreeze, rss_s);
     } else {
         printf("wrote %s (best epoch %d", a->out, best);
         if (b && !isnan(b->val_acc)) printf(", val_acc %.4f", b->val_acc);
         printf(")\n");
-        if (skipped) fprintf(stderr, "%d file%s skipped (see above)\n", skipped, skipped == 1 ? "" : "s");
+        if (r->skips.count) fprintf(stderr, "%d file%s skipped (see above)\n", r->skips.count, r->skips.count == 1 ? "" : "s");
         if (rss >= 0) fprintf(stderr, "peak RSS %.1f MiB\n", rss);
     }
     return TT_OK;

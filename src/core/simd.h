@@ -40,7 +40,11 @@
 #define TT_INLINE static inline __attribute__((always_inline))
 
 #if TT_SIMD_WASM
+#ifdef __wasm_relaxed_simd__
+#define TT_ISA_NAME "wasmrelaxed"
+#else
 #define TT_ISA_NAME "wasmsimd"
+#endif
 #define TT_VF_LANES 4
 typedef v128_t tt_vf;
 TT_INLINE tt_vf tt_vf_zero(void) { return wasm_f32x4_splat(0.0f); }
@@ -50,7 +54,12 @@ TT_INLINE void tt_vf_store(float *p, tt_vf v) { wasm_v128_store(p, v); }
 TT_INLINE tt_vf tt_vf_add(tt_vf a, tt_vf b) { return wasm_f32x4_add(a, b); }
 TT_INLINE tt_vf tt_vf_sub(tt_vf a, tt_vf b) { return wasm_f32x4_sub(a, b); }
 TT_INLINE tt_vf tt_vf_mul(tt_vf a, tt_vf b) { return wasm_f32x4_mul(a, b); }
+#ifdef __wasm_relaxed_simd__
+/* Relaxed SIMD (clang -mrelaxed-simd): fused where the CPU has FMA. */
+TT_INLINE tt_vf tt_vf_fmadd(tt_vf a, tt_vf b, tt_vf c) { return wasm_f32x4_relaxed_madd(a, b, c); }
+#else
 TT_INLINE tt_vf tt_vf_fmadd(tt_vf a, tt_vf b, tt_vf c) { return wasm_f32x4_add(wasm_f32x4_mul(a, b), c); }
+#endif
 /* pmin/pmax lower to single instructions; NaN handling is irrelevant here. */
 TT_INLINE tt_vf tt_vf_min(tt_vf a, tt_vf b) { return wasm_f32x4_pmin(a, b); }
 TT_INLINE tt_vf tt_vf_max(tt_vf a, tt_vf b) { return wasm_f32x4_pmax(a, b); }

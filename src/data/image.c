@@ -193,6 +193,9 @@ static tt_status walk_gif(const uint8_t *p, size_t n, walk *wk) {
         } else if (block == 0x21) {
             pos++; /* extension label */
         } else {
+            /* Not a GIF's structure: its canvas size is four bytes of anything, so the
+             * pixel limit must not be the reason given (a 31-byte text would be "749 megapixels"). */
+            wk->w = wk->h = 0;
             return tt_error(TT_ERR_CORRUPT, "GIF: unknown block 0x%02x at byte %zu", block, pos - 1);
         }
         for (;;) { /* data sub-blocks up to the empty one */

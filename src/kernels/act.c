@@ -1,4 +1,4 @@
-/* Row softmax, activation backward and standalone bias + activation. */
+/* Row softmax, activation backward, standalone bias + activation, and an add. */
 #include <math.h>
 
 #include "kernels/conv_common.h"
@@ -55,6 +55,25 @@ static void relu6b_blocks(void *arg, int begin, int end, int worker) {
 void tt_f32_relu6_backward(tt_pool *pool, size_t n, const float *y, const float *dy, float *dx) {
     relu6b_job j = {n, y, dy, dx};
     tt_pool_for(pool, (int)((n + TT_ACT_BLOCK - 1) / TT_ACT_BLOCK), 4, relu6b_blocks, &j);
+}
+
+typedef struct add_job {
+    size_t n;
+    const float *x;
+    float *y;
+} add_job;
+
+static void add_blocks(void *arg, int begin, int end, int worker) {
+    const add_job *j = arg;
+    size_t i0 = (size_t)begin * TT_ACT_BLOCK, i1 = (size_t)end * TT_ACT_BLOCK;
+    if (i1 > j->n) i1 = j->n;
+    (void)worker;
+    for (size_t i = i0; i < i1; i++) j->y[i] += j->x[i];
+}
+
+void tt_f32_add_inplace(tt_pool *pool, size_t n, const float *x, float *y) {
+    add_job j = {n, x, y};
+    tt_pool_for(pool, (int)((n + TT_ACT_BLOCK - 1) / TT_ACT_BLOCK), 4, add_blocks, &j);
 }
 
 void tt_f32_relu_backward(size_t n, const float *y, const float *dy, float *dx) {

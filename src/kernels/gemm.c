@@ -336,6 +336,12 @@ static void tt_gemm_prep_items(void *arg, int begin, int end, int worker) {
     }
 }
 
+void tt_f32_gemm_pack(tt_pool *pool, tt_trans trans_b, int K, int N, const float *B, int ldb,
+                      float *packed) {
+    tt_gemm_prep g = {trans_b, 0, N, K, 0, ldb, (N + TT_GEMM_NR - 1) / TT_GEMM_NR, NULL, B, packed, NULL};
+    tt_pool_for(pool, g.panels, 1 + 16384 / (K * TT_GEMM_NR + 1), tt_gemm_prep_items, &g);
+}
+
 void tt_f32_gemm(tt_pool *pool, tt_trans trans_a, tt_trans trans_b, int M, int N, int K,
                  const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc,
                  const tt_epilogue *ep, float *work) {

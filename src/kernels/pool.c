@@ -59,12 +59,25 @@ void tt_f32_global_avgpool_ref(int N, int HW, int C, const float *x, float *y) {
         }
 }
 
-void tt_f32_global_avgpool_backward(int N, int HW, int C, const float *dy, float *dx) {
-    const float inv = 1.0f / (float)HW;
-    for (int n = 0; n < N; n++)
-        for (int p = 0; p < HW; p++) {
-            float *d = dx + ((size_t)n * HW + p) * C;
-            const float *g = dy + (size_t)n * C;
-            for (int c = 0; c < C; c++) d[c] = g[c] * inv;
-        }
+typedef struct gapb_job {
+    int HW, C;
+    const float *dy;
+    float *dx;
+    float inv;
+} gapb_job;
+
+/* Items are rows (image, pixel) of dx. */
+static void gapb_rows(void *arg, int begin, int end, int worker) {
+    const gapb_job *j = arg;
+    (void)worker;
+    for (int r = begin; r < end; r++) {
+        float *d = j->dx + (size_t)r * j->C;
+        const float *g = j->dy + (size_t)(r / j->HW) * j->C;
+        for (int c = 0; c < j->C; c++) d[c] = g[c] * j->inv;
+    }
+}
+
+void tt_f32_global_avgpool_backward(tt_pool *pool, int N, int HW, int C, const float *dy, float *dx) {
+    gapb_job j = {HW, C, dy, dx, 1.0f / (float)HW};
+    tt_pool_for(pool, N * HW, 1 + 4096 / (C + 1), gapb_rows, &j);
 }

@@ -20,11 +20,11 @@ typedef struct tt_pw {
 } tt_pw;
 
 typedef struct tt_block {
-    int cin, hid, cout, stride, residual;
-    int h_in, w_in, h_out, w_out;
+    tt_irb_shape s;
     tt_pw expand; /* cout == 0 for block 0, which has no expansion */
     float *dw_w, *dw_b;
     tt_pw project;
+    tt_irb_params p; /* the packed weights above, as the layer takes them */
 } tt_block;
 
 /* The buffers one image's pass runs in. */
@@ -156,29 +156,31 @@ static tt_status tt_mnv2_build(tt_mnv2 *m, const tt_st_file *f) {
     for (int i = 0; i < TT_MNV2_BLOCKS; i++) {
         tt_block *b = &m->blocks[i];
         char layer[48], name[64];
-        b->cin = c;
-        b->stride = tt_mnv2_stride[i];
-        b->h_in = b->w_in = h;
-        b->h_out = b->w_out = tt_same_out(h, b->stride);
+        b->s.cin = c;
+        b->s.stride = tt_mnv2_stride[i];
+        b->s.h_in = b->s.w_in = h;
+        b->s.h_out = b->s.w_out = tt_same_out(h, b->s.stride);
         if (i == 0) {
-            b->hid = c;
+            b->s.hid = c;
         } else {
             snprintf(layer, sizeof layer, "block%d.expand", i);
             if ((st = tt_load_pw(m, f, layer, c, -1, &b->expand))) return st;
-            b->hid = b->expand.cout;
+            b->s.hid = b->expand.cout;
         }
         snprintf(layer, sizeof layer, "block%d.depthwise", i);
         snprintf(name, sizeof name, "%s.weight", layer);
         if ((st = tt_get(f, name, &t))) return st;
-        if ((st = tt_expect(name, t, 4, (int64_t[]){1, 3, 3, b->hid}, NULL))) return st;
-        if (!(b->dw_w = tt_copy_in(m, (const float *)t->data, (size_t)9 * b->hid))) return TT_ERR_NOMEM;
-        if ((st = tt_load_bias(m, f, layer, b->hid, &b->dw_b))) return st;
+        if ((st = tt_expect(name, t, 4, (int64_t[]){1, 3, 3, b->s.hid}, NULL))) return st;
+        if (!(b->dw_w = tt_copy_in(m, (const float *)t->data, (size_t)9 * b->s.hid))) return TT_ERR_NOMEM;
+        if ((st = tt_load_bias(m, f, layer, b->s.hid, &b->dw_b))) return st;
         snprintf(layer, sizeof layer, "block%d.project", i);
-        if ((st = tt_load_pw(m, f, layer, b->hid, -1, &b->project))) return st;
-        b->cout = b->project.cout;
-        b->residual = b->stride == 1 && b->cin == b->cout;
-        c = b->cout;
-        h = b->h_out;
+        if ((st = tt_load_pw(m, f, layer, b->s.hid, -1, &b->project))) return st;
+        b->s.cout = b->project.cout;
+        b->s.residual = b->s.stride == 1 && b->s.cin == b->s.cout;
+        b->p = (tt_irb_params){{NULL, b->expand.cout ? b->expand.packed : NULL, b->expand.bias},
+                               {NULL, b->project.packed, b->project.bias}, b->dw_w, b->dw_b};
+        c = b->s.cout;
+        h = b->s.h_out;
     }
     m->head_hw = h * h;
     if ((st = tt_load_pw(m, f, "head", c, -1, &m->head))) return st;
@@ -198,10 +200,10 @@ static void tt_mnv2_buffer_sizes(const tt_mnv2 *m, size_t *act, size_t *expanded
     *expanded = *dwout = 0;
     for (int i = 0; i < TT_MNV2_BLOCKS; i++) {
         const tt_block *b = &m->blocks[i];
-        size_t in = (size_t)b->h_in * b->w_in, out = (size_t)b->h_out * b->w_out;
-        *act = tt_max(*act, out * b->cout);
-        *expanded = tt_max(*expanded, in * b->hid);
-        *dwout = tt_max(*dwout, out * b->hid);
+        size_t in = (size_t)b->s.h_in * b->s.w_in, out = (size_t)b->s.h_out * b->s.w_out;
+        *act = tt_max(*act, out * b->s.cout);
+        *expanded = tt_max(*expanded, in * b->s.hid);
+        *dwout = tt_max(*dwout, out * b->s.hid);
     }
     *act = tt_max(*act, (size_t)m->head_hw * m->head.cout);
 }
@@ -257,8 +259,8 @@ static double tt_mnv2_flops(const tt_mnv2 *m) {
     double macs = (double)m->h0 * m->h0 * m->c0 * 27;
     for (int i = 0; i < TT_MNV2_BLOCKS; i++) {
         const tt_block *b = &m->blocks[i];
-        double in = (double)b->h_in * b->w_in, out = (double)b->h_out * b->w_out;
-        macs += in * b->cin * b->expand.cout + out * b->hid * 9 + out * b->hid * b->cout;
+        double in = (double)b->s.h_in * b->s.w_in, out = (double)b->s.h_out * b->s.w_out;
+        macs += in * b->s.cin * b->expand.cout + out * b->s.hid * 9 + out * b->s.hid * b->s.cout;
     }
     macs += (double)m->head_hw * m->head.cin * m->head.cout;
     return 2 * macs;
@@ -306,22 +308,9 @@ tt_status tt_mnv2_set_pool(tt_mnv2 *m, tt_pool *pool) {
 }
 
 static void tt_pw_run(tt_pool *pool, const tt_pw *pw, int rows, const float *x, tt_act act,
-                      const float *residual, float *y) {
-    tt_epilogue ep = {pw->bias, act, residual, pw->cout};
+                      float *y) {
+    tt_epilogue ep = {pw->bias, act, NULL, pw->cout};
     tt_f32_gemm_packed(pool, rows, pw->cout, pw->cin, x, pw->cin, pw->packed, y, pw->cout, &ep);
-}
-
-static void tt_block_forward(tt_pool *pool, const tt_block *b, const float *x, float *expanded,
-                             float *dwout, float *y) {
-    const float *dw_in = x;
-    if (b->expand.cout) {
-        tt_pw_run(pool, &b->expand, b->h_in * b->w_in, x, TT_ACT_RELU6, NULL, expanded);
-        dw_in = expanded;
-    }
-    tt_f32_dwconv3x3(pool, 1, b->h_in, b->w_in, b->hid, b->stride, dw_in, b->dw_w, b->dw_b,
-                     TT_ACT_RELU6, dwout);
-    tt_pw_run(pool, &b->project, b->h_out * b->w_out, dwout, TT_ACT_NONE, b->residual ? x : NULL,
-              y);
 }
 
 /* Stem and the first `nblocks` blocks of one image in `ws`, its layers split
@@ -333,7 +322,8 @@ static float *tt_mnv2_run_blocks(const tt_mnv2 *m, tt_pool *pool, const tt_mnv2_
     tt_f32_conv3x3(pool, 1, m->size, m->size, 3, m->c0, 2, image, m->stem_w, m->stem_b,
                    TT_ACT_RELU6, cur, pool ? m->stem_work_threads : ws->stem_work);
     for (int i = 0; i < nblocks; i++) {
-        tt_block_forward(pool, &m->blocks[i], cur, ws->expanded, ws->dwout, nxt);
+        const tt_block *b = &m->blocks[i];
+        tt_irb_forward(pool, &b->s, 1, &b->p, cur, ws->expanded, ws->dwout, nxt, NULL);
         float *t = cur;
         cur = nxt;
         nxt = t;
@@ -348,12 +338,12 @@ static void tt_mnv2_image(const tt_mnv2 *m, tt_pool *pool, const tt_mnv2_ws *ws,
     if (block >= 0) {
         const tt_block *b = &m->blocks[block];
         float *cur = tt_mnv2_run_blocks(m, pool, ws, image, block);
-        memcpy(out, cur, (size_t)b->h_in * b->w_in * b->cin * sizeof(float));
+        memcpy(out, cur, (size_t)b->s.h_in * b->s.w_in * b->s.cin * sizeof(float));
         return;
     }
     float *cur = tt_mnv2_run_blocks(m, pool, ws, image, TT_MNV2_BLOCKS);
     float *nxt = cur == ws->act[0] ? ws->act[1] : ws->act[0];
-    tt_pw_run(pool, &m->head, m->head_hw, cur, TT_ACT_RELU6, NULL, nxt);
+    tt_pw_run(pool, &m->head, m->head_hw, cur, TT_ACT_RELU6, nxt);
     tt_f32_global_avgpool(pool, 1, m->head_hw, m->head.cout, nxt, out);
 }
 
@@ -374,7 +364,7 @@ static void tt_mnv2_images(void *arg, int begin, int end, int worker) {
 
 static void tt_mnv2_run(tt_mnv2 *m, int n, const float *input, int block, float *out) {
     size_t out_stride = block < 0 ? (size_t)m->head.cout
-                                  : (size_t)m->blocks[block].h_in * m->blocks[block].w_in * m->blocks[block].cin;
+                                  : (size_t)m->blocks[block].s.h_in * m->blocks[block].s.w_in * m->blocks[block].s.cin;
     tt_mnv2_job j = {m, input, out, (size_t)m->size * m->size * 3, out_stride, block};
     if (m->pool && n >= tt_pool_threads(m->pool)) {
         tt_pool_for(m->pool, n, 1, tt_mnv2_images, &j);
@@ -396,7 +386,7 @@ tt_status tt_mnv2_logits(tt_mnv2 *m, int n, const float *features, float *logits
         return tt_error(TT_ERR_UNSUPPORTED, "model has no logits layer (a backbone without top)");
     if (n < 0 || (n && (!features || !logits)))
         return tt_error(TT_ERR_INVALID_ARG, "tt_mnv2_logits: bad arguments");
-    if (n) tt_pw_run(m->pool, &m->logits, n, features, TT_ACT_NONE, NULL, logits);
+    if (n) tt_pw_run(m->pool, &m->logits, n, features, TT_ACT_NONE, logits);
     return TT_OK;
 }
 
@@ -405,8 +395,7 @@ tt_status tt_mnv2_block_shape_get(const tt_mnv2 *m, int block, tt_mnv2_block_sha
         return tt_error(TT_ERR_INVALID_ARG, "model: block %d is not in [0, %d)", block,
                         TT_MNV2_BLOCKS);
     const tt_block *b = &m->blocks[block];
-    *out = (tt_mnv2_block_shape){b->cin,  b->hid,  b->cout,  b->stride, b->residual,
-                                 b->h_in, b->w_in, b->h_out, b->w_out};
+    *out = b->s;
     return TT_OK;
 }
 

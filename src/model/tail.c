@@ -7,12 +7,7 @@
 #include "tabtrain/arena.h"
 #include "tabtrain/conv.h"
 #include "tabtrain/gemm.h"
-
-/* Pointwise backward runs over at most this many rows per call: its GEMM
- * scratch grows with the rows (dW = dYᵀ·X transposes dY), and gradients
- * accumulate, so slices bound the workspace when early blocks are unfrozen
- * (block 1 at 224 has 112·112 rows per image). */
-enum { TT_TAIL_ROWS = 8192 };
+#include "tabtrain/nn_irb.h"
 
 typedef struct tt_tail_layer {
     float *w, *b, *gw, *gb;
@@ -41,8 +36,6 @@ struct tt_tail {
 };
 
 static size_t tt_zmax(size_t a, size_t b) { return a > b ? a : b; }
-
-static int tt_rows_chunk(size_t rows) { return rows < TT_TAIL_ROWS ? (int)rows : TT_TAIL_ROWS; }
 
 /* Copies one tensor after checking it against the backbone's shape and
  * appends it to the parameter list. */
@@ -114,13 +107,6 @@ static tt_status tt_tail_load_all(tt_tail *t, const tt_st_file *f) {
                         &off);
 }
 
-/* Floats of one pointwise layer's GEMM scratch, forward (packed weights) and
- * backward (sliced rows). */
-static size_t tt_pw_work(size_t rows, int cin, int cout) {
-    return tt_zmax(tt_f32_gemm_packed_size(cin, cout),
-                   tt_f32_dense_backward_work_size(tt_rows_chunk(rows), cin, cout));
-}
-
 /* Sizes of the workspace buffers, in allocation order; returns the count. */
 static int tt_tail_sizes(const tt_tail *t, size_t *sz) {
     size_t B = (size_t)t->max_batch, g = 0, mid = 0, exp = 0, work = 0;
@@ -134,12 +120,11 @@ static int tt_tail_sizes(const tt_tail *t, size_t *sz) {
         g = tt_zmax(g, tt_zmax(in * s->cin, out * s->cout));
         mid = tt_zmax(mid, out * s->hid);
         exp = tt_zmax(exp, in * s->hid);
-        work = tt_zmax(work, tt_pw_work(in, s->cin, s->hid));
-        work = tt_zmax(work, tt_pw_work(out, s->hid, s->cout));
+        work = tt_zmax(work, tt_irb_work_size(s, (int)B));
     }
     size_t head_rows = B * t->head_hw;
     mid = tt_zmax(mid, head_rows * t->F);
-    work = tt_zmax(work, tt_pw_work(head_rows, t->head_cin, t->F));
+    work = tt_zmax(work, tt_pointwise_work_size(head_rows, t->head_cin, t->F));
     sz[n++] = head_rows * t->F; /* head_out */
     sz[n++] = B * t->F;         /* feat */
     sz[n++] = g;
@@ -259,77 +244,51 @@ void tt_tail_set_pool(tt_tail *t, tt_pool *pool) { t->pool = pool; }
 
 void tt_tail_zero_grad(tt_tail *t) { memset(t->grads_slab, 0, t->n_floats * sizeof(float)); }
 
-/* y[rows][cout] = act(x · Wᵀ + b) (+ residual), through the same packed GEMM
- * as the frozen backbone so an untrained tail reproduces its activations. */
-static void tt_pw_forward(tt_tail *t, int rows, int cin, int cout, const float *x,
-                          const tt_tail_layer *L, tt_act act, const float *residual, float *y) {
-    tt_f32_gemm_pack_b(TT_TRANS, cin, cout, L->w, cin, t->work);
-    tt_epilogue ep = {L->b, act, residual, cout};
-    tt_f32_gemm_packed(t->pool, rows, cout, cin, x, cin, t->work, y, cout, &ep);
+/* The block's parameters and gradients as the layer takes them. */
+static tt_irb_params tt_tail_irb(const tt_tail_block *b) {
+    tt_irb_params p = {{b->expand.w, NULL, b->expand.b}, {b->project.w, NULL, b->project.b},
+                       b->dw.w, b->dw.b};
+    return p;
 }
 
-/* dy is w.r.t. the pre-activation output; dx (may be NULL) is overwritten. */
-static void tt_pw_backward(tt_tail *t, int rows, int cin, int cout, const float *x,
-                           const tt_tail_layer *L, const float *dy, float *dx) {
-    for (int r = 0; r < rows; r += TT_TAIL_ROWS) {
-        int m = rows - r < TT_TAIL_ROWS ? rows - r : TT_TAIL_ROWS;
-        tt_f32_dense_backward(t->pool, m, cin, cout, x + (size_t)r * cin, L->w, dy + (size_t)r * cout,
-                              dx ? dx + (size_t)r * cin : NULL, L->gw, L->gb, t->work);
-    }
+static tt_irb_grads tt_tail_irb_grads(const tt_tail_block *b) {
+    tt_irb_grads g = {b->expand.gw, b->expand.gb, b->dw.gw, b->dw.gb, b->project.gw, b->project.gb};
+    return g;
 }
 
+/* The layers run through the same kernels as the frozen backbone's, their
+ * weights packed once per forward, so an untrained tail reproduces its
+ * activations bit for bit. */
 const float *tt_tail_forward(tt_tail *t, int M, const float *x) {
     const float *cur = x;
     for (int j = 0; j < t->nb; j++) {
         tt_tail_block *b = &t->blocks[j];
-        const tt_mnv2_block_shape *s = &b->s;
-        int in_rows = M * s->h_in * s->w_in, out_rows = M * s->h_out * s->w_out;
-        const float *dw_in = cur;
-        if (b->expand.w) {
-            tt_pw_forward(t, in_rows, s->cin, s->hid, cur, &b->expand, TT_ACT_RELU6, NULL,
-                          b->expanded);
-            dw_in = b->expanded;
-        }
-        tt_f32_dwconv3x3(t->pool, M, s->h_in, s->w_in, s->hid, s->stride, dw_in, b->dw.w, b->dw.b,
-                         TT_ACT_RELU6, b->dwout);
-        tt_pw_forward(t, out_rows, s->hid, s->cout, b->dwout, &b->project, TT_ACT_NONE,
-                      s->residual ? cur : NULL, b->out);
+        tt_irb_params p = tt_tail_irb(b);
+        tt_irb_forward(t->pool, &b->s, M, &p, cur, b->expanded, b->dwout, b->out, t->work);
         cur = b->out;
     }
-    tt_pw_forward(t, M * t->head_hw, t->head_cin, t->F, cur, &t->head, TT_ACT_RELU6, NULL,
-                  t->head_out);
+    tt_irb_pw head = {t->head.w, NULL, t->head.b};
+    tt_pointwise_forward(t->pool, M * t->head_hw, t->head_cin, t->F, cur, &head, TT_ACT_RELU6, NULL,
+                         t->head_out, t->work);
     tt_f32_global_avgpool(t->pool, M, t->head_hw, t->F, t->head_out, t->feat);
     return t->feat;
 }
 
 void tt_tail_backward(tt_tail *t, int M, const float *x, const float *dfeatures) {
     size_t head_rows = (size_t)M * t->head_hw;
-    tt_f32_global_avgpool_backward(M, t->head_hw, t->F, dfeatures, t->gmid);
+    tt_f32_global_avgpool_backward(t->pool, M, t->head_hw, t->F, dfeatures, t->gmid);
     tt_f32_relu6_backward(t->pool, head_rows * t->F, t->head_out, t->gmid, t->gmid);
     float *dy = t->g[0], *dx = t->g[1];
-    tt_pw_backward(t, (int)head_rows, t->head_cin, t->F, t->blocks[t->nb - 1].out, &t->head,
-                   t->gmid, dy);
+    tt_pointwise_backward(t->pool, (int)head_rows, t->head_cin, t->F, t->blocks[t->nb - 1].out,
+                          t->head.w, t->gmid, dy, t->head.gw, t->head.gb, t->work);
     for (int j = t->nb - 1; j >= 0; j--) {
         tt_tail_block *b = &t->blocks[j];
-        const tt_mnv2_block_shape *s = &b->s;
+        tt_irb_params p = tt_tail_irb(b);
+        tt_irb_grads g = tt_tail_irb_grads(b);
         const float *in = j ? t->blocks[j - 1].out : x;
         float *din = j ? dx : NULL; /* the cached input needs no gradient */
-        size_t in_rows = (size_t)M * s->h_in * s->w_in, out_rows = (size_t)M * s->h_out * s->w_out;
-        tt_pw_backward(t, (int)out_rows, s->hid, s->cout, b->dwout, &b->project, dy, t->gmid);
-        tt_f32_relu6_backward(t->pool, out_rows * s->hid, b->dwout, t->gmid, t->gmid);
-        if (b->expand.w) {
-            tt_f32_dwconv3x3_backward(t->pool, M, s->h_in, s->w_in, s->hid, s->stride, b->expanded,
-                                      b->dw.w, t->gmid, t->gexp, b->dw.gw, b->dw.gb);
-            tt_f32_relu6_backward(t->pool, in_rows * s->hid, b->expanded, t->gexp, t->gexp);
-            tt_pw_backward(t, (int)in_rows, s->cin, s->hid, in, &b->expand, t->gexp, din);
-        } else {
-            tt_f32_dwconv3x3_backward(t->pool, M, s->h_in, s->w_in, s->hid, s->stride, in, b->dw.w,
-                                      t->gmid, din, b->dw.gw, b->dw.gb);
-        }
-        if (!din) break;
-        /* The skip connection passes the output gradient straight through. */
-        if (s->residual)
-            for (size_t i = 0; i < in_rows * s->cin; i++) din[i] += dy[i];
+        tt_irb_backward(t->pool, &b->s, M, &p, in, b->expanded, b->dwout, dy, din, &g, t->gmid,
+                        t->gexp, t->work);
         dx = dy;
         dy = din;
     }

@@ -1,12 +1,16 @@
-// The worker's names for the engine's return codes equal the enums of src/wasm/api.h
-// (and every enum value has its name in the worker): the worker keeps no numbers of its own.
+// The worker's names for the engine's return codes (web/worker/engine.js) equal the enums
+// of src/wasm/api.h (and every enum value has its name there): the worker keeps no numbers
+// of its own.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 
 const root = new URL('../../', import.meta.url);
 const header = fs.readFileSync(new URL('src/wasm/api.h', root), 'utf8');
-const worker = fs.readFileSync(new URL('web/worker.js', root), 'utf8');
+const engine = fs.readFileSync(new URL('web/worker/engine.js', root), 'utf8');
+// The worker's every module: web/worker.js and web/worker/*.js.
+const worker = [new URL('web/worker.js', root), ...fs.readdirSync(new URL('web/worker/', root)).map((f) => new URL(`web/worker/${f}`, root))]
+  .map((u) => fs.readFileSync(u, 'utf8')).join('\n');
 
 // {STEP: {DONE: 0, ...}, LOAD: {...}} from `TT_WASM_<GROUP>_<NAME> = <n>` lines.
 function headerCodes() {
@@ -15,10 +19,10 @@ function headerCodes() {
   return out;
 }
 
-// `const STEP = { DONE: 0, ... };` from the worker's source.
+// `const STEP = { DONE: 0, ... };` from the worker's engine module.
 function workerCodes(group) {
-  const m = worker.match(new RegExp(`const ${group} = \\{([^}]*)\\}`));
-  assert.ok(m, `web/worker.js has no const ${group}`);
+  const m = engine.match(new RegExp(`const ${group} = \\{([^}]*)\\}`));
+  assert.ok(m, `web/worker/engine.js has no const ${group}`);
   return Object.fromEntries([...m[1].matchAll(/([A-Z]+):\s*(\d+)/g)].map(([, k, v]) => [k, Number(v)]));
 }
 

@@ -121,8 +121,12 @@ test('controls say why they are off; long and duplicate names; per-class names; 
     assert.equal((await h.state(page)).phase, 'paused');
     assert.equal((await h.state(page)).epoch, paused.epoch);
     answer = true;
+    const seen = await page.evaluate(() => window.__tt.events.length);
     await page.click('#train');
-    await page.waitForFunction((e) => window.tabtrainState.phase === 'training' && window.tabtrainState.epoch < e, paused.epoch);
+    // A new run: its first epoch is reported (its epochs take about a millisecond each, so the
+    // position alone may already be past the paused run's when it is read).
+    await page.waitForFunction((n) => window.tabtrainState.phase === 'training' &&
+      window.__tt.events.slice(n).some((e) => e.type === 'epoch' && e.epoch === 1), seen);
 
     // Start over while training: asked, then everything is deleted (not "pause training first").
     const errorsBefore = (await h.state(page)).errors.length;

@@ -49,11 +49,49 @@ export function fixtureWeights() {
   return file;
 }
 
-// Builds the app into a fresh temp dir; returns {dir, manifest}. Removed by cleanup().
+// What scripts/build-web reads: a change to any of these files is a new build.
+const WASM_MT_DIR = path.resolve(ROOT, process.env.TT_WASM_MT_DIR || 'build/wasm-mt/engine');
+const EMBED_DIR = path.resolve(ROOT, process.env.TT_EMBED_DIR || 'build/wasm/embed');
+function buildInputsKey(weights) {
+  const hash = crypto.createHash('sha256');
+  const add = (p) => {
+    let st;
+    try { st = fs.statSync(p); } catch { hash.update(`${p}\0-\0`); return; }
+    if (st.isDirectory()) for (const e of fs.readdirSync(p).sort()) add(path.join(p, e));
+    else hash.update(`${p}\0${st.size}\0${st.mtimeMs}\0`);
+  };
+  for (const p of ['web', 'scripts/build-web', 'scripts/sample-data', 'package-lock.json']) add(path.join(ROOT, p));
+  for (const p of [WASM_DIR, WASM_MT_DIR, EMBED_DIR, weights]) add(p);
+  return hash.digest('hex').slice(0, 16);
+}
+
+// Builds the app (scripts/build-web, so tests always run the current sources) and gives
+// each caller its own copy in a fresh temp dir: returns {dir, root, manifest}, removed by
+// cleanup(). A build takes ~9 s (it copies the sample pictures and hashes the weights), so
+// one is kept per set of inputs in build/e2e/ and shared by the test files; each copies it,
+// since tests change their copy (offline.test rewrites sw.js).
 export function buildApp({ weights = fs.existsSync(REAL_WEIGHTS) ? REAL_WEIGHTS : fixtureWeights() } = {}) {
+  const cacheRoot = path.join(ROOT, 'build/e2e');
+  const key = buildInputsKey(weights);
+  const built = path.join(cacheRoot, `web-${key}`);
+  if (!fs.existsSync(built)) {
+    // Built aside and renamed into place: test files running at the same time never see half
+    // a build, and the first rename wins.
+    const mine = `${built}.${process.pid}`;
+    execFileSync('bash', [path.join(ROOT, 'scripts/build-web'), '--out', mine, '--weights', weights], { stdio: 'pipe' });
+    try { fs.renameSync(mine, built); } catch { fs.rmSync(mine, { recursive: true, force: true }); }
+    // Builds of older sources, unused for a day, go (the app with fixture weights and the one
+    // with the real weights are both in use during a run).
+    for (const e of fs.readdirSync(cacheRoot)) {
+      const p = path.join(cacheRoot, e);
+      if (/^web-[0-9a-f]{16}$/.test(e) && Date.now() - fs.statSync(p).mtimeMs > 86_400_000) fs.rmSync(p, { recursive: true, force: true });
+    }
+  }
+  const now = new Date();
+  fs.utimesSync(built, now, now);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabtrain-e2e-web-'));
   const out = path.join(dir, 'web');
-  execFileSync('bash', [path.join(ROOT, 'scripts/build-web'), '--out', out, '--weights', weights], { stdio: 'pipe' });
+  fs.cpSync(built, out, { recursive: true });
   const manifest = JSON.parse(fs.readFileSync(path.join(out, 'models/manifest.json'), 'utf8'));
   return { dir, root: out, manifest, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }

@@ -10,6 +10,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import zlib from 'node:zlib';
 import * as h from './helpers.mjs';
 
@@ -35,20 +37,27 @@ function png28(px) { // 28x28, 8-bit grey
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }
 
-// Pictures of each class in file order, as Playwright file payloads.
-function fashion(n) {
+// Pictures of each class in file order, written as files: the page gets them as a file
+// picker gives them (Playwright hands a local browser the paths; file payloads would be
+// rebuilt from base64 on the page's main thread, a long task of the test's own).
+function fashion(n, dir) {
   const img = zlib.gunzipSync(fs.readFileSync(`${FM}/train-images-idx3-ubyte.gz`));
   const lab = zlib.gunzipSync(fs.readFileSync(`${FM}/train-labels-idx1-ubyte.gz`));
   const out = Object.fromEntries(Object.keys(CLASSES).map((c) => [c, []]));
   for (let i = 0; Object.values(out).some((l) => l.length < n); i++) {
     const c = Object.keys(CLASSES).find((k) => CLASSES[k] === lab[8 + i]);
-    if (c && out[c].length < n) out[c].push({ name: `${c}-${i}.png`, mimeType: 'image/png', buffer: png28(img.subarray(16 + 784 * i, 16 + 784 * (i + 1))) });
+    if (c && out[c].length < n) {
+      const file = path.join(dir, `${c}-${i}.png`);
+      fs.writeFileSync(file, png28(img.subarray(16 + 784 * i, 16 + 784 * (i + 1))));
+      out[c].push(file);
+    }
   }
   return out;
 }
 
 test(`${3 * PER} pictures through the file inputs: memory bounded, page responsive`, { skip, timeout: 600_000 }, async () => {
-  const pics = fashion(PER);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabtrain-e2e-scale-'));
+  const pics = fashion(PER, dir);
   const b = await h.openApp(srv.url);
   try {
     const { page } = b;
@@ -75,5 +84,5 @@ test(`${3 * PER} pictures through the file inputs: memory bounded, page responsi
     const tasks = await page.evaluate(() => window.__tt.longTasks);
     assert.ok(Math.max(0, ...tasks) <= 200, `main-thread tasks of ${tasks.map(Math.round).join(', ')} ms`);
     await h.screenshot(page, 'scale-1200-pictures');
-  } finally { await b.close(); }
+  } finally { await b.close(); fs.rmSync(dir, { recursive: true, force: true }); }
 });

@@ -1,9 +1,9 @@
 /* libFuzzer: the engine's C API (src/wasm/api.c, built natively) as the
  * worker drives it. Byte 0 picks the call, the rest is its input:
- *   0 tt_wasm_set_classes(json)    1 tt_wasm_train_begin(config json)
+ *   0 tt_wasm_class_create(name)   1 tt_wasm_train_begin(config json)
  *   2 tt_wasm_load(file)           3 tt_wasm_add_image(bytes)
  * on one engine over a small random MobileNetV2, brought back to empty by
- * tt_wasm_reset before each input (two classes set first for 1..3). */
+ * tt_wasm_reset before each input (two classes created first for 1..3). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +23,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     void *weights = tt_test_mnv2_synth(8, 16, 0, NULL, NULL, &len);
     snprintf(g_root, sizeof g_root, "/tmp/tt-fuzz-wasm-%d", (int)getpid());
     mkdir(g_root, 0755);
-    h = weights ? tt_wasm_create(weights, (int)len, g_root) : 0;
+    h = tt_wasm_open(g_root);
+    if (h <= 0 || !weights || tt_wasm_set_weights(h, weights, (int)len)) abort(); /* the engine itself must come up */
     free(weights);
-    if (h <= 0) abort(); /* the engine itself must come up */
     return 0;
 }
 
@@ -36,9 +36,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memcpy(text, data + 1, size - 1);
     text[size - 1] = '\0';
     int op = data[0] % 4;
-    if (op) tt_wasm_set_classes(h, "[{\"id\":1,\"name\":\"a\"},{\"id\":2,\"name\":\"b\"}]");
+    int a = op ? tt_wasm_class_create(h, "a") : 0;
+    if (op) tt_wasm_class_create(h, "b");
     if (op == 0) {
-        if (!tt_wasm_set_classes(h, text)) tt_wasm_dataset_json(h);
+        if (tt_wasm_class_create(h, text) > 0) tt_wasm_dataset_json(h);
     } else if (op == 1) {
         tt_wasm_train_begin(h, text);
     } else if (op == 2) {
@@ -49,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     } else {
         uint8_t *bytes = malloc(size - 1 ? size - 1 : 1);
         memcpy(bytes, data + 1, size - 1);
-        int id = tt_wasm_add_image(h, 1, bytes, (int)size - 1, "in.png");
+        int id = tt_wasm_add_image(h, a, bytes, (int)size - 1, "in.png");
         if (id > 0) tt_wasm_remove_image(h, id);
         free(bytes);
     }

@@ -156,7 +156,7 @@ static void avgpool_backward_matches_finite_differences(void **state) {
         float *dx = tt_test_malloc(nx * sizeof(float)), *gx = tt_test_malloc(nx * sizeof(float));
         tt_test_fill(c.x, nx, 100 + i, -1, 1);
         tt_test_fill(c.r, ny, 110 + i, -1, 1);
-        tt_f32_global_avgpool_backward(c.N, c.HW, c.C, c.r, dx);
+        tt_f32_global_avgpool_backward(NULL, c.N, c.HW, c.C, c.r, dx);
         tt_test_numeric_grad(c.x, nx, EPS, pool_loss, &c, gx);
         tt_test_assert_close(dx, gx, nx, 1e-3f, 1e-3f, "avgpool backward");
         free(c.x), free(c.y), free(c.r), free(dx), free(gx);

@@ -25,7 +25,6 @@
 static const char *CONFIG = "{\"epochs\":" EPOCHS ",\"batch_size\":2,\"lr\":0.003,\"hidden\":4,\"dropout\":0.25,"
                             "\"val_fraction\":0.25,\"seed\":7,\"augment\":\"flip,brightness\",\"augment_views\":1,"
                             "\"label_smoothing\":0,\"patience\":0,\"unfreeze\":0}";
-static const char *CLASSES = "[{\"id\":1,\"name\":\"blue\"},{\"id\":2,\"name\":\"red\"}]";
 
 static const char *model_path(void) {
     const char *p = getenv("TT_MODEL");
@@ -76,14 +75,18 @@ static void cli_train(const char *ckpt_dir, const char *out, const char *extra) 
 /* A fresh engine under root with the fixture's classes and pictures, added as the CLI reads them. */
 static int engine_with_pictures(const char *root, void *weights, size_t weights_len) {
     char sub[700];
-    const char *subs[] = {"", "/dataset", "/features", "/ckpt"};
-    for (int i = 0; i < 4; i++) {
+    const char *subs[] = {"", "/dataset", "/features", "/ckpt", "/pictures"};
+    for (int i = 0; i < 5; i++) {
         snprintf(sub, sizeof sub, "%s%s", root, subs[i]);
         fresh_dir(sub);
     }
-    int h = tt_wasm_create(weights, (int)weights_len, root);
-    if (h <= 0) fail_msg("tt_wasm_create: %s", tt_wasm_last_error(0));
-    assert_int_equal(tt_wasm_set_classes(h, CLASSES), 0);
+    snprintf(sub, sizeof sub, "%s/project.json", root);
+    unlink(sub);
+    int h = tt_wasm_open(root);
+    if (h <= 0) fail_msg("tt_wasm_open: %s", tt_wasm_last_error(0));
+    if (tt_wasm_set_weights(h, weights, (int)weights_len)) fail_msg("tt_wasm_set_weights: %s", tt_wasm_last_error(h));
+    assert_int_equal(tt_wasm_class_create(h, "blue"), 1);
+    assert_int_equal(tt_wasm_class_create(h, "red"), 2);
     const char *names[2] = {"blue", "red"};
     for (int c = 0; c < 2; c++)
         for (int i = 0; i < 4; i++) {
@@ -98,16 +101,6 @@ static int engine_with_pictures(const char *root, void *weights, size_t weights_
     return h;
 }
 
-/* Runs the engine's run to its end, saving after epoch 1 to `e1` (if not NULL) and at the end to `end`. */
-static void engine_run(int h, const char *e1, const char *end) {
-    int rc, epoch = 0;
-    while ((rc = tt_wasm_train_step(h, 1000)) != TT_WASM_STEP_FINISHED) {
-        if (rc < 0) fail_msg("train_step: %s", tt_wasm_last_error(h));
-        if (rc == TT_WASM_STEP_EPOCH && ++epoch == 1 && e1) assert_int_equal(tt_wasm_save(h, e1), 0);
-    }
-    if (tt_wasm_save(h, end)) fail_msg("save: %s", tt_wasm_last_error(h));
-}
-
 /* The newest checkpoint of a directory (its `latest`). */
 static void latest(const char *dir, char *out, size_t cap) {
     char p[800], name[256] = "";
@@ -118,6 +111,34 @@ static void latest(const char *dir, char *out, size_t cap) {
     fclose(f);
     name[strcspn(name, "\n")] = 0;
     snprintf(out, cap, "%s/%s", dir, name);
+}
+
+/* A copy of the newest checkpoint of the engine's checkpoint directory (root/ckpt) at dst. */
+static void engine_ckpt(const char *root, const char *dst) {
+    char dir[700], src[900];
+    snprintf(dir, sizeof dir, "%s/ckpt", root);
+    latest(dir, src, sizeof src);
+    void *b;
+    size_t len;
+    tt_assert_ok(tt_file_read(src, TT_FILE_MAX, &b, &len));
+    tt_chunk c = {b, len};
+    tt_assert_ok(tt_file_write_atomic(dst, &c, 1));
+    free(b);
+}
+
+/* Runs the engine's run to its end, saving after epoch 1 (a copy to `e1`, if not
+ * NULL) and at the end (a copy to `end`). */
+static void engine_run(int h, const char *root, const char *e1, const char *end) {
+    int rc, epoch = 0;
+    while ((rc = tt_wasm_train_step(h, 1000)) != TT_WASM_STEP_FINISHED) {
+        if (rc < 0) fail_msg("train_step: %s", tt_wasm_last_error(h));
+        if (rc == TT_WASM_STEP_EPOCH && ++epoch == 1 && e1) {
+            assert_int_equal(tt_wasm_save(h), 0);
+            engine_ckpt(root, e1);
+        }
+    }
+    if (tt_wasm_save(h)) fail_msg("save: %s", tt_wasm_last_error(h));
+    engine_ckpt(root, end);
 }
 
 /* s without the wall-clock members ("seconds", "epoch_seconds" and their values). */
@@ -195,9 +216,9 @@ static void test_same_model_both_ways(void **state) {
     path_in(root, sizeof root, "engine");
     int h = engine_with_pictures(root, weights, wlen);
     assert_int_equal(tt_wasm_train_begin(h, CONFIG), 0);
-    snprintf(e1, sizeof e1, "%s/ckpt/e1.safetensors", root);
-    snprintf(end, sizeof end, "%s/ckpt/end.safetensors", root);
-    engine_run(h, e1, end);
+    snprintf(e1, sizeof e1, "%s/e1.safetensors", root);
+    snprintf(end, sizeof end, "%s/end.safetensors", root);
+    engine_run(h, root, e1, end);
     const char *metrics = tt_wasm_metrics_json(h);
     assert_non_null(strstr(metrics, "\"val_counts\":[1,1]")); /* the split: one of each class held out */
     tt_wasm_destroy(h);
@@ -208,8 +229,8 @@ static void test_same_model_both_ways(void **state) {
     h = engine_with_pictures(root, weights, wlen);
     assert_int_equal(tt_wasm_load(h, cli_e1), TT_WASM_LOAD_RUN);
     assert_non_null(strstr(tt_wasm_train_state_json(h), "\"epoch\":1,"));
-    snprintf(end, sizeof end, "%s/ckpt/end.safetensors", root);
-    engine_run(h, NULL, end);
+    snprintf(end, sizeof end, "%s/end.safetensors", root);
+    engine_run(h, root, NULL, end);
     tt_wasm_destroy(h);
     assert_same_run(cli_end, end);
 

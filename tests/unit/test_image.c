@@ -187,7 +187,9 @@ static void jpeg_baseline_and_progressive(void **state) {
             free(want);
         }
     tt_image img;
-    tt_assert_ok(tt_image_decode(image_fx_progressive_jpg, image_fx_progressive_jpg_len, NULL, &img));
+    image_buf prog = image_fx_codec_file("progressive.jpg");
+    tt_assert_ok(tt_image_decode(prog.data, prog.len, NULL, &img));
+    image_buf_free(&prog);
     assert_int_equal(img.width, 40);
     assert_int_equal(img.height, 24);
     for (int y = 0; y < 24; y++)
@@ -327,7 +329,7 @@ static void rejects_bad_files_with_a_reason(void **state) {
     (void)state;
     uint8_t px[16 * 12 * 3];
     image_fx_noise(px, sizeof px, 500);
-    image_buf random = {0}, text = {0}, jpeg_huge = {0}, bmp_huge = {0}, gif_huge = {0};
+    image_buf random = {0}, text = {0}, jpeg_huge = {0}, bmp_huge = {0}, gif_huge = {0}, gif_text = {0};
     image_buf_put(&random, px, sizeof px);
     const char *txt = "label,path\ncat,images/cat.jpg\n";
     image_buf_put(&text, txt, strlen(txt));
@@ -343,6 +345,8 @@ static void rejects_bad_files_with_a_reason(void **state) {
     uint8_t idx[4] = {0}, pal[128][3] = {{0}};
     gif_huge = image_fx_gif(2, 2, idx, (const uint8_t(*)[3])pal, -1);
     memcpy(gif_huge.data + 6, "\xFF\xFF\xFF\xFF", 4);
+    const char *fake = "GIF89a but not really a picture"; /* its "canvas" reads as 25120x29813 */
+    image_buf_put(&gif_text, fake, strlen(fake));
     struct { const char *what; image_buf b; tt_status st; const char *msg; } cases[] = {
         {"zero-length", {0}, TT_ERR_FORMAT, "empty"},
         {"random bytes", random, TT_ERR_FORMAT, "not a JPEG, PNG, BMP or GIF"},
@@ -355,6 +359,7 @@ static void rejects_bad_files_with_a_reason(void **state) {
         {"JPEG 60000x60000", jpeg_huge, TT_ERR_LIMIT, "exceeds the limit"},
         {"BMP 20000x20000", bmp_huge, TT_ERR_LIMIT, "exceeds the limit"},
         {"GIF 65535x65535", gif_huge, TT_ERR_LIMIT, "exceeds the limit"},
+        {"text after a GIF signature", gif_text, TT_ERR_CORRUPT, "GIF: unknown block"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tt_image img = {7, 7, (uint8_t *)px};
@@ -392,8 +397,7 @@ static void truncated_files_are_rejected(void **state) {
     image_fx_noise(&pal[0][0], sizeof pal, 602);
     for (size_t i = 0; i < sizeof idx; i++) idx[i] &= 127;
     image_buf app1 = image_fx_exif(1, 6), jpg = image_fx_stb("jpg", px, 16, 12, 3);
-    image_buf prog = {0};
-    image_buf_put(&prog, image_fx_progressive_jpg, image_fx_progressive_jpg_len);
+    image_buf prog = image_fx_codec_file("progressive.jpg");
     struct { const char *what; image_buf b; size_t complete_from; } cases[] = {
         {"PNG RGBA", image_fx_stb("png", px, 16, 12, 4), 0},
         {"PNG 16-bit", image_fx_png_raw(16, 12, 16, 2, px, 16 * 6, NULL, 0, NULL, 0), 0},
@@ -432,7 +436,8 @@ static void truncated_files_are_rejected(void **state) {
 static void webp_lossy_and_lossless(void **state) {
     (void)state;
     tt_image img;
-    tt_assert_ok(tt_image_decode(image_fx_webp_lossy, image_fx_webp_lossy_len, NULL, &img));
+    image_buf lossy = image_fx_codec_file("lossy.webp"), lossless = image_fx_codec_file("lossless-alpha.webp");
+    tt_assert_ok(tt_image_decode(lossy.data, lossy.len, NULL, &img));
     assert_int_equal(img.width, 64);
     assert_int_equal(img.height, 48);
     double err = 0;
@@ -447,13 +452,14 @@ static void webp_lossy_and_lossless(void **state) {
         for (int x = 0; x < 64; x++)
             for (int c = 0; c < 3; c++)
                 want[3 * (y * 64 + x) + c] = over_white(image_fx_codec_value(x, y, c), ((x * 4 + y * 2) & 255) / 255.0);
-    tt_assert_ok(tt_image_decode(image_fx_webp_lossless, image_fx_webp_lossless_len, NULL, &img));
+    tt_assert_ok(tt_image_decode(lossless.data, lossless.len, NULL, &img));
     assert_pixels_near(&img, want, 64, 48, 0.51, "lossless webp");
     tt_image_free(&img);
     free(want);
     /* cut short: the RIFF size says more than there is */
-    assert_int_equal(tt_image_decode(image_fx_webp_lossy, image_fx_webp_lossy_len - 1, NULL, &img), TT_ERR_CORRUPT);
+    assert_int_equal(tt_image_decode(lossy.data, lossy.len - 1, NULL, &img), TT_ERR_CORRUPT);
     assert_non_null(strstr(tt_last_error(), "WebP truncated"));
+    image_buf_free(&lossy), image_buf_free(&lossless);
 }
 
 /* The same bytes decode to the same pixels in every build: this test runs
@@ -472,6 +478,9 @@ static void decoders_give_the_same_pixels_everywhere(void **state) {
     image_buf jpg444 = image_fx_stb("jpg", px, 64, 48, 3), png = image_fx_stb("png", px, 64, 48, 3),
               bmp = image_fx_stb("bmp", px, 64, 48, 3), gif = image_fx_gif(64, 48, idx, (const uint8_t(*)[3])pal, 3),
               grey = image_fx_stb("jpg", px, 64, 48, 1);
+    image_buf j420 = image_fx_codec_file("420.jpg"), j422 = image_fx_codec_file("422.jpg"),
+              prog = image_fx_codec_file("progressive.jpg"), lossy = image_fx_codec_file("lossy.webp"),
+              lossless = image_fx_codec_file("lossless-alpha.webp");
     const struct {
         const char *what;
         const uint8_t *bytes;
@@ -482,15 +491,15 @@ static void decoders_give_the_same_pixels_everywhere(void **state) {
          "8230ab456ad4c26408d376d885de629450ffbfd4d7ed6f423061fc7bc29ac6a7"},
         {"JPEG grey", grey.data, grey.len, 
          "36353d008961fa7f0a40d60eba0a7108c323f7653426bcf065e35fc50f9371cd"},
-        {"JPEG 4:2:0", image_fx_jpg420, image_fx_jpg420_len, 
+        {"JPEG 4:2:0", j420.data, j420.len, 
          "93f41ab0b9ca7c65dd428c5e037791453daa58fcd4587c348b1431134acbeef0"},
-        {"JPEG 4:2:2", image_fx_jpg422, image_fx_jpg422_len, 
+        {"JPEG 4:2:2", j422.data, j422.len, 
          "1c3adace7053805605927f4462805884fe97bed3cd50e0233573e03536c37a23"},
-        {"JPEG progressive", image_fx_progressive_jpg, image_fx_progressive_jpg_len, 
+        {"JPEG progressive", prog.data, prog.len, 
          "84b0a9159fd0b8e99e27b87603bbc6b06e26c63968763bbdb6858ea458c681a5"},
-        {"WebP lossy", image_fx_webp_lossy, image_fx_webp_lossy_len, 
+        {"WebP lossy", lossy.data, lossy.len, 
          "4cb58f0b9d73a8cadb7c885e43360babdbb96182d1757064cad149f7aa7143b0"},
-        {"WebP lossless + alpha", image_fx_webp_lossless, image_fx_webp_lossless_len, 
+        {"WebP lossless + alpha", lossless.data, lossless.len, 
          "97403edde2967dc0b831a5f24bfe28357a0cbfa679f1f2752d15ffc791e5e5d0"},
         {"PNG", png.data, png.len, 
          "df5cbb8cb62dd549f585e968d6b90869c52922c8c5da3fc8f78761254d0ac97e"},
@@ -514,6 +523,7 @@ static void decoders_give_the_same_pixels_everywhere(void **state) {
         tt_image_free(&img);
     }
     image_buf_free(&jpg444), image_buf_free(&png), image_buf_free(&bmp), image_buf_free(&gif), image_buf_free(&grey);
+    image_buf_free(&j420), image_buf_free(&j422), image_buf_free(&prog), image_buf_free(&lossy), image_buf_free(&lossless);
     assert_int_equal(bad, 0);
 }
 

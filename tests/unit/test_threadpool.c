@@ -1,8 +1,10 @@
 /* Thread pool: every item of every job runs exactly once, on a valid
  * worker, for 1..8 threads and many short jobs in a row (the pattern of a
- * forward pass); nested calls run serially; bad counts are errors. */
+ * forward pass); a slow thread's share is taken over; nested calls run
+ * serially; bad counts are errors. */
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "tabtrain/threadpool.h"
 #include "tt_test.h"
@@ -86,6 +88,41 @@ static void nested_calls_run_serially(void **state) {
     tt_pool_free(c.pool);
 }
 
+typedef struct slow_ctx {
+    atomic_int hits[40];
+    atomic_int by_caller;
+} slow_ctx;
+
+/* Worker 1 is slow (a descheduled or late thread): the caller, done with
+ * its own share, takes over the rest of worker 1's. */
+static void slow_worker(void *arg, int b, int e, int worker) {
+    slow_ctx *c = arg;
+    for (int i = b; i < e; i++) {
+        if (worker == 1) {
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        if (worker == 0) atomic_fetch_add(&c->by_caller, 1);
+        atomic_fetch_add(&c->hits[i], 1);
+    }
+}
+
+static void a_slow_threads_share_is_stolen(void **state) {
+    (void)state;
+    if (!tt_pool_threads_supported()) skip();
+    static slow_ctx c;
+    memset(&c, 0, sizeof c);
+    tt_pool *pool;
+    tt_assert_ok(tt_pool_init(&pool, 2));
+    tt_pool_for(pool, 40, 1, slow_worker, &c);
+    for (int i = 0; i < 40; i++) assert_int_equal(atomic_load(&c.hits[i]), 1);
+    /* Worker 1 would need 400 ms for its 20 items; the caller needs none. */
+    if (atomic_load(&c.by_caller) <= 20)
+        fail_msg("the caller ran %d of 40 items: nothing was stolen from the slow worker",
+                 atomic_load(&c.by_caller));
+    tt_pool_free(pool);
+}
+
 static void bad_counts_are_errors(void **state) {
     (void)state;
     tt_pool *pool = (tt_pool *)&pool;
@@ -107,6 +144,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_item_once_for_every_thread_count),
         cmocka_unit_test(nested_calls_run_serially),
+        cmocka_unit_test(a_slow_threads_share_is_stolen),
         cmocka_unit_test(bad_counts_are_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

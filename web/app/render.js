@@ -119,6 +119,8 @@ export function renderState() {
   explain($('#export-onnx'), $('#export').title);
   const readOnly = s.storage?.mode === 'reader';
   $('#import').disabled = !hasEngine || readOnly;
+  $('#project-save').disabled = !s.classes.length || s.phase === PHASE.TRAINING || s.phase === PHASE.EXTRACTING;
+  $('#project-open').disabled = !hasEngine || readOnly || s.phase === PHASE.TRAINING;
   for (const el of [$('#add-class'), $('#new-class-name'), $('#reset'), sample]) {
     if (readOnly) { el.disabled = true; el.title = READ_ONLY_WHY; } else if (el !== sample) { el.disabled = false; el.title = ''; }
   }

@@ -132,6 +132,14 @@ export function settingsNote(engineStatus) {
   $('#settings-wait').textContent = engineStatus === 'loading' ? 'The settings appear once the engine has loaded…' : 'Training settings need the engine, which is not available.';
 }
 
+// An opened project's settings (the engine's keys) into the form.
+export function applySettings(v) {
+  if (!schema) return;
+  setValues(v);
+  showPreset();
+  save();
+}
+
 // What Train sends: the engine's config, and the Threads setting.
 export function trainConfig(hasImport) {
   const threads = Number(form().elements.threads.value);

@@ -181,6 +181,22 @@ image_buf image_fx_read_file(const char *path) {
     return b;
 }
 
+image_buf image_fx_codec_file(const char *name) {
+    char rel[256];
+    snprintf(rel, sizeof rel, "tests/fixtures/codecs/%s", name);
+    image_buf b = image_fx_read_file(tt_test_source_path(rel));
+    if (!b.data) fail_msg("cannot read the fixture %s (TT_SOURCE_DIR is the checkout)", tt_test_source_path(rel));
+    return b;
+}
+
+uint8_t image_fx_codec_value(int x, int y, int c) {
+    return (uint8_t)((x * 5 + y * 3 * (c + 1) + ((x * y) % 7) * 9 + 40 * c) & 255);
+}
+
+uint8_t image_fx_progressive_value(int x, int y, int c) {
+    return (uint8_t)(c == 0 ? x * 6 : c == 1 ? y * 10 : 128 + (x - y) * 2);
+}
+
 image_buf image_fx_png_header_only(uint32_t w, uint32_t h) {
     uint8_t row[1] = {0};
     image_buf b = image_fx_png_raw(1, 1, 8, 0, row, 1, NULL, 0, NULL, 0);

@@ -51,16 +51,17 @@ void image_fx_noise(uint8_t *px, size_t n, uint64_t seed);
 /* Whole file, or data == NULL when it cannot be read. */
 image_buf image_fx_read_file(const char *path);
 
-/* A 40x24 progressive JPEG (cjpeg -progressive -quality 98 -sample 1x1)
- * of image_fx_progressive_value(). */
-extern const uint8_t image_fx_progressive_jpg[];
-extern const size_t image_fx_progressive_jpg_len;
-uint8_t image_fx_progressive_value(int x, int y, int c);
-
-/* image_codecs.c: JPEG 4:2:0 / 4:2:2 and WebP lossy / lossless (RGBA) of
- * image_fx_codec_value() at 64x48. */
-extern const uint8_t image_fx_jpg420[], image_fx_jpg422[], image_fx_webp_lossy[], image_fx_webp_lossless[];
-extern const size_t image_fx_jpg420_len, image_fx_jpg422_len, image_fx_webp_lossy_len, image_fx_webp_lossless_len;
+/* Encoded fixtures the tests cannot write themselves (stb_image_write writes
+ * neither WebP, chroma subsampling nor progressive JPEG), in
+ * tests/fixtures/codecs/ (fails the test when missing):
+ *   420.jpg, 422.jpg       image_fx_codec_value() at 64x48, quality 85 (Pillow 9.4,
+ *                          libjpeg-turbo 2.1.5)
+ *   lossy.webp             the same, quality 80 (libwebp 1.2.4)
+ *   lossless-alpha.webp    the same with alpha (4x + 2y) & 255
+ *   progressive.jpg        image_fx_progressive_value() at 40x24 (cjpeg -progressive
+ *                          -quality 98 -sample 1x1 -optimize) */
+image_buf image_fx_codec_file(const char *name);
 uint8_t image_fx_codec_value(int x, int y, int c);
+uint8_t image_fx_progressive_value(int x, int y, int c);
 
 #endif

@@ -1,0 +1,157 @@
+/* tabtrain/app.h — the application, once for both front ends: a project
+ * (classes and pictures), a backbone, a feature cache, a run and an imported
+ * model, as the browser's engine API (src/wasm/api.c) and `tabtrain train`
+ * (src/cli/cmd_train.c) drive them. The front ends only translate: from
+ * JSON or argv into these calls, and their results back into JSON or text.
+ *
+ *   tt_app_config c = {.root = "/tabtrain", .keep_features = 1, .policy = p};
+ *   tt_app *a;
+ *   tt_app_open(&a, &c, NULL);               // the project opens without weights
+ *   tt_app_set_backbone(a, backbone);        // pictures, training, prediction from here on
+ *   tt_app_class_add(a, "cats", &cats);
+ *   tt_app_image_add(a, cats, bytes, len, "tom.jpg", &id);
+ *   tt_app_train_begin(a, &(tt_app_train){.cfg = &cfg});
+ *   while (!tt_app_train_step(a, 0.1, &ev, &saved) && ev != TT_RUN_FINISHED) ...;
+ *   tt_app_free(a);
+ *
+ * With a root, everything lasts under it: root/project.json and
+ * root/pictures (tabtrain/project.h), root/features (the feature cache),
+ * root/ckpt (the run's checkpoints: tt_ckpt_dir, so rotation, best.safetensors,
+ * `latest`, and after a damaged file the newest valid one). Without a root
+ * the project is in memory and a run checkpoints where the caller says.
+ *
+ * A new run replaces the previous one and, once its trainer exists, deletes
+ * the previous run's checkpoints. tt_app_resume continues the run of the
+ * checkpoint directory; tt_app_load takes a file: a checkpoint of this
+ * project's pictures continues its run, anything else that holds a head (a
+ * checkpoint of other pictures, a model or an export file) is imported: it
+ * predicts, and may start the next run (config init_from_model).
+ *
+ * Migration: a root/ckpt/latest.safetensors (the browser's one checkpoint
+ * file before the checkpoint policy) becomes the directory's checkpoint
+ * when tt_app_resume first looks there; the project migrates its own files.
+ */
+#ifndef TABTRAIN_APP_H
+#define TABTRAIN_APP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tabtrain/backbone.h"
+#include "tabtrain/ckpt.h"
+#include "tabtrain/classifier.h"
+#include "tabtrain/config.h"
+#include "tabtrain/featcache.h"
+#include "tabtrain/project.h"
+#include "tabtrain/run.h"
+#include "tabtrain/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tt_app_config {
+    const char *root;      /* see above; NULL: in memory */
+    const char *cache_dir; /* without a root: the feature cache's directory (NULL: none) */
+    int keep_features;     /* features also in memory (the browser adds pictures one at a time) */
+    uint64_t max_pixels;   /* largest picture decoded; 0: TT_IMAGE_DEFAULT_MAX_PIXELS */
+    int prepare_batch;     /* pictures per backbone call when preparing; 0: one per thread */
+    tt_ckpt_policy policy; /* of runs under root/ckpt */
+} tt_app_config;
+
+typedef struct tt_app tt_app;
+
+/* pics: where picture bytes go (NULL: root/pictures, or none in memory); taken over. */
+tt_status tt_app_open(tt_app **out, const tt_app_config *c, const tt_picture_store *pics);
+void tt_app_free(tt_app *a);
+
+/* Takes the backbone over (a second one is refused). */
+tt_status tt_app_set_backbone(tt_app *a, tt_backbone *b);
+tt_backbone *tt_app_backbone(const tt_app *a);
+/* Every computation on `threads` threads from the next one (same results). */
+tt_status tt_app_set_threads(tt_app *a, int threads);
+
+tt_project *tt_app_project(const tt_app *a);
+/* The current name of class id, or fallback when it was deleted. */
+const char *tt_app_class_name(const tt_app *a, int id, const char *fallback);
+
+tt_status tt_app_class_add(tt_app *a, const char *name, int *id);
+tt_status tt_app_class_rename(tt_app *a, int id, const char *name);
+/* With its pictures and their cached features. */
+tt_status tt_app_class_delete(tt_app *a, int id);
+/* Decodes (the check that it is a picture) and caches its plain features, then
+ * stores the record and the bytes: a record always has its features. */
+tt_status tt_app_image_add(tt_app *a, int class_id, const void *bytes, size_t len, const char *name, int *id);
+/* With its cached views (unless another picture has the same bytes). */
+tt_status tt_app_image_remove(tt_app *a, int id);
+/* Creates the imported model's classes that the project lacks (by name). */
+tt_status tt_app_import_classes(tt_app *a);
+
+/* How to run a run. */
+typedef struct tt_app_train {
+    const tt_config *cfg;         /* tt_app_resume: NULL = the checkpoint's own */
+    const char *ckpt_dir;         /* NULL: root/ckpt with a root, else no checkpoints */
+    const tt_ckpt_policy *policy; /* NULL: the app's */
+    const uint8_t *val;           /* [project images] 1 = validation picture; NULL: cfg's split */
+    int all_classes;              /* every class, also empty ones (folders are classes); else those with pictures */
+    tt_rows_skip_fn skip;          /* pictures that fail to decode are left out (NULL: an error) */
+    void *skip_ctx;
+} tt_app_train;
+
+tt_status tt_app_train_begin(tt_app *a, const tt_app_train *t);
+
+/* What a checkpoint became. */
+typedef enum tt_app_loaded {
+    TT_APP_LOADED_RUN = 0,   /* a checkpoint of this project's pictures: its run continues */
+    TT_APP_LOADED_MODEL = 1, /* a model that predicts and may start the next run */
+    TT_APP_LOADED_NONE = 2,  /* tt_app_resume: no checkpoint there */
+} tt_app_loaded;
+
+/* Continues the run of the checkpoint directory: `latest`, or the newest
+ * valid file after a damaged one (note says which and why; empty when
+ * `latest` was fine). t->cfg given (the CLI): the file must be of those
+ * settings, classes and pictures, else an error; NULL (the browser): the
+ * file's own settings and classes, and a file of other pictures is loaded
+ * as a model. path receives the file's path. */
+tt_status tt_app_resume(tt_app *a, const tt_app_train *t, tt_app_loaded *kind, char *path, size_t path_cap,
+                        char *note, size_t note_cap);
+/* A file (see above). */
+tt_status tt_app_load(tt_app *a, const char *path, tt_app_loaded *kind);
+
+/* Prepares in slices, then trains in slices (tt_run_step), checkpointing by
+ * the policy. */
+tt_status tt_app_train_step(tt_app *a, double budget_s, tt_run_event *ev, int *saved);
+/* A checkpoint now (pause). */
+tt_status tt_app_save(tt_app *a);
+
+tt_run *tt_app_run(const tt_app *a);
+/* The feature cache the run's rows come from. */
+tt_featcache *tt_app_run_cache(const tt_app *a);
+/* The imported model (NULL: none) and, per class of it, the project's class
+ * id it was trained as (0: not a class of this project). */
+const tt_classifier *tt_app_model(const tt_app *a, const int **class_ids);
+
+/* The loaded model's run as its file recorded it (a checkpoint of this project
+ * whose pictures changed since, or a model file): per class the id it was trained
+ * as ([n_classes], allocated; a class deleted since keeps its id, 0 when the file
+ * has none), its epochs setting (0: unknown) and its epoch records (h->n 0 when it
+ * has none, or no model is loaded). The caller frees ids and h. */
+tt_status tt_app_model_history(const tt_app *a, tt_epoch_history *h, int **ids, int *epochs);
+
+/* What predicts: the run once it can (its best epoch when finished), else the
+ * imported model. n classes; ids per class (0: not a project class), names
+ * as the files recorded them (see tt_app_class_name for today's). */
+tt_status tt_app_labels(const tt_app *a, int *n, const int **ids, char *const **names);
+/* probs [n] of one encoded picture (nothing cached). */
+tt_status tt_app_predict(tt_app *a, const void *bytes, size_t len, float *probs);
+/* The run's export (tt_export_write; json_path NULL: ONNX). */
+tt_status tt_app_export(tt_app *a, const char *path, const char *json_path);
+
+/* Forgets the run, the model, every class and picture, and deletes their
+ * files under root (features and checkpoints too); the backbone stays. */
+tt_status tt_app_reset(tt_app *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
