@@ -1,14 +1,15 @@
-// Time per picture of the two setting presets in Chromium (README, "Default settings"):
-// the built app, the sample set, one epoch of "Recommended" and of "Best accuracy
-// (slower)" in fresh profiles; prints the preparing time (augmented copies and, for
-// Best, fine-tuning inputs: computed once per picture) and the epoch time, per
-// training picture.   NODE_PATH=/usr/share/nodejs node scripts/measure-preset.mjs
+// Time per picture of the setting presets in Chromium (README, "Default settings"):
+// the built app, the sample set, one epoch of "Recommended" (the defaults), of "Best
+// accuracy (slower)" and, for comparison, of the defaults with no fine-tuned block (the
+// head alone), each in a fresh profile; prints the preparing time (augmented copies and
+// fine-tuning inputs: computed once per picture) and the epoch time, per training
+// picture.   NODE_PATH=/usr/share/nodejs node scripts/measure-preset.mjs
 import * as h from '../tests/e2e/helpers.mjs';
 
 const app = h.buildApp();
 const srv = await h.startServer(app.root);
 try {
-  for (const preset of ['recommended', 'best']) {
+  for (const [preset, unfreeze] of [['recommended', null], ['best', null], ['recommended', 0]]) {
     const b = await h.openApp(srv.url);
     try {
       const { page } = b;
@@ -16,6 +17,10 @@ try {
       await page.waitForFunction(() => window.tabtrainState.intake.total > 0 && window.tabtrainState.intake.done === window.tabtrainState.intake.total && window.tabtrainState.pendingCommands === 0, null, { timeout: 600_000 });
       await page.selectOption('#settings [name=preset]', preset);
       await page.fill('#settings [name=epochs]', '1');
+      if (unfreeze !== null) {
+        await page.evaluate(() => { document.querySelector('#settings details').open = true; }); // "Advanced"
+        await page.fill('#settings [name=unfreeze]', String(unfreeze));
+      }
       const t0 = Date.now();
       await page.click('#train');
       await page.waitForFunction(() => window.tabtrainState.phase === 'training' && !window.tabtrainState.preparing && window.tabtrainState.step > 0, null, { timeout: 1_800_000 });
@@ -26,7 +31,7 @@ try {
       const n = ev.perClass.reduce((a, p) => a + p.n, 0);
       const total = (await h.state(page)).classes.reduce((a, c) => a + c.count, 0);
       const train = total - n;
-      console.log(JSON.stringify({ preset, train_pictures: train, prepare_ms_per_picture: Math.round((t1 - t0) / train), epoch_ms_per_picture: Math.round((t2 - t1) / train), val_acc: ev.valAcc }));
+      console.log(JSON.stringify({ preset: unfreeze === null ? preset : `${preset}, unfreeze ${unfreeze}`, train_pictures: train, prepare_ms_per_picture: Math.round((t1 - t0) / train), epoch_ms_per_picture: Math.round((t2 - t1) / train), val_acc: ev.valAcc }));
     } finally { await b.close(); }
   }
 } finally { await srv.close(); app.cleanup(); }

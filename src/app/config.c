@@ -61,7 +61,7 @@
       "brightness; none = off")                                                                                \
     X(augment_views, INT, augment_views, 3, 0, TT_MAX_VIEWS, NULL, NULL, 0, 1, "basic", "Copies per picture",  \
       "transformed copies of each training picture (with augmentation), computed once")                        \
-    X(unfreeze, INT, unfreeze, 0, 0, TT_UNFREEZE_MAX, NULL, NULL, 0, 1, "advanced",                            \
+    X(unfreeze, INT, unfreeze, 1, 0, TT_UNFREEZE_MAX, NULL, NULL, 0, 1, "advanced",                            \
       "Fine-tuned blocks of the base model",                                                                   \
       "also fine-tune the last K blocks of the base model and its final 1x1 convolution; slower, more memory; " \
       "0 = base model frozen")                                                                                 \
@@ -356,11 +356,12 @@ static const char *tt_type_name(tt_setting_type t) {
 
 /* The recommended preset is the defaults themselves; the others change a few settings. */
 static const tt_preset tt_presets[] = {
-    {"recommended", "Recommended", "the defaults: the head trains on the base model's features", "{}"},
+    {"recommended", "Recommended", "the defaults: a hidden layer and the last block of the base model trained",
+     "{}"},
     {"best", "Best accuracy (slower)",
-     "the defaults, and the last 2 blocks of the base model fine-tuned at a tenth of the learning rate: "
+     "the defaults, and the last 2 blocks of the base model fine-tuned at 0.3 times the learning rate: "
      "slower to prepare and to train, more memory",
-     "{\"unfreeze\":2,\"backbone_lr\":0.0001}"},
+     "{\"unfreeze\":2,\"backbone_lr\":0.0003}"},
 };
 #define TT_N_PRESETS ((int)(sizeof tt_presets / sizeof *tt_presets))
 

@@ -67,7 +67,9 @@ export async function exportFiles(page) {
     page.on('download', on);
   });
   await page.click('#export');
-  await Promise.race([both, new Promise((_, no) => setTimeout(() => no(new Error(`${downloads.length} of 2 downloads`)), 60_000))]);
+  let timer; // cleared once both came: a pending timer keeps the test file running for a minute
+  await Promise.race([both, new Promise((_, no) => { timer = setTimeout(() => no(new Error(`${downloads.length} of 2 downloads`)), 60_000); })])
+    .finally(() => clearTimeout(timer));
   const byName = Object.fromEntries(downloads.map((d) => [d.suggestedFilename(), d]));
   assert.deepEqual(Object.keys(byName).sort(), ['model.json', 'model.safetensors']);
   return { weights: fs.readFileSync(await byName['model.safetensors'].path()),

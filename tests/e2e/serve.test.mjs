@@ -69,14 +69,16 @@ function raw(bytes, { slowMs = 0 } = {}) {
   return new Promise((resolve, reject) => {
     const sock = net.connect(Number(u.port), '127.0.0.1');
     let got = '';
+    // Cleared once answered: a pending timer would keep this test file running for 30 s.
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`no answer to ${JSON.stringify(bytes.slice(0, 60))}`)); }, 30_000);
+    const done = () => { clearTimeout(timer); resolve(/^HTTP\/1\.1 (\d+)/.exec(got)?.[1] || ''); };
     sock.on('data', (d) => { got += d; });
-    sock.on('error', () => resolve(/^HTTP\/1\.1 (\d+)/.exec(got)?.[1] || ''));
-    sock.on('close', () => resolve(/^HTTP\/1\.1 (\d+)/.exec(got)?.[1] || ''));
+    sock.on('error', done);
+    sock.on('close', done);
     sock.on('connect', async () => {
       if (!slowMs) { sock.write(bytes); return; }
       for (const ch of bytes) { if (sock.destroyed) return; sock.write(ch); await new Promise((r) => setTimeout(r, slowMs)); }
     });
-    setTimeout(() => { sock.destroy(); reject(new Error(`no answer to ${JSON.stringify(bytes.slice(0, 60))}`)); }, 30_000);
   });
 }
 const req = (target, method = 'GET', extra = '') => `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${extra}\r\n`;

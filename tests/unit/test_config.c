@@ -26,7 +26,7 @@ static void test_defaults_follow_the_table(void **state) {
     assert_int_equal(c.train.patience, 6);
     assert_string_equal(c.augment, "flip,zoom");
     assert_int_equal(c.augment_views, 3);
-    assert_int_equal(c.unfreeze, 0);
+    assert_int_equal(c.unfreeze, 1);
     assert_true(c.train.backbone_lr == 0); /* lr / 10 */
     assert_int_equal(c.init_from_model, 0);
     /* The trainer's own defaults agree with the table where both have one. */
@@ -94,6 +94,7 @@ static void test_json_strict_and_lenient(void **state) {
     assert_int_equal(tt_config_from_json(&c, "{\"augment\":{\"flip\":true}}", 0), TT_ERR_INVALID_ARG);
     assert_non_null(strstr(tt_last_error(), "augment"));
     tt_config d = tt_config_defaults();
+    d.unfreeze = 0; /* a base-model rate without fine-tuned blocks */
     d.train.backbone_lr = 0.1f;
     assert_int_equal(tt_config_validate(&d), TT_ERR_INVALID_ARG);
     assert_non_null(strstr(tt_last_error(), "unfreeze"));
@@ -222,7 +223,7 @@ static void test_presets(void **state) {
     c = tt_config_defaults();
     tt_assert_ok(tt_config_apply_preset(&c, "best"));
     assert_int_equal(c.unfreeze, 2);
-    assert_true(c.train.backbone_lr == 1e-4f);
+    assert_true(c.train.backbone_lr == 3e-4f);
     c.unfreeze = d.unfreeze, c.train.backbone_lr = d.train.backbone_lr;
     cj = tt_config_to_json(&c);
     assert_string_equal(cj, dj); /* nothing else */
@@ -245,6 +246,7 @@ static void test_old_files(void **state) {
     want.train.lr = 0.003f, want.val_fraction = 0.25f;
     /* What those files were made with where today's defaults differ. */
     want.train.dropout = 0, want.train.label_smoothing = 0, want.train.patience = 0, want.augment[0] = 0;
+    want.unfreeze = 0;
     for (int i = 0; i < 2; i++) {
         tt_st_file *f;
         tt_assert_ok(tt_st_open_file(&f, tt_test_source_path(files[i])));
