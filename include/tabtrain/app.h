@@ -172,7 +172,6 @@ typedef struct tt_app_history {
     const int *class_ids;           /* [n_classes] */
     char *const *class_names;       /* [n_classes], as recorded (tt_app_class_name: today's) */
     tt_epoch_history own;           /* the model's, parsed */
-    int *own_ids;
 } tt_app_history;
 tt_status tt_app_history_get(const tt_app *a, tt_app_history *h);
 void tt_app_history_free(tt_app_history *h);

@@ -34,7 +34,8 @@ struct tt_app {
     tt_run *run;
     tt_classifier model;
     int model_loaded;
-    int *model_ids; /* [model classes] project class ids, 0 = none */
+    int *model_ids;         /* [model classes] project class ids, 0 = none */
+    int *model_trained_ids; /* [model classes] the ids its file records (also of classes deleted since), 0 = none */
 };
 
 /* "<root>/<sub>" (malloc'd), NULL without a root. */
@@ -82,7 +83,8 @@ tt_status tt_app_open(tt_app **out, const tt_app_config *c, const tt_picture_sto
 static void tt_app_model_free(tt_app *a) {
     if (a->model_loaded) tt_classifier_free(&a->model);
     free(a->model_ids);
-    a->model_ids = NULL;
+    free(a->model_trained_ids);
+    a->model_ids = a->model_trained_ids = NULL;
     a->model_loaded = 0;
 }
 
@@ -376,25 +378,25 @@ static tt_status tt_app_model_load(tt_app *a, const tt_st_file *f) {
     tt_classifier c;
     tt_status st = tt_classifier_load(&c, f, a->bb, TT_APP_MODEL_BATCH);
     if (st) return st;
-    int *ids = calloc((size_t)c.m.n_classes + 1, sizeof *ids), n = 0;
-    if (!ids) {
+    int *ids = calloc((size_t)c.m.n_classes + 1, sizeof *ids), *trained = calloc((size_t)c.m.n_classes + 1, sizeof *trained);
+    if (!ids || !trained) {
+        free(ids), free(trained);
         tt_classifier_free(&c);
         return tt_error(TT_ERR_NOMEM, "no memory");
     }
     tt_json j;
     const char *cj = tt_st_metadata(f, "tabtrain.config");
     if (cj && !tt_json_parse(&j, cj)) {
-        int k = tt_json_key(&j, 0, "class_ids");
-        n = tt_json_len(&j, k);
-        for (int i = 0; i < c.m.n_classes && i < n; i++) {
-            int id = 0;
-            if (tt_json_int(&j, tt_json_at(&j, k, i), &id) && tt_project_class_index(a->project, id) >= 0) ids[i] = id;
-        }
+        int k = tt_json_key(&j, 0, "class_ids"), n = tt_json_len(&j, k);
+        for (int i = 0; i < c.m.n_classes && i < n; i++)
+            if (tt_json_int(&j, tt_json_at(&j, k, i), &trained[i]) && tt_project_class_index(a->project, trained[i]) >= 0)
+                ids[i] = trained[i];
         tt_json_free(&j);
     }
     tt_app_model_free(a);
     a->model = c;
     a->model_ids = ids;
+    a->model_trained_ids = trained;
     a->model_loaded = 1;
     return TT_OK;
 }
@@ -571,30 +573,20 @@ tt_status tt_app_history_get(const tt_app *a, tt_app_history *h) {
     int C = m->n_classes;
     tt_config cfg = tt_config_defaults();
     if (m->config && !tt_config_from_json(&cfg, m->config, 1)) h->planned_epochs = cfg.train.epochs;
-    if (!(h->own_ids = calloc((size_t)C, sizeof *h->own_ids))) return tt_error(TT_ERR_NOMEM, "no memory");
     tt_json j;
-    if (m->config && !tt_json_parse(&j, m->config)) {
-        int k = tt_json_key(&j, 0, "class_ids");
-        for (int i = 0; i < C && i < tt_json_len(&j, k); i++) tt_json_int(&j, tt_json_at(&j, k, i), &h->own_ids[i]);
-        tt_json_free(&j);
-    }
     tt_status st = tt_json_parse(&j, m->history);
     if (!st) {
         st = tt_epoch_history_read(&h->own, &j, 0, C);
         tt_json_free(&j);
     }
-    if (st) {
-        tt_app_history_free(h);
-        return st;
-    }
+    if (st) return st;
     h->n = h->own.n, h->epochs = h->own.epochs;
-    h->n_classes = C, h->class_ids = h->own_ids, h->class_names = m->classes;
+    h->n_classes = C, h->class_ids = a->model_trained_ids, h->class_names = m->classes;
     return TT_OK;
 }
 
 void tt_app_history_free(tt_app_history *h) {
     tt_epoch_history_free(&h->own);
-    free(h->own_ids);
     *h = (tt_app_history){0};
 }
 
