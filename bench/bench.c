@@ -20,6 +20,7 @@ static const struct {
     {"tune", tt_bench_tune, "fine-tuning step with the last K blocks unfrozen (--unfreeze 1,2), batch 32"},
     {"ckpt", tt_bench_ckpt, "checkpoint size, save (atomic file, directory) and restore time, default head"},
     {"extract", tt_bench_extract, "feature extraction images/s on real photos: decode+preprocess, backbone, pipeline"},
+    {"photos", tt_bench_photos, "writes synthetic 4000x3000 JPEG photos (--out DIR --n N) for the web benchmarks"},
 };
 
 double tt_bench_now_ms(void) {

@@ -58,6 +58,7 @@ int tt_bench_mnv2(int argc, char **argv);
 int tt_bench_head(int argc, char **argv);
 int tt_bench_tune(int argc, char **argv);
 int tt_bench_ckpt(int argc, char **argv);
+int tt_bench_photos(int argc, char **argv);
 int tt_bench_extract(int argc, char **argv);
 
 #endif

@@ -1,5 +1,5 @@
 /* extract: feature extraction throughput on real photos, in three stages —
- * decode + preprocess (tt_image_decode, tt_image_to_input), backbone only
+ * decode + preprocess (tt_image_training_copy, tt_image_to_input), backbone only
  * (tt_mnv2_features on ready inputs) and the whole pipeline as training runs
  * it (tt_featcache_run without a cache dir: hash, decode, preprocess,
  * batched backbone). One JSON line per stage.
@@ -118,7 +118,7 @@ int tt_bench_extract(int argc, char **argv) {
         double t0 = tt_bench_now_ms();
         for (int i = 0; i < m; i++) {
             tt_image img;
-            tt_image_decode(rq[i].bytes, rq[i].len, NULL, &img);
+            tt_image_training_copy(rq[i].bytes, rq[i].len, NULL, TT_IMAGE_DEFAULT_SIZE, &img);
             tt_image_to_input(&img, TT_IMAGE_DEFAULT_SIZE, in + (size_t)(i % batch) * px);
             tt_image_free(&img);
         }

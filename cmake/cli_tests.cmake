@@ -13,13 +13,15 @@ if(TARGET test_featcache AND TEST import_npy_cli)
 endif()
 
 if(TARGET tabtrain AND TEST import_npy_cli AND NOT TT_WASM)
-  set(TT_CLI_ENV "TT_MODEL=${TT_TEST_MODEL}" "TT_SHARED_DIR=${TT_SHARED_DIR}")
+  # The CLI's default feature cache is the user's ($XDG_CACHE_HOME/tabtrain): the tests
+  # keep theirs in the build tree.
+  set(TT_CLI_ENV "TT_MODEL=${TT_TEST_MODEL}" "TT_SHARED_DIR=${TT_SHARED_DIR}" "XDG_CACHE_HOME=${CMAKE_BINARY_DIR}/test-cache")
   if(TT_SANITIZE)
     list(APPEND TT_CLI_ENV "TT_SANITIZED=1") # scripts skip what only measures the optimized build
   endif()
   set(TT_CLI_TESTS cli_bad_files cli_fuzz_repro cli_old_ckpt)
   if(NOT TT_SANITIZE)
-    list(APPEND TT_CLI_TESTS cli_qabcs cli_fashion_scale cli_unfreeze cli_run_rules cli_project)
+    list(APPEND TT_CLI_TESTS cli_qabcs cli_fashion_scale cli_unfreeze cli_run_rules cli_project cli_cache_dir)
   endif()
   foreach(t ${TT_CLI_TESTS})
     add_test(NAME ${t} COMMAND bash ${CMAKE_SOURCE_DIR}/tests/scripts/${t}.sh

@@ -10,7 +10,8 @@ set(TT_WASM_EXPORTS
   _malloc _free _tt_wasm_abi_version _tt_wasm_sha256_hex _tt_wasm_config_schema _tt_wasm_last_error _tt_wasm_open
   _tt_wasm_set_weights _tt_wasm_destroy _tt_wasm_set_threads _tt_wasm_class_create _tt_wasm_class_rename
   _tt_wasm_class_delete _tt_wasm_import_classes _tt_wasm_add_image _tt_wasm_remove_image _tt_wasm_dataset_json
-  _tt_wasm_image _tt_wasm_train_begin _tt_wasm_train_step _tt_wasm_resume _tt_wasm_save _tt_wasm_train_state_json
+  _tt_wasm_part _tt_wasm_needed_image _tt_wasm_give_image _tt_wasm_picture_parts _tt_wasm_upgrade_record
+  _tt_wasm_train_begin _tt_wasm_train_step _tt_wasm_resume _tt_wasm_save _tt_wasm_train_state_json
   _tt_wasm_metrics_json _tt_wasm_history_json _tt_wasm_load _tt_wasm_model_json _tt_wasm_predict _tt_wasm_export
   _tt_wasm_reset _tt_wasm_check_image _tt_wasm_check_checkpoint)
 string(REPLACE ";" "," TT_WASM_EXPORTS_CSV "${TT_WASM_EXPORTS}")

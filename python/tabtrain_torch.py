@@ -75,11 +75,21 @@ class TabtrainClassifier(torch.nn.Module):
         return self.classifier(self.features(x).mean(dim=(2, 3)))
 
 def preprocess(path, size):
-    im = ImageOps.exif_transpose(Image.open(path))
+    im = Image.open(path)
+    if im.format == "JPEG":  # decoded at 1/8, 1/4 or 1/2 scale while the short side stays >= size
+        a = 8
+        while a > 1 and (min(im.size) + a - 1) // a < size:
+            a //= 2
+        if a > 1:
+            im.draft("RGB", (im.width // a, im.height // a))
+    im = ImageOps.exif_transpose(im)
     if im.mode in ("RGBA", "LA", "P"):
         im = im.convert("RGBA")
         im = Image.alpha_composite(Image.new("RGBA", im.size, (255, 255, 255, 255)), im)
     im = im.convert("RGB")
+    k = min(im.size) // size
+    if k > 1:  # box-shrunk by a whole factor: tabtrain's training copy
+        im = im.crop((0, 0, im.width // k * k, im.height // k * k)).reduce(k)
     s = min(im.size)
     left, top = (im.width - s) // 2, (im.height - s) // 2
     im = im.crop((left, top, left + s, top + s))

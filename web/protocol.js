@@ -2,7 +2,7 @@
 // Every message is a plain object {v: PROTOCOL_VERSION, type, ...}. Commands carry an
 // `id` chosen by the page; the worker answers each command with exactly one RESULT of
 // the same id. Events (state, progress, epoch, error) are pushed without being asked.
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 export const CMD = Object.freeze({
   HELLO: 'hello',                 // {}                       -> result {protocol, engine}
@@ -13,7 +13,7 @@ export const CMD = Object.freeze({
   IMAGES_ADD: 'images.add',       // {classId, files:[{name, bytes:ArrayBuffer}]} (bytes transferred)
   IMAGES_REMOVE: 'images.remove', // {imageIds:[int]}
   IMAGES_LIST: 'images.list',     // {classId}                -> result {images:[{id, name}]}
-  IMAGES_GET: 'images.get',       // {imageId}                -> result {bytes:ArrayBuffer} (the picture as added)
+  IMAGES_GET: 'images.get',       // {imageId, original?}     -> result {bytes:ArrayBuffer}: its small thumbnail (JPEG), or with original: true the picture as added
   TRAIN: 'train',                 // {config: the engine's config JSON (docs/config.md) + threads}
   PAUSE: 'pause',                 // {}
   RESUME: 'resume',               // {}
@@ -37,6 +37,7 @@ export const EVT = Object.freeze({
 // Values of state.phase.
 export const PHASE = Object.freeze({
   STARTING: 'starting',
+  MIGRATING: 'migrating',           // a profile of an older version: its pictures move out of IDBFS (state.migrating {done, total})
   WEIGHTS_DOWNLOAD: 'weights-download',
   WEIGHTS_VERIFY: 'weights-verify',
   WEIGHTS_ERROR: 'weights-error',     // download/verify failed; page offers Retry

@@ -8,10 +8,13 @@
 //   engine.js    the engine's C API and its marshalling
 //   training.js  the training loop, checkpoints made durable, resuming after a reload
 //   project.js   project files: Save project / Open project (.zip)
+// and in web/: pictures.js (the picture store), migrate.js (older profiles' pictures).
 import { PROTOCOL_VERSION, CMD, EVT, PHASE, ERR, MAX_IMAGE_BYTES } from './protocol.js';
 import { humane, pictureProblem, modelProblem } from './messages.js';
-import { state, session, post, postState, setPhase, fail, CommandError } from './worker/context.js';
-import { claimStorage, requireOwner, takeOver, loadFiles, syncFiles } from './worker/storage.js';
+import { state, session, stores, post, postState, setPhase, fail, CommandError } from './worker/context.js';
+import { claimStorage, requireOwner, takeOver, loadFiles, syncFiles, storageMessage } from './worker/storage.js';
+import { openPictures } from './pictures.js';
+import { migrateProfile } from './migrate.js';
 import { ensureWeights } from './worker/weights.js';
 import * as engine from './worker/engine.js';
 import { LOAD } from './worker/engine.js';
@@ -41,6 +44,13 @@ function notWhileTraining() {
 async function openStore() {
   await claimStorage();
   const mod = await engine.loadEngine();
+  try {
+    stores.pictures = await openPictures();
+    state.pictures = { store: stores.pictures.kind };
+    if (mod && state.storage.mode === 'owner') await migrate(mod);
+  } catch (e) {
+    fail(ERR.STORAGE, `the picture store could not be opened: ${storageMessage(e)}`);
+  }
   if (mod) {
     try {
       await loadFiles(mod.FS);
@@ -54,6 +64,29 @@ async function openStore() {
     }
   }
   postState();
+}
+
+// Pictures of an older profile leave IDBFS before it is loaded (web/migrate.js).
+async function migrate(mod) {
+  await migrateProfile({
+    IDBFS: mod.FS.filesystems.IDBFS, root: engine.ROOT, engine, pictures: stores.pictures,
+    progress: (done, total) => {
+      state.migrating = { done, total };
+      if (state.phase !== PHASE.MIGRATING) setPhase(PHASE.MIGRATING);
+      post(EVT.PROGRESS, { phase: PHASE.MIGRATING, done, total, unit: 'images' });
+    },
+    problem: (file, message) => fail(ERR.FILE, `could not be moved to the new storage (${message}); it stays where it was.`, { file }),
+  });
+  if (state.migrating) { state.migrating = null; setPhase(PHASE.STARTING); }
+}
+
+// Picture files whose record never reached storage (the tab closed in between) or whose
+// picture is gone; run after start-up, off the path to ready.
+async function sweepPictures() {
+  if (!engine.hasProject() || !stores.pictures || state.storage.mode !== 'owner') return;
+  const known = new Set(engine.dataset().images.map((im) => im.id));
+  const stray = [...await stores.pictures.ids()].filter((id) => !known.has(id));
+  if (stray.length) await stores.pictures.remove(stray);
 }
 
 // Pictures added while the base model is still downloading wait here (the page sends
@@ -74,6 +107,7 @@ async function bringUp(weightsUrl) {
   } else if (engine.hasWeights()) phase = PHASE.READY;
   setPhase(phase);
   engineSettled();
+  sweepPictures().catch((e) => fail(ERR.STORAGE, storageMessage(e)));
 }
 
 async function startEngine(bytes) {
@@ -130,10 +164,10 @@ async function addImagesTo(classId, files) {
     else if (bytes.byteLength > MAX_IMAGE_BYTES) reject(`is larger than ${MAX_IMAGE_BYTES >> 20} MB; pictures that big cannot be read here.`);
     else if (!engine.hasWeights()) reject(engine.hasProject() ? 'not added: the engine could not start (see above)' : 'not added: this copy of the app has no engine, so pictures cannot be read');
     else {
-      const r = engine.addImage(classId, bytes, name);
+      const r = await addPicture(classId, bytes, name);
       if (r.id) added++;
       else if (/already in this class/.test(r.error.message)) duplicates++;
-      else reject(pictureProblem(r.error.status, r.error.message));
+      else reject(r.error.code === ERR.STORAGE ? r.error.message : pictureProblem(r.error.status, r.error.message));
     }
     const now = performance.now();
     if (now - last >= PROGRESS_INTERVAL_MS || i === total - 1) {
@@ -146,6 +180,22 @@ async function addImagesTo(classId, files) {
   if (duplicates) fail(ERR.FILE, `${duplicates} picture${duplicates === 1 ? ' was' : 's were'} already in "${findClass(classId).name}" and ${duplicates === 1 ? 'was' : 'were'} skipped.`, { classId });
   if (added) { refreshClasses(); postState(); await syncFiles(); }
   return { added, rejected: total - added };
+}
+
+// One picture into the engine (its record, features, training copy and thumbnail), then
+// the original and those two into the picture store before the record is synced, or the
+// picture is not added at all: {id} or {error}.
+async function addPicture(classId, bytes, name) {
+  const r = engine.addImage(classId, bytes, name);
+  if (!r.id) return r;
+  try {
+    if (!stores.pictures) throw new Error('the picture store is not available');
+    await stores.pictures.put(r.id, { original: bytes, copy: r.copy, thumb: r.thumb });
+  } catch (e) {
+    engine.removeImage(r.id);
+    return { error: new CommandError(ERR.STORAGE, `not added: ${storageMessage(e)}`) };
+  }
+  return { id: r.id };
 }
 
 // The export of `tabtrain export` (docs/export.md): backbone + head, and its JSON sidecar;
@@ -225,7 +275,18 @@ const handlers = {
   [CMD.TAKE_OVER]: takeOver,
   [CMD.CLASS_CREATE]: ({ name }) => classCommand(() => ({ classId: engine.classCreate(String(name ?? '')) })),
   [CMD.CLASS_RENAME]: ({ classId, name }) => classCommand(() => { findClass(classId); engine.classRename(classId, String(name ?? '')); return {}; }),
-  [CMD.CLASS_DELETE]: ({ classId }) => classCommand(() => { findClass(classId); notWhileTraining(); engine.classDelete(classId); return {}; }),
+  [CMD.CLASS_DELETE]: async ({ classId }) => {
+    let gone = [];
+    await classCommand(() => {
+      findClass(classId);
+      notWhileTraining();
+      gone = engine.dataset().images.filter((im) => im.class === classId).map((im) => im.id);
+      engine.classDelete(classId);
+      return {};
+    });
+    await stores.pictures?.remove(gone); // after the records: a crash in between leaves strays, swept at start
+    return {};
+  },
   [CMD.IMAGES_ADD]: (m) => addImages(m),
   [CMD.IMAGES_REMOVE]: async ({ imageIds }) => {
     requireOwner();
@@ -235,6 +296,7 @@ const handlers = {
     refreshClasses();
     postState();
     await syncFiles();
+    await stores.pictures?.remove(imageIds); // after the records: a crash in between leaves strays, swept at start
     return {};
   },
   [CMD.IMAGES_LIST]: ({ classId }) => {
@@ -242,9 +304,12 @@ const handlers = {
     findClass(classId);
     return { images: engine.dataset().images.filter((im) => im.class === classId).map(({ id, name }) => ({ id, name })) };
   },
-  [CMD.IMAGES_GET]: ({ imageId }) => {
-    engine.requireProject();
-    return { bytes: engine.image(imageId) };
+  // The small stored thumbnail by default; {original: true}: the picture as it was added.
+  [CMD.IMAGES_GET]: async ({ imageId, original = false }) => {
+    if (!stores.pictures) throw new CommandError(ERR.STORAGE, 'the picture store is not available');
+    const bytes = await stores.pictures.get(imageId, original ? 'original' : 'thumb');
+    if (!bytes) throw new CommandError(ERR.BAD_REQUEST, `no picture with id ${imageId} on this device`);
+    return { bytes };
   },
   [CMD.TRAIN]: async ({ config }) => {
     requireOwner();
@@ -289,8 +354,12 @@ const handlers = {
 
 // Where project files (worker/project.js) read and add pictures: as the page's own commands do.
 const projectStorage = {
-  readPicture: (id) => new Uint8Array(engine.image(id)),
-  addPicture: (classId, bytes, name) => engine.addImage(classId, bytes, name),
+  readPicture: async (id) => {
+    const bytes = await stores.pictures?.get(id, 'original');
+    if (!bytes) throw new CommandError(ERR.STORAGE, `picture ${id} is not on this device any more`);
+    return new Uint8Array(bytes);
+  },
+  addPicture,
   resetProject,
   refreshClasses,
 };
@@ -298,6 +367,7 @@ const projectStorage = {
 // Forgets the project, the run and an imported model, here and in storage.
 async function resetProject() {
   if (engine.hasProject()) engine.reset();
+  await stores.pictures?.clear();
   refreshClasses();
   state.training = { epoch: 0, epochs: 0, step: 0, steps: 0, trainLoss: null, valAcc: null };
   state.saved = null;

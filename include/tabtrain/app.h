@@ -53,6 +53,7 @@ extern "C" {
 typedef struct tt_app_config {
     const char *root;      /* see above; NULL: in memory */
     const char *cache_dir; /* without a root: the feature cache's directory (NULL: none) */
+    const char *copies_dir; /* without a root: where the cache keeps training copies (featcache.h; NULL: none) */
     int keep_features;     /* features also in memory (the browser adds pictures one at a time) */
     uint64_t max_pixels;   /* largest picture decoded; 0: TT_IMAGE_DEFAULT_MAX_PIXELS */
     int prepare_batch;     /* pictures per backbone call when preparing; 0: one per thread */
@@ -79,9 +80,21 @@ tt_status tt_app_class_add(tt_app *a, const char *name, int *id);
 tt_status tt_app_class_rename(tt_app *a, int id, const char *name);
 /* With its pictures and their cached features. */
 tt_status tt_app_class_delete(tt_app *a, int id);
-/* Decodes (the check that it is a picture) and caches its plain features, then
- * stores the record and the bytes: a record always has its features. */
+/* Decodes the picture once, into its training copy (the check that it is a
+ * picture), caches its plain features from the copy, then stores the record
+ * and the picture (the original, the copy and a thumbnail: tt_picture): a
+ * record always has its features. */
 tt_status tt_app_image_add(tt_app *a, int class_id, const void *bytes, size_t len, const char *name, int *id);
+
+/* What the app keeps of a picture besides the original, for a backbone of
+ * input size `size` (tt_image_training_copy): the training copy as lossless
+ * PNG, only when it is under half the original's size (a phone photo: 2-5 MB
+ * of JPEG against ~0.3 MB of PNG; for a smaller picture the original gives the
+ * same pixels at about the same cost, and storage holds no second copy), and
+ * a thumbnail (JPEG, short side 96..191 px). *copy and *thumb are malloc'd
+ * (*copy NULL when not kept). Without a backbone: migrating a profile. */
+tt_status tt_app_picture_parts(const void *bytes, size_t len, uint64_t max_pixels, int size, void **copy,
+                               size_t *copy_len, void **thumb, size_t *thumb_len);
 /* With its cached views (unless another picture has the same bytes). */
 tt_status tt_app_image_remove(tt_app *a, int id);
 /* Creates the imported model's classes that the project lacks (by name). */
@@ -119,8 +132,11 @@ tt_status tt_app_resume(tt_app *a, const tt_app_train *t, tt_app_loaded *kind, c
 tt_status tt_app_load(tt_app *a, const char *path, tt_app_loaded *kind);
 
 /* Prepares in slices, then trains in slices (tt_run_step), checkpointing by
- * the policy. */
+ * the policy. TT_RUN_NEED_PICTURE: the picture store has asked for picture
+ * tt_app_needed_picture(); step again once it is given. */
 tt_status tt_app_train_step(tt_app *a, double budget_s, tt_run_event *ev, int *saved);
+/* The image id the run waits for (TT_RUN_NEED_PICTURE), else 0. */
+int tt_app_needed_picture(const tt_app *a);
 /* A checkpoint now (pause). */
 tt_status tt_app_save(tt_app *a);
 

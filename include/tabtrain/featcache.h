@@ -3,7 +3,7 @@
  *
  *   tt_featcache *fc;
  *   tt_featcache_config cfg = tt_featcache_defaults();
- *   cfg.dir = ".tabtrain-cache";           // NULL: memory only (nothing persisted)
+ *   cfg.dir = "/home/me/.cache/tabtrain/features"; // NULL: memory only (nothing persisted)
  *   cfg.aug = aug;  cfg.views = 4;         // view 0 plain, views 1..4 augmented
  *   tt_featcache_open(&fc, backbone, "sha256:<hex of the backbone file>", &cfg);
  *   tt_feat_request rq[16] = {{bytes, len}, ...};
@@ -16,16 +16,26 @@
  * input of a trainable tail (tail.h).
  *
  * Per image the SHA-256 of its encoded bytes is taken (rq.hash). View v of
- * an image has the key SHA-256("tabtrain-feature 1", backbone id, input
+ * an image has the key SHA-256("tabtrain-feature 2", backbone id, input
  * size, for K > 0 the block the activations enter, image hash, v, and for
  * v > 0 the augmentation config as text): the
  * same bytes under the same backbone give the same features whatever their
  * file name, class or dataset, so re-adding an image is free; another
- * backbone or augmentation setting never sees stale entries. View 0 is
- * tt_image_to_input (no augmentation); view v >= 1 is tt_augment_to_input on
- * tt_image_reduce(image, S) with a PCG32 stream (TT_STREAM_AUGMENT) seeded
- * from SHA-256(image hash, v) — deterministic and independent of the run's
- * seed and of the image's position, hence reusable across runs.
+ * backbone or augmentation setting never sees stale entries. Every view is
+ * computed from the image's training copy (tt_image_training_copy: a JPEG
+ * decoded at a DCT scale, box-shrunk to a short side in [S, 2S)): view 0 is
+ * tt_image_to_input(copy); view v >= 1 is tt_augment_to_input(copy) with a
+ * PCG32 stream (TT_STREAM_AUGMENT) seeded from SHA-256(image hash, v) —
+ * deterministic and independent of the run's seed and of the image's
+ * position, hence reusable across runs. ("tabtrain-feature 1" keys were
+ * computed from the full-size decode; they are never read again.)
+ *
+ * A request gives the original's bytes, or (rq.hashed = 1, rq.hash set to
+ * the original's SHA-256) the copy's bytes or its decoded pixels (rq.image):
+ * all three give the same features. With cfg.copies set, the first decode
+ * of a picture writes its copy there as "<hash hex>.png" and later misses
+ * decode that small file instead (the CLI); the browser keeps its copies
+ * itself (tabtrain/project.h) and passes them back as rq.image / bytes.
  *
  * Lookups go memory first, then `dir`/<key hex>.feat: 16-byte header
  * ("TTFEAT1\0", u32 dim, u32 CRC-32 of the rest), the 32-byte key, dim f32.
@@ -76,11 +86,14 @@ typedef struct tt_featcache_config {
     uint64_t max_pixels; /* decode limit: TT_IMAGE_DEFAULT_MAX_PIXELS */
     int keep_in_memory;  /* 1: keep every entry in memory too (browser); 0: disk only (CLI) */
     int unfreeze;        /* 0: pooled features; K in 1..17: activations entering block 17-K */
+    const char *copies;  /* training copies "<hash hex>.png" (created if missing); NULL = none */
 } tt_featcache_config;
 
 typedef struct tt_feat_request {
-    const void *bytes; /* encoded image */
+    const void *bytes;    /* encoded image: the original, or its training copy when hashed */
     size_t len;
+    const tt_image *image; /* or the decoded training copy (hashed must be 1); NULL: bytes */
+    int hashed;           /* 1: hash below is given (the original's); 0: computed from bytes */
     /* results */
     uint8_t hash[TT_SHA256_SIZE];
     tt_status status; /* TT_OK or the decode error */

@@ -67,6 +67,9 @@ typedef struct tt_image {
 
 typedef struct tt_decode_opts {
     uint64_t max_pixels; /* width*height above this is TT_ERR_LIMIT; 0 = default */
+    int min_side;        /* > 0: a JPEG is decoded at the smallest libjpeg scale n/8 (n = 1, 2, 4, 8) whose
+                            short side is still >= min_side (DCT-domain scaling); 0 and the other
+                            formats: full size. The limit above applies to the full size. */
 } tt_decode_opts;
 
 /* opts may be NULL. On error *out is zeroed and nothing stays allocated. */
@@ -85,6 +88,23 @@ int tt_exif_orientation(const void *app1, size_t len);
 
 /* Center crop + resize to size×size + x/127.5 − 1 into out[size][size][3]. */
 tt_status tt_image_to_input(const tt_image *img, int size, float *out);
+
+/* The training copy: the picture as both front ends feed it to the backbone,
+ * and small enough to keep. Decoded with opts->min_side = size (a JPEG
+ * straight at a DCT scale), then box-shrunk by tt_image_reduce(size), so its
+ * short side lies in [size, 2*size) (or is the picture's own, when smaller).
+ * View 0 is tt_image_to_input(copy), augmented views tt_augment_to_input(copy).
+ * A copy stored losslessly (tt_image_encode_png) is a fixed point: the copy of
+ * its bytes is the same pixels, so features computed from either agree bit for
+ * bit and the original never has to be decoded again. */
+tt_status tt_image_training_copy(const void *bytes, size_t len, const tt_decode_opts *opts, int size,
+                                 tt_image *out);
+
+/* Lossless PNG (8-bit RGB) of an image into malloc'd *bytes: how training
+ * copies are kept. */
+tt_status tt_image_encode_png(const tt_image *img, void **bytes, size_t *len);
+/* Baseline JPEG (4:2:0) at quality 1..100 into malloc'd *bytes: thumbnails. */
+tt_status tt_image_encode_jpeg(const tt_image *img, int quality, void **bytes, size_t *len);
 
 /* Box-shrinks by the largest integer factor that keeps the short side >= min_side
  * (a copy when the factor is 1), so the augmentation sampler sees an image

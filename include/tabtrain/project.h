@@ -7,7 +7,7 @@
  *   tt_project_open(&p, "root", &pics);              // root/project.json, or the old layout migrated
  *   int cats, img;
  *   tt_project_class_add(p, "cats", &cats);
- *   tt_project_image_add(p, cats, "tom.jpg", hash, bytes, len, &img);   // record + bytes
+ *   tt_project_image_add(p, cats, "tom.jpg", hash, &(tt_picture){bytes, len}, &img);  // record + bytes
  *   tt_project_picture(p, img, &bytes, &len);        // the bytes back, when a feature is missing
  *   tt_project_free(p);
  *
@@ -20,7 +20,11 @@
  * opening a project never reads a picture.
  *
  * The bytes themselves are behind tt_picture_store (put/get/del by image id):
- * files under a directory here; the browser may keep them elsewhere. With a
+ * files under a directory here; the browser keeps them outside the engine's
+ * files (web/pictures.js: OPFS or IndexedDB) and gives a picture back when a
+ * run asks for it (get says TT_ERR_AGAIN until then). Besides the original a
+ * store keeps what the app made of it once (tt_picture): the training copy,
+ * which is what get returns when there is one, and a thumbnail. With a
  * root the class list and the records are one JSON file, root/project.json,
  * rewritten atomically after every change (a change is whole or absent):
  *   {"format":"tabtrain-project","version":1,"next_class_id":3,"next_image_id":9,
@@ -37,7 +41,11 @@
  * tt_project_open finds that layout when root/project.json is absent and
  * moves it over with the same ids: bytes into the picture store, hashes
  * computed once, project.json written, then the old files deleted (a crash
- * in between repeats the migration, which overwrites what it wrote).
+ * in between repeats the migration, which overwrites what it wrote). A
+ * record may also hold only the picture's hash (tensor "sha256", U8[32]):
+ * the browser moves each picture out of its record into its own store
+ * before the engine's files are loaded (tt_project_record_upgrade), so such
+ * a record's bytes are already where they belong.
  * Pictures of a class that is not in classes.json get a class of their own
  * ("Class <id>"), so nothing a user added is lost.
  */
@@ -57,17 +65,32 @@ extern "C" {
 
 #define TT_CLASS_NAME_MAX 64
 
+/* What is kept of a picture: the original as the user gave it, and what the
+ * app made of it when it was added (tt_app_picture_parts). */
+typedef struct tt_picture {
+    const void *original;
+    size_t original_len;
+    const void *copy;  /* the training copy as lossless PNG; NULL: the original gives it as cheaply */
+    size_t copy_len;
+    const void *thumb; /* a small JPEG for a page's tiles; NULL: none */
+    size_t thumb_len;
+} tt_picture;
+
 /* Where the bytes of the pictures are: put/get/del by image id. get returns
- * a malloc'd copy (free it); free releases ctx (may be NULL). */
+ * what the training copy is made from (the copy when there is one, else the
+ * original: both give the same pixels), malloc'd (free it), or TT_ERR_AGAIN
+ * when the store has asked for it and it is not at hand yet. free releases
+ * ctx (may be NULL). */
 typedef struct tt_picture_store {
     void *ctx;
-    tt_status (*put)(void *ctx, int id, const void *bytes, size_t len);
+    tt_status (*put)(void *ctx, int id, const tt_picture *pic);
     tt_status (*get)(void *ctx, int id, void **bytes, size_t *len);
     tt_status (*del)(void *ctx, int id);
     void (*free)(void *ctx);
 } tt_picture_store;
 
-/* One file per picture, dir/<id> (the directory is created when missing). */
+/* Files per picture: dir/<id> (the original), dir/<id>.copy, dir/<id>.thumb
+ * (the directory is created when missing). */
 tt_status tt_picture_dir(tt_picture_store *s, const char *dir);
 
 typedef struct tt_project_class {
@@ -110,15 +133,22 @@ const tt_project_image *tt_project_image_at(const tt_project *p, int i);
 /* The index of image `id`, or -1. */
 int tt_project_image_index(const tt_project *p, int id);
 
-/* A new record (and, when bytes != NULL, its bytes into the picture store).
+/* A new record (and, when pic != NULL, its bytes into the picture store).
  * The same bytes twice in one class is TT_ERR_INVALID_ARG naming the picture
  * already there; in another class it is welcome. */
 tt_status tt_project_image_add(tt_project *p, int class_id, const char *name,
-                               const uint8_t hash[TT_SHA256_SIZE], const void *bytes, size_t len,
-                               int *id);
+                               const uint8_t hash[TT_SHA256_SIZE], const tt_picture *pic, int *id);
 tt_status tt_project_image_remove(tt_project *p, int id);
-/* The picture's bytes (malloc'd; free them). */
+/* What the picture's training copy is made from (the store's get; a folder
+ * read by tt_project_add_dataset: its file), malloc'd (free them). */
 tt_status tt_project_picture(const tt_project *p, int id, void **bytes, size_t *len);
+
+/* A record of the old layout (see migration above) holding its picture,
+ * turned into one holding only the hash: *id its image id; *original points
+ * into `record` (the picture); *upgraded (malloc'd) the new record. A record
+ * that holds no picture: *original and *upgraded NULL. */
+tt_status tt_project_record_upgrade(const void *record, size_t len, int *id, const void **original,
+                                    size_t *original_len, void **upgraded, size_t *upgraded_len);
 /* 1 when another image than `id` has the same bytes (their features are shared). */
 int tt_project_hash_shared(const tt_project *p, int id);
 

@@ -39,12 +39,14 @@ typedef struct tt_rows_src {
     tt_rows_skip_fn skip;
     void *skip_ctx;
     int is_val;
+    int *need; /* on TT_ERR_AGAIN: the image id the picture store asked for (may be NULL) */
 } tt_rows_src;
 
 /* Views 0..views-1 of n pictures (ids[i], their hashes) into x [n][views][dim]:
  * cached ones by hash, the rest computed from their bytes in one call of the
  * cache (which batches the backbone). bad[i] = 1 for a picture left out
- * through skip (its rows are undefined). */
+ * through skip (its rows are undefined). TT_ERR_AGAIN (never skipped): the
+ * project's store asked for picture *src->need; nothing was computed. */
 tt_status tt_rows_fill(const tt_rows_src *src, int n, const int *ids, const uint8_t (*hash)[TT_SHA256_SIZE], int views,
                        float *x, uint8_t *bad);
 

@@ -21,7 +21,10 @@
  * augment), each validation picture 1: the cache's view 0..V-1, pooled
  * features or (unfreeze K) the activations entering the tail. They are
  * looked up by the picture's hash; a miss reads the picture's bytes from the
- * project and runs the backbone, env.batch pictures per call. tt_run_step
+ * project and runs the backbone, env.batch pictures per call. A picture store
+ * that reads asynchronously (the browser's) says TT_ERR_AGAIN: the step ends
+ * with TT_RUN_NEED_PICTURE, nothing of the batch kept, and the next step
+ * after the picture was given tries the batch again. tt_run_step
  * prepares until its time budget is used (at least one batch) and takes no
  * training step in a call that prepares, so a browser can show the progress
  * and pause. A picture that no longer decodes is an error, or with env.skip
@@ -89,6 +92,7 @@ typedef enum tt_run_event {
     TT_RUN_EPOCH = 1,     /* an epoch ended (its metrics are in the history) */
     TT_RUN_FINISHED = 2,  /* the run is over */
     TT_RUN_PREPARING = 3, /* still computing rows, no step taken */
+    TT_RUN_NEED_PICTURE = 4, /* preparing waits for a picture the store asked for (tt_run_needed) */
 } tt_run_event;
 
 /* What the run works with, borrowed for its life. */
@@ -171,6 +175,8 @@ uint32_t tt_run_data(const tt_run *r);
 int tt_run_views(const tt_run *r);
 /* The rows of the training and validation pictures, in plan order after any left out. */
 void tt_run_rows(const tt_run *r, const float **x, const int32_t **y, int *dim);
+/* The image id the last step waited for (TT_RUN_NEED_PICTURE), else 0. */
+int tt_run_needed(const tt_run *r);
 /* Image ids of the kept pictures: training first, then validation. */
 const int *tt_run_image_ids(const tt_run *r);
 

@@ -30,6 +30,7 @@ typedef enum tt_status {
     TT_ERR_MISMATCH,     /* belongs to another backbone / class list */
     TT_ERR_NOT_FOUND,    /* a named file or tensor does not exist */
     TT_ERR_CANCELLED,    /* the caller asked to stop */
+    TT_ERR_AGAIN,        /* not at hand yet: it was asked for; call again once it is given */
     TT_STATUS_COUNT
 } tt_status;
 

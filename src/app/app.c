@@ -17,11 +17,16 @@
 #define TT_APP_PATH 4096
 /* Rows per head and tail pass of an imported model (prediction needs no big batches). */
 #define TT_APP_MODEL_BATCH 16
+/* A thumbnail is the training copy shrunk to a short side of 96..191 px (the
+ * page draws 72-px tiles, 144 device pixels on a 2x screen), as a JPEG. */
+#define TT_APP_THUMB_SIDE 96
+#define TT_APP_THUMB_QUALITY 82
 
 struct tt_app {
     tt_app_config cfg;
     char *root;     /* NULL in memory */
     char *features; /* the feature cache's directory, or NULL */
+    char *copies;   /* where the feature cache keeps training copies, or NULL */
     tt_project *project;
     tt_backbone *bb;
     tt_featcache *fc;     /* plain features (view 0): what adding a picture computes */
@@ -58,6 +63,7 @@ tt_status tt_app_open(tt_app **out, const tt_app_config *c, const tt_picture_sto
     const char *cache = c->root ? "features" : NULL;
     if (!st && (cache ? !(a->features = tt_app_path(a, cache)) : c->cache_dir && !(a->features = tt_strdup(c->cache_dir))))
         st = tt_error(TT_ERR_NOMEM, "no memory");
+    if (!st && !c->root && c->copies_dir && !(a->copies = tt_strdup(c->copies_dir))) st = tt_error(TT_ERR_NOMEM, "no memory");
     char *picdir = NULL;
     if (!st && a->root && !pics) {
         if (!(picdir = tt_app_path(a, "pictures"))) st = tt_error(TT_ERR_NOMEM, "no memory");
@@ -98,6 +104,7 @@ void tt_app_free(tt_app *a) {
     tt_backbone_free(a->bb);
     free(a->root);
     free(a->features);
+    free(a->copies);
     free(a);
 }
 
@@ -106,6 +113,7 @@ static tt_status tt_app_cache(tt_app *a, const tt_augment *aug, int unfreeze, in
     tt_featcache_config c = tt_featcache_defaults();
     c.max_pixels = a->cfg.max_pixels;
     c.dir = a->features;
+    c.copies = a->copies;
     c.keep_in_memory = keep;
     c.unfreeze = unfreeze;
     if (aug) c.aug = *aug;
@@ -154,6 +162,20 @@ const char *tt_app_class_name(const tt_app *a, int id, const char *fallback) {
 
 /* ---- classes and pictures ---------------------------------------------------------------- */
 
+/* The training copy as PNG when worth keeping, and the thumbnail (app.h). */
+static tt_status tt_app_parts(const tt_image *copy, size_t original_len, void **png, size_t *png_len, void **jpeg,
+                              size_t *jpeg_len) {
+    tt_image thumb;
+    tt_status st = tt_image_encode_png(copy, png, png_len);
+    if (!st && 2 * *png_len >= original_len) free(*png), *png = NULL, *png_len = 0;
+    if (!st && !(st = tt_image_reduce(copy, TT_APP_THUMB_SIDE, &thumb))) {
+        st = tt_image_encode_jpeg(&thumb, TT_APP_THUMB_QUALITY, jpeg, jpeg_len);
+        tt_image_free(&thumb);
+    }
+    if (st) free(*png), *png = NULL, *png_len = 0;
+    return st;
+}
+
 tt_status tt_app_class_add(tt_app *a, const char *name, int *id) { return tt_project_class_add(a->project, name, id); }
 
 tt_status tt_app_class_rename(tt_app *a, int id, const char *name) {
@@ -197,13 +219,37 @@ tt_status tt_app_image_add(tt_app *a, int class_id, const void *bytes, size_t le
     tt_status st = tt_need_backbone(a);
     if (!st && !a->fc) st = tt_error(TT_ERR_IO, "the feature cache could not be reopened after a reset");
     if (st) return st;
-    tt_feat_request rq = {.bytes = bytes, .len = len};
+    tt_image copy;
+    st = tt_image_training_copy(bytes, len, &(tt_decode_opts){a->cfg.max_pixels, 0}, a->bb->size, &copy);
+    if (st) return st;
+    tt_feat_request rq = {.image = &copy, .hashed = 1};
+    tt_sha256(bytes, len, rq.hash);
     float *feat = malloc((size_t)a->bb->dim * sizeof *feat);
     st = feat ? tt_featcache_run(a->fc, 1, &rq, 1, feat) : tt_error(TT_ERR_NOMEM, "no memory");
     free(feat);
     if (!st && rq.status) st = tt_error(rq.status, "%s", rq.error);
-    return st ? st : tt_project_image_add(a->project, class_id, name, rq.hash, bytes, len, id);
+    tt_picture pic = {.original = bytes, .original_len = len};
+    void *png = NULL, *jpeg = NULL;
+    if (!st) st = tt_app_parts(&copy, len, &png, &pic.copy_len, &jpeg, &pic.thumb_len);
+    tt_image_free(&copy);
+    pic.copy = png, pic.thumb = jpeg;
+    if (!st) st = tt_project_image_add(a->project, class_id, name, rq.hash, &pic, id);
+    free(png), free(jpeg);
+    return st;
 }
+
+tt_status tt_app_picture_parts(const void *bytes, size_t len, uint64_t max_pixels, int size, void **copy,
+                               size_t *copy_len, void **thumb, size_t *thumb_len) {
+    *copy = *thumb = NULL, *copy_len = *thumb_len = 0;
+    tt_image img;
+    tt_status st = tt_image_training_copy(bytes, len, &(tt_decode_opts){max_pixels, 0}, size, &img);
+    if (st) return st;
+    st = tt_app_parts(&img, len, copy, copy_len, thumb, thumb_len);
+    tt_image_free(&img);
+    return st;
+}
+
+int tt_app_needed_picture(const tt_app *a) { return a->run ? tt_run_needed(a->run) : 0; }
 
 tt_status tt_app_image_remove(tt_app *a, int id) {
     if (tt_project_image_index(a->project, id) < 0) return tt_error(TT_ERR_NOT_FOUND, "no image with id %d", id);
@@ -547,8 +593,9 @@ void tt_app_history_free(tt_app_history *h) {
 tt_status tt_app_check_picture(const tt_app *a, const void *bytes, size_t len) {
     if (!len || !bytes) return tt_error(TT_ERR_FORMAT, "not a picture: the file is empty");
     tt_image img;
+    /* as adding it would decode it: into the training copy (a JPEG at a DCT scale) */
     tt_decode_opts o = {.max_pixels = a->cfg.max_pixels};
-    tt_status st = tt_image_decode(bytes, len, &o, &img);
+    tt_status st = tt_image_training_copy(bytes, len, &o, a->bb ? a->bb->size : TT_IMAGE_DEFAULT_SIZE, &img);
     if (!st) tt_image_free(&img);
     return st;
 }

@@ -67,7 +67,8 @@ tt_status tt_predict_rows(tt_head *head, tt_tail *tail, int n, const float *x, f
 tt_status tt_picture_row(const tt_backbone *b, tt_tail *tail, const void *bytes, size_t len, uint64_t max_pixels,
                          float *x) {
     tt_image img;
-    tt_status st = bytes && len ? tt_image_decode(bytes, len, &(tt_decode_opts){max_pixels}, &img)
+    /* The training copy, as every cached row was computed from (featcache.h). */
+    tt_status st = bytes && len ? tt_image_training_copy(bytes, len, &(tt_decode_opts){max_pixels, 0}, b->size, &img)
                                 : tt_error(TT_ERR_FORMAT, "empty file");
     if (st) return st;
     float *input = malloc((size_t)b->size * b->size * 3 * sizeof *input);

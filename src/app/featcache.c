@@ -19,7 +19,7 @@ struct tt_featcache {
     tt_mnv2 *model;
     tt_featcache_config cfg;
     char backbone[TT_BACKBONE_ID_SIZE + 64];
-    char *dir;
+    char *dir, *copies;
     char augtext[256];
     int dim, size, first_block; /* first_block < 0: pooled features */
     /* one backbone batch */
@@ -129,6 +129,11 @@ tt_status tt_featcache_open(tt_featcache **out, tt_mnv2 *model, const char *back
         if (!(fc->dir = malloc(n))) st = tt_error(TT_ERR_NOMEM, "feature cache: out of memory");
         else memcpy(fc->dir, cfg->dir, n), fc->cfg.dir = fc->dir, st = tt_mkdirs(fc->dir);
     }
+    if (!st && cfg->copies) {
+        size_t n = strlen(cfg->copies) + 1;
+        if (!(fc->copies = malloc(n))) st = tt_error(TT_ERR_NOMEM, "feature cache: out of memory");
+        else memcpy(fc->copies, cfg->copies, n), fc->cfg.copies = fc->copies, st = tt_mkdirs(fc->copies);
+    }
     if (st) {
         tt_featcache_free(fc);
         return st;
@@ -139,7 +144,7 @@ tt_status tt_featcache_open(tt_featcache **out, tt_mnv2 *model, const char *back
 
 void tt_featcache_free(tt_featcache *fc) {
     if (!fc) return;
-    free(fc->in), free(fc->out), free(fc->dest), free(fc->keys), free(fc->dir);
+    free(fc->in), free(fc->out), free(fc->dest), free(fc->keys), free(fc->dir), free(fc->copies);
     free(fc->mkeys), free(fc->mstate), free(fc->mrow), free(fc->mfree);
     for (size_t i = 0; i < fc->mrows_cap / TT_MSLAB; i++) free(fc->mslab[i]);
     free(fc->mslab);
@@ -159,8 +164,8 @@ static uint32_t tt_get_u32(const uint8_t *p) {
 void tt_featcache_key(const tt_featcache *fc, const uint8_t hash[TT_SHA256_SIZE], int view,
                       uint8_t key[TT_SHA256_SIZE]) {
     char head[sizeof fc->backbone + 96];
-    int n = snprintf(head, sizeof head, "tabtrain-feature 1\n%s\nsize=%d\n", fc->backbone, fc->size);
-    /* Pooled features keep the key they always had, so existing caches stay valid. */
+    int n = snprintf(head, sizeof head, "tabtrain-feature 2\n%s\nsize=%d\n", fc->backbone, fc->size);
+    /* Pooled features have no "until" line (the key they had before tail inputs existed). */
     if (fc->first_block >= 0)
         n += snprintf(head + n, sizeof head - (size_t)n, "until=block%d\n", fc->first_block);
     uint8_t v[4];
@@ -357,18 +362,78 @@ tt_status tt_featcache_lookup(tt_featcache *fc, const uint8_t hash[TT_SHA256_SIZ
     return TT_OK;
 }
 
+/* ---- training copies (cfg.copies) ---- */
+
+static const char *tt_copy_path(const tt_featcache *fc, const uint8_t hash[TT_SHA256_SIZE], char *buf, size_t cap) {
+    char hex[TT_SHA256_HEX];
+    tt_sha256_hex(hash, hex);
+    snprintf(buf, cap, "%s/%s.png", fc->copies, hex);
+    return buf;
+}
+
+/* The stored copy of an image, if there is one that decodes (a damaged one is
+ * recomputed from the original and rewritten, like a damaged feature). */
+static int tt_copy_get(tt_featcache *fc, const uint8_t hash[TT_SHA256_SIZE], tt_image *img) {
+    char path[4200];
+    void *buf;
+    size_t len;
+    if (!fc->copies || tt_file_read(tt_copy_path(fc, hash, path, sizeof path), TT_FILE_MAX, &buf, &len)) return 0;
+    tt_decode_opts o = {fc->cfg.max_pixels, 0};
+    tt_status st = tt_image_training_copy(buf, len, &o, fc->size, img);
+    free(buf);
+    if (st) fc->stats.recovered++;
+    return !st;
+}
+
+/* Temp file + rename, as features are: a torn copy fails to decode and is redone. */
+static void tt_copy_put(tt_featcache *fc, const uint8_t hash[TT_SHA256_SIZE], const tt_image *img) {
+    char path[4200], tmp[4300];
+    void *png;
+    size_t len;
+    if (!fc->copies) return;
+    if (tt_image_encode_png(img, &png, &len)) {
+        fc->stats.write_errors++;
+        return;
+    }
+    tt_copy_path(fc, hash, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    int ok = f && fwrite(png, 1, len, f) == len;
+    if (f && fclose(f)) ok = 0;
+    free(png);
+    if (ok && rename(tmp, path) == 0) return;
+    if (f) remove(tmp);
+    fc->stats.write_errors++;
+}
+
+/* The training copy of request r: given, stored, or decoded from its bytes. */
+static tt_status tt_request_copy(tt_featcache *fc, tt_feat_request *r, tt_image *img, const tt_image **copy) {
+    if (r->image) {
+        *copy = r->image;
+        return TT_OK;
+    }
+    *copy = img;
+    if (tt_copy_get(fc, r->hash, img)) return TT_OK;
+    tt_decode_opts dopts = {fc->cfg.max_pixels, 0};
+    tt_status st = tt_image_training_copy(r->bytes, r->len, &dopts, fc->size, img);
+    if (!st) tt_copy_put(fc, r->hash, img);
+    return st;
+}
+
 tt_status tt_featcache_run(tt_featcache *fc, int n, tt_feat_request *rq, int views, float *feats) {
     if (n < 0 || views < 1 || views > TT_FEATCACHE_MAX_VIEWS || (n && (!rq || !feats)))
         return tt_error(TT_ERR_INVALID_ARG, "feature cache: bad request (n %d, views %d)", n, views);
+    for (int i = 0; i < n; i++)
+        if (rq[i].image ? !rq[i].hashed : !rq[i].bytes && rq[i].len)
+            return tt_error(TT_ERR_INVALID_ARG, "feature cache: request %d: a decoded copy needs its hash", i);
     size_t px = (size_t)fc->size * fc->size * 3;
-    tt_decode_opts dopts = {fc->cfg.max_pixels};
     tt_status st = TT_OK;
     for (int i = 0; i < n && !st; i++) {
         tt_feat_request *r = &rq[i];
-        tt_sha256(r->bytes, r->len, r->hash);
+        if (!r->hashed) tt_sha256(r->bytes, r->len, r->hash);
         r->status = TT_OK, r->error[0] = 0, r->hits = 0;
-        tt_image img = {0}, small = {0};
-        int decoded = 0;
+        tt_image img = {0};
+        const tt_image *copy = NULL;
         for (int v = 0; v < views && !st; v++) {
             float *dst = feats + ((size_t)i * views + v) * fc->dim;
             int hit;
@@ -379,8 +444,8 @@ tt_status tt_featcache_run(tt_featcache *fc, int n, tt_feat_request *rq, int vie
             }
             uint8_t key[TT_SHA256_SIZE];
             tt_featcache_key(fc, r->hash, v, key);
-            if (!decoded) {
-                tt_status ds = tt_image_decode(r->bytes, r->len, &dopts, &img);
+            if (!copy) {
+                tt_status ds = tt_request_copy(fc, r, &img, &copy);
                 if (ds) {
                     r->status = ds;
                     snprintf(r->error, sizeof r->error, "%s", tt_last_error());
@@ -388,16 +453,14 @@ tt_status tt_featcache_run(tt_featcache *fc, int n, tt_feat_request *rq, int vie
                     fc->stats.failed++;
                     break;
                 }
-                decoded = 1;
             }
             float *in = fc->in + (size_t)fc->pending * px;
             if (v == 0) {
-                st = tt_image_to_input(&img, fc->size, in);
+                st = tt_image_to_input(copy, fc->size, in);
             } else {
-                if (!small.pixels) st = tt_image_reduce(&img, fc->size, &small);
                 tt_rng rng;
                 tt_rng_seed(&rng, tt_view_seed(r->hash, v), TT_STREAM_AUGMENT);
-                if (!st) st = tt_augment_to_input(&small, fc->size, &fc->cfg.aug, &rng, in);
+                st = tt_augment_to_input(copy, fc->size, &fc->cfg.aug, &rng, in);
             }
             if (st) break;
             fc->dest[fc->pending] = dst;
@@ -405,7 +468,6 @@ tt_status tt_featcache_run(tt_featcache *fc, int n, tt_feat_request *rq, int vie
             if (++fc->pending == fc->cfg.batch) st = tt_flush(fc);
         }
         tt_image_free(&img);
-        tt_image_free(&small);
     }
     if (!st) st = tt_flush(fc);
     fc->pending = 0;

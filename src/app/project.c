@@ -41,28 +41,44 @@ typedef struct tt_picdir {
     char dir[TT_PROJECT_PATH];
 } tt_picdir;
 
-static void tt_picdir_path(const tt_picdir *d, int id, char *buf) {
-    snprintf(buf, TT_PROJECT_PATH + 16, "%s/%d", d->dir, id);
-}
+/* The parts of a picture: "" the original, ".copy", ".thumb". */
+static const char *const tt_picdir_parts[3] = {"", ".copy", ".thumb"};
 
-static tt_status tt_picdir_put(void *ctx, int id, const void *bytes, size_t len) {
-    char path[TT_PROJECT_PATH + 16];
-    tt_picdir_path(ctx, id, path);
-    tt_chunk c = {bytes, len};
-    return tt_file_write_atomic(path, &c, 1);
-}
-
-static tt_status tt_picdir_get(void *ctx, int id, void **bytes, size_t *len) {
-    char path[TT_PROJECT_PATH + 16];
-    tt_picdir_path(ctx, id, path);
-    return tt_file_read(path, TT_DATASET_MAX_FILE, bytes, len);
+static void tt_picdir_path(const tt_picdir *d, int id, int part, char *buf) {
+    snprintf(buf, TT_PROJECT_PATH + 32, "%s/%d%s", d->dir, id, tt_picdir_parts[part]);
 }
 
 static tt_status tt_picdir_del(void *ctx, int id) {
-    char path[TT_PROJECT_PATH + 16];
-    tt_picdir_path(ctx, id, path);
-    if (unlink(path) && errno != ENOENT) return tt_error(TT_ERR_IO, "cannot delete %s: %s", path, strerror(errno));
+    char path[TT_PROJECT_PATH + 32];
+    for (int k = 0; k < 3; k++) {
+        tt_picdir_path(ctx, id, k, path);
+        if (unlink(path) && errno != ENOENT) return tt_error(TT_ERR_IO, "cannot delete %s: %s", path, strerror(errno));
+    }
     return TT_OK;
+}
+
+/* The original last: a picture whose original is there is whole. */
+static tt_status tt_picdir_put(void *ctx, int id, const tt_picture *pic) {
+    char path[TT_PROJECT_PATH + 32];
+    const void *b[3] = {pic->original, pic->copy, pic->thumb};
+    size_t n[3] = {pic->original_len, pic->copy_len, pic->thumb_len};
+    tt_status st = TT_OK;
+    for (int k = 2; !st && k >= 0; k--) {
+        if (!b[k]) continue;
+        tt_picdir_path(ctx, id, k, path);
+        tt_chunk c = {b[k], n[k]};
+        st = tt_file_write_atomic(path, &c, 1);
+    }
+    if (st) tt_picdir_del(ctx, id);
+    return st;
+}
+
+static tt_status tt_picdir_get(void *ctx, int id, void **bytes, size_t *len) {
+    char path[TT_PROJECT_PATH + 32];
+    tt_picdir_path(ctx, id, 1, path);
+    if (!tt_file_read(path, TT_DATASET_MAX_FILE, bytes, len)) return TT_OK;
+    tt_picdir_path(ctx, id, 0, path);
+    return tt_file_read(path, TT_DATASET_MAX_FILE, bytes, len);
 }
 
 tt_status tt_picture_dir(tt_picture_store *s, const char *dir) {
@@ -279,25 +295,72 @@ static int tt_cmp_image(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* One old record: ids, name and bytes (into the picture store), the hash computed. */
+/* An old record's ids and name, and either its picture (*pic, pointing into
+ * f) or the hash of a record whose picture already moved out (*pic NULL). */
+static tt_status tt_record_parse(const tt_st_file *f, const char *what, tt_project_image *im, const tt_st_tensor **pic) {
+    const char *kind = tt_st_metadata(f, "tabtrain.kind"), *id = tt_st_metadata(f, "tabtrain.image_id");
+    const char *cid = tt_st_metadata(f, "tabtrain.class_id"), *name = tt_st_metadata(f, "tabtrain.name");
+    *pic = NULL;
+    if (!kind || strcmp(kind, "image") || !id || !cid || !name) return tt_error(TT_ERR_FORMAT, "%s: not an image record", what);
+    const tt_st_tensor *hash = NULL;
+    tt_status st = tt_st_get(f, "sha256", TT_DTYPE_U8, &hash);
+    if (st == TT_ERR_NOT_FOUND) st = tt_st_get(f, "image", TT_DTYPE_U8, pic);
+    else if (!st && hash->nbytes != TT_SHA256_SIZE) st = tt_error(TT_ERR_FORMAT, "%s: a hash of %zu bytes", what, hash->nbytes);
+    if (st) return st;
+    *im = (tt_project_image){atoi(id), atoi(cid), NULL, {0}};
+    if (im->id <= 0) return tt_error(TT_ERR_FORMAT, "%s: image id %s", what, id);
+    if (!(im->name = tt_strdup(name))) return tt_error(TT_ERR_NOMEM, "no memory");
+    if (hash) memcpy(im->hash, hash->data, TT_SHA256_SIZE);
+    else tt_sha256((*pic)->data, (*pic)->nbytes, im->hash);
+    return TT_OK;
+}
+
+/* One old record: ids, name and bytes (into the picture store), the hash
+ * computed; or a record that holds only the hash (the bytes moved already). */
 static tt_status tt_migrate_record(tt_project *p, const char *path) {
     tt_st_file *f;
     tt_status st = tt_st_open_file(&f, path);
     if (st) return st;
     const tt_st_tensor *t;
-    const char *kind = tt_st_metadata(f, "tabtrain.kind"), *id = tt_st_metadata(f, "tabtrain.image_id");
-    const char *cid = tt_st_metadata(f, "tabtrain.class_id"), *name = tt_st_metadata(f, "tabtrain.name");
-    if (!kind || strcmp(kind, "image") || !id || !cid || !name) st = tt_error(TT_ERR_FORMAT, "%s: not an image record", path);
-    if (!st) st = tt_st_get(f, "image", TT_DTYPE_U8, &t);
-    if (!st) st = tt_grow((void **)&p->images, &p->cap_images, p->n_images, sizeof *p->images);
-    tt_project_image im = {atoi(id ? id : "0"), atoi(cid ? cid : "0"), NULL, {0}};
-    if (!st && im.id <= 0) st = tt_error(TT_ERR_FORMAT, "%s: image id %s", path, id);
-    if (!st && !(im.name = tt_strdup(name))) st = tt_error(TT_ERR_NOMEM, "no memory");
-    if (!st && p->pics.put) st = p->pics.put(p->pics.ctx, im.id, t->data, t->nbytes);
+    tt_project_image im = {0};
+    st = tt_grow((void **)&p->images, &p->cap_images, p->n_images, sizeof *p->images);
+    if (!st) st = tt_record_parse(f, path, &im, &t);
+    if (!st && t && p->pics.put) st = p->pics.put(p->pics.ctx, im.id, &(tt_picture){.original = t->data, .original_len = t->nbytes});
+    if (!st) p->images[p->n_images++] = im;
+    else free(im.name);
+    tt_st_close(f);
+    return st;
+}
+
+tt_status tt_project_record_upgrade(const void *record, size_t len, int *id, const void **original,
+                                    size_t *original_len, void **upgraded, size_t *upgraded_len) {
+    *id = 0, *original = NULL, *original_len = 0, *upgraded = NULL, *upgraded_len = 0;
+    tt_st_file *f;
+    tt_status st = record && len ? tt_st_open_memory(&f, record, len) : tt_error(TT_ERR_FORMAT, "an empty record");
+    if (st) return st;
+    const tt_st_tensor *pic;
+    tt_project_image im = {0};
+    st = tt_record_parse(f, "image record", &im, &pic);
+    tt_st_builder *b = NULL;
+    if (!st && pic && !(st = tt_st_builder_new(&b))) {
+        char num[32];
+        int64_t shape[1] = {TT_SHA256_SIZE};
+        st = tt_st_add(b, "sha256", TT_DTYPE_U8, 1, shape, im.hash);
+        if (!st) st = tt_st_set_metadata(b, "tabtrain.kind", "image");
+        snprintf(num, sizeof num, "%d", im.id);
+        if (!st) st = tt_st_set_metadata(b, "tabtrain.image_id", num);
+        snprintf(num, sizeof num, "%d", im.class_id);
+        if (!st) st = tt_st_set_metadata(b, "tabtrain.class_id", num);
+        if (!st) st = tt_st_set_metadata(b, "tabtrain.name", im.name);
+        if (!st) st = tt_st_write_memory(b, upgraded, upgraded_len);
+    }
     if (!st) {
-        tt_sha256(t->data, t->nbytes, im.hash);
-        p->images[p->n_images++] = im;
-    } else free(im.name);
+        *id = im.id;
+        /* U8 data is never copied for alignment: it points into record */
+        if (pic) *original = pic->data, *original_len = pic->nbytes;
+    }
+    tt_st_builder_free(b);
+    free(im.name);
     tt_st_close(f);
     return st;
 }
@@ -501,8 +564,7 @@ tt_status tt_project_class_delete(tt_project *p, int id) {
 }
 
 tt_status tt_project_image_add(tt_project *p, int class_id, const char *name,
-                               const uint8_t hash[TT_SHA256_SIZE], const void *bytes, size_t len,
-                               int *id) {
+                               const uint8_t hash[TT_SHA256_SIZE], const tt_picture *pic, int *id) {
     if (tt_project_class_index(p, class_id) < 0) return tt_error(TT_ERR_INVALID_ARG, "no class with id %d", class_id);
     for (int i = 0; i < p->n_images; i++)
         if (p->images[i].class_id == class_id && !memcmp(p->images[i].hash, hash, TT_SHA256_SIZE))
@@ -512,8 +574,8 @@ tt_status tt_project_image_add(tt_project *p, int class_id, const char *name,
     tt_project_image im = {p->next_image_id, class_id, tt_strdup(name ? name : ""), {0}};
     if (!im.name) return tt_error(TT_ERR_NOMEM, "no memory for the picture's name");
     memcpy(im.hash, hash, TT_SHA256_SIZE);
-    if (bytes && !p->pics.put) st = tt_error(TT_ERR_UNSUPPORTED, "this project stores no pictures");
-    if (!st && bytes) st = p->pics.put(p->pics.ctx, im.id, bytes, len);
+    if (pic && !p->pics.put) st = tt_error(TT_ERR_UNSUPPORTED, "this project stores no pictures");
+    if (!st && pic) st = p->pics.put(p->pics.ctx, im.id, pic);
     if (st) {
         free(im.name);
         return st;
@@ -523,7 +585,7 @@ tt_status tt_project_image_add(tt_project *p, int class_id, const char *name,
     if ((st = tt_project_save(p))) {
         tt_image_drop(p, p->n_images - 1);
         p->next_image_id--;
-        if (bytes) p->pics.del(p->pics.ctx, im.id);
+        if (pic) p->pics.del(p->pics.ctx, im.id);
         return st;
     }
     if (id) *id = im.id;

@@ -23,13 +23,20 @@ tt_status tt_rows_fill(const tt_rows_src *src, int n, const int *ids, const uint
         if (st || hits == views) continue;
         tt_status rs = tt_project_picture(src->project, ids[j], &bytes[misses], &rq[misses].len);
         if (rs == TT_ERR_NOMEM) st = rs;
+        else if (rs == TT_ERR_AGAIN) {
+            if (src->need) *src->need = ids[j];
+            st = rs;
+        }
         else if (rs && src->skip) {
             src->skip(src->skip_ctx, ids[j], src->is_val, rs, tt_last_error());
             bad[j] = 1;
         } else if (rs) {
             st = tt_error(rs, "picture %d cannot be read back (%s); start training again", ids[j], tt_last_error());
         } else {
+            /* the record's hash is the original's, whether the store gave it or its copy */
             rq[misses].bytes = bytes[misses];
+            rq[misses].hashed = 1;
+            memcpy(rq[misses].hash, hash[j], TT_SHA256_SIZE);
             miss[misses++] = j;
         }
     }

@@ -89,6 +89,7 @@ struct tt_run {
     uint32_t data_crc;    /* CRC-32 of the (image id, label) rows: what engine checkpoints stored before data ids */
     tt_ckpt_dir *ckpt;
     int ckpt_ids, ckpt_fresh;
+    int need;             /* the picture the last step waited for (TT_RUN_NEED_PICTURE), else 0 */
     int has_saved, saved_epoch; /* the newest checkpoint in the directory */
     int64_t saved_step;
     char *classes_json, *config_json; /* the checkpoint metadata, rebuilt when a name changes */
@@ -259,7 +260,7 @@ static tt_status tt_run_prepare_batch(tt_run *r, int k0, int k1) {
         ids[j] = r->items[k0 + j].id;
         memcpy(hash[j], r->items[k0 + j].hash, TT_SHA256_SIZE);
     }
-    tt_rows_src src = {r->env.cache, r->env.project, r->env.skip, r->env.skip_ctx, k0 >= r->train_plan};
+    tt_rows_src src = {r->env.cache, r->env.project, r->env.skip, r->env.skip_ctx, k0 >= r->train_plan, &r->need};
     if (!st) st = tt_rows_fill(&src, n, ids, (const uint8_t(*)[TT_SHA256_SIZE])hash, views, base, bad);
     for (int j = 0; !st && j < n; j++) {
         if (bad[j]) continue;
@@ -487,8 +488,15 @@ tt_status tt_run_step(tt_run *r, double budget_s, tt_run_event *ev, int *saved) 
     *ev = TT_RUN_STEPPED;
     if (saved) *saved = 0;
     double t0 = tt_now_seconds();
+    r->need = 0;
     if (!r->trainer) {
         tt_status st = tt_run_prepare(r, budget_s);
+        if (st == TT_ERR_AGAIN) {
+            tt_clear_error();
+            *ev = TT_RUN_NEED_PICTURE;
+            return TT_OK;
+        }
+        r->need = 0;
         if (!st && r->next == r->train_plan + r->val_plan) st = tt_run_start(r);
         if (!st && !r->trainer) *ev = TT_RUN_PREPARING;
         return st;
@@ -569,3 +577,5 @@ void tt_run_rows(const tt_run *r, const float **x, const int32_t **y, int *dim) 
 }
 
 const int *tt_run_image_ids(const tt_run *r) { return r->kept_ids; }
+
+int tt_run_needed(const tt_run *r) { return r->need; }

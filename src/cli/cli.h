@@ -23,7 +23,8 @@
     X(eval, "eval", "accuracy, per-class accuracy and confusion matrix of a model on a folder") \
     X(predict, "predict", "class and probabilities of images")                                 \
     X(export, "export", "backbone + trained head as one safetensors file + JSON (for PyTorch, the web)") \
-    X(project, "project", "write DIR/project.json so the page opens the folder (zipped) as a project")
+    X(project, "project", "write DIR/project.json so the page opens the folder (zipped) as a project") \
+    X(cache, "cache", "where the feature cache is and how big (--info), or free it (--clear)")
 
 #define TT_CLI_DECLARE(fn, name, summary) int tt_cmd_##fn(int argc, char **argv);
 TT_CLI_COMMANDS(TT_CLI_DECLARE)

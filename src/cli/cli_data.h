@@ -8,7 +8,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "tabtrain/app.h"
 #include "tabtrain/backbone.h"
+#include "tabtrain/featcache.h"
 #include "tabtrain/project.h"
 #include "tabtrain/status.h"
 #include "tabtrain/tail.h"
@@ -41,6 +43,20 @@ typedef struct tt_cli_skips {
 } tt_cli_skips;
 void tt_cli_skip_file(void *skips, const char *path, tt_status st, const char *reason);
 void tt_cli_skip_image(void *skips, int image_id, int is_val, tt_status st, const char *reason);
+
+/* The feature cache's place (--cache-dir D, or NULL for the default):
+ * D, else $XDG_CACHE_HOME/tabtrain, else $HOME/.cache/tabtrain — never the
+ * working directory. on = 0 for "none" or when neither variable is set (then
+ * nothing persists). Features go to <root>/features, training copies to
+ * <root>/copies (featcache.h). -1 when the path is too long. */
+typedef struct tt_cli_cache {
+    char root[4096], features[4200], copies[4200];
+    int on;
+} tt_cli_cache;
+int tt_cli_cache_resolve(const char *arg, tt_cli_cache *c);
+/* The cache into a feature cache's config, or into the app's (train). */
+void tt_cli_cache_apply(const tt_cli_cache *c, tt_featcache_config *cfg);
+void tt_cli_cache_app(const tt_cli_cache *c, tt_app_config *cfg);
 
 /* A one-line bar on stderr, only when stderr is a terminal and !json; it
  * erases itself when done reaches total. _clear erases it early (before

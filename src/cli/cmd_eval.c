@@ -16,7 +16,8 @@ static const char tt_eval_usage[] =
     "\n"
     "Evaluates MODEL (a model or checkpoint file from `tabtrain train`) on DIR/<class>/<image>.\n"
     "Class folders must be classes of the model; the backbone must be the one it was trained on.\n"
-    "  --cache-dir D   reuse/extend a feature cache (default: none)\n"
+    "  --cache-dir D   feature cache (default: train's, $XDG_CACHE_HOME/tabtrain else\n"
+    "                  ~/.cache/tabtrain); 'none' = do not persist\n"
     "  --json          one JSON object: accuracy, per_class_acc, confusion [true][predicted]\n"
     "  --threads N     threads to compute on (default: every core; same results)\n";
 
@@ -47,7 +48,9 @@ static tt_status tt_eval_run(const char *ckpt, const char *data, const char *mod
     skips.project = p;
     if (!st) st = tt_project_add_dataset(p, &ds, tt_cli_skip_file, &skips, NULL);
     tt_featcache_config fcfg = tt_featcache_defaults();
-    fcfg.dir = cache;
+    tt_cli_cache where = {0};
+    if (!st && tt_cli_cache_resolve(cache, &where)) st = tt_error(TT_ERR_INVALID_ARG, "--cache-dir: path too long");
+    tt_cli_cache_apply(&where, &fcfg);
     fcfg.unfreeze = c.m.unfreeze;
     if (!st) st = tt_featcache_open(&fc, bb->net, bb->id, &fcfg);
     int C = c.m.n_classes;
@@ -56,7 +59,7 @@ static tt_status tt_eval_run(const char *ckpt, const char *data, const char *mod
         acc = malloc((size_t)C * sizeof *acc);
         if (!conf || !acc) st = tt_error(TT_ERR_NOMEM, "out of memory");
     }
-    tt_rows_src src = {fc, p, tt_cli_skip_image, &skips, 1};
+    tt_rows_src src = {fc, p, tt_cli_skip_image, &skips, 1, NULL};
     if (!st) st = tt_classifier_evaluate(&c, &src, TT_EVAL_PICTURES, conf, &n);
     if (!st && n == 0) st = tt_error(TT_ERR_NOT_FOUND, "%s: no usable images", data);
     if (!st) {

@@ -29,7 +29,8 @@ static const char tt_train_usage_head[] =
     "                        else --val-fraction splits the training set\n"
     "  --model FILE          backbone (default $TT_MODEL or " TT_CLI_DEFAULT_MODEL ")\n"
     "  --out FILE            trained model (model.safetensors); best epoch's weights\n"
-    "  --cache-dir D         feature cache (./.tabtrain-cache); 'none' = do not persist\n"
+    "  --cache-dir D         feature cache and training copies (default $XDG_CACHE_HOME/tabtrain,\n"
+    "                        else ~/.cache/tabtrain; see `tabtrain cache`); 'none' = do not persist\n"
     "  --dump-features P     also write P-train-x.npy, P-train-y.npy, P-val-x.npy, P-val-y.npy\n"
     "  --json                one JSON object per line on stdout (epochs, skipped files, summary)\n"
     TT_CLI_THREADS_USAGE
@@ -60,7 +61,7 @@ typedef struct tt_train_args {
 
 static int tt_train_parse(int argc, char **argv, tt_train_args *a) {
     const char *cmd = argv[0];
-    *a = (tt_train_args){.out = "model.safetensors", .cache_dir = ".tabtrain-cache"};
+    *a = (tt_train_args){.out = "model.safetensors"};
     a->cfg = tt_config_defaults();
     tt_cli_ckpt_init(&a->ckpt);
     /* A preset first, wherever it stands: the flags given with it change it. */
@@ -310,8 +311,10 @@ static tt_status tt_train_run_all(tt_train_run *r) {
     tt_status st = a->ckpt.resume ? tt_train_resume_settings(a) : TT_OK;
     if (!st) st = tt_train_datasets(r);
     if (!st) st = tt_cli_ckpt_check_dir(&a->ckpt);
-    tt_app_config ac = {.cache_dir = a->cache_dir && strcmp(a->cache_dir, "none") ? a->cache_dir : NULL,
-                        .prepare_batch = TT_CLI_PICTURES, .policy = a->ckpt.policy};
+    tt_cli_cache cache;
+    if (!st && tt_cli_cache_resolve(a->cache_dir, &cache)) st = tt_error(TT_ERR_INVALID_ARG, "--cache-dir: path too long");
+    tt_app_config ac = {.prepare_batch = TT_CLI_PICTURES, .policy = a->ckpt.policy};
+    if (!st) tt_cli_cache_app(&cache, &ac);
     if (!st) st = tt_app_open(&r->app, &ac, NULL);
     tt_backbone *bb;
     if (!st && !(st = tt_cli_backbone(&bb, a->model, a->threads))) st = tt_app_set_backbone(r->app, bb);

@@ -11,6 +11,7 @@ static const char *const tt_names[TT_STATUS_COUNT] = {
     "TT_ERR_FORMAT",   "TT_ERR_CORRUPT",     "TT_ERR_SHAPE",    "TT_ERR_UNSUPPORTED",
     "TT_ERR_LIMIT",    "TT_ERR_VERSION",     "TT_ERR_MISMATCH", "TT_ERR_NOT_FOUND",
     "TT_ERR_CANCELLED",
+    "TT_ERR_AGAIN",
 };
 
 const char *tt_status_name(tt_status st) {

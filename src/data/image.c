@@ -251,7 +251,20 @@ static void tt_jpeg_progress(j_common_ptr c) {
     }
 }
 
-static tt_status decode_jpeg(const uint8_t *p, size_t n, int *pw, int *ph, uint8_t **out) {
+/* The smallest n of 1, 2, 4, 8 such that the image decoded at scale n/8 keeps
+ * a short side of at least min_side (8: full size). libjpeg-turbo scales in
+ * the DCT domain: at 1/8 it needs only each block's DC coefficient, so a
+ * 12-megapixel photo decodes several times faster and into 1/64 of the
+ * pixels. Powers of two only: they are the scales other libjpeg users offer
+ * too (PIL's Image.draft), so docs/export.md can reproduce the pixels. */
+static int jpeg_scale(uint64_t w, uint64_t h, int min_side) {
+    uint64_t side = w < h ? w : h;
+    int n = 1;
+    while (min_side > 0 && n < 8 && (side * (uint64_t)n + 7) / 8 < (uint64_t)min_side) n *= 2;
+    return min_side > 0 ? n : 8;
+}
+
+static tt_status decode_jpeg(const uint8_t *p, size_t n, int scale, int *pw, int *ph, uint8_t **out) {
     struct jpeg_decompress_struct ci;
     tt_jpeg_err je;
     struct jpeg_progress_mgr pm = {.progress_monitor = tt_jpeg_progress};
@@ -273,6 +286,8 @@ static tt_status decode_jpeg(const uint8_t *p, size_t n, int *pw, int *ph, uint8
     jpeg_read_header(&ci, TRUE);
     int cmyk = ci.jpeg_color_space == JCS_CMYK || ci.jpeg_color_space == JCS_YCCK;
     ci.out_color_space = cmyk ? JCS_CMYK : JCS_EXT_RGBA;
+    ci.scale_num = (unsigned)scale;
+    ci.scale_denom = 8;
     jpeg_start_decompress(&ci);
     size_t w = ci.output_width, h = ci.output_height;
     if (!(px = malloc(4 * w * h))) longjmp(je.jb, 3);
@@ -599,16 +614,17 @@ tt_status tt_image_decode(const void *bytes, size_t len, const tt_decode_opts *o
     if (!wk.w || !wk.h)
         return tt_error(TT_ERR_FORMAT, "%s is zero-sized (%llux%llu)", name, (unsigned long long)wk.w,
                         (unsigned long long)wk.h);
-    int w = 0, h = 0;
+    int w = 0, h = 0, scale = fmt == FMT_JPEG ? jpeg_scale(wk.w, wk.h, opts ? opts->min_side : 0) : 8;
     uint8_t *px = NULL;
-    st = fmt == FMT_JPEG ? decode_jpeg(p, len, &w, &h, &px)
+    st = fmt == FMT_JPEG ? decode_jpeg(p, len, scale, &w, &h, &px)
        : fmt == FMT_PNG  ? decode_png(p, len, &w, &h, &px)
        : fmt == FMT_WEBP ? decode_webp(p, len, &wk, &w, &h, &px)
        : fmt == FMT_BMP  ? decode_bmp(p, len, &w, &h, &px)
                          : decode_gif(p, len, &w, &h, &px);
     if (st) return st;
-    /* The decoder must have decoded what the walk measured (and the limit allowed). */
-    if ((uint64_t)w != wk.w || (uint64_t)h != wk.h) {
+    /* The decoder must have decoded what the walk measured (and the limit allowed),
+     * scaled as asked (libjpeg rounds the scaled size up). */
+    if ((uint64_t)w != (wk.w * (uint64_t)scale + 7) / 8 || (uint64_t)h != (wk.h * (uint64_t)scale + 7) / 8) {
         free(px);
         return tt_error(TT_ERR_CORRUPT, "%s: the header says %llux%llu, the data %dx%d", name,
                         (unsigned long long)wk.w, (unsigned long long)wk.h, w, h);
@@ -665,6 +681,24 @@ tt_status tt_image_to_input(const tt_image *img, int size, float *out) {
         return tt_error(TT_ERR_NOMEM, "resizing %dx%d to %dx%d: out of memory", side, side, size, size);
     for (size_t i = 0; i < n; i++) out[i] = tmp[i] / 127.5f - 1.0f;
     return TT_OK;
+}
+
+tt_status tt_image_training_copy(const void *bytes, size_t len, const tt_decode_opts *opts, int size,
+                                 tt_image *out) {
+    if (size <= 0 || !out) return tt_error(TT_ERR_INVALID_ARG, "tt_image_training_copy: size %d", size);
+    tt_decode_opts o = opts ? *opts : (tt_decode_opts){0};
+    o.min_side = size;
+    tt_image full;
+    tt_status st = tt_image_decode(bytes, len, &o, &full);
+    if (st) return st;
+    int side = full.width < full.height ? full.width : full.height;
+    if (side < 2 * size) { /* already a copy: nothing to shrink (the common case of a stored copy) */
+        *out = full;
+        return TT_OK;
+    }
+    st = tt_image_reduce(&full, size, out);
+    tt_image_free(&full);
+    return st;
 }
 
 tt_status tt_image_reduce(const tt_image *img, int min_side, tt_image *out) {

@@ -120,18 +120,22 @@ TT_EMBED_API const float *tt_embed_classify(tt_embed *e, const uint8_t *bytes, i
         tt_error(TT_ERR_FORMAT, "empty image");
         return NULL;
     }
-    if (tt_image_decode(bytes, (size_t)len, NULL, &img)) return NULL;
+    if (tt_image_training_copy(bytes, (size_t)len, NULL, e->size, &img)) return NULL;
     const float *p = tt_embed_run(e, &img);
     tt_image_free(&img);
     return p;
 }
 
 /* Non-premultiplied RGBA pixels (a canvas's getImageData), alpha composited
- * over white as the decoder does for image files. */
+ * over white as the decoder does for image files, and box-shrunk as a training
+ * copy is (tt_image_training_copy; only a JPEG's DCT scaling needs the file). */
 TT_EMBED_API const float *tt_embed_classify_rgba(tt_embed *e, const uint8_t *rgba, int width, int height) {
-    tt_image img;
+    tt_image img, small;
     if (!e || tt_image_from_rgba(rgba, width, height, &img)) return NULL;
-    const float *p = tt_embed_run(e, &img);
+    tt_status st = tt_image_reduce(&img, e->size, &small);
     tt_image_free(&img);
+    if (st) return NULL;
+    const float *p = tt_embed_run(e, &small);
+    tt_image_free(&small);
     return p;
 }

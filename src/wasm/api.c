@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "tabtrain/app.h"
+#include "tabtrain/image.h"
 #include "tabtrain/json.h"
 #include "tabtrain/sha256.h"
 #include "tabtrain/strbuf.h"
@@ -25,17 +26,35 @@
 #define TT_EXPORT
 #endif
 
-#define TT_WASM_ABI 4
+#define TT_WASM_ABI 5
 #define TT_WASM_MAX_HANDLES 8
 /* A picture's decode costs up to ~16 bytes a pixel at its peak, and wasm
  * memory never shrinks: the page decodes at most 16 M pixels (the CLI 40 M). */
 #define TT_WASM_MAX_PIXELS (16u * 1000u * 1000u)
+/* Pictures given back and kept until the step that needed them is past: a
+ * batch of the run needs one per thread at most. */
+#define TT_WASM_MAX_GIVEN 64
+
+/* A picture the worker gave back (tt_wasm_give_image). */
+typedef struct tt_given {
+    int id, used; /* used: read by the current step */
+    void *bytes;
+    size_t len;
+} tt_given;
 
 typedef struct tt_wasm {
     tt_app *app;
-    char note[1024];  /* what the last resume says (a fallback past a damaged file) */
-    tt_strbuf out;    /* last JSON returned */
-    uint8_t *picture; /* last image bytes returned (tt_wasm_image) */
+    char note[1024]; /* what the last resume says (a fallback past a damaged file) */
+    tt_strbuf out;   /* last JSON returned */
+    /* The engine's picture store (picture_store): the worker keeps the bytes
+     * (web/pictures.js, outside the engine's files, which IDBFS mirrors in
+     * memory). What tt_wasm_add_image made besides the record waits in part[]
+     * for the worker to store (tt_wasm_part: the training copy, the thumbnail);
+     * a picture a run needs is asked for and given back (given[]). */
+    void *part[2];
+    size_t part_len[2];
+    tt_given given[TT_WASM_MAX_GIVEN];
+    int n_given;
     char err[1024];
 } tt_wasm;
 
@@ -87,6 +106,62 @@ static void jclasses(tt_wasm *w, tt_strbuf *o, const char *key, int n, const int
     tt_strbuf_printf(o, "]");
 }
 
+/* ---- the picture store: the worker's -------------------------------------------------- */
+
+static void parts_free(tt_wasm *w) {
+    for (int i = 0; i < 2; i++) free(w->part[i]), w->part[i] = NULL, w->part_len[i] = 0;
+}
+
+/* After a step: every picture once it no longer waits for one, else those it did not read
+ * (the ones it read are the batch it tries again). */
+static void given_free(tt_wasm *w, int all) {
+    int n = 0;
+    for (int i = 0; i < w->n_given; i++) {
+        if (all || !w->given[i].used) free(w->given[i].bytes);
+        else w->given[i].used = 0, w->given[n++] = w->given[i];
+    }
+    w->n_given = n;
+}
+
+/* The original stays with the worker (it has it); the parts wait for it. */
+static tt_status picture_put(void *ctx, int id, const tt_picture *pic) {
+    tt_wasm *w = ctx;
+    (void)id;
+    parts_free(w);
+    const void *src[2] = {pic->copy, pic->thumb};
+    size_t n[2] = {pic->copy_len, pic->thumb_len};
+    for (int i = 0; i < 2; i++) {
+        if (!src[i]) continue;
+        if (!(w->part[i] = malloc(n[i]))) {
+            parts_free(w);
+            return tt_error(TT_ERR_NOMEM, "no memory for picture %d", id);
+        }
+        memcpy(w->part[i], src[i], n[i]);
+        w->part_len[i] = n[i];
+    }
+    return TT_OK;
+}
+
+/* A picture given back, else asked for: the run says TT_RUN_NEED_PICTURE. */
+static tt_status picture_get(void *ctx, int id, void **bytes, size_t *len) {
+    tt_wasm *w = ctx;
+    for (int i = 0; i < w->n_given; i++) {
+        if (w->given[i].id != id) continue;
+        w->given[i].used = 1;
+        if (!(*bytes = malloc(w->given[i].len))) return tt_error(TT_ERR_NOMEM, "no memory for picture %d", id);
+        memcpy(*bytes, w->given[i].bytes, w->given[i].len);
+        *len = w->given[i].len;
+        return TT_OK;
+    }
+    return tt_error(TT_ERR_AGAIN, "picture %d is with the worker", id);
+}
+
+/* The worker deletes its files of the picture after the engine's record. */
+static tt_status picture_del(void *ctx, int id) {
+    (void)ctx, (void)id;
+    return TT_OK;
+}
+
 /* ---- lifecycle ----------------------------------------------------------------------- */
 
 TT_EXPORT int tt_wasm_abi_version(void) { return TT_WASM_ABI; }
@@ -121,7 +196,8 @@ TT_EXPORT void tt_wasm_destroy(int h) {
     if (!w) return;
     tt_app_free(w->app);
     tt_strbuf_free(&w->out);
-    free(w->picture);
+    parts_free(w);
+    given_free(w, 1);
     free(w);
     g_handles[h - 1] = NULL;
 }
@@ -141,7 +217,8 @@ TT_EXPORT int tt_wasm_open(const char *root) {
      * browser tab may close at any moment, and each one is an IndexedDB write. */
     tt_app_config c = {.root = root, .keep_features = 1, .max_pixels = TT_WASM_MAX_PIXELS,
                        .policy = {.every_seconds = 2.0, .keep = 3}};
-    tt_status st = tt_app_open(&w->app, &c, NULL);
+    tt_picture_store pics = {w, picture_put, picture_get, picture_del, NULL};
+    tt_status st = tt_app_open(&w->app, &c, &pics);
     if (st) {
         fail(NULL, st);
         free(w);
@@ -178,11 +255,99 @@ TT_EXPORT int tt_wasm_class_delete(int h, int id) TT_WASM_STATUS(tt_app_class_de
 
 TT_EXPORT int tt_wasm_import_classes(int h) TT_WASM_STATUS(tt_app_import_classes(w->app))
 
+/* The new image's id; its training copy and thumbnail wait in tt_wasm_part. */
 TT_EXPORT int tt_wasm_add_image(int h, int class_id, const uint8_t *bytes, int len, const char *name) {
     TT_WASM_HANDLE(h, -TT_ERR_INVALID_ARG);
     int id;
+    parts_free(w);
     tt_status st = tt_app_image_add(w->app, class_id, bytes, len > 0 ? (size_t)len : 0, name, &id);
+    if (st) parts_free(w);
     return st ? fail(w, st) : id;
+}
+
+/* Part `which` (0: training copy, PNG; 1: thumbnail, JPEG) of the picture the
+ * last tt_wasm_add_image added, valid until the next one; NULL (*len 0) for
+ * no copy: the original is as small as one (tt_app_picture_parts). */
+TT_EXPORT const uint8_t *tt_wasm_part(int h, int which, int *len) {
+    tt_wasm *w = handle(h);
+    if (len) *len = 0;
+    if (!w || !len || which < 0 || which > 1) return NULL;
+    *len = (int)w->part_len[which];
+    return w->part[which];
+}
+
+/* The picture a run waits for (tt_wasm_train_step said TT_WASM_STEP_NEED_IMAGE), else 0. */
+TT_EXPORT int tt_wasm_needed_image(int h) {
+    TT_WASM_HANDLE(h, 0);
+    return tt_app_needed_picture(w->app);
+}
+
+/* The worker gives back image `image_id`'s training copy (or its original:
+ * both give the same features); kept while the steps read it, until one no
+ * longer waits for a picture. */
+TT_EXPORT int tt_wasm_give_image(int h, int image_id, const uint8_t *bytes, int len) {
+    TT_WASM_HANDLE(h, -TT_ERR_INVALID_ARG);
+    if (!bytes || len <= 0) return fail(w, tt_error(TT_ERR_INVALID_ARG, "no bytes for image %d", image_id));
+    if (w->n_given == TT_WASM_MAX_GIVEN) return fail(w, tt_error(TT_ERR_LIMIT, "more than %d pictures given at once", TT_WASM_MAX_GIVEN));
+    void *p = malloc((size_t)len);
+    if (!p) return fail(w, tt_error(TT_ERR_NOMEM, "no memory for image %d", image_id));
+    memcpy(p, bytes, (size_t)len);
+    w->given[w->n_given++] = (tt_given){image_id, 0, p, (size_t)len};
+    return 0;
+}
+
+/* What a picture's parts and a record of the old layout become, without a
+ * handle (no weights needed): the worker moves a profile's pictures out of
+ * the engine's files before the engine opens them (web/migrate.js). The
+ * answer is JSON with [pointer, length] pairs into buffers valid until the
+ * next of these two calls; NULL on error (tt_wasm_last_error(0)). */
+static void *g_made[3];
+static size_t g_made_len[3];
+static char g_made_json[320];
+
+static void made_free(void) {
+    for (int i = 0; i < 3; i++) free(g_made[i]), g_made[i] = NULL, g_made_len[i] = 0;
+    g_open_error[0] = 0;
+}
+
+#define TT_WASM_SPAN(p, n) (unsigned long)(uintptr_t)(p), (size_t)(n)
+
+/* {"copy":[p,n],"thumb":[p,n]} of a picture (tt_app_picture_parts; copy [0,0]
+ * when not kept). A picture that no longer decodes has neither ([0,0] both):
+ * its original still moves, and training says what is wrong with it. */
+TT_EXPORT const char *tt_wasm_picture_parts(const uint8_t *bytes, int len) {
+    made_free();
+    if (!bytes || len <= 0) return fail(NULL, tt_error(TT_ERR_INVALID_ARG, "no picture")), NULL;
+    tt_app_picture_parts(bytes, (size_t)len, TT_WASM_MAX_PIXELS, TT_IMAGE_DEFAULT_SIZE, &g_made[1], &g_made_len[1],
+                         &g_made[2], &g_made_len[2]);
+    snprintf(g_made_json, sizeof g_made_json, "{\"copy\":[%lu,%zu],\"thumb\":[%lu,%zu]}", TT_WASM_SPAN(g_made[1], g_made_len[1]),
+             TT_WASM_SPAN(g_made[2], g_made_len[2]));
+    return g_made_json;
+}
+
+/* A record of before the project store (root/dataset/img-<id>.safetensors)
+ * with its picture inside: {"id","original":[p,n] (inside `record`),"record"
+ * (the same record holding only the hash),"copy","thumb"}; one that holds no
+ * picture: {"id","current":true}. */
+TT_EXPORT const char *tt_wasm_upgrade_record(const uint8_t *record, int len) {
+    made_free();
+    int id;
+    const void *orig;
+    size_t orig_len;
+    tt_status st = tt_project_record_upgrade(record, len > 0 ? (size_t)len : 0, &id, &orig, &orig_len, &g_made[0],
+                                             &g_made_len[0]);
+    if (st) return fail(NULL, st), NULL;
+    if (!orig) {
+        snprintf(g_made_json, sizeof g_made_json, "{\"id\":%d,\"current\":true}", id);
+        return g_made_json;
+    }
+    tt_app_picture_parts(orig, orig_len, TT_WASM_MAX_PIXELS, TT_IMAGE_DEFAULT_SIZE, &g_made[1], &g_made_len[1],
+                         &g_made[2], &g_made_len[2]);
+    snprintf(g_made_json, sizeof g_made_json,
+             "{\"id\":%d,\"original\":[%lu,%zu],\"record\":[%lu,%zu],\"copy\":[%lu,%zu],\"thumb\":[%lu,%zu]}", id,
+             TT_WASM_SPAN(orig, orig_len), TT_WASM_SPAN(g_made[0], g_made_len[0]), TT_WASM_SPAN(g_made[1], g_made_len[1]),
+             TT_WASM_SPAN(g_made[2], g_made_len[2]));
+    return g_made_json;
 }
 
 TT_EXPORT int tt_wasm_remove_image(int h, int image_id) TT_WASM_STATUS(tt_app_image_remove(w->app, image_id))
@@ -209,21 +374,6 @@ TT_EXPORT const char *tt_wasm_dataset_json(int h) {
     return jdone(w);
 }
 
-/* The encoded bytes of an image, as added (thumbnails after a reload): valid
- * until the next call on the handle; *len receives their count. */
-TT_EXPORT const uint8_t *tt_wasm_image(int h, int image_id, int *len) {
-    tt_wasm *w = handle(h);
-    if (!w || !len) return NULL;
-    *len = 0;
-    free(w->picture);
-    w->picture = NULL;
-    size_t n;
-    tt_status st = tt_project_picture(tt_app_project(w->app), image_id, (void **)&w->picture, &n);
-    if (st) return fail(w, st), NULL;
-    *len = (int)n;
-    return w->picture;
-}
-
 /* ---- training ---------------------------------------------------------------------------- */
 
 TT_EXPORT int tt_wasm_train_begin(int h, const char *config) {
@@ -240,6 +390,7 @@ TT_EXPORT int tt_wasm_train_step(int h, int budget_ms) {
     TT_WASM_HANDLE(h, -TT_ERR_INVALID_ARG);
     tt_run_event ev;
     tt_status st = tt_app_train_step(w->app, budget_ms / 1e3, &ev, NULL);
+    given_free(w, st || ev != TT_RUN_NEED_PICTURE); /* the batch that needed them is past */
     return st ? fail(w, st) : (int)ev;
 }
 

@@ -16,6 +16,7 @@ enum {
     TT_WASM_STEP_EPOCH = 1,     /* an epoch ended (metrics are new) */
     TT_WASM_STEP_FINISHED = 2,  /* the run is over */
     TT_WASM_STEP_PREPARING = 3, /* still computing the run's rows, no step taken */
+    TT_WASM_STEP_NEED_IMAGE = 4, /* preparing waits for a picture: tt_wasm_needed_image, tt_wasm_give_image */
 };
 /* What tt_wasm_load and tt_wasm_resume return besides a negative tt_status. */
 enum {
@@ -24,7 +25,8 @@ enum {
     TT_WASM_LOAD_NONE = 2,  /* tt_wasm_resume: no checkpoint to continue */
 };
 _Static_assert(TT_WASM_STEP_DONE == (int)TT_RUN_STEPPED && TT_WASM_STEP_EPOCH == (int)TT_RUN_EPOCH &&
-                   TT_WASM_STEP_FINISHED == (int)TT_RUN_FINISHED && TT_WASM_STEP_PREPARING == (int)TT_RUN_PREPARING,
+                   TT_WASM_STEP_FINISHED == (int)TT_RUN_FINISHED && TT_WASM_STEP_PREPARING == (int)TT_RUN_PREPARING &&
+                   TT_WASM_STEP_NEED_IMAGE == (int)TT_RUN_NEED_PICTURE,
                "the engine returns the run's events");
 _Static_assert(TT_WASM_LOAD_RUN == (int)TT_APP_LOADED_RUN && TT_WASM_LOAD_MODEL == (int)TT_APP_LOADED_MODEL &&
                    TT_WASM_LOAD_NONE == (int)TT_APP_LOADED_NONE,
@@ -45,7 +47,11 @@ int tt_wasm_import_classes(int h);
 int tt_wasm_add_image(int h, int class_id, const uint8_t *bytes, int len, const char *name);
 int tt_wasm_remove_image(int h, int image_id);
 const char *tt_wasm_dataset_json(int h);
-const uint8_t *tt_wasm_image(int h, int image_id, int *len);
+const uint8_t *tt_wasm_part(int h, int which, int *len);
+int tt_wasm_needed_image(int h);
+int tt_wasm_give_image(int h, int image_id, const uint8_t *bytes, int len);
+const char *tt_wasm_upgrade_record(const uint8_t *record, int len);
+const char *tt_wasm_picture_parts(const uint8_t *bytes, int len);
 int tt_wasm_train_begin(int h, const char *config_json);
 int tt_wasm_train_step(int h, int budget_ms);
 int tt_wasm_resume(int h);

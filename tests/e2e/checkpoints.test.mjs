@@ -24,7 +24,9 @@ after(async () => { await srv?.close(); app?.cleanup(); });
 
 // The engine's files in IndexedDB (IDBFS: database "/tabtrain", store FILE_DATA, keyed by
 // path), edited by `edit` in a page of the same origin that runs no worker. `edit` gets
-// {keys, get(key), put(key, entry), del(key)} and its result is returned. What that page
+// {keys, get(key), put(key, entry), del(key)}, and for the picture store outside IDBFS
+// (web/pictures.js: OPFS) picture(id) (the original's bytes, or null) and
+// clearPictures(); its result is returned. What that page
 // logs (the favicon it lacks) is not the app's: it is dropped from b.consoleErrors.
 async function editFiles(b, edit, arg) {
   const { page } = b;
@@ -43,6 +45,13 @@ async function editFiles(b, edit, arg) {
       get: (k) => run('readonly', (s) => s.get(k)),
       put: (k, v) => run('readwrite', (s) => s.put(v, k)),
       del: (k) => run('readwrite', (s) => s.delete(k)),
+      picture: async (id) => {
+        try {
+          const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('pictures');
+          return new Uint8Array(await (await (await dir.getFileHandle(`${id}.original`)).getFile()).arrayBuffer());
+        } catch { return null; }
+      },
+      clearPictures: async () => (await navigator.storage.getDirectory()).removeEntry('pictures', { recursive: true }).catch(() => {}),
     };
     const out = await new Function('files', 'arg', `return (${src})(files, arg);`)(files, arg);
     db.close();
@@ -143,12 +152,12 @@ test('a profile of before the project store keeps its classes, pictures and run'
     await page.waitForFunction((s) => window.tabtrainState.saved?.step === s, paused.step);
     await h.settled(page);
 
-    // This build's files: the project index and the pictures.
+    // This build's files: the project index, and the pictures from the picture store.
     const now = await editFiles(b, async (files) => {
       const text = (k) => new TextDecoder().decode(k.contents);
       const project = JSON.parse(text(await files.get('/tabtrain/project.json')));
       const pictures = {};
-      for (const im of project.images) pictures[im.id] = Array.from((await files.get(`/tabtrain/pictures/${im.id}`)).contents);
+      for (const im of project.images) pictures[im.id] = Array.from(await files.picture(im.id));
       return { project, pictures, latest: text(await files.get('/tabtrain/ckpt/latest')).trim() };
     });
     assert.equal(now.project.images.length, 10);
@@ -166,7 +175,8 @@ test('a profile of before the project store keeps its classes, pictures and run'
       const ckpt = await files.get(`/tabtrain/ckpt/${latest}`);
       await files.put('/tabtrain/ckpt/latest.safetensors', ckpt);
       for (const k of files.keys)
-        if (k === '/tabtrain/project.json' || k.startsWith('/tabtrain/pictures') || /\/ckpt\/(latest|best\.safetensors|ckpt-)/.test(k)) await files.del(k);
+        if (k === '/tabtrain/project.json' || k === '/tabtrain/layout' || k.startsWith('/tabtrain/pictures') || /\/ckpt\/(latest|best\.safetensors|ckpt-)/.test(k)) await files.del(k);
+      await files.clearPictures(); // that build kept them in the records
     }, { records, classesJson, latest: now.latest });
 
     await page.goto(srv.url);
@@ -177,13 +187,13 @@ test('a profile of before the project store keeps its classes, pictures and run'
     assert.deepEqual(r.errors, []);
     await h.settled(page);
 
-    // IndexedDB now holds the migrated layout, with every picture's bytes as added.
+    // IndexedDB now holds the migrated layout, the picture store every picture's bytes as added.
     const after = await editFiles(b, async (files) => {
       const project = JSON.parse(new TextDecoder().decode((await files.get('/tabtrain/project.json')).contents));
       const sums = {}; // "class/name" -> SHA-256 of the stored bytes
       const cls = Object.fromEntries(project.classes.map((c) => [c.id, c.name]));
       for (const im of project.images) {
-        const d = new Uint8Array(await crypto.subtle.digest('SHA-256', (await files.get(`/tabtrain/pictures/${im.id}`)).contents));
+        const d = new Uint8Array(await crypto.subtle.digest('SHA-256', await files.picture(im.id)));
         sums[`${cls[im.class_id]}/${im.name}`] = Array.from(d, (x) => x.toString(16).padStart(2, '0')).join('');
       }
       return { sums, old: files.keys.filter((k) => /\/dataset\/|latest\.safetensors/.test(k)), latest: files.keys.includes('/tabtrain/ckpt/latest') };

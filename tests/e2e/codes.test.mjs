@@ -15,7 +15,7 @@ const worker = [new URL('web/worker.js', root), ...fs.readdirSync(new URL('web/w
 // {STEP: {DONE: 0, ...}, LOAD: {...}} from `TT_WASM_<GROUP>_<NAME> = <n>` lines.
 function headerCodes() {
   const out = {};
-  for (const [, group, name, n] of header.matchAll(/TT_WASM_(STEP|LOAD)_([A-Z]+)\s*=\s*(\d+)/g)) (out[group] ??= {})[name] = Number(n);
+  for (const [, group, name, n] of header.matchAll(/TT_WASM_(STEP|LOAD)_([A-Z_]+)\s*=\s*(\d+)/g)) (out[group] ??= {})[name] = Number(n);
   return out;
 }
 
@@ -23,7 +23,7 @@ function headerCodes() {
 function workerCodes(group) {
   const m = engine.match(new RegExp(`const ${group} = \\{([^}]*)\\}`));
   assert.ok(m, `web/worker/engine.js has no const ${group}`);
-  return Object.fromEntries([...m[1].matchAll(/([A-Z]+):\s*(\d+)/g)].map(([, k, v]) => [k, Number(v)]));
+  return Object.fromEntries([...m[1].matchAll(/([A-Z_]+):\s*(\d+)/g)].map(([, k, v]) => [k, Number(v)]));
 }
 
 test('worker return-code names equal src/wasm/api.h', () => {

@@ -211,12 +211,14 @@ test('a corrupt picture and a non-image are reported while training goes on', { 
 // checkpoint (60 KB) fits, a 512-unit head's (10 MB) does not.
 test('storage full: plain messages, the session goes on, the previous checkpoint survives', { skip }, async () => {
   // The quota below is sized for the pictures and the first run's checkpoint: the service
-  // worker's copy of the app (several MB of engine builds) would take it all first.
+  // worker's copy of the app (several MB of engine builds) would take it all first. The
+  // pictures are OPFS files, written through sync access handles, for which Chromium
+  // reserves quota a megabyte at a time while a file is open.
   const b = await h.launch({ serviceWorkers: 'block' });
   try {
     const { page, context } = b;
     const cdp = await context.newCDPSession(page);
-    await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(srv.url).origin, quotaSize: 3 << 20 });
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(srv.url).origin, quotaSize: 5 << 20 });
     await page.goto(srv.url);
     await h.waitForPhase(page, 'ready', 120_000);
     await page.waitForFunction(() => window.tabtrainState.errors.some((e) => e.code === 'storage'));

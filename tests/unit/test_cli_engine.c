@@ -126,12 +126,29 @@ static void engine_ckpt(const char *root, const char *dst) {
     free(b);
 }
 
+/* The picture the engine asks for, as the worker gives it back: here the
+ * original file (image id 1..8 = blue-0..3, red-0..3, the order they were
+ * added in), which gives the features its training copy would. */
+static void give(int h) {
+    int id = tt_wasm_needed_image(h);
+    assert_true(id >= 1 && id <= 8);
+    char rel[100];
+    const char *name = id <= 4 ? "blue" : "red";
+    snprintf(rel, sizeof rel, "tests/fixtures/v0/data/%s/%s-%d.png", name, name, (id - 1) % 4);
+    void *b;
+    size_t len;
+    tt_assert_ok(tt_file_read(tt_test_source_path(rel), TT_FILE_MAX, &b, &len));
+    assert_int_equal(tt_wasm_give_image(h, id, b, (int)len), 0);
+    free(b);
+}
+
 /* Runs the engine's run to its end, saving after epoch 1 (a copy to `e1`, if not
- * NULL) and at the end (a copy to `end`). */
+ * NULL) and at the end (a copy to `end`); pictures asked for are given back. */
 static void engine_run(int h, const char *root, const char *e1, const char *end) {
     int rc, epoch = 0;
     while ((rc = tt_wasm_train_step(h, 1000)) != TT_WASM_STEP_FINISHED) {
         if (rc < 0) fail_msg("train_step: %s", tt_wasm_last_error(h));
+        if (rc == TT_WASM_STEP_NEED_IMAGE) give(h);
         if (rc == TT_WASM_STEP_EPOCH && ++epoch == 1 && e1) {
             assert_int_equal(tt_wasm_save(h), 0);
             engine_ckpt(root, e1);

@@ -113,11 +113,11 @@ static void misses_hits_and_persistence(void **state) {
     assert_int_equal(s.hits, 0);
     for (int i = 0; i < N_IMG; i++) assert_int_equal(fx.rq[i].hits, 0);
 
-    /* View 0 is the backbone on the plain preprocessed image. */
+    /* View 0 is the backbone on the plain preprocessed training copy. */
     float *in = tt_test_malloc(sizeof(float) * SIZE * SIZE * 3), ref[1280];
     for (int i = 0; i < N_IMG; i++) {
         tt_image im;
-        tt_assert_ok(tt_image_decode(fx.img[i].data, fx.img[i].len, NULL, &im));
+        tt_assert_ok(tt_image_training_copy(fx.img[i].data, fx.img[i].len, NULL, SIZE, &im));
         tt_assert_ok(tt_image_to_input(&im, SIZE, in));
         tt_image_free(&im);
         tt_assert_ok(tt_mnv2_features(g_model, 1, in, ref));
@@ -465,7 +465,7 @@ static void tail_inputs_are_keyed_by_unfreeze(void **state) {
     float *in = tt_test_malloc(sizeof(float) * SIZE * SIZE * 3), *ref = tt_test_malloc(sizeof(float) * dim);
     run(fc[1], img, rq, f1);
     tt_image im;
-    tt_assert_ok(tt_image_decode(img[0].data, img[0].len, NULL, &im));
+    tt_assert_ok(tt_image_training_copy(img[0].data, img[0].len, NULL, SIZE, &im));
     tt_assert_ok(tt_image_to_input(&im, SIZE, in));
     tt_image_free(&im);
     tt_assert_ok(tt_mnv2_forward_until(g_model, 1, in, TT_MNV2_BLOCKS - 1, ref));

@@ -697,6 +697,129 @@ static void reduce_box_filters(void **state) {
 
 /* Canvas pixels (tt_image_from_rgba) and the same pixels as a PNG file give
  * the same RGB: transparent, half and opaque alpha over white alike. */
+
+/* A 640x480 photo-like picture: gradients, stripes and a little noise. */
+static tt_image photo_like(void) {
+    enum { W = 640, H = 480 };
+    tt_image m = {W, H, tt_test_malloc(3 * (size_t)W * H)};
+    image_fx_noise(m.pixels, 3 * (size_t)W * H, 5);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            uint8_t *p = m.pixels + 3 * ((size_t)y * W + x);
+            int stripe = (x / 23 + y / 31) % 2 ? 40 : 0;
+            p[0] = (uint8_t)(x * 200 / W + stripe + p[0] % 8);
+            p[1] = (uint8_t)(y * 200 / H + p[1] % 8);
+            p[2] = (uint8_t)(90 + stripe + p[2] % 8);
+        }
+    return m;
+}
+
+static void sha_hex(const tt_image *img, char hex[TT_SHA256_HEX]) {
+    uint8_t d[TT_SHA256_SIZE];
+    tt_sha256(img->pixels, 3 * (size_t)img->width * img->height, d);
+    tt_sha256_hex(d, hex);
+}
+
+/* A JPEG decodes at the smallest DCT scale n/8 that keeps the short side >=
+ * min_side, to the same pixels in every build (libjpeg-turbo's SIMD and C
+ * paths, wasm), and close to a box-shrunk full decode (the same picture). */
+static void jpeg_decodes_at_a_dct_scale(void **state) {
+    (void)state;
+    tt_image m = photo_like();
+    image_buf q80 = image_fx_stb("jpg80", m.pixels, m.width, m.height, 3), q95 = image_fx_stb("jpg", m.pixels, m.width, m.height, 3);
+    static const struct {
+        int q95, min_side, w, h;
+        const char *sha256;
+    } cases[] = {
+        {0, 0, 640, 480, "9139e44283c3a16dbd5727a55a42f78adfd52513f989009613a4a3c66aa49804"},
+        {0, 224, 320, 240, "42daae74fb73f6157c83c348f628efe4a1d5dea7250c64e22eebc3550959df65"},
+        {0, 100, 160, 120, "b548f6c6fca82f788bf4e7290fb2ea457c70d26acf19563a65df0cfcb91a9243"},
+        {0, 1, 80, 60, "6d4622bf460a7730ca9509aeaa596320237806b0742bc7ae0fe2d274a66d3df3"},
+        {0, 300, 640, 480, "9139e44283c3a16dbd5727a55a42f78adfd52513f989009613a4a3c66aa49804"}, /* 5/8 is no power of 2 */
+        {1, 224, 320, 240, "54c64b40599a0b64b28dacd5f849381137b324b7194fa654f589ec15d451f513"},
+        {1, 480, 640, 480, "ffba1bb4718f987cfecf8fd3f3733920244540b5e629f5f2b06cb2c0645d715b"},
+        {1, 479, 640, 480, "ffba1bb4718f987cfecf8fd3f3733920244540b5e629f5f2b06cb2c0645d715b"},
+    };
+    int bad = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const image_buf *b = cases[i].q95 ? &q95 : &q80;
+        tt_image img, full, boxed;
+        tt_decode_opts o = {0, cases[i].min_side};
+        tt_assert_ok(tt_image_decode(b->data, b->len, &o, &img));
+        assert_int_equal(img.width, cases[i].w);
+        assert_int_equal(img.height, cases[i].h);
+        char hex[TT_SHA256_HEX];
+        sha_hex(&img, hex);
+        if (strcmp(hex, cases[i].sha256)) {
+            fprintf(stderr, "case %zu (q%d, min_side %d): pixels %s, want %s\n", i, cases[i].q95 ? 95 : 80,
+                    cases[i].min_side, hex, cases[i].sha256);
+            bad++;
+        }
+        /* the same picture as a full decode shrunk by the same factor */
+        if (cases[i].w == 320) {
+            tt_assert_ok(tt_image_decode(b->data, b->len, NULL, &full));
+            tt_assert_ok(tt_image_reduce(&full, 240, &boxed));
+            assert_int_equal(boxed.width, 320);
+            double sum = 0;
+            for (size_t k = 0; k < 3 * (size_t)320 * 240; k++) sum += fabs((double)img.pixels[k] - boxed.pixels[k]);
+            assert_true(sum / (3.0 * 320 * 240) < 4.0);
+            tt_image_free(&full), tt_image_free(&boxed);
+        }
+        tt_image_free(&img);
+    }
+    assert_int_equal(bad, 0);
+    image_buf_free(&q80), image_buf_free(&q95);
+    tt_image_free(&m);
+}
+
+/* The training copy: a JPEG at its DCT scale, then box-shrunk to a short side
+ * in [size, 2 size). Kept as PNG it is a fixed point: its own copy is the same
+ * pixels, so features computed from it equal those from the original. */
+static void training_copy_is_a_fixed_point(void **state) {
+    (void)state;
+    tt_image m = photo_like();
+    image_buf jpg = image_fx_stb("jpg80", m.pixels, m.width, m.height, 3), png = image_fx_stb("png", m.pixels, m.width, m.height, 3);
+    static const struct {
+        int png, size, w, h;
+    } cases[] = {{0, 224, 320, 240}, {0, 64, 160, 120}, {0, 16, 26, 20}, {1, 224, 320, 240}, {1, 100, 160, 120}, {0, 500, 640, 480}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const image_buf *b = cases[i].png ? &png : &jpg;
+        tt_image copy, again, dec;
+        tt_assert_ok(tt_image_training_copy(b->data, b->len, NULL, cases[i].size, &copy));
+        assert_int_equal(copy.width, cases[i].w);
+        assert_int_equal(copy.height, cases[i].h);
+        void *bytes;
+        size_t len;
+        tt_assert_ok(tt_image_encode_png(&copy, &bytes, &len));
+        tt_assert_ok(tt_image_decode(bytes, len, NULL, &dec));
+        tt_assert_ok(tt_image_training_copy(bytes, len, NULL, cases[i].size, &again));
+        assert_int_equal(again.width, copy.width);
+        assert_int_equal(again.height, copy.height);
+        assert_memory_equal(again.pixels, copy.pixels, 3 * (size_t)copy.width * copy.height);
+        assert_memory_equal(dec.pixels, copy.pixels, 3 * (size_t)copy.width * copy.height);
+        free(bytes);
+        tt_image_free(&copy), tt_image_free(&again), tt_image_free(&dec);
+    }
+    /* a thumbnail JPEG decodes back to its size and close to its pixels */
+    void *bytes;
+    size_t len;
+    tt_image dec;
+    tt_assert_ok(tt_image_encode_jpeg(&m, 82, &bytes, &len));
+    assert_true(len < 3 * (size_t)m.width * m.height / 4);
+    tt_assert_ok(tt_image_decode(bytes, len, NULL, &dec));
+    assert_int_equal(dec.width, m.width);
+    assert_int_equal(dec.height, m.height);
+    double sum = 0;
+    for (size_t k = 0; k < 3 * (size_t)m.width * m.height; k++) sum += fabs((double)dec.pixels[k] - m.pixels[k]);
+    assert_true(sum / (3.0 * m.width * m.height) < 8.0);
+    free(bytes);
+    tt_image_free(&dec);
+    assert_int_equal(tt_image_encode_jpeg(&m, 0, &bytes, &len), TT_ERR_INVALID_ARG);
+    assert_int_equal(tt_image_encode_png(NULL, &bytes, &len), TT_ERR_INVALID_ARG);
+    image_buf_free(&jpg), image_buf_free(&png);
+    tt_image_free(&m);
+}
+
 static void rgba_pixels_match_the_decoder(void **state) {
     (void)state;
     enum { W = 13, H = 7 };
@@ -734,6 +857,8 @@ int main(void) {
         cmocka_unit_test(input_of_exact_size_passes_through),
         cmocka_unit_test(resize_keeps_orientation_and_range),
         cmocka_unit_test(reduce_box_filters),
+        cmocka_unit_test(jpeg_decodes_at_a_dct_scale),
+        cmocka_unit_test(training_copy_is_a_fixed_point),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -95,10 +95,12 @@ static void test_pictures_persist(void **state) {
     uint8_t h1[TT_SHA256_SIZE], h2[TT_SHA256_SIZE];
     hash_of("first picture", h1);
     hash_of("second picture", h2);
-    tt_assert_ok(tt_project_image_add(p, a, "one.png", h1, "first picture", 13, &one));
-    tt_assert_ok(tt_project_image_add(p, a, "two \"quoted\".png", h2, "second picture", 14, &two));
-    assert_refused(tt_project_image_add(p, a, "again.png", h1, "first picture", 13, &three), "the same picture as one.png");
-    tt_assert_ok(tt_project_image_add(p, b, "one-in-b.png", h1, "first picture", 13, &three)); /* another class: welcome */
+    /* one comes with a training copy and a thumbnail: the copy is what it is read back as */
+    tt_assert_ok(tt_project_image_add(p, a, "one.png", h1, &(tt_picture){"first picture", 13, "its copy", 8, "thumb", 5}, &one));
+    tt_assert_ok(tt_project_image_add(p, a, "two \"quoted\".png", h2, &(tt_picture){.original = "second picture", .original_len = 14}, &two));
+    assert_refused(tt_project_image_add(p, a, "again.png", h1, &(tt_picture){.original = "first picture", .original_len = 13}, &three),
+                   "the same picture as one.png");
+    tt_assert_ok(tt_project_image_add(p, b, "one-in-b.png", h1, &(tt_picture){.original = "first picture", .original_len = 13}, &three)); /* another class: welcome */
     assert_true(one < two && two < three);
     assert_true(tt_project_hash_shared(p, one) && !tt_project_hash_shared(p, two));
     tt_project_free(p);
@@ -117,6 +119,10 @@ static void test_pictures_persist(void **state) {
     assert_int_equal(len, 14);
     assert_memory_equal(bytes, "second picture", 14);
     free(bytes);
+    tt_assert_ok(tt_project_picture(p, one, &bytes, &len));
+    assert_int_equal(len, 8);
+    assert_memory_equal(bytes, "its copy", 8);
+    free(bytes);
     tt_assert_ok(tt_project_image_remove(p, two));
     assert_int_equal(tt_project_picture(p, two, &bytes, &len), TT_ERR_NOT_FOUND);
     /* A class goes with its pictures' bytes. */
@@ -126,8 +132,10 @@ static void test_pictures_persist(void **state) {
     assert_int_equal(tt_project_n_images(p), 1);
     assert_int_equal(tt_project_image_at(p, 0)->id, three);
     char path[700];
-    snprintf(path, sizeof path, "%s/pictures/%d", g_root, one);
-    assert_int_equal(access(path, F_OK), -1);
+    for (int k = 0; k < 3; k++) {
+        snprintf(path, sizeof path, "%s/pictures/%d%s", g_root, one, (const char *[]){"", ".copy", ".thumb"}[k]);
+        assert_int_equal(access(path, F_OK), -1);
+    }
     snprintf(path, sizeof path, "%s/pictures/%d", g_root, three);
     assert_int_equal(access(path, F_OK), 0);
     tt_project_free(p);
@@ -152,6 +160,26 @@ static void old_record(int id, int class_id, const char *name, const char *bytes
     tt_st_builder_free(b);
 }
 
+/* The same record once the browser moved its picture to its own store: the hash only. */
+static void moved_record(int id, int class_id, const char *name, const char *bytes) {
+    char path[700], num[16];
+    snprintf(path, sizeof path, "%s/dataset/img-%08d.safetensors", g_root, id);
+    uint8_t h[TT_SHA256_SIZE];
+    tt_sha256(bytes, strlen(bytes), h);
+    tt_st_builder *b;
+    tt_assert_ok(tt_st_builder_new(&b));
+    int64_t shape[1] = {TT_SHA256_SIZE};
+    tt_assert_ok(tt_st_add(b, "sha256", TT_DTYPE_U8, 1, shape, h));
+    tt_assert_ok(tt_st_set_metadata(b, "tabtrain.kind", "image"));
+    snprintf(num, sizeof num, "%d", id);
+    tt_assert_ok(tt_st_set_metadata(b, "tabtrain.image_id", num));
+    snprintf(num, sizeof num, "%d", class_id);
+    tt_assert_ok(tt_st_set_metadata(b, "tabtrain.class_id", num));
+    tt_assert_ok(tt_st_set_metadata(b, "tabtrain.name", name));
+    tt_assert_ok(tt_st_write_file(b, path));
+    tt_st_builder_free(b);
+}
+
 static void put(const char *rel, const char *text) {
     char path[700];
     snprintf(path, sizeof path, "%s/%s", g_root, rel);
@@ -161,7 +189,9 @@ static void put(const char *rel, const char *text) {
 
 /* A browser profile of before: the worker's class list (classes.json) and the
  * engine's records. Everything comes over with its ids; a picture whose class
- * the list lacks keeps a class of its own; a damaged record is skipped. */
+ * the list lacks keeps a class of its own; a damaged record is skipped; a
+ * record whose picture the browser moved to its store already comes with the
+ * hash it holds (the store keeps the bytes). */
 static void test_old_profile_migrates(void **state) {
     (void)state;
     fresh();
@@ -173,16 +203,20 @@ static void test_old_profile_migrates(void **state) {
     old_record(4, 5, "rex.jpg", "rex's bytes");
     old_record(9, 6, "orphan.jpg", "orphan's bytes");
     put("dataset/img-00000011.safetensors", "not a record at all");
+    moved_record(12, 5, "moved.jpg", "moved bytes");
+    snprintf(dir, sizeof dir, "%s/pictures", g_root);
+    mkdir(dir, 0755);
+    put("pictures/12", "moved bytes");
     tt_project *p = open_root();
     assert_int_equal(tt_project_n_classes(p), 3);
     assert_string_equal(tt_project_class_at(p, 0)->name, "cats");
     assert_int_equal(tt_project_class_at(p, 1)->id, 5);
     assert_int_equal(tt_project_class_at(p, 2)->id, 6);
     assert_string_equal(tt_project_class_at(p, 2)->name, "Class 6");
-    assert_int_equal(tt_project_n_images(p), 3);
-    const int ids[3] = {2, 4, 9}, classes[3] = {3, 5, 6};
-    const char *bytes_of[3] = {"tom's bytes", "rex's bytes", "orphan's bytes"};
-    for (int i = 0; i < 3; i++) {
+    assert_int_equal(tt_project_n_images(p), 4);
+    const int ids[4] = {2, 4, 9, 12}, classes[4] = {3, 5, 6, 5};
+    const char *bytes_of[4] = {"tom's bytes", "rex's bytes", "orphan's bytes", "moved bytes"};
+    for (int i = 0; i < 4; i++) {
         const tt_project_image *im = tt_project_image_at(p, i);
         assert_int_equal(im->id, ids[i]);
         assert_int_equal(im->class_id, classes[i]);
@@ -207,9 +241,11 @@ static void test_old_profile_migrates(void **state) {
     assert_int_equal(access(path, F_OK), -1);
     snprintf(path, sizeof path, "%s/dataset/classes.json", g_root);
     assert_int_equal(access(path, F_OK), -1);
+    snprintf(path, sizeof path, "%s/dataset/img-00000012.safetensors", g_root);
+    assert_int_equal(access(path, F_OK), -1);
     p = open_root();
     assert_int_equal(tt_project_n_classes(p), 4);
-    assert_int_equal(tt_project_n_images(p), 3);
+    assert_int_equal(tt_project_n_images(p), 4);
     tt_project_free(p);
 }
 

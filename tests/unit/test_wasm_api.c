@@ -17,6 +17,7 @@
 #include "support/image_fixtures.h"
 #include "tabtrain/config.h"
 #include "tabtrain/fileio.h"
+#include "tabtrain/image.h"
 #include "tabtrain/json.h"
 #include "tabtrain/safetensors.h"
 #include "tabtrain/sha256.h"
@@ -94,9 +95,39 @@ static void clear_dir(const char *dir) {
     mkdir(dir, 0755);
 }
 
+/* The worker's side of the pictures (web/pictures.js), played by files: the
+ * training copy each added picture came with (or the original, when there is
+ * none) is kept as <root>/pictures/<id>, and given back whenever the engine
+ * asks for it. */
+static const char *g_handle_root[16];
+
+static void picture_path(int h, int id, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s/pictures/%d", g_handle_root[h], id);
+}
+
+static int add_bytes(int h, int class_id, const void *bytes, size_t len, const char *name) {
+    int id = tt_wasm_add_image(h, class_id, bytes, (int)len, name);
+    if (id <= 0) return id;
+    char path[700];
+    int n = 0;
+    const uint8_t *copy = tt_wasm_part(h, 0, &n);
+    /* no copy when the original is no bigger: the worker keeps and gives that */
+    tt_chunk c = {copy ? copy : bytes, copy ? (size_t)n : len};
+    picture_path(h, id, path, sizeof path);
+    tt_assert_ok(tt_file_write_atomic(path, &c, 1));
+    return id;
+}
+
+/* tt_wasm_open, with root remembered for the pictures the test keeps. */
+static int open_root(const char *root) {
+    int h = tt_wasm_open(root);
+    if (h > 0 && h < 16) g_handle_root[h] = root;
+    return h;
+}
+
 /* An engine on the project under root, with the weights. */
 static int open_at(const char *root) {
-    int h = tt_wasm_open(root);
+    int h = open_root(root);
     if (h <= 0) fail_msg("tt_wasm_open: %s", tt_wasm_last_error(0));
     if (tt_wasm_set_weights(h, g_weights, (int)g_weights_len)) fail_msg("tt_wasm_set_weights: %s", tt_wasm_last_error(h));
     return h;
@@ -155,14 +186,34 @@ static void fresh_root(const char *root) {
 }
 
 static int add(int h, int class_id, const image_buf *b, const char *name) {
-    return tt_wasm_add_image(h, class_id, b->data, (int)b->len, name);
+    return add_bytes(h, class_id, b->data, b->len, name);
+}
+
+/* Gives the engine the picture it asks for, as the worker does. */
+static void give(int h) {
+    int id = tt_wasm_needed_image(h);
+    char path[700];
+    void *bytes;
+    size_t len;
+    if (id <= 0) fail_msg("the engine needs no picture (%d)", id);
+    picture_path(h, id, path, sizeof path);
+    tt_assert_ok(tt_file_read(path, TT_FILE_MAX, &bytes, &len));
+    assert_int_equal(tt_wasm_give_image(h, id, bytes, (int)len), 0);
+    free(bytes);
+}
+
+/* tt_wasm_train_step with every picture it needs given. */
+static int step(int h, int budget_ms) {
+    int rc;
+    while ((rc = tt_wasm_train_step(h, budget_ms)) == TT_WASM_STEP_NEED_IMAGE) give(h);
+    return rc;
 }
 
 /* The dataset every test starts from: PER_CLASS pictures of each class under g_root. */
 static int make_project(const char *first) {
     snprintf(g_root, sizeof g_root, "%s", tt_test_binary_path("test-wasm-api"));
     fresh_root(g_root);
-    int h = tt_wasm_open(g_root), base = first ? 2 : 1;
+    int h = open_root(g_root), base = first ? 2 : 1;
     if (h <= 0 || tt_wasm_set_weights(h, g_weights, (int)g_weights_len) || (first && tt_wasm_class_create(h, first) != 1) ||
         tt_wasm_class_create(h, CLASSES[0]) != base || tt_wasm_class_create(h, CLASSES[1]) != base + 1)
         return -1;
@@ -209,7 +260,7 @@ static void test_create_refuses_bad_weights(void **state) {
     tt_wasm_destroy(h);
     assert_int_equal(tt_wasm_open(NULL), 0);
     assert_true(strlen(tt_wasm_last_error(0)) > 0);
-    assert_int_equal(tt_wasm_abi_version(), 4);
+    assert_int_equal(tt_wasm_abi_version(), 5);
 }
 
 /* FIPS 180-2 vectors, and the weights file's hash as the worker checks it. */
@@ -236,18 +287,8 @@ static void test_dataset_persists(void **state) {
     assert_non_null(strstr(js, "\"classes\":[{\"id\":1,\"name\":\"red\",\"count\":4},{\"id\":2,\"name\":\"blue\",\"count\":4}]"));
     assert_non_null(strstr(js, "{\"id\":1,\"class\":1,\"name\":\"red-0.png\"}"));
     assert_non_null(strstr(js, "{\"id\":8,\"class\":2,\"name\":\"blue-3.png\"}"));
-    /* The bytes as added come back (thumbnails after a reload). */
-    image_buf b = picture(1, 3);
-    int len = -1;
-    const uint8_t *bytes = tt_wasm_image(h, 8, &len);
-    assert_non_null(bytes);
-    assert_int_equal(len, b.len);
-    assert_memory_equal(bytes, b.data, b.len);
-    image_buf_free(&b);
-    assert_null(tt_wasm_image(h, 99, &len));
-    assert_int_equal(len, 0);
     /* The same picture twice in one class is refused; in another class it is welcome. */
-    b = picture(0, 1);
+    image_buf b = picture(0, 1);
     assert_true(add(h, 1, &b, "again.png") < 0);
     assert_non_null(strstr(tt_wasm_last_error(h), "red-1.png"));
     int id = add(h, 2, &b, "red-in-blue.png");
@@ -356,13 +397,13 @@ static void exported_head(int h, const char *path, void **data, size_t *len) {
 /* Until the run's rows are prepared (no training step taken yet). */
 static void prepare(int h) {
     int rc;
-    while ((rc = tt_wasm_train_step(h, 1000)) == 3) {}
+    while ((rc = step(h, 1000)) == TT_WASM_STEP_PREPARING) {}
     if (rc) fail_msg("preparing: %d %s", rc, tt_wasm_last_error(h));
 }
 
 static void run_to_end(int h) {
     int rc;
-    while ((rc = tt_wasm_train_step(h, 5)) != 2)
+    while ((rc = step(h, 5)) != 2)
         if (rc < 0) fail_msg("train_step: %s", tt_wasm_last_error(h));
 }
 
@@ -400,7 +441,7 @@ static int check_resume(const char *config, const char *mid, char *ckpt, const c
     assert_int_equal(tt_wasm_set_threads(h, threads_or_1(2)), 0); /* between runs */
     assert_int_equal(train_begin(h, config), 0);
     prepare(h);
-    for (int i = 0; i < 4; i++) assert_true(tt_wasm_train_step(h, 0) >= 0);
+    for (int i = 0; i < 4; i++) assert_true(step(h, 0) >= 0);
     assert_non_null(strstr(tt_wasm_train_state_json(h), mid));
     assert_int_equal(tt_wasm_save(h), 0);
     snprintf(ckpt, 600, "%s/resumed.safetensors", g_root);
@@ -466,7 +507,7 @@ static void test_augment_and_unfreeze(void **state) {
     int h = open_engine();
     assert_int_equal(train_begin(h, config), 0);
     assert_non_null(strstr(tt_wasm_train_state_json(h), "\"prepared\":0,\"to_prepare\":20,"));
-    assert_int_equal(tt_wasm_train_step(h, 0), 3); /* one image (3 rows) per call at least */
+    assert_int_equal(step(h, 0), 3); /* one image (3 rows) per call at least */
     assert_non_null(strstr(tt_wasm_train_state_json(h), "\"prepared\":3,\"to_prepare\":20,"));
     tt_wasm_destroy(h);
     /* plain views + 6 training images x 3 tail inputs + 2 validation images x 1 */
@@ -867,7 +908,7 @@ static void test_old_checkpoint_resumes(void **state) {
             void *b;
             size_t len;
             tt_assert_ok(tt_file_read(tt_test_source_path(rel), TT_FILE_MAX, &b, &len));
-            assert_true(tt_wasm_add_image(h, c + 1, b, (int)len, strrchr(rel, '/') + 1) > 0);
+            assert_true(add_bytes(h, c + 1, b, len, strrchr(rel, '/') + 1) > 0);
             free(b);
         }
     snprintf(path, sizeof path, "%s", tt_test_source_path("tests/fixtures/v0/engine-ckpt-e0001.safetensors"));
@@ -976,11 +1017,191 @@ static void test_fuzz_reproducers_are_statuses(void **state) {
     tt_wasm_destroy(h);
 }
 
+
+/* Records hold no picture (the worker keeps the bytes); adding makes the training
+ * copy (a lossless PNG of tt_image_training_copy) and a small JPEG thumbnail; a
+ * run asks for pictures one at a time (never one it has cached views of) and
+ * waits while given the wrong one; the original and its copy give the same run. */
+static void test_pictures_stay_with_the_worker(void **state) {
+    (void)state;
+    char path[700];
+    /* The engine's files hold the records, not the pictures: a line of project.json each. */
+    snprintf(path, sizeof path, "%s/project.json", g_root);
+    void *rec;
+    size_t rec_len;
+    tt_assert_ok(tt_file_read(path, TT_FILE_MAX, &rec, &rec_len));
+    assert_true(rec_len < 200 * 2 * PER_CLASS);
+    free(rec);
+
+    int h = open_engine();
+    /* a 1280x960 photo: gradients and a little sensor noise */
+    uint8_t *px = malloc(1280 * 960 * 3);
+    image_fx_noise(px, 1280 * 960 * 3, 31);
+    for (int k = 0; k < 1280 * 960 * 3; k++) px[k] = (uint8_t)((k % 3 ? (k / 3) % 1280 / 6 : (k / 3840) / 5) + px[k] % 48);
+    image_buf jpg = image_fx_stb("jpg", px, 1280, 960, 3);
+    free(px);
+    int id = add(h, 1, &jpg, "big.jpg");
+    assert_true(id > 0);
+    int n[2];
+    const uint8_t *part[2] = {tt_wasm_part(h, 0, &n[0]), tt_wasm_part(h, 1, &n[1])};
+    int none = -1;
+    assert_null(tt_wasm_part(h, 2, &none));
+    assert_int_equal(none, 0);
+    tt_image copy, want, thumb;
+    if (!part[0] || 2 * (size_t)n[0] >= jpg.len) fail_msg("a copy of %d bytes for a JPEG of %zu", n[0], jpg.len);
+    tt_assert_ok(tt_image_decode(part[0], (size_t)n[0], NULL, &copy));
+    tt_assert_ok(tt_image_training_copy(jpg.data, jpg.len, NULL, 224, &want));
+    assert_int_equal(copy.width, 320);
+    assert_int_equal(copy.height, 240);
+    assert_memory_equal(copy.pixels, want.pixels, 3 * 320 * 240);
+    tt_assert_ok(tt_image_decode(part[1], (size_t)n[1], NULL, &thumb));
+    assert_int_equal(thumb.height, 120); /* 240 / 2: a short side in [96, 192) */
+    assert_true(n[1] < n[0] / 4);
+    tt_image_free(&copy), tt_image_free(&want), tt_image_free(&thumb);
+    assert_int_equal(tt_wasm_remove_image(h, id), 0);
+    image_buf_free(&jpg);
+    tt_wasm_destroy(h);
+
+    /* Without cached features every picture of the run is asked for, once. */
+    static const char *config = "{\"epochs\":2,\"batch_size\":2,\"learning_rate\":0.003,\"val_fraction\":0.25,"
+                                "\"seed\":3,\"augment\":\"flip,zoom\",\"augment_views\":1}";
+    char out[600];
+    snprintf(out, sizeof out, "%s/model.safetensors", g_root);
+    void *result[2];
+    size_t result_len[2];
+    for (int originals = 0; originals < 2; originals++) {
+        snprintf(path, sizeof path, "%s/features", g_root);
+        clear_dir(path);
+        h = open_engine();
+        assert_int_equal(train_begin(h, config), 0);
+        int asked[2 * PER_CLASS + 1] = {0}, rc;
+        while ((rc = tt_wasm_train_step(h, 0)) == TT_WASM_STEP_PREPARING || rc == TT_WASM_STEP_NEED_IMAGE) {
+            if (rc == TT_WASM_STEP_PREPARING) continue;
+            int need = tt_wasm_needed_image(h);
+            assert_true(need >= 1 && need <= 2 * PER_CLASS);
+            assert_int_equal(asked[need]++, 0);
+            /* another picture than the one asked for changes nothing */
+            image_buf other = picture(1, 9);
+            assert_int_equal(tt_wasm_give_image(h, need == 1 ? 2 : 1, other.data, (int)other.len), 0);
+            image_buf_free(&other);
+            assert_int_equal(tt_wasm_train_step(h, 0), TT_WASM_STEP_NEED_IMAGE);
+            assert_int_equal(tt_wasm_needed_image(h), need);
+            if (originals) {
+                image_buf b = picture(need > PER_CLASS, (need - 1) % PER_CLASS);
+                assert_int_equal(tt_wasm_give_image(h, need, b.data, (int)b.len), 0);
+                image_buf_free(&b);
+            } else give(h);
+        }
+        assert_true(rc >= 0);
+        for (int i = 1; i <= 2 * PER_CLASS; i++) assert_int_equal(asked[i], 1);
+        run_to_end(h);
+        exported_head(h, out, &result[originals], &result_len[originals]);
+        tt_wasm_destroy(h);
+    }
+    assert_int_equal(result_len[0], result_len[1]);
+    assert_memory_equal(result[0], result[1], result_len[0]);
+    free(result[0]), free(result[1]);
+    assert_int_equal(make_dataset(), 0);
+}
+
+/* A profile of before the project store: its record (at `root`) is migrated
+ * into the project, "old.png" of class 2, whose hash stops the same picture
+ * being added to that class again. */
+static void open_old_profile(const char *root, const void *record, size_t len, const image_buf *pic) {
+    char path[700];
+    fresh_root(root);
+    snprintf(path, sizeof path, "%s/dataset/img-00000042.safetensors", root);
+    tt_chunk c = {record, len};
+    tt_assert_ok(tt_file_write_atomic(path, &c, 1));
+    int h = open_at(root);
+    assert_non_null(strstr(tt_wasm_dataset_json(h), "{\"id\":42,\"class\":2,\"name\":\"old.png\"}"));
+    assert_true(add(h, 2, pic, "again.png") < 0); /* the same picture: the hash the record gave */
+    assert_non_null(strstr(tt_wasm_last_error(h), "old.png"));
+    tt_wasm_destroy(h);
+    assert_int_equal(access(path, F_OK), -1); /* migrated: project.json holds it */
+}
+
+/* A record written before the project store holds the picture: the engine
+ * still migrates it (its hash from the bytes), and tt_wasm_upgrade_record
+ * splits it into the original, a record holding only the hash (what the
+ * worker leaves in IDBFS, which the project store migrates as well), the
+ * training copy and the thumbnail. */
+static void test_old_records_upgrade(void **state) {
+    (void)state;
+    image_buf pic = picture(1, 21);
+    tt_st_builder *b;
+    tt_assert_ok(tt_st_builder_new(&b));
+    int64_t shape[1] = {(int64_t)pic.len};
+    tt_assert_ok(tt_st_add(b, "image", TT_DTYPE_U8, 1, shape, pic.data));
+    tt_assert_ok(tt_st_set_metadata(b, "tabtrain.kind", "image"));
+    tt_assert_ok(tt_st_set_metadata(b, "tabtrain.image_id", "42"));
+    tt_assert_ok(tt_st_set_metadata(b, "tabtrain.class_id", "2"));
+    tt_assert_ok(tt_st_set_metadata(b, "tabtrain.name", "old.png"));
+    void *old;
+    size_t old_len;
+    tt_assert_ok(tt_st_write_memory(b, &old, &old_len));
+    tt_st_builder_free(b);
+    char root[512];
+    snprintf(root, sizeof root, "%s", tt_test_binary_path("test-wasm-api-old"));
+    open_old_profile(root, old, old_len, &pic);
+
+    const char *js = tt_wasm_upgrade_record(old, (int)old_len);
+    assert_non_null(js);
+    unsigned long p[4];
+    size_t n[4];
+    int id = 0;
+    assert_int_equal(sscanf(js, "{\"id\":%d,\"original\":[%lu,%zu],\"record\":[%lu,%zu],\"copy\":[%lu,%zu],\"thumb\":[%lu,%zu]}",
+                            &id, &p[0], &n[0], &p[1], &n[1], &p[2], &n[2], &p[3], &n[3]), 9);
+    assert_int_equal(id, 42);
+    assert_int_equal(n[0], pic.len);
+    assert_memory_equal((const void *)(uintptr_t)p[0], pic.data, pic.len);
+    tt_st_file *f;
+    const tt_st_tensor *t;
+    tt_assert_ok(tt_st_open_memory(&f, (const void *)(uintptr_t)p[1], n[1]));
+    tt_assert_ok(tt_st_get(f, "sha256", TT_DTYPE_U8, &t));
+    uint8_t d[TT_SHA256_SIZE];
+    tt_sha256(pic.data, pic.len, d);
+    assert_memory_equal(t->data, d, TT_SHA256_SIZE);
+    assert_string_equal(tt_st_metadata(f, "tabtrain.name"), "old.png");
+    tt_st_close(f);
+    /* a picture this small keeps no copy (its original is given back); the thumbnail
+     * is the picture itself, a short side under 96 px */
+    assert_int_equal(n[2], 0);
+    tt_image thumb;
+    tt_assert_ok(tt_image_decode((const void *)(uintptr_t)p[3], n[3], NULL, &thumb));
+    assert_int_equal(thumb.width, 48);
+    assert_int_equal(thumb.height, 40);
+    tt_image_free(&thumb);
+    /* the new record is current; damage is a status */
+    void *rec = malloc(n[1]);
+    memcpy(rec, (const void *)(uintptr_t)p[1], n[1]);
+    js = tt_wasm_upgrade_record(rec, (int)n[1]);
+    assert_non_null(js);
+    assert_string_equal(js, "{\"id\":42,\"current\":true}");
+    assert_null(tt_wasm_upgrade_record(rec, 20));
+    assert_true(strlen(tt_wasm_last_error(0)) > 0);
+    open_old_profile(root, rec, n[1], &pic);
+    /* a picture's parts without a record: the same copy and thumbnail */
+    js = tt_wasm_picture_parts(pic.data, (int)pic.len);
+    assert_non_null(js);
+    unsigned long q[2];
+    size_t m[2];
+    assert_int_equal(sscanf(js, "{\"copy\":[%lu,%zu],\"thumb\":[%lu,%zu]}", &q[0], &m[0], &q[1], &m[1]), 4);
+    assert_int_equal(m[0], 0);
+    assert_true(m[1] > 0);
+    assert_int_equal(m[1], n[3]);
+    assert_null(tt_wasm_picture_parts(NULL, 0));
+    free(rec), free(old);
+    image_buf_free(&pic);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_refuses_bad_weights),
         cmocka_unit_test(test_sha256_hex),
         cmocka_unit_test(test_dataset_persists),
+        cmocka_unit_test(test_pictures_stay_with_the_worker),
+        cmocka_unit_test(test_old_records_upgrade),
         cmocka_unit_test(test_bad_files_are_statuses),
         cmocka_unit_test(test_pictures_with_a_shared_beginning_are_different),
         cmocka_unit_test(test_val_counts_are_rows_of_the_confusion),

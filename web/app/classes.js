@@ -86,8 +86,8 @@ const thumbObserver = new IntersectionObserver((entries) => {
   for (const e of entries) if (e.isIntersecting) { thumbObserver.unobserve(e.target); drawThumb(e.target); }
 }, { rootMargin: '200px' });
 
-// The picture's bytes come from the worker (its record in IndexedDB), so thumbnails
-// also show after a reload; the full-size decode is transient, only the canvas stays.
+// The picture's small stored thumbnail comes from the worker (web/pictures.js), so
+// thumbnails also show after a reload without a phone photo being read or decoded.
 async function drawThumb(tile) {
   const r = await command(CMD.IMAGES_GET, { imageId: Number(tile.dataset.imageId) });
   if (!r.ok) return;

@@ -9,6 +9,7 @@ import { scheduleStorageStatus } from './status.js';
 
 const PHASE_TEXT = {
   [PHASE.STARTING]: 'Starting…',
+  [PHASE.MIGRATING]: 'Moving the pictures to the new storage (once)…',
   [PHASE.WEIGHTS_DOWNLOAD]: 'Downloading the base model…',
   [PHASE.WEIGHTS_VERIFY]: 'Checking the base model…',
   [PHASE.WEIGHTS_ERROR]: 'The base model could not be loaded.',
@@ -27,6 +28,7 @@ export const mb = (n) => `${(n / 1048576).toFixed(1)} MB`;
 // (the worker is idle between two chunks of a batch, which is not "Ready").
 function phaseText(s) {
   const { intake } = page;
+  if (s.phase === PHASE.MIGRATING && s.migrating) return `${PHASE_TEXT[s.phase]} ${s.migrating.done} of ${s.migrating.total}`;
   if (intakeBusy() && [PHASE.READY, PHASE.EXTRACTING, PHASE.TRAINED, PHASE.PAUSED].includes(s.phase)) return `Reading pictures… ${intake.done} of ${intake.total}`;
   if (s.waiting && [PHASE.WEIGHTS_DOWNLOAD, PHASE.WEIGHTS_VERIFY, PHASE.STARTING].includes(s.phase)) return `${PHASE_TEXT[s.phase]} ${s.waiting} pictures will be read once it is ready.`;
   if (s.phase === PHASE.TRAINED && s.imported && !s.training.epochs) return 'Model imported. Try it below, or train to continue from it.';

@@ -48,6 +48,8 @@ export function publish() {
     waiting: w.waiting || 0, // pictures waiting for the engine (base model still loading)
     storage: w.storage ? { mode: w.storage.mode, ownerOpenedAt: w.storage.owner?.openedAt ?? null, reason: w.storage.reason ?? null } : null, // 'owner' | 'reader' (another tab owns the data)
     threads: w.threads ? { threaded: w.threads.threaded, available: w.threads.available, current: w.threads.current } : null, // engine build and thread count
+    pictures: w.pictures ? { store: w.pictures.store } : null, // where picture bytes are kept: 'opfs' | 'indexeddb'
+    migrating: w.migrating ? { done: w.migrating.done, total: w.migrating.total } : null, // an older profile's pictures moving out of IDBFS
     schema: w.schema ?? null, // the engine's settings table (tt_wasm_config_schema), which the settings form is built from
     errors: page.errors.map((e) => ({ ...e })),
     pendingCommands: page.pending(), // > 0 while a command (e.g. a save) is still in flight

@@ -17,6 +17,8 @@ export const state = {
   run: null,            // the run the engine holds: {classes:[{id, name}] it trains on, excluded:[names]}
   storage: { mode: 'starting', owner: null, since: null }, // 'owner' | 'reader'; owner: {openedAt} of the tab that owns it
   threads: { threaded: false, available: 1, current: 1, reason: '' }, // the engine build (engine-build.js)
+  pictures: null,       // {store: 'opfs' | 'indexeddb'}: where picture bytes are kept (web/pictures.js)
+  migrating: null,      // {done, total} while an older profile's pictures move out of IDBFS
 };
 
 export class CommandError extends Error {
@@ -38,3 +40,7 @@ export const fail = (code, message, extra = {}) => post(EVT.ERROR, { code, messa
 // The worker's session, not the project's: whether the training loop should stop, and
 // how many picture additions are being written (stepping down waits for them).
 export const session = { paused: false, writes: 0 };
+
+// The picture store (web/pictures.js) once open: every picture's original, training copy
+// and thumbnail, outside the engine's files (which IDBFS mirrors in memory).
+export const stores = { pictures: null };

@@ -9,7 +9,7 @@ import { useSettingLabels } from '../messages.js';
 
 export const ROOT = '/tabtrain'; // the IDBFS mount: the engine's project, features and checkpoints
 // Return codes of the engine (src/wasm/api.h; tests/e2e/codes.test.mjs keeps them equal).
-export const STEP = { DONE: 0, EPOCH: 1, FINISHED: 2, PREPARING: 3 };   // tt_wasm_train_step
+export const STEP = { DONE: 0, EPOCH: 1, FINISHED: 2, PREPARING: 3, NEED_IMAGE: 4 }; // tt_wasm_train_step
 export const LOAD = { RUN: 0, MODEL: 1, NONE: 2 };                       // tt_wasm_load, tt_wasm_resume
 
 let mod = null;      // the Emscripten module
@@ -138,10 +138,21 @@ export const classDelete = (id) => check(mod._tt_wasm_class_delete(h, id), ERR.B
 export const importClasses = () => check(mod._tt_wasm_import_classes(h));
 export const dataset = () => json(mod._tt_wasm_dataset_json(h));
 
-// The new image's id, or the engine's refusal as an error (not thrown).
+// The new image's id and what the engine made of it for the picture store (its training
+// copy, null when the original is as small, and its thumbnail), or the engine's refusal
+// as an error (not thrown).
 export function addImage(classId, bytes, name) {
   const rc = withBytes(bytes, (p, n) => withString(name, (s) => mod._tt_wasm_add_image(h, classId, p, n, s)));
-  return rc >= 0 ? { id: rc } : { error: engineError(rc) };
+  return rc >= 0 ? { id: rc, copy: part(0), thumb: part(1) } : { error: engineError(rc) };
+}
+// Part `which` of the last added picture (0: training copy, 1: thumbnail), copied out of
+// the wasm heap; null when there is none.
+function part(which) {
+  const lenPtr = mod._malloc(4);
+  try {
+    const p = mod._tt_wasm_part(h, which, lenPtr);
+    return p ? mod.HEAPU8.slice(p, p + mod.HEAP32[lenPtr >> 2]).buffer : null;
+  } finally { mod._free(lenPtr); }
 }
 // A project file's checks before anything of it is stored: null, or the engine's refusal.
 export function checkImage(bytes) {
@@ -153,13 +164,28 @@ export function checkCheckpoint(bytes) {
   return rc < 0 ? engineError(rc) : null;
 }
 export const removeImage = (id) => check(mod._tt_wasm_remove_image(h, id));
-export function image(id) {
-  const lenPtr = mod._malloc(4);
-  try {
-    const p = mod._tt_wasm_image(h, id, lenPtr);
-    if (!p) throw engineError(-1);
-    return mod.HEAPU8.slice(p, p + mod.HEAP32[lenPtr >> 2]).buffer;
-  } finally { mod._free(lenPtr); }
+// The picture a run waits for (STEP.NEED_IMAGE), and giving it back.
+export const neededImage = () => mod._tt_wasm_needed_image(h);
+export const giveImage = (id, bytes) => withBytes(bytes, (p, n) => check(mod._tt_wasm_give_image(h, id, p, n)));
+
+// Without a handle (web/migrate.js, before the engine opens its files): what a picture's
+// parts are, and what an old record becomes; byte ranges copied out of the wasm heap.
+const span = ([at, len]) => (len ? mod.HEAPU8.slice(at, at + len).buffer : null);
+function handleless(fn) {
+  const js = fn();
+  if (!js) return { error: mod.UTF8ToString(mod._tt_wasm_last_error(0)) || 'the engine failed' };
+  return JSON.parse(mod.UTF8ToString(js));
+}
+export function pictureParts(bytes) {
+  const r = withBytes(bytes, (p, n) => handleless(() => mod._tt_wasm_picture_parts(p, n)));
+  return r.error ? r : { copy: span(r.copy), thumb: span(r.thumb) };
+}
+export function upgradeRecord(bytes) {
+  return withBytes(bytes, (p, n) => {
+    const r = handleless(() => mod._tt_wasm_upgrade_record(p, n));
+    if (r.error || r.current) return r;
+    return { id: r.id, record: new Uint8Array(span(r.record)), parts: { original: span(r.original), copy: span(r.copy), thumb: span(r.thumb) } };
+  });
 }
 
 // ---- the run -------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ function checkpointFiles() {
 }
 
 // The worker's picture storage, the one place this module meets it (the worker passes it):
-//   readPicture(id) -> Uint8Array        a picture's bytes as added
+//   readPicture(id) -> Promise<Uint8Array>   a picture as added (the picture store's original)
 //   addPicture(classId, bytes, name)     the worker's own adding -> {id} or {error}
 
 // settings: the page's form as the engine's config JSON (docs/config.md). Returns a Blob:

@@ -4,7 +4,7 @@
 // interval) made durable. A reload continues from the engine's checkpoints.
 import { ERR, EVT, PHASE } from '../protocol.js';
 import { resumeNote } from '../messages.js';
-import { state, session, post, postState, setPhase, fail } from './context.js';
+import { state, session, stores, post, postState, setPhase, fail, CommandError } from './context.js';
 import { syncFiles } from './storage.js';
 import * as engine from './engine.js';
 import { STEP, LOAD } from './engine.js';
@@ -50,10 +50,20 @@ function replayHistory() {
   for (const m of engine.history()) post(EVT.EPOCH, epochEvent(m));
 }
 
+// The run asks for a picture it has no cached views of: its training copy from the
+// picture store (the original of a picture kept without one gives the same features).
+async function giveNeeded() {
+  const id = engine.neededImage();
+  const bytes = (await stores.pictures?.get(id, 'copy')) || (await stores.pictures?.get(id, 'original'));
+  if (!bytes) throw new CommandError(ERR.STORAGE, `Picture ${id} of this run is not on this device any more; train again.`);
+  engine.giveImage(id, bytes);
+}
+
 // Computes a run's rows before its first step, in slices, with progress (in views).
 async function prepare() {
   let rc, last = 0;
-  while ((rc = engine.trainStep(TRAIN_SLICE_MS)) === STEP.PREPARING) {
+  while ((rc = engine.trainStep(TRAIN_SLICE_MS)) === STEP.PREPARING || rc === STEP.NEED_IMAGE) {
+    if (rc === STEP.NEED_IMAGE) { await giveNeeded(); continue; }
     const s = engine.trainState();
     state.preparing = { done: s.prepared, total: s.to_prepare };
     const now = performance.now();
@@ -71,14 +81,16 @@ export async function trainLoop() {
   let lastProgress = 0;
   while (!session.paused) {
     const rc = engine.trainStep(TRAIN_SLICE_MS);
+    if (rc === STEP.NEED_IMAGE) await giveNeeded();
+    const preparing = rc === STEP.PREPARING || rc === STEP.NEED_IMAGE;
     const s = engine.trainState();
     mirror(s);
     const now = performance.now();
     // The run is still computing its augmented views / tail inputs.
-    state.preparing = rc === STEP.PREPARING ? { done: s.prepared, total: s.to_prepare } : null;
+    state.preparing = preparing ? { done: s.prepared, total: s.to_prepare } : null;
     if (now - lastProgress >= PROGRESS_INTERVAL_MS || rc === STEP.FINISHED || (rc === STEP.DONE && s.step === 0)) {
       lastProgress = now;
-      if (rc === STEP.PREPARING || s.step === 0) post(EVT.PROGRESS, { phase: PHASE.TRAINING, done: s.prepared, total: s.to_prepare, unit: 'views' });
+      if (preparing || s.step === 0) post(EVT.PROGRESS, { phase: PHASE.TRAINING, done: s.prepared, total: s.to_prepare, unit: 'views' });
       else post(EVT.PROGRESS, { phase: PHASE.TRAINING, done: s.step, total: s.steps, unit: 'steps', epoch: s.epoch, epochs: s.epochs });
     }
     if (rc === STEP.EPOCH || rc === STEP.FINISHED) {

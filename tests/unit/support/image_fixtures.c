@@ -46,6 +46,7 @@ image_buf image_fx_stb(const char *fmt, const uint8_t *px, int w, int h, int com
     int ok = !strcmp(fmt, "png") ? stbi_write_png_to_func(stb_sink, &b, w, h, comp, px, w * comp)
            : !strcmp(fmt, "bmp") ? stbi_write_bmp_to_func(stb_sink, &b, w, h, comp, px)
            : !strcmp(fmt, "jpg") ? stbi_write_jpg_to_func(stb_sink, &b, w, h, comp, px, 95)
+           : !strcmp(fmt, "jpg80") ? stbi_write_jpg_to_func(stb_sink, &b, w, h, comp, px, 80)
            : !strcmp(fmt, "tga") ? stbi_write_tga_to_func(stb_sink, &b, w, h, comp, px)
                                  : 0;
     if (!ok) fail_msg("stb_image_write cannot write %s %dx%dx%d", fmt, w, h, comp);

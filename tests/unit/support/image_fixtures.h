@@ -15,7 +15,8 @@ typedef struct image_buf {
 void image_buf_free(image_buf *b);
 void image_buf_put(image_buf *b, const void *p, size_t n);
 
-/* fmt: "png", "bmp", "jpg" (quality 95, 4:2:0 as stb writes it) or "tga". */
+/* fmt: "png", "bmp", "jpg" (quality 95: 4:4:4 as stb writes it), "jpg80" (quality 80:
+ * 4:2:0) or "tga". */
 image_buf image_fx_stb(const char *fmt, const uint8_t *px, int w, int h, int comp);
 
 /* PNG from unfiltered scanlines of `rowbytes` bytes (16-bit samples big
