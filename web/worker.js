@@ -158,11 +158,13 @@ async function addImagesTo(classId, files) {
   const total = files.length;
   let last = 0;
   for (let i = 0; i < total; i++) {
-    const { name, bytes } = files[i];
+    const { name, file } = files[i];
     const reject = (reason) => fail(ERR.FILE, reason, { file: name, classId });
-    if (!bytes || bytes.byteLength === 0) reject('is empty (0 bytes), so there is no picture in it.');
-    else if (bytes.byteLength > MAX_IMAGE_BYTES) reject(`is larger than ${MAX_IMAGE_BYTES >> 20} MB; pictures that big cannot be read here.`);
+    let bytes = null;
+    if (!file || file.size === 0) reject('is empty (0 bytes), so there is no picture in it.');
+    else if (file.size > MAX_IMAGE_BYTES) reject(`is larger than ${MAX_IMAGE_BYTES >> 20} MB; pictures that big cannot be read here.`);
     else if (!engine.hasWeights()) reject(engine.hasProject() ? 'not added: the engine could not start (see above)' : 'not added: this copy of the app has no engine, so pictures cannot be read');
+    else if (!(bytes = await file.arrayBuffer().catch((e) => { reject(`could not be read (${e.name || 'error'}); was it moved or deleted?`); return null; }))) { /* said */ }
     else {
       const r = await addPicture(classId, bytes, name);
       if (r.id) added++;

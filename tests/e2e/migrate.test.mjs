@@ -37,6 +37,14 @@ async function setTrainingBeforeSchema(page, { epochs, augment = [], copies = 2 
   for (const [name, v] of [['hiddenUnits', 0], ['unfreeze', 0], ['dropout', 0], ['labelSmoothing', 0], ['patience', 0]]) await page.fill(`#settings [name=${name}]`, String(v));
 }
 
+// Train in the old app until its run reaches `epochs`: its phase may still read "trained"
+// from the run before for a moment after the click (the old page sets it on the worker's
+// answer), so the phase alone does not say this run has finished.
+async function trainOld(page, epochs) {
+  await page.click('#train');
+  await page.waitForFunction((n) => window.tabtrainState.phase === 'trained' && window.tabtrainState.epoch === n, epochs, { timeout: 300_000 });
+}
+
 function commitMissing(commit) {
   try { execFileSync('git', ['-C', h.ROOT, 'cat-file', '-e', `${commit}^{commit}`], { stdio: 'ignore' }); return false; } catch { return `commit ${commit.slice(0, 7)} not in this clone (shallow?)`; }
 }
@@ -99,16 +107,14 @@ for (const { commit: OLD, protocol, what } of OLDS) test(`a profile ${what} migr
     await page.waitForFunction(() => window.tabtrainState.classes.map((c) => c.count).join() === '4,4,3' && window.tabtrainState.pendingCommands === 0, null, { timeout: 600_000 });
     const setOld = protocol === 3 ? setTrainingBeforeSchema : setTraining;
     await setOld(page, { epochs: 1 });
-    await page.click('#train');
-    await h.waitForPhase(page, 'trained', 300_000);
+    await trainOld(page, 1);
     const exported = await exportFiles(page);
     const file = path.join(path.dirname(oldRoot), 'model.safetensors');
     fs.writeFileSync(file, exported.weights);
     await page.setInputFiles('#import', file);
     await page.waitForFunction(() => window.tabtrainState.imported && window.tabtrainState.pendingCommands === 0, null, { timeout: 60_000 });
     await setOld(page, { epochs: EPOCHS, augment: ['flip'], copies: 1 });
-    await page.click('#train');
-    await h.waitForPhase(page, 'trained', 300_000);
+    await trainOld(page, EPOCHS);
     await h.settled(page);
     const was = await h.state(page);
     assert.equal(was.protocol, protocol, 'the profile is written by the old version');
