@@ -6,7 +6,10 @@
 #   - equal validation losses are no improvement: with --lr 1e-12 no weight
 #     moves, so --patience 2 ends a 10-epoch run after epoch 3, best epoch 1;
 #   - two pictures whose files share their first 120 KB are cached apart
-#     (the feature key covers the whole file): each gets its own features.
+#     (the feature key covers the whole file): each gets its own features;
+#   - a resume that falls back past a damaged newest checkpoint saves, rotates
+#     the damaged file out and points `latest` at the new one: the next resume
+#     starts from it (the checkpoint policy, through this front end).
 source "$(dirname "$0")/common.sh"
 need "$QABCS/animals"
 D=$W/data
@@ -68,4 +71,36 @@ import numpy as np, sys
 a, b = np.load('$W/twins1-train-x.npy'), np.load('$W/twins2-train-x.npy')
 sys.exit(0 if a.shape[0] == 2 and not np.array_equal(a[0], a[1]) and np.array_equal(a, b) else 1)" \
   || fail "the twins' features are not their own (the same, or other ones from the cache)"
+
+# Checkpoints of epochs 2, 3 and 4; the two newest damaged, so a resume falls
+# back to epoch 2 and, with --epochs 3 --keep 1, saves epoch 3 only: that save
+# must rotate out the damaged epoch-4 file (newer by step, but past the resumed
+# run), keep the new one and point `latest` at it, or the next resume finds no
+# valid checkpoint.
+C=$W/fallback-ckpt
+"$TT" train "${PLAIN[@]}" "${common[@]}" --epochs 4 --ckpt-dir "$C" --keep 3 --out "$W/fb.safetensors" >/dev/null 2>"$W/err.txt" \
+  || { cat "$W/err.txt"; fail "fallback: first run"; }
+damaged=$(ls "$C" | grep '^ckpt-.*\.safetensors$' | tail -2)
+[ "$(echo "$damaged" | wc -l)" = 2 ] || fail "fallback: expected three checkpoints: $(ls "$C")"
+for f in $damaged; do
+  "$PY" - "$C/$f" <<'PYEOF'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[-9] ^= 0x40  # a flipped bit in the last tensor: its CRC no longer matches
+open(sys.argv[1], "wb").write(b)
+PYEOF
+done
+"$TT" train "${PLAIN[@]}" "${common[@]}" --epochs 3 --ckpt-dir "$C" --keep 1 --resume --out "$W/fb.safetensors" \
+  >"$W/fb1.jsonl" 2>"$W/err.txt" || { cat "$W/err.txt"; fail "fallback: resume past the damaged checkpoints"; }
+[ "$(json "$W/fb1.jsonl" "(ev('resume')[0]['epoch'], [e['epoch'] for e in ev('epoch')])")" = "(2, [3])" ] \
+  || fail "fallback: did not continue from epoch 2: $(cat "$W/fb1.jsonl")"
+[ "$(json "$W/fb1.jsonl" "'fails verification' in ev('resume')[0]['note']")" = True ] \
+  || fail "fallback: the resume did not say the newest checkpoint was damaged: $(cat "$W/fb1.jsonl")"
+latest=$(cat "$C/latest")
+[ -f "$C/$latest" ] || fail "fallback: after the save, latest names $latest, which is missing: $(ls "$C")"
+[ "$(ls "$C" | grep '^ckpt-.*\.safetensors$')" = "$latest" ] || fail "fallback: --keep 1 left $(ls "$C")"
+"$TT" train "${PLAIN[@]}" "${common[@]}" --epochs 4 --ckpt-dir "$C" --keep 1 --resume --out "$W/fb.safetensors" \
+  >"$W/fb2.jsonl" 2>"$W/err.txt" || { cat "$W/err.txt"; fail "fallback: the resume after the save found no valid checkpoint"; }
+[ "$(json "$W/fb2.jsonl" "(ev('resume')[0]['epoch'], ev('resume')[0]['note'], [e['epoch'] for e in ev('epoch')])")" = "(3, '', [4])" ] \
+  || fail "fallback: the second resume did not continue from epoch 3: $(cat "$W/fb2.jsonl")"
 echo "ok"
