@@ -167,8 +167,9 @@ test('a run continued in PyTorch on two processes imports into the app and predi
     for (const g of fs.readdirSync(path.join(val, c))) if (g.endsWith('.f32')) fs.rmSync(path.join(val, c, g));
   }
   fs.writeFileSync(path.join(work, 'exported.safetensors'), exportedModel);
+  // --standalone: a free port of its own (other tests may run beside this one);
   // --redirects/--tee 1: Debian's torch 1.13 on Python 3.11 cannot parse torchrun's default "0".
-  execFileSync(TORCHRUN, ['--nproc_per_node', '2', '--redirects', '1', '--tee', '1', path.join(h.ROOT, 'python/tabtrain_ddp.py'),
+  execFileSync(TORCHRUN, ['--standalone', '--nproc_per_node', '2', '--redirects', '1', '--tee', '1', path.join(h.ROOT, 'python/tabtrain_ddp.py'),
     '--from', path.join(work, 'exported.safetensors'), '--data', data, '--val', val, '--epochs', '4', '--batch-size', '8',
     '--lr', '0.01', '--out', path.join(out, 'model.safetensors'), '--probs-out', path.join(out, 'probs.jsonl')], { stdio: 'pipe' });
   const torch = fs.readFileSync(path.join(out, 'probs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));

@@ -21,6 +21,9 @@ export const state = {
   migrating: null,      // {done, total} while an older profile's pictures move out of IDBFS
 };
 
+// Progress events go out at most this often (ms): enough for a smooth bar, few messages.
+export const PROGRESS_INTERVAL_MS = 100;
+
 export class CommandError extends Error {
   constructor(code, message, status = 0) { super(message); this.code = code; this.status = status; } // status: the engine's tt_status
 }

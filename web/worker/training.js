@@ -4,12 +4,11 @@
 // interval) made durable. A reload continues from the engine's checkpoints.
 import { ERR, EVT, PHASE } from '../protocol.js';
 import { resumeNote } from '../messages.js';
-import { state, session, stores, post, postState, setPhase, fail, CommandError } from './context.js';
+import { state, session, stores, post, postState, setPhase, fail, CommandError, PROGRESS_INTERVAL_MS } from './context.js';
 import { syncFiles } from './storage.js';
 import * as engine from './engine.js';
 import { STEP, LOAD } from './engine.js';
 
-const PROGRESS_INTERVAL_MS = 100;
 const TRAIN_SLICE_MS = 100; // engine time per train_step call: bounds pause latency
 const tick = () => new Promise((r) => setTimeout(r));
 

@@ -1,12 +1,11 @@
 // The base model's weights: the manifest, the IndexedDB cache, a streamed download
 // with progress, and the SHA-256 check.
 import { ERR, EVT, PHASE } from '../protocol.js';
-import { state, post, setPhase, fail, CommandError } from './context.js';
+import { state, post, setPhase, fail, CommandError, PROGRESS_INTERVAL_MS } from './context.js';
 import { idb } from './storage.js';
 import { sha256Hex } from './engine.js';
 
 const MANIFEST_URL = new URL('../models/manifest.json', import.meta.url);
-const PROGRESS_INTERVAL_MS = 100;
 
 async function verify(bytes, manifest) {
   setPhase(PHASE.WEIGHTS_VERIFY);
