@@ -10,7 +10,7 @@ export const CMD = Object.freeze({
   CLASS_CREATE: 'class.create',   // {name}                   -> result {classId}
   CLASS_RENAME: 'class.rename',   // {classId, name}
   CLASS_DELETE: 'class.delete',   // {classId}
-  IMAGES_ADD: 'images.add',       // {classId, files:[{name, file:Blob}]} (the worker reads the bytes)
+  IMAGES_ADD: 'images.add',       // {classId, files:[{name, bytes:ArrayBuffer}]} (bytes transferred)
   IMAGES_REMOVE: 'images.remove', // {imageIds:[int]}
   IMAGES_LIST: 'images.list',     // {classId}                -> result {images:[{id, name}]}
   IMAGES_GET: 'images.get',       // {imageId, original?}     -> result {bytes:ArrayBuffer}: its small thumbnail (JPEG), or with original: true the picture as added

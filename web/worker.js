@@ -156,26 +156,17 @@ async function addImagesTo(classId, files) {
   let added = 0, duplicates = 0;
   const total = files.length;
   let last = 0;
-  const stored = []; // pictures whose files are on their way to the picture store
-  const settle = (r) => {
-    if (r.id) added++;
-    else fail(ERR.FILE, r.error.message, { file: r.name, classId });
-  };
   for (let i = 0; i < total; i++) {
-    const { name, file } = files[i];
+    const { name, bytes } = files[i];
     const reject = (reason) => fail(ERR.FILE, reason, { file: name, classId });
-    let bytes = null;
-    if (!file || file.size === 0) reject('is empty (0 bytes), so there is no picture in it.');
-    else if (file.size > MAX_IMAGE_BYTES) reject(`is larger than ${MAX_IMAGE_BYTES >> 20} MB; pictures that big cannot be read here.`);
+    if (!bytes || bytes.byteLength === 0) reject('is empty (0 bytes), so there is no picture in it.');
+    else if (bytes.byteLength > MAX_IMAGE_BYTES) reject(`is larger than ${MAX_IMAGE_BYTES >> 20} MB; pictures that big cannot be read here.`);
     else if (!engine.hasWeights()) reject(engine.hasProject() ? 'not added: the engine could not start (see above)' : 'not added: this copy of the app has no engine, so pictures cannot be read');
-    else if (!(bytes = await file.arrayBuffer().catch((e) => { reject(`could not be read (${e.name || 'error'}); was it moved or deleted?`); return null; }))) { /* said */ }
     else {
-      const r = engine.addImage(classId, bytes, name);
-      if (r.id) {
-        stored.push(storePicture(r, bytes).then((s) => ({ ...s, name })));
-        if (stored.length >= STORE_AHEAD) settle(await stored.shift());
-      } else if (/already in this class/.test(r.error.message)) duplicates++;
-      else reject(pictureProblem(r.error.status, r.error.message));
+      const r = await addPicture(classId, bytes, name);
+      if (r.id) added++;
+      else if (/already in this class/.test(r.error.message)) duplicates++;
+      else reject(r.error.code === ERR.STORAGE ? r.error.message : pictureProblem(r.error.status, r.error.message));
     }
     const now = performance.now();
     if (now - last >= PROGRESS_INTERVAL_MS || i === total - 1) {
@@ -184,34 +175,26 @@ async function addImagesTo(classId, files) {
     }
     if (engine.hasWeights() && i % 8 === 7) await new Promise((r) => setTimeout(r)); // let pause/other commands in
   }
-  while (stored.length) settle(await stored.shift());
   // One line for all of them: adding the sample set twice must not bury the list.
   if (duplicates) fail(ERR.FILE, `${duplicates} picture${duplicates === 1 ? ' was' : 's were'} already in "${findClass(classId).name}" and ${duplicates === 1 ? 'was' : 'were'} skipped.`, { classId });
   if (added) { refreshClasses(); postState(); await syncFiles(); }
   return { added, rejected: total - added };
 }
 
-// A picture the engine has taken (its record, features, training copy and thumbnail):
-// the original and those two go into the picture store before the record is synced, or
-// the picture is taken out again -> {id} or {error}. The store's writes wait on the
-// browser (OPFS handles), so while adding many, up to STORE_AHEAD of them are in flight
-// as the engine reads the next pictures.
-const STORE_AHEAD = 4;
-async function storePicture(r, bytes) {
+// One picture into the engine (its record, features, training copy and thumbnail), then
+// the original and those two into the picture store before the record is synced, or the
+// picture is not added at all: {id} or {error}.
+async function addPicture(classId, bytes, name) {
+  const r = engine.addImage(classId, bytes, name);
+  if (!r.id) return r;
   try {
     if (!stores.pictures) throw new Error('the picture store is not available');
     await stores.pictures.put(r.id, { original: bytes, copy: r.copy, thumb: r.thumb });
-    return { id: r.id };
   } catch (e) {
     engine.removeImage(r.id);
     return { error: new CommandError(ERR.STORAGE, `not added: ${storageMessage(e)}`) };
   }
-}
-
-// One picture, all the way into the store (opening a project file).
-async function addPicture(classId, bytes, name) {
-  const r = engine.addImage(classId, bytes, name);
-  return r.id ? storePicture(r, bytes) : r;
+  return { id: r.id };
 }
 
 // The export of `tabtrain export` (docs/export.md): backbone + head, and its JSON sidecar;

@@ -63,9 +63,11 @@ async function sendChunks(classId, files) {
   try {
     for (let i = 0; i < files.length; i += FILES_PER_MESSAGE) {
       const slice = files.slice(i, i + FILES_PER_MESSAGE);
-      // File handles, not bytes: the worker reads them, so hundreds of chosen files
-      // never pass through the page's thread or memory.
-      await command(CMD.IMAGES_ADD, { classId, files: slice.map((f) => ({ name: f.webkitRelativePath || f.name, file: f })) });
+      const chunk = [];
+      for (const f of slice) {
+        try { chunk.push({ name: f.webkitRelativePath || f.name, bytes: await f.arrayBuffer() }); } catch (err) { addError({ code: 'file', file: f.name, message: `could not be read (${err.name || 'error'})` }); }
+      }
+      if (chunk.length) await command(CMD.IMAGES_ADD, { classId, files: chunk }, chunk.map((c) => c.bytes));
       intake.done += slice.length;
       intakeChanged();
     }
