@@ -1,18 +1,26 @@
 // Picture bytes, kept outside the engine's file tree. IDBFS mirrors its whole tree in
 // the worker's memory and walks it on every sync, so the pictures live here instead,
-// one file per part, read only when something needs them and dropped after:
+// one entry per part, read only when something needs them and dropped after:
 //   original  the file as the user gave it (export, "the picture as added")
 //   copy      the engine's training copy (lossless PNG, short side 224..447 px): what a
 //             run asks for when it computes augmented views or fine-tuning inputs
 //   thumb     the engine's thumbnail (JPEG, short side 96..191 px): the page's tiles
-// Where: the Origin Private File System, written through a sync access handle (this runs
-// in the worker); measured in Chromium (scripts/bench-storage.mjs, 4 MB pictures) it
-// writes 7x and reads 4.5x faster than IndexedDB records. A page that is not a secure
-// context (http on a LAN address) has no OPFS: IndexedDB records there, same interface.
+// Where, by size, measured in a dedicated worker of headless Chromium:
+//   - parts of 1 MB and more (a phone photo's original) as files of the Origin Private
+//     File System, written through a sync access handle: a 3 MB photo with its copy and
+//     thumbnail in 47 ms, against 98 ms as IndexedDB records (scripts/bench-storage.mjs:
+//     7x faster writes and 4.5x faster reads at 4 MB);
+//   - smaller parts (thumbnails, copies, small originals) as IndexedDB records, one
+//     transaction per picture: a 60 KB picture and its thumbnail in 1.6 ms, against 13 ms
+//     as two files (opening a file takes round trips to the browser, whatever its size).
+// A page that is not a secure context (http on a LAN address) has no OPFS: everything
+// in IndexedDB there, same interface. Reads look in IndexedDB first, then the files (a
+// profile of before the split kept every part as a file).
 // The engine's records (root/dataset, in IDBFS) are the index: which ids exist.
 const PARTS = ['original', 'copy', 'thumb'];
 const DIR = 'pictures';
 const DB = 'tabtrain-pictures';
+const FILE_BYTES = 1024 * 1024; // parts this big and bigger go to OPFS files
 
 const fileName = (id, part) => `${id}.${part}`;
 const idOf = (name) => { const m = /^(\d+)\.(original|copy|thumb)$/.exec(name); return m ? Number(m[1]) : 0; };
@@ -33,12 +41,14 @@ async function opfs() {
   const remove = (name) => dir.removeEntry(name).catch((e) => { if (e.name !== 'NotFoundError') throw e; });
   return {
     kind: 'opfs',
+    // The parts at once: opening a file is a round trip to the browser, the write itself
+    // is quick. Every write has ended before the parts of a failed one are removed.
     async put(id, parts) {
-      try {
-        for (const p of PARTS) if (parts[p]) await write(fileName(id, p), parts[p]);
-      } catch (e) {
+      const done = await Promise.allSettled(PARTS.filter((p) => parts[p]).map((p) => write(fileName(id, p), parts[p])));
+      const failed = done.find((d) => d.status === 'rejected');
+      if (failed) {
         for (const p of PARTS) await remove(fileName(id, p)).catch(() => {}); // none or all of them
-        throw e;
+        throw failed.reason;
       }
     },
     async get(id, part) {
@@ -86,10 +96,37 @@ function idb() {
   };
 }
 
-// The store this context can have: OPFS with sync access handles, else IndexedDB.
+// Large parts as OPFS files, the rest as IndexedDB records (see the top).
+function split(files, records) {
+  const store = {
+    kind: 'opfs+indexeddb',
+    async put(id, parts) {
+      const big = {}, small = {};
+      for (const p of PARTS) if (parts[p]) (parts[p].byteLength >= FILE_BYTES ? big : small)[p] = parts[p];
+      const done = await Promise.allSettled([files.put(id, big), records.put(id, small)]);
+      const failed = done.find((d) => d.status === 'rejected');
+      if (failed) {
+        await store.remove([id]).catch(() => {}); // none or all of them
+        throw failed.reason;
+      }
+    },
+    get: async (id, part) => (await records.get(id, part)) ?? files.get(id, part),
+    async remove(ids) { await records.remove(ids); await files.remove(ids); },
+    async ids() {
+      const all = await records.ids();
+      for (const id of await files.ids()) all.add(id);
+      return all;
+    },
+    async clear() { await records.clear(); await files.clear(); },
+  };
+  return store;
+}
+
+// The store this context can have: OPFS with sync access handles beside IndexedDB, else
+// IndexedDB alone.
 export async function openPictures() {
   if (typeof FileSystemSyncAccessHandle === 'function' && navigator.storage?.getDirectory) {
-    try { return await opfs(); } catch { /* e.g. a browser that refuses OPFS in this profile */ }
+    try { return split(await opfs(), idb()); } catch { /* e.g. a browser that refuses OPFS in this profile */ }
   }
   return idb();
 }

@@ -152,28 +152,49 @@ async function addImagesChecked(classId, files) {
   try { return await addImagesTo(classId, files); } finally { if (showPhase) setPhase(state.phase === PHASE.EXTRACTING ? phaseBefore : state.phase); }
 }
 
+// Pictures go to the engine a few at a time: two per thread (it decodes them and runs
+// the backbone one picture per thread), at most CHUNK_BYTES of files, so a class of
+// phone photos does not sit in the engine's memory at once.
+const CHUNK_BYTES = 48 * 1024 * 1024;
 async function addImagesTo(classId, files) {
-  let added = 0, duplicates = 0;
+  let added = 0, duplicates = 0, done = 0, last = 0;
   const total = files.length;
-  let last = 0;
-  for (let i = 0; i < total; i++) {
-    const { name, bytes } = files[i];
-    const reject = (reason) => fail(ERR.FILE, reason, { file: name, classId });
-    if (!bytes || bytes.byteLength === 0) reject('is empty (0 bytes), so there is no picture in it.');
-    else if (bytes.byteLength > MAX_IMAGE_BYTES) reject(`is larger than ${MAX_IMAGE_BYTES >> 20} MB; pictures that big cannot be read here.`);
-    else if (!engine.hasWeights()) reject(engine.hasProject() ? 'not added: the engine could not start (see above)' : 'not added: this copy of the app has no engine, so pictures cannot be read');
-    else {
-      const r = await addPicture(classId, bytes, name);
+  const reject = (name, reason) => fail(ERR.FILE, reason, { file: name, classId });
+  const progress = () => {
+    const now = performance.now();
+    if (now - last >= PROGRESS_INTERVAL_MS || done === total) {
+      last = now;
+      post(EVT.PROGRESS, { phase: PHASE.EXTRACTING, done, total, unit: 'images' });
+    }
+  };
+  const perChunk = Math.min(engine.MAX_ADD, 2 * state.threads.current);
+  for (let i = 0; i < total;) {
+    const chunk = [];
+    for (let bytes = 0; i < total && chunk.length < perChunk; i++) {
+      const f = files[i];
+      const size = f.bytes?.byteLength || 0;
+      if (chunk.length && bytes + size > CHUNK_BYTES) break;
+      if (!size) reject(f.name, 'is empty (0 bytes), so there is no picture in it.');
+      else if (size > MAX_IMAGE_BYTES) reject(f.name, `is larger than ${MAX_IMAGE_BYTES >> 20} MB; pictures that big cannot be read here.`);
+      else if (!engine.hasWeights()) reject(f.name, engine.hasProject() ? 'not added: the engine could not start (see above)' : 'not added: this copy of the app has no engine, so pictures cannot be read');
+      else { chunk.push(f); bytes += size; continue; }
+      done++;
+    }
+    // A refusal of the whole chunk (its class deleted meanwhile, no memory) is each of its
+    // pictures': those added before it stay, and are synced below.
+    let results;
+    try { results = chunk.length ? engine.addImages(classId, chunk) : []; } catch (e) { results = chunk.map(() => ({ error: e })); }
+    // The chunk's pictures are stored side by side: each store waits on round trips to
+    // the browser, not on this thread.
+    const stored = await Promise.all(results.map((r, k) => (r.id ? storePicture(r, chunk[k].bytes) : r)));
+    for (const [k, r] of stored.entries()) {
       if (r.id) added++;
       else if (/already in this class/.test(r.error.message)) duplicates++;
-      else reject(r.error.code === ERR.STORAGE ? r.error.message : pictureProblem(r.error.status, r.error.message));
+      else reject(chunk[k].name, r.error.code === ERR.STORAGE ? r.error.message : pictureProblem(r.error.status, r.error.message));
     }
-    const now = performance.now();
-    if (now - last >= PROGRESS_INTERVAL_MS || i === total - 1) {
-      last = now;
-      post(EVT.PROGRESS, { phase: PHASE.EXTRACTING, done: i + 1, total, unit: 'images' });
-    }
-    if (engine.hasWeights() && i % 8 === 7) await new Promise((r) => setTimeout(r)); // let pause/other commands in
+    done += chunk.length;
+    progress();
+    if (engine.hasWeights()) await new Promise((r) => setTimeout(r)); // let pause/other commands in
   }
   // One line for all of them: adding the sample set twice must not bury the list.
   if (duplicates) fail(ERR.FILE, `${duplicates} picture${duplicates === 1 ? ' was' : 's were'} already in "${findClass(classId).name}" and ${duplicates === 1 ? 'was' : 'were'} skipped.`, { classId });
@@ -181,12 +202,10 @@ async function addImagesTo(classId, files) {
   return { added, rejected: total - added };
 }
 
-// One picture into the engine (its record, features, training copy and thumbnail), then
-// the original and those two into the picture store before the record is synced, or the
+// A picture the engine added (its record, features, training copy and thumbnail): the
+// original and those two into the picture store before the record is synced, or the
 // picture is not added at all: {id} or {error}.
-async function addPicture(classId, bytes, name) {
-  const r = engine.addImage(classId, bytes, name);
-  if (!r.id) return r;
+async function storePicture(r, bytes) {
   try {
     if (!stores.pictures) throw new Error('the picture store is not available');
     await stores.pictures.put(r.id, { original: bytes, copy: r.copy, thumb: r.thumb });
@@ -358,7 +377,10 @@ const projectStorage = {
     if (!bytes) throw new CommandError(ERR.STORAGE, `picture ${id} is not on this device any more`);
     return new Uint8Array(bytes);
   },
-  addPicture,
+  addPicture: async (classId, bytes, name) => {
+    const [r] = engine.addImages(classId, [{ bytes, name }]);
+    return r.id ? storePicture(r, bytes) : r;
+  },
   resetProject,
   refreshClasses,
 };

@@ -86,11 +86,31 @@ tt_status tt_app_class_delete(tt_app *a, int id);
  * record always has its features. */
 tt_status tt_app_image_add(tt_app *a, int class_id, const void *bytes, size_t len, const char *name, int *id);
 
+/* One picture of tt_app_images_add: the bytes and name in, the outcome out. */
+typedef struct tt_app_new_image {
+    const void *bytes;
+    size_t len;
+    const char *name;
+    int id;           /* out: the new image's id, 0 when it was not added */
+    tt_status status; /* out: why not (e.g. not a picture, already in this class) */
+    char error[256];  /* out: the message of status */
+} tt_app_new_image;
+
+/* tt_app_image_add for n pictures, with the same ids, records and bytes as
+ * adding them one by one in order (a repeat of an earlier one is refused the
+ * same way), but decoded and encoded one picture per thread of the backbone's
+ * pool and run through the backbone as one batch: what makes a second core
+ * pay when a class's pictures arrive together. Each picture says its own
+ * outcome; non-OK only when none could be tried (no such class, no backbone,
+ * no memory, the feature cache failing). */
+tt_status tt_app_images_add(tt_app *a, int class_id, int n, tt_app_new_image *im);
+
 /* What the app keeps of a picture besides the original, for a backbone of
  * input size `size` (tt_image_training_copy): the training copy as lossless
- * PNG, only when it is under half the original's size (a phone photo: 2-5 MB
- * of JPEG against ~0.3 MB of PNG; for a smaller picture the original gives the
- * same pixels at about the same cost, and storage holds no second copy), and
+ * PNG, only when the original is bigger than the copy's pixels (3 bytes each)
+ * and the PNG is under half the original's size (a phone photo: 2-5 MB of JPEG
+ * against ~0.3 MB of PNG; a smaller picture gives the same pixels at about the
+ * same cost from its original, and storage holds no second copy), and
  * a thumbnail (JPEG, short side 96..191 px). *copy and *thumb are malloc'd
  * (*copy NULL when not kept). Without a backbone: migrating a profile. */
 tt_status tt_app_picture_parts(const void *bytes, size_t len, uint64_t max_pixels, int size, void **copy,

@@ -166,8 +166,12 @@ const char *tt_app_class_name(const tt_app *a, int id, const char *fallback) {
 static tt_status tt_app_parts(const tt_image *copy, size_t original_len, void **png, size_t *png_len, void **jpeg,
                               size_t *jpeg_len) {
     tt_image thumb;
-    tt_status st = tt_image_encode_png(copy, png, png_len);
-    if (!st && 2 * *png_len >= original_len) free(*png), *png = NULL, *png_len = 0;
+    tt_status st = TT_OK;
+    *png = NULL, *png_len = 0;
+    /* An original no bigger than the copy's pixels decodes about as fast as the copy
+     * would: no copy, and no PNG encode (which costs about as much as the backbone). */
+    if ((size_t)copy->width * copy->height * 3 < original_len) st = tt_image_encode_png(copy, png, png_len);
+    if (!st && *png && 2 * *png_len >= original_len) free(*png), *png = NULL, *png_len = 0;
     if (!st && !(st = tt_image_reduce(copy, TT_APP_THUMB_SIDE, &thumb))) {
         st = tt_image_encode_jpeg(&thumb, TT_APP_THUMB_QUALITY, jpeg, jpeg_len);
         tt_image_free(&thumb);
@@ -213,29 +217,94 @@ tt_status tt_app_class_delete(tt_app *a, int id) {
     return st;
 }
 
-tt_status tt_app_image_add(tt_app *a, int class_id, const void *bytes, size_t len, const char *name, int *id) {
+/* What adding one picture makes before its record: decoded on a pool thread. */
+typedef struct tt_app_adding {
+    tt_image copy;
+    tt_feat_request rq;
+    void *png, *jpeg;
+    size_t png_len, jpeg_len;
+} tt_app_adding;
+
+typedef struct tt_app_add_job {
+    const tt_app *a;
+    tt_app_new_image *im;
+    tt_app_adding *ad;
+} tt_app_add_job;
+
+static void tt_app_note(tt_app_new_image *im, tt_status st) {
+    im->status = st;
+    snprintf(im->error, sizeof im->error, "%s", *tt_last_error() ? tt_last_error() : tt_status_name(st));
+}
+
+/* Pictures [i0, i1): the training copy, its hash, PNG and thumbnail. Independent
+ * pictures, disjoint outputs, error messages thread-local: any split gives the same. */
+static void tt_app_add_decode(void *ctx, int i0, int i1, int worker) {
+    (void)worker;
+    const tt_app_add_job *j = ctx;
+    for (int i = i0; i < i1; i++) {
+        tt_app_new_image *im = &j->im[i];
+        tt_app_adding *ad = &j->ad[i];
+        tt_status st = !im->bytes || !im->len ? tt_error(TT_ERR_FORMAT, "empty file")
+                                              : tt_image_training_copy(im->bytes, im->len,
+                                                                       &(tt_decode_opts){j->a->cfg.max_pixels, 0},
+                                                                       j->a->bb->size, &ad->copy);
+        if (!st) st = tt_app_parts(&ad->copy, im->len, &ad->png, &ad->png_len, &ad->jpeg, &ad->jpeg_len);
+        if (st) {
+            tt_app_note(im, st);
+            continue;
+        }
+        ad->rq = (tt_feat_request){.image = &ad->copy, .hashed = 1};
+        tt_sha256(im->bytes, im->len, ad->rq.hash);
+    }
+}
+
+tt_status tt_app_images_add(tt_app *a, int class_id, int n, tt_app_new_image *im) {
     if (tt_project_class_index(a->project, class_id) < 0) return tt_error(TT_ERR_INVALID_ARG, "no class with id %d", class_id);
-    if (!bytes || !len) return tt_error(TT_ERR_FORMAT, "empty file");
+    if (n < 0 || (n && !im)) return tt_error(TT_ERR_INVALID_ARG, "bad picture list (%d)", n);
     tt_status st = tt_need_backbone(a);
     if (!st && !a->fc) st = tt_error(TT_ERR_IO, "the feature cache could not be reopened after a reset");
     if (st) return st;
-    tt_image copy;
-    st = tt_image_training_copy(bytes, len, &(tt_decode_opts){a->cfg.max_pixels, 0}, a->bb->size, &copy);
-    if (st) return st;
-    tt_feat_request rq = {.image = &copy, .hashed = 1};
-    tt_sha256(bytes, len, rq.hash);
-    float *feat = malloc((size_t)a->bb->dim * sizeof *feat);
-    st = feat ? tt_featcache_run(a->fc, 1, &rq, 1, feat) : tt_error(TT_ERR_NOMEM, "no memory");
-    free(feat);
-    if (!st && rq.status) st = tt_error(rq.status, "%s", rq.error);
-    tt_picture pic = {.original = bytes, .original_len = len};
-    void *png = NULL, *jpeg = NULL;
-    if (!st) st = tt_app_parts(&copy, len, &png, &pic.copy_len, &jpeg, &pic.thumb_len);
-    tt_image_free(&copy);
-    pic.copy = png, pic.thumb = jpeg;
-    if (!st) st = tt_project_image_add(a->project, class_id, name, rq.hash, &pic, id);
-    free(png), free(jpeg);
+    for (int i = 0; i < n; i++) im[i].id = 0, im[i].status = TT_OK, im[i].error[0] = 0;
+    tt_app_adding *ad = calloc(n ? (size_t)n : 1, sizeof *ad);
+    tt_feat_request *rq = calloc(n ? (size_t)n : 1, sizeof *rq);
+    float *feat = malloc(((size_t)n + 1) * (size_t)a->bb->dim * sizeof *feat);
+    if (!ad || !rq || !feat) {
+        free(ad), free(rq), free(feat);
+        return tt_error(TT_ERR_NOMEM, "no memory for %d pictures", n);
+    }
+    /* Decoding and encoding one picture per thread, then the backbone over the batch
+     * (one image per thread), then the records in order: the ids and every byte are
+     * those of adding the pictures one at a time. */
+    tt_pool_for(a->bb->pool, n, 1, tt_app_add_decode, &(tt_app_add_job){a, im, ad});
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (!im[i].status) rq[m++] = ad[i].rq;
+    st = tt_featcache_run(a->fc, m, rq, 1, feat);
+    for (int i = 0, k = 0; !st && i < n; i++) {
+        if (im[i].status) continue;
+        tt_feat_request *r = &rq[k++];
+        tt_status s = r->status ? tt_error(r->status, "%s", r->error) : TT_OK;
+        tt_picture pic = {.original = im[i].bytes, .original_len = im[i].len, .copy = ad[i].png,
+                          .copy_len = ad[i].png_len, .thumb = ad[i].jpeg, .thumb_len = ad[i].jpeg_len};
+        if (!s) s = tt_project_image_add(a->project, class_id, im[i].name, r->hash, &pic, &im[i].id);
+        if (s) tt_app_note(&im[i], s);
+    }
+    for (int i = 0; i < n; i++) {
+        tt_image_free(&ad[i].copy);
+        free(ad[i].png), free(ad[i].jpeg);
+    }
+    free(ad), free(rq), free(feat);
     return st;
+}
+
+tt_status tt_app_image_add(tt_app *a, int class_id, const void *bytes, size_t len, const char *name, int *id) {
+    tt_app_new_image im = {.bytes = bytes, .len = len, .name = name};
+    *id = 0;
+    tt_status st = tt_app_images_add(a, class_id, 1, &im);
+    if (st) return st;
+    if (im.status) return tt_error(im.status, "%s", im.error);
+    *id = im.id;
+    return TT_OK;
 }
 
 tt_status tt_app_picture_parts(const void *bytes, size_t len, uint64_t max_pixels, int size, void **copy,

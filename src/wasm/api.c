@@ -26,7 +26,7 @@
 #define TT_EXPORT
 #endif
 
-#define TT_WASM_ABI 5
+#define TT_WASM_ABI 6
 #define TT_WASM_MAX_HANDLES 8
 /* A picture's decode costs up to ~16 bytes a pixel at its peak, and wasm
  * memory never shrinks: the page decodes at most 16 M pixels (the CLI 40 M). */
@@ -34,6 +34,15 @@
 /* Pictures given back and kept until the step that needed them is past: a
  * batch of the run needs one per thread at most. */
 #define TT_WASM_MAX_GIVEN 64
+/* Pictures per tt_wasm_add_images call (the worker sends a few per thread). */
+#define TT_WASM_MAX_ADD 64
+
+/* What adding a picture made besides its record, for the worker to store. */
+typedef struct tt_parts {
+    int id;
+    void *part[2]; /* the training copy (PNG), the thumbnail (JPEG) */
+    size_t len[2];
+} tt_parts;
 
 /* A picture the worker gave back (tt_wasm_give_image). */
 typedef struct tt_given {
@@ -48,11 +57,14 @@ typedef struct tt_wasm {
     tt_strbuf out;   /* last JSON returned */
     /* The engine's picture store (picture_store): the worker keeps the bytes
      * (web/pictures.js, outside the engine's files, which IDBFS mirrors in
-     * memory). What tt_wasm_add_image made besides the record waits in part[]
-     * for the worker to store (tt_wasm_part: the training copy, the thumbnail);
-     * a picture a run needs is asked for and given back (given[]). */
-    void *part[2];
-    size_t part_len[2];
+     * memory). What the last tt_wasm_add_images made besides the records
+     * waits in parts[] for the worker to store (tt_wasm_part: the training
+     * copy, the thumbnail), each picture's outcome in added[]; a picture a run
+     * needs is asked for and given back (given[]). */
+    tt_parts parts[TT_WASM_MAX_ADD];
+    int n_parts;
+    tt_app_new_image added[TT_WASM_MAX_ADD];
+    int n_added;
     tt_given given[TT_WASM_MAX_GIVEN];
     int n_given;
     char err[1024];
@@ -109,7 +121,9 @@ static void jclasses(tt_wasm *w, tt_strbuf *o, const char *key, int n, const int
 /* ---- the picture store: the worker's -------------------------------------------------- */
 
 static void parts_free(tt_wasm *w) {
-    for (int i = 0; i < 2; i++) free(w->part[i]), w->part[i] = NULL, w->part_len[i] = 0;
+    for (int k = 0; k < w->n_parts; k++)
+        for (int i = 0; i < 2; i++) free(w->parts[k].part[i]);
+    w->n_parts = 0;
 }
 
 /* After a step: every picture once it no longer waits for one, else those it did not read
@@ -126,18 +140,25 @@ static void given_free(tt_wasm *w, int all) {
 /* The original stays with the worker (it has it); the parts wait for it. */
 static tt_status picture_put(void *ctx, int id, const tt_picture *pic) {
     tt_wasm *w = ctx;
-    (void)id;
-    parts_free(w);
+    /* An id whose record could not be written comes again with the next picture. */
+    int k = 0;
+    while (k < w->n_parts && w->parts[k].id != id) k++;
+    if (k == TT_WASM_MAX_ADD) return tt_error(TT_ERR_LIMIT, "more than %d pictures at once", TT_WASM_MAX_ADD);
+    tt_parts *p = &w->parts[k];
+    if (k < w->n_parts) free(p->part[0]), free(p->part[1]);
+    else w->n_parts++;
     const void *src[2] = {pic->copy, pic->thumb};
     size_t n[2] = {pic->copy_len, pic->thumb_len};
+    *p = (tt_parts){.id = id};
     for (int i = 0; i < 2; i++) {
         if (!src[i]) continue;
-        if (!(w->part[i] = malloc(n[i]))) {
-            parts_free(w);
+        if (!(p->part[i] = malloc(n[i]))) {
+            free(p->part[0]);
+            *p = (tt_parts){.id = id};
             return tt_error(TT_ERR_NOMEM, "no memory for picture %d", id);
         }
-        memcpy(w->part[i], src[i], n[i]);
-        w->part_len[i] = n[i];
+        memcpy(p->part[i], src[i], n[i]);
+        p->len[i] = n[i];
     }
     return TT_OK;
 }
@@ -255,25 +276,63 @@ TT_EXPORT int tt_wasm_class_delete(int h, int id) TT_WASM_STATUS(tt_app_class_de
 
 TT_EXPORT int tt_wasm_import_classes(int h) TT_WASM_STATUS(tt_app_import_classes(w->app))
 
-/* The new image's id; its training copy and thumbnail wait in tt_wasm_part. */
-TT_EXPORT int tt_wasm_add_image(int h, int class_id, const uint8_t *bytes, int len, const char *name) {
+/* n pictures into class_id at once (tt_app_images_add): ids[i] gets picture i's
+ * id, or -status (its message: tt_wasm_add_error); their training copies and
+ * thumbnails wait in tt_wasm_part. The number added, or -status when none could
+ * be tried. */
+TT_EXPORT int tt_wasm_add_images(int h, int class_id, int n, const uint8_t *const *bytes, const int *lens,
+                                 const char *const *names, int *ids) {
     TT_WASM_HANDLE(h, -TT_ERR_INVALID_ARG);
-    int id;
     parts_free(w);
-    tt_status st = tt_app_image_add(w->app, class_id, bytes, len > 0 ? (size_t)len : 0, name, &id);
-    if (st) parts_free(w);
-    return st ? fail(w, st) : id;
+    w->n_added = 0;
+    if (n < 0 || n > TT_WASM_MAX_ADD || (n && (!bytes || !lens || !names || !ids)))
+        return fail(w, tt_error(TT_ERR_INVALID_ARG, "from 0 to %d pictures at once, not %d", TT_WASM_MAX_ADD, n));
+    for (int i = 0; i < n; i++)
+        w->added[i] = (tt_app_new_image){.bytes = bytes[i], .len = lens[i] > 0 ? (size_t)lens[i] : 0, .name = names[i]};
+    tt_status st = tt_app_images_add(w->app, class_id, n, w->added);
+    if (st) {
+        parts_free(w);
+        return fail(w, st);
+    }
+    w->n_added = n;
+    int added = 0;
+    for (int i = 0; i < n; i++) {
+        ids[i] = w->added[i].status ? -(int)w->added[i].status : w->added[i].id;
+        added += ids[i] > 0;
+    }
+    return added;
 }
 
-/* Part `which` (0: training copy, PNG; 1: thumbnail, JPEG) of the picture the
- * last tt_wasm_add_image added, valid until the next one; NULL (*len 0) for
- * no copy: the original is as small as one (tt_app_picture_parts). */
-TT_EXPORT const uint8_t *tt_wasm_part(int h, int which, int *len) {
+/* Why picture i of the last tt_wasm_add_images was not added ("" when it was). */
+TT_EXPORT const char *tt_wasm_add_error(int h, int i) {
+    tt_wasm *w = handle(h);
+    return w && i >= 0 && i < w->n_added ? w->added[i].error : "";
+}
+
+/* One picture: its id, or the status with its message in tt_wasm_last_error. */
+TT_EXPORT int tt_wasm_add_image(int h, int class_id, const uint8_t *bytes, int len, const char *name) {
+    int id = 0;
+    int rc = tt_wasm_add_images(h, class_id, 1, &bytes, &len, &name, &id);
+    if (rc < 0 || id > 0) return rc < 0 ? rc : id;
+    tt_wasm *w = handle(h);
+    snprintf(w->err, sizeof w->err, "%s", w->added[0].error);
+    return id;
+}
+
+/* Part `which` (0: training copy, PNG; 1: thumbnail, JPEG) of picture i of
+ * the last tt_wasm_add_images (0 for tt_wasm_add_image), valid until the next
+ * add; NULL (*len 0) for none: the original is as small as a copy
+ * (tt_app_picture_parts), or the picture was not added. */
+TT_EXPORT const uint8_t *tt_wasm_part(int h, int i, int which, int *len) {
     tt_wasm *w = handle(h);
     if (len) *len = 0;
-    if (!w || !len || which < 0 || which > 1) return NULL;
-    *len = (int)w->part_len[which];
-    return w->part[which];
+    if (!w || !len || which < 0 || which > 1 || i < 0 || i >= w->n_added || !w->added[i].id) return NULL;
+    for (int k = 0; k < w->n_parts; k++) {
+        if (w->parts[k].id != w->added[i].id) continue;
+        *len = (int)w->parts[k].len[which];
+        return w->parts[k].part[which];
+    }
+    return NULL;
 }
 
 /* The picture a run waits for (tt_wasm_train_step said TT_WASM_STEP_NEED_IMAGE), else 0. */

@@ -44,10 +44,13 @@ int tt_wasm_class_create(int h, const char *name);
 int tt_wasm_class_rename(int h, int id, const char *name);
 int tt_wasm_class_delete(int h, int id);
 int tt_wasm_import_classes(int h);
+int tt_wasm_add_images(int h, int class_id, int n, const uint8_t *const *bytes, const int *lens,
+                       const char *const *names, int *ids);
+const char *tt_wasm_add_error(int h, int i);
 int tt_wasm_add_image(int h, int class_id, const uint8_t *bytes, int len, const char *name);
 int tt_wasm_remove_image(int h, int image_id);
 const char *tt_wasm_dataset_json(int h);
-const uint8_t *tt_wasm_part(int h, int which, int *len);
+const uint8_t *tt_wasm_part(int h, int i, int which, int *len);
 int tt_wasm_needed_image(int h);
 int tt_wasm_give_image(int h, int image_id, const uint8_t *bytes, int len);
 const char *tt_wasm_upgrade_record(const uint8_t *record, int len);

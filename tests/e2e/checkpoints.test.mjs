@@ -25,7 +25,7 @@ after(async () => { await srv?.close(); app?.cleanup(); });
 // The engine's files in IndexedDB (IDBFS: database "/tabtrain", store FILE_DATA, keyed by
 // path), edited by `edit` in a page of the same origin that runs no worker. `edit` gets
 // {keys, get(key), put(key, entry), del(key)}, and for the picture store outside IDBFS
-// (web/pictures.js: OPFS) picture(id) (the original's bytes, or null) and
+// (web/pictures.js: IndexedDB records and OPFS files) picture(id) (the original's bytes, or null) and
 // clearPictures(); its result is returned. What that page
 // logs (the favicon it lacks) is not the app's: it is dropped from b.consoleErrors.
 async function editFiles(b, edit, arg) {
@@ -40,21 +40,40 @@ async function editFiles(b, edit, arg) {
       tx.oncomplete = () => res(r?.result);
       tx.onerror = () => rej(tx.error);
     });
+    const pictureDb = await new Promise((res, rej) => {
+      const r = indexedDB.open('tabtrain-pictures', 1);
+      r.onupgradeneeded = () => r.result.createObjectStore('pictures');
+      r.onsuccess = () => res(r.result);
+      r.onerror = () => rej(r.error);
+    });
+    const pictureRecords = (mode, fn) => new Promise((res, rej) => {
+      const tx = pictureDb.transaction('pictures', mode);
+      const r = fn(tx.objectStore('pictures'));
+      tx.oncomplete = () => res(r?.result);
+      tx.onerror = () => rej(tx.error);
+    });
     const files = {
       keys: await run('readonly', (s) => s.getAllKeys()),
       get: (k) => run('readonly', (s) => s.get(k)),
       put: (k, v) => run('readwrite', (s) => s.put(v, k)),
       del: (k) => run('readwrite', (s) => s.delete(k)),
+      // An IndexedDB record (a small part), else an OPFS file.
       picture: async (id) => {
+        const record = await pictureRecords('readonly', (s) => s.get(`${id}.original`));
+        if (record) return new Uint8Array(record);
         try {
           const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('pictures');
           return new Uint8Array(await (await (await dir.getFileHandle(`${id}.original`)).getFile()).arrayBuffer());
         } catch { return null; }
       },
-      clearPictures: async () => (await navigator.storage.getDirectory()).removeEntry('pictures', { recursive: true }).catch(() => {}),
+      clearPictures: async () => {
+        await pictureRecords('readwrite', (s) => s.clear());
+        await (await navigator.storage.getDirectory()).removeEntry('pictures', { recursive: true }).catch(() => {});
+      },
     };
     const out = await new Function('files', 'arg', `return (${src})(files, arg);`)(files, arg);
     db.close();
+    pictureDb.close();
     return out;
   }, { src: edit.toString(), arg });
   b.consoleErrors.splice(logged);

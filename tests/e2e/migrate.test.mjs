@@ -130,7 +130,7 @@ for (const { commit: OLD, protocol, what } of OLDS) test(`a profile ${what} migr
     const progress = await page.evaluate(() => window.__tt.events.filter((e) => e.type === 'progress' && e.phase === 'migrating').map((e) => [e.done, e.total]));
     assert.deepEqual(progress.at(-1), [11, 11], `migration progress ${JSON.stringify(progress)}`);
     assert.deepEqual(s.errors, []);
-    assert.equal(s.pictures.store, 'opfs');
+    assert.equal(s.pictures.store, 'opfs+indexeddb');
     assert.deepEqual(s.classes.map((c) => [c.name, c.count]), was.classes.map((c) => [c.name, c.count]));
     // (its file name is not kept across reloads, in the old version neither: "imported model")
     assert.deepEqual({ ...s.imported, name: null }, { ...was.imported, name: null });

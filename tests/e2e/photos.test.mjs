@@ -58,7 +58,7 @@ test(`${CLASSES * PER_CLASS} phone photos: bounded memory, reload under 3 s, tra
     const peak = mem.stop();
     let s = await h.state(page);
     assert.deepEqual(s.errors, []);
-    assert.equal(s.pictures.store, 'opfs');
+    assert.equal(s.pictures.store, 'opfs+indexeddb');
     console.log(`# added ${CLASSES * PER_CLASS} photos (${(bytes / 1e6).toFixed(0)} MB) in ${seconds.toFixed(1)} s: ` +
       `${(CLASSES * PER_CLASS / seconds).toFixed(2)} photos/s on ${s.threads.current} thread(s); Chromium ${idle.toFixed(0)} MB idle, ` +
       `+${(peak - idle).toFixed(0)} MB at most while adding`);

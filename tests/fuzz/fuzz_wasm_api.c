@@ -1,7 +1,8 @@
 /* libFuzzer: the engine's C API (src/wasm/api.c, built natively) as the
  * worker drives it. Byte 0 picks the call, the rest is its input:
  *   0 tt_wasm_class_create(name)   1 tt_wasm_train_begin(config json)
- *   2 tt_wasm_load(file)           3 tt_wasm_add_image(bytes)
+ *   2 tt_wasm_load(file)           3 tt_wasm_add_image(bytes), then
+ *                                    tt_wasm_add_images(bytes, its first half)
  * on one engine over a small random MobileNetV2, brought back to empty by
  * tt_wasm_reset before each input (two classes created first for 1..3). */
 #include <stdint.h>
@@ -52,6 +53,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         memcpy(bytes, data + 1, size - 1);
         int id = tt_wasm_add_image(h, a, bytes, (int)size - 1, "in.png");
         if (id > 0) tt_wasm_remove_image(h, id);
+        const uint8_t *both[2] = {bytes, bytes};
+        int lens[2] = {(int)size - 1, (int)(size - 1) / 2}, ids[2], n;
+        const char *names[2] = {"in.png", "half.png"};
+        if (tt_wasm_add_images(h, a, 2, both, lens, names, ids) >= 0)
+            for (int i = 0; i < 2; i++) {
+                tt_wasm_part(h, i, 0, &n), tt_wasm_part(h, i, 1, &n), tt_wasm_add_error(h, i);
+                if (ids[i] > 0) tt_wasm_remove_image(h, ids[i]);
+            }
         free(bytes);
     }
     tt_wasm_last_error(h);

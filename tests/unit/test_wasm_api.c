@@ -110,7 +110,7 @@ static int add_bytes(int h, int class_id, const void *bytes, size_t len, const c
     if (id <= 0) return id;
     char path[700];
     int n = 0;
-    const uint8_t *copy = tt_wasm_part(h, 0, &n);
+    const uint8_t *copy = tt_wasm_part(h, 0, 0, &n);
     /* no copy when the original is no bigger: the worker keeps and gives that */
     tt_chunk c = {copy ? copy : bytes, copy ? (size_t)n : len};
     picture_path(h, id, path, sizeof path);
@@ -260,7 +260,7 @@ static void test_create_refuses_bad_weights(void **state) {
     tt_wasm_destroy(h);
     assert_int_equal(tt_wasm_open(NULL), 0);
     assert_true(strlen(tt_wasm_last_error(0)) > 0);
-    assert_int_equal(tt_wasm_abi_version(), 5);
+    assert_int_equal(tt_wasm_abi_version(), 6);
 }
 
 /* FIPS 180-2 vectors, and the weights file's hash as the worker checks it. */
@@ -322,6 +322,92 @@ static void test_bad_files_are_statuses(void **state) {
     assert_non_null(strstr(tt_wasm_dataset_json(h), "{\"id\":1,\"name\":\"red\",\"count\":4}"));
     image_buf_free(&good);
     tt_wasm_destroy(h);
+}
+
+static int threads_or_1(int n) { return tt_pool_threads_supported() ? n : 1; }
+
+/* Every file of dir a is in dir b with the same bytes, and as many files. */
+static void same_files(const char *a, const char *b) {
+    DIR *d = opendir(a);
+    struct dirent *e;
+    int n = 0, m = 0;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char pa[1024], pb[1024];
+        snprintf(pa, sizeof pa, "%s/%s", a, e->d_name);
+        snprintf(pb, sizeof pb, "%s/%s", b, e->d_name);
+        void *x, *y;
+        size_t nx, ny;
+        tt_assert_ok(tt_file_read(pa, TT_FILE_MAX, &x, &nx));
+        if (tt_file_read(pb, TT_FILE_MAX, &y, &ny)) fail_msg("%s has no %s", b, e->d_name);
+        if (nx != ny || memcmp(x, y, nx)) fail_msg("%s differs from %s", pb, pa);
+        free(x), free(y);
+        n++;
+    }
+    if (d) closedir(d);
+    if (!(d = opendir(b))) fail_msg("no %s", b);
+    while ((e = readdir(d))) m += e->d_name[0] != '.';
+    closedir(d);
+    assert_int_equal(n, m);
+}
+
+/* Pictures added together (a few per thread) get what adding them one by one
+ * gives: the same ids, refusals and messages, records, parts and features. */
+static void test_pictures_added_together_as_one_by_one(void **state) {
+    image_buf p[4] = {picture(0, 40), picture(1, 41), picture(0, 42)};
+    uint8_t *px = malloc(900 * 600 * 3);
+    image_fx_noise(px, 900 * 600 * 3, 7);
+    p[3] = image_fx_stb("jpg", px, 900, 600, 3); /* big enough to get a training copy */
+    free(px);
+    const uint8_t *bytes[] = {p[0].data, (const uint8_t *)"no picture", p[1].data, p[3].data, p[0].data, p[2].data};
+    int lens[] = {(int)p[0].len, 10, (int)p[1].len, (int)p[3].len, (int)p[0].len, (int)p[2].len};
+    const char *names[] = {"a.png", "notes.txt", "b.png", "photo.jpg", "a-again.png", "c.png"};
+    enum { N = 6 };
+    char roots[2][600];
+    int h[2], cls[2], ids[2][N];
+    char errors[2][N][256];
+    for (int k = 0; k < 2; k++) {
+        snprintf(roots[k], sizeof roots[k], "%s-%s", tt_test_binary_path("test-wasm-api"), k ? "together" : "one-by-one");
+        fresh_root(roots[k]);
+        h[k] = open_at(roots[k]);
+        cls[k] = tt_wasm_class_create(h[k], "mixed");
+    }
+    void *parts[N][2] = {{0}};
+    int part_len[N][2] = {{0}};
+    for (int i = 0; i < N; i++) {
+        ids[0][i] = tt_wasm_add_image(h[0], cls[0], bytes[i], lens[i], names[i]);
+        snprintf(errors[0][i], 256, "%s", ids[0][i] > 0 ? "" : tt_wasm_last_error(h[0]));
+        for (int which = 0; which < 2; which++) {
+            const uint8_t *part = tt_wasm_part(h[0], 0, which, &part_len[i][which]);
+            if (part) parts[i][which] = malloc((size_t)part_len[i][which]), memcpy(parts[i][which], part, (size_t)part_len[i][which]);
+        }
+    }
+    assert_int_equal(tt_wasm_set_threads(h[1], threads_or_1(3)), 0);
+    assert_int_equal(tt_wasm_add_images(h[1], cls[1], N, bytes, lens, names, ids[1]), 4);
+    for (int i = 0; i < N; i++) {
+        snprintf(errors[1][i], 256, "%s", tt_wasm_add_error(h[1], i));
+        if (ids[0][i] != ids[1][i] || strcmp(errors[0][i], errors[1][i]))
+            fail_msg("%s: %d \"%s\" together, %d \"%s\" one by one", names[i], ids[1][i], errors[1][i], ids[0][i], errors[0][i]);
+        for (int which = 0; which < 2; which++) {
+            int n = -1;
+            const uint8_t *got = tt_wasm_part(h[1], i, which, &n);
+            if (n != part_len[i][which] || (n && memcmp(got, parts[i][which], (size_t)n)))
+                fail_msg("%s: part %d of %d bytes together, %d one by one", names[i], which, n, part_len[i][which]);
+            free(parts[i][which]);
+        }
+    }
+    assert_int_equal(ids[1][1], -TT_ERR_FORMAT);
+    assert_non_null(strstr(errors[1][4], "a.png")); /* the repeat names the first */
+    assert_true(part_len[3][0] > 0 && part_len[0][0] == 0 && part_len[0][1] > 0); /* only the photo has a copy */
+    assert_string_equal(tt_wasm_dataset_json(h[0]), tt_wasm_dataset_json(h[1]));
+    char a[700], b[700];
+    snprintf(a, sizeof a, "%s/features", roots[0]), snprintf(b, sizeof b, "%s/features", roots[1]);
+    same_files(a, b);
+    /* More than the engine takes at once is refused whole. */
+    int many[65];
+    assert_int_equal(tt_wasm_add_images(h[1], cls[1], 65, bytes, lens, names, many), -TT_ERR_INVALID_ARG);
+    for (int k = 0; k < 2; k++) tt_wasm_destroy(h[k]);
+    for (int i = 0; i < 4; i++) image_buf_free(&p[i]);
 }
 
 static void test_thread_counts(void **state) {
@@ -420,7 +506,6 @@ static int trained_engine(char *out, char *json) {
 
 /* Thread counts for the parts of check_resume: 1, 2 and 3 where this build has
  * threads (the results must not change), else 1. */
-static int threads_or_1(int n) { return tt_pool_threads_supported() ? n : 1; }
 
 /* A run of `config` saved after 4 steps (on 2 threads;
  * `mid`: the state then) and resumed by a new handle (on 3) from the checkpoint
@@ -1043,9 +1128,9 @@ static void test_pictures_stay_with_the_worker(void **state) {
     int id = add(h, 1, &jpg, "big.jpg");
     assert_true(id > 0);
     int n[2];
-    const uint8_t *part[2] = {tt_wasm_part(h, 0, &n[0]), tt_wasm_part(h, 1, &n[1])};
+    const uint8_t *part[2] = {tt_wasm_part(h, 0, 0, &n[0]), tt_wasm_part(h, 0, 1, &n[1])};
     int none = -1;
-    assert_null(tt_wasm_part(h, 2, &none));
+    assert_null(tt_wasm_part(h, 0, 2, &none));
     assert_int_equal(none, 0);
     tt_image copy, want, thumb;
     if (!part[0] || 2 * (size_t)n[0] >= jpg.len) fail_msg("a copy of %d bytes for a JPEG of %zu", n[0], jpg.len);
@@ -1206,6 +1291,7 @@ int main(void) {
         cmocka_unit_test(test_pictures_with_a_shared_beginning_are_different),
         cmocka_unit_test(test_val_counts_are_rows_of_the_confusion),
         cmocka_unit_test(test_equal_losses_stop_early),
+        cmocka_unit_test(test_pictures_added_together_as_one_by_one),
         cmocka_unit_test(test_thread_counts),
         cmocka_unit_test(test_config_errors_name_the_key),
         cmocka_unit_test(test_resume_is_bit_exact),

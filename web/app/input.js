@@ -58,15 +58,23 @@ export function sendFiles(classId, files, { reserved = false } = {}) {
   return run;
 }
 
+// The next message's files are read while the worker adds the current one's (two
+// messages' worth of bytes in the page at most).
 async function sendChunks(classId, files) {
   const { intake } = page;
+  const read = async (slice) => {
+    const chunk = [];
+    for (const f of slice) {
+      try { chunk.push({ name: f.webkitRelativePath || f.name, bytes: await f.arrayBuffer() }); } catch (err) { addError({ code: 'file', file: f.name, message: `could not be read (${err.name || 'error'})` }); }
+    }
+    return chunk;
+  };
   try {
+    let next = read(files.slice(0, FILES_PER_MESSAGE));
     for (let i = 0; i < files.length; i += FILES_PER_MESSAGE) {
       const slice = files.slice(i, i + FILES_PER_MESSAGE);
-      const chunk = [];
-      for (const f of slice) {
-        try { chunk.push({ name: f.webkitRelativePath || f.name, bytes: await f.arrayBuffer() }); } catch (err) { addError({ code: 'file', file: f.name, message: `could not be read (${err.name || 'error'})` }); }
-      }
+      const chunk = await next;
+      next = i + FILES_PER_MESSAGE < files.length ? read(files.slice(i + FILES_PER_MESSAGE, i + 2 * FILES_PER_MESSAGE)) : null;
       if (chunk.length) await command(CMD.IMAGES_ADD, { classId, files: chunk }, chunk.map((c) => c.bytes));
       intake.done += slice.length;
       intakeChanged();

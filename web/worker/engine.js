@@ -40,7 +40,7 @@ export async function loadEngine() {
     state.schema = JSON.parse(m.UTF8ToString(m._tt_wasm_config_schema())); // the page's settings form
     useSettingLabels(state.schema.settings);
     mod = m;
-    heap.bytes = () => mod.HEAPU8.length;
+    heap.bytes = () => u8().length;
     return mod;
   } catch (e) {
     state.engine = { status: 'error', message: `engine failed to start: ${e.message || e}` };
@@ -52,11 +52,20 @@ export const fs = () => mod.FS;
 
 // ---- marshalling --------------------------------------------------------------------------
 
+// Views of the engine's memory. In the threaded build a pool thread may have grown it
+// (pictures are decoded on every thread), and then this thread's module views still
+// have the old length until Emscripten's own code next looks.
+function u8() {
+  const b = mod.wasmMemory?.buffer;
+  return b && b !== mod.HEAPU8.buffer ? new Uint8Array(b) : mod.HEAPU8;
+}
+const i32 = () => new Int32Array(u8().buffer);
+
 function withBytes(bytes, fn) {
   const n = bytes.byteLength;
   const p = mod._malloc(Math.max(n, 1));
   if (!p) throw new CommandError(ERR.ENGINE, `out of wasm memory for ${n} bytes`);
-  try { mod.HEAPU8.set(new Uint8Array(bytes), p); return fn(p, n); } finally { mod._free(p); }
+  try { u8().set(new Uint8Array(bytes), p); return fn(p, n); } finally { mod._free(p); }
 }
 function withString(s, fn) {
   const n = mod.lengthBytesUTF8(s) + 1;
@@ -138,20 +147,48 @@ export const classDelete = (id) => check(mod._tt_wasm_class_delete(h, id), ERR.B
 export const importClasses = () => check(mod._tt_wasm_import_classes(h));
 export const dataset = () => json(mod._tt_wasm_dataset_json(h));
 
-// The new image's id and what the engine made of it for the picture store (its training
-// copy, null when the original is as small, and its thumbnail), or the engine's refusal
-// as an error (not thrown).
-export function addImage(classId, bytes, name) {
-  const rc = withBytes(bytes, (p, n) => withString(name, (s) => mod._tt_wasm_add_image(h, classId, p, n, s)));
-  return rc >= 0 ? { id: rc, copy: part(0), thumb: part(1) } : { error: engineError(rc) };
+// Pictures into class classId at once ({bytes, name} each; at most MAX_ADD): the engine
+// decodes them and runs the backbone one picture per thread. Per picture, in order: its
+// id and what the engine made of it for the picture store (its training copy, null when
+// the original is as small, and its thumbnail), or the engine's refusal as an error (not
+// thrown).
+export const MAX_ADD = 64; // TT_WASM_MAX_ADD
+export function addImages(classId, pictures) {
+  const n = pictures.length;
+  const all = [];
+  const alloc = (size) => {
+    const p = mod._malloc(Math.max(size, 1));
+    if (!p) throw new CommandError(ERR.ENGINE, `out of wasm memory for ${size} bytes`);
+    all.push(p);
+    return p;
+  };
+  try {
+    const table = alloc(n * 16); // bytes[n], lens[n], names[n], ids[n]: 4-byte words
+    const at = (k, i) => (table >> 2) + k * n + i;
+    for (const [i, { bytes, name }] of pictures.entries()) {
+      const p = alloc(bytes.byteLength);
+      u8().set(new Uint8Array(bytes), p);
+      const size = mod.lengthBytesUTF8(name) + 1;
+      const s = alloc(size);
+      mod.stringToUTF8(name, s, size);
+      const words = i32();
+      words[at(0, i)] = p, words[at(1, i)] = bytes.byteLength, words[at(2, i)] = s;
+    }
+    check(mod._tt_wasm_add_images(h, classId, n, table, table + 4 * n, table + 8 * n, table + 12 * n));
+    return pictures.map((_, i) => {
+      const id = i32()[at(3, i)];
+      if (id > 0) return { id, copy: part(i, 0), thumb: part(i, 1) };
+      return { error: new CommandError(ERR.ENGINE, mod.UTF8ToString(mod._tt_wasm_add_error(h, i)) || 'the engine failed', -id) };
+    });
+  } finally { for (const p of all) mod._free(p); }
 }
-// Part `which` of the last added picture (0: training copy, 1: thumbnail), copied out of
-// the wasm heap; null when there is none.
-function part(which) {
+// Part `which` (0: training copy, 1: thumbnail) of picture i of the last add, copied out
+// of the wasm heap; null when there is none.
+function part(i, which) {
   const lenPtr = mod._malloc(4);
   try {
-    const p = mod._tt_wasm_part(h, which, lenPtr);
-    return p ? mod.HEAPU8.slice(p, p + mod.HEAP32[lenPtr >> 2]).buffer : null;
+    const p = mod._tt_wasm_part(h, i, which, lenPtr);
+    return p ? u8().slice(p, p + i32()[lenPtr >> 2]).buffer : null;
   } finally { mod._free(lenPtr); }
 }
 // A project file's checks before anything of it is stored: null, or the engine's refusal.
@@ -170,7 +207,7 @@ export const giveImage = (id, bytes) => withBytes(bytes, (p, n) => check(mod._tt
 
 // Without a handle (web/migrate.js, before the engine opens its files): what a picture's
 // parts are, and what an old record becomes; byte ranges copied out of the wasm heap.
-const span = ([at, len]) => (len ? mod.HEAPU8.slice(at, at + len).buffer : null);
+const span = ([at, len]) => (len ? u8().slice(at, at + len).buffer : null);
 function handleless(fn) {
   const js = fn();
   if (!js) return { error: mod.UTF8ToString(mod._tt_wasm_last_error(0)) || 'the engine failed' };
