@@ -11,7 +11,7 @@
 // and in web/: pictures.js (the picture store), migrate.js (older profiles' pictures).
 import { PROTOCOL_VERSION, CMD, EVT, PHASE, ERR, MAX_IMAGE_BYTES } from './protocol.js';
 import { humane, pictureProblem, modelProblem } from './messages.js';
-import { state, session, stores, post, postState, setPhase, fail, CommandError, PROGRESS_INTERVAL_MS } from './worker/context.js';
+import { state, session, stores, post, postState, setPhase, fail, CommandError, PROGRESS_INTERVAL_MS, tick } from './worker/context.js';
 import { claimStorage, requireOwner, takeOver, loadFiles, syncFiles, storageMessage } from './worker/storage.js';
 import { openPictures } from './pictures.js';
 import { migrateProfile } from './migrate.js';
@@ -194,7 +194,7 @@ async function addImagesTo(classId, files) {
     }
     done += chunk.length;
     progress();
-    if (engine.hasWeights()) await new Promise((r) => setTimeout(r)); // let pause/other commands in
+    if (engine.hasWeights()) await tick(); // let pause/other commands in
   }
   // One line for all of them: adding the sample set twice must not bury the list.
   if (duplicates) fail(ERR.FILE, `${duplicates} picture${duplicates === 1 ? ' was' : 's were'} already in "${findClass(classId).name}" and ${duplicates === 1 ? 'was' : 'were'} skipped.`, { classId });

@@ -24,6 +24,12 @@ export const state = {
 // Progress events go out at most this often (ms): enough for a smooth bar, few messages.
 export const PROGRESS_INTERVAL_MS = 100;
 
+// A turn of the event loop, so commands from the page (pause, another class) and the
+// storage's callbacks get in between the engine's slices. (A message to ourselves skips
+// setTimeout's 4 ms, but with it no checkpoint reached IndexedDB during training in
+// tests/e2e/engine.test.mjs.)
+export const tick = () => new Promise((r) => setTimeout(r));
+
 export class CommandError extends Error {
   constructor(code, message, status = 0) { super(message); this.code = code; this.status = status; } // status: the engine's tt_status
 }

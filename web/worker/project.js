@@ -6,13 +6,12 @@
 import { ERR, EVT, PHASE } from '../protocol.js';
 import { writeProject, makeManifest, validateProject, readEntry, ProjectFileError, CKPT_DIR, MANIFEST } from '../project-file.js';
 import { pictureProblem, modelProblem } from '../messages.js';
-import { state, post, postState, setPhase, CommandError, PROGRESS_INTERVAL_MS } from './context.js';
+import { state, post, postState, setPhase, CommandError, PROGRESS_INTERVAL_MS, tick } from './context.js';
 import { syncFiles } from './storage.js';
 import * as engine from './engine.js';
 import { resumeAtStart } from './training.js';
 
 const CKPT = `${engine.ROOT}/ckpt`; // the run's checkpoint directory (tt_ckpt_dir)
-const tick = () => new Promise((r) => setTimeout(r));
 
 // Shown as the pictures' intake: first the check, then the import.
 function progress(unit) {

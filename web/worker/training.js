@@ -4,13 +4,12 @@
 // interval) made durable. A reload continues from the engine's checkpoints.
 import { ERR, EVT, PHASE } from '../protocol.js';
 import { resumeNote } from '../messages.js';
-import { state, session, stores, post, postState, setPhase, fail, CommandError, PROGRESS_INTERVAL_MS } from './context.js';
+import { state, session, stores, post, postState, setPhase, fail, CommandError, PROGRESS_INTERVAL_MS, tick } from './context.js';
 import { syncFiles } from './storage.js';
 import * as engine from './engine.js';
 import { STEP, LOAD } from './engine.js';
 
 const TRAIN_SLICE_MS = 100; // engine time per train_step call: bounds pause latency
-const tick = () => new Promise((r) => setTimeout(r));
 
 // An epoch's metrics as the page shows them: every array labelled by class id (a class
 // without pictures is not in the run; one deleted since keeps the name the run knew).
