@@ -42,14 +42,12 @@ async function opfs() {
   return {
     kind: 'opfs',
     // The parts at once: opening a file is a round trip to the browser, the write itself
-    // is quick. Every write has ended before the parts of a failed one are removed.
+    // is quick. Every write has ended before a failure is thrown: split's put, the only
+    // caller, then removes all of the picture's parts.
     async put(id, parts) {
       const done = await Promise.allSettled(PARTS.filter((p) => parts[p]).map((p) => write(fileName(id, p), parts[p])));
       const failed = done.find((d) => d.status === 'rejected');
-      if (failed) {
-        for (const p of PARTS) await remove(fileName(id, p)).catch(() => {}); // none or all of them
-        throw failed.reason;
-      }
+      if (failed) throw failed.reason;
     },
     async get(id, part) {
       try {

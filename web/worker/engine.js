@@ -61,10 +61,14 @@ function u8() {
 }
 const i32 = () => new Int32Array(u8().buffer);
 
-function withBytes(bytes, fn) {
-  const n = bytes.byteLength;
+function malloc(n) {
   const p = mod._malloc(Math.max(n, 1));
   if (!p) throw new CommandError(ERR.ENGINE, `out of wasm memory for ${n} bytes`);
+  return p;
+}
+function withBytes(bytes, fn) {
+  const n = bytes.byteLength;
+  const p = malloc(n);
   try { u8().set(new Uint8Array(bytes), p); return fn(p, n); } finally { mod._free(p); }
 }
 function withString(s, fn) {
@@ -156,12 +160,7 @@ export const MAX_ADD = 64; // TT_WASM_MAX_ADD
 export function addImages(classId, pictures) {
   const n = pictures.length;
   const all = [];
-  const alloc = (size) => {
-    const p = mod._malloc(Math.max(size, 1));
-    if (!p) throw new CommandError(ERR.ENGINE, `out of wasm memory for ${size} bytes`);
-    all.push(p);
-    return p;
-  };
+  const alloc = (size) => { const p = malloc(size); all.push(p); return p; };
   try {
     const table = alloc(n * 16); // bytes[n], lens[n], names[n], ids[n]: 4-byte words
     const at = (k, i) => (table >> 2) + k * n + i;
