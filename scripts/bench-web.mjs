@@ -1,7 +1,9 @@
 // The app's own figures in headless Chromium, next to TF.js in the same browser:
 //   web-extract      the built-in sample dataset (~300 PNGs) through "Use sample dataset":
 //                    images/s from the first picture sent to the last feature stored
-//                    (transfer to the worker, PNG decode, crop/resize, MobileNetV2, IDBFS write)
+//                    (transfer to the worker, PNG decode, crop/resize, MobileNetV2, IDBFS write),
+//                    and the CPU time Chromium spent per picture, by part (Linux /proc:
+//                    photos.mjs cpuSeconds), with cpu_busy: that CPU over the machine's cores
 //   web-first-epoch  ms from the click on Train to the first epoch's metrics event
 //                    (split, trainer init, one epoch over the cached features, evaluation)
 //   then ../shared/peers/browser.mjs for TF.js (fused MobileNetV2, wasm SIMD, batch 1),
@@ -20,9 +22,10 @@
 // Prints one JSON line per figure. Needs build/wasm/tabtrain.{mjs,wasm} and models/ weights.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as h from '../tests/e2e/helpers.mjs';
-import { generatePhotos, memoryMB, sampleMemory, addPhotos } from '../tests/e2e/photos.mjs';
+import { generatePhotos, memoryMB, sampleMemory, addPhotos, cpuSeconds } from '../tests/e2e/photos.mjs';
 
 const args = process.argv.slice(2);
 const epochs = Number(args[args.indexOf('--epochs') + 1]) || 10;
@@ -60,14 +63,19 @@ try {
   } else {
     const total = JSON.parse(fs.readFileSync(path.join(app.root, 'sample/manifest.json'), 'utf8')).classes.reduce((a, c) => a + c.files.length, 0);
 
+    const cpu0 = cpuSeconds(b.profile);
     const t0 = await page.evaluate(() => performance.now());
     await page.click('#use-sample');
     await page.waitForFunction((n) => window.tabtrainState.classes.reduce((a, c) => a + c.count, 0) + window.tabtrainState.errors.length >= n &&
       window.tabtrainState.pendingCommands === 0, total, { timeout: 900_000, polling: 50 });
     const s = await h.state(page);
     const extractMs = (await page.evaluate(() => performance.now())) - t0;
+    const cpu1 = cpuSeconds(b.profile);
     const images = s.classes.reduce((a, c) => a + c.count, 0);
-    emit({ bench: 'web-extract', threads: s.threads?.current, images, rejected: total - images, ms: Math.round(extractMs), images_per_s: +(images / extractMs * 1e3).toFixed(2), ms_per_image: +(extractMs / images).toFixed(2) });
+    const cpuMs = Object.fromEntries(Object.keys(cpu1).map((k) => [k, +((cpu1[k] - (cpu0[k] || 0)) * 1e3 / images).toFixed(1)]).sort((x, y) => y[1] - x[1]));
+    const cpuAll = Object.values(cpuMs).reduce((a, v) => a + v, 0);
+    emit({ bench: 'web-extract', threads: s.threads?.current, images, rejected: total - images, ms: Math.round(extractMs), images_per_s: +(images / extractMs * 1e3).toFixed(2), ms_per_image: +(extractMs / images).toFixed(2),
+      cpu_ms_per_image: { all: +cpuAll.toFixed(1), ...cpuMs }, cpu_busy: +(cpuAll * images / extractMs / os.availableParallelism()).toFixed(2) });
 
     await page.fill('#settings [name=epochs]', String(epochs));
     const t1 = await page.evaluate(() => { window.__tt.trainClick = performance.now(); return window.__tt.trainClick; });

@@ -34,10 +34,10 @@ export async function generatePhotos(n, classes = 3) {
   return { dir, classes: out, bytes };
 }
 
-// Proportional set size (MB) of the Chromium processes of the profile: the browser
-// process (the one started with its --user-data-dir) and every process below it
-// (renderers, GPU, network, storage), read from /proc. PSS counts shared pages once.
-export function memoryMB(profile) {
+// The Chromium processes of the profile, {pid: command line}: the browser process (the
+// one started with its --user-data-dir) and every process below it (renderers, GPU,
+// network, storage), read from /proc.
+function profileProcesses(profile) {
   const procs = new Map();
   for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
@@ -46,20 +46,50 @@ export function memoryMB(profile) {
       procs.set(Number(pid), { ppid, cmd: fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') });
     } catch { /* gone meanwhile */ }
   }
-  const roots = [...procs].filter(([, p]) => p.cmd.includes(`--user-data-dir=${profile}`) && !p.cmd.includes('--type=')).map(([pid]) => pid);
-  const mine = new Set(roots);
+  const mine = new Map([...procs].filter(([, p]) => p.cmd.includes(`--user-data-dir=${profile}`) && !p.cmd.includes('--type=')));
   for (let grew = true; grew;) {
     grew = false;
-    for (const [pid, p] of procs) if (!mine.has(pid) && mine.has(p.ppid)) { mine.add(pid); grew = true; }
+    for (const [pid, p] of procs) if (!mine.has(pid) && mine.has(p.ppid)) { mine.set(pid, p); grew = true; }
   }
+  return mine;
+}
+
+// Proportional set size (MB) of the profile's Chromium processes. PSS counts shared
+// pages once.
+export function memoryMB(profile) {
   let kb = 0;
-  for (const pid of mine) {
+  for (const pid of profileProcesses(profile).keys()) {
     try {
       const m = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
       if (m) kb += Number(m[1]);
     } catch { /* gone meanwhile */ }
   }
   return kb / 1024;
+}
+
+// CPU seconds used so far by the profile's Chromium processes, by part: `engine` (the
+// renderer's dedicated workers: the app's worker and the engine's threads), `page` (the
+// renderer's main thread), `renderer` (its other threads), and each other process by its
+// type (`browser`, `network`, `gpu`, ...). Threads that ended are not counted: take the
+// difference of two readings around work whose threads outlive it.
+const CLOCK_TICKS = 100; // USER_HZ, 100 on Linux
+export function cpuSeconds(profile) {
+  const out = {};
+  for (const [pid, p] of profileProcesses(profile)) {
+    const type = /--utility-sub-type=network\./.test(p.cmd) ? 'network' : /--type=([a-z-]+)/.exec(p.cmd)?.[1].replace('-process', '') ?? 'browser';
+    let tids = [];
+    try { tids = fs.readdirSync(`/proc/${pid}/task`); } catch { continue; }
+    for (const tid of tids) {
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const part = type !== 'renderer' ? type : name.startsWith('DedicatedWorker') ? 'engine' : Number(tid) === pid ? 'page' : 'renderer';
+        out[part] = (out[part] || 0) + (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+      } catch { /* gone meanwhile */ }
+    }
+  }
+  return out;
 }
 
 // Samples memoryMB every `ms` until stop() is called; stop() returns the largest.
