@@ -72,10 +72,10 @@ try {
     const extractMs = (await page.evaluate(() => performance.now())) - t0;
     const cpu1 = cpuSeconds(b.profile);
     const images = s.classes.reduce((a, c) => a + c.count, 0);
-    const cpuMs = Object.fromEntries(Object.keys(cpu1).map((k) => [k, +((cpu1[k] - (cpu0[k] || 0)) * 1e3 / images).toFixed(1)]).sort((x, y) => y[1] - x[1]));
-    const cpuAll = Object.values(cpuMs).reduce((a, v) => a + v, 0);
+    const cpuMs = Object.keys(cpu1).map((k) => [k, (cpu1[k] - (cpu0[k] || 0)) * 1e3 / images]).sort((x, y) => y[1] - x[1]);
+    const cpuAll = cpuMs.reduce((a, [, v]) => a + v, 0);
     emit({ bench: 'web-extract', threads: s.threads?.current, images, rejected: total - images, ms: Math.round(extractMs), images_per_s: +(images / extractMs * 1e3).toFixed(2), ms_per_image: +(extractMs / images).toFixed(2),
-      cpu_ms_per_image: { all: +cpuAll.toFixed(1), ...cpuMs }, cpu_busy: +(cpuAll * images / extractMs / os.availableParallelism()).toFixed(2) });
+      cpu_ms_per_image: Object.fromEntries([['all', cpuAll], ...cpuMs].map(([k, v]) => [k, +v.toFixed(1)])), cpu_busy: +(cpuAll * images / extractMs / os.availableParallelism()).toFixed(2) });
 
     await page.fill('#settings [name=epochs]', String(epochs));
     const t1 = await page.evaluate(() => { window.__tt.trainClick = performance.now(); return window.__tt.trainClick; });

@@ -34,15 +34,21 @@ export async function generatePhotos(n, classes = 3) {
   return { dir, classes: out, bytes };
 }
 
-// The Chromium processes of the profile, {pid: command line}: the browser process (the
-// one started with its --user-data-dir) and every process below it (renderers, GPU,
-// network, storage), read from /proc.
+// A /proc/.../stat file: the command name, and the fields after it (fields[0] is the
+// state, [1] the parent pid, [11] and [12] user and system CPU in clock ticks).
+function readStat(file) {
+  const stat = fs.readFileSync(file, 'utf8');
+  return { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), fields: stat.slice(stat.lastIndexOf(')') + 2).split(' ') };
+}
+
+// The Chromium processes of the profile, pid -> {ppid, cmd}: the browser process (the one
+// started with its --user-data-dir) and every process below it (renderers, GPU, network,
+// storage), read from /proc.
 function profileProcesses(profile) {
   const procs = new Map();
   for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const ppid = Number(readStat(`/proc/${pid}/stat`).fields[1]);
       procs.set(Number(pid), { ppid, cmd: fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') });
     } catch { /* gone meanwhile */ }
   }
@@ -81,9 +87,7 @@ export function cpuSeconds(profile) {
     try { tids = fs.readdirSync(`/proc/${pid}/task`); } catch { continue; }
     for (const tid of tids) {
       try {
-        const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const { name, fields: f } = readStat(`/proc/${pid}/task/${tid}/stat`);
         const part = type !== 'renderer' ? type : name.startsWith('DedicatedWorker') ? 'engine' : Number(tid) === pid ? 'page' : 'renderer';
         out[part] = (out[part] || 0) + (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
       } catch { /* gone meanwhile */ }
