@@ -18,19 +18,22 @@ test('weights manifest holds the size and SHA-256 of the served file', () => {
   assert.equal(app.manifest.sha256, h.sha256(bytes));
 });
 
-test('sample dataset: 4 classes, ~300 PNGs, every listed file present', { skip: fs.existsSync('/usr/share/qabcs/abcs/all/pics') ? false : 'qabcs-data not installed' }, () => {
-  const m = JSON.parse(fs.readFileSync(path.join(app.root, 'sample/manifest.json'), 'utf8'));
+test('sample dataset: 4 classes, ~300 PNGs, one pack holding every listed file and nothing else', { skip: fs.existsSync('/usr/share/qabcs/abcs/all/pics') ? false : 'qabcs-data not installed' }, () => {
+  const m = h.samplePictures(app.root);
   assert.deepEqual(m.classes.map((c) => c.name), ['animals', 'food', 'instrument', 'toys']);
   const total = m.classes.reduce((a, c) => a + c.files.length, 0);
   assert.ok(total >= 250 && total <= 350, `total ${total}`);
+  assert.equal(m.unread, 0, 'the pack is longer than its pictures');
   for (const c of m.classes) {
     assert.ok(c.files.length >= 50, `${c.name}: ${c.files.length}`);
-    for (const f of c.files) {
-      assert.ok(f.startsWith(`${c.name}/`) && f.endsWith('.png'), f);
-      const b = fs.readFileSync(path.join(app.root, 'sample', f));
-      assert.equal(b.subarray(1, 4).toString(), 'PNG', f);
+    assert.equal(c.sizes.length, c.files.length, c.name);
+    for (const { name, bytes } of c.pictures) {
+      assert.ok(name.startsWith(`${c.name}/`) && name.endsWith('.png'), name);
+      assert.equal(bytes.subarray(1, 4).toString(), 'PNG', name);
+      assert.equal(bytes.subarray(-8, -4).toString(), 'IEND', `${name}: not a whole PNG`);
     }
   }
+  assert.deepEqual(fs.readdirSync(path.join(app.root, 'sample')).sort(), ['COPYRIGHT', 'manifest.json', m.pack].sort());
 });
 
 test('page assets are local: no http(s) URLs in html/js/css', () => {

@@ -14,7 +14,7 @@ before(async () => {
   if (skip) return;
   app = h.buildApp();
   srv = await h.startServer(app.root);
-  sample = JSON.parse(fs.readFileSync(path.join(app.root, 'sample/manifest.json'), 'utf8'));
+  sample = h.samplePictures(app.root);
 });
 after(async () => { await srv?.close(); app?.cleanup(); });
 
@@ -43,7 +43,7 @@ test('pictures added while the base model downloads are queued and read once it 
     await page.click('#add-class');
     await page.waitForSelector('input[type=file][data-class-index="0"]');
     await page.click('#use-sample');
-    const mine = sample.classes[0].files.slice(0, 3).map((p) => path.join(app.root, 'sample', p));
+    const mine = f.pictures(app.root, sample.classes[0].name).slice(0, 3);
     await page.setInputFiles('input[type=file][data-class-index="0"]', mine);
     await page.waitForFunction(() => window.tabtrainState.waiting > 0);
     let s = await h.state(page);
@@ -82,6 +82,36 @@ const tables = (page) => page.evaluate(() => ({
   confusion: [...document.querySelectorAll('#confusion tbody tr')].map((tr) => [...tr.children].map((td) => td.textContent)),
   note: document.querySelector('#run-classes').textContent,
 }));
+
+test('a sample file cut short: the pictures that came whole are added, the rest is reported, nothing waits', { skip }, async () => {
+  const b = await h.launch();
+  try {
+    const { page } = b;
+    const pack = fs.readFileSync(path.join(app.root, 'sample', sample.pack));
+    const whole = sample.classes[0].sizes[0] + sample.classes[0].sizes[1];
+    await b.context.route('**/sample/pictures.pack', (route) => route.fulfill({ status: 200, contentType: 'application/octet-stream', body: pack.subarray(0, whole + 100) }));
+    await page.goto(srv.url);
+    await h.waitForPhase(page, 'ready', 120_000);
+    await page.click('#use-sample');
+    await page.waitForFunction(() => window.tabtrainState.errors.some((e) => /sample pictures could not be loaded/.test(e.message)));
+    await page.waitForFunction(() => window.tabtrainState.pendingCommands === 0 && window.tabtrainState.intake.done === window.tabtrainState.intake.total &&
+      window.tabtrainState.classes.length === 4 && window.tabtrainState.classes[0].count === 2);
+    const s = await h.state(page);
+    assert.deepEqual(s.classes.map((c) => [c.name, c.count]), [['animals', 2], ['food', 0], ['instrument', 0], ['toys', 0]]);
+    assert.equal(s.intake.total, 2);
+    assert.equal(s.errors.length, 1);
+    assert.match(s.errors[0].message, /could not be loaded \(the sample file ended early\)/);
+    assert.ok(!(await page.locator('#use-sample').isDisabled()));
+
+    // A message that cannot leave the page (here: it cannot be cloned) is an answered
+    // failure, listed, and leaves no command waiting for ever.
+    const r = await page.evaluate(async () => (await import('./app/rpc.js')).command('hello', { f: () => 1 }));
+    assert.equal(r.ok, false);
+    assert.match(r.error.message, /could not be sent to the worker \(DataCloneError/);
+    assert.equal((await h.state(page)).pendingCommands, 0);
+    assert.ok((await h.state(page)).errors.some((e) => /could not be sent to the worker/.test(e.message)));
+  } finally { await b.close(); }
+});
 
 test('results are labelled by class id: an empty class is left out, a deleted class keeps its name', { skip }, async () => {
   const b = await h.openApp(srv.url);
@@ -171,7 +201,7 @@ test('every message on the page is written for people; problems newest first, co
     assert.equal((await h.state(page)).classes.length, 2);
 
     // A file of each failure class, and the same pictures again.
-    const png = fs.readFileSync(path.join(app.root, 'sample', sample.classes[0].files[0]));
+    const png = sample.classes[0].pictures[0].bytes;
     const bad = [
       { name: 'empty.png', mimeType: 'image/png', buffer: Buffer.alloc(0) },
       { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a picture at all\n'.repeat(20)) },

@@ -5,8 +5,22 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as h from './helpers.mjs';
 
-// The built-in sample set's pictures of a class, in a fixed order.
-export const pictures = (root, cls) => fs.readdirSync(path.join(root, 'sample', cls)).sort().map((f) => path.join(root, 'sample', cls, f));
+// The built-in sample set's pictures of a class as files (as a user's folder would give
+// them), in a fixed order: cut from the app's sample pack into a folder beside the app
+// copy the first time they are asked for (an older app, built from git, has the folders).
+export function pictures(root, cls) {
+  const old = path.join(root, 'sample');
+  const dir = fs.existsSync(path.join(old, cls)) ? old : path.join(root, '..', 'sample-files');
+  if (!fs.existsSync(dir)) {
+    const tmp = `${dir}.${process.pid}`;
+    for (const c of h.samplePictures(root).classes) {
+      fs.mkdirSync(path.join(tmp, c.name), { recursive: true });
+      for (const p of c.pictures) fs.writeFileSync(path.join(tmp, p.name), p.bytes);
+    }
+    fs.renameSync(tmp, dir);
+  }
+  return fs.readdirSync(path.join(dir, cls)).sort().map((f) => path.join(dir, cls, f));
+}
 
 // Creates the classes, gives each the first n sample pictures of its name, waits for the counts.
 export async function addClasses(page, root, classes, n) {

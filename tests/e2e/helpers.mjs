@@ -96,6 +96,16 @@ export function buildApp({ weights = fs.existsSync(REAL_WEIGHTS) ? REAL_WEIGHTS 
   return { dir, root: out, manifest, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
+// The built app's sample set (scripts/sample-data --pack): its manifest, and every class's
+// pictures as {name, bytes} cut from the pack by the manifest's sizes.
+export function samplePictures(root) {
+  const m = JSON.parse(fs.readFileSync(path.join(root, 'sample/manifest.json'), 'utf8'));
+  const pack = fs.readFileSync(path.join(root, 'sample', m.pack));
+  let at = 0;
+  for (const c of m.classes) c.pictures = c.files.map((f, i) => ({ name: f, bytes: pack.subarray(at, at += c.sizes[i]) }));
+  return { ...m, packBytes: pack.length, unread: pack.length - at };
+}
+
 // Starts scripts/serve.mjs on a free port. `requests` is its access log ("GET /path 200").
 // isolation: false serves without COOP/COEP (the page then runs the single-threaded engine);
 // `args`: more serve.mjs flags (--host, --https).

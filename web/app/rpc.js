@@ -13,7 +13,12 @@ export function send(type, fields = {}, transfer = []) {
   const id = nextId++;
   return new Promise((resolve) => {
     pending.set(id, resolve);
-    worker.postMessage(msg(type, { id, ...fields }), transfer);
+    try {
+      worker.postMessage(msg(type, { id, ...fields }), transfer);
+    } catch (e) { // nothing will answer a message that never left (e.g. it could not be cloned)
+      pending.delete(id);
+      resolve({ id, ok: false, error: { code: 'protocol', message: `could not be sent to the worker (${e.name || 'error'}: ${e.message || e})` } });
+    }
     publish();
   });
 }
