@@ -42,10 +42,10 @@ async function opfs() {
   return {
     kind: 'opfs',
     // The parts at once: opening a file is a round trip to the browser, the write itself
-    // is quick. Every write has ended before a failure is thrown: split's put, the only
-    // caller, then removes all of the picture's parts.
-    async put(id, parts) {
-      const done = await Promise.allSettled(PARTS.filter((p) => parts[p]).map((p) => write(fileName(id, p), parts[p])));
+    // is quick. Every write has ended before a failure is thrown: split's putAll, the only
+    // caller, then removes all of the pictures' parts.
+    async putAll(list) {
+      const done = await Promise.allSettled(list.flatMap(({ id, parts }) => PARTS.filter((p) => parts[p]).map((p) => write(fileName(id, p), parts[p]))));
       const failed = done.find((d) => d.status === 'rejected');
       if (failed) throw failed.reason;
     },
@@ -86,7 +86,9 @@ function idb() {
   };
   return {
     kind: 'indexeddb',
-    put: (id, parts) => tx('readwrite', (s) => { for (const p of PARTS) if (parts[p]) s.put(parts[p], fileName(id, p)); }), // one transaction: all or none
+    // One transaction for all the pictures: all or none, and one commit (the browser's
+    // work per transaction is most of a small picture's).
+    putAll: (list) => tx('readwrite', (s) => { for (const { id, parts } of list) for (const p of PARTS) if (parts[p]) s.put(parts[p], fileName(id, p)); }),
     get: async (id, part) => (await tx('readonly', (s) => s.get(fileName(id, part)))) ?? null,
     remove: (ids) => tx('readwrite', (s) => { for (const id of ids) for (const p of PARTS) s.delete(fileName(id, p)); }),
     ids: async () => new Set((await tx('readonly', (s) => s.getAllKeys())).map(idOf).filter(Boolean)),
@@ -98,13 +100,17 @@ function idb() {
 function split(files, records) {
   const store = {
     kind: 'opfs+indexeddb',
-    async put(id, parts) {
-      const big = {}, small = {};
-      for (const p of PARTS) if (parts[p]) (parts[p].byteLength >= FILE_BYTES ? big : small)[p] = parts[p];
-      const done = await Promise.allSettled([files.put(id, big), records.put(id, small)]);
+    async putAll(list) {
+      const big = [], small = [];
+      for (const { id, parts } of list) {
+        const b = {}, s = {};
+        for (const p of PARTS) if (parts[p]) (parts[p].byteLength >= FILE_BYTES ? b : s)[p] = parts[p];
+        big.push({ id, parts: b }), small.push({ id, parts: s });
+      }
+      const done = await Promise.allSettled([files.putAll(big), records.putAll(small)]);
       const failed = done.find((d) => d.status === 'rejected');
       if (failed) {
-        await store.remove([id]).catch(() => {}); // none or all of them
+        await store.remove(list.map((x) => x.id)).catch(() => {}); // none or all of them
         throw failed.reason;
       }
     },
@@ -121,10 +127,11 @@ function split(files, records) {
 }
 
 // The store this context can have: OPFS with sync access handles beside IndexedDB, else
-// IndexedDB alone.
+// IndexedDB alone. putAll([{id, parts}]) stores pictures all or none; put(id, parts) one.
 export async function openPictures() {
+  const withPut = (store) => Object.assign(store, { put: (id, parts) => store.putAll([{ id, parts }]) });
   if (typeof FileSystemSyncAccessHandle === 'function' && navigator.storage?.getDirectory) {
-    try { return split(await opfs(), idb()); } catch { /* e.g. a browser that refuses OPFS in this profile */ }
+    try { return withPut(split(await opfs(), idb())); } catch { /* e.g. a browser that refuses OPFS in this profile */ }
   }
-  return idb();
+  return withPut(idb());
 }

@@ -184,9 +184,7 @@ async function addImagesTo(classId, files) {
     // pictures': those added before it stay, and are synced below.
     let results;
     try { results = chunk.length ? engine.addImages(classId, chunk) : []; } catch (e) { results = chunk.map(() => ({ error: e })); }
-    // The chunk's pictures are stored side by side: each store waits on round trips to
-    // the browser, not on this thread.
-    const stored = await Promise.all(results.map((r, k) => (r.id ? storePicture(r, chunk[k].bytes) : r)));
+    const stored = await storePictures(results, chunk.map((f) => f.bytes));
     for (const [k, r] of stored.entries()) {
       if (r.id) added++;
       else if (/already in this class/.test(r.error.message)) duplicates++;
@@ -202,18 +200,22 @@ async function addImagesTo(classId, files) {
   return { added, rejected: total - added };
 }
 
-// A picture the engine added (its record, features, training copy and thumbnail): the
-// original and those two into the picture store before the record is synced, or the
-// picture is not added at all: {id} or {error}.
-async function storePicture(r, bytes) {
+// Pictures the engine added (their records, features, training copies and thumbnails):
+// the originals and those two into the picture store, in one transaction, before the
+// records are synced, or those pictures are not added at all: {id} or {error} each, for
+// each of `results` (the engine's refusals pass through).
+async function storePictures(results, originals) {
+  const added = results.flatMap((r, k) => (r.id ? [{ id: r.id, parts: { original: originals[k], copy: r.copy, thumb: r.thumb } }] : []));
+  if (!added.length) return results;
   try {
     if (!stores.pictures) throw new Error('the picture store is not available');
-    await stores.pictures.put(r.id, { original: bytes, copy: r.copy, thumb: r.thumb });
+    await stores.pictures.putAll(added);
   } catch (e) {
-    engine.removeImage(r.id);
-    return { error: new CommandError(ERR.STORAGE, `not added: ${storageMessage(e)}`) };
+    for (const { id } of added) engine.removeImage(id);
+    const error = new CommandError(ERR.STORAGE, `not added: ${storageMessage(e)}`);
+    return results.map((r) => (r.id ? { error } : r));
   }
-  return { id: r.id };
+  return results.map((r) => (r.id ? { id: r.id } : r));
 }
 
 // The export of `tabtrain export` (docs/export.md): backbone + head, and its JSON sidecar;
@@ -378,8 +380,8 @@ const projectStorage = {
     return new Uint8Array(bytes);
   },
   addPicture: async (classId, bytes, name) => {
-    const [r] = engine.addImages(classId, [{ bytes, name }]);
-    return r.id ? storePicture(r, bytes) : r;
+    const [r] = await storePictures(engine.addImages(classId, [{ bytes, name }]), [bytes]);
+    return r;
   },
   resetProject,
   refreshClasses,

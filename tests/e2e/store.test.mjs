@@ -76,6 +76,15 @@ test('picture store: big parts as OPFS files, small ones as IndexedDB records, a
       // A part that cannot be written (a function cannot be stored) leaves none of that picture behind.
       out.failed = await store.put(9, { original: bytes(2 * 1024 * 1024, 9), thumb: Object.assign(() => 0, { byteLength: 10 }) }).then(() => 'stored', (e) => e.name || 'error');
       out.afterFailure = { files: await files(), records: await records() };
+      // Pictures stored together go all or none: one part that cannot be written keeps
+      // every one of them out, whichever store the others' parts were for.
+      out.batchFailed = await store.putAll([
+        { id: 10, parts: { original: bytes(2 * 1024 * 1024, 10), thumb: bytes(500, 1) } },
+        { id: 11, parts: { original: bytes(3000, 11), thumb: Object.assign(() => 0, { byteLength: 10 }) } },
+      ]).then(() => 'stored', (e) => e.name || 'error');
+      out.afterBatchFailure = { files: await files(), records: await records() };
+      await store.putAll([{ id: 12, parts: { original: bytes(3000, 12), thumb: bytes(300, 13) } }, { id: 13, parts: { original: bytes(2 * 1024 * 1024, 14), copy: bytes(9000, 15) } }]);
+      out.batch = { files: await files(), records: await records(), back: await Promise.all([store.get(12, 'thumb').then((x) => same(x, bytes(300, 13))), store.get(13, 'original').then((x) => same(x, bytes(2 * 1024 * 1024, 14)))]) };
       await store.clear();
       out.afterClear = { files: await files(), records: await records(), ids: [...await store.ids()] };
       return out;
@@ -89,6 +98,9 @@ test('picture store: big parts as OPFS files, small ones as IndexedDB records, a
     assert.deepEqual(got.afterRemove, { files: [], records: ['8.original', '8.thumb'], ids: [8] });
     assert.notEqual(got.failed, 'stored');
     assert.deepEqual(got.afterFailure, { files: [], records: ['8.original', '8.thumb'] });
+    assert.notEqual(got.batchFailed, 'stored');
+    assert.deepEqual(got.afterBatchFailure, { files: [], records: ['8.original', '8.thumb'] });
+    assert.deepEqual(got.batch, { files: ['13.original'], records: ['12.original', '12.thumb', '13.copy', '8.original', '8.thumb'], back: [true, true] });
     assert.deepEqual(got.afterClear, { files: [], records: [], ids: [] });
   } finally { await b.close(); }
 });
