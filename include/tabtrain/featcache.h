@@ -93,6 +93,9 @@ typedef struct tt_feat_request {
     const void *bytes;    /* encoded image: the original, or its training copy when hashed */
     size_t len;
     const tt_image *image; /* or the decoded training copy (hashed must be 1); NULL: bytes */
+    /* with image: its plain view (tt_image_to_input at the cache's size), made by the
+     * caller (so on its threads); NULL: made here, on the calling thread */
+    const float *input;
     int hashed;           /* 1: hash below is given (the original's); 0: computed from bytes */
     /* results */
     uint8_t hash[TT_SHA256_SIZE];

@@ -220,6 +220,7 @@ tt_status tt_app_class_delete(tt_app *a, int id) {
 /* What adding one picture makes before its record: decoded on a pool thread. */
 typedef struct tt_app_adding {
     tt_image copy;
+    float *input; /* the copy's plain view: made here, where the threads are */
     tt_feat_request rq;
     void *png, *jpeg;
     size_t png_len, jpeg_len;
@@ -236,7 +237,7 @@ static void tt_app_note(tt_app_new_image *im, tt_status st) {
     snprintf(im->error, sizeof im->error, "%s", *tt_last_error() ? tt_last_error() : tt_status_name(st));
 }
 
-/* Pictures [i0, i1): the training copy, its hash, PNG and thumbnail. Independent
+/* Pictures [i0, i1): the training copy, its input, hash, PNG and thumbnail. Independent
  * pictures, disjoint outputs, error messages thread-local: any split gives the same. */
 static void tt_app_add_decode(void *ctx, int i0, int i1, int worker) {
     (void)worker;
@@ -249,11 +250,16 @@ static void tt_app_add_decode(void *ctx, int i0, int i1, int worker) {
                                                                        &(tt_decode_opts){j->a->cfg.max_pixels, 0},
                                                                        j->a->bb->size, &ad->copy);
         if (!st) st = tt_app_parts(&ad->copy, im->len, &ad->png, &ad->png_len, &ad->jpeg, &ad->jpeg_len);
+        if (!st) {
+            size_t size = (size_t)j->a->bb->size;
+            ad->input = malloc(size * size * 3 * sizeof(float));
+            st = ad->input ? tt_image_to_input(&ad->copy, (int)size, ad->input) : tt_error(TT_ERR_NOMEM, "no memory for the picture's input");
+        }
         if (st) {
             tt_app_note(im, st);
             continue;
         }
-        ad->rq = (tt_feat_request){.image = &ad->copy, .hashed = 1};
+        ad->rq = (tt_feat_request){.image = &ad->copy, .input = ad->input, .hashed = 1};
         tt_sha256(im->bytes, im->len, ad->rq.hash);
     }
 }
@@ -291,7 +297,7 @@ tt_status tt_app_images_add(tt_app *a, int class_id, int n, tt_app_new_image *im
     }
     for (int i = 0; i < n; i++) {
         tt_image_free(&ad[i].copy);
-        free(ad[i].png), free(ad[i].jpeg);
+        free(ad[i].input), free(ad[i].png), free(ad[i].jpeg);
     }
     free(ad), free(rq), free(feat);
     return st;

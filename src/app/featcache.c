@@ -455,7 +455,9 @@ tt_status tt_featcache_run(tt_featcache *fc, int n, tt_feat_request *rq, int vie
                 }
             }
             float *in = fc->in + (size_t)fc->pending * px;
-            if (v == 0) {
+            if (v == 0 && r->image && r->input) {
+                memcpy(in, r->input, px * sizeof(float));
+            } else if (v == 0) {
                 st = tt_image_to_input(copy, fc->size, in);
             } else {
                 tt_rng rng;

@@ -171,6 +171,43 @@ static void misses_hits_and_persistence(void **state) {
     fixture_free(&fx);
 }
 
+/* A decoded copy given with its plain view (made by the caller, on its threads)
+ * gives the bits of the bytes' run; the given view is what view 0 is computed
+ * from (a wrong one shows), the augmented views still come from the copy. */
+static void a_copy_with_its_input(void **state) {
+    (void)state;
+    const size_t dim = 1280, px = (size_t)SIZE * SIZE * 3;
+    fixture fx;
+    tt_featcache_free(fixture_start(&fx, NULL, "sha256:aaaa"));
+    tt_image im[N_IMG];
+    float *in = tt_test_malloc(sizeof(float) * N_IMG * px), *zeros = tt_test_malloc(sizeof(float) * px);
+    memset(zeros, 0, sizeof(float) * px);
+    tt_feat_request rq[N_IMG];
+    for (int i = 0; i < N_IMG; i++) {
+        tt_assert_ok(tt_image_training_copy(fx.img[i].data, fx.img[i].len, NULL, SIZE, &im[i]));
+        tt_assert_ok(tt_image_to_input(&im[i], SIZE, in + i * px));
+    }
+    for (int wrong = 0; wrong < 2; wrong++) {
+        tt_featcache *fc;
+        tt_assert_ok(tt_featcache_open(&fc, g_model, "sha256:aaaa", &fx.cfg));
+        for (int i = 0; i < N_IMG; i++) {
+            rq[i] = (tt_feat_request){.image = &im[i], .input = wrong && i == 2 ? zeros : in + i * px, .hashed = 1};
+            memcpy(rq[i].hash, fx.rq[i].hash, sizeof rq[i].hash);
+        }
+        tt_assert_ok(tt_featcache_run(fc, N_IMG, rq, VIEWS, fx.f2));
+        for (int i = 0; i < N_IMG; i++)
+            for (int v = 0; v < VIEWS; v++) {
+                size_t at = ((size_t)i * VIEWS + v) * dim;
+                int same = !memcmp(fx.f1 + at, fx.f2 + at, dim * sizeof(float));
+                if (same != !(wrong && i == 2 && v == 0)) fail_msg("wrong input %d: image %d view %d %s", wrong, i, v, same ? "unchanged" : "changed");
+            }
+        tt_featcache_free(fc);
+    }
+    for (int i = 0; i < N_IMG; i++) tt_image_free(&im[i]);
+    free(in), free(zeros);
+    fixture_free(&fx);
+}
+
 static void damaged_entries_are_recomputed(void **state) {
     (void)state;
     const int dim = 1280;
@@ -496,6 +533,7 @@ static void tail_inputs_are_keyed_by_unfreeze(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(misses_hits_and_persistence),
+        cmocka_unit_test(a_copy_with_its_input),
         cmocka_unit_test(damaged_entries_are_recomputed),
         cmocka_unit_test(keys_separate_views_backbones_and_augmentation),
         cmocka_unit_test(the_key_covers_the_whole_file),
