@@ -13,8 +13,8 @@
 //   - smaller parts (thumbnails, copies, small originals) as IndexedDB records, one
 //     transaction per putAll (a chunk of pictures: the page's sample set went from ~35
 //     to ~42 pictures/s with one commit per chunk instead of one per picture): a 60 KB
-//     picture and its thumbnail in 1.6 ms, against 13 ms
-//     as two files (opening a file takes round trips to the browser, whatever its size).
+//     picture and its thumbnail in 1.6 ms, against 13 ms as two files (opening a file
+//     takes round trips to the browser, whatever its size).
 // A page that is not a secure context (http on a LAN address) has no OPFS: everything
 // in IndexedDB there, same interface. Reads look in IndexedDB first, then the files (a
 // profile of before the split kept every part as a file).

@@ -103,7 +103,7 @@ export function samplePictures(root) {
   const pack = fs.readFileSync(path.join(root, 'sample', m.pack));
   let at = 0;
   for (const c of m.classes) c.pictures = c.files.map((f, i) => ({ name: f, bytes: pack.subarray(at, at += c.sizes[i]) }));
-  return { ...m, packBytes: pack.length, unread: pack.length - at };
+  return { ...m, unread: pack.length - at };
 }
 
 // Starts scripts/serve.mjs on a free port. `requests` is its access log ("GET /path 200").
