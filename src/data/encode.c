@@ -92,6 +92,20 @@ typedef struct tt_jpeg_werr {
 
 static void tt_jpeg_werror(j_common_ptr c) { longjmp(((tt_jpeg_werr *)c->err)->jb, 1); }
 
+/* Progressive, by spectral selection only: the DC of every component, then each
+ * component's AC. Baseline JPEG goes through libjpeg-turbo's encode_one_block, 50 KB
+ * of wasm unrolled by hand, and successive approximation through encode_mcu_AC_refine
+ * (6 KB); a browser compiles whichever gets hot with its optimizing compiler, which on
+ * the page's first pictures competes with them for the cores (0.3 s of compiling for
+ * the 50 KB one). These scans use two functions of ~2 KB. Also smaller files: the
+ * Huffman tables are optimized, as progressive mode requires. */
+static const jpeg_scan_info tt_jpeg_scans[] = {
+    {3, {0, 1, 2, 0}, 0, 0, 0, 0},
+    {1, {0, 0, 0, 0}, 1, 63, 0, 0},
+    {1, {1, 0, 0, 0}, 1, 63, 0, 0},
+    {1, {2, 0, 0, 0}, 1, 63, 0, 0},
+};
+
 tt_status tt_image_encode_jpeg(const tt_image *img, int quality, void **bytes, size_t *len) {
     if (!tt_check(img, bytes, len) || quality < 1 || quality > 100)
         return tt_error(TT_ERR_INVALID_ARG, "tt_image_encode_jpeg: empty image or quality %d", quality);
@@ -114,6 +128,8 @@ tt_status tt_image_encode_jpeg(const tt_image *img, int quality, void **bytes, s
     ci.in_color_space = JCS_RGB;
     jpeg_set_defaults(&ci);
     jpeg_set_quality(&ci, quality, TRUE);
+    ci.scan_info = tt_jpeg_scans;
+    ci.num_scans = (int)(sizeof tt_jpeg_scans / sizeof *tt_jpeg_scans);
     jpeg_start_compress(&ci, TRUE);
     while (ci.next_scanline < ci.image_height) {
         JSAMPROW row = img->pixels + 3 * (size_t)img->width * ci.next_scanline;

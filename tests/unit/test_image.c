@@ -806,6 +806,26 @@ static void training_copy_is_a_fixed_point(void **state) {
     tt_image dec;
     tt_assert_ok(tt_image_encode_jpeg(&m, 82, &bytes, &len));
     assert_true(len < 3 * (size_t)m.width * m.height / 4);
+    /* progressive by spectral selection only (encode.c says why): a SOF2 frame, and
+     * scans whose successive-approximation bits (the byte before each SOS's end) are 0 */
+    const uint8_t *jb = bytes;
+    int sof2 = 0, scans = 0;
+    for (size_t k = 2; k + 4 <= len && jb[k] == 0xFF;) {
+        uint8_t marker = jb[k + 1];
+        size_t seg = (size_t)jb[k + 2] << 8 | jb[k + 3];
+        assert_true(marker != 0xC0 && marker != 0xC1);
+        sof2 |= marker == 0xC2;
+        if (marker == 0xDA) {
+            assert_int_equal(jb[k + 2 + seg - 1], 0);
+            scans++;
+            /* the entropy-coded data runs to the next marker that is not a stuffed 0 or RST */
+            for (k += 2 + seg; k + 1 < len && !(jb[k] == 0xFF && jb[k + 1] && (jb[k + 1] < 0xD0 || jb[k + 1] > 0xD7)); k++) {}
+        } else {
+            k += 2 + seg;
+        }
+    }
+    assert_true(sof2);
+    assert_int_equal(scans, 4);
     tt_assert_ok(tt_image_decode(bytes, len, NULL, &dec));
     assert_int_equal(dec.width, m.width);
     assert_int_equal(dec.height, m.height);
