@@ -14,7 +14,13 @@
 //     transaction per putAll (a chunk of pictures: the page's sample set went from ~35
 //     to ~42 pictures/s with one commit per chunk instead of one per picture): a 60 KB
 //     picture and its thumbnail in 1.6 ms, against 13 ms as two files (opening a file
-//     takes round trips to the browser, whatever its size).
+//     takes round trips to the browser, whatever its size);
+//   - and a record holds at most RECORD_BYTES: Chromium keeps a value over 64 KiB as a
+//     blob of its own, which costs the worker (the engine's first thread) ~3 ms a put;
+//     16 random 66 KB values took 32-72 ms to put and 48-98 ms to commit, as 60 KB
+//     values 5-28 and 13-46, and 200 KB ones 68-121 and 79-145 whole against 16-31 and
+//     51-74 in 50 KB records. So a part between the two sizes is stored as its size and
+//     chunk count under its key, and its bytes in records `<key>.0`, `<key>.1`, ...
 // A page that is not a secure context (http on a LAN address) has no OPFS: everything
 // in IndexedDB there, same interface. Reads look in IndexedDB first, then the files (a
 // profile of before the split kept every part as a file).
@@ -23,6 +29,7 @@ const PARTS = ['original', 'copy', 'thumb'];
 const DIR = 'pictures';
 const DB = 'tabtrain-pictures';
 const FILE_BYTES = 1024 * 1024; // parts this big and bigger go to OPFS files
+const RECORD_BYTES = 60 * 1024; // parts bigger than this, and smaller than FILE_BYTES, in records of this size
 
 const fileName = (id, part) => `${id}.${part}`;
 const idOf = (name) => { const m = /^(\d+)\.(original|copy|thumb)$/.exec(name); return m ? Number(m[1]) : 0; };
@@ -80,19 +87,46 @@ function idb() {
     const d = await open;
     return new Promise((resolve, reject) => {
       const t = d.transaction(DIR, mode);
-      const rq = fn(t.objectStore(DIR));
-      t.oncomplete = () => resolve(rq?.result);
+      const rq = fn(t.objectStore(DIR)); // a request, or {result, error} that fn's handlers fill in
+      t.oncomplete = () => (rq?.error ? reject(rq.error) : resolve(rq?.result));
       t.onerror = () => reject(t.error);
       t.onabort = () => reject(t.error || new Error('IndexedDB transaction aborted'));
     });
   };
+  const chunked = (bytes) => bytes.byteLength > RECORD_BYTES && bytes.byteLength < FILE_BYTES;
+  const putPart = (s, key, bytes) => {
+    if (!chunked(bytes)) { s.put(bytes, key); return; }
+    const chunks = Math.ceil(bytes.byteLength / RECORD_BYTES);
+    s.put({ bytes: bytes.byteLength, chunks }, key);
+    for (let k = 0; k < chunks; k++) s.put(bytes.slice(k * RECORD_BYTES, (k + 1) * RECORD_BYTES), `${key}.${k}`);
+  };
+  const chunksOf = (key) => IDBKeyRange.bound(`${key}.`, `${key}.\uffff`);
   return {
     kind: 'indexeddb',
     // One transaction for all the pictures: all or none, and one commit (the browser's
     // work per transaction is most of a small picture's).
-    putAll: (list) => tx('readwrite', (s) => { for (const { id, parts } of list) for (const p of PARTS) if (parts[p]) s.put(parts[p], fileName(id, p)); }),
-    get: async (id, part) => (await tx('readonly', (s) => s.get(fileName(id, part)))) ?? null,
-    remove: (ids) => tx('readwrite', (s) => { for (const id of ids) for (const p of PARTS) s.delete(fileName(id, p)); }),
+    putAll: (list) => tx('readwrite', (s) => { for (const { id, parts } of list) for (const p of PARTS) if (parts[p]) putPart(s, fileName(id, p), parts[p]); }),
+    // The record itself, or its chunks put back together (an ArrayBuffer); null when there
+    // is none, an error when a chunk is missing or cut short.
+    get: (id, part) => tx('readonly', (s) => {
+      const key = fileName(id, part), out = { result: null, error: null };
+      const head = s.get(key);
+      head.onsuccess = () => {
+        const v = head.result;
+        if (!v?.chunks) { out.result = v ?? null; return; }
+        const whole = new Uint8Array(v.bytes);
+        for (let k = 0; k < v.chunks; k++) {
+          const c = s.get(`${key}.${k}`);
+          c.onsuccess = () => {
+            if (c.result?.byteLength === Math.min(RECORD_BYTES, v.bytes - k * RECORD_BYTES)) whole.set(new Uint8Array(c.result), k * RECORD_BYTES);
+            else out.error ||= new Error(`the stored picture part ${key} is incomplete (piece ${k + 1} of ${v.chunks} is ${c.result ? 'the wrong size' : 'missing'})`);
+          };
+        }
+        out.result = whole.buffer;
+      };
+      return out;
+    }),
+    remove: (ids) => tx('readwrite', (s) => { for (const id of ids) for (const p of PARTS) { s.delete(fileName(id, p)); s.delete(chunksOf(fileName(id, p))); } }),
     ids: async () => new Set((await tx('readonly', (s) => s.getAllKeys())).map(idOf).filter(Boolean)),
     clear: () => tx('readwrite', (s) => s.clear()),
   };

@@ -57,9 +57,13 @@ async function editFiles(b, edit, arg) {
       get: (k) => run('readonly', (s) => s.get(k)),
       put: (k, v) => run('readwrite', (s) => s.put(v, k)),
       del: (k) => run('readwrite', (s) => s.delete(k)),
-      // An IndexedDB record (a small part), else an OPFS file.
+      // An IndexedDB record (a small part; over 60 KiB, in pieces: web/pictures.js), else an OPFS file.
       picture: async (id) => {
         const record = await pictureRecords('readonly', (s) => s.get(`${id}.original`));
+        if (record?.chunks) {
+          const pieces = await Promise.all(Array.from({ length: record.chunks }, (_, k) => pictureRecords('readonly', (s) => s.get(`${id}.original.${k}`))));
+          return new Uint8Array(await new Blob(pieces).arrayBuffer());
+        }
         if (record) return new Uint8Array(record);
         try {
           const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('pictures');

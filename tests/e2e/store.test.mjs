@@ -1,6 +1,6 @@
 // The picture store (web/pictures.js) where the app's worker runs it, in a dedicated
 // worker of headless Chromium: parts of 1 MB and more as OPFS files, smaller ones as
-// IndexedDB records; a profile of before the split (every part an OPFS file) reads on;
+// IndexedDB records (those over 60 KiB in pieces of 60 KiB); a profile of before the split (every part an OPFS file) reads on;
 // ids, removal and clearing see both places.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,9 +26,12 @@ self.onmessage = async ({ data }) => {
       r.onupgradeneeded = () => r.result.createObjectStore('pictures');
       r.onsuccess = () => { const q = r.result.transaction('pictures').objectStore('pictures').getAllKeys(); q.onsuccess = () => { res(q.result.sort()); r.result.close(); }; };
       r.onerror = () => rej(r.error); });
+    const dropRecord = (key) => new Promise((res, rej) => { const r = indexedDB.open('tabtrain-pictures', 1);
+      r.onsuccess = () => { const t = r.result.transaction('pictures', 'readwrite'); t.objectStore('pictures').delete(key); t.oncomplete = () => { res(); r.result.close(); }; };
+      r.onerror = () => rej(r.error); });
     const oldFile = async (name, bytes) => { const d = await root.getDirectoryHandle('pictures', { create: true }); const a = await (await d.getFileHandle(name, { create: true })).createSyncAccessHandle(); a.write(bytes, { at: 0 }); a.flush(); a.close(); };
-    const steps = new Function('store', 'files', 'records', 'oldFile', 'return (' + data + ')(store, files, records, oldFile);');
-    self.postMessage({ ok: await steps(store, files, records, oldFile) });
+    const steps = new Function('store', 'files', 'records', 'oldFile', 'dropRecord', 'return (' + data + ')(store, files, records, oldFile, dropRecord);');
+    self.postMessage({ ok: await steps(store, files, records, oldFile, dropRecord) });
   } catch (e) { self.postMessage({ error: String(e && e.stack || e) }); }
 };`);
   srv = await h.startServer(dir);
@@ -46,11 +49,11 @@ async function inWorker(page, steps) {
   return r.ok;
 }
 
-test('picture store: big parts as OPFS files, small ones as IndexedDB records, an older all-files profile reads on', async () => {
+test('picture store: big parts as OPFS files, small ones as IndexedDB records (in pieces over 60 KiB), an older all-files profile reads on', async () => {
   const b = await h.launch();
   try {
     await b.page.goto(`${srv.url}index.html`);
-    const got = await inWorker(b.page, async (store, files, records, oldFile) => {
+    const got = await inWorker(b.page, async (store, files, records, oldFile, dropRecord) => {
       const bytes = (n, seed) => { const a = new Uint8Array(n); for (let i = 0; i < n; i++) a[i] = (i * 31 + seed) & 255; return a; };
       const same = (x, y) => x && x.byteLength === y.byteLength && new Uint8Array(x).every((v, i) => v === y[i]);
       // A picture of the old layout: every part a file.
@@ -70,6 +73,12 @@ test('picture store: big parts as OPFS files, small ones as IndexedDB records, a
         store.get(3, 'thumb').then((x) => same(x, bytes(700, 4))),
       ]));
       out.missing = [await store.get(8, 'copy'), await store.get(9, 'original')];
+      // A piece of a part gone (a damaged profile): that part is an error, not wrong bytes.
+      await store.put(14, { original: bytes(130_000, 16) });
+      out.pieces = (await records()).filter((k) => k.startsWith('14.'));
+      await dropRecord('14.original.1');
+      out.damaged = await store.get(14, 'original').then(() => 'read', (e) => String(e.message || e));
+      await store.remove([14]);
       out.ids = [...await store.ids()].sort();
       await store.remove([7, 3]);
       out.afterRemove = { files: await files(), records: await records(), ids: [...await store.ids()] };
@@ -91,9 +100,11 @@ test('picture store: big parts as OPFS files, small ones as IndexedDB records, a
     });
     assert.equal(got.kind, 'opfs+indexeddb');
     assert.deepEqual(got.files, ['3.original', '3.thumb', '7.original']);
-    assert.deepEqual(got.records, ['7.copy', '7.thumb', '8.original', '8.thumb']);
+    assert.deepEqual(got.records, ['7.copy', '7.copy.0', '7.copy.1', '7.copy.2', '7.copy.3', '7.copy.4', '7.thumb', '8.original', '8.thumb']);
     assert.deepEqual(got.readBack, [true, true, true, true, true, true]);
     assert.deepEqual(got.missing, [null, null]);
+    assert.deepEqual(got.pieces, ['14.original', '14.original.0', '14.original.1', '14.original.2']);
+    assert.match(got.damaged, /14\.original is incomplete \(piece 2 of 3 is missing\)/);
     assert.deepEqual(got.ids, [3, 7, 8]);
     assert.deepEqual(got.afterRemove, { files: [], records: ['8.original', '8.thumb'], ids: [8] });
     assert.notEqual(got.failed, 'stored');
