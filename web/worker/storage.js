@@ -67,14 +67,37 @@ export function storageMessage(e) {
 // error aborts the transaction, which it does not listen to (and its onerror reads
 // `this.error` inside an arrow function), so the sync and every job queued behind it
 // would hang. The same algorithm, with abort and error reported once.
+// And its getRemoteSet walks every key of the database with a cursor, a round trip to
+// the browser per key, on every sync: 20-40 ms a sync once the sample set is in, while
+// the engine waits. While this tab owns the storage it is the only writer (it reloads to
+// become one, and checks the generation before each write), so the set is read once,
+// by the load, and from then on kept as reconcile changes it; any failure reads it again.
+let remoteSet = null;
 export function patchIdbfs(IDBFS) {
+  const walk = IDBFS.getRemoteSet;
+  IDBFS.getRemoteSet = (mount, callback) => {
+    if (remoteSet?.mountpoint === mount.mountpoint) { callback(null, remoteSet.set); return; }
+    walk(mount, (err, set) => {
+      remoteSet = err ? null : { mountpoint: mount.mountpoint, set };
+      callback(err, set);
+    });
+  };
   IDBFS.reconcile = (src, dst, callback) => {
     const changed = (k) => !dst.entries[k] || src.entries[k].timestamp.getTime() !== dst.entries[k].timestamp.getTime();
     const create = Object.keys(src.entries).filter(changed);
     const remove = Object.keys(dst.entries).filter((k) => !src.entries[k]);
     if (!create.length && !remove.length) { callback(null); return; }
     let settled = false;
-    const finish = (err) => { if (!settled) { settled = true; callback(err); } };
+    const finish = (err) => {
+      if (settled) return;
+      settled = true;
+      if (err) remoteSet = null;
+      else if (dst.type === 'remote') {
+        for (const k of create) dst.entries[k] = { timestamp: src.entries[k].timestamp };
+        for (const k of remove) delete dst.entries[k];
+      }
+      callback(err);
+    };
     const tx = (src.type === 'remote' ? src.db : dst.db).transaction([IDBFS.DB_STORE_NAME], 'readwrite');
     const store = tx.objectStore(IDBFS.DB_STORE_NAME);
     const done = (err) => { if (err) { finish(err); try { tx.abort(); } catch { /* already finished */ } } };
@@ -99,6 +122,7 @@ const syncfs = (populate) => new Promise((resolve, reject) =>
 // Reads what IndexedDB holds into the engine's file tree (before the engine opens it).
 export function loadFiles(FS) {
   fsOf = FS;
+  remoteSet = null; // written before the load (web/migrate.js): read it whole
   return enqueue(() => syncfs(true));
 }
 // Makes every file the engine wrote durable, after the syncs before it.
