@@ -26,6 +26,7 @@
 // profile of before the split kept every part as a file).
 // The engine's records (root/dataset, in IDBFS) are the index: which ids exist.
 const PARTS = ['original', 'copy', 'thumb'];
+const PART_WORDS = { original: 'original file', copy: 'training copy', thumb: 'thumbnail' };
 const DIR = 'pictures';
 const DB = 'tabtrain-pictures';
 const FILE_BYTES = 1024 * 1024; // parts this big and bigger go to OPFS files
@@ -119,7 +120,7 @@ function idb() {
           const c = s.get(`${key}.${k}`);
           c.onsuccess = () => {
             if (c.result?.byteLength === Math.min(RECORD_BYTES, v.bytes - k * RECORD_BYTES)) whole.set(new Uint8Array(c.result), k * RECORD_BYTES);
-            else out.error ||= new Error(`the stored picture part ${key} is incomplete (piece ${k + 1} of ${v.chunks} is ${c.result ? 'the wrong size' : 'missing'})`);
+            else out.error ||= new Error(`Picture ${id}'s ${PART_WORDS[part]} is damaged in this browser's storage (piece ${k + 1} of ${v.chunks} is ${c.result ? 'the wrong size' : 'missing'}).`);
           };
         }
         out.result = whole.buffer;

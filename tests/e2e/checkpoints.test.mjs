@@ -40,30 +40,16 @@ async function editFiles(b, edit, arg) {
       tx.oncomplete = () => res(r?.result);
       tx.onerror = () => rej(tx.error);
     });
-    const pictureDb = await new Promise((res, rej) => {
-      const r = indexedDB.open('tabtrain-pictures', 1);
-      r.onupgradeneeded = () => r.result.createObjectStore('pictures');
-      r.onsuccess = () => res(r.result);
-      r.onerror = () => rej(r.error);
-    });
-    const pictureRecords = (mode, fn) => new Promise((res, rej) => {
-      const tx = pictureDb.transaction('pictures', mode);
-      const r = fn(tx.objectStore('pictures'));
-      tx.oncomplete = () => res(r?.result);
-      tx.onerror = () => rej(tx.error);
-    });
+    // The page's own picture store: in a window (no sync access handles) its IndexedDB records.
+    const pictureRecords = await (await import(new URL('../pictures.js', location.href))).openPictures();
     const files = {
       keys: await run('readonly', (s) => s.getAllKeys()),
       get: (k) => run('readonly', (s) => s.get(k)),
       put: (k, v) => run('readwrite', (s) => s.put(v, k)),
       del: (k) => run('readwrite', (s) => s.delete(k)),
-      // An IndexedDB record (a small part; over 60 KiB, in pieces: web/pictures.js), else an OPFS file.
+      // An IndexedDB record (a small part), else an OPFS file.
       picture: async (id) => {
-        const record = await pictureRecords('readonly', (s) => s.get(`${id}.original`));
-        if (record?.chunks) {
-          const pieces = await Promise.all(Array.from({ length: record.chunks }, (_, k) => pictureRecords('readonly', (s) => s.get(`${id}.original.${k}`))));
-          return new Uint8Array(await new Blob(pieces).arrayBuffer());
-        }
+        const record = await pictureRecords.get(id, 'original');
         if (record) return new Uint8Array(record);
         try {
           const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('pictures');
@@ -71,13 +57,12 @@ async function editFiles(b, edit, arg) {
         } catch { return null; }
       },
       clearPictures: async () => {
-        await pictureRecords('readwrite', (s) => s.clear());
+        await pictureRecords.clear();
         await (await navigator.storage.getDirectory()).removeEntry('pictures', { recursive: true }).catch(() => {});
       },
     };
     const out = await new Function('files', 'arg', `return (${src})(files, arg);`)(files, arg);
     db.close();
-    pictureDb.close();
     return out;
   }, { src: edit.toString(), arg });
   b.consoleErrors.splice(logged);

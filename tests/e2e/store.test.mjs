@@ -104,7 +104,7 @@ test('picture store: big parts as OPFS files, small ones as IndexedDB records (i
     assert.deepEqual(got.readBack, [true, true, true, true, true, true]);
     assert.deepEqual(got.missing, [null, null]);
     assert.deepEqual(got.pieces, ['14.original', '14.original.0', '14.original.1', '14.original.2']);
-    assert.match(got.damaged, /14\.original is incomplete \(piece 2 of 3 is missing\)/);
+    assert.match(got.damaged, /^Picture 14's original file is damaged in this browser's storage \(piece 2 of 3 is missing\)\.$/);
     assert.deepEqual(got.ids, [3, 7, 8]);
     assert.deepEqual(got.afterRemove, { files: [], records: ['8.original', '8.thumb'], ids: [8] });
     assert.notEqual(got.failed, 'stored');
