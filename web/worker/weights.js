@@ -59,7 +59,7 @@ export async function ensureWeights(url) {
     manifest = null;
     const cached = await idb('weights', 'readonly', (s) => s.get('current')).catch(() => null);
     if (cached) manifest = cached.manifest;
-    else { state.weights.status = 'error'; setPhase(PHASE.WEIGHTS_ERROR); fail(ERR.WEIGHTS_FETCH, `models/manifest.json: ${e.message}`); return null; }
+    else { state.weights.status = 'error'; fail(ERR.WEIGHTS_FETCH, `models/manifest.json: ${e.message}`); setPhase(PHASE.WEIGHTS_ERROR); return null; }
   }
   const cached = await idb('weights', 'readonly', (s) => s.get('current')).catch(() => null);
   if (cached && cached.manifest.sha256 === manifest.sha256) {
@@ -78,8 +78,9 @@ export async function ensureWeights(url) {
     state.weights.status = 'ready';
   } catch (e) {
     state.weights.status = 'error';
-    setPhase(PHASE.WEIGHTS_ERROR);
+    // The reason first: a page that sees the error phase has the error to show with it.
     fail(e.code || ERR.WEIGHTS_FETCH, e.message || String(e), { retry: true });
+    setPhase(PHASE.WEIGHTS_ERROR);
     return null;
   }
   try {
