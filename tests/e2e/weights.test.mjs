@@ -59,8 +59,21 @@ test('corrupt weights are reported and Retry recovers once the real file is serv
       await route.fulfill({ response: res, body });
     };
     await b.context.route('**/models/*.safetensors', corrupt);
+    // The order in which the worker's messages reach the page: the reason must come before
+    // the error phase, or a page (or a test) could show the phase with nothing to explain it.
+    await b.context.addInitScript(() => {
+      const seen = (window.workerMessages = []);
+      window.Worker = class extends window.Worker {
+        constructor(...args) {
+          super(...args);
+          this.addEventListener('message', ({ data: m }) => seen.push(m?.type === 'state' ? `state:${m.state.phase}` : `${m?.type}:${m?.code ?? ''}`));
+        }
+      };
+    });
     await b.page.goto(srv.url);
     const s = await h.waitForPhase(b.page, 'weights-error');
+    const order = await b.page.evaluate(() => window.workerMessages);
+    assert.ok(order.indexOf('error:weights-corrupt') >= 0 && order.indexOf('error:weights-corrupt') < order.indexOf('state:weights-error'), `error phase before its reason: ${order.join(' ')}`);
     assert.equal(served, 1);
     assert.equal(s.weights.status, 'error');
     const err = s.errors.find((e) => e.code === 'weights-corrupt');
