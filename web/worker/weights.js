@@ -7,6 +7,14 @@ import { sha256Hex } from './engine.js';
 
 const MANIFEST_URL = new URL('../models/manifest.json', import.meta.url);
 
+// The reason first, then the phase: a page that sees the error phase has the error to show with it.
+function failed(code, message, extra) {
+  state.weights.status = 'error';
+  fail(code, message, extra);
+  setPhase(PHASE.WEIGHTS_ERROR);
+  return null;
+}
+
 async function verify(bytes, manifest) {
   setPhase(PHASE.WEIGHTS_VERIFY);
   if (bytes.byteLength !== manifest.size) return `it has ${bytes.byteLength} bytes instead of ${manifest.size}`;
@@ -59,7 +67,7 @@ export async function ensureWeights(url) {
     manifest = null;
     const cached = await idb('weights', 'readonly', (s) => s.get('current')).catch(() => null);
     if (cached) manifest = cached.manifest;
-    else { state.weights.status = 'error'; fail(ERR.WEIGHTS_FETCH, `models/manifest.json: ${e.message}`); setPhase(PHASE.WEIGHTS_ERROR); return null; }
+    else return failed(ERR.WEIGHTS_FETCH, `models/manifest.json: ${e.message}`);
   }
   const cached = await idb('weights', 'readonly', (s) => s.get('current')).catch(() => null);
   if (cached && cached.manifest.sha256 === manifest.sha256) {
@@ -77,11 +85,7 @@ export async function ensureWeights(url) {
     if (bad) throw new CommandError(ERR.WEIGHTS_CORRUPT, `The downloaded base model is damaged or not the expected file: ${bad}.`);
     state.weights.status = 'ready';
   } catch (e) {
-    state.weights.status = 'error';
-    // The reason first: a page that sees the error phase has the error to show with it.
-    fail(e.code || ERR.WEIGHTS_FETCH, e.message || String(e), { retry: true });
-    setPhase(PHASE.WEIGHTS_ERROR);
-    return null;
+    return failed(e.code || ERR.WEIGHTS_FETCH, e.message || String(e), { retry: true });
   }
   try {
     await idb('weights', 'readwrite', (s) => s.put({ manifest, bytes, savedAt: Date.now() }, 'current'));
