@@ -22,13 +22,14 @@ self.onmessage = async ({ data }) => {
     const store = await openPictures();
     const root = await navigator.storage.getDirectory();
     const files = async () => { const out = []; try { for await (const n of (await root.getDirectoryHandle('pictures')).keys()) out.push(n); } catch {} return out.sort(); };
-    const records = () => new Promise((res, rej) => { const r = indexedDB.open('tabtrain-pictures', 1);
+    // The store's database as it is, beside the store: its keys, and a record taken away.
+    const pictureDb = (mode, fn) => new Promise((res, rej) => { const r = indexedDB.open('tabtrain-pictures', 1);
       r.onupgradeneeded = () => r.result.createObjectStore('pictures');
-      r.onsuccess = () => { const q = r.result.transaction('pictures').objectStore('pictures').getAllKeys(); q.onsuccess = () => { res(q.result.sort()); r.result.close(); }; };
+      r.onsuccess = () => { const t = r.result.transaction('pictures', mode); const q = fn(t.objectStore('pictures'));
+        t.oncomplete = () => { res(q.result); r.result.close(); }; t.onerror = () => rej(t.error); };
       r.onerror = () => rej(r.error); });
-    const dropRecord = (key) => new Promise((res, rej) => { const r = indexedDB.open('tabtrain-pictures', 1);
-      r.onsuccess = () => { const t = r.result.transaction('pictures', 'readwrite'); t.objectStore('pictures').delete(key); t.oncomplete = () => { res(); r.result.close(); }; };
-      r.onerror = () => rej(r.error); });
+    const records = async () => (await pictureDb('readonly', (s) => s.getAllKeys())).sort();
+    const dropRecord = (key) => pictureDb('readwrite', (s) => s.delete(key));
     const oldFile = async (name, bytes) => { const d = await root.getDirectoryHandle('pictures', { create: true }); const a = await (await d.getFileHandle(name, { create: true })).createSyncAccessHandle(); a.write(bytes, { at: 0 }); a.flush(); a.close(); };
     const steps = new Function('store', 'files', 'records', 'oldFile', 'dropRecord', 'return (' + data + ')(store, files, records, oldFile, dropRecord);');
     self.postMessage({ ok: await steps(store, files, records, oldFile, dropRecord) });
