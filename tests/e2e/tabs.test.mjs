@@ -17,8 +17,14 @@ const classes = (page) => page.evaluate(() => window.tabtrainState.classes.map((
 const mode = (page) => page.evaluate(() => window.tabtrainState.storage?.mode);
 
 async function takeOver(taker, owner) {
+  // It reloads to read what the owner saved: listened for before the click, so a quick
+  // hand-over's load is not missed; a failure says what the page showed instead.
+  const loaded = taker.waitForEvent('load', { timeout: 60_000 });
   await taker.click('#take-over');
-  await taker.waitForEvent('load', { timeout: 60_000 }); // it reloads to read what the owner saved
+  await loaded.catch(async (e) => {
+    const shown = await taker.evaluate(() => [window.tabtrainState?.storage, window.tabtrainState?.errors, document.querySelector('#owner-text')?.textContent]).catch((x) => String(x));
+    throw new Error(`${e.message}; the taking tab shows ${JSON.stringify(shown)}; the owner ${JSON.stringify(await owner.evaluate(() => [window.tabtrainState?.storage, window.tabtrainState?.phase, window.tabtrainState?.errors]).catch((x) => String(x)))}`);
+  });
   await h.waitForPhase(taker, ['ready', 'trained', 'paused'], 120_000);
   await taker.waitForFunction(() => window.tabtrainState.storage?.mode === 'owner');
   await owner.waitForFunction(() => window.tabtrainState.storage?.mode === 'reader');
